@@ -1,0 +1,47 @@
+"""What every command gets from the global options."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from ftctl.events import Event, EventSink
+
+
+@dataclass
+class AppContext:
+    workspace_dir: Path
+    json_output: bool = False
+    color: bool = True
+    debug: bool = False
+    console: Console = field(init=False)
+    err_console: Console = field(init=False)
+
+    def __post_init__(self) -> None:
+        no_color = not self.color
+        self.console = Console(no_color=no_color, highlight=False, soft_wrap=True)
+        self.err_console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+
+    @property
+    def interactive(self) -> bool:
+        """True when a person is at a terminal (progress bars and prompts make sense)."""
+        return not self.json_output and sys.stderr.isatty()
+
+    def event_sink(self) -> EventSink:
+        """A sink that prints warnings and steps to stderr; quiet in --json mode."""
+
+        def sink(event: Event) -> None:
+            if self.json_output or event.kind == "progress":
+                return
+            style = "yellow" if event.kind == "warning" else "dim"
+            prefix = "Warning: " if event.kind == "warning" else ""
+            self.err_console.print(f"{prefix}{event.message}", style=style)
+
+        return sink
+
+
+pass_app = click.make_pass_decorator(AppContext)
