@@ -94,6 +94,15 @@ class TrainingNotAvailableError(ProviderError):
     """The provider no longer accepts fine-tuning jobs (OpenAI's `training_not_available`)."""
 
 
+class ProviderAPIError(ProviderError):
+    """The provider answered a call with an HTTP error (status and error code kept)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
 class CredentialsError(ProviderError):
     """An API key the configuration names is not set in the environment."""
 

@@ -23,10 +23,9 @@ API_VERSION = "ftctl/v1"
 
 Auto = Literal["auto"]
 Level = Literal["error", "warn", "off"]
-Name = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
-]
+# Project, workspace and alias names: DNS-label-like, so they fit in addresses and model ids.
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 # OpenAI: suffix up to 64 characters; we also keep it to characters that survive in model ids.
 Suffix = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")

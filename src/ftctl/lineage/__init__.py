@@ -1,1 +1,1 @@
-"""ftctl.lineage"""
+"""ftctl.lineage: which commit, data and settings made a model, and its model card."""

@@ -1,0 +1,452 @@
+"""Execute a plan, and nothing else.
+
+Under the state lock, each change's actions run in the plan's order, and the state is
+written (compare-and-swap) after every step, so an interruption at any point leaves a
+state that the next plan continues from. A job is never recorded before it exists:
+crash safety comes from looking jobs up by their metadata (project, fingerprint,
+workspace) before creating one, so a retry adopts the job instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftctl import __version__
+from ftctl.apply.gating import GateInputs, run_gates
+from ftctl.apply.waiting import PollPolicy, wait_for_job
+from ftctl.config.models import Gates
+from ftctl.errors import FtctlError, GateError, PlanError, ProviderAPIError, ProviderError
+from ftctl.events import Event, EventSink, ignore
+from ftctl.plan import changes as act
+from ftctl.plan.changes import Plan, ResourceChange
+from ftctl.plan.desired import DesiredProject
+from ftctl.plan.savedplan import check_fresh
+from ftctl.providers.base import (
+    META_COMMIT,
+    META_FINGERPRINT,
+    META_PROJECT,
+    META_VERSION,
+    META_WORKSPACE,
+    JobRequest,
+    Provider,
+    RemoteFile,
+    RemoteJob,
+)
+from ftctl.state.model import (
+    AliasRecord,
+    AuditEntry,
+    DatasetRecord,
+    StateSnapshot,
+    VersionRecord,
+    VersionStatus,
+    iso_from_unix,
+    utc_now,
+)
+from ftctl.state.store import StateStore
+
+
+@dataclass
+class ApplyOptions:
+    who: str
+    git_commit: str | None = None
+    operation: str = "apply"
+    wait: bool = True
+    lock_timeout_s: float = 0.0
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    project_dirs: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class ApplyResult:
+    applied: list[tuple[str, str]] = field(default_factory=list)  # (address, action)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, message)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (address, why)
+    started: list[str] = field(default_factory=list)  # versions left training (--no-wait)
+    snapshot: StateSnapshot | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class _StepFailed(FtctlError):
+    """One change failed; the rest of its project is skipped, other projects go on."""
+
+
+class Executor:
+    def __init__(
+        self,
+        plan: Plan,
+        store: StateStore,
+        providers: Callable[[str], Provider],
+        desired: Mapping[str, DesiredProject],
+        options: ApplyOptions,
+        events: EventSink = ignore,
+    ) -> None:
+        self.plan = plan
+        self.store = store
+        self.providers = providers
+        self.desired = desired
+        self.options = options
+        self.events = events
+        self.result = ApplyResult()
+        self.snapshot: StateSnapshot | None = None
+        self._files: dict[str, list[RemoteFile]] = {}
+        self._blocked: dict[str, str] = {}  # project -> why its later steps are skipped
+
+    # ---------------------------------------------------------------- driver
+
+    def run(self) -> ApplyResult:
+        who = self.options.who
+        with self.store.lock(self.options.operation, who, timeout_s=self.options.lock_timeout_s):
+            self.snapshot = self.store.read()
+            data_hashes = {
+                f"{name}.{split}": s.sha256
+                for name, p in self.desired.items()
+                for split, s in p.splits.items()
+            }
+            check_fresh(self.plan, self.snapshot, data_hashes)
+            for change in self.plan.actionable:
+                self._run_change(change)
+        self.result.snapshot = self.snapshot
+        return self.result
+
+    def _run_change(self, change: ResourceChange) -> None:
+        blocked = self._blocked.get(change.project)
+        if blocked and change.actions[0] in (act.PROMOTE, act.RETIRE):
+            self.result.skipped.append((change.address, blocked))
+            return
+        try:
+            for action in change.actions:
+                if not self._run_action(change, action):
+                    break
+        except (ProviderError, GateError) as error:
+            self._fail(change, str(error))
+        except _StepFailed as error:
+            self._fail(change, error.message)
+
+    def _fail(self, change: ResourceChange, message: str) -> None:
+        self.result.failed.append((change.address, message))
+        self._blocked[change.project] = f"{change.address} failed"
+        self.events(Event("warning", f"{change.address}: {message}"))
+
+    def _run_action(self, change: ResourceChange, action: str) -> bool:
+        """Run one step; False stops the change's remaining steps (without failing it)."""
+        if action in (act.WAIT, act.GATE) and not self.options.wait:
+            self._blocked[change.project] = "not waited for (--no-wait)"
+            self.result.started.append(change.address)
+            self.result.skipped.append((change.address, "--no-wait: the next apply waits"))
+            return False
+        self.events(Event("step", f"{change.address}: {action}", task=change.address))
+        handler = {
+            act.UPLOAD: self._upload,
+            act.CREATE: self._create,
+            act.ADOPT: self._adopt,
+            act.WAIT: self._wait,
+            act.GATE: self._gate,
+            act.PROMOTE: self._promote,
+            act.CANCEL: self._cancel,
+            act.RETIRE: self._retire,
+            act.FORGET: self._forget,
+            act.RECORD_DRIFT: self._record_drift,
+        }.get(action)
+        if handler is None:
+            raise PlanError(f"{change.address}: cannot apply action {action!r}")
+        detail = handler(change)
+        if detail is None:
+            return False
+        self.result.applied.append((change.address, action))
+        self.store.append_audit(
+            AuditEntry.new(
+                who=self.options.who,
+                operation=self.options.operation,
+                address=change.address,
+                action=action,
+                plan_id=self.plan.plan_id,
+                git_commit=self.options.git_commit,
+                detail=detail,
+            )
+        )
+        return True
+
+    def _write(self, snapshot: StateSnapshot) -> None:
+        self.snapshot = self.store.write(snapshot)
+
+    @property
+    def _state(self) -> StateSnapshot:
+        assert self.snapshot is not None
+        return self.snapshot
+
+    def _version(self, change: ResourceChange) -> VersionRecord:
+        record = self._state.find(change.address)
+        if not isinstance(record, VersionRecord):
+            raise _StepFailed(f"{change.address} is not in the state")
+        return record
+
+    # ---------------------------------------------------------------- steps
+
+    def _upload(self, change: ResourceChange) -> dict[str, Any]:
+        after = change.after or {}
+        _, project, split = change.address.split(".", 2)
+        provider = self.providers(str(after["provider"]))
+        sha = str(after["sha256"])
+        built = self.desired[project].splits[split]
+        if built.path is None or built.sha256 != sha:
+            raise _StepFailed(f"built data for {change.address} is missing or changed")
+        # Content-addressed: the name carries the hash, so a re-run finds the upload.
+        filename = f"ftctl-{sha}.jsonl"
+        remote = next((f for f in self._list_files(provider) if f.filename == filename), None)
+        reused = remote is not None
+        if remote is None:
+            remote = provider.upload_file(built.path, filename)
+            self._files[provider.name].append(remote)
+        record = DatasetRecord(
+            project=project,
+            split=split,
+            sha256=sha,
+            provider=provider.name,
+            file_id=remote.id,
+            examples=built.examples,
+            tokens=built.tokens,
+            uploaded_at=utc_now(),
+        )
+        self._write(self._state.with_dataset(record))
+        return {"file_id": remote.id, "sha256": sha, "reused": reused}
+
+    def _list_files(self, provider: Provider) -> list[RemoteFile]:
+        if provider.name not in self._files:
+            self._files[provider.name] = provider.list_files()
+        return self._files[provider.name]
+
+    def _file_id(self, provider: str, sha: str | None) -> str | None:
+        if sha is None:
+            return None
+        for record in self._state.datasets:
+            if record.provider == provider and record.sha256 == sha:
+                return record.file_id
+        raise _StepFailed(f"no uploaded file with sha256 {sha[:12]}… on provider {provider!r}")
+
+    def _create(self, change: ResourceChange) -> dict[str, Any]:
+        after = change.after or {}
+        provider = self.providers(str(after["provider"]))
+        fingerprint = str(after["fingerprint"])
+        metadata = {
+            META_PROJECT: change.project,
+            META_FINGERPRINT: fingerprint,
+            META_WORKSPACE: self._state.workspace_id,
+        }
+        # The SDK sends no idempotency key: look for a job we already started first.
+        existing = [
+            j
+            for j in provider.list_jobs(metadata=metadata)
+            if j.status not in ("failed", "cancelled") and self._state.version_by_job(j.id) is None
+        ]
+        if existing:
+            job = max(existing, key=lambda j: (j.created_at, j.id))
+            adopted = True
+        else:
+            stamped = dict(metadata)
+            stamped[META_VERSION] = __version__
+            if self.options.git_commit:
+                stamped[META_COMMIT] = self.options.git_commit
+            hyper = {k: v for k, v in dict(after["hyperparameters"]).items() if v != "auto"}
+            request = JobRequest(
+                model=str(after["base_model"]),
+                training_file=str(self._file_id(provider.name, after["train_sha256"])),
+                validation_file=self._file_id(provider.name, after.get("validation_sha256")),
+                method=str(after["method"]),
+                hyperparameters=hyper,
+                suffix=after.get("suffix"),
+                seed=after.get("seed"),
+                metadata=stamped,
+            )
+            job = provider.create_job(request)
+            adopted = False
+        self._record_job(change, job)
+        return {"job_id": job.id, "fingerprint": fingerprint, "adopted_existing": adopted}
+
+    def _adopt(self, change: ResourceChange) -> dict[str, Any]:
+        after = change.after or {}
+        provider = self.providers(str(after["provider"]))
+        job = provider.retrieve_job(str(after["job_id"]))
+        self._record_job(change, job)
+        return {"job_id": job.id, "fingerprint": after["fingerprint"]}
+
+    def _record_job(self, change: ResourceChange, job: RemoteJob) -> None:
+        after = change.after or {}
+        validation_sha = after.get("validation_sha256")
+        record = VersionRecord(
+            project=change.project,
+            number=int(after["number"]),
+            fingerprint=str(after["fingerprint"]),
+            fingerprint_inputs=dict(after["fingerprint_inputs"]),
+            provider=str(after["provider"]),
+            base_model=str(after["base_model"]),
+            method=str(after["method"]),
+            hyperparameters=dict(after["hyperparameters"]),
+            seed=after.get("seed"),
+            train_sha256=str(after["train_sha256"]),
+            validation_sha256=validation_sha,
+            train_file_id=job.training_file,
+            validation_file_id=job.validation_file,
+            job_id=job.id,
+            status="running",
+            git_commit=self.options.git_commit,
+            plan_id=self.plan.plan_id,
+            created_at=iso_from_unix(job.created_at) if job.created_at else utc_now(),
+        )
+        self._write(self._state.with_version(record))
+
+    def _wait(self, change: ResourceChange) -> dict[str, Any]:
+        version = self._version(change)
+        if version.job_id is None:
+            raise _StepFailed(f"{change.address} has no job to wait for")
+        provider = self.providers(version.provider)
+        job = wait_for_job(provider, version.job_id, change.address, self.events, self.options.poll)
+        finished = iso_from_unix(job.finished_at) if job.finished_at else utc_now()
+        if job.status != "succeeded":
+            status: VersionStatus = "cancelled" if job.status == "cancelled" else "failed"
+            failed = dataclasses.replace(version, status=status, finished_at=finished)
+            self._write(self._state.with_version(failed))
+            why = f": {job.error}" if job.error else ""
+            raise _StepFailed(f"job {job.id} {job.status}{why}")
+        checkpoints = provider.list_checkpoints(job.id)
+        final = max(checkpoints, key=lambda c: c.step) if checkpoints else None
+        metrics = {k: float(v) for k, v in final.metrics.items()} if final else {}
+        done = dataclasses.replace(
+            version,
+            status="succeeded",
+            model_id=job.fine_tuned_model,
+            metrics=metrics,
+            trained_tokens=job.trained_tokens,
+            finished_at=finished,
+        )
+        self._write(self._state.with_version(done))
+        return {"job_id": job.id, "model_id": job.fine_tuned_model, "metrics": metrics}
+
+    def _gate(self, change: ResourceChange) -> dict[str, Any] | None:
+        version = self._version(change)
+        if version.status != "succeeded" or not version.model_id:
+            raise _StepFailed(f"{change.address} has no trained model to check")
+        gates = Gates.model_validate((change.after or {}).get("gates_config") or {})
+        desired = self.desired.get(change.project)
+        eval_splits = {
+            name: s.path
+            for name, s in (desired.splits.items() if desired else ())
+            if s.path is not None and name in ("test", "validation")
+        }
+        baselines = {"base": version.base_model}
+        for alias in self._state.aliases_of(change.project):
+            baselines[f"alias:{alias.name}"] = alias.model_id
+        decision = run_gates(
+            GateInputs(
+                gates=gates,
+                metrics=version.metrics,
+                model_id=version.model_id,
+                provider=self.providers(version.provider),
+                project_dir=self.options.project_dirs.get(change.project),
+                eval_splits=eval_splits,
+                baseline_models=baselines,
+                seed=version.seed if version.seed is not None else 0,
+            ),
+            self.events,
+        )
+        self._write(self._state.with_version(dataclasses.replace(version, gates=decision)))
+        if not decision.get("passed"):
+            lines = [str(r.get("message", "")) for r in decision.get("results", [])]
+            self._blocked[change.project] = f"{change.address} failed its gates"
+            self.events(Event("warning", f"{change.address} failed its gates: " + "; ".join(lines)))
+        return decision
+
+    def _promote(self, change: ResourceChange) -> dict[str, Any] | None:
+        after = change.after or {}
+        number = int(after["version"])
+        version = self._state.version(change.project, number)
+        if version is None or version.status != "succeeded" or not version.model_id:
+            self.result.skipped.append((change.address, f"version {number} has no model"))
+            return None
+        gated = after.get("when") != "always" and version.gates is not None
+        if gated and not (version.gates or {}).get("passed"):
+            self.result.skipped.append((change.address, f"version {number} failed its gates"))
+            return None
+        name = change.address.split(".", 2)[2]
+        alias = AliasRecord(
+            project=change.project,
+            name=name,
+            version=number,
+            model_id=version.model_id,
+            moved_at=utc_now(),
+            plan_id=self.plan.plan_id,
+        )
+        previous = self._state.alias(change.project, name)
+        self._write(self._state.with_alias(alias))
+        return {
+            "version": number,
+            "model_id": version.model_id,
+            "previous_version": previous.version if previous else None,
+        }
+
+    def _cancel(self, change: ResourceChange) -> dict[str, Any]:
+        version = self._version(change)
+        provider = self.providers(version.provider)
+        if version.job_id is None:
+            raise _StepFailed(f"{change.address} has no job to cancel")
+        job = provider.retrieve_job(version.job_id)
+        if not job.terminal:
+            job = provider.cancel_job(version.job_id)
+        succeeded = job.status == "succeeded"  # it finished before the cancel arrived
+        updated = dataclasses.replace(
+            version,
+            status="succeeded" if succeeded else "cancelled",
+            model_id=job.fine_tuned_model if succeeded else None,
+        )
+        self._write(self._state.with_version(updated))
+        return {"job_id": version.job_id, "status": job.status}
+
+    def _retire(self, change: ResourceChange) -> dict[str, Any]:
+        version = self._version(change)
+        model_id = version.model_id or (change.before or {}).get("model_id")
+        if model_id:
+            try:
+                self.providers(version.provider).delete_model(str(model_id))
+            except ProviderAPIError as error:
+                if error.status != 404:  # already gone is what we wanted
+                    raise
+        updated = dataclasses.replace(version, status="retired")
+        self._write(self._state.with_version(updated))
+        return {"model_id": model_id}
+
+    def _forget(self, change: ResourceChange) -> dict[str, Any]:
+        if self._state.find(change.address) is not None:
+            self._write(self._state.without(change.address))
+        return {"forgotten": change.address}
+
+    def _record_drift(self, change: ResourceChange) -> dict[str, Any]:
+        record = self._state.find(change.address)
+        after = change.after
+        if record is None:
+            return {"recorded": "already gone"}
+        if after is None or not isinstance(record, VersionRecord):
+            self._write(self._state.without(change.address))
+            return {"recorded": "removed"}
+        updated = dataclasses.replace(
+            record, status=after.get("status", record.status), model_id=after.get("model_id")
+        )
+        self._write(self._state.with_version(updated))
+        return {"recorded": dict(after)}
+
+
+def apply_plan(
+    plan: Plan,
+    store: StateStore,
+    providers: Callable[[str], Provider],
+    desired: Mapping[str, DesiredProject],
+    options: ApplyOptions,
+    events: EventSink = ignore,
+) -> ApplyResult:
+    """Run `plan` (refused when stale) and return what was applied, failed or skipped."""
+    return Executor(plan, store, providers, desired, options, events).run()

@@ -1,0 +1,215 @@
+"""`ftctl apply [PLANFILE | PROJECT...]`: make the providers match the plan."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.plan_cmd import print_plan
+from ftctl.errors import FtctlError, UserAbort
+from ftctl.events import Event, EventSink
+from ftctl.plan.changes import Plan, PlanOptions
+from ftctl.plan.savedplan import looks_like_plan_file, read_plan
+from ftctl.providers.base import Provider
+
+if TYPE_CHECKING:
+    from ftctl.apply.executor import ApplyResult
+    from ftctl.plan.prepare import Prepared
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """`0s`, `30s`, `5m`, `1h`, `250ms` or plain seconds -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration like 0s, 30s, 5m or 1h")
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+@contextmanager
+def progress_sink(app: AppContext) -> Iterator[EventSink]:
+    """Events as a live progress display on a terminal, lines otherwise, nothing in --json."""
+    if app.json_output:
+        yield lambda _event: None
+        return
+    if not app.interactive:
+        last: dict[str, str] = {}
+        plain = app.event_sink()
+
+        def lines(event: Event) -> None:
+            if event.kind != "progress":
+                plain(event)
+                return
+            status = str(event.data.get("status", ""))
+            if last.get(event.task) != status:  # one line per status change, not per poll
+                last[event.task] = status
+                click.echo(event.message, err=True)
+
+        yield lines
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=app.err_console,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def live(event: Event) -> None:
+            if event.kind != "progress":
+                style = "yellow" if event.kind == "warning" else "dim"
+                progress.console.print(event.message, style=style, markup=False)
+                return
+            if event.task not in tasks:
+                tasks[event.task] = progress.add_task(event.message, total=event.total)
+            progress.update(
+                tasks[event.task],
+                description=event.message,
+                completed=event.completed,
+                total=event.total,
+            )
+
+        yield live
+
+
+def confirm(app: AppContext, question: str, auto_approve: bool) -> None:
+    """Ask for `yes`, or refuse to ask when nobody can answer."""
+    if auto_approve:
+        return
+    if app.json_output or not sys.stdin.isatty():
+        raise UserAbort(
+            "Refusing to ask for confirmation without a terminal. Pass --auto-approve, or "
+            "save a plan with `ftctl plan -out FILE`, review it, and run `ftctl apply FILE`."
+        )
+    click.echo(f"\n{question}\n  Only 'yes' will be accepted to approve.\n", err=True)
+    answer = click.prompt("  Enter a value", default="", show_default=False, err=True)
+    if answer.strip() != "yes":
+        raise UserAbort("Apply cancelled.")
+
+
+def run_apply(
+    app: AppContext,
+    plan: Plan,
+    prepared: Prepared,
+    *,
+    wait: bool,
+    lock_timeout: float,
+    operation: str = "apply",
+) -> ApplyResult:
+    from ftctl.apply.executor import ApplyOptions, apply_plan
+    from ftctl.apply.identity import git_commit, who
+
+    root = prepared.workspace.root
+    options = ApplyOptions(
+        who=who(root),
+        git_commit=git_commit(root),
+        operation=operation,
+        wait=wait,
+        lock_timeout_s=lock_timeout,
+        project_dirs={p.name: p.dir for p in prepared.workspace.projects},
+    )
+
+    def provider(name: str) -> Provider:
+        return prepared.providers(name)
+
+    with progress_sink(app) as events:
+        result = apply_plan(plan, prepared.store, provider, prepared.desired, options, events)
+    report(app, plan, result)
+    return result
+
+
+def report(app: AppContext, plan: Plan, result: ApplyResult) -> None:
+    if app.json_output:
+        payload = {
+            "plan_id": plan.plan_id,
+            "applied": [{"address": a, "action": x} for a, x in result.applied],
+            "failed": [{"address": a, "error": m} for a, m in result.failed],
+            "skipped": [{"address": a, "reason": m} for a, m in result.skipped],
+            "started": result.started,
+            "ok": result.ok,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    done = [x for _, x in result.applied]
+    counts = ", ".join(
+        f"{done.count(action)} {label}"
+        for action, label in (
+            ("upload", "uploaded"),
+            ("create", "trained"),
+            ("promote", "promoted"),
+            ("retire", "retired"),
+        )
+    )
+    for address, why in result.skipped:
+        click.echo(f"Skipped {address}: {why}", err=True)
+    for address in result.started:
+        click.echo(
+            f"{address} is training; run `ftctl apply` again to wait for it and promote it.",
+            err=True,
+        )
+    if result.failed:
+        for address, message in result.failed:
+            click.echo(f"Error: {address}: {message}", err=True)
+        click.echo(f"\nApply failed. Resources: {counts}.")
+    else:
+        click.echo(f"\nApply complete! Resources: {counts}.")
+    snapshot = result.snapshot
+    if snapshot is not None:
+        for project in sorted({c.project for c in plan.changes}):
+            for alias in snapshot.aliases_of(project):
+                click.echo(f"  {project}/{alias.name} = {alias.model_id}")
+
+
+@click.command()
+@click.argument("args", nargs=-1, metavar="[PLANFILE | PROJECT...]")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--no-wait", is_flag=True, help="Return after starting jobs; a later apply waits.")
+@click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    help="How long to wait for the state lock (e.g. 30s, 5m).",
+)
+@pass_app
+def apply(
+    app: AppContext, args: tuple[str, ...], auto_approve: bool, no_wait: bool, lock_timeout: str
+) -> None:
+    """Upload data, train, wait, check gates and move aliases, as planned."""
+    from ftctl.plan.prepare import Prepared, ProviderPool, load_desired, make_plan, prepare
+    from ftctl.state.store import open_state
+
+    timeout = parse_duration(lock_timeout)
+    events = app.event_sink()
+    plan_file = Path(args[0]) if len(args) == 1 else None
+    if plan_file is not None and (plan_file.suffix in (".plan", ".json") or plan_file.is_file()):
+        if not looks_like_plan_file(plan_file):
+            read_plan(plan_file)  # raises the precise reason
+        saved = read_plan(plan_file)
+        projects = sorted({key.split(".", 1)[0] for key in saved.data_hashes})
+        workspace, desired = load_desired(app.workspace_dir, projects, events)
+        store = open_state(workspace)
+        prepared = Prepared(workspace, desired, store, store.read(), ProviderPool(workspace))
+        result = run_apply(app, saved, prepared, wait=not no_wait, lock_timeout=timeout)
+    else:
+        prepared = prepare(app.workspace_dir, args, events)
+        plan = make_plan(prepared, PlanOptions(projects=args), events)
+        if not plan.has_changes or not app.json_output:
+            print_plan(app, plan)  # in --json mode only the apply report goes to stdout
+        if not plan.has_changes:
+            return
+        confirm(app, "Do you want to perform these actions?", auto_approve)
+        result = run_apply(app, plan, prepared, wait=not no_wait, lock_timeout=timeout)
+    if not result.ok:
+        raise FtctlError(f"{len(result.failed)} change(s) failed; the state records what was done")

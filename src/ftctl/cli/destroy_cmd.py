@@ -1,0 +1,41 @@
+"""`ftctl destroy PROJECT...`: cancel running jobs, delete unprotected models, forget."""
+
+from __future__ import annotations
+
+import click
+
+from ftctl.cli.apply_cmd import confirm, parse_duration, run_apply
+from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.plan_cmd import print_plan
+from ftctl.errors import FtctlError
+from ftctl.plan.changes import PlanOptions
+
+
+@click.command()
+@click.argument("projects", nargs=-1, required=True)
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
+@click.option(
+    "--lock-timeout", default="0s", show_default=True, help="How long to wait for the state lock."
+)
+@pass_app
+def destroy(
+    app: AppContext, projects: tuple[str, ...], auto_approve: bool, lock_timeout: str
+) -> None:
+    """Cancel PROJECT's running jobs, delete its models and forget it.
+
+    Refused when the project sets lifecycle.preventDestroy.
+    """
+    from ftctl.plan.prepare import make_plan, prepare
+
+    timeout = parse_duration(lock_timeout)
+    events = app.event_sink()
+    prepared = prepare(app.workspace_dir, projects, events)
+    plan = make_plan(prepared, PlanOptions(projects=projects, destroy=True), events)
+    if not plan.has_changes or not app.json_output:
+        print_plan(app, plan)
+    if not plan.has_changes:
+        return
+    confirm(app, "Do you really want to destroy these resources?", auto_approve)
+    result = run_apply(app, plan, prepared, wait=True, lock_timeout=timeout, operation="destroy")
+    if not result.ok:
+        raise FtctlError(f"{len(result.failed)} change(s) failed; the state records what was done")

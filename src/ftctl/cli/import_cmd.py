@@ -1,0 +1,124 @@
+"""`ftctl import ADDR JOB_ID`: adopt an existing fine-tuning job as a version."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.state_cmd import JSON_HELP, wants_json
+from ftctl.config.loader import load_workspace
+from ftctl.errors import StateError
+from ftctl.plan.desired import desired_project
+from ftctl.providers.registry import open_provider
+from ftctl.state.adopt import adopt_job, data_matches
+from ftctl.state.identity import current_user
+from ftctl.state.model import Address, AuditEntry, StateSnapshot
+from ftctl.state.store import open_state
+
+
+@click.command("import")
+@click.argument("address")
+@click.argument("job_id")
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for the state lock.",
+)
+@click.option("--json", "json_flag", is_flag=True, help=JSON_HELP)
+@pass_app
+def import_(
+    app: AppContext, address: str, job_id: str, lock_timeout: float, json_flag: bool
+) -> None:
+    """Adopt the fine-tuning job JOB_ID as ADDRESS (version.<project>.<n>).
+
+    The job is retrieved from the project's provider; an API error fails the command and
+    nothing is written. When the job trained exactly what the project configures (base
+    model, method, seed, explicit hyperparameters, data bytes) the version gets the same
+    training fingerprint the planner computes, so the next plan does not retrain.
+    """
+    addr = Address.parse(address)
+    if addr.kind != "version":
+        raise StateError(
+            f"only versions can be imported: expected version.<project>.<n>, got {address}"
+        )
+    workspace = load_workspace(app.workspace_dir, [addr.project])
+    project = workspace.project(addr.project)
+    store = open_state(workspace)
+    _check_free(store.read(), addr, job_id)
+
+    provider = open_provider(workspace, project.provider_name)
+    job = provider.retrieve_job(job_id)
+    checkpoints = provider.list_checkpoints(job_id) if job.status == "succeeded" else []
+
+    from ftctl.datasets.build import build_project
+
+    built = build_project(project, workspace, app.event_sink())
+    desired = desired_project(workspace, project, built)
+
+    who = current_user()
+    with store.lock("import", who, timeout_s=lock_timeout):
+        snapshot = store.read()
+        _check_free(snapshot, addr, job_id)
+        matches = data_matches(provider, snapshot, desired, job)
+        adoption = adopt_job(
+            desired=desired,
+            number=addr.number,
+            job=job,
+            data_match=matches,
+            checkpoints=checkpoints,
+        )
+        snapshot = snapshot.with_version(adoption.version)
+        for record in adoption.datasets:
+            current = snapshot.dataset(record.project, record.split)
+            if current is None or current.sha256 != record.sha256:
+                snapshot = snapshot.with_dataset(record)
+        store.write(snapshot)
+        store.append_audit(
+            AuditEntry.new(
+                who=who,
+                operation="import",
+                address=str(addr),
+                action="adopt",
+                git_commit=adoption.version.git_commit,
+                detail={
+                    "job_id": job.id,
+                    "model_id": job.fine_tuned_model,
+                    "fingerprint": adoption.version.fingerprint,
+                    "mismatches": list(adoption.mismatches),
+                },
+            )
+        )
+    if wants_json(app, json_flag):
+        payload = {
+            "address": str(addr),
+            "version": adoption.version.to_dict(),
+            "matches_configuration": not adoption.mismatches,
+            "mismatches": list(adoption.mismatches),
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(
+        f"Imported {job.id} as {addr} (status {adoption.version.status}, "
+        f"model {job.fine_tuned_model or '-'})."
+    )
+    if adoption.mismatches:
+        app.err_console.print(
+            "Warning: the job does not match the project's configuration, so the next plan "
+            "will train a new version:\n  " + "\n  ".join(adoption.mismatches),
+            style="yellow",
+        )
+
+
+def _check_free(snapshot: StateSnapshot, addr: Address, job_id: str) -> None:
+    if snapshot.find(addr) is not None:
+        raise StateError(
+            f"{addr} is already in the state; pick another number "
+            f"(next free: {snapshot.next_version_number(addr.project)})"
+        )
+    owner = snapshot.version_by_job(job_id)
+    if owner is not None:
+        raise StateError(f"job {job_id} is already managed as {owner.address}")

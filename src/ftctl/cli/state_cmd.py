@@ -1,0 +1,196 @@
+"""`ftctl state list|show|rm|force-unlock|audit` and `ftctl force-unlock`: inspect and
+edit the recorded state without touching any provider."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ftctl.cli.context import AppContext, pass_app
+from ftctl.config.loader import LoadedWorkspace, read_workspace
+from ftctl.errors import ConfigError, StateError
+from ftctl.state.identity import current_user
+from ftctl.state.model import Address, AliasRecord, AuditEntry, VersionRecord
+from ftctl.state.store import StateStore, open_state
+
+JSON_HELP = "Print the result as JSON."
+
+
+def workspace_config(app: AppContext) -> LoadedWorkspace:
+    """The workspace from ftctl.yaml alone: broken project files do not block state commands."""
+    report = read_workspace(app.workspace_dir)
+    if report.workspace is None:
+        own = [d for d in report.diagnostics if d.file.endswith("ftctl.yaml")]
+        raise ConfigError.from_diagnostics(own or report.diagnostics)
+    return report.workspace
+
+
+def state_store(app: AppContext) -> StateStore:
+    return open_state(workspace_config(app))
+
+
+def wants_json(app: AppContext, flag: bool) -> bool:
+    return flag or app.json_output
+
+
+@click.group("state")
+def state() -> None:
+    """Inspect and edit the recorded state (no provider is touched)."""
+
+
+@state.command("list")
+@click.argument("projects", nargs=-1)
+@click.option("--json", "json_flag", is_flag=True, help=JSON_HELP)
+@pass_app
+def list_(app: AppContext, projects: tuple[str, ...], json_flag: bool) -> None:
+    """List the addresses in the state (of PROJECTS only, when given)."""
+    snapshot = state_store(app).read()
+    addresses = [a for a in snapshot.addresses() if not projects or a.split(".")[1] in projects]
+    if wants_json(app, json_flag):
+        payload = {"lineage": snapshot.lineage, "serial": snapshot.serial, "addresses": addresses}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for address in addresses:
+        click.echo(address)
+
+
+@state.command("show")
+@click.argument("address")
+@click.option("--json", "json_flag", is_flag=True, help=JSON_HELP)
+@pass_app
+def show(app: AppContext, address: str, json_flag: bool) -> None:
+    """Show the record at ADDRESS (e.g. version.support-bot.3)."""
+    addr = Address.parse(address)
+    snapshot = state_store(app).read()
+    record = snapshot.find(addr)
+    if record is None:
+        raise StateError(_missing(address, snapshot.addresses()))
+    data = record.to_dict()
+    if wants_json(app, json_flag):
+        click.echo(json.dumps({"address": address, **data}, indent=2, sort_keys=False))
+        return
+    click.echo(f"# {address}")
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        click.echo(f"{key:<{width}} = {_show_value(value)}")
+
+
+@state.command("rm")
+@click.argument("addresses", nargs=-1, required=True)
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for the state lock.",
+)
+@pass_app
+def rm(app: AppContext, addresses: tuple[str, ...], lock_timeout: float) -> None:
+    """Forget ADDRESSES: remove them from the state without touching the provider.
+
+    The job, model or file stays on the provider; ftctl no longer manages it.
+    """
+    parsed = [Address.parse(a) for a in addresses]
+    store = state_store(app)
+    who = current_user()
+    with store.lock("state rm", who, timeout_s=lock_timeout):
+        snapshot = store.read()
+        removed: list[tuple[str, dict[str, Any]]] = []
+        for addr in parsed:
+            record = snapshot.find(addr)
+            if record is None:
+                raise StateError(_missing(str(addr), snapshot.addresses()))
+            snapshot = snapshot.without(addr)
+            removed.append((str(addr), record.to_dict()))
+        store.write(snapshot)
+        for address, record_data in removed:
+            store.append_audit(
+                AuditEntry.new(
+                    who=who,
+                    operation="state rm",
+                    address=address,
+                    action="forget",
+                    detail={"record": record_data},
+                )
+            )
+    for address, _ in removed:
+        click.echo(f"Removed {address}")
+    for alias in _dangling_aliases(snapshot.aliases, snapshot.versions):
+        app.err_console.print(
+            f"Warning: {alias.address} points at version {alias.version}, which is no longer "
+            "in the state",
+            style="yellow",
+        )
+
+
+def _dangling_aliases(
+    aliases: tuple[AliasRecord, ...], versions: tuple[VersionRecord, ...]
+) -> list[AliasRecord]:
+    present = {(v.project, v.number) for v in versions}
+    return [a for a in aliases if (a.project, a.version) not in present]
+
+
+def _unlock(app: AppContext, lock_id: str) -> None:
+    store = state_store(app)
+    store.force_unlock(lock_id)
+    store.append_audit(
+        AuditEntry.new(
+            who=current_user(),
+            operation="force-unlock",
+            address="",
+            action="unlock",
+            detail={"lock_id": lock_id},
+        )
+    )
+    click.echo(f"Lock {lock_id} removed. ftctl operations can take the state lock again.")
+
+
+_UNLOCK_DOC = """Remove the state lock LOCK_ID, left by an ftctl that crashed.
+
+Only do this when no ftctl process is running: the lock error names its id and holder.
+"""
+
+
+@state.command("force-unlock", help=_UNLOCK_DOC)
+@click.argument("lock_id")
+@pass_app
+def state_force_unlock(app: AppContext, lock_id: str) -> None:
+    _unlock(app, lock_id)
+
+
+@click.command("force-unlock", help=_UNLOCK_DOC)
+@click.argument("lock_id")
+@pass_app
+def force_unlock(app: AppContext, lock_id: str) -> None:
+    _unlock(app, lock_id)
+
+
+@state.command("audit")
+@click.argument("project", required=False)
+@click.option("--json", "json_flag", is_flag=True, help=JSON_HELP)
+@pass_app
+def audit(app: AppContext, project: str | None, json_flag: bool) -> None:
+    """Show the audit log (of PROJECT only, when given), oldest first."""
+    entries = state_store(app).audit(project)
+    if wants_json(app, json_flag):
+        click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+        return
+    for e in entries:
+        extra = f" plan={e.plan_id}" if e.plan_id else ""
+        extra += f" commit={e.git_commit[:12]}" if e.git_commit else ""
+        click.echo(f"{e.at}  {e.who}  {e.operation}: {e.action} {e.address or '-'}{extra}")
+
+
+def _missing(address: str, known: list[str]) -> str:
+    shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none"
+    return f"no resource at {address} in the state (addresses: {shown})"
+
+
+def _show_value(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    if value is None:
+        return "null"
+    return str(value)

@@ -1,0 +1,115 @@
+"""`ftctl validate [PATH...]`: check the workspace and its projects without side effects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ftctl.cli.context import AppContext, pass_app
+from ftctl.config.loader import WorkspaceReport, read_workspace, sorted_diagnostics
+from ftctl.errors import Diagnostic
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "json_flag", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def validate(app: AppContext, paths: tuple[Path, ...], json_flag: bool) -> None:
+    """Check ftctl.yaml and the projects (those at PATH, or all of them).
+
+    Prints every problem as `file:line:column: error: field: message`; exits 1 if any.
+    """
+    only = [str(path.resolve()) for path in paths if not _is_workspace(path, app.workspace_dir)]
+    report = read_workspace(app.workspace_dir, only)
+    diagnostics = collect_diagnostics(report)
+    valid = not any(d.severity == "error" for d in diagnostics)
+    if json_flag or app.json_output:
+        click.echo(json.dumps(_as_json(report, diagnostics, valid), indent=2))
+    else:
+        _print_human(app, report, diagnostics, valid)
+    if not valid:
+        raise click.exceptions.Exit(1)
+
+
+def collect_diagnostics(report: WorkspaceReport) -> list[Diagnostic]:
+    """All problems of the workspace and the selected projects, in file and line order.
+
+    Checks that need a loaded, schema-valid project (those in `report.workspace.projects`)
+    add their diagnostics to `diagnostics` before it is sorted.
+    """
+    diagnostics = list(report.diagnostics)
+    if report.workspace is not None:
+        # The data policy: builds each project's data (cached) and reports every finding.
+        from ftctl.datasets.validation import validate_project_data
+
+        for project in report.workspace.projects:
+            diagnostics.extend(validate_project_data(project, report.workspace))
+    return list(sorted_diagnostics(diagnostics))
+
+
+def _is_workspace(path: Path, workspace_dir: Path) -> bool:
+    """`ftctl validate .` at the root, or naming ftctl.yaml, means everything."""
+    resolved = path.resolve()
+    return resolved in (workspace_dir, workspace_dir / "ftctl.yaml")
+
+
+def _project_entries(
+    report: WorkspaceReport, diagnostics: list[Diagnostic]
+) -> list[dict[str, object]]:
+    loaded = {p.path: p for p in report.projects}
+    failing = {d.file for d in diagnostics if d.severity == "error"}
+    entries: list[dict[str, object]] = []
+    for file in report.project_files:
+        shown = _relative(file, report.root)
+        project = loaded.get(file)
+        entries.append(
+            {
+                "name": project.name if project else None,
+                "path": shown,
+                "provider": project.provider_name if project else None,
+                "valid": project is not None and shown not in failing,
+            }
+        )
+    return entries
+
+
+def _as_json(
+    report: WorkspaceReport, diagnostics: list[Diagnostic], valid: bool
+) -> dict[str, object]:
+    return {
+        "valid": valid,
+        "diagnostics": [d.to_dict() for d in diagnostics],
+        "projects": _project_entries(report, diagnostics),
+    }
+
+
+def _print_human(
+    app: AppContext, report: WorkspaceReport, diagnostics: list[Diagnostic], valid: bool
+) -> None:
+    for diagnostic in diagnostics:
+        style = "red" if diagnostic.severity == "error" else "yellow"
+        app.console.print(str(diagnostic), style=style, markup=False)
+    entries = _project_entries(report, diagnostics)
+    good = [str(e["name"]) for e in entries if e["valid"]]
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    warnings = len(diagnostics) - errors
+    files = len({d.file for d in diagnostics if d.severity == "error"})
+    counted = f"{len(entries)} project(s)"
+    if valid:
+        names = f": {', '.join(good)}" if good else ""
+        extra = f", {warnings} warning(s)" if warnings else ""
+        app.console.print(f"Valid: ftctl.yaml and {counted}{names}{extra}.", style="green")
+    else:
+        app.console.print(
+            f"Invalid: {errors} error(s) in {files} file(s); {len(good)} of {counted} valid.",
+            style="red bold",
+        )
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,272 @@
+"""A YAML reader that remembers where every key and value came from.
+
+PyYAML's composer gives nodes with start marks; we build plain Python values from
+them ourselves so that we can record, for every field path, the line and column of
+its key and of its value (`SourceMap`), and report duplicate keys instead of letting
+the last one silently win.
+
+Scalars follow YAML 1.2 rather than PyYAML's YAML 1.1 defaults: only `true`/`false`
+are booleans (`level: off` stays the string "off", as in editors that validate against
+our JSON Schema) and dates stay strings (`rev: 2024-01-01` is a git revision, not a date).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic.alias_generators import to_camel
+
+from ftctl.errors import Diagnostic, Severity
+
+FieldPath = tuple[str | int, ...]
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class MarkedLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans and no implicit timestamps."""
+
+
+MarkedLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL_TAG, _TIMESTAMP_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+MarkedLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A 1-based line and column."""
+
+    line: int
+    column: int
+
+    @classmethod
+    def of(cls, mark: yaml.Mark) -> Position:
+        return cls(mark.line + 1, mark.column + 1)
+
+
+@dataclass(frozen=True)
+class NodeMarks:
+    """Where a value sits: its key (None for list items and the document root) and value."""
+
+    key: Position | None
+    value: Position
+
+    @property
+    def best(self) -> Position:
+        return self.key or self.value
+
+
+def format_field_path(path: FieldPath) -> str:
+    """`("spec", "data", "train", "sources", 0, "path")` -> `spec.data.train.sources[0].path`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Field paths of one YAML file mapped to the line and column where they are written."""
+
+    file: Path
+    display: str  # how diagnostics name the file (relative to the workspace when inside)
+    marks: dict[FieldPath, NodeMarks] = field(
+        default_factory=dict, hash=False, compare=False, repr=False
+    )
+
+    def resolve(self, field_path: FieldPath) -> FieldPath:
+        """The longest prefix of `field_path` written in the file.
+
+        Segments may be YAML keys (`baseModel`) or Python attribute names (`base_model`).
+        """
+        found: FieldPath = ()
+        for part in field_path:
+            candidates: list[str | int] = [part]
+            if isinstance(part, str):
+                candidates.append(to_camel(part.rstrip("_")))
+            for candidate in candidates:
+                if (*found, candidate) in self.marks:
+                    found = (*found, candidate)
+                    break
+            else:
+                break
+        return found
+
+    def locate(self, field_path: FieldPath) -> tuple[int, int]:
+        """Line and column (1-based) of the field's key, or of the nearest written parent."""
+        position = self.position(field_path)
+        return position.line, position.column
+
+    def position(self, field_path: FieldPath, *, value: bool = False) -> Position:
+        """Where the key (or, with `value`, the value) of `field_path` is written.
+
+        A field that is not written (a missing key, a default) is placed at the key of
+        its nearest written parent.
+        """
+        found = self.resolve(field_path)
+        marks = self.marks.get(found)
+        if marks is None:
+            return Position(1, 1)
+        written = len(found) == len(field_path)
+        return marks.value if value and written else marks.best
+
+    def diagnostic(
+        self,
+        field_path: FieldPath,
+        message: str,
+        *,
+        hint: str = "",
+        at_value: bool = False,
+        severity: Severity = "error",
+    ) -> Diagnostic:
+        """A diagnostic naming `field_path`, placed at its key (or value) in this file."""
+        position = self.position(field_path, value=at_value)
+        return Diagnostic(
+            file=self.display,
+            line=position.line,
+            column=position.column,
+            severity=severity,
+            field=format_field_path(field_path),
+            message=message,
+            hint=hint,
+        )
+
+
+@dataclass(frozen=True)
+class ParsedYaml:
+    data: Any
+    source_map: SourceMap
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def parse_yaml(text: str, file: Path, display: str) -> ParsedYaml:
+    """Parse one YAML document, keeping marks; syntax problems become diagnostics."""
+    source_map = SourceMap(file=file, display=display)
+    loader = MarkedLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return ParsedYaml(None, source_map, ())
+        builder = _Builder(loader, source_map)
+        source_map.marks[()] = NodeMarks(None, Position.of(root.start_mark))
+        data = builder.build(root, ())
+        return ParsedYaml(data, source_map, tuple(builder.diagnostics))
+    except yaml.MarkedYAMLError as error:
+        diagnostic = _syntax_diagnostic(error, display)
+        last_line = max(1, len(text.splitlines()))
+        if diagnostic.line is not None and diagnostic.line > last_line:
+            # The end of the stream sits after the final newline, on a line nobody sees.
+            diagnostic = dataclasses.replace(diagnostic, line=last_line, column=1)
+        return ParsedYaml(None, source_map, (diagnostic,))
+    except yaml.YAMLError as error:  # reader errors (bad bytes) carry no mark
+        return ParsedYaml(
+            None, source_map, (Diagnostic(display, message=f"invalid YAML: {error}"),)
+        )
+    finally:
+        loader.dispose()
+
+
+def _syntax_diagnostic(error: yaml.MarkedYAMLError, display: str) -> Diagnostic:
+    problem = error.problem or "invalid YAML"
+    mark = error.problem_mark or error.context_mark
+    message = f"YAML syntax error: {problem}"
+    if error.context:
+        message += f" {error.context}"
+        if error.context_mark:
+            message += f" started on line {error.context_mark.line + 1}"
+            # Running off the end of the file: where the unclosed thing began is what helps.
+            if "end of stream" in problem or "<stream end>" in problem:
+                mark = error.context_mark
+    return Diagnostic(
+        file=display,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+        message=message,
+    )
+
+
+class _Builder:
+    """Turns composed nodes into dicts, lists and scalars, recording marks on the way."""
+
+    def __init__(self, loader: MarkedLoader, source_map: SourceMap) -> None:
+        self.loader = loader
+        self.source_map = source_map
+        self.diagnostics: list[Diagnostic] = []
+        self._active: set[int] = set()  # nodes being built: catches recursive aliases
+
+    def build(self, node: yaml.Node, path: FieldPath) -> Any:
+        if id(node) in self._active:
+            self._error(path, "recursive YAML alias", node.start_mark)
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, yaml.SequenceNode):
+                items = []
+                for index, item in enumerate(node.value):
+                    self.source_map.marks[(*path, index)] = NodeMarks(
+                        None, Position.of(item.start_mark)
+                    )
+                    items.append(self.build(item, (*path, index)))
+                return items
+            return self.loader.construct_object(node, deep=True)
+        finally:
+            self._active.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[Any, Any]:
+        own_keys = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
+        self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        result: dict[Any, Any] = {}
+        own_seen: dict[Any, yaml.Mark] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._error(path, "mapping keys must be plain scalars", key_node.start_mark)
+                continue
+            key = self.loader.construct_object(key_node)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                key = str(key)
+            is_own = id(key_node) in own_keys
+            if is_own and key in own_seen:
+                first = own_seen[key]
+                self._error(
+                    (*path, key),
+                    f"duplicate key '{key}' (first defined on line {first.line + 1})",
+                    key_node.start_mark,
+                )
+                continue
+            if key in result and not is_own:
+                continue  # an earlier merge, or the mapping itself, takes precedence
+            if is_own:
+                own_seen[key] = key_node.start_mark
+            child = (*path, key)
+            self.source_map.marks[child] = NodeMarks(
+                Position.of(key_node.start_mark), Position.of(value_node.start_mark)
+            )
+            result[key] = self.build(value_node, child)
+        return result
+
+    def _error(self, path: FieldPath, message: str, mark: yaml.Mark) -> None:
+        self.diagnostics.append(
+            Diagnostic(
+                file=self.source_map.display,
+                line=mark.line + 1,
+                column=mark.column + 1,
+                field=format_field_path(path),
+                message=message,
+            )
+        )

@@ -1,0 +1,525 @@
+"""Build a project's data: the canonical JSONL bytes of each split, checked and reported.
+
+    sources (read, limit) -> transforms (in order) -> weights -> validation hash split
+    -> format checks -> token counts -> leakage -> policy -> canonical JSONL + SHA-256
+
+Everything is a function of the inputs: the same source bytes, project.yaml and ftctl
+version give the same bytes on every machine. The result is cached under
+`<workspace>/.ftctl/cache/datasets/` by the hash of those inputs, so an unchanged rebuild
+reads the sources, hashes them and returns (see `ftctl.datasets.cache`).
+
+Format errors always fail the build (the provider would reject the file), except a missing
+or empty answer, which the `emptyAnswers` policy check decides. Every finding names the
+source file and line of the example (not the build output).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from ftctl import __version__
+from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnostics
+from ftctl.config.models import DerivedSplit, NearDedupeTransform, SplitData
+from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, cache_root
+from ftctl.datasets.canonical import canonical_json, canonical_jsonl, sha256_hex
+from ftctl.datasets.catalog import ModelInfo, lookup_model
+from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
+from ftctl.datasets.counting import TokenCount, count_example
+from ftctl.datasets.formats import Format, check_example
+from ftctl.datasets.policy import (
+    NEAR_DUPLICATE_NUM_PERM,
+    NEAR_DUPLICATE_THRESHOLD,
+    PolicyInput,
+    PolicyLocator,
+    answer_problem,
+    effective_policy,
+    run_policy,
+)
+from ftctl.datasets.provenance import Record
+from ftctl.datasets.similarity import reuse_signatures
+from ftctl.datasets.sources import SourceContext, SourceRead, apply_weights, read_sources
+from ftctl.datasets.splits import SPLIT_ORDER, Leak, SplitName, find_leakage, hash_split
+from ftctl.datasets.tokenizers import get_encoding
+from ftctl.datasets.transforms import TransformContext, TransformReport, apply_transforms
+from ftctl.errors import DataError, Diagnostic
+from ftctl.events import Event, EventSink, ignore
+
+METHOD_FORMAT: dict[str, Format] = {
+    "supervised": "chat",
+    "dpo": "dpo",
+    "reinforcement": "reinforcement",
+}
+LISTED_LEAKS = 50
+LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
+# Format issues that the `emptyAnswers` policy check reports instead (at its level).
+_ANSWER_CATEGORIES = frozenset({"missing_content", "example_missing_assistant_message"})
+_MESSAGE_INDEX = re.compile(r"^\$\.messages\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class BuiltSplit:
+    project: str
+    split: Literal["train", "validation", "test"]
+    path: Path  # the canonical JSONL file in the cache
+    sha256: str
+    examples: int
+    tokens: int
+    trained_tokens: int
+    billed_tokens_per_epoch: int  # train only: what one epoch is billed; 0 for other splits
+    format: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split": self.split,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "examples": self.examples,
+            "tokens": self.tokens,
+            "trained_tokens": self.trained_tokens,
+            "billed_tokens_per_epoch": self.billed_tokens_per_epoch,
+            "format": self.format,
+        }
+
+
+@dataclass(frozen=True)
+class BuiltProject:
+    project: str
+    splits: dict[str, BuiltSplit]
+    diagnostics: tuple[Diagnostic, ...]  # warnings (a build with errors raises DataError)
+    cost: CostEstimate
+    report: dict[str, Any]
+
+
+def build_project(
+    project: LoadedProject, workspace: LoadedWorkspace, events: EventSink = ignore
+) -> BuiltProject:
+    """Build every declared split of `project`.
+
+    Raises `DataError` with every diagnostic when a source cannot be read, a row is not a
+    valid example, or a policy check at level `error` fails.
+    """
+    spec = project.model.spec
+    info = _model_info(project)
+    fmt = METHOD_FORMAT[spec.training.method]
+    events(Event("step", f"Reading the data of {project.name}"))
+    reads = _read_all(project, workspace)
+    problems = [d for split_reads in reads.values() for r in split_reads for d in r.diagnostics]
+    problems = capped_per_file(problems)
+    if problems:
+        raise DataError(
+            f"project '{project.name}': cannot read its data", sorted_diagnostics(problems)
+        )
+
+    cache = DatasetCache(cache_root(workspace.root))
+    key = _cache_key(project, workspace, reads, info)
+    cached = _from_cache(cache, key, project.name)
+    if cached is not None:
+        events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
+        return cached
+
+    with reuse_signatures():
+        built = _Build(project, workspace, info, fmt, reads, events).run()
+    splits: dict[str, BuiltSplit] = {}
+    contents: dict[str, tuple[bytes, bytes]] = {}
+    for name, records in built.records.items():
+        data = canonical_jsonl(r.example for r in records)
+        sha = sha256_hex(data)
+        origins = b"".join((canonical_json(r.origin.to_json()) + "\n").encode() for r in records)
+        contents[sha] = (data, origins)
+        counts = built.counts[name]
+        splits[name] = BuiltSplit(
+            project=project.name,
+            split=name,
+            path=cache.object_path(sha),
+            sha256=sha,
+            examples=len(records),
+            tokens=sum(c.total for c in counts),
+            trained_tokens=sum(c.trained for c in counts),
+            billed_tokens_per_epoch=(
+                billed_tokens_per_epoch([c.total for c in counts], info.max_tokens_per_example)
+                if name == "train"
+                else 0
+            ),
+            format=fmt,
+        )
+    diagnostics = sorted_diagnostics(built.diagnostics)
+    report = _report(project, info, fmt, built, splits, key)
+    if any(d.severity == "error" for d in diagnostics):
+        errors = sum(1 for d in diagnostics if d.severity == "error")
+        raise DataError(f"project '{project.name}': {errors} data error(s)", diagnostics)
+    for sha, (data, origins) in contents.items():  # only data that passed is kept
+        cache.put_object(sha, data, origins)
+    result = BuiltProject(project.name, splits, diagnostics, built.cost, report)
+    cache.put_build(key, _manifest(result))
+    return result
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _model_info(project: LoadedProject) -> ModelInfo:
+    try:
+        return lookup_model(project.model.spec.base_model)
+    except DataError as error:
+        raise DataError(
+            f"project '{project.name}': unknown base model",
+            [project.source_map.diagnostic(("spec", "baseModel"), error.message, at_value=True)],
+        ) from error
+
+
+def declared_splits(project: LoadedProject) -> dict[SplitName, SplitData]:
+    """The splits that have their own sources."""
+    data = project.model.spec.data
+    found: dict[SplitName, SplitData] = {"train": data.train}
+    if isinstance(data.validation, SplitData):
+        found["validation"] = data.validation
+    if data.test is not None:
+        found["test"] = data.test
+    return found
+
+
+def _read_all(
+    project: LoadedProject, workspace: LoadedWorkspace
+) -> dict[SplitName, list[SourceRead]]:
+    reads: dict[SplitName, list[SourceRead]] = {}
+    for name, split in declared_splits(project).items():
+        context = SourceContext(project.dir, workspace.root, project.source_map, name)
+        reads[name] = read_sources(split.sources, context)
+    return reads
+
+
+@dataclass
+class _Built:
+    records: dict[SplitName, list[Record]]
+    counts: dict[SplitName, list[TokenCount]]
+    transforms: dict[SplitName, list[TransformReport]]
+    reads: dict[SplitName, list[SourceRead]]
+    weighted: dict[SplitName, tuple[int, int]]  # rows before and after weights
+    leaks: list[Leak]
+    policy_results: list[dict[str, Any]]
+    diagnostics: list[Diagnostic]
+    cost: CostEstimate
+
+
+class _Build:
+    def __init__(
+        self,
+        project: LoadedProject,
+        workspace: LoadedWorkspace,
+        info: ModelInfo,
+        fmt: Format,
+        reads: dict[SplitName, list[SourceRead]],
+        events: EventSink,
+    ) -> None:
+        self.project = project
+        self.workspace = workspace
+        self.info = info
+        self.fmt = fmt
+        self.reads = reads
+        self.events = events
+        self.encoding = get_encoding(info.encoding)
+
+    def count(self, example: dict[str, Any]) -> TokenCount:
+        return count_example(example, self.fmt, self.encoding)
+
+    def run(self) -> _Built:
+        spec = self.project.model.spec
+        diagnostics: list[Diagnostic] = []
+        records: dict[SplitName, list[Record]] = {}
+        transforms: dict[SplitName, list[TransformReport]] = {}
+        weighted: dict[SplitName, tuple[int, int]] = {}
+        for name, split in declared_splits(self.project).items():
+            self.events(Event("step", f"Transforming {self.project.name}/{name}"))
+            rows = [r for read in self.reads[name] for r in read.records]
+            context = TransformContext(
+                source_map=self.project.source_map,
+                split=name,
+                count_tokens=lambda example: self.count(example).total,
+                encoding=self.encoding,
+                model_limit=self.info.max_tokens_per_example,
+            )
+            result = apply_transforms(rows, split.transforms, context)
+            diagnostics.extend(result.diagnostics)
+            transforms[name] = result.reports
+            records[name] = apply_weights(result.records, split.sources)
+            weighted[name] = (len(result.records), len(records[name]))
+        validation = spec.data.validation
+        if isinstance(validation, DerivedSplit):
+            records["train"], records["validation"] = hash_split(
+                records["train"], validation.split.fraction, validation.split.seed
+            )
+        records = {name: records[name] for name in SPLIT_ORDER if name in records}
+
+        policy = effective_policy(self.project, self.workspace)
+        diagnostics.extend(
+            capped_per_file(self._format_problems(records, policy.empty_answers.level != "off"))
+        )
+        self.events(Event("step", f"Counting tokens of {self.project.name}"))
+        counts = {name: [self.count(r.example) for r in rows] for name, rows in records.items()}
+        cost = estimate_cost(
+            [c.total for c in counts["train"]], self.info, spec.training.hyperparameters.n_epochs
+        )
+        self.events(Event("step", f"Checking the policy of {self.project.name}"))
+        leaks = find_leakage(records)
+        threshold, num_perm = self._near_settings()
+        outcome = run_policy(
+            PolicyInput(
+                policy=policy,
+                fmt=self.fmt,
+                model=self.info,
+                splits=records,
+                counts=counts,
+                cost=cost,
+                leaks=leaks,
+                near_threshold=threshold,
+                near_num_perm=num_perm,
+            ),
+            PolicyLocator(self.project, self.workspace),
+        )
+        diagnostics.extend(outcome.diagnostics)
+        return _Built(
+            records=records,
+            counts=counts,
+            transforms=transforms,
+            reads=self.reads,
+            weighted=weighted,
+            leaks=leaks,
+            policy_results=[r.to_dict() for r in outcome.results],
+            diagnostics=diagnostics,
+            cost=cost,
+        )
+
+    def _near_settings(self) -> tuple[float, int]:
+        """The train split's nearDedupe settings, if it has one, else the defaults."""
+        for transform in self.project.model.spec.data.train.transforms:
+            if isinstance(transform, NearDedupeTransform):
+                return transform.near_dedupe.threshold, transform.near_dedupe.num_perm
+        return NEAR_DUPLICATE_THRESHOLD, NEAR_DUPLICATE_NUM_PERM
+
+    def _format_problems(
+        self, records: Mapping[SplitName, Sequence[Record]], answers_by_policy: bool
+    ) -> list[Diagnostic]:
+        problems: list[Diagnostic] = []
+        for rows in records.values():
+            for record in rows:
+                if record.copy != 0:
+                    continue
+                issues = check_example(record.example, self.fmt)
+                if not issues:
+                    continue
+                policy_decides = (
+                    answers_by_policy and answer_problem(record.example, self.fmt) is not None
+                )
+                for issue in issues:
+                    if policy_decides and self._is_answer_issue(
+                        record.example, issue.category, issue.path
+                    ):
+                        continue
+                    problems.append(
+                        Diagnostic(
+                            file=record.origin.file,
+                            line=record.origin.line,
+                            field=issue.path,
+                            message=f"{issue.message} [{issue.category}]",
+                        )
+                    )
+        return problems
+
+    @staticmethod
+    def _is_answer_issue(example: dict[str, Any], category: str, path: str) -> bool:
+        if category not in _ANSWER_CATEGORIES:
+            return False
+        if category == "example_missing_assistant_message":
+            return True
+        match = _MESSAGE_INDEX.match(path)
+        messages = example.get("messages")
+        if match is None or not isinstance(messages, list):
+            return False
+        index = int(match.group(1))
+        return (
+            index < len(messages)
+            and isinstance(messages[index], dict)
+            and messages[index].get("role") == "assistant"
+        )
+
+
+def capped_per_file(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """The first `LISTED_PER_FILE` row errors of each file, then one line with the rest.
+
+    A file in the wrong format (CSV, say) has an error on every line: the first hundred
+    show the problem, the count shows its size.
+    """
+    shown: dict[str, int] = {}
+    hidden: dict[str, int] = {}
+    out: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        if diagnostic.line is None or shown.get(diagnostic.file, 0) < LISTED_PER_FILE:
+            if diagnostic.line is not None:
+                shown[diagnostic.file] = shown.get(diagnostic.file, 0) + 1
+            out.append(diagnostic)
+        else:
+            hidden[diagnostic.file] = hidden.get(diagnostic.file, 0) + 1
+    for file, count in hidden.items():
+        out.append(
+            Diagnostic(file=file, message=f"{count} more row error(s) in this file not listed")
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def _cache_key(
+    project: LoadedProject,
+    workspace: LoadedWorkspace,
+    reads: Mapping[SplitName, Sequence[SourceRead]],
+    info: ModelInfo,
+) -> str:
+    """The hash of everything a build depends on.
+
+    project.yaml is hashed whole: it holds the data spec, policy, model, epochs and inline
+    rows, and the lines findings point at (any edit rebuilds, which is always correct).
+    """
+    defaults = workspace.model.defaults.policy
+    payload = {
+        "cache_format": CACHE_FORMAT,
+        "ftctl": __version__,
+        # Near-duplicate choices depend on datasketch, token counts on tiktoken.
+        "libraries": _library_versions(),
+        "project_file": project.source_map.display,
+        "project_sha256": hashlib.sha256(project.path.read_bytes()).hexdigest(),
+        "workspace_policy": (
+            None if defaults is None else hashlib.sha256(workspace.path.read_bytes()).hexdigest()
+        ),
+        "model": {k: str(v) for k, v in dataclasses.asdict(info).items()},
+        "sources": {
+            name: [[r.kind, r.name, r.content_hash, r.files] for r in split_reads]
+            for name, split_reads in reads.items()
+        },
+    }
+    return sha256_hex(canonical_json(payload).encode("utf-8"))
+
+
+def _library_versions() -> dict[str, str]:
+    """Versions of the libraries that decide the bytes: near-duplicates, token counts."""
+    return {name: metadata.version(name) for name in ("datasketch", "tiktoken")}
+
+
+def _manifest(result: BuiltProject) -> dict[str, Any]:
+    return {
+        "project": result.project,
+        "splits": {name: s.to_dict() for name, s in result.splits.items()},
+        "diagnostics": [d.to_dict() for d in result.diagnostics],
+        "cost": dataclasses.asdict(result.cost),
+        "report": result.report,
+    }
+
+
+def _from_cache(cache: DatasetCache, key: str, project: str) -> BuiltProject | None:
+    manifest = cache.get_build(key)
+    if manifest is None or manifest.get("project") != project:
+        return None
+    try:
+        splits: dict[str, BuiltSplit] = {}
+        for name, entry in manifest["splits"].items():
+            if not cache.has_object(entry["sha256"]):
+                return None
+            splits[name] = BuiltSplit(
+                project=project,
+                split=entry["split"],
+                path=cache.object_path(entry["sha256"]),
+                sha256=entry["sha256"],
+                examples=int(entry["examples"]),
+                tokens=int(entry["tokens"]),
+                trained_tokens=int(entry["trained_tokens"]),
+                billed_tokens_per_epoch=int(entry["billed_tokens_per_epoch"]),
+                format=str(entry["format"]),
+            )
+        diagnostics = tuple(Diagnostic(**cast(dict[str, Any], d)) for d in manifest["diagnostics"])
+        cost = CostEstimate(**manifest["cost"])
+        report = manifest["report"]
+    except (KeyError, TypeError, ValueError):
+        return None  # an old or damaged manifest: rebuild
+    return BuiltProject(project, splits, diagnostics, cost, report)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _report(
+    project: LoadedProject,
+    info: ModelInfo,
+    fmt: Format,
+    built: _Built,
+    splits: Mapping[str, BuiltSplit],
+    key: str,
+) -> dict[str, Any]:
+    spec = project.model.spec
+    split_reports: dict[str, Any] = {}
+    for name, split in splits.items():
+        counts = built.counts[cast(SplitName, name)]
+        entry: dict[str, Any] = {
+            "sha256": split.sha256,
+            "examples": split.examples,
+            "tokens": split.tokens,
+            "trained_tokens": split.trained_tokens,
+            "billed_tokens_per_epoch": split.billed_tokens_per_epoch,
+            "max_example_tokens": max((c.total for c in counts), default=0),
+        }
+        if name in built.reads:
+            entry["sources"] = [r.report() for r in built.reads[name]]
+            entry["transforms"] = [t.to_dict() for t in built.transforms[name]]
+            before, after = built.weighted[name]
+            entry["weights"] = {"rows_before": before, "rows_after": after}
+        split_reports[name] = entry
+    if isinstance(spec.data.validation, DerivedSplit) and "validation" in split_reports:
+        split_reports["validation"]["derived_from"] = {
+            "split": "train",
+            "fraction": spec.data.validation.split.fraction,
+            "seed": spec.data.validation.split.seed,
+        }
+    errors = sum(1 for d in built.diagnostics if d.severity == "error")
+    return {
+        "project": project.name,
+        "ftctl_version": __version__,
+        "libraries": _library_versions(),
+        "cache_key": key,
+        "model": {
+            "id": info.id,
+            "encoding": info.encoding,
+            "max_tokens_per_example": info.max_tokens_per_example,
+            "training_price_per_1m": info.training_price_per_1m,
+        },
+        "method": spec.training.method,
+        "format": fmt,
+        "splits": split_reports,
+        "leakage": {
+            "count": len(built.leaks),
+            "examples": [
+                {
+                    "split": leak.split,
+                    "at": str(leak.record.origin),
+                    "other_split": leak.other_split,
+                    "other": str(leak.other.origin),
+                    "kind": leak.kind,
+                    "similarity": round(leak.similarity, 4),
+                }
+                for leak in built.leaks[:LISTED_LEAKS]
+            ],
+        },
+        "policy": built.policy_results,
+        "cost": dataclasses.asdict(built.cost),
+        "findings": {"errors": errors, "warnings": len(built.diagnostics) - errors},
+    }
+
+
+def report_json(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, sort_keys=True, ensure_ascii=False, indent=2)

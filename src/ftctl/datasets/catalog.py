@@ -1,0 +1,129 @@
+"""A small, dated catalog of base models ftctl knows how to estimate for.
+
+The values are what OpenAI published as of 2026-11 (training prices per 1M training
+tokens, per-example token limits, the fine-tuning cut-off). They go stale: `plan` shows
+them as estimates and warns about the dates. Retirement dates are None where OpenAI has
+not announced one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from ftctl.errors import DataError
+
+# OpenAI accepts no new fine-tuning jobs after this day (announced 2026-05; since then
+# only for organisations that already fine-tune). Fine-tuned models keep serving until
+# their base model retires.
+OPENAI_TRAINING_CUTOFF = date(2027, 1, 6)
+
+Provider = Literal["openai", "local"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    provider: Provider
+    encoding: str
+    max_tokens_per_example: int
+    training_price_per_1m: float | None  # USD per 1M billed training tokens; None: not per token
+    training_available_until: date | None
+    retires_on: date | None
+    methods: tuple[str, ...]
+
+
+def _openai(
+    model_id: str,
+    *,
+    price: float | None,
+    limit: int = 65_536,
+    encoding: str = "o200k_base",
+    methods: tuple[str, ...] = ("supervised", "dpo"),
+) -> ModelInfo:
+    return ModelInfo(
+        id=model_id,
+        provider="openai",
+        encoding=encoding,
+        max_tokens_per_example=limit,
+        training_price_per_1m=price,
+        training_available_until=OPENAI_TRAINING_CUTOFF,
+        retires_on=None,
+        methods=methods,
+    )
+
+
+# Values as of 2026-11 (OpenAI pricing and fine-tuning guide). Keep sorted by id.
+_MODELS: tuple[ModelInfo, ...] = (
+    _openai(
+        "babbage-002", price=0.40, limit=16_385, encoding="cl100k_base", methods=("supervised",)
+    ),
+    _openai(
+        "davinci-002", price=6.00, limit=16_385, encoding="cl100k_base", methods=("supervised",)
+    ),
+    _openai(
+        "gpt-3.5-turbo-0125",
+        price=8.00,
+        limit=16_385,
+        encoding="cl100k_base",
+        methods=("supervised",),
+    ),
+    _openai("gpt-4.1-2025-04-14", price=25.00),
+    _openai("gpt-4.1-mini-2025-04-14", price=5.00),
+    _openai("gpt-4.1-nano-2025-04-14", price=1.50),
+    _openai("gpt-4o-2024-08-06", price=25.00),
+    _openai("gpt-4o-mini-2024-07-18", price=3.00),
+    # Reinforcement fine-tuning is billed per training hour, not per token: no token price.
+    _openai("o4-mini-2025-04-16", price=None, methods=("reinforcement",)),
+    # ftctl's own local server: free; o200k_base is used only for estimates.
+    ModelInfo(
+        id="local-tiny",
+        provider="local",
+        encoding="o200k_base",
+        max_tokens_per_example=4096,
+        training_price_per_1m=0.0,
+        training_available_until=None,
+        retires_on=None,
+        methods=("supervised",),
+    ),
+)
+
+MODELS: dict[str, ModelInfo] = {m.id: m for m in _MODELS}
+
+# Undated names OpenAI accepts as fine-tuning bases, and the snapshot they stand for.
+ALIASES: dict[str, str] = {
+    "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
+    "gpt-4.1": "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "o4-mini": "o4-mini-2025-04-16",
+}
+
+
+def base_model_id(model: str) -> str:
+    """`ft:BASE:org:suffix:id` -> `BASE`; anything else unchanged (aliases not resolved)."""
+    if model.startswith("ft:"):
+        return model[3:].split(":", 1)[0]
+    return model
+
+
+def lookup_model(model: str) -> ModelInfo:
+    """The catalog entry for `model`: a base id, an undated alias, or a fine-tuned `ft:` id.
+
+    A fine-tuned model maps to its base (its encoding, limit and price apply when it is
+    fine-tuned further). Unknown names raise `DataError` listing the known ones.
+    """
+    base = base_model_id(model.strip())
+    base = ALIASES.get(base, base)
+    info = MODELS.get(base)
+    if info is None:
+        known = ", ".join(sorted(MODELS))
+        raise DataError(f"unknown model {model!r}: ftctl's catalog knows {known}")
+    return info
+
+
+def known_models() -> tuple[str, ...]:
+    return tuple(sorted(MODELS))

@@ -1,0 +1,116 @@
+"""Secrets in training data: API keys, tokens and private keys.
+
+Uses detect-secrets' token-format detectors (the ones that recognise a credential by its
+shape: AWS, OpenAI, GitHub, Slack, Stripe, private key headers, JWTs ...) on each example's
+text. Left out on purpose: the high-entropy string and keyword detectors, which fire on
+ordinary prose ("password: reset it from the login page"), hashes and base64 images, and the
+public-IP detector (an address is not a credential). A few key shapes detect-secrets does
+not know (Anthropic, Google, Hugging Face) are added as regexes.
+
+The secret itself is never returned, only its type: findings end up in logs and reports.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from detect_secrets.plugins.aws import AWSKeyDetector
+from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+from detect_secrets.plugins.base import RegexBasedDetector
+from detect_secrets.plugins.basic_auth import BasicAuthDetector
+from detect_secrets.plugins.discord import DiscordBotTokenDetector
+from detect_secrets.plugins.github_token import GitHubTokenDetector
+from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+from detect_secrets.plugins.jwt import JwtTokenDetector
+from detect_secrets.plugins.mailchimp import MailchimpDetector
+from detect_secrets.plugins.npm import NpmDetector
+from detect_secrets.plugins.openai import OpenAIDetector
+from detect_secrets.plugins.private_key import PrivateKeyDetector
+from detect_secrets.plugins.pypi_token import PypiTokenDetector
+from detect_secrets.plugins.sendgrid import SendGridDetector
+from detect_secrets.plugins.slack import SlackDetector
+from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+from detect_secrets.plugins.stripe import StripeDetector
+from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+from detect_secrets.plugins.twilio import TwilioKeyDetector
+
+_DETECTORS: tuple[type[RegexBasedDetector], ...] = (
+    AWSKeyDetector,
+    AzureStorageKeyDetector,
+    BasicAuthDetector,
+    DiscordBotTokenDetector,
+    GitHubTokenDetector,
+    GitLabTokenDetector,
+    JwtTokenDetector,
+    MailchimpDetector,
+    NpmDetector,
+    OpenAIDetector,
+    PrivateKeyDetector,
+    PypiTokenDetector,
+    SendGridDetector,
+    SlackDetector,
+    SquareOAuthDetector,
+    StripeDetector,
+    TelegramBotTokenDetector,
+    TwilioKeyDetector,
+)
+
+_EXTRA: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Anthropic API Key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{32,}")),
+    ("OpenAI Project Key", re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}")),
+    ("Google API Key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    ("Hugging Face Token", re.compile(r"\bhf_[A-Za-z0-9]{34,}\b")),
+)
+
+
+_CANDIDATE_RUN = 16
+_CANDIDATE = re.compile(rf"\S{{{_CANDIDATE_RUN},}}|PRIVATE KEY|PuTTY-User-Key")
+
+
+@lru_cache(maxsize=1)
+def _detectors() -> tuple[RegexBasedDetector, ...]:
+    return tuple(cls() for cls in _DETECTORS)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in an example, keys excluded."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def find_secret_types(text: str) -> list[str]:
+    """The kinds of secret found in `text`, sorted, each once."""
+    found: set[str] = set()
+    for detector in _detectors():
+        for _match in detector.analyze_string(text):
+            found.add(str(detector.secret_type))
+            break
+    for name, pattern in _EXTRA:
+        if pattern.search(text):
+            found.add(name)
+    return sorted(found)
+
+
+def secrets_in_example(example: dict[str, Any]) -> list[str]:
+    """The kinds of secret in any string of the example (tool arguments included).
+
+    Only lines that could hold a credential are scanned: every shape detected here has a
+    run of at least `_CANDIDATE_RUN` characters without whitespace (a key, a token, a
+    `scheme://user:pass@host` URL, an `AccountKey=...` assignment) or is a private key
+    header. Ordinary prose has few such lines, which makes the scan several times faster.
+    """
+    lines = [
+        line for text in _strings(example) for line in text.splitlines() if _CANDIDATE.search(line)
+    ]
+    if not lines:
+        return []
+    # One scan per example: lines are joined by newlines (every detector matches within a
+    # line, so joining cannot create a match that spans two of them).
+    return find_secret_types("\n".join(lines))

@@ -1,0 +1,114 @@
+"""Validation carved out of train by a stable hash, and leakage between splits.
+
+A row goes to validation when `unit_hash("ftctl-split:<seed>", canonical bytes) < fraction`.
+The decision depends on the row's own bytes and the seed only, so adding or removing other
+rows never moves an existing row to the other side (a changed row may move: it is a new row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ftctl.datasets.canonical import unit_hash
+from ftctl.datasets.provenance import Record
+from ftctl.datasets.similarity import build_index, minhash, prompt_text
+
+SplitName = Literal["train", "validation", "test"]
+SPLIT_ORDER: tuple[SplitName, ...] = ("train", "validation", "test")
+
+# Leakage compares prompts at this similarity (word 3-shingle Jaccard), like nearDedupe's default.
+LEAKAGE_THRESHOLD = 0.9
+LEAKAGE_NUM_PERM = 128
+
+
+def in_validation(record: Record, fraction: float, seed: int) -> bool:
+    return unit_hash(f"ftctl-split:{seed}", record.canonical) < fraction
+
+
+def hash_split(
+    records: Sequence[Record], fraction: float, seed: int
+) -> tuple[list[Record], list[Record]]:
+    """(train, validation), each in input order."""
+    train: list[Record] = []
+    validation: list[Record] = []
+    for record in records:
+        (validation if in_validation(record, fraction, seed) else train).append(record)
+    return train, validation
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A row of `split` whose prompt also appears (exactly or nearly) in `other_split`."""
+
+    split: SplitName
+    record: Record
+    other_split: SplitName
+    other: Record
+    kind: Literal["exact", "near"]
+    similarity: float
+
+
+def find_leakage(
+    splits: Mapping[SplitName, Sequence[Record]],
+    threshold: float = LEAKAGE_THRESHOLD,
+    num_perm: int = LEAKAGE_NUM_PERM,
+) -> list[Leak]:
+    """Rows of a later split (validation, test) whose prompt is in an earlier one.
+
+    The prompt (user and tool messages) is what is compared: a test question the model
+    was trained on contaminates the eval even when the reference answers differ. Each row is
+    reported once, against the first earlier split it leaks from.
+    """
+    leaks: list[Leak] = []
+    present = [name for name in SPLIT_ORDER if splits.get(name)]
+    for later_pos, later in enumerate(present):
+        earlier_names = present[:later_pos]
+        if not earlier_names:
+            continue
+        reported: set[int] = set()
+        for earlier in earlier_names:
+            leaks.extend(
+                _leaks_between(
+                    later, splits[later], earlier, splits[earlier], threshold, num_perm, reported
+                )
+            )
+    return leaks
+
+
+def _leaks_between(
+    later: SplitName,
+    later_rows: Sequence[Record],
+    earlier: SplitName,
+    earlier_rows: Sequence[Record],
+    threshold: float,
+    num_perm: int,
+    reported: set[int],
+) -> list[Leak]:
+    earlier_prompts = [prompt_text(r.example) for r in earlier_rows]
+    exact: dict[str, int] = {}
+    for i, prompt in enumerate(earlier_prompts):
+        if prompt:
+            exact.setdefault(prompt, i)
+    index = build_index(earlier_prompts, threshold, num_perm)
+    leaks: list[Leak] = []
+    for pos, record in enumerate(later_rows):
+        if pos in reported:
+            continue
+        prompt = prompt_text(record.example)
+        if not prompt:
+            continue
+        if prompt in exact:
+            other = earlier_rows[exact[prompt]]
+            leaks.append(Leak(later, record, earlier, other, "exact", 1.0))
+            reported.add(pos)
+            continue
+        signature = minhash(prompt, num_perm)
+        match = index.nearest(signature)
+        if match is not None and signature is not None:
+            other_sig = minhash(earlier_prompts[match], num_perm)
+            similarity = signature.jaccard(other_sig) if other_sig is not None else 0.0
+            leaks.append(Leak(later, record, earlier, earlier_rows[match], "near", similarity))
+            reported.add(pos)
+    return leaks

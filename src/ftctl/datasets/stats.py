@@ -1,0 +1,885 @@
+"""`ftctl data stats`: the data-prep notebook's report for one JSONL file, streaming and parallel.
+
+The file is read in chunks of whole lines. The main thread parses and checks a chunk and
+gathers the texts to encode; a thread pool tokenizes them (tiktoken releases the GIL)
+while the main thread goes on with the next chunk. Per-example numbers live in small
+numpy arrays (about 32 bytes per example); nothing else of the data is kept, so memory
+stays flat whatever the file size.
+
+Tokenization trick: the texts of a batch are joined with `<|endoftext|>` and encoded in
+one call with that special token allowed. tiktoken encodes the segments between special
+tokens independently, so the token count of each text is the distance between separator
+positions, exactly what `encode_ordinary(text)` gives (a batch whose texts contain the
+separator themselves falls back to one call per text). Texts that repeat across examples
+(roles, system prompts, tool definitions) are encoded once and their counts cached.
+
+Results are cached by (sha256 of the file, model, epochs, ftctl version): see
+`stats_with_cache`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import tiktoken
+
+from ftctl import __version__
+from ftctl.datasets.catalog import ModelInfo
+from ftctl.datasets.cost import estimate_cost
+from ftctl.datasets.counting import (
+    TOKENS_PER_CONVERSATION,
+    TOKENS_PER_MESSAGE,
+    count_tokens_batch,
+    tally_example,
+)
+from ftctl.datasets.formats import FORMATS, Format, check_example, detect_format
+from ftctl.datasets.jsonl import LineChunk, LineError, iter_line_chunks, parse_line
+from ftctl.datasets.tokenizers import get_encoding
+from ftctl.errors import DataError
+from ftctl.events import Event, EventSink, ignore
+
+FORMAT_VERSION = 1
+SAMPLES_PER_FINDING = 5
+CHUNK_BYTES = 2 * 1024 * 1024
+# Repeated texts (system prompts, roles, tool definitions) whose token counts are kept:
+# bounded in number and in characters, so that memory stays flat.
+MAX_CACHED_TEXTS = 20_000
+MAX_CACHED_CHARS = 8_000_000
+MAX_DISTINCT_SYSTEM_PROMPTS = 10_000
+TRUNCATION_MIN_CHARS = 100
+_SENTENCE_END = frozenset(".!?…。！？\"'”’)]}>*`|~;:")
+
+IntArray = npt.NDArray[np.int64]
+
+
+# --- the report ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """min/max, mean/median and the 10th/90th percentiles (linear interpolation)."""
+
+    min: int
+    max: int
+    mean: float
+    median: float
+    p10: float
+    p90: float
+
+    @classmethod
+    def of(cls, values: npt.NDArray[Any]) -> Distribution | None:
+        if values.size == 0:
+            return None
+        p10, median, p90 = np.quantile(values, [0.1, 0.5, 0.9])
+        return cls(
+            min=int(values.min()),
+            max=int(values.max()),
+            mean=float(values.mean()),
+            median=float(median),
+            p10=float(p10),
+            p90=float(p90),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("min", "max", "mean", "median", "p10", "p90")}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A counted problem with the first few places it occurs."""
+
+    count: int
+    samples: tuple[dict[str, Any], ...] = ()  # {"line": n, "path"?: ..., "message"?: ...}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "samples": [dict(s) for s in self.samples]}
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """Everything `ftctl data stats` reports; `to_dict()` is the stable `--json` shape."""
+
+    file: str
+    sha256: str
+    size_bytes: int
+    format: Format
+    model: str
+    encoding: str
+    token_limit: int
+    lines: int  # non-blank lines: each is meant to be one example
+    examples: int  # lines holding a JSON object (counted in the token statistics)
+    examples_with_errors: int
+    errors: dict[str, Finding]  # by category: number of issues and the first few
+    missing_system: int
+    missing_user: int
+    messages_per_example: Distribution | None
+    total_tokens_per_example: Distribution | None
+    assistant_tokens_per_example: Distribution | None
+    total_tokens: int
+    trained_tokens: int
+    over_limit: Finding
+    epochs: int
+    billed_tokens: int
+    price_per_1m: float | None
+    cost_usd: float | None
+    duplicates: Finding
+    refusals: Finding | None  # None when no refusal detector is installed
+    empty_answers: Finding
+    truncated_answers: Finding
+    distinct_system_prompts: int
+    most_common_system_prompt_share: float
+    warnings: tuple[str, ...] = ()
+    cached: bool = field(default=False, compare=False)
+
+    @property
+    def error_count(self) -> int:
+        return sum(f.count for f in self.errors.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        def dist(d: Distribution | None) -> dict[str, Any] | None:
+            return None if d is None else d.to_dict()
+
+        return {
+            "format_version": FORMAT_VERSION,
+            "file": self.file,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "format": self.format,
+            "model": self.model,
+            "encoding": self.encoding,
+            "token_limit": self.token_limit,
+            "lines": self.lines,
+            "examples": self.examples,
+            "examples_with_errors": self.examples_with_errors,
+            "error_count": self.error_count,
+            "errors": {k: v.to_dict() for k, v in sorted(self.errors.items())},
+            "missing_system": self.missing_system,
+            "missing_user": self.missing_user,
+            "distributions": {
+                "messages_per_example": dist(self.messages_per_example),
+                "total_tokens_per_example": dist(self.total_tokens_per_example),
+                "assistant_tokens_per_example": dist(self.assistant_tokens_per_example),
+            },
+            "total_tokens": self.total_tokens,
+            "trained_tokens": self.trained_tokens,
+            "over_limit": self.over_limit.to_dict(),
+            "cost": {
+                "epochs": self.epochs,
+                "billed_tokens": self.billed_tokens,
+                "price_per_1m": self.price_per_1m,
+                "cost_usd": self.cost_usd,
+            },
+            "quality": {
+                "duplicates": self.duplicates.to_dict(),
+                "refusals": None if self.refusals is None else self.refusals.to_dict(),
+                "empty_answers": self.empty_answers.to_dict(),
+                "truncated_answers": self.truncated_answers.to_dict(),
+                "distinct_system_prompts": self.distinct_system_prompts,
+                "most_common_system_prompt_share": self.most_common_system_prompt_share,
+            },
+            "warnings": list(self.warnings),
+            "cached": self.cached,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StatsReport:
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError("stats format version mismatch")
+
+        def dist(d: dict[str, Any] | None) -> Distribution | None:
+            return None if d is None else Distribution(**d)
+
+        def finding(d: dict[str, Any]) -> Finding:
+            return Finding(d["count"], tuple(d["samples"]))
+
+        dists, cost, quality = data["distributions"], data["cost"], data["quality"]
+        return cls(
+            file=data["file"],
+            sha256=data["sha256"],
+            size_bytes=data["size_bytes"],
+            format=data["format"],
+            model=data["model"],
+            encoding=data["encoding"],
+            token_limit=data["token_limit"],
+            lines=data["lines"],
+            examples=data["examples"],
+            examples_with_errors=data["examples_with_errors"],
+            errors={k: finding(v) for k, v in data["errors"].items()},
+            missing_system=data["missing_system"],
+            missing_user=data["missing_user"],
+            messages_per_example=dist(dists["messages_per_example"]),
+            total_tokens_per_example=dist(dists["total_tokens_per_example"]),
+            assistant_tokens_per_example=dist(dists["assistant_tokens_per_example"]),
+            total_tokens=data["total_tokens"],
+            trained_tokens=data["trained_tokens"],
+            over_limit=finding(data["over_limit"]),
+            epochs=cost["epochs"],
+            billed_tokens=cost["billed_tokens"],
+            price_per_1m=cost["price_per_1m"],
+            cost_usd=cost["cost_usd"],
+            duplicates=finding(quality["duplicates"]),
+            refusals=None if quality["refusals"] is None else finding(quality["refusals"]),
+            empty_answers=finding(quality["empty_answers"]),
+            truncated_answers=finding(quality["truncated_answers"]),
+            distinct_system_prompts=quality["distinct_system_prompts"],
+            most_common_system_prompt_share=quality["most_common_system_prompt_share"],
+            warnings=tuple(data["warnings"]),
+        )
+
+
+# --- per-chunk work ------------------------------------------------------------------
+
+
+RefusalCheck = Callable[[str], bool]
+
+
+@dataclass
+class _Pending:
+    """A parsed chunk waiting for its token counts."""
+
+    fixed: IntArray  # per example: framing tokens and cached texts
+    n_messages: IntArray
+    line_nos: IntArray
+    hashes: IntArray
+    ref_owner: IntArray  # per text reference: which example
+    ref_text: IntArray  # ... which text of the batch
+    ref_trained: npt.NDArray[np.bool_]
+    to_cache: dict[str, int]  # repeated text -> its index in the batch
+    futures: list[Future[IntArray]]
+
+
+@dataclass
+class _Totals:
+    """Everything counted so far that is not a per-example array."""
+
+    lines: int = 0
+    examples_with_errors: int = 0
+    error_counts: Counter[str] = field(default_factory=Counter)
+    error_samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    missing_system: int = 0
+    missing_user: int = 0
+    refusals: int = 0
+    refusal_samples: list[dict[str, Any]] = field(default_factory=list)
+    empty: int = 0
+    empty_samples: list[dict[str, Any]] = field(default_factory=list)
+    truncated: int = 0
+    truncated_samples: list[dict[str, Any]] = field(default_factory=list)
+    system_prompts: Counter[int] = field(default_factory=Counter)
+    system_prompts_overflow: bool = False
+
+    def error(self, category: str, line: int, path: str, message: str) -> None:
+        self.error_counts[category] += 1
+        samples = self.error_samples.setdefault(category, [])
+        if len(samples) < SAMPLES_PER_FINDING:
+            samples.append({"line": line, "path": path, "message": message})
+
+
+def _sample(samples: list[dict[str, Any]], **sample: Any) -> None:
+    if len(samples) < SAMPLES_PER_FINDING:
+        samples.append(sample)
+
+
+class _Analyzer:
+    def __init__(
+        self,
+        enc: tiktoken.Encoding,
+        fmt: Format | None,
+        pool: ThreadPoolExecutor,
+        workers: int,
+        refusal: RefusalCheck | None,
+    ) -> None:
+        self.enc = enc
+        self.fmt = fmt
+        self.pool = pool
+        self.workers = workers
+        self.refusal = refusal
+        self.cache: dict[str, int] = {}
+        self.cached_chars = 0
+        self.role_tokens = {role: len(enc.encode_ordinary(role)) for role in _SIMPLE_ROLES}
+        self.totals = _Totals()
+        self.parts: dict[str, list[npt.NDArray[Any]]] = {
+            k: [] for k in ("total", "trained", "n_messages", "line_no", "hash")
+        }
+
+    # main thread: parse, check, gather texts
+    def submit(self, chunk: LineChunk) -> _Pending:
+        values = [(line_no, raw, parse_line(raw)) for line_no, raw in chunk.lines]
+        if self.fmt is None:
+            self.fmt = _majority_format(v for _, _, v in values)
+        fmt = self.fmt
+        totals = self.totals
+        totals.lines += len(values)
+
+        texts: list[str] = []
+        ref_owner: list[int] = []
+        ref_text: list[int] = []
+        ref_trained: list[bool] = []
+        to_cache: dict[str, int] = {}
+        fixed: list[int] = []
+        n_messages: list[int] = []
+        line_nos: list[int] = []
+        hashes: list[int] = []
+        cache = self.cache
+        owner = 0
+        extra = 0
+
+        def add_text(text: str, trained: bool, repeated: bool) -> None:
+            nonlocal extra
+            if repeated:
+                known = cache.get(text)
+                if known is not None:
+                    extra += known
+                    return
+                index = to_cache.get(text)
+                if index is None:
+                    index = len(texts)
+                    to_cache[text] = index
+                    texts.append(text)
+            else:
+                index = len(texts)
+                texts.append(text)
+            ref_owner.append(owner)
+            ref_text.append(index)
+            ref_trained.append(trained)
+
+        role_tokens = self.role_tokens
+        simple = fmt == "chat"
+        for line_no, raw, value in values:
+            if isinstance(value, LineError):
+                totals.examples_with_errors += 1
+                totals.error(value.category, line_no, "$", value.message)
+                continue
+            messages = _simple_chat_messages(value) if simple else None
+            if messages is not None:
+                # Fast path for the common case (plain text chat, no format issue by
+                # construction); the same numbers as check_example/tally_example/_inspect.
+                base = TOKENS_PER_CONVERSATION + TOKENS_PER_MESSAGE * len(messages)
+                has_system = has_user = False
+                answers: list[str] = []
+                for message in messages:
+                    role = message["role"]
+                    content = message["content"]
+                    base += role_tokens[role]
+                    if role == "assistant":
+                        answers.append(content)
+                        ref_trained.append(True)
+                    elif role == "user":
+                        has_user = True
+                        ref_trained.append(False)
+                    else:  # system or developer: repeated across examples, cached
+                        if not has_system:
+                            has_system = True
+                            self._system_prompt(content)
+                        known = cache.get(content)
+                        if known is not None:
+                            base += known
+                            continue
+                        index = to_cache.get(content)
+                        if index is None:
+                            to_cache[content] = index = len(texts)
+                            texts.append(content)
+                        ref_owner.append(owner)
+                        ref_text.append(index)
+                        ref_trained.append(False)
+                        continue
+                    ref_owner.append(owner)
+                    ref_text.append(len(texts))
+                    texts.append(content)
+                final = answers[-1] if messages[-1]["role"] == "assistant" else None
+                self._findings(line_no, has_system, has_user, answers, final)
+                fixed.append(base)
+                n_messages.append(len(messages))
+            else:
+                issues = check_example(value, fmt)
+                if issues:
+                    totals.examples_with_errors += 1
+                    for issue in issues:
+                        totals.error(issue.category, line_no, issue.path, issue.message)
+                if not isinstance(value, dict):
+                    continue
+                extra = 0
+                base = tally_example(value, fmt, add_text)
+                fixed.append(base + extra)
+                n_messages.append(self._inspect(value, fmt, line_no))
+            line_nos.append(line_no)
+            # Python's own hash of the bytes: 64 bits, fast, salted per process, which is
+            # fine for finding repeats within one run.
+            hashes.append(hash(raw))
+            owner += 1
+
+        futures = [
+            self.pool.submit(count_tokens_batch, self.enc, batch)
+            for batch in _split(texts, self.workers)
+        ]
+        return _Pending(
+            fixed=np.array(fixed, dtype=np.int64),
+            n_messages=np.array(n_messages, dtype=np.int64),
+            line_nos=np.array(line_nos, dtype=np.int64),
+            hashes=np.array(hashes, dtype=np.int64),
+            ref_owner=np.array(ref_owner, dtype=np.int64),
+            ref_text=np.array(ref_text, dtype=np.int64),
+            ref_trained=np.array(ref_trained, dtype=np.bool_),
+            to_cache=to_cache,
+            futures=futures,
+        )
+
+    def collect(self, pending: _Pending) -> None:
+        counts = np.concatenate([f.result() for f in pending.futures] or [np.zeros(0, np.int64)])
+        n = pending.fixed.size
+        per_ref = counts[pending.ref_text]
+        total = pending.fixed + np.bincount(pending.ref_owner, per_ref, minlength=n).astype(
+            np.int64
+        )
+        trained = np.bincount(
+            pending.ref_owner[pending.ref_trained],
+            per_ref[pending.ref_trained],
+            minlength=n,
+        ).astype(np.int64)
+        for text, index in pending.to_cache.items():
+            if (
+                len(self.cache) >= MAX_CACHED_TEXTS
+                or self.cached_chars + len(text) > MAX_CACHED_CHARS
+            ):
+                break
+            self.cache[text] = int(counts[index])
+            self.cached_chars += len(text)
+        self.parts["total"].append(total)
+        self.parts["trained"].append(trained)
+        self.parts["n_messages"].append(pending.n_messages)
+        self.parts["line_no"].append(pending.line_nos)
+        self.parts["hash"].append(pending.hashes)
+
+    def array(self, name: str, dtype: type[np.generic] = np.int64) -> npt.NDArray[Any]:
+        parts = self.parts[name]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    # per-example quality findings (main thread)
+    def _inspect(self, example: dict[str, Any], fmt: Format, line_no: int) -> int:
+        """The general path of `_findings` (any format, any shape); returns the message count."""
+        if fmt == "dpo":
+            inp = example.get("input")
+            messages = inp.get("messages") if isinstance(inp, dict) else None
+            messages = messages if isinstance(messages, list) else []
+            outputs = [
+                o[0]
+                for o in (example.get("preferred_output"), example.get("non_preferred_output"))
+                if isinstance(o, list) and o
+            ]
+            answers = [m for m in outputs if isinstance(m, dict)]
+            n_messages = len(messages) + len(outputs)
+        else:
+            raw = example.get("messages")
+            messages = raw if isinstance(raw, list) else []
+            answers = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+            n_messages = len(messages)
+        has_system = has_user = False
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            role = message.get("role")
+            if role == "user":
+                has_user = True
+            elif role == "system" or role == "developer":
+                if not has_system:
+                    content = message.get("content")
+                    self._system_prompt(
+                        content if isinstance(content, str) else json.dumps(content)
+                    )
+                has_system = True
+        texts = [a["content"] for a in answers if isinstance(a.get("content"), str)]
+        final = None
+        if fmt == "chat" and messages and answers and answers[-1] is messages[-1]:
+            content = answers[-1].get("content")
+            final = content if isinstance(content, str) else None
+        self._findings(line_no, has_system, has_user, texts, final)
+        return n_messages
+
+    def _findings(
+        self,
+        line_no: int,
+        has_system: bool,
+        has_user: bool,
+        answers: list[str],
+        final_answer: str | None,
+    ) -> None:
+        """Count missing roles, refusals, empty and truncated answers of one example."""
+        totals = self.totals
+        if not has_system:
+            totals.missing_system += 1
+        if not has_user:
+            totals.missing_user += 1
+        texts: list[str] = []
+        for content in answers:
+            if content.isspace():  # whitespace only ("" is the missing_content error)
+                totals.empty += 1
+                _sample(totals.empty_samples, line=line_no)
+            elif content:
+                texts.append(content)
+        # One scan of all answers; only when it hits are they checked one by one (a
+        # phrase could straddle two joined answers).
+        refusal = self.refusal
+        if (
+            refusal is not None
+            and texts
+            and refusal("\n".join(texts))
+            and (len(texts) == 1 or any(refusal(t) for t in texts))
+        ):
+            totals.refusals += 1
+            _sample(totals.refusal_samples, line=line_no)
+        if final_answer is not None and _looks_truncated(final_answer):
+            totals.truncated += 1
+            _sample(totals.truncated_samples, line=line_no)
+
+    def _system_prompt(self, text: str) -> None:
+        digest = hash(text)  # salted per process: fine for counting within one run
+        prompts = self.totals.system_prompts
+        if digest in prompts or len(prompts) < MAX_DISTINCT_SYSTEM_PROMPTS:
+            prompts[digest] += 1
+        else:
+            self.totals.system_prompts_overflow = True
+
+
+_SIMPLE_ROLES = frozenset({"system", "developer", "user", "assistant"})
+_SIMPLE_KEYS = frozenset({"role", "content"})
+
+
+def _simple_chat_messages(example: object) -> list[dict[str, str]] | None:
+    """The messages of a plain chat example, or None when it needs the general path.
+
+    Plain: `{"messages": [...]}` only; every message exactly `role` + non-empty string
+    `content`, with a system, developer, user or assistant role; at least one assistant
+    message. Such an example has no format issue and needs no other key counted.
+    """
+    if type(example) is not dict or len(example) != 1:
+        return None
+    messages = example.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    has_assistant = False
+    for message in messages:
+        if type(message) is not dict or message.keys() != _SIMPLE_KEYS:
+            return None
+        content = message["content"]
+        role = message["role"]
+        if type(content) is not str or not content or role not in _SIMPLE_ROLES:
+            return None
+        if role == "assistant":
+            has_assistant = True
+    return messages if has_assistant else None
+
+
+def _looks_truncated(text: str) -> bool:
+    """A long final answer that stops mid-sentence (no closing punctuation)."""
+    if len(text) < TRUNCATION_MIN_CHARS:
+        return False
+    stripped = text.rstrip()
+    return len(stripped) >= TRUNCATION_MIN_CHARS and stripped[-1] not in _SENTENCE_END
+
+
+def _majority_format(values: Iterator[object]) -> Format:
+    votes = Counter(detect_format(v) for v in values if isinstance(v, dict))
+    if not votes:
+        return "chat"
+    best = max(votes.values())
+    return next(f for f in FORMATS if votes[f] == best)
+
+
+def _split(texts: list[str], parts: int) -> list[list[str]]:
+    if not texts:
+        return []
+    size = -(-len(texts) // parts)
+    return [texts[i : i + size] for i in range(0, len(texts), size)]
+
+
+def _anchor_groups(phrases: list[str]) -> dict[str, list[tuple[str, ...]]]:
+    """Per phrase its longest word (its anchor; words split at whitespace and apostrophes),
+    grouped by anchor, with all of the phrase's words, longest first. An anchor holding
+    another anchor joins that one's group, so that one substring test rules out a group."""
+    words = {
+        p: sorted(set(re.findall(r"[^\s']+", p)) or {p}, key=lambda w: (-len(w), w))
+        for p in phrases
+    }
+    anchors = sorted({w[0] for w in words.values()}, key=len)
+    groups: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        anchor = next(a for a in anchors if a in words[phrase][0])
+        groups.setdefault(anchor, []).append(tuple(words[phrase]))
+    return groups
+
+
+def _refusal_check() -> RefusalCheck | None:
+    """The shared refusal detector (`ftctl.gates.refusals`) with its default phrases.
+
+    Same answers as `is_refusal(text, DEFAULT_REFUSAL_PHRASES)`, faster: the phrases are
+    normalized once, and a text is normalized and searched only when its case-folded form
+    contains every word of some phrase. That is a necessary condition, since normalizing
+    only folds case, makes apostrophes straight and collapses whitespace, and words are
+    split at whitespace and apostrophes. (On ASCII text `lower()` equals `casefold()`.)
+    """
+    try:
+        from ftctl.gates import refusals
+    except ImportError:
+        return None
+    normalize = refusals.normalize
+    phrases = [p for p in (normalize(p) for p in refusals.DEFAULT_REFUSAL_PHRASES) if p]
+    groups = list(_anchor_groups(phrases).items())
+
+    def check(text: str) -> bool:
+        folded = text.lower() if text.isascii() else text.casefold()
+        for anchor, candidates in groups:
+            if anchor in folded and any(all(w in folded for w in c) for c in candidates):
+                haystack = normalize(text)
+                return any(phrase in haystack for phrase in phrases)
+        return False
+
+    return check
+
+
+# --- the whole file ------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(4 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def compute_stats(
+    path: Path,
+    model: ModelInfo,
+    *,
+    n_epochs: int | Literal["auto"] = "auto",
+    fmt: Format | None = None,
+    sink: EventSink = ignore,
+    workers: int | None = None,
+    sha256: str | None = None,
+) -> StatsReport:
+    """Analyse one JSONL file for `model` (format detected from its lines unless given)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from error
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a JSONL file")
+    digest = sha256 or sha256_file(path)
+    enc = get_encoding(model.encoding)
+    workers = workers or max(1, os.cpu_count() or 1)
+    sink(Event("progress", f"Analysing {path.name}", task="data-stats", completed=0, total=size))
+    with ThreadPoolExecutor(workers, thread_name_prefix="ftctl-tokens") as pool:
+        analyzer = _Analyzer(enc, fmt, pool, workers, _refusal_check())
+        in_flight: list[_Pending] = []
+        try:
+            for chunk in iter_line_chunks(path, chunk_bytes=CHUNK_BYTES):
+                in_flight.append(analyzer.submit(chunk))
+                # Keep one chunk tokenizing while the next is parsed; collect in order.
+                while len(in_flight) > 1:
+                    analyzer.collect(in_flight.pop(0))
+                sink(
+                    Event(
+                        "progress",
+                        f"Analysing {path.name}",
+                        task="data-stats",
+                        completed=chunk.bytes_read,
+                        total=size,
+                    )
+                )
+            for pending in in_flight:
+                analyzer.collect(pending)
+        except OSError as error:
+            raise DataError(f"cannot read {path}: {error.strerror or error}") from error
+    return _report(path, digest, size, model, n_epochs, analyzer)
+
+
+def _report(
+    path: Path,
+    digest: str,
+    size: int,
+    model: ModelInfo,
+    n_epochs: int | Literal["auto"],
+    analyzer: _Analyzer,
+) -> StatsReport:
+    totals = analyzer.totals
+    total = analyzer.array("total")
+    trained = analyzer.array("trained")
+    line_no = analyzer.array("line_no")
+    hashes = analyzer.array("hash")
+    n_messages = analyzer.array("n_messages")
+    fmt: Format = analyzer.fmt or "chat"
+    limit = model.max_tokens_per_example
+
+    over = np.flatnonzero(total > limit)
+    over_limit = Finding(
+        int(over.size),
+        tuple(
+            {"line": int(line_no[i]), "tokens": int(total[i])} for i in over[:SAMPLES_PER_FINDING]
+        ),
+    )
+    cost = estimate_cost(total, model, n_epochs)
+    prompts = totals.system_prompts
+    n_with_prompt = sum(prompts.values())
+    warnings: list[str] = []
+    if total.size == 0:
+        warnings.append("the file holds no examples")
+    if model.training_available_until is not None:
+        warnings.append(
+            f"{model.provider} accepts no new fine-tuning jobs for {model.id} after "
+            f"{model.training_available_until.isoformat()}"
+        )
+    if model.retires_on is not None:
+        warnings.append(f"{model.id} retires on {model.retires_on.isoformat()}")
+    if totals.system_prompts_overflow:
+        warnings.append(
+            f"more than {MAX_DISTINCT_SYSTEM_PROMPTS} distinct system prompts; counted the first ones"
+        )
+    return StatsReport(
+        file=str(path),
+        sha256=digest,
+        size_bytes=size,
+        format=fmt,
+        model=model.id,
+        encoding=model.encoding,
+        token_limit=limit,
+        lines=totals.lines,
+        examples=int(total.size),
+        examples_with_errors=totals.examples_with_errors,
+        errors={
+            k: Finding(v, tuple(totals.error_samples[k])) for k, v in totals.error_counts.items()
+        },
+        missing_system=totals.missing_system,
+        missing_user=totals.missing_user,
+        messages_per_example=Distribution.of(n_messages),
+        total_tokens_per_example=Distribution.of(total),
+        assistant_tokens_per_example=Distribution.of(trained),
+        total_tokens=int(total.sum()),
+        trained_tokens=int(trained.sum()),
+        over_limit=over_limit,
+        epochs=cost.epochs,
+        billed_tokens=cost.billed_tokens,
+        price_per_1m=model.training_price_per_1m,
+        cost_usd=cost.cost_usd,
+        duplicates=_duplicates(hashes, line_no),
+        refusals=None
+        if analyzer.refusal is None
+        else Finding(totals.refusals, tuple(totals.refusal_samples)),
+        empty_answers=Finding(totals.empty, tuple(totals.empty_samples)),
+        truncated_answers=Finding(totals.truncated, tuple(totals.truncated_samples)),
+        distinct_system_prompts=len(prompts),
+        most_common_system_prompt_share=(
+            round(max(prompts.values()) / n_with_prompt, 6) if n_with_prompt else 0.0
+        ),
+        warnings=tuple(warnings),
+    )
+
+
+def _duplicates(hashes: IntArray, line_no: IntArray) -> Finding:
+    """Lines byte-identical to an earlier line: how many, and the first few with the original."""
+    if hashes.size < 2:
+        return Finding(0)
+    order = np.argsort(hashes, kind="stable")  # stable: the first occurrence leads its group
+    ordered = hashes[order]
+    repeat = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
+    if repeat.size == 0:
+        return Finding(0)
+    # The original of each repeat: the first index of its run of equal hashes.
+    run_start = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    first_of = run_start[np.searchsorted(run_start, repeat, side="right") - 1]
+    lines = line_no[order[repeat]]
+    originals = line_no[order[first_of]]
+    by_line = np.argsort(lines, kind="stable")[:SAMPLES_PER_FINDING]
+    samples = tuple({"line": int(lines[i]), "duplicate_of": int(originals[i])} for i in by_line)
+    return Finding(int(repeat.size), samples)
+
+
+# --- the content-hash cache ----------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """`$FTCTL_CACHE_DIR/stats`, else `$XDG_CACHE_HOME/ftctl/stats` (~/.cache/ftctl/stats)."""
+    root = os.environ.get("FTCTL_CACHE_DIR")
+    if root:
+        return Path(root) / "stats"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "ftctl" / "stats"
+
+
+def cache_key(
+    digest: str, model: ModelInfo, n_epochs: int | Literal["auto"], fmt: Format | None
+) -> str:
+    material = json.dumps(
+        {
+            "sha256": digest,
+            "model": model.id,
+            "epochs": n_epochs,
+            "format": fmt,
+            "ftctl": __version__,
+            "format_version": FORMAT_VERSION,
+            "refusals": _refusal_check() is not None,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def stats_with_cache(
+    path: Path,
+    model: ModelInfo,
+    *,
+    n_epochs: int | Literal["auto"] = "auto",
+    fmt: Format | None = None,
+    sink: EventSink = ignore,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    workers: int | None = None,
+) -> StatsReport:
+    """`compute_stats`, answered from the cache when the file's bytes were seen before.
+
+    The key is the SHA-256 of the file's bytes (hashing 100 MB takes ~0.1 s), the model,
+    epochs, format and ftctl version; a hit returns the stored report with `cached=True`.
+    A cache that cannot be read or written is ignored (the result is then just computed).
+    """
+    path = Path(path)
+    if not use_cache:
+        return compute_stats(path, model, n_epochs=n_epochs, fmt=fmt, sink=sink, workers=workers)
+    try:
+        digest = sha256_file(path)
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from error
+    directory = cache_dir or default_cache_dir()
+    entry = directory / f"{cache_key(digest, model, n_epochs, fmt)}.json"
+    try:
+        stored = StatsReport.from_dict(json.loads(entry.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        stored = None
+    if stored is not None:
+        return _replace_file(stored, str(path), cached=True)
+    report = compute_stats(
+        path, model, n_epochs=n_epochs, fmt=fmt, sink=sink, workers=workers, sha256=digest
+    )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(report.to_dict()), encoding="utf-8")
+        os.replace(tmp, entry)
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return report
+
+
+def _replace_file(report: StatsReport, file: str, *, cached: bool) -> StatsReport:
+    from dataclasses import replace
+
+    return replace(report, file=file, cached=cached)

@@ -1,0 +1,125 @@
+"""Gather a plan's inputs: load the workspace, build data, read state, refresh providers.
+
+This is the I/O side that `plan`, `apply`, `destroy` and `show` share; the planner itself
+(`ftctl.plan.builder`) stays pure. Providers are opened lazily, only those a plan needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ftctl import __version__
+from ftctl.config.loader import LoadedWorkspace, load_workspace
+from ftctl.datasets.build import build_project
+from ftctl.errors import CredentialsError
+from ftctl.events import Event, EventSink, ignore
+from ftctl.plan.builder import PlanContext, build_plan
+from ftctl.plan.changes import Plan, PlanOptions
+from ftctl.plan.desired import DesiredProject, desired_project
+from ftctl.providers.base import Provider
+from ftctl.providers.registry import open_provider
+from ftctl.refresh import Observation, refresh
+from ftctl.state.model import StateSnapshot
+from ftctl.state.store import StateStore, open_state
+
+
+@dataclass
+class ProviderPool:
+    """Opens each provider once, on first use (a local one starts its server then)."""
+
+    workspace: LoadedWorkspace
+    opened: dict[str, Provider] = field(default_factory=dict)
+
+    def __call__(self, name: str) -> Provider:
+        if name not in self.opened:
+            self.opened[name] = open_provider(self.workspace, name)
+        return self.opened[name]
+
+    @property
+    def request_count(self) -> int:
+        return sum(p.request_count for p in self.opened.values())
+
+
+@dataclass
+class Prepared:
+    workspace: LoadedWorkspace
+    desired: dict[str, DesiredProject]
+    store: StateStore
+    snapshot: StateSnapshot
+    providers: ProviderPool
+    observation: Observation | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_desired(
+    root: Path, projects: Sequence[str] = (), events: EventSink = ignore
+) -> tuple[LoadedWorkspace, dict[str, DesiredProject]]:
+    """Load the workspace and build the data of the selected projects (all when none).
+
+    Names not in the configuration are left to the planner, which knows the state too
+    (a project removed from the YAML can still be destroyed).
+    """
+    workspace = load_workspace(root)
+    desired: dict[str, DesiredProject] = {}
+    for project in workspace.projects:
+        if projects and project.name not in projects:
+            continue
+        built = build_project(project, workspace, events)
+        for diagnostic in built.diagnostics:
+            events(Event("warning", str(diagnostic)))
+        desired[project.name] = desired_project(workspace, project, built)
+    return workspace, desired
+
+
+def prepare(root: Path, projects: Sequence[str] = (), events: EventSink = ignore) -> Prepared:
+    workspace, desired = load_desired(root, projects, events)
+    store = open_state(workspace)
+    return Prepared(workspace, desired, store, store.read(), ProviderPool(workspace))
+
+
+def observe(prepared: Prepared, projects: Sequence[str] = (), events: EventSink = ignore) -> None:
+    """Refresh (read-only) the providers the selected projects and their state use."""
+    names = set(projects) or set(prepared.desired) | set(prepared.snapshot.projects())
+    wanted = {p.provider for p in prepared.desired.values() if p.name in names}
+    wanted |= {v.provider for v in prepared.snapshot.versions if v.project in names}
+    configured = set(prepared.workspace.model.providers)
+    providers: dict[str, Provider] = {}
+    for name in sorted(wanted & configured):
+        try:
+            providers[name] = prepared.providers(name)
+        except CredentialsError as error:
+            # Plan the rest; this provider's projects are planned from the state alone
+            # (apply fails for them until the key is set).
+            prepared.warnings.append(f"Provider {name!r} was not refreshed: {error.message}")
+            events(Event("warning", prepared.warnings[-1]))
+    if providers:
+        events(Event("step", f"Refreshing {', '.join(sorted(providers))}"))
+    prepared.observation = refresh(prepared.snapshot, providers, prepared.snapshot.workspace_id)
+
+
+def make_plan(prepared: Prepared, options: PlanOptions, events: EventSink = ignore) -> Plan:
+    """Refresh, then build the plan (the only clock read is here, passed in)."""
+    observe(prepared, options.projects, events)
+    assert prepared.observation is not None
+    now = datetime.now(UTC)
+    context = PlanContext(
+        plan_id=str(uuid.uuid4()),
+        created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        today=now.date(),
+        ftctl_version=__version__,
+    )
+    plan = build_plan(
+        list(prepared.desired.values()),
+        prepared.snapshot,
+        prepared.observation.world(),
+        options,
+        context,
+    )
+    if prepared.warnings:
+        plan = dataclasses.replace(plan, warnings=(*prepared.warnings, *plan.warnings))
+    return plan

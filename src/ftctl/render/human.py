@@ -1,0 +1,308 @@
+"""The Terraform-style text view of a plan.
+
+Returns text; with `color=True` the text carries rich markup (the CLI prints it with a
+rich console), otherwise it is plain. Built from the plan's values only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.markup import escape
+
+from ftctl.plan import changes as act
+from ftctl.plan.changes import DriftItem, Plan, ResourceChange
+
+NO_CHANGES = "No changes. Fine-tunes match the configuration."
+
+_SYMBOL_STYLE = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta"}
+_LABELS = {
+    "provider": "provider",
+    "base_model": "base_model",
+    "method": "method",
+    "seed": "seed",
+    "data.train": "train",
+    "data.validation": "validation",
+    "replace": "replace",
+}
+
+
+class _Out:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+        self.lines: list[str] = []
+
+    def text(self, value: str) -> str:
+        return escape(value) if self.color else value
+
+    def styled(self, value: str, style: str) -> str:
+        return f"[{style}]{escape(value)}[/{style}]" if self.color else value
+
+    def add(self, line: str = "") -> None:
+        self.lines.append(line)
+
+
+def render_plan(plan: Plan, *, color: bool = False) -> str:
+    out = _Out(color)
+    if plan.drift:
+        _render_drift(out, plan.drift, refresh_only=plan.options.refresh_only)
+    work = [c for c in plan.actionable if c.actions != (act.RECORD_DRIFT,)]
+    if work:
+        out.add(out.styled("ftctl will perform the following actions:", "bold"))
+        out.add()
+        for change in work:
+            _render_change(out, change)
+            out.add()
+    for warning in plan.warnings:
+        out.add(out.styled("Warning: ", "bold yellow") + out.text(warning))
+    if plan.warnings:
+        out.add()
+    if work:
+        _render_cost(out, plan)
+    out.add(out.styled(summary_line(plan), "bold"))
+    return "\n".join(out.lines) + "\n"
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return NO_CHANGES
+    counts = plan.summary()
+    if plan.options.refresh_only:
+        return f"Plan: {counts['record_drift']} to record in the state (refresh only)."
+    line = (
+        f"Plan: {counts['upload']} to upload, {counts['train']} to train, "
+        f"{counts['promote']} to promote, {counts['retire']} to retire."
+    )
+    extra = [
+        f"{counts[key]} {label}"
+        for key, label in (
+            ("wait", "to wait for"),
+            ("cancel", "to cancel"),
+            ("forget", "to forget"),
+            ("record_drift", "to record"),
+        )
+        if counts[key]
+    ]
+    if extra:
+        line += " Also " + ", ".join(extra) + "."
+    if plan.total_cost_usd:
+        line += f"  Estimated cost: {money(plan.total_cost_usd)}"
+    return line
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _render_drift(out: _Out, drift: Sequence[DriftItem], *, refresh_only: bool) -> None:
+    out.add(out.styled("Note: Objects have changed outside of ftctl", "bold"))
+    out.add()
+    out.add("ftctl detected the following changes made outside of ftctl since the last apply:")
+    out.add()
+    for item in drift:
+        out.add(f"  # {out.text(item.address)} has changed: {out.text(item.message)}")
+        symbol = "-" if item.after is None else "~"
+        kind, name = _kind_name(item.address)
+        out.add(f"  {_symbol(out, symbol)} {kind} {out.text(name)}")
+        for key, before, after in _diff(item.before, item.after):
+            out.add(f"      {out.text(key)} = {out.text(before)} -> {out.text(after)}")
+        out.add()
+    if refresh_only:
+        out.add(
+            "This is a refresh-only plan: ftctl will not undo these changes. Apply it to "
+            "record them in the state."
+        )
+        out.add()
+
+
+def _render_change(out: _Out, change: ResourceChange) -> None:
+    kind, name = _kind_name(change.address)
+    heading, symbol = _heading(change)
+    out.add(f"  # {out.text(change.address)} {out.text(heading)}")
+    after = change.after or {}
+    before = change.before or {}
+    if kind == "dataset" and act.UPLOAD in change.actions:
+        sha = short_sha(str(after.get("sha256", "")))
+        examples = f"{int(after.get('examples', 0)):,}"
+        tokens = f"{int(after.get('tokens', 0)):,}"
+        out.add(
+            f"  {_symbol(out, symbol)} dataset {out.text(name)}  sha256={sha}  "
+            f"examples={examples}  tokens={tokens}"
+        )
+        return
+    if kind == "version" and {act.CREATE, act.ADOPT} & set(change.actions):
+        out.add(f"  {_symbol(out, symbol)} version {out.text(name)}")
+        _render_fields(out, change)
+        return
+    if kind == "alias" and act.PROMOTE in change.actions:
+        old = before.get("version")
+        move = (
+            f"version = {old} -> {after.get('version')}"
+            if old
+            else f"version = {after.get('version')}"
+        )
+        out.add(f"  {_symbol(out, symbol)} alias {out.text(name)}  {move}")
+        gates = after.get("gates") or []
+        if gates:
+            out.add(f"      gates: {out.text('; '.join(str(g) for g in gates))}")
+        elif after.get("when") == "always":
+            out.add("      gates: skipped (promote.when: always)")
+        return
+    out.add(f"  {_symbol(out, symbol)} {kind} {out.text(name)}")
+    for key, old_value, new_value in _diff(before, after):
+        out.add(f"      {out.text(key)} = {out.text(old_value)} -> {out.text(new_value)}")
+    if act.GATE in change.actions and after.get("gates_config"):
+        out.add("      gates: run on the finished model")
+
+
+def _render_fields(out: _Out, change: ResourceChange) -> None:
+    after = change.after or {}
+    inputs = _flat(after.get("fingerprint_inputs") or {})
+    forced = {f.path: f for f in change.forces_new}
+    rows: list[tuple[str, str, bool]] = []
+    for path, value in inputs.items():
+        label = _LABELS.get(path, path.split(".")[-1])
+        if path in forced:
+            f = forced[path]
+            rows.append((label, f"{_value(path, f.before)} -> {_value(path, f.after)}", True))
+        else:
+            rows.append((label, _value(path, value), False))
+    for path, f in forced.items():
+        if path not in inputs:
+            rows.append((path, f"{_value(path, f.before)} -> (removed)", True))
+    if after.get("suffix"):
+        rows.append(("suffix", _value("suffix", after["suffix"]), False))
+    if "job_id" in after:
+        rows.append(("job_id", _value("job_id", after["job_id"]), False))
+    if act.ADOPT in change.actions:
+        rows.append(("est. cost", "no new charge (the job already exists)", False))
+    else:
+        rows.append(("est. cost", _cost_text(change.cost_usd, after), False))
+    width = max(len(label) for label, _, _ in rows)
+    for label, text, forces in rows:
+        line = f"      {out.text(label.ljust(width))} = {out.text(text)}"
+        if forces:
+            line += "   " + out.styled("# forces a new version", "magenta")
+        out.add(line)
+
+
+def _render_cost(out: _Out, plan: Plan) -> None:
+    costs = {k: v for k, v in sorted(plan.cost_by_project.items())}
+    if not costs:
+        return
+    out.add(out.styled("Estimated training cost:", "bold"))
+    width = max(len(name) for name in [*costs, "total"])
+    for name, value in costs.items():
+        out.add(f"  {out.text(name.ljust(width))}  {money(value)}")
+    out.add(f"  {'total'.ljust(width)}  {money(plan.total_cost_usd)}")
+    out.add()
+
+
+def _heading(change: ResourceChange) -> tuple[str, str]:
+    actions = change.actions
+    reason = f" ({change.reason})" if change.reason else ""
+    after = change.after or {}
+    if act.UPLOAD in actions:
+        return f"will be uploaded{reason}", "+"
+    if act.CREATE in actions:
+        symbol = "-/+" if change.reason.startswith("replacement requested") else "+"
+        return f"will be trained{reason}", symbol
+    if act.ADOPT in actions:
+        return f"will be adopted{reason}", "+"
+    if act.PROMOTE in actions:
+        version = after.get("version")
+        if change.before is None:
+            text = f"will be created at version {version}"
+        else:
+            text = f"will move to version {version}"
+        if after.get("gates"):
+            text += " if its gates pass"
+        return text, "+" if change.before is None else "~"
+    if act.CANCEL in actions and act.FORGET in actions:
+        return f"will be cancelled and forgotten{reason}", "-"
+    if act.RETIRE in actions and act.FORGET in actions:
+        return f"will be retired (model deleted) and forgotten{reason}", "-"
+    if act.CANCEL in actions:
+        return f"will be cancelled{reason}", "~"
+    if act.RETIRE in actions:
+        return f"will be retired (model deleted){reason}", "-"
+    if act.FORGET in actions:
+        return f"will be forgotten{reason}", "-"
+    if act.WAIT in actions:
+        gated = " and checked against its gates" if act.GATE in actions else ""
+        return f"will be waited for{gated}{reason}", "~"
+    if act.GATE in actions:
+        return f"will be checked against its gates{reason}", "~"
+    return f"will be updated{reason}", "~"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def money(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def short_sha(sha: str) -> str:
+    return f"{sha[:8]}…" if sha else "none"
+
+
+def _value(path: str, value: Any) -> str:
+    if value is None:
+        return "null"
+    if (path.startswith("data.") or path.endswith("sha256")) and isinstance(value, str):
+        return f"sha256:{short_sha(value)}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def _cost_text(cost: float | None, after: Mapping[str, Any]) -> str:
+    tokens = after.get("billed_tokens")
+    epochs = after.get("epochs")
+    details = []
+    if tokens:
+        details.append(f"{int(tokens):,} billed tokens")
+    if epochs:
+        details.append(f"{epochs} epoch{'s' if epochs != 1 else ''}")
+    suffix = f" ({', '.join(details)})" if details else ""
+    if cost is None:
+        return f"not billed per token{suffix}"
+    return f"{money(cost)}{suffix}"
+
+
+def _flat(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, Mapping) and item:
+            out.update(_flat(item, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = item
+    return out
+
+
+def _diff(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    before = before or {}
+    after = after or {}
+    rows = []
+    for key in [k for k in before if k in after] + [k for k in after if k not in before]:
+        if key in ("gates_config", "run_gates", "fingerprint_inputs"):
+            continue
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            rows.append((key, _value(key, old), _value(key, new)))
+    if not after:
+        rows += [(k, _value(k, v), "null") for k, v in before.items() if v is not None]
+    return rows
+
+
+def _kind_name(address: str) -> tuple[str, str]:
+    kind, _, rest = address.partition(".")
+    project, _, key = rest.partition(".")
+    return kind, f'"{project}/{key}"'
+
+
+def _symbol(out: _Out, symbol: str) -> str:
+    return out.styled(symbol, _SYMBOL_STYLE[symbol])

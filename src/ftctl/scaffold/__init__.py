@@ -1,0 +1,1 @@
+"""`ftctl init`: a workspace and a starter project that validate as they are."""

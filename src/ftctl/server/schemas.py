@@ -1,0 +1,404 @@
+"""Request models and the error type of the local server's OpenAI-compatible API.
+
+The request models give the OpenAPI document its shapes and reject malformed bodies
+with a 400 naming the offending parameter, as OpenAI does. Responses are plain dicts
+built by the store's records (their shapes follow the openai SDK's types).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+METADATA_MAX_KEYS = 16
+METADATA_MAX_KEY_LENGTH = 64
+METADATA_MAX_VALUE_LENGTH = 512
+SUFFIX_MAX_LENGTH = 64
+_SUFFIX_CHARACTERS = re.compile(r"[A-Za-z0-9._-]*")
+
+
+class ApiError(Exception):
+    """An error answered with OpenAI's body: `{"error": {message, type, param, code}}`."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.message, type=self.type, param=self.param, code=self.code)
+
+
+def error_body(
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+class _Request(BaseModel):
+    # OpenAI rejects parameters it does not know ("Unrecognized request argument").
+    model_config = ConfigDict(extra="forbid")
+
+
+Auto = Literal["auto"]
+
+
+class SupervisedHyperparameters(_Request):
+    n_epochs: Auto | int | None = Field(default=None, description="Epochs, 1-50, or auto.")
+    batch_size: Auto | int | None = Field(default=None, description="Batch size, 1-256, or auto.")
+    learning_rate_multiplier: Auto | float | None = Field(
+        default=None, description="Learning rate multiplier, > 0, or auto."
+    )
+
+
+class DpoHyperparameters(SupervisedHyperparameters):
+    beta: Auto | float | None = Field(default=None, description="DPO beta, > 0, or auto.")
+
+
+class SupervisedMethod(_Request):
+    hyperparameters: SupervisedHyperparameters | None = None
+
+
+class DpoMethod(_Request):
+    hyperparameters: DpoHyperparameters | None = None
+
+
+class Method(_Request):
+    type: Literal["supervised", "dpo", "reinforcement"]
+    supervised: SupervisedMethod | None = None
+    dpo: DpoMethod | None = None
+    reinforcement: dict[str, Any] | None = None
+
+
+class JobCreateRequest(_Request):
+    """POST /v1/fine_tuning/jobs"""
+
+    model: str = Field(
+        description="Base model (e.g. local-tiny) or a fine-tuned model to continue."
+    )
+    training_file: str = Field(description="Id of an uploaded file with purpose fine-tune.")
+    validation_file: str | None = None
+    hyperparameters: SupervisedHyperparameters | None = Field(
+        default=None, description="Deprecated: use method.supervised.hyperparameters."
+    )
+    method: Method | None = None
+    suffix: str | None = Field(
+        default=None, description="Up to 64 characters, part of the model name."
+    )
+    seed: int | None = Field(default=None, description="Random if absent; recorded on the job.")
+    metadata: dict[str, str] | None = Field(
+        default=None, description="Up to 16 pairs; keys <= 64 chars, values <= 512 chars."
+    )
+    integrations: list[dict[str, Any]] | None = None
+
+
+class ChatMessage(BaseModel):
+    # Clients send assorted optional fields (name, tool_calls, refusal...); keep them.
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatCompletionRequest(_Request):
+    """POST /v1/chat/completions (non-streaming)."""
+
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    n: int | None = Field(default=None, ge=1)
+    stream: bool | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    user: str | None = None
+    store: bool | None = None
+    metadata: dict[str, str] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+
+def check_metadata(metadata: dict[str, str] | None) -> None:
+    """OpenAI's limits: at most 16 pairs, keys <= 64 characters, values <= 512."""
+    if metadata is None:
+        return
+    if len(metadata) > METADATA_MAX_KEYS:
+        raise ApiError(
+            400,
+            f"Invalid 'metadata': too many properties. Expected an object with at most "
+            f"{METADATA_MAX_KEYS} properties, but got an object with {len(metadata)} properties instead.",
+            param="metadata",
+            code="object_above_max_properties",
+        )
+    for key, value in metadata.items():
+        if len(key) > METADATA_MAX_KEY_LENGTH:
+            raise ApiError(
+                400,
+                f"Invalid 'metadata': string too long. Expected a key with maximum length "
+                f"{METADATA_MAX_KEY_LENGTH}, but got a key with length {len(key)} instead.",
+                param="metadata",
+                code="string_above_max_length",
+            )
+        if len(value) > METADATA_MAX_VALUE_LENGTH:
+            raise ApiError(
+                400,
+                f"Invalid 'metadata.{key}': string too long. Expected a string with maximum "
+                f"length {METADATA_MAX_VALUE_LENGTH}, but got a string with length {len(value)} instead.",
+                param=f"metadata.{key}",
+                code="string_above_max_length",
+            )
+
+
+def check_suffix(suffix: str | None) -> None:
+    """At most 64 characters that are safe inside a model id (a URL path segment with `:`
+    separated fields)."""
+    if suffix is None:
+        return
+    if not _SUFFIX_CHARACTERS.fullmatch(suffix):
+        raise ApiError(
+            400,
+            "Invalid 'suffix': use only letters, digits, '-', '_' and '.'.",
+            param="suffix",
+            code="invalid_value",
+        )
+    if len(suffix) > SUFFIX_MAX_LENGTH:
+        raise ApiError(
+            400,
+            f"Invalid 'suffix': string too long. Expected a string with maximum length "
+            f"{SUFFIX_MAX_LENGTH}, but got a string with length {len(suffix)} instead.",
+            param="suffix",
+            code="string_above_max_length",
+        )
+
+
+def requested_hyperparameters(body: JobCreateRequest) -> tuple[str, SupervisedHyperparameters]:
+    """The method type and its hyperparameters from `method` or the legacy field."""
+    legacy = body.hyperparameters
+    method = body.method
+    if method is None:
+        requested = legacy or SupervisedHyperparameters()
+        method_type = "supervised"
+    else:
+        if method.type != "supervised":
+            raise ApiError(
+                400,
+                f"Method '{method.type}' is not supported by the local server: its trainer "
+                "learns from supervised chat examples only. Use method 'supervised', or a "
+                f"provider that supports {method.type}.",
+                param="method.type",
+                code="unsupported_method",
+            )
+        if legacy is not None:
+            raise ApiError(
+                400,
+                "Give hyperparameters in method.supervised.hyperparameters, not also in the "
+                "deprecated top-level 'hyperparameters'.",
+                param="hyperparameters",
+            )
+        section = method.supervised
+        requested = (section.hyperparameters if section else None) or SupervisedHyperparameters()
+        method_type = method.type
+    prefix = "hyperparameters" if method is None else f"method.{method_type}.hyperparameters"
+    _check_integer(requested.n_epochs, 1, 50, f"{prefix}.n_epochs")
+    _check_integer(requested.batch_size, 1, 256, f"{prefix}.batch_size")
+    lr = requested.learning_rate_multiplier
+    if lr not in (None, "auto") and not (
+        isinstance(lr, int | float) and lr > 0 and math.isfinite(lr)
+    ):
+        raise ApiError(
+            400,
+            f"Invalid '{prefix}.learning_rate_multiplier': must be > 0.",
+            param=f"{prefix}.learning_rate_multiplier",
+        )
+    normalised = SupervisedHyperparameters(
+        n_epochs=None if requested.n_epochs == "auto" else requested.n_epochs,
+        batch_size=None if requested.batch_size == "auto" else requested.batch_size,
+        learning_rate_multiplier=None if lr == "auto" else lr,
+    )
+    return method_type, normalised
+
+
+def _check_integer(value: object, low: int, high: int, param: str) -> None:
+    if value in (None, "auto"):
+        return
+    if not isinstance(value, int) or not low <= value <= high:
+        raise ApiError(
+            400, f"Invalid '{param}': must be an integer from {low} to {high}.", param=param
+        )
+
+
+# --- response shapes (for the OpenAPI document; the openai SDK's types are the reference) --
+
+
+class _Response(BaseModel):
+    # Responses may carry fields newer than these models; never drop them.
+    model_config = ConfigDict(extra="allow")
+
+
+class _ListOf(_Response):
+    object: Literal["list"] = "list"
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+class FileObject(_Response):
+    id: str
+    object: Literal["file"] = "file"
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    status: Literal["uploaded", "processed", "error"]
+    status_details: str | None = None
+    expires_at: int | None = None
+
+
+class FileList(_ListOf):
+    data: list[FileObject]
+
+
+class Deleted(_Response):
+    id: str
+    object: str
+    deleted: bool
+
+
+class JobErrorObject(_Response):
+    code: str
+    message: str
+    param: str | None = None
+
+
+class FineTuningJobObject(_Response):
+    id: str
+    object: Literal["fine_tuning.job"] = "fine_tuning.job"
+    created_at: int
+    error: JobErrorObject | None = None
+    fine_tuned_model: str | None = Field(
+        default=None, description="ft:<base>:<org>:<suffix>:<job>, set when the job succeeds."
+    )
+    finished_at: int | None = None
+    hyperparameters: dict[str, Any] = Field(description='"auto" until the files are validated.')
+    model: str
+    organization_id: str
+    result_files: list[str]
+    seed: int
+    status: Literal[
+        "validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"
+    ]
+    trained_tokens: int | None = None
+    training_file: str
+    validation_file: str | None = None
+    estimated_finish: int | None = None
+    integrations: list[dict[str, Any]] = []
+    metadata: dict[str, str] | None = None
+    method: dict[str, Any]
+
+
+class FineTuningJobList(_ListOf):
+    data: list[FineTuningJobObject]
+
+
+class JobEventObject(_Response):
+    id: str
+    object: Literal["fine_tuning.job.event"] = "fine_tuning.job.event"
+    created_at: int
+    level: Literal["info", "warn", "error"]
+    message: str
+    type: Literal["message", "metrics"]
+    data: dict[str, Any] = Field(description="For metrics events: step, train_loss, ...")
+
+
+class JobEventList(_ListOf):
+    data: list[JobEventObject]
+
+
+class CheckpointMetrics(_Response):
+    step: float | None = None
+    train_loss: float | None = None
+    train_mean_token_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+    full_valid_loss: float | None = None
+    full_valid_mean_token_accuracy: float | None = None
+
+
+class CheckpointObject(_Response):
+    id: str
+    object: Literal["fine_tuning.job.checkpoint"] = "fine_tuning.job.checkpoint"
+    created_at: int
+    fine_tuned_model_checkpoint: str
+    fine_tuning_job_id: str
+    metrics: CheckpointMetrics
+    step_number: int
+
+
+class CheckpointList(_ListOf):
+    data: list[CheckpointObject]
+
+
+class ModelObject(_Response):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(_Response):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+class ChatCompletionMessage(_Response):
+    role: Literal["assistant"] = "assistant"
+    content: str | None
+    refusal: str | None = None
+
+
+class ChatCompletionChoice(_Response):
+    index: int
+    message: ChatCompletionMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class CompletionUsage(_Response):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletionObject(_Response):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatCompletionChoice]
+    usage: CompletionUsage
+
+
+class Health(_Response):
+    status: Literal["ok"]
+    pid: int
+    version: str

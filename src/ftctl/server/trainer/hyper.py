@@ -1,0 +1,56 @@
+"""Hyperparameters of a local fine-tuning job, with OpenAI-like "auto" defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# OpenAI's documented rule for the default number of epochs: aim for 3 epochs, but see at
+# least 100 and at most 25,000 examples in total, within 1..25 epochs.
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+# Default batch size: about 0.2% of the training examples (OpenAI's observed behaviour),
+# clamped to 1..256.
+BATCH_FRACTION = 0.002
+MAX_BATCH_SIZE = 256
+
+# The Adam learning rate of the local model is BASE_LEARNING_RATE * learning_rate_multiplier.
+BASE_LEARNING_RATE = 1e-3
+AUTO_LR_MULTIPLIER = 2.0
+
+
+@dataclass(frozen=True)
+class Hyper:
+    n_epochs: int
+    batch_size: int
+    learning_rate_multiplier: float
+
+
+def auto_n_epochs(n_train_examples: int) -> int:
+    n = max(1, n_train_examples)
+    if n * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n)
+    if n * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n)
+    return TARGET_EPOCHS
+
+
+def auto_batch_size(n_train_examples: int) -> int:
+    return max(1, min(MAX_BATCH_SIZE, round(BATCH_FRACTION * n_train_examples)))
+
+
+def resolve_hyperparameters(
+    n_train_examples: int,
+    n_epochs: int | None,
+    batch_size: int | None,
+    lr_multiplier: float | None,
+) -> Hyper:
+    """Fill in every `None` ("auto") the way the local trainer does; explicit values are kept."""
+    return Hyper(
+        n_epochs=auto_n_epochs(n_train_examples) if n_epochs is None else n_epochs,
+        batch_size=auto_batch_size(n_train_examples) if batch_size is None else batch_size,
+        learning_rate_multiplier=AUTO_LR_MULTIPLIER if lr_multiplier is None else lr_multiplier,
+    )

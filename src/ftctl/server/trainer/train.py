@@ -1,0 +1,234 @@
+"""Minibatch training (Adam) of a local model on chat-format rows.
+
+Determinism: the example order of epoch e is a permutation drawn from a generator seeded
+with (seed, e), the validation sample of step s from (seed, s); nothing depends on wall
+time or on the order of earlier epochs. Epoch checkpoints (`on_epoch`) carry the Adam
+state, so a job restarted from a checkpoint with `resume_from_epoch` produces exactly the
+weights an uninterrupted run produces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ftctl.server.trainer.examples import Instance, instances_of, validate_training_file
+from ftctl.server.trainer.hyper import BASE_LEARNING_RATE, Hyper
+from ftctl.server.trainer.model import (
+    AdamState,
+    Gradients,
+    Array,
+    ModelConfig,
+    Weights,
+    evaluate,
+    loss_and_grads,
+    make_batch,
+)
+
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = float(os.environ.get("FTB2", "0.99"))
+ADAM_EPS = 1e-8
+MAX_GRAD_NORM = 1.0
+FINAL_LR_FRACTION = 0.1  # linear decay from the full rate to this fraction at the last step
+_VALID_STREAM = 0x5A11D
+_DROPOUT_STREAM = 0xD50
+import os
+FEATURE_DROPOUT = float(os.environ.get("FTD", "0.3"))  # keeps validation sampling independent of the shuffling stream
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    step: int  # 1-based, counted over the whole job
+    epoch: int  # 1-based
+    train_loss: float
+    train_mean_token_accuracy: float
+    valid_loss: float | None
+    valid_mean_token_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """The end of an epoch.
+
+    `metrics`: train_loss / train_mean_token_accuracy averaged over the epoch's target tokens;
+    with validation rows also valid_loss / valid_mean_token_accuracy (the per-step validation
+    samples of the epoch, token-weighted) and full_valid_loss / full_valid_mean_token_accuracy
+    (all validation rows, with the weights at the end of the epoch).
+    """
+
+    epoch: int
+    step: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    weights: Weights
+    # Target tokens (assistant bytes + EOS of every weight-1 assistant message) the loss was
+    # computed on, summed over the epochs run, including epochs done before a resume.
+    trained_tokens: int
+    stopped: bool
+
+
+class _Mean:
+    """Token-weighted running mean of (loss, accuracy)."""
+
+    def __init__(self) -> None:
+        self.loss = 0.0
+        self.correct = 0.0
+        self.tokens = 0
+
+    def add(self, loss: float, accuracy: float, tokens: int) -> None:
+        self.loss += loss * tokens
+        self.correct += accuracy * tokens
+        self.tokens += tokens
+
+    def values(self) -> tuple[float, float]:
+        return self.loss / max(1, self.tokens), self.correct / max(1, self.tokens)
+
+
+def _instances(rows: Sequence[dict[str, Any]], config: ModelConfig) -> list[list[Instance]]:
+    return [instances_of(row, config.n_buckets) for row in rows]
+
+
+def _flatten(
+    groups: Sequence[list[Instance]], indices: Sequence[int] | np.ndarray[Any, Any]
+) -> list[Instance]:
+    return [instance for i in indices for instance in groups[int(i)]]
+
+
+def _adam_update(weights: Weights, grads: Gradients, lr: float) -> None:
+    """One Adam step with global-norm clipping; `E` is updated lazily (only the rows in the batch)."""
+    assert weights.optimizer is not None
+    state = weights.optimizer
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values.values()))
+    scale = min(1.0, MAX_GRAD_NORM / (norm + 1e-12))
+    state.step += 1
+    correction1 = 1.0 - ADAM_BETA1**state.step
+    correction2 = 1.0 - ADAM_BETA2**state.step
+    step_size = lr * math.sqrt(correction2) / correction1
+    rows = grads.embedding_rows
+    for name, grad in grads.values.items():
+        g = grad * scale if scale < 1.0 else grad
+        if name == "E":
+            m, v = state.m[name][rows], state.v[name][rows]
+        else:
+            m, v = state.m[name], state.v[name]
+        m *= ADAM_BETA1
+        m += (1.0 - ADAM_BETA1) * g
+        v *= ADAM_BETA2
+        v += (1.0 - ADAM_BETA2) * (g * g)
+        update = (step_size * m / (np.sqrt(v) + ADAM_EPS)).astype(grad.dtype)
+        if name == "E":
+            state.m[name][rows], state.v[name][rows] = m, v
+            weights.params[name][rows] -= update
+        else:
+            weights.params[name] -= update
+
+
+def train(
+    base: Weights,
+    train_rows: list[dict[str, Any]],
+    valid_rows: list[dict[str, Any]] | None,
+    hyper: Hyper,
+    seed: int,
+    on_step: Callable[[StepMetrics], None],
+    on_epoch: Callable[[EpochResult, Weights], None],
+    should_stop: Callable[[], bool],
+    resume_from_epoch: int = 0,
+) -> TrainOutcome:
+    """Fine-tune `base` on `train_rows` for `hyper.n_epochs` epochs.
+
+    `on_step` gets the metrics of every optimizer step; `on_epoch` gets each finished epoch
+    with a checkpoint (a copy, including optimizer state) that the caller may save and later
+    pass back as `base` with `resume_from_epoch` = that epoch number. `should_stop` is polled
+    before every step; when it returns True training stops and the current weights are returned
+    with `stopped=True`.
+    """
+    problem = validate_training_file(train_rows)
+    if problem is not None:
+        raise ValueError(problem)
+    if valid_rows:
+        problem = validate_training_file(valid_rows)
+        if problem is not None:
+            raise ValueError(f"validation file: {problem}")
+    if hyper.n_epochs < 1 or hyper.batch_size < 1 or hyper.learning_rate_multiplier <= 0:
+        raise ValueError(f"invalid hyperparameters: {hyper}")
+
+    config = base.config
+    train_groups = _instances(train_rows, config)
+    valid_groups = _instances(valid_rows, config) if valid_rows else []
+    full_valid_batch = (
+        make_batch(_flatten(valid_groups, range(len(valid_groups))), config)
+        if valid_groups
+        else None
+    )
+    tokens_per_epoch = sum(len(i.targets) for group in train_groups for i in group)
+
+    n_examples = len(train_groups)
+    batch_size = min(hyper.batch_size, n_examples)
+    steps_per_epoch = math.ceil(n_examples / batch_size)
+    total_steps = steps_per_epoch * hyper.n_epochs
+    peak_lr = BASE_LEARNING_RATE * hyper.learning_rate_multiplier
+
+    weights = base.copy(with_optimizer=resume_from_epoch > 0)
+    if weights.optimizer is None:
+        zeros = {k: np.zeros_like(a) for k, a in weights.params.items()}
+        weights.optimizer = AdamState(0, zeros, {k: a.copy() for k, a in zeros.items()})
+    trained_tokens = tokens_per_epoch * resume_from_epoch
+
+    for epoch in range(resume_from_epoch, hyper.n_epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(n_examples)
+        train_mean, valid_mean = _Mean(), _Mean()
+        for index in range(steps_per_epoch):
+            if should_stop():
+                return TrainOutcome(
+                    weights.copy(with_optimizer=False), trained_tokens, stopped=True
+                )
+            step = epoch * steps_per_epoch + index  # 0-based
+            batch = make_batch(
+                _flatten(train_groups, order[index * batch_size : (index + 1) * batch_size]), config
+            )
+            if FEATURE_DROPOUT > 0:
+                keep = np.random.default_rng([seed, _DROPOUT_STREAM, step]).random(len(batch.feature_ids)) >= FEATURE_DROPOUT
+                batch = dataclasses.replace(batch, feature_weights=(batch.feature_weights * keep / (1.0 - FEATURE_DROPOUT)).astype(batch.feature_weights.dtype))
+            result, grads = loss_and_grads(weights.params, batch)
+            lr = peak_lr * (1.0 - (1.0 - FINAL_LR_FRACTION) * step / max(1, total_steps - 1))
+            _adam_update(weights, grads, lr)
+            trained_tokens += batch.n_tokens
+            train_mean.add(result.loss, result.accuracy, result.n_tokens)
+
+            valid_loss = valid_accuracy = None
+            if valid_groups:
+                sample = np.random.default_rng([seed, _VALID_STREAM, step]).choice(
+                    len(valid_groups), size=min(len(valid_groups), batch_size), replace=False
+                )
+                valid = evaluate(
+                    weights.params, make_batch(_flatten(valid_groups, np.sort(sample)), config)
+                )
+                valid_loss, valid_accuracy = valid.loss, valid.accuracy
+                valid_mean.add(valid.loss, valid.accuracy, valid.n_tokens)
+            on_step(
+                StepMetrics(
+                    step + 1, epoch + 1, result.loss, result.accuracy, valid_loss, valid_accuracy
+                )
+            )
+
+        loss, accuracy = train_mean.values()
+        metrics = {"train_loss": loss, "train_mean_token_accuracy": accuracy}
+        if full_valid_batch is not None:
+            metrics["valid_loss"], metrics["valid_mean_token_accuracy"] = valid_mean.values()
+            full = evaluate(weights.params, full_valid_batch)
+            metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = (
+                full.loss,
+                full.accuracy,
+            )
+        on_epoch(EpochResult(epoch + 1, (epoch + 1) * steps_per_epoch, metrics), weights.copy())
+
+    return TrainOutcome(weights.copy(with_optimizer=False), trained_tokens, stopped=False)

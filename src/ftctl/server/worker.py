@@ -1,0 +1,479 @@
+"""The job worker: validates files, then trains queued jobs one at a time (FIFO).
+
+Two kinds of threads: one validator (cheap: parse and check the files, resolve the "auto"
+hyperparameters) and `n_workers` trainers. Every state change goes through the store
+first, so a server killed at any moment restarts with each job either queued again or
+finished; a job that was running resumes from its last epoch checkpoint.
+
+Cancel and pause are requests: the API records the new status at once and the trainer
+sees it through `should_stop` before its next step.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftctl.server import ids, trainer
+from ftctl.server.store import CheckpointRecord, FileRecord, JobRecord, ModelRecord, Store, now
+
+log = logging.getLogger("ftctl.server.worker")
+
+ORGANIZATION = "local"
+RESULT_COLUMNS = (
+    "step",
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "valid_loss",
+    "valid_mean_token_accuracy",
+    "full_valid_loss",
+    "full_valid_mean_token_accuracy",
+)
+_SHUTDOWN = "__shutdown__"
+
+
+def fine_tuned_model_name(job: JobRecord) -> str:
+    """`ft:<base>:<org>:<suffix>:<job tail>` as OpenAI names them (empty suffix allowed)."""
+    return f"ft:{job.base_model}:{ORGANIZATION}:{job.suffix or ''}:{ids.job_tail(job.id)}"
+
+
+def checkpoint_model_name(job: JobRecord, step: int) -> str:
+    return f"{fine_tuned_model_name(job)}:ckpt-step-{step}"
+
+
+class InvalidFileError(Exception):
+    """A training or validation file the trainer cannot use."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def parse_jsonl(content: bytes) -> list[dict[str, Any]]:
+    """The rows of a JSONL file; ValueError naming the line when one is not a JSON object."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"the file is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from error
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"line {number} is not valid JSON: {error.msg}") from error
+        if not isinstance(row, dict):
+            raise ValueError(f"line {number} is not a JSON object")
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class _Progress:
+    started: float
+    first_step: int
+    step: int
+    total_steps: int
+
+
+class JobWorker:
+    """Runs the server's jobs in background threads; see the module docstring."""
+
+    def __init__(self, store: Store, *, n_workers: int = 1) -> None:
+        self.store = store
+        self.n_workers = max(1, n_workers)
+        self._validate_queue: queue.Queue[str] = queue.Queue()
+        self._train_queue: queue.Queue[str] = queue.Queue()
+        self._lock = threading.Lock()
+        self._stop_requests: set[str] = set()
+        self._active: set[str] = set()
+        self._deferred: set[str] = set()
+        self._progress: dict[str, _Progress] = {}
+        self._shutdown = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Pick up the jobs a previous server left unfinished, then start the threads."""
+        for job in self.store.jobs_with_status(["validating_files"]):
+            self._validate_queue.put(job.id)
+        interrupted = self.store.jobs_with_status(["running"])
+        for job in interrupted:
+            checkpoint = self.store.last_checkpoint(job.id)
+            where = f"epoch {checkpoint.epoch} checkpoint" if checkpoint else "the beginning"
+            self.store.update_job(job.id, only_from=["running"], status="queued")
+            self.store.add_event(
+                job.id, f"Server restarted: the job is queued again and resumes from {where}."
+            )
+        # Interrupted jobs first (they started earlier), then the queue in FIFO order.
+        resumed = [job.id for job in interrupted]
+        waiting = [
+            job.id for job in self.store.jobs_with_status(["queued"]) if job.id not in resumed
+        ]
+        for job_id in resumed + waiting:
+            self._train_queue.put(job_id)
+        threads = [threading.Thread(target=self._validate_loop, name="ftctl-validate", daemon=True)]
+        threads += [
+            threading.Thread(target=self._train_loop, name=f"ftctl-train-{n}", daemon=True)
+            for n in range(self.n_workers)
+        ]
+        self._threads = threads
+        for thread in threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the threads; a job being trained stays `running` and resumes at next start."""
+        self._shutdown.set()
+        self._validate_queue.put(_SHUTDOWN)
+        for _ in range(self.n_workers):
+            self._train_queue.put(_SHUTDOWN)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # --- requests from the API -------------------------------------------------------
+
+    def submit(self, job_id: str) -> None:
+        self._validate_queue.put(job_id)
+
+    def request_stop(self, job_id: str) -> None:
+        """Make a running job stop before its next step (after cancel or pause)."""
+        with self._lock:
+            if job_id in self._active:
+                self._stop_requests.add(job_id)
+
+    def requeue(self, job_id: str) -> None:
+        """Queue a resumed job (it waits if its previous run is still winding down)."""
+        self._train_queue.put(job_id)
+
+    def estimated_finish(self, job_id: str) -> int | None:
+        with self._lock:
+            progress = self._progress.get(job_id)
+        if progress is None or progress.step <= progress.first_step:
+            return None
+        elapsed = time.monotonic() - progress.started
+        per_step = elapsed / (progress.step - progress.first_step)
+        return int(time.time() + per_step * (progress.total_steps - progress.step)) + 1
+
+    # --- validation ------------------------------------------------------------------
+
+    def _validate_loop(self) -> None:
+        while True:
+            job_id = self._validate_queue.get()
+            if job_id == _SHUTDOWN or self._shutdown.is_set():
+                return
+            try:
+                self._validate(job_id)
+            except Exception as error:  # a bug must not kill the thread
+                log.exception("validating %s failed", job_id)
+                self._fail(
+                    job_id, "internal_error", f"Validation failed unexpectedly: {error}", None
+                )
+
+    def _validate(self, job_id: str) -> None:
+        job = self.store.get_job(job_id)
+        if job is None or job.status != "validating_files":
+            return
+        try:
+            train_rows, _valid_rows = self._load_rows(job)
+        except InvalidFileError as error:
+            code = (
+                "invalid_training_file"
+                if error.param == "training_file"
+                else "invalid_validation_file"
+            )
+            self._fail(job_id, code, str(error), error.param)
+            return
+        hyper = self._resolve(job, len(train_rows))
+        resolved = {
+            "n_epochs": hyper.n_epochs,
+            "batch_size": hyper.batch_size,
+            "learning_rate_multiplier": hyper.learning_rate_multiplier,
+        }
+        method = json.loads(json.dumps(job.method))
+        section = method.setdefault(method["type"], {})
+        section["hyperparameters"] = {**(section.get("hyperparameters") or {}), **resolved}
+        updated = self.store.update_job(
+            job_id,
+            only_from=["validating_files"],
+            status="queued",
+            hyperparameters=resolved,
+            method=method,
+        )
+        if updated is None:
+            return
+        self.store.add_event(job_id, "Files validated, moving job to queued state")
+        self._train_queue.put(job_id)
+
+    def _load_rows(
+        self, job: JobRecord
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        train_rows = self._rows_of(job.training_file, "training_file")
+        valid_rows = (
+            self._rows_of(job.validation_file, "validation_file") if job.validation_file else None
+        )
+        return train_rows, valid_rows
+
+    def _rows_of(self, file_id: str, param: str) -> list[dict[str, Any]]:
+        label = "training" if param == "training_file" else "validation"
+        content = self.store.read_file(file_id)
+        if content is None:
+            raise InvalidFileError(param, f"The {label} file {file_id} no longer exists.")
+        try:
+            rows = parse_jsonl(content)
+        except ValueError as error:
+            raise InvalidFileError(
+                param,
+                f"The job failed due to an invalid {label} file. Invalid file format: {error}.",
+            ) from error
+        problem = trainer.validate_training_file(rows)
+        if problem is not None:
+            raise InvalidFileError(
+                param,
+                f"The job failed due to an invalid {label} file. {problem[0].upper()}{problem[1:]}.",
+            )
+        return rows
+
+    @staticmethod
+    def _resolve(job: JobRecord, n_examples: int) -> trainer.Hyper:
+        def explicit(name: str) -> Any:
+            value = job.hyperparameters.get(name)
+            return None if value in (None, "auto") else value
+
+        return trainer.resolve_hyperparameters(
+            n_examples,
+            explicit("n_epochs"),
+            explicit("batch_size"),
+            explicit("learning_rate_multiplier"),
+        )
+
+    def _fail(self, job_id: str, code: str, message: str, param: str | None) -> None:
+        updated = self.store.update_job(
+            job_id,
+            only_from=["validating_files", "queued", "running"],
+            status="failed",
+            finished_at=now(),
+            error={"code": code, "message": message, "param": param},
+        )
+        if updated is not None:
+            self.store.add_event(job_id, message, level="error")
+            self.store.add_event(job_id, "The job has failed", level="error")
+
+    # --- training --------------------------------------------------------------------
+
+    def _train_loop(self) -> None:
+        while True:
+            job_id = self._train_queue.get()
+            if job_id == _SHUTDOWN or self._shutdown.is_set():
+                return
+            with self._lock:
+                if job_id in self._active:
+                    self._deferred.add(job_id)
+                    continue
+                self._active.add(job_id)
+                self._stop_requests.discard(job_id)
+            try:
+                self._run(job_id)
+            except Exception as error:
+                log.exception("training %s failed", job_id)
+                self._fail(job_id, "internal_error", f"Training failed unexpectedly: {error}", None)
+            finally:
+                with self._lock:
+                    self._active.discard(job_id)
+                    self._stop_requests.discard(job_id)
+                    self._progress.pop(job_id, None)
+                    if job_id in self._deferred:
+                        self._deferred.discard(job_id)
+                        self._train_queue.put(job_id)
+
+    def _should_stop(self, job_id: str) -> bool:
+        return self._shutdown.is_set() or job_id in self._stop_requests
+
+    def _run(self, job_id: str) -> None:
+        job = self.store.update_job(job_id, only_from=["queued"], status="running")
+        if job is None:  # cancelled or paused while it waited
+            return
+        try:
+            train_rows, valid_rows = self._load_rows(job)
+        except InvalidFileError as error:
+            code = (
+                "invalid_training_file"
+                if error.param == "training_file"
+                else "invalid_validation_file"
+            )
+            self._fail(job_id, code, str(error), error.param)
+            return
+        hp = job.hyperparameters
+        hyper = trainer.Hyper(
+            n_epochs=int(hp["n_epochs"]),
+            batch_size=int(hp["batch_size"]),
+            learning_rate_multiplier=float(hp["learning_rate_multiplier"]),
+        )
+        checkpoint = self.store.last_checkpoint(job_id)
+        if checkpoint is not None:
+            base = trainer.Weights.load(Path(checkpoint.weights_path))
+            resume_from = checkpoint.epoch
+            self.store.add_event(
+                job_id,
+                f"Fine-tuning job resumed from the checkpoint at step {checkpoint.step_number}",
+            )
+        else:
+            base = self._base_weights(job)
+            resume_from = 0
+            self.store.add_event(job_id, "Fine-tuning job started")
+        steps_per_epoch = math.ceil(len(train_rows) / min(hyper.batch_size, len(train_rows)))
+        total_steps = steps_per_epoch * hyper.n_epochs
+        with self._lock:
+            first = steps_per_epoch * resume_from
+            self._progress[job_id] = _Progress(time.monotonic(), first, first, total_steps)
+
+        def on_step(metrics: trainer.StepMetrics) -> None:
+            self._on_step(job, metrics, total_steps)
+
+        def on_epoch(result: trainer.EpochResult, weights: trainer.Weights) -> None:
+            self._on_epoch(job, result, weights, hyper.n_epochs)
+
+        outcome = trainer.train(
+            base,
+            train_rows,
+            valid_rows,
+            hyper,
+            job.seed,
+            on_step=on_step,
+            on_epoch=on_epoch,
+            should_stop=lambda: self._should_stop(job_id),
+            resume_from_epoch=resume_from,
+        )
+        if outcome.stopped:
+            return  # cancelled, paused (the API recorded it) or shutting down (stays running)
+        self._finish(job, outcome)
+
+    def _base_weights(self, job: JobRecord) -> trainer.Weights:
+        if job.model in trainer.BASE_MODELS:
+            return trainer.base_weights(job.model, job.seed)
+        model = self.store.get_model(job.model)
+        if model is None or model.weights_path is None:
+            raise RuntimeError(f"the model {job.model} to continue from no longer exists")
+        return trainer.Weights.load(Path(model.weights_path))
+
+    def _on_step(self, job: JobRecord, metrics: trainer.StepMetrics, total_steps: int) -> None:
+        data: dict[str, Any] = {
+            "step": metrics.step,
+            "epoch": metrics.epoch,
+            "total_steps": total_steps,
+            "train_loss": metrics.train_loss,
+            "train_mean_token_accuracy": metrics.train_mean_token_accuracy,
+        }
+        if metrics.valid_loss is not None:
+            data["valid_loss"] = metrics.valid_loss
+            data["valid_mean_token_accuracy"] = metrics.valid_mean_token_accuracy
+        self.store.record_step(job.id, metrics.step, data)
+        message = f"Step {metrics.step}/{total_steps}: training loss={metrics.train_loss:.2f}"
+        if metrics.valid_loss is not None:
+            message += f", validation loss={metrics.valid_loss:.2f}"
+        self.store.add_event(job.id, message, type="metrics", data=data)
+        with self._lock:
+            progress = self._progress.get(job.id)
+            if progress is not None:
+                progress.step = metrics.step
+
+    def _on_epoch(
+        self, job: JobRecord, result: trainer.EpochResult, weights: trainer.Weights, n_epochs: int
+    ) -> None:
+        path = self.store.weights_dir / job.id / f"epoch-{result.epoch}.npz"
+        weights.save(path)
+        name = checkpoint_model_name(job, result.step)
+        metrics = {key: float(value) for key, value in result.metrics.items()}
+        self.store.add_checkpoint(
+            CheckpointRecord(
+                id=ids.checkpoint_id(),
+                job_id=job.id,
+                created_at=now(),
+                epoch=result.epoch,
+                step_number=result.step,
+                metrics=metrics,
+                fine_tuned_model_checkpoint=name,
+                weights_path=str(path),
+            )
+        )
+        # The last step of the epoch also carries the epoch's full-validation figures.
+        step_rows = [row for row in self.store.step_metrics(job.id) if row["step"] == result.step]
+        if step_rows and "full_valid_loss" in metrics:
+            row = {
+                **step_rows[0],
+                "full_valid_loss": metrics["full_valid_loss"],
+                "full_valid_mean_token_accuracy": metrics.get("full_valid_mean_token_accuracy"),
+            }
+            self.store.record_step(job.id, result.step, row)
+        summary = f"Epoch {result.epoch}/{n_epochs} finished at step {result.step}"
+        if "full_valid_loss" in metrics:
+            summary += f": full validation loss={metrics['full_valid_loss']:.2f}"
+        self.store.add_event(
+            job.id,
+            summary,
+            type="metrics",
+            data={"step": result.step, "epoch": result.epoch, **metrics},
+        )
+        self.store.add_event(job.id, f"Checkpoint created at step {result.step}")
+
+    def _finish(self, job: JobRecord, outcome: trainer.TrainOutcome) -> None:
+        model_name = fine_tuned_model_name(job)
+        path = self.store.weights_dir / job.id / "final.npz"
+        outcome.weights.save(path)
+        result_file = self._write_result_file(job)
+        self.store.add_model(
+            ModelRecord(
+                id=model_name,
+                created=now(),
+                owned_by=ORGANIZATION,
+                job_id=job.id,
+                weights_path=str(path),
+                base_model=job.base_model,
+            )
+        )
+        finished = self.store.update_job(
+            job.id,
+            only_from=["running"],
+            status="succeeded",
+            finished_at=now(),
+            trained_tokens=outcome.trained_tokens,
+            fine_tuned_model=model_name,
+            result_files=[result_file.id],
+        )
+        if finished is None:  # cancelled in the instant between the last step and here
+            self.store.delete_model(model_name)
+            return
+        self.store.add_event(job.id, f"New fine-tuned model created: {model_name}")
+        self.store.add_event(job.id, "The job has successfully completed")
+
+    def _write_result_file(self, job: JobRecord) -> FileRecord:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(RESULT_COLUMNS)
+        for row in self.store.step_metrics(job.id):
+            values = {**row, "train_accuracy": row.get("train_mean_token_accuracy")}
+            writer.writerow(["" if values.get(c) is None else values[c] for c in RESULT_COLUMNS])
+        content = buffer.getvalue().encode()
+        record = FileRecord(
+            id=ids.file_id(),
+            filename="step_metrics.csv",
+            purpose="fine-tune-results",
+            bytes=len(content),
+            created_at=now(),
+        )
+        self.store.add_file(record, content)
+        return record

@@ -1,0 +1,291 @@
+"""The logic shared by the SQL state stores (SQLite, PostgreSQL).
+
+Snapshots are stored whole, as JSON, one row per serial: the compare-and-swap is
+"insert serial + 1 if the newest row is `snapshot.serial`", inside one write transaction
+that excludes every other writer. A lock is one row with an expiry that its live holder
+keeps pushing forward (a heartbeat thread), so only a dead holder's lock expires and can
+be taken over. The audit table is append-only (the database's triggers refuse changes).
+Backends provide connections whose `execute` takes `?` placeholders.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from ftctl.errors import StateError, StateLockedError
+from ftctl.state.model import AuditEntry, LockInfo, StateSnapshot, iso_from_unix, utc_now
+
+# Old snapshots kept for inspection and recovery; older ones are pruned on write.
+KEEP_SNAPSHOTS = 30
+_LOCK_NAME = "state"
+_POLL_S = 0.1
+# Renewals of a held lock happen every ttl/3, but not more often than this.
+_MIN_RENEW_S = 0.05
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> Any: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
+
+
+class SqlStateStore(ABC):
+    """A `StateStore` over SQL tables: meta, snapshots, locks, audit."""
+
+    #: How errors name this store (a file path, a PostgreSQL schema).
+    where: str
+    workspace_name: str
+
+    @abstractmethod
+    def _reader(self) -> AbstractContextManager[Connection]:
+        """A connection for reads; database errors become StateError."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction that excludes every other writer; committed on success,
+        rolled back on error; database errors become StateError."""
+
+    # ---- snapshot
+
+    def read(self) -> StateSnapshot:
+        with self._reader() as conn:
+            found = self._current(conn)
+        if found is not None:
+            return found
+        with self._transaction() as conn:
+            found = self._current(conn)
+            if found is not None:
+                return found
+            return self._initialise(conn)
+
+    def _initialise(self, conn: Connection) -> StateSnapshot:
+        lineage = str(uuid.uuid4())
+        # Readable in a provider's dashboard, unique per state: jobs of two states never mix.
+        workspace_id = f"{self.workspace_name}.{lineage[:8]}"
+        for key, value in (("lineage", lineage), ("workspace_id", workspace_id)):
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+        snapshot = StateSnapshot.empty(workspace_id, lineage)
+        self._insert(conn, snapshot)
+        return snapshot
+
+    def _current(self, conn: Connection) -> StateSnapshot | None:
+        row = conn.execute(
+            "SELECT serial, document FROM snapshots ORDER BY serial DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            data = json.loads(row[1])
+        except json.JSONDecodeError as error:
+            raise StateError(f"state {self.where}: snapshot {row[0]} is corrupt") from error
+        snapshot = StateSnapshot.from_dict(data)
+        if snapshot.serial != row[0]:
+            raise StateError(f"state {self.where}: snapshot {row[0]} has a wrong serial")
+        return snapshot
+
+    def _insert(self, conn: Connection, snapshot: StateSnapshot) -> None:
+        conn.execute(
+            "INSERT INTO snapshots (serial, document, written_at) VALUES (?, ?, ?)",
+            (snapshot.serial, json.dumps(snapshot.to_dict(), sort_keys=True), utc_now()),
+        )
+
+    def write(self, snapshot: StateSnapshot) -> StateSnapshot:
+        with self._transaction() as conn:
+            current = self._current(conn)
+            if current is None:
+                current = self._initialise(conn)
+            if current.lineage != snapshot.lineage:
+                raise StateError(
+                    f"state lineage mismatch: the store holds lineage {current.lineage}, "
+                    f"the snapshot was read from {snapshot.lineage}"
+                )
+            if current.serial != snapshot.serial:
+                raise StateError(
+                    f"state changed since read (read at serial {snapshot.serial}, "
+                    f"now at {current.serial}); run the command again"
+                )
+            written = StateSnapshot(
+                lineage=snapshot.lineage,
+                serial=snapshot.serial + 1,
+                workspace_id=current.workspace_id,
+                datasets=snapshot.datasets,
+                versions=snapshot.versions,
+                aliases=snapshot.aliases,
+            )
+            self._insert(conn, written)
+            conn.execute(
+                "DELETE FROM snapshots WHERE serial <= ?", (written.serial - KEEP_SNAPSHOTS,)
+            )
+            return written
+
+    # ---- lock
+
+    def lock(
+        self, operation: str, who: str, timeout_s: float = 0, ttl_s: float = 3600
+    ) -> AbstractContextManager[LockInfo]:
+        return self._locked(operation, who, timeout_s, ttl_s)
+
+    @contextmanager
+    def _locked(
+        self, operation: str, who: str, timeout_s: float, ttl_s: float
+    ) -> Iterator[LockInfo]:
+        info = self._acquire(operation, who, timeout_s, ttl_s)
+        stop = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._keep_alive,
+            args=(info.id, ttl_s, stop),
+            name=f"ftctl-state-lock-{info.id}",
+            daemon=True,
+        )
+        heartbeat.start()
+        try:
+            yield info
+        finally:
+            stop.set()
+            heartbeat.join()
+            with self._transaction() as conn:
+                conn.execute("DELETE FROM locks WHERE name = ? AND id = ?", (_LOCK_NAME, info.id))
+
+    def _keep_alive(self, lock_id: str, ttl_s: float, stop: threading.Event) -> None:
+        """Push the expiry forward while the holder lives (an apply may wait on a job for
+        hours): only a holder that died lets its lock expire and be taken over."""
+        while not stop.wait(max(ttl_s / 3, _MIN_RENEW_S)):
+            now = time.time()
+            try:
+                with self._transaction() as conn:
+                    renewed = conn.execute(
+                        "UPDATE locks SET expires_at = ?, expires_unix = ? "
+                        "WHERE name = ? AND id = ?",
+                        (iso_from_unix(now + ttl_s), now + ttl_s, _LOCK_NAME, lock_id),
+                    ).rowcount
+            except StateError:
+                continue  # busy for a moment: try again at the next beat
+            if not renewed:
+                return  # force-unlocked (or taken over): nothing left to keep alive
+
+    def _acquire(self, operation: str, who: str, timeout_s: float, ttl_s: float) -> LockInfo:
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        while True:
+            acquired, info = self._try_acquire(operation, who, ttl_s)
+            if acquired:
+                return info
+            if time.monotonic() >= deadline:
+                raise StateLockedError(
+                    f"the state is locked: {info.describe()}. If no ftctl process is "
+                    f"running, remove it with `ftctl force-unlock {info.id}`"
+                )
+            time.sleep(min(_POLL_S, max(deadline - time.monotonic(), 0.0)))
+
+    def _try_acquire(self, operation: str, who: str, ttl_s: float) -> tuple[bool, LockInfo]:
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT id, who, operation, created_at, expires_at, expires_unix "
+                "FROM locks WHERE name = ?",
+                (_LOCK_NAME,),
+            ).fetchone()
+            now = time.time()
+            if row is not None and row[5] > now:
+                return False, LockInfo(*row[:5])
+            # Free, or held by a lock past its expiry: take it (over).
+            info = LockInfo(
+                id=secrets.token_hex(8),
+                who=who,
+                operation=operation,
+                created_at=iso_from_unix(now),
+                expires_at=iso_from_unix(now + ttl_s),
+            )
+            conn.execute(
+                "INSERT INTO locks "
+                "(name, id, who, operation, created_at, expires_at, expires_unix) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "id = excluded.id, who = excluded.who, operation = excluded.operation, "
+                "created_at = excluded.created_at, expires_at = excluded.expires_at, "
+                "expires_unix = excluded.expires_unix",
+                (
+                    _LOCK_NAME,
+                    info.id,
+                    who,
+                    operation,
+                    info.created_at,
+                    info.expires_at,
+                    now + ttl_s,
+                ),
+            )
+            return True, info
+
+    def current_lock(self) -> LockInfo | None:
+        """The lock held now (expired ones included: they show until taken over)."""
+        with self._reader() as conn:
+            row = conn.execute(
+                "SELECT id, who, operation, created_at, expires_at FROM locks WHERE name = ?",
+                (_LOCK_NAME,),
+            ).fetchone()
+        return LockInfo(*row) if row else None
+
+    def force_unlock(self, lock_id: str) -> None:
+        with self._transaction() as conn:
+            deleted = conn.execute("DELETE FROM locks WHERE id = ?", (lock_id,)).rowcount
+        if not deleted:
+            held = self.current_lock()
+            now = f"; the state is locked by {held.id}" if held else "; the state is not locked"
+            raise StateError(f"no lock with id {lock_id!r}{now}")
+
+    # ---- audit
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO audit (at, who, operation, address, project, action, plan_id, "
+                "git_commit, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.at,
+                    entry.who,
+                    entry.operation,
+                    entry.address,
+                    entry.project,
+                    entry.action,
+                    entry.plan_id,
+                    entry.git_commit,
+                    json.dumps(entry.to_dict()["detail"], sort_keys=True),
+                ),
+            )
+
+    def audit(self, project: str | None = None) -> list[AuditEntry]:
+        query = (
+            "SELECT id, at, who, operation, address, action, plan_id, git_commit, detail FROM audit"
+        )
+        params: tuple[Any, ...] = ()
+        if project is not None:
+            query += " WHERE project = ?"
+            params = (project,)
+        with self._reader() as conn:
+            rows = conn.execute(query + " ORDER BY id", params).fetchall()
+        return [
+            AuditEntry(
+                id=r[0],
+                at=r[1],
+                who=r[2],
+                operation=r[3],
+                address=r[4],
+                action=r[5],
+                plan_id=r[6],
+                git_commit=r[7],
+                detail=json.loads(r[8]),
+            )
+            for r in rows
+        ]

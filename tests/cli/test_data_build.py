@@ -1,0 +1,114 @@
+"""`ftctl data build` end to end, in a real subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _helpers() -> ModuleType:
+    if "build_helpers" not in sys.modules:
+        path = Path(__file__).parent.parent / "datasets" / "build_helpers.py"
+        spec = importlib.util.spec_from_file_location("build_helpers", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["build_helpers"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["build_helpers"]
+
+
+h = _helpers()
+
+DATA = """
+train:
+  sources:
+    - path: data/train.jsonl
+validation:
+  split: {fraction: 0.2, seed: 7}
+"""
+
+
+def _ftctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ftctl", "--workspace", str(root), "--no-color", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_data_build_prints_splits_findings_and_cost_and_copies_files(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    h.write_workspace(root, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 40)})
+    out = tmp_path / "out"
+    done = _ftctl(root, "data", "build", "demo", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+
+    as_json = _ftctl(root, "--json", "data", "build", "demo")
+    assert as_json.returncode == 0, as_json.stderr
+    result = json.loads(as_json.stdout)
+    train = result["splits"]["train"]
+    assert train["examples"] + result["splits"]["validation"]["examples"] == 40
+    assert f"train       sha256={train['sha256']}  examples={train['examples']}" in done.stdout
+    # The minExamples warning (40 < 50) points at project.yaml, and the cost is shown.
+    assert "projects/demo/project.yaml:5:1: warning: policy.minExamples:" in done.stdout
+    assert "Estimated training cost: $0.00" in done.stdout
+    assert [d["field"] for d in result["diagnostics"]] == ["policy.minExamples"]
+
+    assert (out / "train.jsonl").read_bytes() == Path(train["path"]).read_bytes()
+    assert (out / "validation.jsonl").is_file()
+    report = json.loads((out / "report.json").read_text())
+    assert report["splits"]["train"]["sha256"] == train["sha256"]
+
+    again = _ftctl(root, "data", "build", "demo", "--json")
+    assert json.loads(again.stdout) == result  # stable output
+
+
+def test_data_build_fails_with_source_file_and_line(tmp_path: Path) -> None:
+    rows = h.examples(0, 20)
+    rows[6] = h.chat("What is the key?", "It is " + "AKIA" + "IOSFODNN7EXAMPLE for now.")
+    h.write_workspace(tmp_path, h.project_yaml(DATA), {"data/train.jsonl": rows})
+    out = tmp_path / "out"
+    done = _ftctl(tmp_path, "data", "build", "demo", "--out", str(out))
+    assert done.returncode == 1
+    assert f"{h.TRAIN_FILE}:7: error: policy.secrets:" in done.stderr
+    assert "AKIAIOSFODNN7EXAMPLE" not in done.stderr + done.stdout
+    assert not out.exists()  # nothing written when the data fails
+
+    as_json = _ftctl(tmp_path, "--json", "data", "build", "demo")
+    assert as_json.returncode == 1
+    error = json.loads(as_json.stdout)["error"]
+    assert error["type"] == "DataError"
+    assert {(d["file"], d["line"]) for d in error["diagnostics"]} >= {(h.TRAIN_FILE, 7)}
+
+
+def test_data_build_of_an_unknown_project(tmp_path: Path) -> None:
+    h.write_workspace(tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 20)})
+    done = _ftctl(tmp_path, "data", "build", "nope")
+    assert done.returncode == 1
+    assert "no project 'nope'" in done.stderr
+
+
+def test_validate_runs_the_data_policy_of_every_project(tmp_path: Path) -> None:
+    rows = h.examples(0, 20)
+    rows[3] = h.chat("Hello?", "")
+    text = h.project_yaml(DATA, policy="minExamples: 10\nmaxRefusalRatio: 0.2")
+    h.write_workspace(tmp_path, text, {"data/train.jsonl": rows})
+    done = _ftctl(tmp_path, "validate")
+    assert done.returncode == 1
+    assert f"{h.TRAIN_FILE}:4: error: policy.emptyAnswers: " in done.stdout + done.stderr
+
+    rows[3] = h.example(3)
+    h.write_jsonl(tmp_path / "projects/demo/data/train.jsonl", rows)
+    done = _ftctl(tmp_path, "--json", "validate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["valid"] is True

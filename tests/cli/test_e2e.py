@@ -1,0 +1,260 @@
+"""plan/apply/show/output/destroy end to end: the CLI in a subprocess, the local server,
+the real openai SDK for out-of-band changes. Training is tiny (30 examples, 1 epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE_DATA = REPO / "projects" / "support-triage" / "data"
+
+PROJECT_YAML = """\
+apiVersion: ftctl/v1
+kind: FineTuneProject
+metadata: {{name: mini, owner: {owner}}}
+spec:
+  provider: local
+  baseModel: local-tiny
+  suffix: mini
+  data:
+    train: {{sources: [{{path: data/train.jsonl}}]}}
+    validation: {{split: {{fraction: 0.2, seed: 7}}}}
+    test: {{sources: [{{path: data/test.jsonl}}]}}
+  policy:
+    minExamples: {{value: 10, level: warn}}
+  training:
+    hyperparameters: {{nEpochs: {epochs}, batchSize: {batch}}}
+    seed: 7
+  gates:
+    metrics: [{{metric: full_valid_loss, max: 100}}]
+  promote: {{alias: prod, when: gates_pass}}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServerHandle]:
+    data_dir = tmp_path_factory.mktemp("server")
+    handle = ensure_local_server(data_dir)
+    yield handle
+    stop_local_server(data_dir)
+
+
+def make_workspace(
+    root: Path, server: LocalServerHandle, *, epochs: int = 1, batch: int = 8
+) -> Path:
+    (root / "projects" / "mini" / "data").mkdir(parents=True)
+    (root / "ftctl.yaml").write_text(
+        "apiVersion: ftctl/v1\nkind: Workspace\nmetadata: {name: e2e}\n"
+        f"providers:\n  local: {{type: local, baseUrl: '{server.base_url}'}}\n"
+        "defaults: {provider: local}\n"
+    )
+    train = (SOURCE_DATA / "train.jsonl").read_text()
+    (root / "projects/mini/data/train.jsonl").write_text("".join(train.splitlines(True)[:30]))
+    test = (SOURCE_DATA / "test.jsonl").read_text()
+    (root / "projects/mini/data/test.jsonl").write_text("".join(test.splitlines(True)[:5]))
+    write_project(root, epochs=epochs, batch=batch)
+    return root
+
+
+def write_project(
+    root: Path, *, epochs: int = 1, owner: str = "a@example.com", batch: int = 8
+) -> None:
+    text = PROJECT_YAML.format(epochs=epochs, owner=owner, batch=batch)
+    (root / "projects/mini/project.yaml").write_text(text)
+
+
+def ftctl(root: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "USER": "e2e-tester"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ftctl", "--workspace", str(root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
+    if check is not None:
+        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def client(server: LocalServerHandle) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.base_url, api_key="ftctl-local", max_retries=0)
+
+
+def plan_json(root: Path, *args: str) -> dict[str, object]:
+    return json.loads(ftctl(root, "--json", "plan", *args, check=None).stdout)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, server: LocalServerHandle) -> Path:
+    """A workspace whose first apply trained and promoted version 1 (shared, plan-only use)."""
+    root = make_workspace(tmp_path_factory.mktemp("trained"), server)
+    assert ftctl(root, "plan", "--detailed-exitcode", check=2).stdout.count("will be trained") == 1
+    applied = ftctl(root, "apply", "--auto-approve")
+    assert (
+        "Apply complete! Resources: 2 uploaded, 1 trained, 1 promoted, 0 retired." in applied.stdout
+    )
+    return root
+
+
+def test_first_apply_trains_promotes_and_the_second_plan_is_empty(
+    trained: Path, server: LocalServerHandle
+) -> None:
+    model = ftctl(trained, "output", "mini").stdout.strip()
+    assert model.startswith("ft:local-tiny")
+    again = ftctl(trained, "plan", "--detailed-exitcode", check=0)
+    assert "No changes. Fine-tunes match the configuration." in again.stdout
+    # The job carries ftctl's metadata, so a retry can find it instead of paying twice.
+    jobs = [j for j in client(server).fine_tuning.jobs.list() if j.fine_tuned_model == model]
+    assert len(jobs) == 1
+    assert jobs[0].metadata and jobs[0].metadata["ftctl_project"] == "mini"
+    state = json.loads(ftctl(trained, "show", "--json").stdout)
+    assert state["aliases"][0]["model_id"] == model
+    assert state["versions"][0]["fingerprint"] == jobs[0].metadata["ftctl_fingerprint"]
+
+
+def test_hyperparameter_change_plans_a_new_version_and_owner_change_does_not(
+    trained: Path,
+) -> None:
+    try:
+        write_project(trained, epochs=2)
+        human = ftctl(trained, "plan", "--detailed-exitcode", check=2).stdout
+        assert "# version.mini.2 will be trained (fingerprint changed)" in human
+        assert re.search(r"n_epochs\s+= 1 -> 2\s+# forces a new version", human)
+        data = plan_json(trained)
+        change = next(c for c in data["resource_changes"] if c["address"] == "version.mini.2")  # type: ignore[union-attr,index]
+        assert change["actions"] == ["create", "wait", "gate"]
+        assert change["forces_new"] == [
+            {"path": "hyperparameters.n_epochs", "before": 1, "after": 2}
+        ]
+        comment = ftctl(trained, "plan", "--markdown").stdout
+        assert "| `mini` | 0 | 1 | 1 | 0 | 0 | $0.00 |" in comment
+        assert "<details>" in comment and "# forces a new version" in comment
+        only_version = plan_json(trained, "--target", "version.mini")
+        assert [c["address"] for c in only_version["resource_changes"]] == ["version.mini.2"]  # type: ignore[union-attr,index]
+        write_project(trained, epochs=1, owner="someone-else@example.com")
+        ftctl(trained, "plan", "--detailed-exitcode", check=0)
+    finally:
+        write_project(trained)
+
+
+def test_stale_saved_plan_is_refused(trained: Path) -> None:
+    plan_file = trained / "next.plan"
+    try:
+        write_project(trained, epochs=2)
+        ftctl(trained, "plan", "-out", str(plan_file), check=0)
+        data = trained / "projects/mini/data/train.jsonl"
+        original = data.read_text()
+        data.write_text("".join(original.splitlines(True)[:29]))
+        refused = ftctl(trained, "apply", str(plan_file), check=1)
+        assert "Saved plan is stale" in refused.stderr
+        assert "mini.train" in refused.stderr
+        data.write_text(original)
+        shown = ftctl(trained, "show", str(plan_file)).stdout
+        assert "version.mini.2 will be trained" in shown
+    finally:
+        write_project(trained)
+        plan_file.unlink(missing_ok=True)
+    # Nothing was applied: the state still matches the original configuration.
+    ftctl(trained, "plan", "--detailed-exitcode", check=0)
+
+
+def test_apply_refuses_to_ask_without_a_terminal(trained: Path) -> None:
+    try:
+        write_project(trained, epochs=3)
+        refused = ftctl(trained, "apply", check=1)
+        assert "--auto-approve" in refused.stderr
+    finally:
+        write_project(trained)
+
+
+def test_no_wait_then_out_of_band_cancel_shows_drift(
+    tmp_path: Path, server: LocalServerHandle
+) -> None:
+    # Long enough (50 epochs, batch 1) that the job is still running when we cancel it.
+    root = make_workspace(tmp_path / "ws", server, epochs=50, batch=1)
+    started = ftctl(root, "apply", "--auto-approve", "--no-wait")
+    assert "is training; run `ftctl apply` again" in started.stderr
+    state = json.loads(ftctl(root, "show", "--json").stdout)
+    job_id = state["versions"][0]["job_id"]
+    assert state["versions"][0]["status"] == "running"
+    client(server).fine_tuning.jobs.cancel(job_id)
+
+    drift = plan_json(root, "--refresh-only")
+    assert [d["address"] for d in drift["drift"]] == ["version.mini.1"]  # type: ignore[index]
+    assert "cancelled outside ftctl" in drift["drift"][0]["message"]  # type: ignore[index]
+    assert [c["actions"] for c in drift["resource_changes"]] == [["record-drift"]]  # type: ignore[union-attr,index]
+    plan = ftctl(root, "plan", check=0).stdout
+    assert "Objects have changed outside of ftctl" in plan
+    assert "# version.mini.2 will be trained (version 1 was cancelled)" in plan
+
+
+def _jobs_of(
+    server: LocalServerHandle, workspace_id: str
+) -> list[openai.types.fine_tuning.FineTuningJob]:
+    return [
+        j
+        for j in client(server).fine_tuning.jobs.list(limit=100)
+        if j.metadata and j.metadata.get("ftctl_workspace") == workspace_id
+    ]
+
+
+def test_sigkill_mid_apply_then_apply_again_trains_once_per_fingerprint(
+    tmp_path: Path, server: LocalServerHandle
+) -> None:
+    root = make_workspace(tmp_path / "ws", server, epochs=2)
+    workspace_id = json.loads(ftctl(root, "show", "--json").stdout)["workspace_id"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ftctl", "--workspace", str(root), "apply", "--auto-approve"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _jobs_of(server, workspace_id):  # kill as soon as the paid job exists
+            assert process.poll() is None, "apply ended before it created the job"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+
+    locked = ftctl(root, "apply", "--auto-approve", check=None)
+    if locked.returncode != 0:  # the killed apply still holds the lock, as in Terraform
+        match = re.search(r"ftctl force-unlock (\w+)", locked.stderr)
+        assert match, locked.stderr
+        ftctl(root, "force-unlock", match.group(1))
+        ftctl(root, "apply", "--auto-approve")
+    jobs = _jobs_of(server, workspace_id)
+    fingerprints = [j.metadata["ftctl_fingerprint"] for j in jobs if j.metadata]
+    assert len(jobs) == 1 and len(set(fingerprints)) == 1
+    assert ftctl(root, "output", "mini").stdout.strip() == jobs[0].fine_tuned_model
+    ftctl(root, "plan", "--detailed-exitcode", check=0)
+
+    # A model deleted outside ftctl is drift; destroy then cleans up what is left.
+    client(server).models.delete(jobs[0].fine_tuned_model or "")
+    drift = ftctl(root, "plan", "--detailed-exitcode", check=2).stdout
+    assert "model was deleted outside ftctl" in drift
+    ftctl(root, "destroy", "mini", "--auto-approve")
+    assert json.loads(ftctl(root, "show", "--json").stdout)["versions"] == []
+    ftctl(root, "output", "mini", check=1)

@@ -1,0 +1,146 @@
+"""Tiny workspaces on disk for the dataset build tests (loaded by `load_helpers()`).
+
+Tests write an ftctl.yaml, a project.yaml and JSONL files, then load them with the real
+config loader; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ftctl.config.loader import LoadedProject, LoadedWorkspace, load_workspace
+
+WORKSPACE_YAML = """\
+apiVersion: ftctl/v1
+kind: Workspace
+metadata:
+  name: ws
+providers:
+  local:
+    type: local
+defaults:
+  provider: local
+"""
+
+_WORDS = (
+    "account billing invoice refund order parcel delivery courier address password login "
+    "email phone router modem signal battery charger screen keyboard printer scanner "
+    "warranty repair replacement exchange coupon discount subscription plan upgrade "
+    "downgrade cancel renewal payment card bank transfer receipt tax shipping customs "
+    "tracking label return label box damaged missing late early weekend holiday store "
+    "branch hours manager agent ticket priority urgent callback chat voicemail language "
+    "french german spanish settings profile avatar notification alert reminder calendar "
+    "meeting booking reservation table seat flight hotel luggage gate boarding passport "
+    "visa insurance claim policy premium deductible doctor appointment prescription "
+    "pharmacy dosage allergy recipe oven flour sugar butter garden tomato fence paint "
+    "ladder roof gutter window curtain sofa lamp bulb socket fuse heater boiler radiator"
+)
+_VOCABULARY = tuple(_WORDS.split())
+
+
+def sentence(seed: int, words: int = 14) -> str:
+    """A reproducible sentence of unrelated words: unlike any other seed's."""
+    rng = random.Random(seed)
+    text = " ".join(rng.choice(_VOCABULARY) for _ in range(words))
+    return text[0].upper() + text[1:]
+
+
+def chat(user: str, answer: str, system: str | None = "You are Acme support.") -> dict[str, Any]:
+    messages: list[dict[str, Any]] = []
+    if system is not None:
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": user})
+    messages.append({"role": "assistant", "content": answer})
+    return {"messages": messages}
+
+
+def example(seed: int, system: str | None = "You are Acme support.") -> dict[str, Any]:
+    """A well-formed, distinct chat example."""
+    return chat(sentence(seed) + "?", sentence(seed + 100_000) + ".", system)
+
+
+def examples(start: int, count: int, **kwargs: Any) -> list[dict[str, Any]]:
+    return [example(seed, **kwargs) for seed in range(start, start + count)]
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any] | str]) -> Path:
+    """Rows as JSON lines (a str row is written as is, for broken lines)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def project_yaml(data: str, policy: str = "", training: str = "", model: str = "local-tiny") -> str:
+    """A project.yaml; `data`, `policy`, `training` are YAML blocks indented under spec."""
+    text = (
+        "apiVersion: ftctl/v1\n"
+        "kind: FineTuneProject\n"
+        "metadata:\n"
+        "  name: demo\n"
+        "spec:\n"
+        "  provider: local\n"
+        f"  baseModel: {model}\n"
+        "  data:\n" + _indent(data, 4)
+    )
+    if policy:
+        text += "  policy:\n" + _indent(policy, 4)
+    if training:
+        text += "  training:\n" + _indent(training, 4)
+    return text
+
+
+def _indent(block: str, spaces: int) -> str:
+    lines = block.strip("\n").splitlines()
+    return "".join(" " * spaces + line + "\n" for line in lines)
+
+
+def write_workspace(root: Path, project: str, files: Mapping[str, Iterable[Any]] = ()) -> Path:
+    """ftctl.yaml, projects/demo/project.yaml and data files (relative to the project)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "ftctl.yaml").write_text(WORKSPACE_YAML, encoding="utf-8")
+    project_dir = root / "projects" / "demo"
+    project_dir.mkdir(parents=True, exist_ok=True)
+    (project_dir / "project.yaml").write_text(project, encoding="utf-8")
+    for name, rows in dict(files).items():
+        write_jsonl(project_dir / name, rows)
+    return project_dir
+
+
+def load(root: Path) -> tuple[LoadedProject, LoadedWorkspace]:
+    workspace = load_workspace(root)
+    return workspace.project("demo"), workspace
+
+
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    """The 1-based line of the `occurrence`-th line containing `needle`."""
+    seen = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            seen += 1
+            if seen == occurrence:
+                return number
+    raise AssertionError(f"{needle!r} not found")
+
+
+PROJECT_FILE = "projects/demo/project.yaml"
+TRAIN_FILE = "projects/demo/data/train.jsonl"
+
+
+def json_line(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON written out independently of ftctl's implementation."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def origin(line: int, file: str = TRAIN_FILE) -> Any:
+    from ftctl.datasets.provenance import Origin
+
+    return Origin(file, line)
