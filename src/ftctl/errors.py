@@ -27,6 +27,17 @@ class Diagnostic:
     message: str = ""
     hint: str = dataclasses.field(default="", compare=False)
 
+    def sort_key(self) -> tuple[str, int, int, str, str, str]:
+        """File, then position (a diagnostic without a line sorts first), then field."""
+        return (
+            self.file,
+            self.line or 0,
+            self.column or 0,
+            self.severity,
+            self.field,
+            self.message,
+        )
+
     def __str__(self) -> str:
         where = self.file
         if self.line is not None:
@@ -73,7 +84,7 @@ class ConfigError(FtctlError):
 
     @classmethod
     def from_diagnostics(cls, diagnostics: Iterable[Diagnostic]) -> ConfigError:
-        diags = sorted(diagnostics)
+        diags = sorted(set(diagnostics), key=Diagnostic.sort_key)
         errors = sum(1 for d in diags if d.severity == "error")
         return cls(f"{errors} error(s) in configuration", diags)
 

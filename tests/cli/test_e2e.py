@@ -204,6 +204,11 @@ def test_no_wait_then_out_of_band_cancel_shows_drift(
     plan = ftctl(root, "plan", check=0).stdout
     assert "Objects have changed outside of ftctl" in plan
     assert "# version.mini.2 will be trained (version 1 was cancelled)" in plan
+    # Applying the refresh-only plan records the cancellation and nothing else.
+    ftctl(root, "plan", "--refresh-only", "-out", str(root / "refresh.plan"))
+    ftctl(root, "apply", str(root / "refresh.plan"))
+    versions = json.loads(ftctl(root, "show", "--json").stdout)["versions"]
+    assert [(v["number"], v["status"]) for v in versions] == [(1, "cancelled")]
 
 
 def _jobs_of(

@@ -266,3 +266,18 @@ def test_empty_file(tmp_path: Path) -> None:
     assert (report.lines, report.examples, report.billed_tokens) == (0, 0, 0)
     assert report.total_tokens_per_example is None
     assert "the file holds no examples" in report.warnings
+
+
+def test_dpo_refusals_count_only_in_the_preferred_output(tmp_path: Path) -> None:
+    def dpo(preferred: str, rejected: str) -> dict[str, Any]:
+        return {
+            "input": {"messages": [{"role": "user", "content": "Refund?"}]},
+            "preferred_output": [{"role": "assistant", "content": preferred}],
+            "non_preferred_output": [{"role": "assistant", "content": rejected}],
+        }
+
+    refused = "I'm sorry, but I can't help with that."
+    rows = [dpo("Sure: here is how.", refused), dpo(refused, "Sure.")]
+    report = compute_stats(write_lines(tmp_path / "dpo.jsonl", rows), MINI)
+    assert report.refusals is not None
+    assert [s["line"] for s in report.refusals.samples] == [2]

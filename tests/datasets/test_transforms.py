@@ -116,7 +116,7 @@ def test_near_dedupe_drops_rows_that_differ_by_a_word(tmp_path: Path) -> None:
     built = _build(tmp_path, "- nearDedupe: {threshold: 0.8}", rows)
     assert _rows(built) == h.examples(0, 12)
     assert _transform(built)["dropped_rows"] == [
-        f"{h.TRAIN_FILE}:13 (near-duplicate of {h.TRAIN_FILE}:4)"
+        f"{h.TRAIN_FILE}:13 (near-duplicate of {h.TRAIN_FILE}:4, 96% similar)"
     ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import time
 import uuid
@@ -100,7 +102,9 @@ def test_list_by_metadata_pages_with_one_request_per_page(
         assert requests == math.ceil(5 / 2)
         for job in paged.list_jobs():
             if not job.terminal:
-                paged.cancel_job(job.id)  # nothing to learn from training them
+                # Nothing to learn from training them; one may finish between list and cancel.
+                with contextlib.suppress(ProviderAPIError):
+                    paged.cancel_job(job.id)
     finally:
         paged.close()
 

@@ -147,7 +147,8 @@ def _dist_line(name: str, dist: Distribution | None) -> list[str]:
 
 
 def _lines_of(finding: Finding, limit: int = 5) -> str:
-    return ", ".join(str(s["line"]) for s in finding.samples[:limit])
+    lines = [str(s["line"]) for s in finding.samples[:limit]]
+    return ("line " if len(lines) == 1 else "lines ") + ", ".join(lines)
 
 
 def render_report(report: StatsReport) -> list[str]:
@@ -160,7 +161,11 @@ def render_report(report: StatsReport) -> list[str]:
         f"Format: {report.format}   Model: {report.model} "
         f"({report.encoding}, {_n(report.token_limit)} tokens per example)"
     )
-    out.append(f"Examples: {_n(report.examples)} (non-blank lines: {_n(report.lines)})")
+    examples = f"Examples: {_n(report.examples)}"
+    if report.lines != report.examples:
+        unreadable = report.lines - report.examples
+        examples += f" ({_n(report.lines)} non-blank lines, {_n(unreadable)} not a JSON object)"
+    out.append(examples)
     out.append("")
     if not report.errors:
         out.append("No format errors found")
@@ -186,10 +191,15 @@ def render_report(report: StatsReport) -> list[str]:
     over = report.over_limit
     line = f"{_n(over.count)} example(s) over the {_n(report.token_limit)}-token limit"
     if over.count:
-        line += f" (they will be truncated in training; lines {_lines_of(over)})"
+        line += f" (they will be truncated in training; {_lines_of(over)})"
     out.append(line)
     out.append(f"Tokens: {_n(report.total_tokens)} in total, {_n(report.trained_tokens)} trained")
-    cost = "n/a (not billed per token)" if report.cost_usd is None else f"${report.cost_usd:,.2f}"
+    if report.cost_usd is None:
+        cost = "n/a (not billed per token)"
+    elif 0 < report.cost_usd < 0.01:
+        cost = f"${report.cost_usd:.4f}"
+    else:
+        cost = f"${report.cost_usd:,.2f}"
     price = (
         ""
         if report.price_per_1m is None
@@ -213,7 +223,7 @@ def render_report(report: StatsReport) -> list[str]:
         ref = report.refusals
         ref_line = f"  refusals: {_n(ref.count)} ({_pct(ref.count, report.examples)})"
         if ref.count:
-            ref_line += f", e.g. lines {_lines_of(ref)}"
+            ref_line += f", e.g. {_lines_of(ref)}"
         out.append(ref_line)
     with_prompt = report.examples - report.missing_system
     if report.distinct_system_prompts > 1:
@@ -232,7 +242,7 @@ def render_report(report: StatsReport) -> list[str]:
     ):
         text = f"  {label}: {_n(finding.count)}"
         if finding.count:
-            text += f", e.g. lines {_lines_of(finding)}"
+            text += f", e.g. {_lines_of(finding)}"
         out.append(text)
     for warning in report.warnings:
         out.append(f"Warning: {warning}")

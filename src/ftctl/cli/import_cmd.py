@@ -7,11 +7,13 @@ import json
 import click
 
 from ftctl.cli.context import AppContext, pass_app
-from ftctl.cli.state_cmd import JSON_HELP, wants_json
-from ftctl.config.loader import load_workspace
-from ftctl.errors import StateError
+from ftctl.cli.state_cmd import JSON_HELP, snapshot_or_empty, wants_json
+from ftctl.config.loader import LoadedWorkspace, load_workspace
+from ftctl.config.models import LocalProvider
+from ftctl.errors import ProviderError, StateError
 from ftctl.plan.desired import desired_project
 from ftctl.providers.registry import open_provider
+from ftctl.server.store import has_data
 from ftctl.state.adopt import adopt_job, data_matches
 from ftctl.state.identity import current_user
 from ftctl.state.model import Address, AuditEntry, StateSnapshot
@@ -48,7 +50,8 @@ def import_(
     workspace = load_workspace(app.workspace_dir, [addr.project])
     project = workspace.project(addr.project)
     store = open_state(workspace)
-    _check_free(store.read(), addr, job_id)
+    _check_free(snapshot_or_empty(store), addr, job_id)
+    _check_local_server_knows_jobs(workspace, project.provider_name, job_id)
 
     provider = open_provider(workspace, project.provider_name)
     job = provider.retrieve_job(job_id)
@@ -110,6 +113,22 @@ def import_(
             "Warning: the job does not match the project's configuration, so the next plan "
             "will train a new version:\n  " + "\n  ".join(adoption.mismatches),
             style="yellow",
+        )
+
+
+def _check_local_server_knows_jobs(
+    workspace: LoadedWorkspace, provider_name: str, job_id: str
+) -> None:
+    """An on-demand local server that has never run knows no job: say so without
+    starting one (a failing command leaves no server process and no data directory)."""
+    config = workspace.model.providers.get(provider_name)
+    if not isinstance(config, LocalProvider) or config.base_url is not None:
+        return
+    data_dir = workspace.root / config.data_dir
+    if not has_data(data_dir):
+        raise ProviderError(
+            f"provider {provider_name!r}: no fine-tuning job {job_id}: the local server of "
+            f"this workspace has no jobs yet (no data in {data_dir})"
         )
 
 

@@ -7,7 +7,7 @@ import json
 import click
 
 from ftctl.cli.context import AppContext, pass_app
-from ftctl.cli.state_cmd import JSON_HELP, state_store, wants_json
+from ftctl.cli.state_cmd import JSON_HELP, snapshot_or_empty, state_store, wants_json
 from ftctl.lineage.card import model_card
 from ftctl.lineage.graph import DEFAULT_ALIAS, Lineage, lineage_of
 
@@ -22,7 +22,8 @@ def lineage(app: AppContext, project: str, alias: str, json_flag: bool, card: bo
     """Trace the model behind PROJECT's ALIAS (default: prod; or a version number):
     commit, data hashes, settings, metrics, gate decision and promotions."""
     store = state_store(app)
-    found = lineage_of(store.read(), store.audit(project), project, alias)
+    audit = store.audit(project) if store.exists() else []
+    found = lineage_of(snapshot_or_empty(store), audit, project, alias)
     if card:
         click.echo(model_card(found), nl=False)
     elif wants_json(app, json_flag):

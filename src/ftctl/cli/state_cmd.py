@@ -12,7 +12,7 @@ from ftctl.cli.context import AppContext, pass_app
 from ftctl.config.loader import LoadedWorkspace, read_workspace
 from ftctl.errors import ConfigError, StateError
 from ftctl.state.identity import current_user
-from ftctl.state.model import Address, AliasRecord, AuditEntry, VersionRecord
+from ftctl.state.model import Address, AliasRecord, AuditEntry, StateSnapshot, VersionRecord
 from ftctl.state.store import StateStore, open_state
 
 JSON_HELP = "Print the result as JSON."
@@ -31,6 +31,17 @@ def state_store(app: AppContext) -> StateStore:
     return open_state(workspace_config(app))
 
 
+def recorded_snapshot(store: StateStore) -> StateSnapshot | None:
+    """The stored snapshot, or None when no state has been recorded yet: inspecting a
+    workspace must not create `.ftctl/state.db` (reading a store for the first time does)."""
+    return store.read() if store.exists() else None
+
+
+def snapshot_or_empty(store: StateStore) -> StateSnapshot:
+    """The stored snapshot, or an empty one (not persisted) when there is no state yet."""
+    return recorded_snapshot(store) or StateSnapshot.empty(workspace_id="")
+
+
 def wants_json(app: AppContext, flag: bool) -> bool:
     return flag or app.json_output
 
@@ -46,10 +57,15 @@ def state() -> None:
 @pass_app
 def list_(app: AppContext, projects: tuple[str, ...], json_flag: bool) -> None:
     """List the addresses in the state (of PROJECTS only, when given)."""
-    snapshot = state_store(app).read()
-    addresses = [a for a in snapshot.addresses() if not projects or a.split(".")[1] in projects]
+    snapshot = recorded_snapshot(state_store(app))
+    recorded = snapshot.addresses() if snapshot else []
+    addresses = [a for a in recorded if not projects or a.split(".")[1] in projects]
     if wants_json(app, json_flag):
-        payload = {"lineage": snapshot.lineage, "serial": snapshot.serial, "addresses": addresses}
+        payload = {
+            "lineage": snapshot.lineage if snapshot else None,
+            "serial": snapshot.serial if snapshot else 0,
+            "addresses": addresses,
+        }
         click.echo(json.dumps(payload, indent=2))
         return
     for address in addresses:
@@ -63,7 +79,7 @@ def list_(app: AppContext, projects: tuple[str, ...], json_flag: bool) -> None:
 def show(app: AppContext, address: str, json_flag: bool) -> None:
     """Show the record at ADDRESS (e.g. version.support-bot.3)."""
     addr = Address.parse(address)
-    snapshot = state_store(app).read()
+    snapshot = snapshot_or_empty(state_store(app))
     record = snapshot.find(addr)
     if record is None:
         raise StateError(_missing(address, snapshot.addresses()))
@@ -94,6 +110,8 @@ def rm(app: AppContext, addresses: tuple[str, ...], lock_timeout: float) -> None
     """
     parsed = [Address.parse(a) for a in addresses]
     store = state_store(app)
+    if not store.exists():  # nothing to forget: fail without creating a state
+        raise StateError(_missing(str(parsed[0]), []))
     who = current_user()
     with store.lock("state rm", who, timeout_s=lock_timeout):
         snapshot = store.read()
@@ -134,6 +152,8 @@ def _dangling_aliases(
 
 def _unlock(app: AppContext, lock_id: str) -> None:
     store = state_store(app)
+    if not store.exists():
+        raise StateError(f"no lock with id {lock_id!r}; the state is not locked")
     store.force_unlock(lock_id)
     store.append_audit(
         AuditEntry.new(
@@ -173,7 +193,8 @@ def force_unlock(app: AppContext, lock_id: str) -> None:
 @pass_app
 def audit(app: AppContext, project: str | None, json_flag: bool) -> None:
     """Show the audit log (of PROJECT only, when given), oldest first."""
-    entries = state_store(app).audit(project)
+    store = state_store(app)
+    entries = store.audit(project) if store.exists() else []
     if wants_json(app, json_flag):
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return

@@ -8,6 +8,7 @@ returns them instead, for `ftctl validate`, together with the projects that are 
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,14 +202,9 @@ def _read_document(
 ) -> tuple[M | None, SourceMap, list[Diagnostic]]:
     """Parse and validate one file: syntax, then apiVersion/kind, then the schema."""
     display = _display(path, root)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as problem:
-        return (
-            None,
-            SourceMap(path, display),
-            [Diagnostic(display, message=f"cannot read: {problem}")],
-        )
+    text, problem = read_text_file(path, display)
+    if text is None:
+        return None, SourceMap(path, display), [problem] if problem else []
     parsed = parse_yaml(text, path, display)
     diagnostics = list(parsed.diagnostics)
     if parsed.data is None and diagnostics:
@@ -225,6 +221,26 @@ def _read_document(
         )
         return None, parsed.source_map, diagnostics
     return (None if diagnostics else validated), parsed.source_map, diagnostics
+
+
+def read_text_file(path: Path, display: str) -> tuple[str | None, Diagnostic | None]:
+    """The UTF-8 text of `path` (a leading BOM dropped), or a diagnostic placed at the
+    first byte that is not UTF-8."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, Diagnostic(display, message=f"cannot read: {error.strerror or error}")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        start = error.start + (3 if raw.startswith(codecs.BOM_UTF8) else 0)
+        line = raw.count(b"\n", 0, start) + 1
+        line_start = raw.rfind(b"\n", 0, start) + 1
+        # The column counts characters, so decode what precedes the bad byte on its line.
+        column = len(raw[line_start:start].decode("utf-8", errors="replace")) + 1
+        message = f"invalid UTF-8: byte 0x{raw[start]:02x} cannot be decoded"
+        hint = "save the file as UTF-8"
+        return None, Diagnostic(display, line, column, message=message, hint=hint)
 
 
 def _check_header(data: Any, source_map: SourceMap, kind: str) -> Diagnostic | None:
@@ -276,7 +292,10 @@ def _raw_project_globs(source_map: SourceMap, root: Path) -> list[str]:
     default: list[str] = list(
         Workspace.model_fields["projects"].get_default(call_default_factory=True)
     )
-    parsed = parse_yaml(source_map.file.read_text(encoding="utf-8"), source_map.file, "")
+    text, _ = read_text_file(source_map.file, "")
+    if text is None:
+        return default
+    parsed = parse_yaml(text, source_map.file, "")
     raw = parsed.data.get("projects") if isinstance(parsed.data, dict) else None
     if isinstance(raw, list) and all(isinstance(p, str) for p in raw):
         return raw
@@ -325,7 +344,8 @@ def _select(
 def _selection_keys(file: Path) -> set[str]:
     """The ways a user may name a project: its metadata.name, directory, dir or file path."""
     keys = {file.parent.name, str(file), str(file.parent)}
-    parsed = parse_yaml(file.read_text(encoding="utf-8", errors="replace"), file, "")
+    text, _ = read_text_file(file, "")
+    parsed = parse_yaml(text or "", file, "")
     metadata = parsed.data.get("metadata") if isinstance(parsed.data, dict) else None
     if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
         keys.add(metadata["name"])
@@ -343,11 +363,7 @@ def _projects_hint(wanted: str, names: Sequence[str]) -> str:
 
 def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, ...]:
     """Unique diagnostics by file, line and column (file-level ones, without a line, first)."""
-
-    def order(d: Diagnostic) -> tuple[str, int, int, str, str, str]:
-        return (d.file, d.line or 0, d.column or 0, d.severity, d.field, d.message)
-
-    return tuple(sorted(set(diagnostics), key=order))
+    return tuple(sorted(set(diagnostics), key=Diagnostic.sort_key))
 
 
 def _display(path: Path, root: Path) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.reader import ReaderError
 from pydantic.alias_generators import to_camel
 
 from ftctl.errors import Diagnostic, Severity
@@ -156,7 +157,11 @@ class ParsedYaml:
 def parse_yaml(text: str, file: Path, display: str) -> ParsedYaml:
     """Parse one YAML document, keeping marks; syntax problems become diagnostics."""
     source_map = SourceMap(file=file, display=display)
-    loader = MarkedLoader(text)
+    try:
+        # The reader checks every character up front, so bad characters fail here.
+        loader = MarkedLoader(text)
+    except ReaderError as error:
+        return ParsedYaml(None, source_map, (_reader_diagnostic(error, text, display),))
     try:
         root = loader.get_single_node()
         if root is None:
@@ -178,6 +183,26 @@ def parse_yaml(text: str, file: Path, display: str) -> ParsedYaml:
         )
     finally:
         loader.dispose()
+
+
+def _reader_diagnostic(error: ReaderError, text: str, display: str) -> Diagnostic:
+    """A character YAML does not allow (NUL, most control characters), at its place."""
+    line, column = text_position(text, error.position)
+    code = error.character if isinstance(error.character, int) else ord(error.character)
+    shown = f"U+{code:04X}"
+    return Diagnostic(
+        file=display,
+        line=line,
+        column=column,
+        message=f"character {shown} is not allowed in YAML (is this a text file?)",
+    )
+
+
+def text_position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of the character at `index` of `text`."""
+    before = text[:index]
+    line_start = before.rfind("\n") + 1
+    return before.count("\n") + 1, index - line_start + 1
 
 
 def _syntax_diagnostic(error: yaml.MarkedYAMLError, display: str) -> Diagnostic:

@@ -75,6 +75,7 @@ _MODELS: tuple[ModelInfo, ...] = (
     _openai("gpt-4o-2024-08-06", price=25.00),
     _openai("gpt-4o-mini-2024-07-18", price=3.00),
     # Reinforcement fine-tuning is billed per training hour, not per token: no token price.
+    # Its per-example limit is not published separately; ftctl assumes the family's 65,536.
     _openai("o4-mini-2025-04-16", price=None, methods=("reinforcement",)),
     # ftctl's own local server: free; o200k_base is used only for estimates.
     ModelInfo(

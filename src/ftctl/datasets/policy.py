@@ -350,7 +350,7 @@ def _check_near_duplicates(data: PolicyInput, locator: PolicyLocator, out: Polic
     near = [
         record
         for record, match in zip(rows, matches, strict=True)
-        if match is not None and rows[match].canonical != record.canonical
+        if match is not None and rows[match.key].canonical != record.canonical
     ]
     ratio = _ratio(len(near), len(rows))
     result.observed = ratio

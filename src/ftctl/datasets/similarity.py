@@ -14,12 +14,14 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from datasketch import MinHash
 
 SHINGLE_WORDS = 3
+LSH_WEIGHTS = (0.05, 0.95)  # (false positive, false negative) weights for the band choice
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -179,7 +181,9 @@ def _new_lsh(threshold: float, num_perm: int) -> Any:
     if params is not None:
         return MinHashLSH(num_perm=num_perm, params=params)
     try:
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # Weighted towards recall: a missed pair is a duplicate or a leak not reported,
+        # while an extra candidate only costs one signature comparison.
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
     except ValueError:
         # Thresholds near 1 make datasketch pick a single band, which it refuses. Two
         # bands still find every pair that similar (they share whole signatures), and
@@ -189,54 +193,74 @@ def _new_lsh(threshold: float, num_perm: int) -> Any:
     return lsh
 
 
+def jaccard(a: set[bytes], b: set[bytes]) -> float:
+    """The exact Jaccard similarity of two shingle sets (0 when both are empty)."""
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+@dataclass(frozen=True)
+class Match:
+    key: int
+    similarity: float  # exact Jaccard of the two texts' shingles
+
+
 class NearIndex:
-    """Texts inserted so far, queried for ones at least `threshold` similar."""
+    """Texts inserted so far, queried for ones at least `threshold` similar.
+
+    MinHash LSH finds the candidates; each candidate is then checked with the exact Jaccard
+    similarity of the shingle sets, so the decision has no estimation noise and a pair is
+    near exactly when its similarity reaches the threshold (LSH may still, rarely, miss a
+    pair close to the threshold; it is tuned towards recall, see `LSH_WEIGHTS`).
+    """
 
     def __init__(self, threshold: float, num_perm: int) -> None:
         self.threshold = threshold
         self.num_perm = num_perm
         self._lsh = _new_lsh(threshold, num_perm)
-        self._hashes: dict[int, MinHash] = {}
+        self._texts: dict[int, str] = {}
 
-    def add(self, key: int, signature: MinHash | None) -> None:
-        if signature is None or key in self._hashes:
+    def add(self, key: int, text: str) -> None:
+        signature = minhash(text, self.num_perm)
+        if signature is None or key in self._texts:
             return
         self._lsh.insert(key, signature)
-        self._hashes[key] = signature
+        self._texts[key] = text
 
-    def nearest(self, signature: MinHash | None) -> int | None:
+    def nearest(self, text: str) -> Match | None:
         """The smallest key whose text is at least `threshold` similar, or None."""
-        if signature is None or not self._hashes:
+        signature = minhash(text, self.num_perm)
+        if signature is None or not self._texts:
             return None
-        candidates = sorted(self._lsh.query(signature))
-        for key in candidates:
-            if signature.jaccard(self._hashes[key]) >= self.threshold:
-                return int(key)
+        grams = shingles(text)
+        for key in sorted(self._lsh.query(signature)):
+            similarity = jaccard(grams, shingles(self._texts[key]))
+            if similarity >= self.threshold:
+                return Match(int(key), similarity)
         return None
 
 
 def near_duplicates_in_order(
     texts: Sequence[str], threshold: float, num_perm: int, *, keep_all: bool
-) -> list[int | None]:
-    """For each text, the index of an earlier near-duplicate of it, or None.
+) -> list[Match | None]:
+    """For each text, an earlier near-duplicate of it (its index), or None.
 
     With `keep_all=False` a text found to be a near-duplicate is not itself indexed (what a
     dedupe does: later texts are compared with the kept ones only); with `keep_all=True`
     every text is indexed (what a ratio counts).
     """
     index = NearIndex(threshold, num_perm)
-    result: list[int | None] = []
+    result: list[Match | None] = []
     for i, text in enumerate(texts):
-        signature = minhash(text, num_perm)
-        match = index.nearest(signature)
+        match = index.nearest(text)
         result.append(match)
         if match is None or keep_all:
-            index.add(i, signature)
+            index.add(i, text)
     return result
 
 
 def build_index(texts: Iterable[str], threshold: float, num_perm: int) -> NearIndex:
     index = NearIndex(threshold, num_perm)
     for i, text in enumerate(texts):
-        index.add(i, minhash(text, num_perm))
+        index.add(i, text)
     return index

@@ -13,7 +13,7 @@ from typing import Literal
 
 from ftctl.datasets.canonical import unit_hash
 from ftctl.datasets.provenance import Record
-from ftctl.datasets.similarity import build_index, minhash, prompt_text
+from ftctl.datasets.similarity import build_index, prompt_text
 
 SplitName = Literal["train", "validation", "test"]
 SPLIT_ORDER: tuple[SplitName, ...] = ("train", "validation", "test")
@@ -104,11 +104,9 @@ def _leaks_between(
             leaks.append(Leak(later, record, earlier, other, "exact", 1.0))
             reported.add(pos)
             continue
-        signature = minhash(prompt, num_perm)
-        match = index.nearest(signature)
-        if match is not None and signature is not None:
-            other_sig = minhash(earlier_prompts[match], num_perm)
-            similarity = signature.jaccard(other_sig) if other_sig is not None else 0.0
-            leaks.append(Leak(later, record, earlier, earlier_rows[match], "near", similarity))
+        match = index.nearest(prompt)
+        if match is not None:
+            other = earlier_rows[match.key]
+            leaks.append(Leak(later, record, earlier, other, "near", match.similarity))
             reported.add(pos)
     return leaks

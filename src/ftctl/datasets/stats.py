@@ -502,7 +502,15 @@ class _Analyzer:
         if fmt == "chat" and messages and answers and answers[-1] is messages[-1]:
             content = answers[-1].get("content")
             final = content if isinstance(content, str) else None
-        self._findings(line_no, has_system, has_user, texts, final)
+        # DPO: a refusal is a finding only in the preferred output (a refused
+        # non-preferred output is what DPO data against refusing looks like).
+        preferred = None
+        if fmt == "dpo":
+            output = example.get("preferred_output")
+            first = output[0] if isinstance(output, list) and output else None
+            content = first.get("content") if isinstance(first, dict) else None
+            preferred = [content] if isinstance(content, str) else []
+        self._findings(line_no, has_system, has_user, texts, final, preferred)
         return n_messages
 
     def _findings(
@@ -512,8 +520,12 @@ class _Analyzer:
         has_user: bool,
         answers: list[str],
         final_answer: str | None,
+        refusal_candidates: list[str] | None = None,
     ) -> None:
-        """Count missing roles, refusals, empty and truncated answers of one example."""
+        """Count missing roles, refusals, empty and truncated answers of one example.
+
+        Refusals are looked for in `refusal_candidates` (default: all the answers).
+        """
         totals = self.totals
         if not has_system:
             totals.missing_system += 1
@@ -524,8 +536,10 @@ class _Analyzer:
             if content.isspace():  # whitespace only ("" is the missing_content error)
                 totals.empty += 1
                 _sample(totals.empty_samples, line=line_no)
-            elif content:
+            elif content and refusal_candidates is None:
                 texts.append(content)
+        if refusal_candidates is not None:
+            texts = [t for t in refusal_candidates if t and not t.isspace()]
         # One scan of all answers; only when it hits are they checked one by one (a
         # phrase could straddle two joined answers).
         refusal = self.refusal

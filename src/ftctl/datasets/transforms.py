@@ -227,7 +227,10 @@ def _near_dedupe(
     out: list[Record] = []
     for record, match in zip(records, matches, strict=True):
         if match is not None:
-            report.drop(record, f"near-duplicate of {records[match].origin}")
+            report.drop(
+                record,
+                f"near-duplicate of {records[match.key].origin}, {match.similarity:.0%} similar",
+            )
             continue
         out.append(record)
     return out

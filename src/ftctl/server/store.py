@@ -234,6 +234,14 @@ class Page:
         }
 
 
+DATABASE = "state.sqlite3"
+
+
+def has_data(data_dir: Path) -> bool:
+    """True when a server has ever run on `data_dir` (so it may know files and jobs)."""
+    return (data_dir / DATABASE).is_file()
+
+
 @dataclass
 class Store:
     """The server's state under `data_dir` (state.sqlite3, files/, weights/)."""
@@ -247,7 +255,7 @@ class Store:
         self.files_dir.mkdir(exist_ok=True)
         self.weights_dir.mkdir(exist_ok=True)
         self._conn = sqlite3.connect(
-            self.data_dir / "state.sqlite3", check_same_thread=False, isolation_level=None
+            self.data_dir / DATABASE, check_same_thread=False, isolation_level=None
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")

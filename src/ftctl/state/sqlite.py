@@ -26,6 +26,9 @@ class SqliteStateStore(SqlStateStore):
         self.workspace_name = workspace_name
         self._migrated = False
 
+    def exists(self) -> bool:
+        return self.path.is_file()
+
     def _connect(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

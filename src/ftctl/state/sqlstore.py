@@ -62,6 +62,10 @@ class SqlStateStore(ABC):
 
     # ---- snapshot
 
+    def exists(self) -> bool:
+        """A database server's state is always there to ask (its tables are made on use)."""
+        return True
+
     def read(self) -> StateSnapshot:
         with self._reader() as conn:
             found = self._current(conn)

@@ -22,6 +22,11 @@ __all__ = ["LockInfo", "StateStore", "open_state"]
 class StateStore(Protocol):
     """Where ftctl records what it created. Every write is atomic."""
 
+    def exists(self) -> bool:
+        """True once a state has been recorded. Read-only commands check this first so
+        that inspecting a workspace never creates a state (`read` would)."""
+        ...
+
     def read(self) -> StateSnapshot:
         """The current snapshot. On first use: an empty snapshot at serial 0 whose new
         lineage (and workspace id) is persisted, so later reads return the same lineage."""

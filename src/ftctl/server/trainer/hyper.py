@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # OpenAI's documented rule for the default number of epochs: aim for 3 epochs, but see at
@@ -18,8 +19,10 @@ BATCH_FRACTION = 0.002
 MAX_BATCH_SIZE = 256
 
 # The Adam learning rate of the local model is BASE_LEARNING_RATE * learning_rate_multiplier.
-BASE_LEARNING_RATE = 1e-3
-AUTO_LR_MULTIPLIER = 2.0
+# 1.0 is tuned at batch size 8; "auto" scales it with sqrt(batch_size / 8), capped at 1.0,
+# because smaller batches give noisier gradients.
+BASE_LEARNING_RATE = 5e-3
+REFERENCE_BATCH_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,15 @@ def resolve_hyperparameters(
     lr_multiplier: float | None,
 ) -> Hyper:
     """Fill in every `None` ("auto") the way the local trainer does; explicit values are kept."""
+    batch = auto_batch_size(n_train_examples) if batch_size is None else batch_size
     return Hyper(
         n_epochs=auto_n_epochs(n_train_examples) if n_epochs is None else n_epochs,
-        batch_size=auto_batch_size(n_train_examples) if batch_size is None else batch_size,
-        learning_rate_multiplier=AUTO_LR_MULTIPLIER if lr_multiplier is None else lr_multiplier,
+        batch_size=batch,
+        learning_rate_multiplier=auto_lr_multiplier(batch)
+        if lr_multiplier is None
+        else lr_multiplier,
     )
+
+
+def auto_lr_multiplier(batch_size: int) -> float:
+    return round(min(1.0, math.sqrt(batch_size / REFERENCE_BATCH_SIZE)), 4)

@@ -42,7 +42,7 @@ PARAM_NAMES: tuple[str, ...] = ("E", "C", "Q", "W1", "b1", "W2", "b2")
 @dataclass(frozen=True)
 class ModelConfig:
     n_buckets: int = 8192
-    prompt_dim: int = int(__import__("os").environ.get("FTPD", "64"))
+    prompt_dim: int = 64
     context: int = 12
     token_dim: int = 16
     n_positions: int = 64
@@ -133,7 +133,7 @@ def init_params(
         return (rng.standard_normal(shape) * scale).astype(dtype)
 
     return {
-        "E": normal((config.n_buckets, config.prompt_dim), float(__import__("os").environ.get("FTE", "0.02"))),
+        "E": normal((config.n_buckets, config.prompt_dim), 0.02),
         "C": normal((VOCAB_SIZE, config.token_dim), 0.5),
         "Q": normal((config.n_positions, config.position_dim), 0.5),
         "W1": normal((config.input_dim, config.hidden), 1.0 / np.sqrt(config.input_dim)),
@@ -266,9 +266,7 @@ class Gradients:
         return full
 
 
-def loss_and_grads(
-    params: Mapping[str, Array], batch: Batch
-) -> tuple[LossResult, Gradients]:
+def loss_and_grads(params: Mapping[str, Array], batch: Batch) -> tuple[LossResult, Gradients]:
     """Mean token cross-entropy of the batch and its exact gradient for every parameter."""
     cfg_k = batch.context.shape[1]
     prompt = prompt_vectors(params, batch)
