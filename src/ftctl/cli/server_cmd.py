@@ -105,7 +105,7 @@ def server(
 
     try:
         serve(
-            create_app(settings),
+            lambda: create_app(settings),
             directory,
             host=host,
             port=port,

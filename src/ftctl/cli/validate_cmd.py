@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 
 from ftctl.cli.context import AppContext, pass_app
+from ftctl.config.checks import check_credentials
 from ftctl.config.loader import WorkspaceReport, read_workspace, sorted_diagnostics
 from ftctl.errors import Diagnostic
 
@@ -40,6 +42,13 @@ def collect_diagnostics(report: WorkspaceReport) -> list[Diagnostic]:
     add their diagnostics to `diagnostics` before it is sorted.
     """
     diagnostics = list(report.diagnostics)
+    if report.workspace is not None and report.workspace.source_map is not None:
+        used = [p.provider_name for p in report.workspace.projects]
+        diagnostics.extend(
+            check_credentials(
+                report.workspace.model, report.workspace.source_map, used, os.environ
+            )
+        )
     if report.workspace is not None:
         # The data policy: builds each project's data (cached) and reports every finding.
         from ftctl.datasets.validation import validate_project_data

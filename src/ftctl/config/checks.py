@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -28,7 +28,7 @@ from ftctl.config.models import (
 )
 from ftctl.config.suggest import did_you_mean
 from ftctl.config.yaml_marks import FieldPath, SourceMap, format_field_path
-from ftctl.errors import Diagnostic
+from ftctl.errors import Diagnostic, Severity
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -55,6 +55,44 @@ def check_workspace(workspace: Workspace, source_map: SourceMap) -> list[Diagnos
         problem = _relative_path_problem(pattern)
         if problem:
             diagnostics.append(source_map.diagnostic(("projects", index), problem, at_value=True))
+    return diagnostics
+
+
+def api_key_variable(workspace: Workspace, provider: str) -> str | None:
+    """The environment variable holding `provider`'s API key (None: it needs none)."""
+    config = workspace.providers.get(provider)
+    return config.api_key_env if config is not None else None
+
+
+def missing_api_key(
+    source_map: SourceMap, provider: str, variable: str, *, severity: Severity = "error"
+) -> Diagnostic:
+    """`providers.<name>.apiKeyEnv` (or the provider, for the default) names an unset variable."""
+    return source_map.diagnostic(
+        ("providers", provider, "apiKeyEnv"),
+        f"environment variable {variable} is not set",
+        hint=f"export {variable} with provider '{provider}''s API key, or change apiKeyEnv",
+        at_value=True,
+        severity=severity,
+    )
+
+
+def check_credentials(
+    workspace: Workspace,
+    source_map: SourceMap,
+    used: Iterable[str],
+    environ: Mapping[str, str],
+) -> list[Diagnostic]:
+    """Warnings for the providers in `used` whose API key variable is unset or blank.
+
+    Warnings, not errors: `validate` runs offline (say in CI without secrets); the
+    commands that call the provider fail on them.
+    """
+    diagnostics: list[Diagnostic] = []
+    for provider in sorted(set(used)):
+        variable = api_key_variable(workspace, provider)
+        if variable and not environ.get(variable, "").strip():
+            diagnostics.append(missing_api_key(source_map, provider, variable, severity="warning"))
     return diagnostics
 
 

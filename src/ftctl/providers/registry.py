@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from ftctl.config.checks import missing_api_key
 from ftctl.config.models import LocalProvider
 from ftctl.config.models import OpenAIProvider as OpenAIProviderConfig
 from ftctl.errors import ConfigError, CredentialsError
@@ -40,7 +41,7 @@ def open_provider(workspace: LoadedWorkspace, name: str) -> Provider:
     if isinstance(config, OpenAIProviderConfig):
         return OpenAIProvider(
             name,
-            api_key=_key_from_env(config.api_key_env, name),
+            api_key=_key_from_env(workspace, config.api_key_env, name),
             base_url=config.base_url,
             organization=config.organization,
             project=config.project,
@@ -53,7 +54,11 @@ def open_provider(workspace: LoadedWorkspace, name: str) -> Provider:
 def _open_local(workspace: LoadedWorkspace, name: str, config: LocalProvider) -> Provider:
     from ftctl.providers.openai_api import OpenAIProvider
 
-    key = _key_from_env(config.api_key_env, name) if config.api_key_env else LOCAL_PLACEHOLDER_KEY
+    key = (
+        _key_from_env(workspace, config.api_key_env, name)
+        if config.api_key_env
+        else LOCAL_PLACEHOLDER_KEY
+    )
     base_url = config.base_url
     if base_url is None:
         from ftctl.server.launcher import ensure_local_server
@@ -69,11 +74,16 @@ def _open_local(workspace: LoadedWorkspace, name: str, config: LocalProvider) ->
     )
 
 
-def _key_from_env(variable: str, provider: str) -> str:
+def _key_from_env(workspace: LoadedWorkspace, variable: str, provider: str) -> str:
     value = os.environ.get(variable, "")
     if not value.strip():
+        diagnostics = []
+        if workspace.source_map is not None:
+            # Points at the line of ftctl.yaml that names the variable.
+            diagnostics.append(missing_api_key(workspace.source_map, provider, variable))
         raise CredentialsError(
-            f"environment variable {variable} is not set: provider {provider!r} reads its "
-            f"API key from it (set it, or change `apiKeyEnv` in ftctl.yaml)"
+            f"no API key for provider {provider!r}: environment variable {variable} is not "
+            "set (set it, or change `apiKeyEnv` in ftctl.yaml)",
+            diagnostics,
         )
     return value.strip()

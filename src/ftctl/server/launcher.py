@@ -89,7 +89,7 @@ class LocalServerHandle:
 
 
 def serve(
-    app: Any,
+    make_app: Callable[[], Any],
     data_dir: Path,
     *,
     host: str = "127.0.0.1",
@@ -98,18 +98,27 @@ def serve(
     api_key_env: str | None = None,
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve `app` until SIGINT/SIGTERM; `port=0` picks a free port."""
+    """Serve the app `make_app` builds until SIGINT/SIGTERM; `port=0` picks a free port.
+
+    The port is bound and the data directory locked before the app (which opens its
+    store) is built, so a server that cannot start leaves no data directory behind.
+    """
     import uvicorn
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(data_dir / SERVER_LOCK, wait=False) as locked:
+    sock = _bind(host, port)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        sock.close()
+        raise ServerError(f"cannot create the data directory {data_dir}: {error}") from error
+    with contextlib.closing(sock), _exclusive_lock(data_dir / SERVER_LOCK, wait=False) as locked:
         if not locked:
             other = ServerInfo.read(data_dir)
             where = f" (pid {other.pid}, {other.url})" if other else ""
             raise ServerError(
                 f"another ftctl server already uses the data directory {data_dir}{where}"
             )
-        sock = _bind(host, port)
+        app = make_app()
         actual_port = sock.getsockname()[1]
         shown_host = f"[{host}]" if ":" in host else host
         url = f"http://{shown_host}:{actual_port}"

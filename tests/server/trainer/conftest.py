@@ -60,7 +60,7 @@ def valid_rows() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def hyper() -> Hyper:
-    return Hyper(n_epochs=6, batch_size=4, learning_rate_multiplier=1.0)
+    return Hyper(n_epochs=6, batch_size=4, learning_rate_multiplier=2.0)
 
 
 @dataclass

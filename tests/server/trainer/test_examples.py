@@ -84,9 +84,10 @@ def test_untrainable_files_get_a_message_naming_the_problem(rows: list[dict[str,
 def test_auto_hyperparameters_follow_openais_rules(n_examples: int, n_epochs: int, batch_size: int) -> None:
     hyper = resolve_hyperparameters(n_examples, None, None, None)
     assert (hyper.n_epochs, hyper.batch_size) == (n_epochs, batch_size)
-    assert 0 < hyper.learning_rate_multiplier <= 1.0
+    assert 0 < hyper.learning_rate_multiplier <= 2.0
 
 
 def test_explicit_hyperparameters_are_kept() -> None:
     assert resolve_hyperparameters(300, 6, 8, 0.5) == Hyper(6, 8, 0.5)
-    assert resolve_hyperparameters(300, None, 8, None).learning_rate_multiplier == 1.0
+    assert resolve_hyperparameters(300, None, 8, None).learning_rate_multiplier == 2.0
+    assert resolve_hyperparameters(300, None, 2, None).learning_rate_multiplier == 1.0

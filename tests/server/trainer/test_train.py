@@ -63,7 +63,7 @@ def test_reports_every_step_and_epoch(trained: Any, train_rows: Rows, hyper: Hyp
 
 
 def test_without_validation_rows_only_train_metrics(train_rows: Rows, helpers: Any) -> None:
-    run = helpers.run_training(base_weights("local-tiny", 0), train_rows[:8], None, Hyper(1, 4, 1.0))
+    run = helpers.run_training(base_weights("local-tiny", 0), train_rows[:8], None, Hyper(1, 4, 2.0))
     assert all(s.valid_loss is None and s.valid_mean_token_accuracy is None for s in run.steps)
     assert set(run.epochs[0].metrics) == {"train_loss", "train_mean_token_accuracy"}
 
@@ -110,7 +110,7 @@ def test_continuing_from_a_fine_tuned_model_starts_from_what_it_learned(
     # Lineage: local-tiny -> m1 (trained) -> m2 (continued from m1's saved file) -> m3.
     path = tmp_path / "m1.npz"
     trained.outcome.weights.save(path)
-    one_epoch = Hyper(1, 4, 1.0)
+    one_epoch = Hyper(1, 4, 2.0)
     m2 = helpers.run_training(Weights.load(path), train_rows, valid_rows, one_epoch, seed=3)
     fresh = helpers.run_training(base_weights("local-tiny", 0), train_rows, valid_rows, one_epoch, seed=3)
     assert m2.epochs[0].metrics["train_loss"] < fresh.epochs[0].metrics["train_loss"] / 5
@@ -138,7 +138,7 @@ def conversation(helpers: Any, first_answer: str, weight: int) -> Rows:
 
 def test_weight_zero_assistant_messages_are_not_learned(helpers: Any) -> None:
     secret = "zebra crossing"
-    hyper = Hyper(6, 4, 1.0)
+    hyper = Hyper(6, 4, 2.0)
     ask = [{"role": "user", "content": "what is the secret word"}]
     weighted = helpers.run_training(base_weights("local-tiny", 0), conversation(helpers, secret, 1), None, hyper)
     masked = helpers.run_training(base_weights("local-tiny", 0), conversation(helpers, secret, 0), None, hyper)
