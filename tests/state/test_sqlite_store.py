@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ftctl.errors import StateError, StateLockedError
+from ftctl.events import Event
 from ftctl.state.migrations import SCHEMA_VERSION, migrate, schema_version
 from ftctl.state.model import AliasRecord, AuditEntry
 from ftctl.state.sqlite import SqliteStateStore
@@ -124,26 +125,64 @@ def test_a_live_holder_keeps_its_lock_past_the_ttl(tmp_path: Path) -> None:
     assert store.current_lock() is None
 
 
-def test_a_dead_holders_lock_expires_and_is_taken_over(tmp_path: Path) -> None:
+def test_a_killed_holders_lock_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     store = SqliteStateStore(db)
-    with lock_held_elsewhere(db, ttl_s=0.2) as holder:
-        holder.kill()  # no more heartbeats
+    with lock_held_elsewhere(db) as holder:  # the default ttl: nowhere near expiry
+        held = store.current_lock()
+        assert held is not None and held.pid == holder.pid and held.host
+        holder.kill()  # SIGKILL: no cleanup, no more heartbeats
         holder.wait(timeout=30)
     dead_id = holder.lock_id  # type: ignore[attr-defined]
-    with store.lock(operation="apply", who="bob", timeout_s=30) as taken:
+    events: list[Event] = []
+    with store.lock(operation="apply", who="bob", events=events.append) as taken:
         assert taken.id != dead_id and taken.who == "bob"
+    [warning] = [e.message for e in events if e.kind == "warning"]
+    assert f"took over a stale state lock: lock {dead_id} held by alice@ci-runner" in warning
+    assert f"pid {holder.pid}" in warning and "no longer running" in warning
     with pytest.raises(StateError, match=f"no lock with id '{dead_id}'"):
         store.force_unlock(dead_id)
 
 
-def test_force_unlock_frees_a_lock_left_by_a_killed_process(tmp_path: Path) -> None:
+def test_a_lock_whose_pid_was_reused_is_stale(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    store = SqliteStateStore(db)
+    with store.lock(operation="apply", who="alice") as held:
+        assert held.pid_started is not None  # Linux: /proc gives the start time
+        # The same pid, but a process started at another time: the holder is gone.
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE locks SET pid_started = '1'")
+        events: list[Event] = []
+        with store.lock(operation="plan", who="bob", events=events.append) as taken:
+            assert taken.who == "bob"
+        assert "no longer running" in events[0].message
+
+
+def test_a_dead_holders_lock_on_another_host_expires_and_is_taken_over(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    store = SqliteStateStore(db)
+    with lock_held_elsewhere(db, ttl_s=0.2) as holder:
+        with sqlite3.connect(db) as conn:  # its pid cannot be checked from here
+            conn.execute("UPDATE locks SET host = 'ci-runner-7'")
+        holder.kill()  # no more heartbeats
+        holder.wait(timeout=30)
+    dead_id = holder.lock_id  # type: ignore[attr-defined]
+    events: list[Event] = []
+    with store.lock(operation="apply", who="bob", timeout_s=30, events=events.append) as taken:
+        assert taken.id != dead_id and taken.who == "bob"
+    assert "it was not renewed in time" in events[0].message
+    assert f"lock {dead_id}" in events[0].message
+
+
+def test_force_unlock_frees_a_lock_held_on_another_host(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     store = SqliteStateStore(db)
     with lock_held_elsewhere(db) as holder:
+        with sqlite3.connect(db) as conn:  # as if held by a machine that crashed
+            conn.execute("UPDATE locks SET host = 'ci-runner-7'")
         holder.kill()
         holder.wait(timeout=30)
-    with pytest.raises(StateLockedError):
+    with pytest.raises(StateLockedError, match="pid .* on ci-runner-7"):
         store.lock(operation="apply", who="bob").__enter__()
     with pytest.raises(StateError, match="no lock with id 'nope'"):
         store.force_unlock("nope")

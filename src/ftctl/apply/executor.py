@@ -102,7 +102,9 @@ class Executor:
 
     def run(self) -> ApplyResult:
         who = self.options.who
-        with self.store.lock(self.options.operation, who, timeout_s=self.options.lock_timeout_s):
+        with self.store.lock(
+            self.options.operation, who, timeout_s=self.options.lock_timeout_s, events=self.events
+        ):
             self.snapshot = self.store.read()
             data_hashes = {
                 f"{name}.{split}": s.sha256

@@ -124,10 +124,24 @@ def run_apply(
     def provider(name: str) -> Provider:
         return prepared.providers(name)
 
+    for name in providers_needed(plan, prepared):
+        provider(name)  # a missing API key fails here, before anything is uploaded or trained
     with progress_sink(app) as events:
         result = apply_plan(plan, prepared.store, provider, prepared.desired, options, events)
     report(app, plan, result)
     return result
+
+
+def providers_needed(plan: Plan, prepared: Prepared) -> list[str]:
+    """The providers of every project the plan changes (state-only projects: their versions')."""
+    names: set[str] = set()
+    for project in {change.project for change in plan.changes}:
+        desired = prepared.desired.get(project)
+        if desired is not None:
+            names.add(desired.provider)
+        else:
+            names.update(v.provider for v in prepared.snapshot.versions_of(project))
+    return sorted(names)
 
 
 def report(app: AppContext, plan: Plan, result: ApplyResult) -> None:

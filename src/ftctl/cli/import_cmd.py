@@ -63,7 +63,7 @@ def import_(
     desired = desired_project(workspace, project, built)
 
     who = current_user()
-    with store.lock("import", who, timeout_s=lock_timeout):
+    with store.lock("import", who, timeout_s=lock_timeout, events=app.event_sink()):
         snapshot = store.read()
         _check_free(snapshot, addr, job_id)
         matches = data_matches(provider, snapshot, desired, job)

@@ -113,7 +113,7 @@ def rm(app: AppContext, addresses: tuple[str, ...], lock_timeout: float) -> None
     if not store.exists():  # nothing to forget: fail without creating a state
         raise StateError(_missing(str(parsed[0]), []))
     who = current_user()
-    with store.lock("state rm", who, timeout_s=lock_timeout):
+    with store.lock("state rm", who, timeout_s=lock_timeout, events=app.event_sink()):
         snapshot = store.read()
         removed: list[tuple[str, dict[str, Any]]] = []
         for addr in parsed:

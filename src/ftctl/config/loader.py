@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ftctl.config import checks
 from ftctl.config.models import API_VERSION, FineTuneProject, Workspace
+from ftctl.config.overlay import with_workspace_defaults
 from ftctl.config.suggest import did_you_mean
 from ftctl.config.validation_errors import diagnostics_from_validation_error
 from ftctl.config.yaml_marks import SourceMap, parse_yaml
@@ -34,6 +35,8 @@ class LoadedProject:
     name: str
     path: Path  # the project.yaml
     dir: Path  # its directory: relative source paths start here
+    # The effective project: `spec.policy` is the workspace's `defaults.policy` overlaid
+    # by what the project file sets (see `ftctl.config.overlay`).
     model: FineTuneProject
     provider_name: str  # spec.provider, else the workspace default, else the only provider
     source_map: SourceMap  # field path -> line and column in `path`
@@ -184,13 +187,14 @@ def _read_project(
         return None, diagnostics
     diagnostics.extend(checks.check_project(project, source_map, path.parent, root, workspace))
     provider = checks.resolve_provider_name(project, workspace) if workspace else None
-    if diagnostics or provider is None:
+    if diagnostics or provider is None or workspace is None:
         return None, diagnostics
     loaded = LoadedProject(
         name=project.metadata.name,
         path=path,
         dir=path.parent,
-        model=project,
+        # The effective settings: the dataset engine and the planner read this model.
+        model=with_workspace_defaults(project, workspace),
         provider_name=provider,
         source_map=source_map,
     )

@@ -61,7 +61,15 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
-MIGRATIONS: Sequence[str] = (_V1, _V2)
+# Version 3: a lock names its holding process (host, pid, start time), so a lock left
+# by a process that died on this host is taken over without waiting for its expiry.
+_V3 = """
+ALTER TABLE locks ADD COLUMN host TEXT NOT NULL DEFAULT '';
+ALTER TABLE locks ADD COLUMN pid INTEGER;
+ALTER TABLE locks ADD COLUMN pid_started TEXT;
+"""
+
+MIGRATIONS: Sequence[str] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

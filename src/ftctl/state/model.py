@@ -231,19 +231,33 @@ class AuditEntry(_Record):
         return parts[1] if len(parts) >= 2 else ""
 
 
+# A lock's holder renews it every ttl/3 while it lives, so a holder that died on another
+# host (where its pid cannot be checked) frees the state within this many seconds.
+DEFAULT_LOCK_TTL_S = 120.0
+
+
 @dataclass(frozen=True)
 class LockInfo(_Record):
-    """Who holds the state lock, for what, and until when (ISO-8601 UTC)."""
+    """Who holds the state lock, for what, and until when (ISO-8601 UTC).
+
+    `host`, `pid` and `pid_started` (the process start time, in clock ticks after boot,
+    from /proc; None where unknown) name the holding process, so that a lock left by a
+    process that died on this host is recognised and taken over at once.
+    """
 
     id: str
     who: str
     operation: str
     created_at: str
     expires_at: str
+    host: str = ""
+    pid: int | None = None
+    pid_started: str | None = None
 
     def describe(self) -> str:
+        process = f", pid {self.pid} on {self.host}" if self.pid is not None else ""
         return (
-            f"lock {self.id} held by {self.who} for {self.operation!r} "
+            f"lock {self.id} held by {self.who} for {self.operation!r}{process} "
             f"since {self.created_at} (expires {self.expires_at})"
         )
 

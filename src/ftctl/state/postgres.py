@@ -47,7 +47,12 @@ _V2 = [
     "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
     "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
 ]
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2)
+_V3 = [
+    "ALTER TABLE locks ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE locks ADD COLUMN pid BIGINT",
+    "ALTER TABLE locks ADD COLUMN pid_started TEXT",
+]
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

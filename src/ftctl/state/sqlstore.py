@@ -4,7 +4,7 @@ Snapshots are stored whole, as JSON, one row per serial: the compare-and-swap is
 "insert serial + 1 if the newest row is `snapshot.serial`", inside one write transaction
 that excludes every other writer. A lock is one row with an expiry that its live holder
 keeps pushing forward (a heartbeat thread), so only a dead holder's lock expires and can
-be taken over. The audit table is append-only (the database's triggers refuse changes).
+be taken over; a holder that died on this host (its pid is gone) is taken over at once. The audit table is append-only (the database's triggers refuse changes).
 Backends provide connections whose `execute` takes `?` placeholders.
 """
 
@@ -21,7 +21,16 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from ftctl.errors import StateError, StateLockedError
-from ftctl.state.model import AuditEntry, LockInfo, StateSnapshot, iso_from_unix, utc_now
+from ftctl.events import Event, EventSink, ignore
+from ftctl.state.holder import holder_is_dead, this_process
+from ftctl.state.model import (
+    DEFAULT_LOCK_TTL_S,
+    AuditEntry,
+    LockInfo,
+    StateSnapshot,
+    iso_from_unix,
+    utc_now,
+)
 
 # Old snapshots kept for inspection and recovery; older ones are pruned on write.
 KEEP_SNAPSHOTS = 30
@@ -29,6 +38,8 @@ _LOCK_NAME = "state"
 _POLL_S = 0.1
 # Renewals of a held lock happen every ttl/3, but not more often than this.
 _MIN_RENEW_S = 0.05
+# The columns of a lock row, in `LockInfo`'s field order.
+_LOCK_COLUMNS = "id, who, operation, created_at, expires_at, host, pid, pid_started"
 
 
 class Cursor(Protocol):
@@ -140,15 +151,20 @@ class SqlStateStore(ABC):
     # ---- lock
 
     def lock(
-        self, operation: str, who: str, timeout_s: float = 0, ttl_s: float = 3600
+        self,
+        operation: str,
+        who: str,
+        timeout_s: float = 0,
+        ttl_s: float = DEFAULT_LOCK_TTL_S,
+        events: EventSink = ignore,
     ) -> AbstractContextManager[LockInfo]:
-        return self._locked(operation, who, timeout_s, ttl_s)
+        return self._locked(operation, who, timeout_s, ttl_s, events)
 
     @contextmanager
     def _locked(
-        self, operation: str, who: str, timeout_s: float, ttl_s: float
+        self, operation: str, who: str, timeout_s: float, ttl_s: float, events: EventSink
     ) -> Iterator[LockInfo]:
-        info = self._acquire(operation, who, timeout_s, ttl_s)
+        info = self._acquire(operation, who, timeout_s, ttl_s, events)
         stop = threading.Event()
         heartbeat = threading.Thread(
             target=self._keep_alive,
@@ -182,11 +198,15 @@ class SqlStateStore(ABC):
             if not renewed:
                 return  # force-unlocked (or taken over): nothing left to keep alive
 
-    def _acquire(self, operation: str, who: str, timeout_s: float, ttl_s: float) -> LockInfo:
+    def _acquire(
+        self, operation: str, who: str, timeout_s: float, ttl_s: float, events: EventSink
+    ) -> LockInfo:
         deadline = time.monotonic() + max(timeout_s, 0.0)
         while True:
-            acquired, info = self._try_acquire(operation, who, ttl_s)
+            acquired, info, stale = self._try_acquire(operation, who, ttl_s)
             if acquired:
+                if stale is not None:
+                    events(Event("warning", f"took over a stale state lock: {stale}"))
                 return info
             if time.monotonic() >= deadline:
                 raise StateLockedError(
@@ -195,31 +215,44 @@ class SqlStateStore(ABC):
                 )
             time.sleep(min(_POLL_S, max(deadline - time.monotonic(), 0.0)))
 
-    def _try_acquire(self, operation: str, who: str, ttl_s: float) -> tuple[bool, LockInfo]:
+    def _try_acquire(
+        self, operation: str, who: str, ttl_s: float
+    ) -> tuple[bool, LockInfo, str | None]:
+        """(taken, the lock now held, why a previous holder's lock was stale)."""
         with self._transaction() as conn:
             row = conn.execute(
-                "SELECT id, who, operation, created_at, expires_at, expires_unix "
-                "FROM locks WHERE name = ?",
+                f"SELECT {_LOCK_COLUMNS}, expires_unix FROM locks WHERE name = ?",
                 (_LOCK_NAME,),
             ).fetchone()
             now = time.time()
-            if row is not None and row[5] > now:
-                return False, LockInfo(*row[:5])
-            # Free, or held by a lock past its expiry: take it (over).
+            stale: str | None = None
+            if row is not None:
+                held = LockInfo(*row[:-1])
+                if holder_is_dead(held.host, held.pid, held.pid_started):
+                    stale = f"{held.describe()}; that process is no longer running"
+                elif row[-1] > now:
+                    return False, held, None
+                else:
+                    stale = f"{held.describe()}; it was not renewed in time"
+            # Free, or held by a dead holder: take it (over).
+            me = this_process()
             info = LockInfo(
                 id=secrets.token_hex(8),
                 who=who,
                 operation=operation,
                 created_at=iso_from_unix(now),
                 expires_at=iso_from_unix(now + ttl_s),
+                host=me.host,
+                pid=me.pid,
+                pid_started=me.started,
             )
             conn.execute(
-                "INSERT INTO locks "
-                "(name, id, who, operation, created_at, expires_at, expires_unix) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                f"INSERT INTO locks (name, {_LOCK_COLUMNS}, expires_unix) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "id = excluded.id, who = excluded.who, operation = excluded.operation, "
                 "created_at = excluded.created_at, expires_at = excluded.expires_at, "
-                "expires_unix = excluded.expires_unix",
+                "host = excluded.host, pid = excluded.pid, "
+                "pid_started = excluded.pid_started, expires_unix = excluded.expires_unix",
                 (
                     _LOCK_NAME,
                     info.id,
@@ -227,17 +260,19 @@ class SqlStateStore(ABC):
                     operation,
                     info.created_at,
                     info.expires_at,
+                    info.host,
+                    info.pid,
+                    info.pid_started,
                     now + ttl_s,
                 ),
             )
-            return True, info
+            return True, info, stale
 
     def current_lock(self) -> LockInfo | None:
         """The lock held now (expired ones included: they show until taken over)."""
         with self._reader() as conn:
             row = conn.execute(
-                "SELECT id, who, operation, created_at, expires_at FROM locks WHERE name = ?",
-                (_LOCK_NAME,),
+                f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = ?", (_LOCK_NAME,)
             ).fetchone()
         return LockInfo(*row) if row else None
 

@@ -10,7 +10,8 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ftctl.errors import StateError
-from ftctl.state.model import AuditEntry, LockInfo, StateSnapshot
+from ftctl.events import EventSink, ignore
+from ftctl.state.model import DEFAULT_LOCK_TTL_S, AuditEntry, LockInfo, StateSnapshot
 
 if TYPE_CHECKING:
     from ftctl.config.loader import LoadedWorkspace
@@ -39,11 +40,17 @@ class StateStore(Protocol):
         ...
 
     def lock(
-        self, operation: str, who: str, timeout_s: float = 0, ttl_s: float = 3600
+        self,
+        operation: str,
+        who: str,
+        timeout_s: float = 0,
+        ttl_s: float = DEFAULT_LOCK_TTL_S,
+        events: EventSink = ignore,
     ) -> AbstractContextManager[LockInfo]:
-        """Hold the state lock for the `with` block. Waits up to `timeout_s` for a held
-        lock; an expired lock is taken over. Raises StateLockedError naming the holder's
-        id, who, when and operation."""
+        """Hold the state lock for the `with` block (renewed every ttl/3 while held).
+        Waits up to `timeout_s` for a held lock. A stale lock (expired, or its holder
+        died on this host) is taken over, with a warning event naming it. Raises
+        StateLockedError naming the holder's id, who, when and operation."""
         ...
 
     def force_unlock(self, lock_id: str) -> None:

@@ -1,12 +1,11 @@
-"""A small synthetic routing task: the colour word hidden in a ticket decides the answer."""
+"""A small synthetic routing task: one keyword hidden among filler words decides the queue."""
 
 from __future__ import annotations
 
 import json
 import random
-from typing import Any
-
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -24,7 +23,23 @@ from ftctl.server.trainer import (
 
 SYSTEM = "Route the ticket. Answer with JSON."
 LABELS = {"invoice": "billing", "password": "account", "parcel": "shipping"}
-FILLER = "hello please help me today with my order thanks again for the quick support team".split()
+FILLER = [
+    "hello",
+    "please",
+    "help",
+    "me",
+    "today",
+    "with",
+    "my",
+    "order",
+    "thanks",
+    "again",
+    "for",
+    "the",
+    "quick",
+    "support",
+    "team",
+]
 
 
 def synthetic_rows(n: int, seed: int) -> list[dict[str, Any]]:
@@ -105,7 +120,9 @@ def run_training(
 
 
 @pytest.fixture(scope="session")
-def trained(train_rows: list[dict[str, Any]], valid_rows: list[dict[str, Any]], hyper: Hyper) -> Run:
+def trained(
+    train_rows: list[dict[str, Any]], valid_rows: list[dict[str, Any]], hyper: Hyper
+) -> Run:
     """local-tiny fine-tuned on the synthetic task (shared: training is the slow part)."""
     return run_training(base_weights("local-tiny", 0), train_rows, valid_rows, hyper, seed=0)
 

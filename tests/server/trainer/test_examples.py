@@ -16,7 +16,12 @@ def test_a_chat_file_is_trainable() -> None:
         "messages": [
             {"role": "developer", "content": [{"type": "text", "text": "be kind"}]},
             {"role": "user", "content": "call it"},
-            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+            },
             {"role": "tool", "content": "42", "tool_call_id": "c1"},
             {"role": "assistant", "content": "It is 42.", "weight": 1},
         ]
@@ -30,23 +35,50 @@ def test_a_chat_file_is_trainable() -> None:
         ([], "the training file has no examples"),
         ([OK, {"prompt": "x", "completion": "y"}], "line 2: missing 'messages'"),
         (
-            [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "a", "weight": 0}]}],
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": "a", "weight": 0},
+                    ]
+                }
+            ],
             "line 1: no assistant message with weight 1",
         ),
-        ([{"messages": [{"role": "user", "content": "hi"}]}], "line 1: no assistant message with weight 1"),
         (
-            [{"messages": [{"role": "robot", "content": "hi"}, {"role": "assistant", "content": "a"}]}],
+            [{"messages": [{"role": "user", "content": "hi"}]}],
+            "line 1: no assistant message with weight 1",
+        ),
+        (
+            [
+                {
+                    "messages": [
+                        {"role": "robot", "content": "hi"},
+                        {"role": "assistant", "content": "a"},
+                    ]
+                }
+            ],
             "line 1, message 1: unknown role 'robot'",
         ),
         (
-            [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "a", "weight": 2}]}],
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": "a", "weight": 2},
+                    ]
+                }
+            ],
             "line 1, message 2: 'weight' must be 0 or 1",
         ),
         (
             [
                 {
                     "messages": [
-                        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
+                        {
+                            "role": "user",
+                            "content": [{"type": "image_url", "image_url": {"url": "x"}}],
+                        },
                         {"role": "assistant", "content": "a cat"},
                     ]
                 }
@@ -65,7 +97,9 @@ def test_a_chat_file_is_trainable() -> None:
         ),
     ],
 )
-def test_untrainable_files_get_a_message_naming_the_problem(rows: list[dict[str, Any]], message: str) -> None:
+def test_untrainable_files_get_a_message_naming_the_problem(
+    rows: list[dict[str, Any]], message: str
+) -> None:
     problem = validate_training_file(rows)
     assert problem is not None and problem.startswith(message), problem
 
@@ -81,7 +115,9 @@ def test_untrainable_files_get_a_message_naming_the_problem(rows: list[dict[str,
         (1_000_000, 1, 256),  # batch size capped at 256
     ],
 )
-def test_auto_hyperparameters_follow_openais_rules(n_examples: int, n_epochs: int, batch_size: int) -> None:
+def test_auto_hyperparameters_follow_openais_rules(
+    n_examples: int, n_epochs: int, batch_size: int
+) -> None:
     hyper = resolve_hyperparameters(n_examples, None, None, None)
     assert (hyper.n_epochs, hyper.batch_size) == (n_epochs, batch_size)
     assert 0 < hyper.learning_rate_multiplier <= 2.0

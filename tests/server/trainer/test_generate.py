@@ -9,7 +9,9 @@ from ftctl.server.trainer import base_weights, generate, prompt_of
 ASK = [{"role": "system", "content": "Route."}, {"role": "user", "content": "my invoice is wrong"}]
 
 
-def test_greedy_answer_ends_at_the_end_token(trained: Any, valid_rows: list[dict[str, Any]]) -> None:
+def test_greedy_answer_ends_at_the_end_token(
+    trained: Any, valid_rows: list[dict[str, Any]]
+) -> None:
     row = valid_rows[0]
     generation = generate(trained.outcome.weights, prompt_of(row), 100, 0.0, None, None)
     assert generation.finish_reason == "stop"
@@ -28,8 +30,12 @@ def test_max_tokens_cuts_the_answer(trained: Any, valid_rows: list[dict[str, Any
     assert generation == generation.__class__('{"que', generation.prompt_tokens, 5, "length")
 
 
-def test_stop_strings_end_the_answer_before_them(trained: Any, valid_rows: list[dict[str, Any]]) -> None:
-    generation = generate(trained.outcome.weights, prompt_of(valid_rows[0]), 100, 0.0, None, [": ", "zz"])
+def test_stop_strings_end_the_answer_before_them(
+    trained: Any, valid_rows: list[dict[str, Any]]
+) -> None:
+    generation = generate(
+        trained.outcome.weights, prompt_of(valid_rows[0]), 100, 0.0, None, [": ", "zz"]
+    )
     assert (generation.text, generation.finish_reason) == ('{"queue"', "stop")
 
 

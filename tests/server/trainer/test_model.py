@@ -25,7 +25,12 @@ TINY = ModelConfig(
 
 def test_gradients_match_finite_differences() -> None:
     rows = [
-        {"messages": [{"role": "user", "content": "red apple"}, {"role": "assistant", "content": "ok!"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "red apple"},
+                {"role": "assistant", "content": "ok!"},
+            ]
+        },
         {
             "messages": [
                 {"role": "system", "content": "be brief"},
@@ -48,7 +53,11 @@ def test_gradients_match_finite_differences() -> None:
         flat = params[name].reshape(-1)
         # Check every entry that has a gradient in E (sparse) and a random sample elsewhere.
         nonzero = np.flatnonzero(analytic.reshape(-1))
-        picks = nonzero if name == "E" else rng.choice(flat.size, size=min(flat.size, 25), replace=False)
+        picks = (
+            nonzero
+            if name == "E"
+            else rng.choice(flat.size, size=min(flat.size, 25), replace=False)
+        )
         assert len(picks) > 0, name
         for index in picks:
             saved = flat[index]
@@ -58,7 +67,10 @@ def test_gradients_match_finite_differences() -> None:
             minus = evaluate(params, batch).loss
             flat[index] = saved
             numeric = (plus - minus) / (2 * eps)
-            assert analytic.reshape(-1)[index] == pytest.approx(numeric, rel=1e-4, abs=1e-8), (name, index)
+            assert analytic.reshape(-1)[index] == pytest.approx(numeric, rel=1e-4, abs=1e-8), (
+                name,
+                index,
+            )
 
 
 def test_local_tiny_is_one_model_whatever_the_job_seed() -> None:

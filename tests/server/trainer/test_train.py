@@ -44,7 +44,9 @@ def test_reports_every_step_and_epoch(trained: Any, train_rows: Rows, hyper: Hyp
     steps_per_epoch = -(-len(train_rows) // hyper.batch_size)
     assert [s.step for s in trained.steps] == list(range(1, steps_per_epoch * hyper.n_epochs + 1))
     assert [s.epoch for s in trained.steps[: steps_per_epoch + 1]] == [1] * steps_per_epoch + [2]
-    assert all(s.valid_loss is not None and s.valid_mean_token_accuracy is not None for s in trained.steps)
+    assert all(
+        s.valid_loss is not None and s.valid_mean_token_accuracy is not None for s in trained.steps
+    )
     assert [(e.epoch, e.step) for e in trained.epochs] == [
         (n, n * steps_per_epoch) for n in range(1, hyper.n_epochs + 1)
     ]
@@ -63,7 +65,9 @@ def test_reports_every_step_and_epoch(trained: Any, train_rows: Rows, hyper: Hyp
 
 
 def test_without_validation_rows_only_train_metrics(train_rows: Rows, helpers: Any) -> None:
-    run = helpers.run_training(base_weights("local-tiny", 0), train_rows[:8], None, Hyper(1, 4, 2.0))
+    run = helpers.run_training(
+        base_weights("local-tiny", 0), train_rows[:8], None, Hyper(1, 4, 2.0)
+    )
     assert all(s.valid_loss is None and s.valid_mean_token_accuracy is None for s in run.steps)
     assert set(run.epochs[0].metrics) == {"train_loss", "train_mean_token_accuracy"}
 
@@ -71,13 +75,17 @@ def test_without_validation_rows_only_train_metrics(train_rows: Rows, helpers: A
 def test_same_seed_same_run_and_different_seed_differs(
     trained: Any, train_rows: Rows, valid_rows: Rows, hyper: Hyper, helpers: Any
 ) -> None:
-    again = helpers.run_training(base_weights("local-tiny", 0), train_rows, valid_rows, hyper, seed=0)
+    again = helpers.run_training(
+        base_weights("local-tiny", 0), train_rows, valid_rows, hyper, seed=0
+    )
     assert again.steps == trained.steps and again.epochs == trained.epochs
     assert same_params(again.outcome.weights, trained.outcome.weights)
     assert helpers.answers(again.outcome.weights, valid_rows) == helpers.answers(
         trained.outcome.weights, valid_rows
     )
-    other = helpers.run_training(base_weights("local-tiny", 0), train_rows, valid_rows, hyper, seed=1)
+    other = helpers.run_training(
+        base_weights("local-tiny", 0), train_rows, valid_rows, hyper, seed=1
+    )
     assert [s.train_loss for s in other.steps] != [s.train_loss for s in trained.steps]
     assert not same_params(other.outcome.weights, trained.outcome.weights)
 
@@ -98,7 +106,9 @@ def test_resume_from_a_saved_epoch_checkpoint_ends_where_an_uninterrupted_run_en
 
 
 def test_should_stop_ends_training_early(train_rows: Rows, hyper: Hyper, helpers: Any) -> None:
-    run = helpers.run_training(base_weights("local-tiny", 0), train_rows, None, hyper, stop_after_steps=3)
+    run = helpers.run_training(
+        base_weights("local-tiny", 0), train_rows, None, hyper, stop_after_steps=3
+    )
     assert run.outcome.stopped
     assert len(run.steps) == 3 and run.epochs == []
     assert not same_params(run.outcome.weights, base_weights("local-tiny", 0))
@@ -112,7 +122,9 @@ def test_continuing_from_a_fine_tuned_model_starts_from_what_it_learned(
     trained.outcome.weights.save(path)
     one_epoch = Hyper(1, 4, 2.0)
     m2 = helpers.run_training(Weights.load(path), train_rows, valid_rows, one_epoch, seed=3)
-    fresh = helpers.run_training(base_weights("local-tiny", 0), train_rows, valid_rows, one_epoch, seed=3)
+    fresh = helpers.run_training(
+        base_weights("local-tiny", 0), train_rows, valid_rows, one_epoch, seed=3
+    )
     assert m2.epochs[0].metrics["train_loss"] < fresh.epochs[0].metrics["train_loss"] / 5
     want = helpers.references(valid_rows)
     assert matches(helpers.answers(m2.outcome.weights, valid_rows), want) > matches(
@@ -140,8 +152,12 @@ def test_weight_zero_assistant_messages_are_not_learned(helpers: Any) -> None:
     secret = "zebra crossing"
     hyper = Hyper(6, 4, 2.0)
     ask = [{"role": "user", "content": "what is the secret word"}]
-    weighted = helpers.run_training(base_weights("local-tiny", 0), conversation(helpers, secret, 1), None, hyper)
-    masked = helpers.run_training(base_weights("local-tiny", 0), conversation(helpers, secret, 0), None, hyper)
+    weighted = helpers.run_training(
+        base_weights("local-tiny", 0), conversation(helpers, secret, 1), None, hyper
+    )
+    masked = helpers.run_training(
+        base_weights("local-tiny", 0), conversation(helpers, secret, 0), None, hyper
+    )
     # Weight 1: both assistant messages are targets; weight 0: only the second one.
     extra = weighted.outcome.trained_tokens - masked.outcome.trained_tokens
     assert extra == 24 * (len(secret) + 1) * hyper.n_epochs
