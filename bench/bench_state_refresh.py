@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ftctl.plan.drift import drift
 from ftctl.providers.base import META_FINGERPRINT, META_PROJECT, META_WORKSPACE, JobRequest
 from ftctl.providers.openai_api import OpenAIProvider
 from ftctl.refresh import refresh
@@ -138,7 +139,7 @@ def bench_refresh(root: Path, jobs: int) -> None:
         print(f"refresh: {jobs} jobs on the server, 100 versions in state")
         print(
             f"  wall {wall * 1000:.0f} ms, HTTP requests {requests} (listing pages: {expected}),"
-            f" jobs seen {len(observation.jobs)}, drift items {len(observation.drift)}"
+            f" jobs seen {len(observation.jobs)}, drift items {len(drift(snapshot, observation.world()))}"
         )
     finally:
         stop_local_server(root / "server")

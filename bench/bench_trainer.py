@@ -30,6 +30,8 @@ import jsonschema
 import yaml
 
 from ftctl.server.trainer import (
+    EpochResult,
+    StepMetrics,
     Weights,
     base_weights,
     generate,
@@ -72,6 +74,18 @@ def evaluate(
         "priority": priority / n,
         "gen_tokens_per_s": generated / elapsed,
     }
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.steps = 0
+        self.epochs: list[dict[str, float]] = []
+
+    def on_step(self, _metrics: StepMetrics) -> None:
+        self.steps += 1
+
+    def on_epoch(self, result: EpochResult, _weights: Weights) -> None:
+        self.epochs.append(result.metrics)
 
 
 def main() -> None:
@@ -125,8 +139,7 @@ def main() -> None:
     )
     matches, rates, gen_rates = [], [], [base["gen_tokens_per_s"]]
     for seed in seeds:
-        epochs: list[dict[str, float]] = []
-        steps: list[int] = []
+        record = Recorder()
         wall, cpu = time.perf_counter(), time.process_time()
         outcome = train(
             base_weights(base_model, 0),
@@ -134,8 +147,8 @@ def main() -> None:
             valid,
             hyper,
             seed,
-            on_step=lambda m: steps.append(m.step),
-            on_epoch=lambda result, _: epochs.append(result.metrics),
+            on_step=record.on_step,
+            on_epoch=record.on_epoch,
             should_stop=lambda: False,
         )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -145,8 +158,8 @@ def main() -> None:
         gen_rates.append(tuned["gen_tokens_per_s"])
         print(
             f"{'fine-tuned seed ' + str(seed):<22}{wall:>8.2f}{cpu:>7.2f}{outcome.trained_tokens / wall:>8.0f}"
-            f"{len(steps) / wall:>8.1f}{tuned['json_valid']:>7.2f}{tuned['match']:>7.2f}{tuned['category']:>7.2f}"
-            f"{tuned['priority']:>7.2f}{epochs[-1].get('full_valid_loss', float('nan')):>7.3f}"
+            f"{record.steps / wall:>8.1f}{tuned['json_valid']:>7.2f}{tuned['match']:>7.2f}{tuned['category']:>7.2f}"
+            f"{tuned['priority']:>7.2f}{record.epochs[-1].get('full_valid_loss', float('nan')):>7.3f}"
         )
     print()
     print(

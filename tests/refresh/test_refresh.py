@@ -1,13 +1,21 @@
-"""Refresh against the real local server: drift from out-of-band changes, adoption
-candidates, bounded requests, and recording the observation in a real SQLite state."""
+"""Refresh against the real local server: drift from out-of-band changes (as the planner
+decides it), adoption candidates, bounded requests, and recording the drift through a
+refresh-only plan applied to a real SQLite state."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
+from ftctl.apply.executor import ApplyOptions, apply_plan
+from ftctl.errors import ProviderAPIError
+from ftctl.plan.builder import PlanContext, build_plan
+from ftctl.plan.changes import PlanOptions
+from ftctl.plan.drift import drift
 from ftctl.providers.base import (
     META_FINGERPRINT,
     META_PROJECT,
@@ -16,7 +24,7 @@ from ftctl.providers.base import (
     Provider,
     RemoteJob,
 )
-from ftctl.refresh import apply_observation, refresh
+from ftctl.refresh import refresh
 from ftctl.state.model import AliasRecord, StateSnapshot, VersionRecord
 from ftctl.state.sqlite import SqliteStateStore
 
@@ -104,30 +112,31 @@ def test_out_of_band_changes_show_as_drift_and_are_recorded(
     assert provider.request_count - before == 2  # one page of jobs, one list of models
     assert observation.request_count == 2
 
-    drift = {d.address: d for d in observation.drift}
-    assert drift["version.bot.1"].kind == "model_deleted"
-    assert str(v1_job.fine_tuned_model) in drift["version.bot.1"].message
-    assert drift["version.bot.2"].kind == "job_cancelled"
-    assert "cancelled outside ftctl" in drift["version.bot.2"].message
-    assert drift["version.bot.3"].kind == "job_succeeded"
-    assert str(v3_job.fine_tuned_model) in drift["version.bot.3"].message
-    assert drift["alias.bot.prod"].kind == "alias_target_missing"
-    assert set(drift) == {"version.bot.1", "version.bot.2", "version.bot.3", "alias.bot.prod"}
+    found = {d.address: d.message for d in drift(snapshot, observation.world())}
+    assert found == {
+        "version.bot.1": "model was deleted outside ftctl",
+        "version.bot.2": "job was cancelled outside ftctl",
+        "alias.bot.prod": "alias target (version 1) no longer exists",
+    }  # v3 finished on its own: not drift, the next apply waits for it and runs its gates
 
-    assert [j.id for j in observation.untracked_for("bot", "fp4")] == [crashed.id]
     assert foreign.id not in observation.jobs
     assert observation.world().jobs_for("bot", "fp4")[0].id == crashed.id
 
-    recorded = store.write(apply_observation(snapshot, observation))
+    # Recorded the way `plan --refresh-only` + `apply` do it.
+    context = PlanContext(plan_id="p1", created_at="2026-11-26T00:00:00Z", today=date(2026, 11, 26))
+    plan = build_plan([], snapshot, observation.world(), PlanOptions(refresh_only=True), context)
+    result = apply_plan(plan, store, {"local": provider}.__getitem__, {}, ApplyOptions(who="t"))
+    assert result.ok
     again = store.read()
-    assert again == recorded and again.serial == snapshot.serial + 1
+    assert again.serial > snapshot.serial
     v1, v2, v3 = (again.version("bot", n) for n in (1, 2, 3))
     assert v1 is not None and (v1.status, v1.model_id) == ("retired", None)
     assert v2 is not None and v2.status == "cancelled"
     assert v3 is not None and v3.status == "running"  # left to apply: it waits and gates
     assert again.alias("bot", "prod") is None
     for job in (crashed, foreign):  # they would train in the background for nothing
-        provider.cancel_job(job.id)
+        with contextlib.suppress(ProviderAPIError):  # unless they finished already
+            provider.cancel_job(job.id)
 
 
 def test_a_quiet_world_has_no_drift_and_unobserved_providers_are_left_alone(
@@ -143,10 +152,9 @@ def test_a_quiet_world_has_no_drift_and_unobserved_providers_are_left_alone(
         .with_alias(AliasRecord("bot", "prod", 1, str(job.fine_tuned_model), "t"))
     )
     observation = refresh(snapshot, {"local": provider}, ws)
-    assert observation.drift == ()
-    assert observation.untracked == ()
-    assert observation.version_jobs["version.bot.1"].id == job.id
-    assert apply_observation(snapshot, observation) == snapshot
+    assert drift(snapshot, observation.world()) == []
+    assert observation.jobs[job.id].fine_tuned_model == job.fine_tuned_model
+    assert "openai" not in observation.models  # not observed: "ft:gone" is not drift
 
 
 def test_an_imported_job_without_ftctl_metadata_is_retrieved_while_in_flight(
@@ -160,4 +168,6 @@ def test_an_imported_job_without_ftctl_metadata_is_retrieved_while_in_flight(
     before = provider.request_count
     observation = refresh(snapshot, {"local": provider}, ws)
     assert provider.request_count - before == 2  # the (empty) listing plus one retrieve
-    assert [d.kind for d in observation.drift] == ["job_succeeded"]
+    assert observation.jobs[job.id].status == "succeeded"
+    # Finished since the last apply: not drift; the plan waits for it (records, gates).
+    assert drift(snapshot, observation.world()) == []

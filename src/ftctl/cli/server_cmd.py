@@ -58,6 +58,11 @@ from ftctl.errors import CredentialsError, ServerError
     default="info",
     show_default=True,
 )
+@click.option(
+    "--stop",
+    is_flag=True,
+    help="Stop the server running for --data-dir (e.g. one `ftctl apply` started) and exit.",
+)
 @pass_app
 def server(
     app: AppContext,
@@ -69,11 +74,20 @@ def server(
     faults: str | None,
     training_cutoff: bool,
     log_level: str,
+    stop: bool,
 ) -> None:
     """Run the local fine-tuning server (OpenAI-compatible API) until interrupted."""
     from ftctl.server.app import ServerSettings, create_app
     from ftctl.server.faults import FaultSpec, FaultSpecError
-    from ftctl.server.launcher import serve
+    from ftctl.server.launcher import serve, stop_local_server
+
+    directory = (data_dir or app.workspace_dir / ".ftctl" / "server").resolve()
+    if stop:
+        if stop_local_server(directory):
+            click.echo(f"Stopped the ftctl server of {directory}.")
+        else:
+            click.echo(f"No ftctl server is running for {directory}.")
+        return
 
     api_key = None
     if api_key_env:
@@ -84,7 +98,6 @@ def server(
         spec = FaultSpec.parse(faults)
     except FaultSpecError as error:
         raise click.BadParameter(str(error), param_hint="--faults") from error
-    directory = (data_dir or app.workspace_dir / ".ftctl" / "server").resolve()
     settings = ServerSettings(
         data_dir=directory,
         api_key=api_key,

@@ -15,7 +15,7 @@ from ftctl.errors import Diagnostic
 
 
 @click.command("validate")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "json_flag", is_flag=True, help="Print the result as JSON.")
 @pass_app
 def validate(app: AppContext, paths: tuple[Path, ...], json_flag: bool) -> None:

@@ -20,12 +20,10 @@ from ftctl.gates.describe import describe_gates
 from ftctl.plan import changes as act
 from ftctl.plan.changes import DriftItem, Plan, PlanOptions, ResourceChange
 from ftctl.plan.desired import DesiredProject
+from ftctl.plan.drift import ObservedVersion, observe_project, project_drift
 from ftctl.plan.fingerprint import FieldChange, changed_fields, config_fingerprint, fingerprint
 from ftctl.plan.world import ObservedWorld
-from ftctl.providers.base import RemoteJob
-from ftctl.state.model import StateSnapshot, VersionRecord
-
-ACTIVE_JOB = frozenset({"validating_files", "queued", "running", "paused"})
+from ftctl.state.model import StateSnapshot
 
 
 @dataclass(frozen=True)
@@ -36,16 +34,6 @@ class PlanContext:
     created_at: str  # ISO-8601 UTC
     today: date
     ftctl_version: str = ""
-
-
-@dataclass(frozen=True)
-class _Observed:
-    """A recorded version as the provider shows it now."""
-
-    version: VersionRecord
-    status: str  # running | finished | succeeded | failed | cancelled | retired | missing
-    job: RemoteJob | None
-    drift: str | None  # what changed outside ftctl, if anything
 
 
 def build_plan(
@@ -67,8 +55,8 @@ def build_plan(
     cost: dict[str, float] = {}
 
     for name in selected:
-        observed = [_observe(v, world) for v in snapshot.versions_of(name)]
-        items, records = _drift(name, observed, snapshot, world)
+        observed = observe_project(name, snapshot, world)
+        items, records = project_drift(name, observed, snapshot, world)
         drift += items
         drift_changes += records
         if options.refresh_only:
@@ -131,62 +119,6 @@ def _select(
     return sorted(known)
 
 
-# --------------------------------------------------------------------------- observation
-
-
-def _observe(version: VersionRecord, world: ObservedWorld) -> _Observed:
-    job = world.jobs.get(version.job_id) if version.job_id else None
-    if version.active:
-        if job is None:
-            if version.job_id and version.provider in world.observed_providers:
-                return _Observed(version, "missing", None, "job no longer exists on the provider")
-            return _Observed(version, "running", None, None)
-        if job.status in ACTIVE_JOB:
-            return _Observed(version, "running", job, None)
-        if job.status == "cancelled":
-            return _Observed(version, "cancelled", job, "job was cancelled outside ftctl")
-        # succeeded or failed since the last apply: a wait records the result.
-        return _Observed(version, "finished", job, None)
-    if version.status == "succeeded" and version.model_id:
-        exists = world.model_exists(version.provider, version.model_id)
-        if exists is False:
-            return _Observed(version, "retired", job, "model was deleted outside ftctl")
-    return _Observed(version, version.status, job, None)
-
-
-def _drift(
-    project: str, observed: Sequence[_Observed], snapshot: StateSnapshot, world: ObservedWorld
-) -> tuple[list[DriftItem], list[ResourceChange]]:
-    items: list[DriftItem] = []
-    changes: list[ResourceChange] = []
-    gone_models: set[int] = set()
-    for o in observed:
-        if o.drift is None:
-            continue
-        v = o.version
-        before: dict[str, Any] = {"status": v.status, "job_id": v.job_id, "model_id": v.model_id}
-        after: dict[str, Any] = {
-            "status": o.status if o.status != "missing" else "failed",
-            "job_id": v.job_id,
-        }
-        after["model_id"] = None if o.status in ("retired", "missing") else v.model_id
-        if o.status == "retired":
-            gone_models.add(v.number)
-        items.append(DriftItem(v.address, project, o.drift, before, after))
-        changes.append(
-            ResourceChange(v.address, project, (act.RECORD_DRIFT,), before, after, o.drift)
-        )
-    for alias in snapshot.aliases_of(project):
-        if alias.version in gone_models:
-            message = f"alias target (version {alias.version}) no longer exists"
-            before = {"version": alias.version, "model_id": alias.model_id}
-            items.append(DriftItem(alias.address, project, message, before, None))
-            changes.append(
-                ResourceChange(alias.address, project, (act.RECORD_DRIFT,), before, None, message)
-            )
-    return items, changes
-
-
 # --------------------------------------------------------------------------- one project
 
 
@@ -204,7 +136,7 @@ def _replace_requested(project: str, replace: Sequence[str]) -> bool:
 
 def _plan_project(
     project: DesiredProject,
-    observed: Sequence[_Observed],
+    observed: Sequence[ObservedVersion],
     snapshot: StateSnapshot,
     world: ObservedWorld,
     options: PlanOptions,
@@ -270,7 +202,7 @@ def _plan_project(
 
 def _new_version(
     project: DesiredProject,
-    observed: Sequence[_Observed],
+    observed: Sequence[ObservedVersion],
     snapshot: StateSnapshot,
     world: ObservedWorld,
     inputs: Mapping[str, Any],
@@ -368,7 +300,7 @@ def _new_version(
 
 
 def _new_version_reason(
-    latest: _Observed | None, forces: Sequence[FieldChange], replace: bool
+    latest: ObservedVersion | None, forces: Sequence[FieldChange], replace: bool
 ) -> str:
     if replace:
         return "replacement requested with --replace"
@@ -387,7 +319,7 @@ def _new_version_reason(
 
 
 def _existing_version(
-    project: DesiredProject, live: _Observed, gate: bool
+    project: DesiredProject, live: ObservedVersion, gate: bool
 ) -> ResourceChange | None:
     v = live.version
     before = {"number": v.number, "status": v.status, "job_id": v.job_id, "model_id": v.model_id}
@@ -413,7 +345,7 @@ def _existing_version(
 def _promote(
     project: DesiredProject,
     snapshot: StateSnapshot,
-    observed: Sequence[_Observed],
+    observed: Sequence[ObservedVersion],
     number: int,
     gate: bool,
     gates_failed: bool,
@@ -447,7 +379,7 @@ def _promote(
 
 def _retire(
     project: DesiredProject,
-    observed: Sequence[_Observed],
+    observed: Sequence[ObservedVersion],
     snapshot: StateSnapshot,
     target: int,
     warnings: list[str],
@@ -483,7 +415,7 @@ def _retire(
 
 def _destroy(
     name: str,
-    observed: Sequence[_Observed],
+    observed: Sequence[ObservedVersion],
     snapshot: StateSnapshot,
     project: DesiredProject | None,
 ) -> list[ResourceChange]:

@@ -1,6 +1,9 @@
-"""Refresh: read-only observation of the providers, drift, and recording what was seen."""
+"""Refresh: read-only observation of the providers.
 
-from ftctl.refresh.observe import Drift, Observation, refresh
-from ftctl.refresh.record import apply_observation
+What the observation means (drift) is decided by the planner, in `ftctl.plan.drift`,
+and recorded by applying a plan's `record-drift` changes (`plan --refresh-only`).
+"""
 
-__all__ = ["Drift", "Observation", "apply_observation", "refresh"]
+from ftctl.refresh.observe import Observation, refresh
+
+__all__ = ["Observation", "refresh"]

@@ -10,8 +10,10 @@ Architecture (all sizes in `ModelConfig`):
 * logits         z = h @ W2 + b2              over 256 bytes + EOS
 
 Forward and backward are written by hand (`loss_and_grads`); a test checks them against
-finite differences. Everything is deterministic: no threads beyond BLAS matrix products,
-scatter-adds with `np.add.at`, and no randomness outside explicitly seeded generators.
+finite differences. Everything is deterministic: scatter-adds with `np.add.at` and
+`np.add.reduceat` (fixed order), BLAS on one thread while training, and no randomness
+outside explicitly seeded generators. Parameters are float32 (float64 works too: the
+gradient check uses it).
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ PARAM_NAMES: tuple[str, ...] = ("E", "C", "Q", "W1", "b1", "W2", "b2")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    n_buckets: int = 8192
+    """The architecture; stored in every weights file."""
+
+    n_buckets: int = 8192  # hashed prompt features (word unigrams and bigrams)
     prompt_dim: int = 64
     context: int = 12
     token_dim: int = 16

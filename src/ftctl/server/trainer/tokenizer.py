@@ -52,6 +52,7 @@ _ROLE_PREFIX: Mapping[str, str] = {
     "function": "t",
 }
 _BIAS_FEATURE = b"\x00bias"
+LONG_PROMPT_FEATURES = 512
 
 
 def message_text(message: Mapping[str, Any]) -> str:
@@ -120,8 +121,10 @@ def prompt_features(
     Each message contributes its lower-cased words and adjacent word pairs, prefixed by its
     role; the last message contributes them a second time with its own prefix. A constant
     bias feature makes every prompt non-empty. Weights are plain counts: the prompt vector
-    is a sum, so one telling word keeps its full weight however long the prompt is (a mean
-    or a 1/sqrt(n) scaling measurably lowered accuracy on the support-triage task).
+    is a sum, so one telling word keeps its full weight (a mean or a 1/sqrt(n) scaling
+    measurably lowered accuracy on the support-triage task). Only prompts of more than
+    `LONG_PROMPT_FEATURES` features are scaled down, by sqrt(LONG_PROMPT_FEATURES / n), so
+    that a long document cannot saturate the model.
     """
     features: list[bytes] = [_BIAS_FEATURE]
     for index, message in enumerate(messages):
@@ -136,5 +139,5 @@ def prompt_features(
         (_bucket(f, n_buckets) for f in features), dtype=np.int64, count=len(features)
     )
     ids, counts = np.unique(buckets, return_counts=True)
-    weights = counts.astype(np.float64)
+    weights = counts.astype(np.float64) * min(1.0, np.sqrt(LONG_PROMPT_FEATURES / len(features)))
     return ids.astype(np.int64), weights

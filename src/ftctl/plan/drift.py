@@ -1,0 +1,115 @@
+"""Drift: what changed outside ftctl, the one place it is decided.
+
+A pure function of the state and the observed world (what refresh saw). The planner
+plans a `record-drift` change for each item, so `plan --refresh-only` and `apply` of
+that plan are how an observation is recorded; `ftctl plan` shows the same items.
+
+A job that finished on its own since the last apply (succeeded or failed) is not drift:
+the planner plans a `wait` for it, which records the result with its metrics and runs
+the gates (recording it as drift would skip them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ftctl.plan import changes as act
+from ftctl.plan.changes import DriftItem, ResourceChange
+from ftctl.plan.world import ObservedWorld
+from ftctl.providers.base import RemoteJob
+from ftctl.state.model import StateSnapshot, VersionRecord
+
+ACTIVE_JOB = frozenset({"validating_files", "queued", "running", "paused"})
+
+
+@dataclass(frozen=True)
+class ObservedVersion:
+    """A recorded version as the provider shows it now."""
+
+    version: VersionRecord
+    status: str  # running | finished | succeeded | failed | cancelled | retired | missing
+    job: RemoteJob | None
+    drift: str | None  # what changed outside ftctl, if anything
+
+
+def observe_version(version: VersionRecord, world: ObservedWorld) -> ObservedVersion:
+    job = world.jobs.get(version.job_id) if version.job_id else None
+    if version.active:
+        if job is None:
+            if version.job_id and version.provider in world.observed_providers:
+                return ObservedVersion(
+                    version, "missing", None, "job no longer exists on the provider"
+                )
+            return ObservedVersion(version, "running", None, None)
+        if job.status in ACTIVE_JOB:
+            return ObservedVersion(version, "running", job, None)
+        if job.status == "cancelled":
+            return ObservedVersion(version, "cancelled", job, "job was cancelled outside ftctl")
+        # succeeded or failed since the last apply: a wait records the result.
+        return ObservedVersion(version, "finished", job, None)
+    if version.status == "succeeded" and version.model_id:
+        exists = world.model_exists(version.provider, version.model_id)
+        if exists is False:
+            return ObservedVersion(version, "retired", job, "model was deleted outside ftctl")
+    return ObservedVersion(version, version.status, job, None)
+
+
+def observe_project(
+    project: str, snapshot: StateSnapshot, world: ObservedWorld
+) -> list[ObservedVersion]:
+    return [observe_version(v, world) for v in snapshot.versions_of(project)]
+
+
+def project_drift(
+    project: str,
+    observed: Sequence[ObservedVersion],
+    snapshot: StateSnapshot,
+    world: ObservedWorld,
+) -> tuple[list[DriftItem], list[ResourceChange]]:
+    """The drift of one project and the `record-drift` changes that record it."""
+    items: list[DriftItem] = []
+    changes: list[ResourceChange] = []
+    gone: set[int] = set()
+    for o in observed:
+        if o.drift is None:
+            continue
+        v = o.version
+        if o.status in ("retired", "missing"):
+            gone.add(v.number)
+        before: dict[str, Any] = {"status": v.status, "job_id": v.job_id, "model_id": v.model_id}
+        after: dict[str, Any] = {
+            "status": o.status if o.status != "missing" else "failed",
+            "job_id": v.job_id,
+        }
+        after["model_id"] = None if o.status in ("retired", "missing") else v.model_id
+        items.append(DriftItem(v.address, project, o.drift, before, after))
+        changes.append(
+            ResourceChange(v.address, project, (act.RECORD_DRIFT,), before, after, o.drift)
+        )
+    for alias in snapshot.aliases_of(project):
+        target = snapshot.version(project, alias.version)
+        if target is None:
+            message = f"alias target (version {alias.version}) is not in the state"
+        elif alias.version in gone:
+            message = f"alias target (version {alias.version}) no longer exists"
+        elif world.model_exists(target.provider, alias.model_id) is False:
+            message = f"alias model {alias.model_id} no longer exists on the provider"
+        else:
+            continue
+        before = {"version": alias.version, "model_id": alias.model_id}
+        items.append(DriftItem(alias.address, project, message, before, None))
+        changes.append(
+            ResourceChange(alias.address, project, (act.RECORD_DRIFT,), before, None, message)
+        )
+    return items, changes
+
+
+def drift(snapshot: StateSnapshot, world: ObservedWorld) -> list[DriftItem]:
+    """Every project's drift (what `plan --refresh-only` reports)."""
+    out: list[DriftItem] = []
+    for project in sorted(snapshot.projects()):
+        observed = observe_project(project, snapshot, world)
+        out += project_drift(project, observed, snapshot, world)[0]
+    return out
