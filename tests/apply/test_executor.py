@@ -11,8 +11,11 @@ import pytest
 
 from ftctl.apply.executor import ApplyOptions, apply_plan
 from ftctl.apply.waiting import PollPolicy
+from ftctl.config.models import ProjectSpec
 from ftctl.errors import StalePlanError, StateLockedError
 from ftctl.events import Event
+from ftctl.gates.examples import load_eval_examples
+from ftctl.gates.refusals import is_refusal
 from ftctl.plan.changes import Plan
 from ftctl.plan.desired import DesiredProject, DesiredSplit
 from ftctl.plan.world import ObservedWorld
@@ -188,6 +191,47 @@ def test_failed_gates_leave_the_alias_where_it_was(
     assert state.alias("mini", "prod") is None
     assert state.versions[0].gates is not None and state.versions[0].gates["passed"] is False
     assert "full_valid_loss" in state.versions[0].gates["results"][0]["message"]
+
+
+def test_the_eval_gate_counts_the_projects_own_refusal_phrases(
+    store: SqliteStateStore,
+    provider: OpenAIProvider,
+    data_files: dict[str, tuple[Path, str]],
+    tmp_path: Path,
+) -> None:
+    # Version 1 trained without gates; what it answers to the first test example is
+    # what this project's policy then calls a refusal.
+    plain = desired(data_files, gates={})
+    assert run(make_plan(plain, store), store, provider, plain).ok
+    model = store.read().versions[0].model_id or ""
+    [example] = load_eval_examples(data_files["test"][0], 1, source="test")
+    answer = provider.chat(model, [dict(m) for m in example.prompt], 16, 0.0, 7)
+    phrase = answer.strip()[:12]
+    assert phrase, "the model answered nothing"
+    assert not is_refusal(answer)  # the built-in phrases would let it pass
+
+    gates = {
+        "evals": {
+            "dataset": "test",
+            "limit": 1,
+            "maxTokens": 16,
+            "temperature": 0.0,
+            "graders": [{"type": "refusal", "max": 0.0}],
+            "pass": {"minPassRate": 0.0},
+        }
+    }
+    gated = desired(data_files, gates=gates)
+    spec = gated.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    spec["policy"] = {"maxRefusalRatio": {"value": 0.2, "phrases": [phrase]}}
+    project = dataclasses.replace(gated, spec=ProjectSpec.model_validate(spec))
+    plan = make_plan(project, store)
+    assert [(c.address, c.actions) for c in plan.actionable] == [("version.mini.1", ("gate",))]
+    result = run(plan, store, provider, project, project_dirs={"mini": tmp_path})
+    assert result.ok, result.failed
+    decision = store.read().versions[0].gates
+    assert decision is not None and decision["passed"] is False
+    messages = [r["message"] for r in decision["results"]]
+    assert any(m.startswith("refusal rate 1 <= 0") for m in messages), messages
 
 
 def test_stale_plan_and_held_lock_are_refused_before_any_call(

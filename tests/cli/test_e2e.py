@@ -155,6 +155,28 @@ def test_hyperparameter_change_plans_a_new_version_and_owner_change_does_not(
         write_project(trained)
 
 
+def test_changed_data_plans_an_upload_that_counts_added_and_removed_examples(
+    trained: Path,
+) -> None:
+    data = trained / "projects/mini/data/train.jsonl"
+    original = data.read_text()
+    source = (SOURCE_DATA / "train.jsonl").read_text().splitlines(True)
+    try:
+        # One example dropped, two new ones: the canonical files of the recorded upload
+        # (still in the dataset cache) and of the new build are compared line by line.
+        data.write_text("".join(source[1:30] + source[30:32]))
+        human = ftctl(trained, "plan").stdout
+        counts = re.findall(
+            r"will be uploaded \(content changed: \+(\d+) / -(\d+) examples\)", human
+        )
+        assert counts, human
+        # The validation split is a stable hash split of train: the examples land in one
+        # of the two splits each.
+        assert sum(int(a) for a, _ in counts) == 2 and sum(int(r) for _, r in counts) == 1
+    finally:
+        data.write_text(original)
+
+
 def test_stale_saved_plan_is_refused(trained: Path) -> None:
     plan_file = trained / "next.plan"
     try:
@@ -264,3 +286,60 @@ def test_sigkill_mid_apply_then_apply_again_trains_once_per_fingerprint(
     ftctl(root, "destroy", "mini", "--auto-approve")
     assert json.loads(ftctl(root, "show", "--json").stdout)["versions"] == []
     ftctl(root, "output", "mini", check=1)
+
+
+def _train_directly(
+    server: LocalServerHandle, built: Path, *, epochs: int
+) -> openai.types.fine_tuning.FineTuningJob:
+    """Train with the openai SDK alone (no ftctl), from the project's built data."""
+    sdk = client(server)
+    with (built / "train.jsonl").open("rb") as handle:
+        train = sdk.files.create(file=handle, purpose="fine-tune")
+    with (built / "validation.jsonl").open("rb") as handle:
+        validation = sdk.files.create(file=handle, purpose="fine-tune")
+    job = sdk.fine_tuning.jobs.create(
+        model="local-tiny",
+        training_file=train.id,
+        validation_file=validation.id,
+        hyperparameters={"n_epochs": epochs, "batch_size": 8},
+        seed=7,
+        suffix="by-hand",
+    )
+    deadline = time.monotonic() + 120
+    while job.status not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, f"job {job.id} still {job.status}"
+        time.sleep(0.2)
+        job = sdk.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "succeeded", job.error
+    return job
+
+
+def test_an_imported_job_trained_from_the_same_settings_and_data_is_not_retrained(
+    tmp_path: Path, server: LocalServerHandle
+) -> None:
+    root = make_workspace(tmp_path / "ws", server)
+    ftctl(root, "data", "build", "mini", "--out", str(tmp_path / "built"))
+    same = _train_directly(server, tmp_path / "built", epochs=1)
+    other = _train_directly(server, tmp_path / "built", epochs=2)
+
+    imported = json.loads(ftctl(root, "import", "version.mini.1", same.id, "--json").stdout)
+    assert imported["matches_configuration"] is True
+    inputs = imported["version"]["fingerprint_inputs"]
+    assert inputs["hyperparameters"]["n_epochs"] == 1 and inputs["seed"] == 7
+    plan = plan_json(root)
+    versions = [c for c in plan["resource_changes"] if c["address"].startswith("version.")]  # type: ignore[union-attr,index]
+    # Nothing to train: only its gates run (then prod moves to it).
+    assert [(c["address"], c["actions"]) for c in versions] == [("version.mini.1", ["gate"])]
+
+    # A job trained with other settings is adopted, but the configuration gets its own
+    # version, and the plan says why.
+    ftctl(root, "state", "rm", "version.mini.1")
+    mismatch = ftctl(root, "import", "version.mini.1", other.id)
+    assert "hyperparameters.n_epochs: job 2, configuration 1" in mismatch.stderr
+    human = ftctl(root, "plan", "--detailed-exitcode", check=2).stdout
+    assert (
+        "# version.mini.2 will be trained (imported version 1 does not match the configuration)"
+        in human
+    )
+    forced = [line.split("=")[0].strip() for line in human.splitlines() if "# forces" in line]
+    assert forced == ["n_epochs"]  # the data and the "auto" settings match: not listed

@@ -168,9 +168,7 @@ def test_server_that_cannot_listen_leaves_no_data_directory(tmp_path: Path) -> N
         port = taken.getsockname()[1]
         data_dir = tmp_path / "server-data"
 
-        result = ftctl_process(
-            tmp_path, "server", "--port", str(port), "--data-dir", str(data_dir)
-        )
+        result = ftctl_process(tmp_path, "server", "--port", str(port), "--data-dir", str(data_dir))
 
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
@@ -179,8 +177,28 @@ def test_server_that_cannot_listen_leaves_no_data_directory(tmp_path: Path) -> N
 
 
 def test_validate_of_a_path_that_does_not_exist_is_a_usage_error(workspace: Path) -> None:
-    exit_code, stdout, stderr = ftctl(workspace, "validate", str(workspace / "projects/nope"))
+    exit_code, _, stderr = ftctl(workspace, "validate", str(workspace / "projects/nope"))
 
     assert exit_code == 2
     assert "does not exist" in stderr
+    assert not (workspace / ".ftctl").exists()
+
+
+def test_init_where_projects_is_a_file_fails_before_writing(tmp_path: Path) -> None:
+    (tmp_path / "projects").write_text("not a directory\n")
+
+    exit_code, _, stderr = ftctl(tmp_path, "init", "bot")
+
+    assert exit_code == 1
+    assert "projects is a file, not a directory" in stderr
+    assert "Internal error" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["projects"]
+
+
+@pytest.mark.parametrize("job_id", ["", "../files", "ftjob-1?limit=5", "ftjob 1"])
+def test_import_refuses_what_is_not_a_job_id(workspace: Path, job_id: str) -> None:
+    exit_code, _, stderr = ftctl(workspace, "import", "version.bot.1", job_id)
+
+    assert exit_code == 2
+    assert "is not a fine-tuning job id" in stderr
     assert not (workspace / ".ftctl").exists()

@@ -75,3 +75,45 @@ def test_field_path_format() -> None:
         "spec.data.train.sources[0].path"
     )
     assert format_field_path(()) == ""
+
+
+def test_aliases_of_aliases_are_refused_before_they_blow_up() -> None:
+    # Ten levels of ten aliases each would be 10**10 values ("billion laughs").
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    parsed = _parse("\n".join(lines) + "\n")
+
+    assert parsed.data is None
+    [diagnostic] = parsed.diagnostics
+    assert (diagnostic.line, diagnostic.field) == (4, "a3")  # 10**4 values: over the limit
+    assert "aliases expand to more than 10,000 values" in diagnostic.message
+
+
+def test_a_few_aliases_still_work() -> None:
+    parsed = _parse("base: &base {level: warn, value: 0.1}\nx: *base\ny: *base\n")
+
+    assert parsed.diagnostics == ()
+    assert parsed.data["x"] == parsed.data["y"] == {"level": "warn", "value": 0.1}
+
+
+def test_deep_nesting_is_a_diagnostic_not_a_recursion_error() -> None:
+    just_over = _parse("spec: " + "{a: " * 60 + "1" + "}" * 60 + "\n")
+    [diagnostic] = just_over.diagnostics
+    assert diagnostic.line == 1
+    assert "nested more than 50 levels deep" in diagnostic.message
+
+    # So deep that the YAML composer itself would exceed Python's recursion limit.
+    far_over = _parse("x: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert far_over.data is None
+    assert [d.message for d in far_over.diagnostics] == [
+        "nested too deeply to read (more than 50 levels is refused)"
+    ]
+
+
+def test_a_second_document_is_reported_where_it_starts() -> None:
+    parsed = _parse("---\na: 1\n---\nb: 2\n")
+
+    assert [str(d) for d in parsed.diagnostics] == [
+        "f.yaml:3:1: error: YAML syntax error: expected a single document in the stream "
+        "(line 2), but found another document"
+    ]

@@ -386,3 +386,8 @@ def test_every_error_category_is_reported_with_file_line_and_path(tmp_path: Path
             ], name
             if sum(1 for c in cases if c[3] == category) <= 3:  # the text shows 3 per category
                 assert f"{path}:{line_no}: {json_path}: " in rendered, name
+
+
+def test_docs_list_every_category(repo_root: Path) -> None:
+    docs = (repo_root / "docs" / "data.md").read_text(encoding="utf-8")
+    assert [c for c in CATEGORIES if f"| `{c}` |" not in docs] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import plan_factories as f
@@ -9,6 +10,7 @@ import pytest
 
 from ftctl.errors import PlanError
 from ftctl.plan.changes import PlanOptions
+from ftctl.plan.desired import ContentDiff
 
 
 def _actions(plan: object) -> dict[str, tuple[str, ...]]:
@@ -50,6 +52,35 @@ def test_hyperparameter_change_forces_a_new_version_without_reupload() -> None:
         ("hyperparameters.n_epochs", 3, 2)
     ]
     assert create.reason == "fingerprint changed"
+
+
+def test_changed_data_says_what_changed_with_or_without_the_old_file() -> None:
+    old = f.project()
+    snapshot = f.state((f.version_of(old, 1),), (f.alias(old.name, 1),), f.datasets_of(old))
+    new = f.project(train="train-v2")
+    # The recorded upload's file is no longer cached: only the counts are known.
+    upload = f.plan([new], snapshot).changes[0]
+    assert upload.address == "dataset.support-bot.train"
+    assert upload.reason == "content changed: 120 -> 120 examples"
+    # It is: the I/O layer counted the examples added and removed.
+    diff = ContentDiff(f.sha("train-v1"), added=41, removed=3)
+    split = dataclasses.replace(new.splits["train"], content_diff=diff)
+    upload = f.plan([dataclasses.replace(new, splits={**new.splits, "train": split})], snapshot)
+    change = upload.changes[0]
+    assert change.reason == "content changed: +41 / -3 examples"
+    assert change.after is not None and change.after["examples_added"] == 41
+    # A diff against another build than the recorded upload is not shown.
+    stale = dataclasses.replace(split, content_diff=ContentDiff(f.sha("x"), 1, 1))
+    other = f.plan([dataclasses.replace(new, splits={**new.splits, "train": stale})], snapshot)
+    assert other.changes[0].reason == "content changed: 120 -> 120 examples"
+
+
+def test_a_mismatching_imported_version_is_named_as_the_reason() -> None:
+    old = dataclasses.replace(f.version_of(f.project(n_epochs=5), 1), imported=True)
+    snapshot = f.state((old,), (f.alias("support-bot", 1),), f.datasets_of(f.project()))
+    create = next(c for c in f.plan([f.project()], snapshot).changes if "create" in c.actions)
+    assert create.reason == "imported version 1 does not match the configuration"
+    assert [c.path for c in create.forces_new] == ["hyperparameters.n_epochs"]
 
 
 def test_owner_change_plans_nothing() -> None:

@@ -7,6 +7,7 @@ the diff of tests/render/golden/.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import plan_factories as f
 import pytest
 
 from ftctl.plan.changes import Plan, PlanOptions
+from ftctl.plan.desired import ContentDiff
 from ftctl.render.human import render_plan
 from ftctl.render.json import render_plan_json
 from ftctl.render.markdown import render_plan_markdown
@@ -42,6 +44,11 @@ def new_version_openai() -> Plan:
         },
     }
     new = f.project(n_epochs=2, train="train-v2", gates=gates, **kw)  # type: ignore[arg-type]
+    # The I/O layer compared the canonical files: 41 examples added, 3 removed.
+    train = dataclasses.replace(
+        new.splits["train"], content_diff=ContentDiff(f.sha("train-v1"), added=41, removed=3)
+    )
+    new = dataclasses.replace(new, splits={**new.splits, "train": train})
     return f.plan([new], snapshot)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ftctl.config.models import ProjectSpec
 from ftctl.plan.desired import DesiredProject, DesiredSplit
-from ftctl.plan.fingerprint import fingerprint
+from ftctl.plan.fingerprint import changed_fields, fingerprint
 from ftctl.providers.base import META_COMMIT, RemoteCheckpoint, RemoteJob
 from ftctl.state.adopt import adopt_job
 
@@ -93,6 +93,15 @@ def test_a_job_that_differs_keeps_its_own_inputs_and_says_why() -> None:
     assert adoption.version.fingerprint != fingerprint(desired().fingerprint_inputs())
     assert adoption.version.train_sha256 == "file:file-train"
     assert adoption.datasets == ()
+    # Exactly the differing fields differ from the configuration's inputs, so the next
+    # plan names them (and only them) as forcing a new version.
+    changed = changed_fields(adoption.version.fingerprint_inputs, desired().fingerprint_inputs())
+    assert [(c.path, c.before, c.after) for c in changed] == [
+        ("data.train", "file:file-train", "c" * 64),
+        ("hyperparameters.n_epochs", 3, 2),
+        ("seed", 9, 5),
+    ]
+    assert adoption.version.imported
 
 
 def test_a_running_job_is_adopted_as_running() -> None:

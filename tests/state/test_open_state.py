@@ -30,3 +30,20 @@ def test_an_invalid_postgres_schema_name_is_refused(
     monkeypatch.setenv("FTCTL_STATE_DSN", "host=/nonexistent")
     with pytest.raises(StateError, match="invalid PostgreSQL schema name"):
         open_state(load_workspace(tmp_path))
+
+
+def test_a_missing_postgres_dsn_names_the_line_of_ftctl_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ftctl.yaml").write_text(
+        HEAD + "state:\n  backend: postgres\n  dsnEnv: FTCTL_TEST_UNSET_DSN\n"
+    )
+    monkeypatch.delenv("FTCTL_TEST_UNSET_DSN", raising=False)
+
+    with pytest.raises(StateError) as raised:
+        open_state(load_workspace(tmp_path))
+
+    [diagnostic] = raised.value.diagnostics
+    assert str(diagnostic).startswith(
+        "ftctl.yaml:6:11: error: state.dsnEnv: environment variable FTCTL_TEST_UNSET_DSN is not set"
+    )

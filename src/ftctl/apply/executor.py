@@ -354,6 +354,7 @@ class Executor:
                 eval_splits=eval_splits,
                 baseline_models=baselines,
                 seed=version.seed if version.seed is not None else 0,
+                refusal_phrases=desired.spec.policy.max_refusal_ratio.phrases if desired else None,
             ),
             self.events,
         )

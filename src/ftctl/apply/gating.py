@@ -32,6 +32,9 @@ class GateInputs:
     eval_splits: Mapping[str, Path]  # split name -> built JSONL (test, validation)
     baseline_models: Mapping[str, str]  # `base`, `alias:NAME` -> model id
     seed: int | None = 0
+    # The project's `policy.maxRefusalRatio.phrases` (None: the built-in ones), so that
+    # "refusal" means the same thing in the training data and in the model's answers.
+    refusal_phrases: Sequence[str] | None = None
 
 
 def run_gates(inputs: GateInputs, events: EventSink = ignore) -> dict[str, Any]:
@@ -77,6 +80,7 @@ def _run_eval(inputs: GateInputs, gate: EvalGate, events: EventSink) -> EvalRepo
         inputs.model_id,
         baseline=baseline,
         baseline_skipped=skipped,
+        refusal_phrases=inputs.refusal_phrases,
         seed=inputs.seed,
         sink=events,
     )

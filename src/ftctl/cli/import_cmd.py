@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 
@@ -19,10 +20,19 @@ from ftctl.state.identity import current_user
 from ftctl.state.model import Address, AuditEntry, StateSnapshot
 from ftctl.state.store import open_state
 
+# Job ids are opaque but never hold '/', spaces or '?': they go into the request's path.
+JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+def _check_job_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not JOB_ID.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not a fine-tuning job id (like ftjob-abc123)")
+    return value
+
 
 @click.command("import")
 @click.argument("address")
-@click.argument("job_id")
+@click.argument("job_id", callback=_check_job_id)
 @click.option(
     "--lock-timeout",
     type=float,

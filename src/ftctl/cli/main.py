@@ -15,7 +15,22 @@ from ftctl.cli.errors import fail
 
 
 class FtctlGroup(click.Group):
-    """Runs every command under the one error handler."""
+    """Runs every command under the one error handler; loads commands on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from ftctl.cli.commands import COMMANDS
+
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            from ftctl.cli.commands import load_command
+
+            command = load_command(cmd_name)
+            if command is not None:
+                self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -71,17 +86,7 @@ def version() -> None:
     click.echo(f"ftctl {__version__}")
 
 
-# --- command registration: one line per command module --------------------------------
-
-
-def _register() -> None:
-    from ftctl.cli import commands
-
-    for command in commands.all_commands():
-        cli.add_command(command)
-
-
-_register()
+# Other commands are registered in `ftctl.cli.commands` and loaded by `FtctlGroup`.
 
 
 def main() -> None:

@@ -25,12 +25,12 @@ def validate(app: AppContext, paths: tuple[Path, ...], json_flag: bool) -> None:
     """
     only = [str(path.resolve()) for path in paths if not _is_workspace(path, app.workspace_dir)]
     report = read_workspace(app.workspace_dir, only)
-    diagnostics = collect_diagnostics(report)
+    diagnostics, data_failures = _collect(report)
     valid = not any(d.severity == "error" for d in diagnostics)
     if json_flag or app.json_output:
-        click.echo(json.dumps(_as_json(report, diagnostics, valid), indent=2))
+        click.echo(json.dumps(_as_json(report, diagnostics, data_failures, valid), indent=2))
     else:
-        _print_human(app, report, diagnostics, valid)
+        _print_human(app, report, diagnostics, data_failures, valid)
     if not valid:
         raise click.exceptions.Exit(1)
 
@@ -41,21 +41,29 @@ def collect_diagnostics(report: WorkspaceReport) -> list[Diagnostic]:
     Checks that need a loaded, schema-valid project (those in `report.workspace.projects`)
     add their diagnostics to `diagnostics` before it is sorted.
     """
+    return _collect(report)[0]
+
+
+def _collect(report: WorkspaceReport) -> tuple[list[Diagnostic], set[Path]]:
+    """The sorted diagnostics, and the project files whose data fails its policy (those
+    diagnostics name the data files, so the project cannot be told from their file)."""
     diagnostics = list(report.diagnostics)
+    data_failures: set[Path] = set()
     if report.workspace is not None and report.workspace.source_map is not None:
         used = [p.provider_name for p in report.workspace.projects]
         diagnostics.extend(
-            check_credentials(
-                report.workspace.model, report.workspace.source_map, used, os.environ
-            )
+            check_credentials(report.workspace.model, report.workspace.source_map, used, os.environ)
         )
     if report.workspace is not None:
         # The data policy: builds each project's data (cached) and reports every finding.
         from ftctl.datasets.validation import validate_project_data
 
         for project in report.workspace.projects:
-            diagnostics.extend(validate_project_data(project, report.workspace))
-    return list(sorted_diagnostics(diagnostics))
+            found = validate_project_data(project, report.workspace)
+            if any(d.severity == "error" for d in found):
+                data_failures.add(project.path)
+            diagnostics.extend(found)
+    return list(sorted_diagnostics(diagnostics)), data_failures
 
 
 def _is_workspace(path: Path, workspace_dir: Path) -> bool:
@@ -65,7 +73,7 @@ def _is_workspace(path: Path, workspace_dir: Path) -> bool:
 
 
 def _project_entries(
-    report: WorkspaceReport, diagnostics: list[Diagnostic]
+    report: WorkspaceReport, diagnostics: list[Diagnostic], data_failures: set[Path]
 ) -> list[dict[str, object]]:
     loaded = {p.path: p for p in report.projects}
     failing = {d.file for d in diagnostics if d.severity == "error"}
@@ -78,29 +86,36 @@ def _project_entries(
                 "name": project.name if project else None,
                 "path": shown,
                 "provider": project.provider_name if project else None,
-                "valid": project is not None and shown not in failing,
+                "valid": project is not None and shown not in failing and file not in data_failures,
             }
         )
     return entries
 
 
 def _as_json(
-    report: WorkspaceReport, diagnostics: list[Diagnostic], valid: bool
+    report: WorkspaceReport,
+    diagnostics: list[Diagnostic],
+    data_failures: set[Path],
+    valid: bool,
 ) -> dict[str, object]:
     return {
         "valid": valid,
         "diagnostics": [d.to_dict() for d in diagnostics],
-        "projects": _project_entries(report, diagnostics),
+        "projects": _project_entries(report, diagnostics, data_failures),
     }
 
 
 def _print_human(
-    app: AppContext, report: WorkspaceReport, diagnostics: list[Diagnostic], valid: bool
+    app: AppContext,
+    report: WorkspaceReport,
+    diagnostics: list[Diagnostic],
+    data_failures: set[Path],
+    valid: bool,
 ) -> None:
     for diagnostic in diagnostics:
         style = "red" if diagnostic.severity == "error" else "yellow"
         app.console.print(str(diagnostic), style=style, markup=False)
-    entries = _project_entries(report, diagnostics)
+    entries = _project_entries(report, diagnostics, data_failures)
     good = [str(e["name"]) for e in entries if e["valid"]]
     errors = sum(1 for d in diagnostics if d.severity == "error")
     warnings = len(diagnostics) - errors

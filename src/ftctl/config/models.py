@@ -23,6 +23,7 @@ API_VERSION = "ftctl/v1"
 
 Auto = Literal["auto"]
 Level = Literal["error", "warn", "off"]
+_LEVELS = ("error", "warn", "off")
 # Project, workspace and alias names: DNS-label-like, so they fit in addresses and model ids.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -328,6 +329,37 @@ class Policy(Spec):
         description="Minimum share of distinct user prompts.",
     )
     budget: BudgetCheck | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_default_thresholds(cls, data: Any) -> Any:
+        """A check given only a level (`maxNearDuplicateRatio: off`, `warn`, `error`,
+        `true`/`false`, `{level: off}`) keeps its default threshold; `budget: off` (or
+        `false`) means no budget."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, info in cls.model_fields.items():
+            key = next((k for k in (info.alias, name) if k and k in out), None)
+            if key is None:
+                continue
+            given = out[key]
+            if name == "budget":
+                if given is False or given == "off":
+                    out[key] = None
+                continue
+            default = info.get_default(call_default_factory=True)
+            if not isinstance(default, Check):
+                continue
+            if isinstance(given, bool):
+                given = {"level": "error" if given else "off"}
+            elif given in _LEVELS and not (
+                given == "off" and isinstance(default, SystemPromptCheck)
+            ):
+                given = {"level": given}  # (`requireSystemPrompt: off` is its mode)
+            if isinstance(given, dict):
+                out[key] = {**default.model_dump(by_alias=True, exclude_none=True), **given}
+        return out
 
 
 # --------------------------------------------------------------------------- training

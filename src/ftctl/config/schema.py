@@ -34,17 +34,33 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
 _LEVELS = ["error", "warn", "off"]
 
 # The policy checks accept a short scalar form (`maxRefusalRatio: 0.2`,
-# `requireSystemPrompt: consistent`, `leakage: off`) through `mode="before"` validators
-# in models.py, which pydantic cannot see when it writes the schema. These are the
-# same short forms, so that editors accept what the loader accepts.
+# `requireSystemPrompt: consistent`, `leakage: off`, `maxNearDuplicateRatio: off`)
+# through `mode="before"` validators in models.py, which pydantic cannot see when it
+# writes the schema. These are the same short forms, so that editors accept what the
+# loader accepts.
 _SHORT_FORMS: dict[str, list[dict[str, Any]]] = {
-    "RatioCheck": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "boolean"}],
-    "RefusalCheck": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "boolean"}],
-    "MinExamplesCheck": [{"type": "integer", "minimum": 1}, {"type": "boolean"}],
-    "MaxTokensCheck": [{"type": "integer"}, {"const": "auto"}, {"type": "boolean"}],
-    "SystemPromptCheck": [{"enum": ["consistent", "required", "off"]}],
+    "RatioCheck": [
+        {"type": "number", "minimum": 0, "maximum": 1},
+        {"enum": _LEVELS},
+        {"type": "boolean"},
+    ],
+    "RefusalCheck": [
+        {"type": "number", "minimum": 0, "maximum": 1},
+        {"enum": _LEVELS},
+        {"type": "boolean"},
+    ],
+    "MinExamplesCheck": [{"type": "integer", "minimum": 1}, {"enum": _LEVELS}, {"type": "boolean"}],
+    "MaxTokensCheck": [
+        {"type": "integer"},
+        {"enum": ["auto", *_LEVELS]},
+        {"type": "boolean"},
+    ],
+    "SystemPromptCheck": [{"enum": ["consistent", "required", *_LEVELS]}, {"type": "boolean"}],
     "FlagCheck": [{"enum": _LEVELS}, {"type": "boolean"}],
 }
+# In the policy a check given only a level keeps its default threshold, so the object
+# form needs no `value` either (`maxDuplicateRatio: {level: error}`).
+_DEFAULTED_CHECKS = ("RatioCheck", "RefusalCheck", "MinExamplesCheck", "MaxTokensCheck")
 
 
 def build_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -55,11 +71,16 @@ def build_schema(model: type[BaseModel]) -> dict[str, Any]:
         if name not in definitions:
             continue
         full = copy.deepcopy(definitions[name])
+        if name in _DEFAULTED_CHECKS:
+            full.pop("required", None)
         wrapper: dict[str, Any] = {"anyOf": [*short_forms, full]}
         for key in ("title", "description"):
             if key in full:
                 wrapper[key] = full.pop(key)
         definitions[name] = wrapper
+    budget = definitions.get("Policy", {}).get("properties", {}).get("budget", {})
+    if "anyOf" in budget:
+        budget["anyOf"].append({"enum": ["off", False]})  # `budget: off`: no budget
     return {"$schema": DIALECT, **schema}
 
 

@@ -5,6 +5,14 @@ them ourselves so that we can record, for every field path, the line and column 
 its key and of its value (`SourceMap`), and report duplicate keys instead of letting
 the last one silently win.
 
+Nodes are composed by libyaml (`CSafeLoader`, five times faster) when PyYAML has it. It
+marks nodes as PyYAML does and accepts the same texts, except in cases that go through
+the pure-Python loader instead, as does any text with a problem (its messages are the
+ones reported): tabs, `?` in plain scalars of flow collections (`{a: b?}`) and comments
+right after a block scalar's indicator (`|#`), which libyaml accepts and PyYAML rejects,
+and empty values in flow collections (`{a: }`) and empty keys (`?` alone), which libyaml
+marks elsewhere.
+
 Scalars follow YAML 1.2 rather than PyYAML's YAML 1.1 defaults: only `true`/`false`
 are booleans (`level: off` stays the string "off", as in editors that validate against
 our JSON Schema) and dates stay strings (`rev: 2024-01-01` is a git revision, not a date).
@@ -19,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.reader import ReaderError
 from pydantic.alias_generators import to_camel
+from yaml.reader import Reader, ReaderError
 
 from ftctl.errors import Diagnostic, Severity
 
@@ -29,6 +37,10 @@ FieldPath = tuple[str | int, ...]
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# Nesting deeper than any config needs; deeper files are refused with a diagnostic.
+MAX_DEPTH = 50
+# Values that aliases (`*name`) may repeat in one file; real configs use a handful.
+MAX_ALIAS_VALUES = 10_000
 
 
 class MarkedLoader(yaml.SafeLoader):
@@ -42,6 +54,16 @@ MarkedLoader.yaml_implicit_resolvers = {
 MarkedLoader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+
+_FastLoader: type[yaml.CSafeLoader] | None = None
+_BLOCK_SCALAR_COMMENT = re.compile(r"[|>][-+0-9]{0,2}#")
+if yaml.__with_libyaml__:
+
+    class MarkedCLoader(yaml.CSafeLoader):
+        """libyaml's parser with MarkedLoader's resolvers (resolving runs in Python)."""
+
+    MarkedCLoader.yaml_implicit_resolvers = MarkedLoader.yaml_implicit_resolvers
+    _FastLoader = MarkedCLoader
 
 
 @dataclass(frozen=True)
@@ -156,6 +178,9 @@ class ParsedYaml:
 
 def parse_yaml(text: str, file: Path, display: str) -> ParsedYaml:
     """Parse one YAML document, keeping marks; syntax problems become diagnostics."""
+    fast = _parse_fast(text, file, display)
+    if fast is not None:
+        return fast
     source_map = SourceMap(file=file, display=display)
     try:
         # The reader checks every character up front, so bad characters fail here.
@@ -170,6 +195,15 @@ def parse_yaml(text: str, file: Path, display: str) -> ParsedYaml:
         source_map.marks[()] = NodeMarks(None, Position.of(root.start_mark))
         data = builder.build(root, ())
         return ParsedYaml(data, source_map, tuple(builder.diagnostics))
+    except _AliasBomb as error:
+        message = (
+            f"YAML aliases expand to more than {MAX_ALIAS_VALUES:,} values "
+            "(aliases of aliases multiply); write the values out instead"
+        )
+        return ParsedYaml(None, source_map, (source_map.diagnostic(error.path, message),))
+    except RecursionError:  # PyYAML's composer recurses per level of nesting
+        message = f"nested too deeply to read (more than {MAX_DEPTH} levels is refused)"
+        return ParsedYaml(None, source_map, (Diagnostic(display, message=message),))
     except yaml.MarkedYAMLError as error:
         diagnostic = _syntax_diagnostic(error, display)
         last_line = max(1, len(text.splitlines()))
@@ -183,6 +217,61 @@ def parse_yaml(text: str, file: Path, display: str) -> ParsedYaml:
         )
     finally:
         loader.dispose()
+
+
+def _parse_fast(text: str, file: Path, display: str) -> ParsedYaml | None:
+    """`parse_yaml` through libyaml, or None (no libyaml, or a problem to report exactly)."""
+    if (
+        _FastLoader is None
+        or "\t" in text
+        or Reader.NON_PRINTABLE.search(text)
+        or _BLOCK_SCALAR_COMMENT.search(text)
+    ):
+        return None
+    source_map = SourceMap(file=file, display=display)
+    loader = _FastLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return ParsedYaml(None, source_map, ())
+        if _parsed_differently(root):
+            return None
+        builder = _Builder(loader, source_map)
+        source_map.marks[()] = NodeMarks(None, Position.of(root.start_mark))
+        data = builder.build(root, ())
+        return ParsedYaml(data, source_map, tuple(builder.diagnostics))
+    except (yaml.YAMLError, _AliasBomb, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _parsed_differently(root: yaml.Node) -> bool:
+    """True when a flow collection holds a plain scalar that is empty or has a `?`, or a
+    mapping has an empty key."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not isinstance(node, yaml.CollectionNode):
+            continue
+        seen.add(id(node))
+        children: list[yaml.Node] = (
+            [item for pair in node.value for item in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+        )
+        if node.flow_style and any(
+            isinstance(c, yaml.ScalarNode) and not c.style and (c.value == "" or "?" in c.value)
+            for c in children
+        ):
+            return True
+        if isinstance(node, yaml.MappingNode) and any(
+            isinstance(k, yaml.ScalarNode) and not k.style and k.value == "" for k, _ in node.value
+        ):
+            return True
+        stack.extend(children)
+    return False
 
 
 def _reader_diagnostic(error: ReaderError, text: str, display: str) -> Diagnostic:
@@ -209,7 +298,11 @@ def _syntax_diagnostic(error: yaml.MarkedYAMLError, display: str) -> Diagnostic:
     problem = error.problem or "invalid YAML"
     mark = error.problem_mark or error.context_mark
     message = f"YAML syntax error: {problem}"
-    if error.context:
+    if error.context and problem.startswith("but "):
+        # PyYAML's "expected X" is then the context: "expected X, but found Y" reads right.
+        where = f" (line {error.context_mark.line + 1})" if error.context_mark else ""
+        message = f"YAML syntax error: {error.context}{where}, {problem}"
+    elif error.context:
         message += f" {error.context}"
         if error.context_mark:
             message += f" started on line {error.context_mark.line + 1}"
@@ -224,21 +317,47 @@ def _syntax_diagnostic(error: yaml.MarkedYAMLError, display: str) -> Diagnostic:
     )
 
 
+class _AliasBomb(Exception):
+    def __init__(self, path: FieldPath) -> None:
+        super().__init__("too many values from aliases")
+        # Where the expansion began, up to its key: an alias node shares its anchor's
+        # marks, so a list item would be placed at the anchor, not at the alias.
+        while path and isinstance(path[-1], int):
+            path = path[:-1]
+        self.path = path
+
+
 class _Builder:
     """Turns composed nodes into dicts, lists and scalars, recording marks on the way."""
 
-    def __init__(self, loader: MarkedLoader, source_map: SourceMap) -> None:
+    def __init__(self, loader: yaml.SafeLoader | yaml.CSafeLoader, source_map: SourceMap) -> None:
         self.loader = loader
         self.source_map = source_map
         self.diagnostics: list[Diagnostic] = []
         self._active: set[int] = set()  # nodes being built: catches recursive aliases
+        self._built: set[int] = set()  # nodes built once: building one again is an alias
+        self._alias_depth = 0
+        self._alias_values = 0
+        self._alias_root: FieldPath = ()
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
+        if len(path) > MAX_DEPTH:  # before Python's own recursion limit is hit
+            self._error(
+                path[:MAX_DEPTH], f"nested more than {MAX_DEPTH} levels deep", node.start_mark
+            )
+            return None
         if id(node) in self._active:
             self._error(path, "recursive YAML alias", node.start_mark)
             return None
         self._active.add(id(node))
+        repeated = id(node) in self._built
+        self._built.add(id(node))
+        if repeated and not self._alias_depth:
+            self._alias_root = path
+        self._alias_depth += repeated
         try:
+            if self._alias_depth:
+                self._count_alias_value()
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, yaml.SequenceNode):
@@ -252,6 +371,14 @@ class _Builder:
             return self.loader.construct_object(node, deep=True)
         finally:
             self._active.discard(id(node))
+            self._alias_depth -= repeated
+
+    def _count_alias_value(self) -> None:
+        """Aliases of aliases multiply (a "billion laughs" file is a few lines): stop
+        before such a file takes minutes and gigabytes to build."""
+        self._alias_values += 1
+        if self._alias_values > MAX_ALIAS_VALUES:
+            raise _AliasBomb(self._alias_root)
 
     def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[Any, Any]:
         own_keys = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}

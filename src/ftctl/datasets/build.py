@@ -16,6 +16,7 @@ source file and line of the example (not the build output).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -410,7 +411,14 @@ def _cache_key(
 
 def _library_versions() -> dict[str, str]:
     """Versions of the libraries that decide the bytes: near-duplicates, token counts."""
-    return {name: metadata.version(name) for name in ("datasketch", "tiktoken")}
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    # Read once per process: importlib.metadata scans sys.path (about 1 ms a call, and a
+    # plan asks for every project).
+    return tuple((name, metadata.version(name)) for name in ("datasketch", "tiktoken"))
 
 
 def _manifest(result: BuiltProject) -> dict[str, Any]:

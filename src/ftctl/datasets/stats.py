@@ -3,7 +3,7 @@
 The file is read in chunks of whole lines. The main thread parses and checks a chunk and
 gathers the texts to encode; a thread pool tokenizes them (tiktoken releases the GIL)
 while the main thread goes on with the next chunk. Per-example numbers live in small
-numpy arrays (about 32 bytes per example); nothing else of the data is kept, so memory
+numpy arrays (about 40 bytes per example); nothing else of the data is kept, so memory
 stays flat whatever the file size.
 
 Tokenization trick: the texts of a batch are joined with `<|endoftext|>` and encoded in

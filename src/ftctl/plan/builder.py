@@ -267,6 +267,21 @@ def _new_version(
         ):
             continue
         recorded = snapshot.dataset(name, split)
+        upload: dict[str, Any] = {
+            "sha256": built.sha256,
+            "examples": built.examples,
+            "tokens": built.tokens,
+            "provider": project.provider,
+        }
+        diff = built.content_diff
+        if recorded is None:
+            why = "not uploaded yet"
+        elif diff is not None and diff.base_sha256 == recorded.sha256:
+            why = f"content changed: +{diff.added:,} / -{diff.removed:,} examples"
+            upload["examples_added"] = diff.added
+            upload["examples_removed"] = diff.removed
+        else:  # the recorded upload's file is no longer cached: only the counts are known
+            why = f"content changed: {recorded.examples:,} -> {built.examples:,} examples"
         uploads.append(
             ResourceChange(
                 f"dataset.{name}.{split}",
@@ -275,15 +290,8 @@ def _new_version(
                 None
                 if recorded is None
                 else {"sha256": recorded.sha256, "examples": recorded.examples},
-                {
-                    "sha256": built.sha256,
-                    "examples": built.examples,
-                    "tokens": built.tokens,
-                    "provider": project.provider,
-                },
-                "not uploaded yet"
-                if recorded is None
-                else f"content changed: {recorded.examples:,} -> {built.examples:,} examples",
+                upload,
+                why,
             )
         )
     change = ResourceChange(
@@ -306,6 +314,9 @@ def _new_version_reason(
         return "replacement requested with --replace"
     if latest is None:
         return "no version trained yet"
+    if forces and latest.version.imported:
+        # Adopted with `ftctl import` from a job trained with other settings or data.
+        return f"imported version {latest.version.number} does not match the configuration"
     if forces:
         return "fingerprint changed"
     number = latest.version.number

@@ -21,13 +21,28 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ContentDiff:
+    """How a built split's examples differ from an earlier build's (`base_sha256`, the
+    recorded upload): examples (canonical lines) added and removed."""
+
+    base_sha256: str
+    added: int
+    removed: int
+
+
+@dataclass(frozen=True)
 class DesiredSplit:
-    """One built split: its canonical bytes' hash and size (and where the bytes are)."""
+    """One built split: its canonical bytes' hash and size (and where the bytes are).
+
+    `content_diff`: against the recorded upload of this split, when its canonical file
+    is still in the dataset cache (computed by the I/O layer, `ftctl.plan.prepare`).
+    """
 
     sha256: str
     examples: int
     tokens: int
     path: Path | None = None
+    content_diff: ContentDiff | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ This is the I/O side that `plan`, `apply`, `destroy` and `show` share; the plann
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,11 +17,12 @@ from pathlib import Path
 from ftctl import __version__
 from ftctl.config.loader import LoadedWorkspace, load_workspace
 from ftctl.datasets.build import build_project
+from ftctl.datasets.cache import DatasetCache, cache_root
 from ftctl.errors import CredentialsError
 from ftctl.events import Event, EventSink, ignore
 from ftctl.plan.builder import PlanContext, build_plan
 from ftctl.plan.changes import Plan, PlanOptions
-from ftctl.plan.desired import DesiredProject, desired_project
+from ftctl.plan.desired import ContentDiff, DesiredProject, desired_project
 from ftctl.providers.base import Provider
 from ftctl.providers.registry import open_provider
 from ftctl.refresh import Observation, refresh
@@ -79,7 +81,39 @@ def load_desired(
 def prepare(root: Path, projects: Sequence[str] = (), events: EventSink = ignore) -> Prepared:
     workspace, desired = load_desired(root, projects, events)
     store = open_state(workspace)
-    return Prepared(workspace, desired, store, store.read(), ProviderPool(workspace))
+    snapshot = store.read()
+    desired = with_content_diffs(workspace, desired, snapshot)
+    return Prepared(workspace, desired, store, snapshot, ProviderPool(workspace))
+
+
+def with_content_diffs(
+    workspace: LoadedWorkspace, desired: dict[str, DesiredProject], snapshot: StateSnapshot
+) -> dict[str, DesiredProject]:
+    """`desired` with each changed split's examples added/removed since its recorded
+    upload, when the dataset cache still holds that upload's canonical file (else the
+    plan falls back to the example counts)."""
+    cache = DatasetCache(cache_root(workspace.root))
+    out: dict[str, DesiredProject] = {}
+    for name, project in desired.items():
+        splits = dict(project.splits)
+        for split, built in project.splits.items():
+            recorded = snapshot.dataset(name, split)
+            if recorded is None or recorded.sha256 == built.sha256 or built.path is None:
+                continue
+            if not cache.has_object(recorded.sha256):
+                continue
+            old = _line_hashes(cache.object_path(recorded.sha256))
+            new = _line_hashes(built.path)
+            diff = ContentDiff(recorded.sha256, added=len(new - old), removed=len(old - new))
+            splits[split] = dataclasses.replace(built, content_diff=diff)
+        out[name] = dataclasses.replace(project, splits=splits)
+    return out
+
+
+def _line_hashes(path: Path) -> set[bytes]:
+    """The hashes of a canonical JSONL file's lines (one example each)."""
+    with path.open("rb") as handle:
+        return {hashlib.sha256(line.rstrip(b"\n")).digest() for line in handle if line.strip()}
 
 
 def observe(prepared: Prepared, projects: Sequence[str] = (), events: EventSink = ignore) -> None:

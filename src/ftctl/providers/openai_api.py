@@ -1,15 +1,21 @@
 """The Provider implementation over the `openai` SDK (the only module importing it).
 
 One class serves OpenAI, any compatible endpoint and ftctl's local server; only the
-base URL and the key differ. Listings walk the SDK's page objects (one HTTP request per
-page, 100 items per page). Every HTTP request, retries included, passes an event hook
-that counts it, so `request_count` is exact. SDK errors become `ProviderError`s here,
+base URL and the key differ. Listings take the raw JSON of each page through the SDK
+(`with_raw_response`: its retries, auth and query encoding, one HTTP request per page of
+100) and read it straight into ftctl's frozen dataclasses: building the SDK's pydantic
+objects for thousands of jobs cost more than the requests. Every HTTP request, retries
+included, passes an event hook that counts it, so `request_count` is exact. SDK errors become `ProviderError`s here,
 with the API key scrubbed from every message.
 """
 
 from __future__ import annotations
 
+import json
+import random
 import re
+import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +36,15 @@ from ftctl.providers.base import (
 )
 
 PAGE_SIZE = 100
+# Job creation and uploads are not idempotent and the SDK sends no idempotency key: its
+# blind retry of a POST whose answer was lost (a dropped connection, a timeout, a 5xx
+# after the work was done) starts a second paid job. Those POSTs go out without SDK
+# retries; after a failure that may have taken effect, ftctl looks for what the attempt
+# made before sending it again. Each create carries a random id in its metadata for that.
+META_REQUEST = "ftctl_request"
+_METADATA_MAX_KEYS = 16  # OpenAI's limit; with no room left, a create is never retried
+_RETRY_STATUSES = (408, 409, 429)  # and every 5xx, as the SDK does
+_RETRY_INITIAL_S, _RETRY_MAX_S, _RETRY_AFTER_MAX_S = 0.5, 8.0, 60.0
 _KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 
 TRAINING_NOT_AVAILABLE_HINT = (
@@ -58,6 +73,7 @@ class OpenAIProvider:
         self.page_size = page_size
         self._api_key = api_key
         self._requests = 0
+        self._max_retries = max_retries
         self._http = openai.DefaultHttpxClient(event_hooks={"request": [self._count]})
         self._client = openai.OpenAI(
             api_key=api_key,
@@ -91,14 +107,30 @@ class OpenAIProvider:
             content = path.read_bytes()
         except OSError as error:
             raise ProviderError(f"cannot read {path} to upload it: {error.strerror}") from error
+        once = self._client.with_options(max_retries=0)
         with self._errors(f"upload {filename}"):
-            created = self._client.files.create(file=(filename, content), purpose="fine-tune")
-        return _file(created)
+            for attempt in self._attempts():
+                try:
+                    created = once.files.create(file=(filename, content), purpose="fine-tune")
+                    return _file(created)
+                except (openai.APIConnectionError, openai.APIStatusError) as error:
+                    self._before_retry(error, attempt)
+                    if _may_have_taken_effect(error):
+                        # ftctl names uploads by their content hash: same name and size
+                        # is this content, uploaded by the attempt whose answer was lost.
+                        made = [
+                            f
+                            for f in self.list_files()
+                            if f.filename == filename and f.bytes == len(content)
+                        ]
+                        if made:
+                            return max(made, key=lambda f: (f.created_at, f.id))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def list_files(self) -> list[RemoteFile]:
         with self._errors("list files"):
-            first = self._client.files.list(limit=self.page_size)
-            return [_file(f) for f in _walk(first)]
+            items = _raw_pages(self._client.files.with_raw_response.list, limit=self.page_size)
+            return [_file(f) for f in items]
 
     def download_file(self, file_id: str) -> bytes:
         with self._errors(f"download file {file_id}"):
@@ -121,24 +153,54 @@ class OpenAIProvider:
             "method": method,
             "metadata": dict(request.metadata),
         }
+        tag: str | None = None
+        if len(request.metadata) < _METADATA_MAX_KEYS:
+            tag = secrets.token_hex(12)
+            arguments["metadata"][META_REQUEST] = tag
         if request.validation_file is not None:
             arguments["validation_file"] = request.validation_file
         if request.suffix is not None:
             arguments["suffix"] = request.suffix
         if request.seed is not None:
             arguments["seed"] = request.seed
+        once = self._client.with_options(max_retries=0)
         with self._errors(f"create a fine-tuning job on {request.model}"):
-            return _job(self._client.fine_tuning.jobs.create(**arguments))
+            for attempt in self._attempts(retry=tag is not None):
+                try:
+                    return _job(once.fine_tuning.jobs.create(**arguments))
+                except (openai.APIConnectionError, openai.APIStatusError) as error:
+                    self._before_retry(error, attempt)
+                    if tag is not None and _may_have_taken_effect(error):
+                        made = self._job_tagged(tag)
+                        if made is not None:
+                            return made
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _job_tagged(self, tag: str) -> RemoteJob | None:
+        """The job an earlier attempt of this create made, if it got that far."""
+        with self._errors("look for the job a failed attempt may have created"):
+            page = self._client.fine_tuning.jobs.list(metadata={META_REQUEST: tag}, limit=10)
+        made = [j for j in page.data if (j.metadata or {}).get(META_REQUEST) == tag]
+        return _job(made[0]) if made else None
+
+    def _attempts(self, *, retry: bool = True) -> range:
+        return range(self._max_retries + 1 if retry else 1)
+
+    def _before_retry(self, error: openai.OpenAIError, attempt: int) -> None:
+        """Re-raise `error` unless it is worth another attempt; else back off as the SDK does."""
+        if attempt >= self._max_retries or not _retryable(error):
+            raise error
+        time.sleep(_retry_delay(error, attempt))
 
     def list_jobs(self, metadata: Mapping[str, str] | None = None) -> list[RemoteJob]:
         with self._errors("list fine-tuning jobs"):
-            if metadata:
-                first = self._client.fine_tuning.jobs.list(
-                    limit=self.page_size, metadata=dict(metadata)
-                )
-            else:
-                first = self._client.fine_tuning.jobs.list(limit=self.page_size)
-            jobs = [_job(j) for j in _walk(first)]
+            filters: dict[str, Any] = {"metadata": dict(metadata)} if metadata else {}
+            items = _raw_pages(
+                self._client.fine_tuning.jobs.with_raw_response.list,
+                limit=self.page_size,
+                **filters,
+            )
+            jobs = [_job(j) for j in items]
         if metadata:
             # The filter is the server's; this guards against one that ignores it.
             jobs = [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
@@ -189,9 +251,12 @@ class OpenAIProvider:
 
     def list_models(self) -> list[RemoteModel]:
         with self._errors("list models"):
-            page = self._client.models.list()
-            models = list(_walk(page))
-        return [RemoteModel(id=m.id, created=m.created, owned_by=m.owned_by) for m in models]
+            # Not paginated by the API: one page holds every model.
+            models = list(_raw_pages(self._client.models.with_raw_response.list, cursor=False))
+        return [
+            RemoteModel(id=str(m["id"]), created=int(m["created"]), owned_by=str(m["owned_by"]))
+            for m in models
+        ]
 
     def delete_model(self, model_id: str) -> None:
         with self._errors(f"delete model {model_id}"):
@@ -268,6 +333,68 @@ def _walk(first: Any) -> Iterator[Any]:
         page = page.get_next_page()
 
 
+def _raw_pages(
+    list_page: Callable[..., Any], *, cursor: bool = True, **params: Any
+) -> Iterator[dict[str, Any]]:
+    """Every item (a JSON object) of every page a raw SDK listing returns.
+
+    One request per page, the next one only when needed; the cursor rule is the SDK's
+    (`SyncCursorPage`): stop when `has_more` is false, a page is empty, or its last item
+    has no id.
+    """
+    after: str | None = None
+    while True:
+        response = list_page(**params) if after is None else list_page(after=after, **params)
+        try:
+            page = json.loads(response.content)
+            items = page["data"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise ProviderError(
+                f"unexpected response from {response.http_request.url}: {error}"
+            ) from None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ProviderError(f"unexpected response from {response.http_request.url}")
+        yield from items
+        if not cursor or not items or page.get("has_more") is False:
+            return
+        last = items[-1].get("id")
+        if not isinstance(last, str):
+            return
+        after = last
+
+
+def _retryable(error: openai.OpenAIError) -> bool:
+    if isinstance(error, openai.APIConnectionError):  # timeouts included
+        return True
+    if not isinstance(error, openai.APIStatusError):
+        return False
+    should = error.response.headers.get("x-should-retry")
+    if should in ("true", "false"):
+        return should == "true"
+    return error.status_code in _RETRY_STATUSES or error.status_code >= 500
+
+
+def _may_have_taken_effect(error: openai.OpenAIError) -> bool:
+    """A lost answer or a server error: the request may have been carried out."""
+    if isinstance(error, openai.APIStatusError):
+        return error.status_code >= 500
+    return isinstance(error, openai.APIConnectionError)
+
+
+def _retry_delay(error: openai.OpenAIError, attempt: int) -> float:
+    """The server's `retry-after(-ms)` when sensible, else the SDK's jittered backoff."""
+    if isinstance(error, openai.APIStatusError):
+        headers = error.response.headers
+        for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+            try:
+                delay = float(headers.get(header, "")) / divisor
+            except ValueError:
+                continue
+            if 0 < delay <= _RETRY_AFTER_MAX_S:
+                return delay
+    return min(_RETRY_INITIAL_S * 2.0**attempt, _RETRY_MAX_S) * (1 - 0.25 * random.random())
+
+
 def _error_message(error: openai.APIStatusError) -> str:
     body = error.body
     if isinstance(body, Mapping):
@@ -277,49 +404,64 @@ def _error_message(error: openai.APIStatusError) -> str:
     return error.message
 
 
-def _file(f: Any) -> RemoteFile:
+def _plain(value: Any) -> dict[str, Any]:
+    """A JSON object as a dict: SDK objects are dumped, raw JSON is taken as it is."""
+    dump: Callable[[], dict[str, Any]] | None = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump()
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _file(raw: Any) -> RemoteFile:
+    f = _plain(raw)
     return RemoteFile(
-        id=f.id,
-        filename=f.filename,
-        bytes=int(f.bytes or 0),
-        purpose=str(f.purpose),
-        created_at=int(f.created_at),
+        id=str(f["id"]),
+        filename=str(f.get("filename") or ""),
+        bytes=int(f.get("bytes") or 0),
+        purpose=str(f.get("purpose")),
+        created_at=int(f["created_at"]),
     )
 
 
-def _job(j: Any) -> RemoteJob:
+def _job(raw: Any) -> RemoteJob:
+    """A job from its JSON (a listing) or the SDK's object (create, retrieve, cancel)."""
+    j = _plain(raw)
     method_type = "supervised"
     hyper: dict[str, object] = {}
-    method = getattr(j, "method", None)
-    if method is not None and method.type:
-        method_type = str(method.type)
-        settings = getattr(method, method_type, None)
-        if settings is not None and getattr(settings, "hyperparameters", None) is not None:
-            hyper = _plain_dict(settings.hyperparameters)
-    if not hyper and getattr(j, "hyperparameters", None) is not None:
-        hyper = _plain_dict(j.hyperparameters)
+    method = _plain(j.get("method"))
+    if method.get("type"):
+        method_type = str(method["type"])
+        settings = _plain(method.get(method_type))
+        if settings.get("hyperparameters") is not None:
+            hyper = _without_nulls(_plain(settings["hyperparameters"]))
+    if not hyper and j.get("hyperparameters") is not None:
+        hyper = _without_nulls(_plain(j["hyperparameters"]))
     error = None
-    if j.error is not None and (j.error.code or j.error.message):
-        error = f"{j.error.code}: {j.error.message}" if j.error.code else str(j.error.message)
+    failure = _plain(j.get("error"))
+    code, message = failure.get("code"), failure.get("message")
+    if code or message:
+        error = f"{code}: {message}" if code else str(message)
+    finished = j.get("finished_at")
     return RemoteJob(
-        id=j.id,
-        status=str(j.status),
-        model=j.model,
-        fine_tuned_model=j.fine_tuned_model,
-        training_file=j.training_file,
-        validation_file=j.validation_file,
-        metadata=dict(j.metadata or {}),
-        created_at=int(j.created_at),
-        finished_at=int(j.finished_at) if j.finished_at is not None else None,
-        trained_tokens=j.trained_tokens,
+        id=str(j["id"]),
+        status=str(j["status"]),
+        model=str(j["model"]),
+        fine_tuned_model=j.get("fine_tuned_model"),
+        training_file=str(j["training_file"]),
+        validation_file=j.get("validation_file"),
+        # The request tag is the provider's own bookkeeping: callers see their metadata.
+        metadata={
+            str(k): str(v) for k, v in (j.get("metadata") or {}).items() if k != META_REQUEST
+        },
+        created_at=int(j["created_at"]),
+        finished_at=int(finished) if finished is not None else None,
+        trained_tokens=j.get("trained_tokens"),
         error=error,
         hyperparameters=hyper,
         method=method_type,
-        seed=j.seed,
+        seed=j.get("seed"),
     )
 
 
-def _plain_dict(model: Any) -> dict[str, object]:
-    dump: Callable[[], dict[str, object]] | None = getattr(model, "model_dump", None)
-    data = dump() if dump is not None else dict(model)
+def _without_nulls(data: Mapping[str, Any]) -> dict[str, object]:
     return {k: v for k, v in data.items() if v is not None}

@@ -99,6 +99,18 @@ def init_project(workspace_dir: Path, name: str) -> InitResult:
             f"project '{name}' already exists at {project_dir}; ftctl init does not "
             "overwrite (choose another name, or remove the directory)"
         )
+    # Checked before anything is written: a failing init leaves the directory untouched.
+    for needed in (workspace_dir, workspace_dir / "projects", workspace_dir / "schemas"):
+        if needed.exists() and not needed.is_dir():
+            raise ConfigError(f"cannot create {project_dir}: {needed} is a file, not a directory")
+    try:
+        return _scaffold(workspace_dir, project_dir, name)
+    except OSError as error:
+        where = error.filename or workspace_dir
+        raise ConfigError(f"cannot create the project in {where}: {error.strerror}") from error
+
+
+def _scaffold(workspace_dir: Path, project_dir: Path, name: str) -> InitResult:
     created: list[Path] = []
     workspace_dir.mkdir(parents=True, exist_ok=True)
     workspace_file = workspace_dir / "ftctl.yaml"

@@ -14,6 +14,7 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ftctl.errors import ProviderError
 from ftctl.plan.desired import DesiredProject
@@ -88,23 +89,9 @@ def adopt_job(
 ) -> Adoption:
     """The version (and dataset records) that adopting `job` as `number` records."""
     mismatches = _mismatches(desired, job, data_match)
-    if mismatches:
-        inputs = fingerprint_inputs(
-            provider=desired.provider,
-            base_model=job.model,
-            method=job.method,
-            hyperparameters=dict(job.hyperparameters),
-            seed=job.seed,
-            train_sha256=f"file:{job.training_file}",
-            validation_sha256=f"file:{job.validation_file}" if job.validation_file else None,
-        )
-        train_sha = str(inputs["data"]["train"])
-        validation_sha = inputs["data"]["validation"]
-    else:
-        inputs = desired.fingerprint_inputs()
-        train_sha = desired.splits["train"].sha256
-        validation = desired.splits.get("validation")
-        validation_sha = validation.sha256 if validation else None
+    inputs = _job_inputs(desired, job, data_match) if mismatches else desired.fingerprint_inputs()
+    train_sha = str(inputs["data"]["train"])
+    validation_sha = inputs["data"]["validation"]
     version = VersionRecord(
         project=desired.name,
         number=number,
@@ -128,6 +115,7 @@ def adopt_job(
         plan_id=plan_id,
         created_at=iso_from_unix(job.created_at),
         finished_at=iso_from_unix(job.finished_at) if job.finished_at else None,
+        imported=True,
     )
     datasets: list[DatasetRecord] = []
     if not mismatches:
@@ -147,6 +135,44 @@ def adopt_job(
                     )
                 )
     return Adoption(version, tuple(datasets), tuple(mismatches))
+
+
+def _job_inputs(
+    desired: DesiredProject, job: RemoteJob, data_match: Mapping[str, bool]
+) -> dict[str, Any]:
+    """The fingerprint inputs of a job that differs from the configuration: the
+    configuration's inputs with each differing field replaced by the job's value (data
+    it cannot be shown to match is named by file id), so that the next plan lists exactly
+    those fields as forcing a new version."""
+    wanted = desired.fingerprint_inputs()
+    seed = desired.spec.training.seed
+    hyperparameters = dict(wanted["hyperparameters"])
+    for key, value in wanted["hyperparameters"].items():
+        if value != "auto" and not _same_number(job.hyperparameters.get(key), value):
+            hyperparameters[key] = job.hyperparameters.get(key)
+    data = {}
+    for split, file_id in (("train", job.training_file), ("validation", job.validation_file)):
+        if data_match.get(split, False):
+            data[split] = wanted["data"][split]
+        else:
+            data[split] = f"file:{file_id}" if file_id else None
+    return fingerprint_inputs(
+        provider=desired.provider,
+        base_model=job.model,
+        method=job.method,
+        hyperparameters=hyperparameters,
+        seed=job.seed if seed is not None else None,
+        train_sha256=str(data["train"]),
+        validation_sha256=data["validation"],
+    )
+
+
+def _same_number(got: object, wanted: object) -> bool:
+    return (
+        isinstance(got, int | float)
+        and isinstance(wanted, int | float)
+        and math.isclose(float(got), float(wanted), rel_tol=1e-9)
+    )
 
 
 def final_metrics(checkpoints: Sequence[RemoteCheckpoint]) -> dict[str, float]:
@@ -183,12 +209,7 @@ def _mismatches(
         if wanted == "auto":
             continue  # the provider's rule chose the job's value; any value agrees
         got = job.hyperparameters.get(key)
-        same = (
-            isinstance(got, int | float)
-            and isinstance(wanted, int | float)
-            and math.isclose(float(got), float(wanted), rel_tol=1e-9)
-        )
-        if not same:
+        if not _same_number(got, wanted):
             out.append(f"hyperparameters.{key}: job {got!r}, configuration {wanted!r}")
     for split in ("train", "validation"):
         if not data_match.get(split, False):

@@ -156,6 +156,8 @@ class VersionRecord(_Record):
     plan_id: str | None = None
     created_at: str = ""
     finished_at: str | None = None
+    # Adopted with `ftctl import` (an existing job) rather than trained by a plan.
+    imported: bool = False
 
     @property
     def address(self) -> str:

@@ -27,7 +27,9 @@ class SqliteStateStore(SqlStateStore):
         self._migrated = False
 
     def exists(self) -> bool:
-        return self.path.is_file()
+        # Anything at the path counts: a directory there must fail loudly on open,
+        # not read as an empty state.
+        return self.path.exists()
 
     def _connect(self) -> sqlite3.Connection:
         try:

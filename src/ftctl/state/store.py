@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -79,6 +80,19 @@ def open_state(workspace: LoadedWorkspace) -> StateStore:
     if backend.backend == "postgres":
         from ftctl.state.postgres import PostgresStateStore
 
+        if not os.environ.get(backend.dsn_env, "").strip() and workspace.source_map is not None:
+            raise StateError(
+                f"no connection string for the PostgreSQL state: environment variable "
+                f"{backend.dsn_env} is not set",
+                [
+                    workspace.source_map.diagnostic(
+                        ("state", "dsnEnv"),
+                        f"environment variable {backend.dsn_env} is not set",
+                        hint=f"export {backend.dsn_env} with the DSN, or change dsnEnv",
+                        at_value=True,
+                    )
+                ],
+            )
         return PostgresStateStore.from_env(
             backend.dsn_env, backend.schema_name, workspace.model.metadata.name
         )

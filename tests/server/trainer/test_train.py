@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from ftctl.server.trainer import Hyper, Weights, base_weights, generate
+from ftctl.server.trainer import Hyper, Weights, base_weights, generate, train
 from ftctl.server.trainer.model import PARAM_NAMES
 
 Rows = list[dict[str, Any]]
@@ -103,6 +108,17 @@ def test_resume_from_a_saved_epoch_checkpoint_ends_where_an_uninterrupted_run_en
     assert resumed.steps == trained.steps[len(trained.steps) - len(resumed.steps) :]
     assert resumed.outcome.trained_tokens == trained.outcome.trained_tokens
     assert same_params(resumed.outcome.weights, trained.outcome.weights)
+    # Killed after the last checkpoint but before the job was marked done: nothing left to train.
+    finished = helpers.run_training(
+        trained.checkpoints[-1],
+        train_rows,
+        valid_rows,
+        hyper,
+        seed=0,
+        resume_from_epoch=hyper.n_epochs,
+    )
+    assert finished.steps == [] and finished.epochs == []
+    assert same_params(finished.outcome.weights, trained.outcome.weights)
 
 
 def test_should_stop_ends_training_early(train_rows: Rows, hyper: Hyper, helpers: Any) -> None:
@@ -171,3 +187,46 @@ def test_rows_the_validator_rejects_are_refused(hyper: Hyper, helpers: Any) -> N
     dpo = [{"input": {"messages": []}, "preferred_output": [], "non_preferred_output": []}]
     with pytest.raises(ValueError, match="DPO is not supported by the local trainer"):
         helpers.run_training(base_weights("local-tiny", 0), dpo, None, hyper)
+
+
+def ignore(*_: object) -> None:
+    pass
+
+
+TRAIN_IN_CHILD = """
+import hashlib, json, sys
+from ftctl.server.trainer import Hyper, base_weights, train
+rows = json.loads(sys.stdin.read())
+out = train(base_weights("local-tiny", 0), rows, None, Hyper(2, 4, 2.0), 5,
+            lambda m: None, lambda e, w: None, lambda: False)
+print(hashlib.sha256(b"".join(out.weights.params[k].tobytes() for k in sorted(out.weights.params))).hexdigest())
+"""
+
+
+def test_weights_do_not_depend_on_the_blas_thread_setting(train_rows: Rows) -> None:
+    rows = train_rows[:12]
+    here = train(
+        base_weights("local-tiny", 0),
+        rows,
+        None,
+        Hyper(2, 4, 2.0),
+        5,
+        ignore,
+        ignore,
+        lambda: False,
+    )
+    params = here.weights.params
+    digest = hashlib.sha256(b"".join(params[k].tobytes() for k in sorted(params))).hexdigest()
+    # Other machines, other defaults: the trained weights must be the same bytes everywhere.
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        child = subprocess.run(
+            [sys.executable, "-c", TRAIN_IN_CHILD],
+            input=json.dumps(rows),
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        assert child.stdout.strip() == digest, threads
