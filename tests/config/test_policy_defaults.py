@@ -49,10 +49,10 @@ def test_project_keys_win_and_the_rest_comes_from_the_workspace(workspace: Path)
 
     policy = _policy(workspace)
 
-    # Written in the project (a short form): its threshold wins, while the level the
-    # workspace gave that check is kept (a project only states what differs).
+    # Written in the project: its check replaces the workspace's whole (what the short
+    # form leaves out, the level, is the model's default, not the workspace's).
     assert policy.max_refusal_ratio.value == 0.2
-    assert policy.max_refusal_ratio.level == "error"
+    assert policy.max_refusal_ratio.level == "warn"
     assert policy.require_system_prompt.mode == "consistent"
     # Not written in the project: the workspace's.
     assert policy.min_examples.value == 20

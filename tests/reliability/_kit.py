@@ -186,7 +186,7 @@ def spawn(root: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=cli_env(),
+            env={**cli_env(), "PYTHONUNBUFFERED": "1"},  # its log shows where it is
         )
 
 
@@ -205,11 +205,17 @@ def workspace_jobs(
     ]
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 90.0) -> None:
+def wait_until(
+    condition: Callable[[], object], what: str, timeout: float = 90.0, required: bool = True
+) -> bool:
+    """Poll `condition` until true; past `timeout`, fail (or, if not `required`, go on)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        if time.monotonic() >= deadline:
+            assert not required, f"timed out waiting until {what}"
+            return False
         time.sleep(0.05)
+    return True
 
 
 # --- a proxy that loses the response of chosen requests -------------------------------------
@@ -217,15 +223,20 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 90.0
 
 class LosingProxy:
     """Forwards loopback HTTP to `upstream`, one upstream connection per request. For the
-    first `lose["METHOD /path"]` requests to each path, it lets the upstream carry the
-    request out and then closes the client's connection without the answer: the request
-    took effect, the client saw a dropped connection (a flaky network or load balancer)."""
+    first `lose["METHOD /path"]` requests to each path (query left out), it lets the
+    upstream carry the request out and then closes the client's connection without the
+    answer: the request took effect, the client saw a dropped connection (a flaky network
+    or load balancer). Once those are all lost, the same happens to the requests counted
+    in `then`."""
 
-    def __init__(self, upstream: str, lose: dict[str, int]) -> None:
+    def __init__(
+        self, upstream: str, lose: dict[str, int], then: dict[str, int] | None = None
+    ) -> None:
         match = re.match(r"http://([^:/]+):(\d+)", upstream)
         assert match, upstream
         self.upstream = (match.group(1), int(match.group(2)))
         self.remaining = dict(lose)
+        self.then = dict(then or {})
         self.lost: list[str] = []
         self.forwarded: list[str] = []
         self._lock = threading.Lock()
@@ -256,8 +267,11 @@ class LosingProxy:
                 with socket.create_connection(self.upstream) as up:
                     up.sendall(request)
                     response = _read_http_message(up)
-                target = " ".join(head.decode(errors="replace").split(" ")[:2])
+                method, path = head.decode(errors="replace").split(" ")[:2]
+                target = f"{method} {path.split('?')[0]}"
                 with self._lock:
+                    if not any(self.remaining.values()) and self.then:
+                        self.remaining, self.then = self.then, {}
                     lose = self.remaining.get(target, 0) > 0
                     if lose:
                         self.remaining[target] -= 1
@@ -297,7 +311,7 @@ def _read_http_message(sock: socket.socket) -> bytes | None:
 def occupy_trainer(client: openai.OpenAI) -> str:
     """Start a long job outside ftctl on the server's only trainer, so that the next job
     stays `queued` (and an apply keeps waiting) until this one is cancelled."""
-    rows = (SOURCE_DATA / "train.jsonl").read_text().splitlines(True)[:20]
+    rows = (SOURCE_DATA / "train.jsonl").read_text().splitlines(True)[:200]
     upload = client.files.create(
         file=("blocker.jsonl", "".join(rows).encode()), purpose="fine-tune"
     )

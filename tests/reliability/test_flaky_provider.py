@@ -70,9 +70,37 @@ def test_a_lost_create_response_does_not_start_a_second_job(
     proxy = LosingProxy(server.base_url.removesuffix("/v1"), lose)
     try:
         root = make_workspace(tmp_path / "ws", proxy.base_url)
-        applied = ftctl(root, "apply", "--auto-approve", check=None)
+        applied = ftctl(root, "apply", "--auto-approve")
         assert sorted(proxy.lost) == sorted(lose), proxy.forwarded
     finally:
         proxy.close()
-    print(applied.stdout, applied.stderr)
+    assert "Apply complete! Resources: 2 uploaded, 1 trained, 1 promoted" in applied.stdout
+    assert_one_job_per_fingerprint_and_one_upload_per_dataset(root, server)
+
+
+def test_a_create_whose_outcome_stays_unknown_is_adopted_by_the_next_apply(
+    tmp_path: Path, start_server: ServerFactory
+) -> None:
+    server = start_server()
+    # The job is created but its answer is lost, and so are the look-ups that would find
+    # it: this apply cannot know whether the job exists, so it must not create another.
+    lose = {"POST /v1/fine_tuning/jobs": 1}
+    then = {"GET /v1/fine_tuning/jobs": 3}  # the SDK's try and its two retries
+    proxy = LosingProxy(server.base_url.removesuffix("/v1"), lose, then)
+    try:
+        root = make_workspace(tmp_path / "ws", proxy.base_url)
+        failed = ftctl(root, "apply", "--auto-approve", check=1)
+        assert proxy.lost == [*lose, *(["GET /v1/fine_tuning/jobs"] * 3)], proxy.forwarded
+        assert (
+            "Error: version.mini.1: provider 'local': cannot find out whether the job was "
+            "created before its answer was lost: cannot reach" in failed.stderr
+        )
+        [job] = server.client().fine_tuning.jobs.list().data
+        assert state(root)["versions"] == []
+
+        again = ftctl(root, "apply", "--auto-approve")
+        assert f"# version.mini.1 will be adopted (job {job.id} " in again.stdout
+        assert "Apply complete! Resources: 0 uploaded, 0 trained, 1 promoted" in again.stdout
+    finally:
+        proxy.close()
     assert_one_job_per_fingerprint_and_one_upload_per_dataset(root, server)

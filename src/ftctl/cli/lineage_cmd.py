@@ -7,9 +7,12 @@ import json
 import click
 
 from ftctl.cli.context import AppContext, pass_app
-from ftctl.cli.state_cmd import JSON_HELP, snapshot_or_empty, state_store, wants_json
+from ftctl.cli.state_cmd import JSON_HELP, snapshot_or_empty, wants_json, workspace_config
+from ftctl.config.suggest import did_you_mean
+from ftctl.errors import StateError
 from ftctl.lineage.card import model_card
 from ftctl.lineage.graph import DEFAULT_ALIAS, Lineage, lineage_of
+from ftctl.state.store import open_state
 
 
 @click.command("lineage")
@@ -21,9 +24,17 @@ from ftctl.lineage.graph import DEFAULT_ALIAS, Lineage, lineage_of
 def lineage(app: AppContext, project: str, alias: str, json_flag: bool, card: bool) -> None:
     """Trace the model behind PROJECT's ALIAS (default: prod; or a version number):
     commit, data hashes, settings, metrics, gate decision and promotions."""
-    store = state_store(app)
+    workspace = workspace_config(app)
+    store = open_state(workspace)
+    snapshot = snapshot_or_empty(store)
+    declared = [p.name for p in workspace.projects]
+    recorded = snapshot.projects()
+    if project not in recorded and project not in declared:
+        known = sorted({*recorded, *declared})
+        hint = did_you_mean(project, known) or f"projects: {', '.join(known) or 'none'}"
+        raise StateError(f"no project {project!r} in the workspace or the state ({hint})")
     audit = store.audit(project) if store.exists() else []
-    found = lineage_of(snapshot_or_empty(store), audit, project, alias)
+    found = lineage_of(snapshot, audit, project, alias)
     if card:
         click.echo(model_card(found), nl=False)
     elif wants_json(app, json_flag):

@@ -170,6 +170,8 @@ def _unlock(app: AppContext, lock_id: str) -> None:
 _UNLOCK_DOC = """Remove the state lock LOCK_ID, left by an ftctl that crashed.
 
 Only do this when no ftctl process is running: the lock error names its id and holder.
+A lock whose holder died on this machine is taken over by the next command on its own,
+and one from another machine expires within two minutes of its holder's death.
 """
 
 

@@ -15,8 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-import jsonschema
-
 from ftctl.config.models import (
     DerivedSplit,
     FineTuneProject,
@@ -306,6 +304,8 @@ def _check_json_schema_file(
                 field_path, f"cannot read JSON schema {path.name}: {problem}", at_value=True
             )
         ]
+    import jsonschema  # ~50 ms to import; only projects with json_schema graders need it
+
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as problem:

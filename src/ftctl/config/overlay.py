@@ -1,10 +1,10 @@
 """Workspace defaults under a project's own settings (`defaults.policy` in ftctl.yaml).
 
-A project states only what differs from its workspace: the keys it writes win, every
-key it leaves out comes from the workspace default, and a key written in both that is
-itself a mapping (`maxRefusalRatio: {value, level}`) is merged the same way, so that a
-project writing `maxRefusalRatio: 0.3` keeps the workspace's `level` for that check.
-"Written" is pydantic's `model_fields_set`: defaults filled in by the model do not count.
+A project states only what differs from its workspace, field by field: every policy
+check the project writes replaces the workspace's check whole (what it leaves out of
+that check comes from the model's defaults, as anywhere else), and every check it leaves
+out comes from the workspace. "Writes" is pydantic's `model_fields_set`: values filled
+in by the model's defaults do not count.
 """
 
 from __future__ import annotations
@@ -19,23 +19,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def overlay(base: M, override: M) -> M:
-    """`override`'s explicitly set fields over `base`, recursing into models set in both.
+    """`base` with the fields `override` sets explicitly taken from `override`.
 
-    Lists and scalars are replaced whole. The result's `model_fields_set` is the union of
-    both, so overlaying it again (on the same base) changes nothing.
+    The result's `model_fields_set` is the union of both, so overlaying it again (on the
+    same base) changes nothing.
     """
-    updates: dict[str, Any] = {}
-    for name in override.model_fields_set:
-        mine = getattr(override, name)
-        theirs = getattr(base, name)
-        if (
-            isinstance(mine, BaseModel)
-            and type(mine) is type(theirs)
-            and name in base.model_fields_set
-        ):
-            updates[name] = overlay(theirs, mine)
-        else:
-            updates[name] = mine
+    updates: dict[str, Any] = {name: getattr(override, name) for name in override.model_fields_set}
     return base.model_copy(update=updates)
 
 

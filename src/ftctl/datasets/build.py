@@ -46,7 +46,13 @@ from ftctl.datasets.policy import (
 )
 from ftctl.datasets.provenance import Record
 from ftctl.datasets.similarity import reuse_signatures
-from ftctl.datasets.sources import SourceContext, SourceRead, apply_weights, read_sources
+from ftctl.datasets.sources import (
+    SourceContext,
+    SourceRead,
+    apply_weights,
+    digest_sources,
+    read_sources,
+)
 from ftctl.datasets.splits import SPLIT_ORDER, Leak, SplitName, find_leakage, hash_split
 from ftctl.datasets.tokenizers import get_encoding
 from ftctl.datasets.transforms import TransformContext, TransformReport, apply_transforms
@@ -110,6 +116,14 @@ def build_project(
     spec = project.model.spec
     info = _model_info(project)
     fmt = METHOD_FORMAT[spec.training.method]
+    cache = DatasetCache(cache_root(workspace.root))
+    # An unchanged build is found from the hashes of the source bytes, before any row is
+    # parsed (parsing costs twenty times the hashing).
+    quick = _bytes_key(project, workspace, info)
+    cached = None if quick is None else _from_cache(cache, quick, project.name)
+    if cached is not None:
+        events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
+        return cached
     events(Event("step", f"Reading the data of {project.name}"))
     reads = _read_all(project, workspace)
     problems = [d for split_reads in reads.values() for r in split_reads for d in r.diagnostics]
@@ -119,10 +133,11 @@ def build_project(
             f"project '{project.name}': cannot read its data", sorted_diagnostics(problems)
         )
 
-    cache = DatasetCache(cache_root(workspace.root))
     key = _cache_key(project, workspace, reads, info)
     cached = _from_cache(cache, key, project.name)
     if cached is not None:
+        if quick is not None:  # a build cached before its sources were hashed whole
+            cache.put_build(quick, _manifest(cached))
         events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
         return cached
 
@@ -160,6 +175,8 @@ def build_project(
         cache.put_object(sha, data, origins)
     result = BuiltProject(project.name, splits, diagnostics, built.cost, report)
     cache.put_build(key, _manifest(result))
+    if quick is not None:
+        cache.put_build(quick, _manifest(result))
     return result
 
 
@@ -389,6 +406,30 @@ def _cache_key(
     project.yaml is hashed whole: it holds the data spec, policy, model, epochs and inline
     rows, and the lines findings point at (any edit rebuilds, which is always correct).
     """
+    sources = {
+        name: [[r.kind, r.name, r.content_hash, r.files] for r in split_reads]
+        for name, split_reads in reads.items()
+    }
+    return _key(project, workspace, info, sources)
+
+
+def _bytes_key(project: LoadedProject, workspace: LoadedWorkspace, info: ModelInfo) -> str | None:
+    """The cache key from the whole bytes of every source file, without parsing them.
+
+    The same bytes and project.yaml (which holds any `limit`) give the same rows, so this
+    key is as faithful as `_cache_key`; None when a source is not a local file or inline.
+    """
+    digests: dict[str, list[list[Any]]] = {}
+    for name, split in declared_splits(project).items():
+        context = SourceContext(project.dir, workspace.root, project.source_map, name)
+        digest = digest_sources(split.sources, context)
+        if digest is None:
+            return None
+        digests[name] = digest
+    return _key(project, workspace, info, {"source_bytes": digests})
+
+
+def _key(project: LoadedProject, workspace: LoadedWorkspace, info: ModelInfo, sources: Any) -> str:
     defaults = workspace.model.defaults.policy
     payload = {
         "cache_format": CACHE_FORMAT,
@@ -401,10 +442,7 @@ def _cache_key(
             None if defaults is None else hashlib.sha256(workspace.path.read_bytes()).hexdigest()
         ),
         "model": {k: str(v) for k, v in dataclasses.asdict(info).items()},
-        "sources": {
-            name: [[r.kind, r.name, r.content_hash, r.files] for r in split_reads]
-            for name, split_reads in reads.items()
-        },
+        "sources": sources,
     }
     return sha256_hex(canonical_json(payload).encode("utf-8"))
 

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import git
-
 from ftctl.config.models import GitSource, InlineSource, PathSource, Source
 from ftctl.config.yaml_marks import FieldPath, SourceMap
 from ftctl.datasets.canonical import unit_hash
@@ -119,6 +117,37 @@ def resolve_path_source(source: PathSource, context: SourceContext, index: int) 
     return [candidate] if candidate.is_file() else []
 
 
+def digest_sources(sources: Sequence[Source], context: SourceContext) -> list[list[Any]] | None:
+    """What identifies the content of `sources`, from their bytes alone (no row parsed).
+
+    Per source: its kind, and for `path:` sources each file (as shown) with the SHA-256
+    of all its bytes; inline rows are part of project.yaml. None when that is not cheap
+    or not possible (a git source, a path naming no file): the full read decides then.
+    """
+    digest: list[list[Any]] = []
+    for index, source in enumerate(sources):
+        if isinstance(source, InlineSource):
+            digest.append(["inline", index])
+            continue
+        if not isinstance(source, PathSource):
+            return None
+        files = resolve_path_source(source, context, index)
+        if not files:
+            return None
+        entry: list[Any] = ["path", source.path]
+        for path in files:
+            hasher = hashlib.sha256()
+            try:
+                with open(path, "rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        hasher.update(block)
+            except OSError:
+                return None
+            entry.append([context.display(path), hasher.hexdigest()])
+        digest.append(entry)
+    return digest
+
+
 def _read_path_source(index: int, source: PathSource, context: SourceContext) -> SourceRead:
     result = SourceRead(index=index, kind="path", name=source.path)
     files = resolve_path_source(source, context, index)
@@ -202,6 +231,8 @@ def _take(value: object, origin: Origin, index: int, result: SourceRead) -> bool
 
 
 def _read_git_source(index: int, source: GitSource, context: SourceContext) -> SourceRead:
+    import git  # GitPython costs ~50 ms to import: only projects with git sources pay it
+
     rev, rel = source.git.rev, source.git.path
     result = SourceRead(index=index, kind="git", name=f"{rel}@{rev}")
     try:

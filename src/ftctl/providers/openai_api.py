@@ -178,7 +178,7 @@ class OpenAIProvider:
 
     def _job_tagged(self, tag: str) -> RemoteJob | None:
         """The job an earlier attempt of this create made, if it got that far."""
-        with self._errors("look for the job a failed attempt may have created"):
+        with self._errors("find out whether the job was created before its answer was lost"):
             page = self._client.fine_tuning.jobs.list(metadata={META_REQUEST: tag}, limit=10)
         made = [j for j in page.data if (j.metadata or {}).get(META_REQUEST) == tag]
         return _job(made[0]) if made else None

@@ -7,6 +7,7 @@ completions), so the same client code talks to OpenAI and to this server.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import threading
@@ -288,11 +289,12 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         request: Request, after: str | None = None, limit: Limit100 = 20
     ) -> dict[str, Any]:
         wanted, only_null = _metadata_filter(request)
-        jobs = [
+        matching = (
             job
-            for job in store.jobs_newest_first(before=after)
+            for job in store.iter_jobs_newest_first(before=after, batch=max(limit + 1, 100))
             if (job.metadata is None if only_null else _matches(job.metadata, wanted))
-        ]
+        )
+        jobs = list(itertools.islice(matching, limit + 1))  # one more: is there a next page?
         page = Page(jobs[:limit], len(jobs) > limit)
         body = page.to_api()
         body["data"] = [_job_api(state, job) for job in page.items]

@@ -372,6 +372,31 @@ class Store:
             rows = self._query("SELECT doc FROM jobs ORDER BY seq DESC")
         return [JobRecord.from_doc(row[0]) for row in rows]
 
+    def iter_jobs_newest_first(
+        self, *, before: str | None = None, batch: int = 200
+    ) -> Iterator[JobRecord]:
+        """`jobs_newest_first`, read `batch` rows at a time: a listing page stops reading
+        once it has its jobs, instead of loading every older job for every page."""
+        cursor: int | None = None
+        if before:
+            found = self._query("SELECT seq FROM jobs WHERE id = ?", (before,))
+            if not found:
+                return
+            cursor = int(found[0][0])
+        while True:
+            if cursor is None:
+                rows = self._query("SELECT seq, doc FROM jobs ORDER BY seq DESC LIMIT ?", (batch,))
+            else:
+                rows = self._query(
+                    "SELECT seq, doc FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                    (cursor, batch),
+                )
+            for _, doc in rows:
+                yield JobRecord.from_doc(doc)
+            if len(rows) < batch:
+                return
+            cursor = int(rows[-1][0])
+
     def jobs_with_status(self, statuses: Sequence[str]) -> list[JobRecord]:
         """Jobs in any of `statuses`, oldest first (the order they are worked on)."""
         marks = ",".join("?" for _ in statuses)

@@ -230,3 +230,24 @@ def test_weights_do_not_depend_on_the_blas_thread_setting(train_rows: Rows) -> N
             timeout=120,
         )
         assert child.stdout.strip() == digest, threads
+
+
+def test_large_batches_are_processed_in_chunks_with_the_same_result(
+    train_rows: Rows, valid_rows: Rows, helpers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Memory stays bounded for big batches of long answers: a batch is split into chunks of
+    # at most MAX_CHUNK_TOKENS target tokens whose gradients are accumulated.
+    hyper = Hyper(2, 12, 2.0)
+    whole = helpers.run_training(base_weights("local-tiny", 0), train_rows, valid_rows, hyper)
+    monkeypatch.setattr(sys.modules["ftctl.server.trainer.train"], "MAX_CHUNK_TOKENS", 50)
+    chunked = helpers.run_training(base_weights("local-tiny", 0), train_rows, valid_rows, hyper)
+    assert [s.train_loss for s in chunked.steps] == pytest.approx(
+        [s.train_loss for s in whole.steps], rel=1e-4
+    )
+    for name in PARAM_NAMES:
+        np.testing.assert_allclose(
+            chunked.outcome.weights.params[name], whole.outcome.weights.params[name], atol=1e-4
+        )
+    assert chunked.epochs[-1].metrics["full_valid_loss"] == pytest.approx(
+        whole.epochs[-1].metrics["full_valid_loss"], rel=1e-3
+    )

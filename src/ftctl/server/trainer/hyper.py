@@ -20,7 +20,8 @@ MAX_BATCH_SIZE = 256
 
 # The Adam learning rate of the local model is BASE_LEARNING_RATE * learning_rate_multiplier.
 # A multiplier of 2.0 (peak rate 5e-3) is what the model trains best with at batch size 8
-# (support-triage, 5 seeds: 2.0 -> 0.80-0.94 test match rate, 4.0 -> 0.68-0.88); "auto"
+# (support-triage, 10 epochs, 5 seeds: 2.0 -> 0.80-0.94 test match rate, 4.0 -> 0.68-0.88;
+# with the auto 3 epochs this small model reaches only ~0.6 on that task); "auto"
 # gives 2.0 from batch size 8 up and scales it with sqrt(batch_size / 8) below, because
 # smaller batches give noisier gradients.
 BASE_LEARNING_RATE = 2.5e-3

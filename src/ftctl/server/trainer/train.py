@@ -27,8 +27,11 @@ from ftctl.server.trainer.examples import Instance, instances_of, validate_train
 from ftctl.server.trainer.hyper import BASE_LEARNING_RATE, Hyper
 from ftctl.server.trainer.model import (
     AdamState,
+    Array,
     Batch,
     Gradients,
+    IntArray,
+    LossResult,
     ModelConfig,
     Weights,
     evaluate,
@@ -45,6 +48,9 @@ FINAL_LR_FRACTION = 0.1  # linear decay from the full rate to this fraction at t
 # model cannot memorise an example by its incidental words (names, products) alone. Measured
 # on support-triage: 0.4 lifted the test match rate by several points over no dropout.
 FEATURE_DROPOUT = 0.4
+# Batches are processed in chunks of at most this many target tokens (gradients accumulated),
+# so that memory stays bounded (~100 MB) whatever the batch size and answer lengths.
+MAX_CHUNK_TOKENS = 16_384
 # Separate random streams, so that validation sampling and dropout never shift the shuffling.
 _VALID_STREAM = 0x5A11D
 _DROPOUT_STREAM = 0xD50
@@ -120,6 +126,63 @@ def _drop_features(batch: Batch, rng: np.random.Generator) -> Batch:
     keep = rng.random(len(batch.feature_ids)) >= FEATURE_DROPOUT
     scaled = batch.feature_weights * keep / (1.0 - FEATURE_DROPOUT)
     return dataclasses.replace(batch, feature_weights=scaled.astype(batch.feature_weights.dtype))
+
+
+def _chunks(instances: Sequence[Instance]) -> list[list[Instance]]:
+    chunks: list[list[Instance]] = []
+    current: list[Instance] = []
+    tokens = 0
+    for instance in instances:
+        if current and tokens + len(instance.targets) > MAX_CHUNK_TOKENS:
+            chunks.append(current)
+            current, tokens = [], 0
+        current.append(instance)
+        tokens += len(instance.targets)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _evaluate(weights: Weights, instances: Sequence[Instance]) -> LossResult:
+    total = _Mean()
+    for chunk in _chunks(instances):
+        result = evaluate(weights.params, make_batch(chunk, weights.config))
+        total.add(result.loss, result.accuracy, result.n_tokens)
+    loss, accuracy = total.values()
+    return LossResult(loss, accuracy, total.tokens)
+
+
+def _loss_and_grads(
+    weights: Weights, instances: Sequence[Instance], rng: np.random.Generator
+) -> tuple[LossResult, Gradients]:
+    """Mean loss and gradient of one minibatch, accumulated chunk by chunk (token-weighted)."""
+    chunks = _chunks(instances)
+    if len(chunks) == 1:
+        return loss_and_grads(
+            weights.params, _drop_features(make_batch(chunks[0], weights.config), rng)
+        )
+    n_tokens = sum(len(i.targets) for i in instances)
+    total = _Mean()
+    dense: dict[str, Array] = {}
+    rows: list[IntArray] = []
+    row_grads: list[Array] = []
+    for chunk in chunks:
+        batch = _drop_features(make_batch(chunk, weights.config), rng)
+        result, grads = loss_and_grads(weights.params, batch)
+        total.add(result.loss, result.accuracy, result.n_tokens)
+        share = batch.n_tokens / n_tokens
+        for name, grad in grads.values.items():
+            if name == "E":
+                rows.append(grads.embedding_rows)
+                row_grads.append(grad * share)
+            else:
+                dense[name] = dense[name] + grad * share if name in dense else grad * share
+    unique_rows, inverse = np.unique(np.concatenate(rows), return_inverse=True)
+    merged = np.zeros((len(unique_rows), row_grads[0].shape[1]), dtype=row_grads[0].dtype)
+    np.add.at(merged, inverse, np.concatenate(row_grads))
+    dense["E"] = merged
+    loss, accuracy = total.values()
+    return LossResult(loss, accuracy, n_tokens), Gradients(dense, unique_rows.astype(np.int64))
 
 
 def _adam_update(weights: Weights, grads: Gradients, lr: float) -> None:
@@ -210,11 +273,7 @@ def _train(
     config = base.config
     train_groups = _instances(train_rows, config)
     valid_groups = _instances(valid_rows, config) if valid_rows else []
-    full_valid_batch = (
-        make_batch(_flatten(valid_groups, range(len(valid_groups))), config)
-        if valid_groups
-        else None
-    )
+    all_valid = _flatten(valid_groups, range(len(valid_groups)))
     tokens_per_epoch = sum(len(i.targets) for group in train_groups for i in group)
 
     n_examples = len(train_groups)
@@ -222,6 +281,9 @@ def _train(
     steps_per_epoch = math.ceil(n_examples / batch_size)
     total_steps = steps_per_epoch * hyper.n_epochs
     peak_lr = BASE_LEARNING_RATE * hyper.learning_rate_multiplier
+
+    def lr_at(step: int) -> float:
+        return peak_lr * (1.0 - (1.0 - FINAL_LR_FRACTION) * step / max(1, total_steps - 1))
 
     weights = base.copy(with_optimizer=resume_from_epoch > 0)
     if weights.optimizer is None:
@@ -238,14 +300,12 @@ def _train(
                     weights.copy(with_optimizer=False), trained_tokens, stopped=True
                 )
             step = epoch * steps_per_epoch + index  # 0-based
-            batch = make_batch(
-                _flatten(train_groups, order[index * batch_size : (index + 1) * batch_size]), config
+            members = order[index * batch_size : (index + 1) * batch_size]
+            result, grads = _loss_and_grads(
+                weights, _flatten(train_groups, members), _rng(seed, _DROPOUT_STREAM, step)
             )
-            batch = _drop_features(batch, _rng(seed, _DROPOUT_STREAM, step))
-            result, grads = loss_and_grads(weights.params, batch)
-            lr = peak_lr * (1.0 - (1.0 - FINAL_LR_FRACTION) * step / max(1, total_steps - 1))
-            _adam_update(weights, grads, lr)
-            trained_tokens += batch.n_tokens
+            _adam_update(weights, grads, lr_at(step))
+            trained_tokens += result.n_tokens
             train_mean.add(result.loss, result.accuracy, result.n_tokens)
 
             valid_loss = valid_accuracy = None
@@ -253,9 +313,7 @@ def _train(
                 sample = _rng(seed, _VALID_STREAM, step).choice(
                     len(valid_groups), size=min(len(valid_groups), batch_size), replace=False
                 )
-                valid = evaluate(
-                    weights.params, make_batch(_flatten(valid_groups, np.sort(sample)), config)
-                )
+                valid = _evaluate(weights, _flatten(valid_groups, np.sort(sample)))
                 valid_loss, valid_accuracy = valid.loss, valid.accuracy
                 valid_mean.add(valid.loss, valid.accuracy, valid.n_tokens)
             on_step(
@@ -266,9 +324,9 @@ def _train(
 
         loss, accuracy = train_mean.values()
         metrics = {"train_loss": loss, "train_mean_token_accuracy": accuracy}
-        if full_valid_batch is not None:
+        if all_valid:
             metrics["valid_loss"], metrics["valid_mean_token_accuracy"] = valid_mean.values()
-            full = evaluate(weights.params, full_valid_batch)
+            full = _evaluate(weights, all_valid)
             metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = (
                 full.loss,
                 full.accuracy,

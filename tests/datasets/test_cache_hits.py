@@ -1,0 +1,77 @@
+"""Cache hits: an unchanged build is found from the source bytes, without reading rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from ftctl.datasets.build import BuiltProject, build_project
+from ftctl.events import Event
+
+
+def _helpers() -> ModuleType:
+    if "build_helpers" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "build_helpers", Path(__file__).with_name("build_helpers.py")
+        )
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["build_helpers"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["build_helpers"]
+
+
+h = _helpers()
+
+LIMITED = """
+train:
+  sources:
+    - path: data/train.jsonl
+      limit: 20
+"""
+
+
+def _build(root: Path) -> tuple[list[str], BuiltProject]:
+    events: list[Event] = []
+    built = build_project(*h.load(root), events.append)
+    return [e.message for e in events], built
+
+
+def test_an_unchanged_build_is_served_without_reading_rows(tmp_path: Path) -> None:
+    h.write_workspace(tmp_path, h.project_yaml(LIMITED), {"data/train.jsonl": h.examples(0, 30)})
+    first_events, first = _build(tmp_path)
+    assert any(m.startswith("Reading the data") for m in first_events)
+
+    again_events, again = _build(tmp_path)
+    assert again == first
+    assert [m for m in again_events if "unchanged" in m]
+    assert not any(m.startswith("Reading the data") for m in again_events)
+
+
+def test_a_change_past_the_limit_reads_again_and_keeps_the_rows(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(LIMITED), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _, first = _build(tmp_path)
+    # Rows after the first 20 change: the bytes differ, so the rows are read again; the
+    # rows used are the same, and so is the data.
+    h.write_jsonl(project_dir / "data/train.jsonl", [*h.examples(0, 20), *h.examples(100, 10)])
+    events, again = _build(tmp_path)
+    assert any(m.startswith("Reading the data") for m in events)
+    assert again.splits["train"].sha256 == first.splits["train"].sha256
+    # ...and from then on it is found from the bytes again.
+    events, _ = _build(tmp_path)
+    assert not any(m.startswith("Reading the data") for m in events)
+
+
+def test_a_changed_row_is_rebuilt(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(LIMITED), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _, first = _build(tmp_path)
+    h.write_jsonl(project_dir / "data/train.jsonl", [*h.examples(1, 20), *h.examples(20, 10)])
+    events, changed = _build(tmp_path)
+    assert not any("unchanged" in m for m in events)
+    assert changed.splits["train"].sha256 != first.splits["train"].sha256
