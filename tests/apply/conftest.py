@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ftctl.providers.openai_api import OpenAIProvider
-from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
+from ftctl.server.launcher import LocalServerHandle
 from ftctl.state.sqlite import SqliteStateStore
+
+from ..support.local_server import provider, running_local_server
+
+__all__ = ["provider"]  # a fixture: pytest finds it in this module
 
 _FACTORIES = Path(__file__).parent.parent / "plan" / "factories.py"
 if "plan_factories" not in sys.modules:
@@ -27,18 +30,9 @@ SOURCE = REPO / "projects" / "support-triage" / "data" / "train.jsonl"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServerHandle]:
-    data_dir = tmp_path_factory.mktemp("server")
-    handle = ensure_local_server(data_dir)
-    yield handle
-    stop_local_server(data_dir)
-
-
-@pytest.fixture
-def provider(server: LocalServerHandle) -> Iterator[OpenAIProvider]:
-    p = OpenAIProvider("local", api_key="unused", base_url=server.base_url)
-    yield p
-    p.close()
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServerHandle]:
+    with running_local_server(tmp_path_factory.mktemp("server")) as handle:
+        yield handle
 
 
 @pytest.fixture

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from ..datasets import build_helpers as h
+
 pytestmark = pytest.mark.e2e
 
-
-def _helpers() -> ModuleType:
-    if "build_helpers" not in sys.modules:
-        path = Path(__file__).parent.parent / "datasets" / "build_helpers.py"
-        spec = importlib.util.spec_from_file_location("build_helpers", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["build_helpers"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["build_helpers"]
-
-
-h = _helpers()
 
 DATA = """
 train:

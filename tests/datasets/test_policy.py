@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,20 +12,8 @@ from ftctl.datasets.policy import looks_cut_off
 from ftctl.datasets.validation import validate_project_data
 from ftctl.errors import DataError, Diagnostic
 
+from . import build_helpers as h
 
-def _helpers() -> ModuleType:
-    if "build_helpers" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "build_helpers", Path(__file__).with_name("build_helpers.py")
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["build_helpers"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["build_helpers"]
-
-
-h = _helpers()
 TRAIN = "train:\n  sources:\n    - path: data/train.jsonl\n"
 REFUSAL = "I'm sorry, but I can't help with that request."
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -17,20 +14,8 @@ from ftctl.datasets.tokenizers import get_encoding
 from ftctl.datasets.transforms import set_system_prompt, truncate_example
 from ftctl.errors import DataError
 
+from . import build_helpers as h
 
-def _helpers() -> ModuleType:
-    if "build_helpers" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "build_helpers", Path(__file__).with_name("build_helpers.py")
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["build_helpers"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["build_helpers"]
-
-
-h = _helpers()
 QUIET = "minExamples: 10\nrequireSystemPrompt: 'off'\n"
 
 

@@ -9,22 +9,17 @@ from pathlib import Path
 import pytest
 
 from ftctl.providers.openai_api import OpenAIProvider
-from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
+from ftctl.server.launcher import LocalServerHandle
+
+from ..support.local_server import provider, running_local_server
+
+__all__ = ["provider"]  # a fixture: pytest finds it in this module
 
 
 @pytest.fixture(scope="session")
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServerHandle]:
-    data_dir = tmp_path_factory.mktemp("refresh-server")
-    handle = ensure_local_server(data_dir)
-    yield handle
-    stop_local_server(data_dir)
-
-
-@pytest.fixture
-def provider(local_server: LocalServerHandle) -> Iterator[OpenAIProvider]:
-    p = OpenAIProvider("local", api_key="unused", base_url=local_server.base_url)
-    yield p
-    p.close()
+    with running_local_server(tmp_path_factory.mktemp("refresh-server")) as handle:
+        yield handle
 
 
 @pytest.fixture

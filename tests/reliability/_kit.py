@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,23 +30,23 @@ SOURCE_DATA = REPO / "projects" / "support-triage" / "data"
 PROJECT_YAML = """\
 apiVersion: ftctl/v1
 kind: FineTuneProject
-metadata: {{name: mini, owner: reliability@example.com}}
+metadata: {name: mini, owner: reliability@example.com}
 spec:
   provider: local
   baseModel: local-tiny
   suffix: mini
   data:
-    train: {{sources: [{{path: data/train.jsonl}}]}}
-    validation: {{split: {{fraction: 0.2, seed: 7}}}}
-    test: {{sources: [{{path: data/test.jsonl}}]}}
+    train: {sources: [{path: data/train.jsonl}]}
+    validation: {split: {fraction: 0.2, seed: 7}}
+    test: {sources: [{path: data/test.jsonl}]}
   policy:
-    minExamples: {{value: 10, level: warn}}
+    minExamples: {value: 10, level: warn}
   training:
-    hyperparameters: {{nEpochs: {epochs}, batchSize: {batch}}}
+    hyperparameters: {nEpochs: 1, batchSize: 8}
     seed: 7
   gates:
-    metrics: [{{metric: full_valid_loss, max: 100}}]
-  promote: {{alias: prod, when: gates_pass}}
+    metrics: [{metric: full_valid_loss, max: 100}]
+  promote: {alias: prod, when: gates_pass}
 """
 
 # An access-log line of uvicorn: `... "POST /v1/fine_tuning/jobs HTTP/1.1" 403 Forbidden`.
@@ -62,7 +62,6 @@ class ServerProcess:
     args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     base_url: str = ""
-    starts: int = field(default=0)
 
     def start(self) -> ServerProcess:
         command = [
@@ -81,7 +80,6 @@ class ServerProcess:
             info = _read_json(self.data_dir / "server.json")
             if info and info.get("pid") == self.process.pid and _healthy(str(info["url"])):
                 self.base_url = f"{info['url']}/v1"
-                self.starts += 1
                 return self
             time.sleep(0.05)
 
@@ -134,7 +132,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def make_workspace(root: Path, base_url: str | None, *, epochs: int = 1, batch: int = 8) -> Path:
+def make_workspace(root: Path, base_url: str | None) -> Path:
     """A one-project workspace (`mini`: 25 train + 5 test examples) on provider `local`:
     the server at `base_url`, or (None) the one ftctl starts on demand in `.ftctl/server`."""
     (root / "projects" / "mini" / "data").mkdir(parents=True)
@@ -148,9 +146,7 @@ def make_workspace(root: Path, base_url: str | None, *, epochs: int = 1, batch: 
     (root / "projects/mini/data/train.jsonl").write_text("".join(train))
     test = (SOURCE_DATA / "test.jsonl").read_text().splitlines(True)[:5]
     (root / "projects/mini/data/test.jsonl").write_text("".join(test))
-    (root / "projects/mini/project.yaml").write_text(
-        PROJECT_YAML.format(epochs=epochs, batch=batch)
-    )
+    (root / "projects/mini/project.yaml").write_text(PROJECT_YAML)
     return root
 
 
@@ -227,16 +223,23 @@ class LosingProxy:
     upstream carry the request out and then closes the client's connection without the
     answer: the request took effect, the client saw a dropped connection (a flaky network
     or load balancer). Once those are all lost, the same happens to the requests counted
-    in `then`."""
+    in `then`. The first `refuse[...]` requests are answered 503 without reaching the
+    upstream (before any are lost)."""
 
     def __init__(
-        self, upstream: str, lose: dict[str, int], then: dict[str, int] | None = None
+        self,
+        upstream: str,
+        lose: dict[str, int],
+        then: dict[str, int] | None = None,
+        refuse: dict[str, int] | None = None,
     ) -> None:
         match = re.match(r"http://([^:/]+):(\d+)", upstream)
         assert match, upstream
         self.upstream = (match.group(1), int(match.group(2)))
         self.remaining = dict(lose)
         self.then = dict(then or {})
+        self.refuse = dict(refuse or {})
+        self.refused: list[str] = []
         self.lost: list[str] = []
         self.forwarded: list[str] = []
         self._lock = threading.Lock()
@@ -263,12 +266,20 @@ class LosingProxy:
                 if request is None:
                     return
                 head = request.split(b"\r\n", 1)[0]
+                method, path = head.decode(errors="replace").split(" ")[:2]
+                target = f"{method} {path.split('?')[0]}"
+                with self._lock:
+                    refuse = self.refuse.get(target, 0) > 0
+                    if refuse:
+                        self.refuse[target] -= 1
+                        self.refused.append(target)
+                if refuse:
+                    conn.sendall(_UNAVAILABLE)
+                    continue
                 self.forwarded.append(head.decode(errors="replace"))
                 with socket.create_connection(self.upstream) as up:
                     up.sendall(request)
                     response = _read_http_message(up)
-                method, path = head.decode(errors="replace").split(" ")[:2]
-                target = f"{method} {path.split('?')[0]}"
                 with self._lock:
                     if not any(self.remaining.values()) and self.then:
                         self.remaining, self.then = self.then, {}
@@ -279,6 +290,13 @@ class LosingProxy:
                 if lose or response is None:
                     return  # closing without a response: the client sees a dropped connection
                 conn.sendall(response)
+
+
+_UNAVAILABLE_BODY = b'{"error": {"message": "Service unavailable (proxy)", "type": "server_error"}}'
+_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_UNAVAILABLE_BODY), _UNAVAILABLE_BODY)
+)
 
 
 def _read_http_message(sock: socket.socket) -> bytes | None:

@@ -64,14 +64,17 @@ def test_a_lost_create_response_does_not_start_a_second_job(
     tmp_path: Path, start_server: ServerFactory
 ) -> None:
     server = start_server()
-    # The first job creation and the first upload take effect on the server, but their
-    # answers never reach ftctl: the SDK sees a dropped connection.
+    # The first upload and a job creation take effect on the server, but their answers
+    # never reach ftctl: it sees a dropped connection. (The creation's first attempt
+    # gets a 503 without reaching the server: that one must simply be tried again.)
     lose = {"POST /v1/files": 1, "POST /v1/fine_tuning/jobs": 1}
-    proxy = LosingProxy(server.base_url.removesuffix("/v1"), lose)
+    refuse = {"POST /v1/fine_tuning/jobs": 1}
+    proxy = LosingProxy(server.base_url.removesuffix("/v1"), lose, refuse=refuse)
     try:
         root = make_workspace(tmp_path / "ws", proxy.base_url)
         applied = ftctl(root, "apply", "--auto-approve")
         assert sorted(proxy.lost) == sorted(lose), proxy.forwarded
+        assert proxy.refused == ["POST /v1/fine_tuning/jobs"]
     finally:
         proxy.close()
     assert "Apply complete! Resources: 2 uploaded, 1 trained, 1 promoted" in applied.stdout

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftctl.config.loader import LoadedProject, LoadedWorkspace
-from ftctl.config.models import Level, Policy
+from ftctl.config.models import FlagCheck, Level, Policy, RatioCheck
 from ftctl.datasets.catalog import ModelInfo
 from ftctl.datasets.cost import CostEstimate
 from ftctl.datasets.counting import TokenCount
@@ -284,88 +284,92 @@ def _last_answer_text(example: dict[str, Any]) -> str | None:
     return content_text(answers[-1].get("content"))
 
 
-def _check_refusals(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    check = data.policy.max_refusal_ratio
+def _check_train_ratio(
+    key: str,
+    check: RatioCheck,
+    data: PolicyInput,
+    locator: PolicyLocator,
+    out: PolicyOutcome,
+    flag: Callable[[list[Record]], list[Record]],
+    what: str,
+    fix: str | None = None,
+) -> None:
+    """A `max…Ratio` check: the share of train rows that `flag` picks out, at most the value.
+
+    `what` completes "N of M train …"; `fix` names the transform that removes such rows.
+    """
     rows = _unique_rows(data.splits.get("train", ()))
-    phrases = tuple(check.phrases) if check.phrases is not None else DEFAULT_REFUSAL_PHRASES
-    result = CheckResult("maxRefusalRatio", check.level, check.value, None)
+    result = CheckResult(key, check.level, check.value, None)
     out.results.append(result)
     if check.level == "off" or not rows:
         return
-    refusals = [r for r in rows if is_refusal(_last_answer_text(r.example) or "", phrases)]
-    ratio = _ratio(len(refusals), len(rows))
+    flagged = flag(rows)
+    ratio = _ratio(len(flagged), len(rows))
     result.observed = ratio
     if ratio > check.value:
-        result.findings = len(refusals)
+        result.findings = len(flagged)
+        hint = _where(flagged)
+        if fix is not None:
+            hint = (hint + f"; add a `{fix}` transform").lstrip("; ")
         out.diagnostics.append(
             locator.diagnostic(
-                ("maxRefusalRatio",),
+                (key,),
                 severity_of(check.level),
-                f"{len(refusals)} of {len(rows)} train answers are refusals "
-                f"({ratio:.1%}), more than maxRefusalRatio {check.value:.1%}",
-                hint=_where(refusals),
+                f"{len(flagged)} of {len(rows)} train {what} ({ratio:.1%}), "
+                f"more than {key} {check.value:.1%}",
+                hint=hint,
             )
         )
 
 
-def _check_duplicates(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    check = data.policy.max_duplicate_ratio
-    rows = _unique_rows(data.splits.get("train", ()))
-    result = CheckResult("maxDuplicateRatio", check.level, check.value, None)
-    out.results.append(result)
-    if check.level == "off" or not rows:
-        return
+def _check_refusals(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
+    check = data.policy.max_refusal_ratio
+    phrases = tuple(check.phrases) if check.phrases is not None else DEFAULT_REFUSAL_PHRASES
+
+    def refusals(rows: list[Record]) -> list[Record]:
+        return [r for r in rows if is_refusal(_last_answer_text(r.example) or "", phrases)]
+
+    what = "answers are refusals"
+    _check_train_ratio("maxRefusalRatio", check, data, locator, out, refusals, what)
+
+
+def _exact_duplicates(rows: list[Record]) -> list[Record]:
+    """The rows whose canonical bytes an earlier row already has."""
     seen: set[bytes] = set()
     duplicates: list[Record] = []
     for record in rows:
         if record.canonical in seen:
             duplicates.append(record)
         seen.add(record.canonical)
-    ratio = _ratio(len(duplicates), len(rows))
-    result.observed = ratio
-    if ratio > check.value:
-        result.findings = len(duplicates)
-        out.diagnostics.append(
-            locator.diagnostic(
-                ("maxDuplicateRatio",),
-                severity_of(check.level),
-                f"{len(duplicates)} of {len(rows)} train examples are exact duplicates of an "
-                f"earlier one ({ratio:.1%}), more than maxDuplicateRatio {check.value:.1%}",
-                hint=(_where(duplicates) + "; add a `dedupe` transform").lstrip("; "),
-            )
-        )
+    return duplicates
+
+
+def _check_duplicates(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
+    check = data.policy.max_duplicate_ratio
+    what = "examples are exact duplicates of an earlier one"
+    _check_train_ratio(
+        "maxDuplicateRatio", check, data, locator, out, _exact_duplicates, what, fix="dedupe"
+    )
 
 
 def _check_near_duplicates(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.max_near_duplicate_ratio
-    rows = _unique_rows(data.splits.get("train", ()))
-    result = CheckResult("maxNearDuplicateRatio", check.level, check.value, None)
-    out.results.append(result)
-    if check.level == "off" or not rows:
-        return
-    texts = [example_text(r.example) for r in rows]
-    matches = near_duplicates_in_order(
-        texts, data.near_threshold, data.near_num_perm, keep_all=True
-    )
-    near = [
-        record
-        for record, match in zip(rows, matches, strict=True)
-        if match is not None and rows[match.key].canonical != record.canonical
-    ]
-    ratio = _ratio(len(near), len(rows))
-    result.observed = ratio
-    if ratio > check.value:
-        result.findings = len(near)
-        out.diagnostics.append(
-            locator.diagnostic(
-                ("maxNearDuplicateRatio",),
-                severity_of(check.level),
-                f"{len(near)} of {len(rows)} train examples are near-duplicates "
-                f"(similarity >= {data.near_threshold}) of an earlier one ({ratio:.1%}), "
-                f"more than maxNearDuplicateRatio {check.value:.1%}",
-                hint=(_where(near) + "; add a `nearDedupe` transform").lstrip("; "),
-            )
+
+    def near_duplicates(rows: list[Record]) -> list[Record]:
+        texts = [example_text(r.example) for r in rows]
+        matches = near_duplicates_in_order(
+            texts, data.near_threshold, data.near_num_perm, keep_all=True
         )
+        return [
+            record
+            for record, match in zip(rows, matches, strict=True)
+            if match is not None and rows[match.key].canonical != record.canonical
+        ]
+
+    what = f"examples are near-duplicates (similarity >= {data.near_threshold}) of an earlier one"
+    _check_train_ratio(
+        "maxNearDuplicateRatio", check, data, locator, out, near_duplicates, what, fix="nearDedupe"
+    )
 
 
 def system_prompt_of(example: dict[str, Any]) -> str | None:
@@ -445,20 +449,39 @@ def answer_problem(example: dict[str, Any], fmt: Format) -> str | None:
     return None
 
 
-def _check_empty_answers(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    check = data.policy.empty_answers
-    result = CheckResult("emptyAnswers", check.level, None, None)
+def _check_each_row(
+    key: str,
+    check: FlagCheck,
+    data: PolicyInput,
+    locator: PolicyLocator,
+    out: PolicyOutcome,
+    problem: Callable[[SplitName, Record], str | None],
+    summary: str,
+    applies: bool = True,
+) -> None:
+    """A flag check run on every row as read, of every split: `problem` says what is wrong
+    with one (None: nothing); the count of findings is also what the report observes."""
+    result = CheckResult(key, check.level, None, None)
     out.results.append(result)
-    if check.level == "off":
+    if check.level == "off" or not applies:
         return
-    findings = _PerExample("emptyAnswers", check.level, out)
-    for records in data.splits.values():
+    findings = _PerExample(key, check.level, out)
+    for split, records in data.splits.items():
         for record in _unique_rows(records):
-            problem = answer_problem(record.example, data.fmt)
-            if problem is not None:
-                findings.add(record, problem)
+            message = problem(split, record)
+            if message is not None:
+                findings.add(record, message)
     result.observed = result.findings = findings.count
-    findings.close(locator, "examples without an answer")
+    findings.close(locator, summary)
+
+
+def _check_empty_answers(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
+    def problem(split: SplitName, record: Record) -> str | None:
+        return answer_problem(record.example, data.fmt)
+
+    check = data.policy.empty_answers
+    summary = "examples without an answer"
+    _check_each_row("emptyAnswers", check, data, locator, out, problem, summary)
 
 
 def looks_cut_off(text: str) -> bool:
@@ -476,19 +499,16 @@ def looks_cut_off(text: str) -> bool:
 
 
 def _check_truncated(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
+    def problem(split: SplitName, record: Record) -> str | None:
+        answer = _last_answer_text(record.example)
+        if answer and looks_cut_off(answer):
+            return f"the answer looks cut off mid-sentence: …{_tail(answer)}"
+        return None
+
     check = data.policy.truncated_answers
-    result = CheckResult("truncatedAnswers", check.level, None, None)
-    out.results.append(result)
-    if check.level == "off" or data.fmt == "reinforcement":
-        return
-    findings = _PerExample("truncatedAnswers", check.level, out)
-    for records in data.splits.values():
-        for record in _unique_rows(records):
-            answer = _last_answer_text(record.example)
-            if answer and looks_cut_off(answer):
-                findings.add(record, f"the answer looks cut off mid-sentence: …{_tail(answer)}")
-    result.observed = result.findings = findings.count
-    findings.close(locator, "answers that look cut off")
+    summary = "answers that look cut off"
+    applies = data.fmt != "reinforcement"  # the model writes its own answers
+    _check_each_row("truncatedAnswers", check, data, locator, out, problem, summary, applies)
 
 
 def _tail(text: str, width: int = 30) -> str:
@@ -520,21 +540,14 @@ def _check_leakage(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome
 
 
 def _check_secrets(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    check = data.policy.secrets
-    result = CheckResult("secrets", check.level, None, None)
-    out.results.append(result)
-    if check.level == "off":
-        return
-    findings = _PerExample("secrets", check.level, out)
-    for split, records in data.splits.items():
-        for record in _unique_rows(records):
-            kinds = secrets_in_example(record.example)
-            if kinds:
-                findings.add(
-                    record, f"{split} example contains what looks like a secret: {', '.join(kinds)}"
-                )
-    result.observed = result.findings = findings.count
-    findings.close(locator, "examples containing secrets")
+    def problem(split: SplitName, record: Record) -> str | None:
+        kinds = secrets_in_example(record.example)
+        if kinds:
+            return f"{split} example contains what looks like a secret: {', '.join(kinds)}"
+        return None
+
+    summary = "examples containing secrets"
+    _check_each_row("secrets", data.policy.secrets, data, locator, out, problem, summary)
 
 
 def _check_diversity(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:

@@ -1,28 +1,36 @@
-"""Text of an example and near-duplicate search (MinHash + LSH, datasketch).
+"""Text of an example and near-duplicate search (MinHash + LSH).
 
-Near-duplicates are pairs whose word 3-shingle sets have an estimated Jaccard similarity
-of at least the threshold. MinHash uses datasketch's fixed seed and SHA-1 based hashing,
-so results are the same on every machine. datasketch is imported on first use: it pulls in
-scipy, about a second of start-up that commands which never compare texts should not pay. Shared by the `nearDedupe` transform, the
-near-duplicate policy check and leakage detection between splits.
+Near-duplicates are pairs whose word 3-shingle sets have a Jaccard similarity of at least
+the threshold: MinHash LSH proposes candidates, the exact Jaccard of the shingle sets
+decides. The signatures are datasketch 2's `MinHash(seed=1, hashfunc=zlib.crc32,
+scheme="affine32")` computed with numpy directly (the same values, tested against
+datasketch; several times faster, no per-text object), and the LSH buckets are bands of
+the signature as datasketch's `MinHashLSH` makes them, so the candidates are the same.
+datasketch itself is imported only to choose the band count for an unusual
+(threshold, numPerm): it pulls in scipy, about a second of start-up. Shared by the
+`nearDedupe` transform, the near-duplicate policy check and leakage detection between splits.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from datasketch import MinHash
+import numpy as np
+import numpy.typing as npt
 
 SHINGLE_WORDS = 3
 LSH_WEIGHTS = (0.05, 0.95)  # (false positive, false negative) weights for the band choice
 _WORD = re.compile(r"\w+", re.UNICODE)
+# On ASCII text `\w` matches exactly [A-Za-z0-9_], as this bytes pattern does.
+_ASCII_WORD = re.compile(rb"\w+")
+Signature = npt.NDArray[np.uint32]
 
 
 # --------------------------------------------------------------------------- example text
@@ -101,25 +109,81 @@ def example_text(example: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- MinHash
 
 
+def _words(text: str) -> list[bytes]:
+    """The lower-cased words of `text`, UTF-8 encoded (what shingles are made of)."""
+    if text.isascii():
+        # Lower-casing the whole text first is the same on ASCII, and finds bytes directly.
+        return _ASCII_WORD.findall(text.lower().encode("ascii"))
+    return [w.lower().encode("utf-8") for w in _WORD.findall(text)]
+
+
+def _shingle_bytes(words: list[bytes]) -> Iterator[bytes]:
+    if len(words) <= SHINGLE_WORDS:
+        yield b" ".join(words)
+        return
+    yield from map(b" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False))
+
+
 def shingles(text: str) -> set[bytes]:
     """Lower-cased word 3-shingles; a text of fewer words is one shingle."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = _words(text)
     if not words:
         return set()
-    if len(words) <= SHINGLE_WORDS:
-        return {" ".join(words).encode("utf-8")}
-    return {
-        " ".join(words[i : i + SHINGLE_WORDS]).encode("utf-8")
-        for i in range(len(words) - SHINGLE_WORDS + 1)
-    }
+    return set(_shingle_bytes(words))
 
 
-# Signatures computed during one build, by (num_perm, text): the nearDedupe transform and
-# the near-duplicate check hash the same texts; `reuse_signatures()` scopes the memo.
-_memo: ContextVar[dict[tuple[int, str], MinHash | None] | None] = ContextVar(
+_permutations: dict[int, tuple[Signature, Signature]] = {}
+_BLOCK = 4096  # shingles per numpy block: bounds the (shingles x num_perm) matrix
+
+
+def _affine32_permutations(num_perm: int) -> tuple[Signature, Signature]:
+    """datasketch 2's affine32 permutations for seed 1: (a odd, b), uint32 each."""
+    found = _permutations.get(num_perm)
+    if found is None:
+        generator = np.random.RandomState(1)
+        a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2)
+        a += np.uint32(1)
+        b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+        found = _permutations[num_perm] = (a, b)
+    return found
+
+
+def _fmix32(values: Signature) -> Signature:
+    """The MurmurHash3 32-bit finalizer (datasketch's pre-mix of each input hash)."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+def compute_signature(text: str, num_perm: int) -> Signature | None:
+    """The MinHash signature of a text's shingles, or None for a text without words.
+
+    Equals `datasketch.MinHash(num_perm, seed=1, hashfunc=zlib.crc32, scheme="affine32")`
+    updated with `shingles(text)`: min over shingles of `a * fmix32(crc32(s)) + b` mod 2^32.
+    A repeated shingle cannot change a minimum, so the shingles need not be made unique.
+    """
+    words = _words(text)
+    if not words:
+        return None
+    hashes = np.fromiter(map(zlib.crc32, _shingle_bytes(words)), dtype=np.uint32)
+    mixed = _fmix32(hashes)
+    a, b = _affine32_permutations(num_perm)
+    signature: Signature | None = None
+    for start in range(0, mixed.size, _BLOCK):
+        block = (mixed[start : start + _BLOCK, None] * a + b).min(axis=0)
+        signature = block if signature is None else np.minimum(signature, block)
+    return signature
+
+
+# Signatures computed during one build, by (num_perm, digest of the text): the nearDedupe
+# transform and the near-duplicate check hash the same texts; `reuse_signatures()` scopes
+# the memo. Keyed by a 16-byte digest, not the text, so the memo does not keep every text
+# alive; a value is the signature's bytes (num_perm * 4), or None for a text without words.
+_memo: ContextVar[dict[tuple[int, bytes], bytes | None] | None] = ContextVar(
     "ftctl_minhash_memo", default=None
 )
-_permutations: dict[int, Any] = {}
 
 
 @contextmanager
@@ -132,65 +196,47 @@ def reuse_signatures() -> Iterator[None]:
         _memo.reset(token)
 
 
-def _new_minhash(num_perm: int) -> MinHash:
-    """An empty MinHash: datasketch 2's affine32 scheme, seed 1, CRC-32 of each shingle.
-
-    CRC-32 instead of datasketch's default SHA-1 (4x faster; datasketch mixes every input
-    hash with the murmur3 finalizer before permuting it). The permutations are made once
-    per `num_perm` and shared, not regenerated for every text.
-    """
-    from datasketch import MinHash
-
-    shared = _permutations.get(num_perm)
-    signature = MinHash(
-        num_perm=num_perm,
-        seed=1,
-        hashfunc=zlib.crc32,
-        scheme="affine32",
-        permutations=shared,
-    )
-    if shared is None:
-        _permutations[num_perm] = signature.permutations
-    return signature
-
-
-def minhash(text: str, num_perm: int) -> MinHash | None:
-    """The MinHash of a text, or None for a text without words (never near anything)."""
+def signature_of(text: str, num_perm: int) -> Signature | None:
+    """`compute_signature`, memoized inside `reuse_signatures()`."""
     memo = _memo.get()
-    if memo is not None and (num_perm, text) in memo:
-        return memo[(num_perm, text)]
-    grams = shingles(text)
-    signature = None
-    if grams:
-        signature = _new_minhash(num_perm)
-        signature.update_batch(list(grams))  # any order: a signature is a minimum
-    if memo is not None:
-        memo[(num_perm, text)] = signature
+    if memo is None:
+        return compute_signature(text, num_perm)
+    key = (
+        num_perm,
+        hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
+    )
+    if key in memo:
+        raw = memo[key]
+        return None if raw is None else np.frombuffer(raw, dtype=np.uint32)
+    signature = compute_signature(text, num_perm)
+    memo[key] = None if signature is None else signature.tobytes()
     return signature
 
 
-# LSH band parameters by (threshold, num_perm): datasketch finds them by numerical
-# integration, about half a second each time; they depend on nothing else.
-_lsh_params: dict[tuple[float, int], tuple[int, int]] = {}
+# LSH band parameters (bands, rows per band) by (threshold, num_perm), as datasketch's
+# MinHashLSH chooses them with `LSH_WEIGHTS` (numerical integration, about half a second,
+# plus scipy's import). The defaults are known (a test checks them against datasketch).
+_lsh_params: dict[tuple[float, int], tuple[int, int]] = {(0.9, 128): (9, 14)}
 
 
-def _new_lsh(threshold: float, num_perm: int) -> Any:
-    from datasketch import MinHashLSH
-
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     params = _lsh_params.get((threshold, num_perm))
     if params is not None:
-        return MinHashLSH(num_perm=num_perm, params=params)
+        return params
+    from datasketch import MinHashLSH
+
     try:
         # Weighted towards recall: a missed pair is a duplicate or a leak not reported,
         # while an extra candidate only costs one signature comparison.
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
+        params = (int(lsh.b), int(lsh.r))
     except ValueError:
         # Thresholds near 1 make datasketch pick a single band, which it refuses. Two
         # bands still find every pair that similar (they share whole signatures), and
         # every candidate is checked against the threshold anyway.
-        lsh = MinHashLSH(num_perm=num_perm, params=(2, num_perm // 2))
-    _lsh_params[(threshold, num_perm)] = (int(lsh.b), int(lsh.r))
-    return lsh
+        params = (2, num_perm // 2)
+    _lsh_params[(threshold, num_perm)] = params
+    return params
 
 
 def jaccard(a: set[bytes], b: set[bytes]) -> float:
@@ -208,32 +254,49 @@ class Match:
 class NearIndex:
     """Texts inserted so far, queried for ones at least `threshold` similar.
 
-    MinHash LSH finds the candidates; each candidate is then checked with the exact Jaccard
-    similarity of the shingle sets, so the decision has no estimation noise and a pair is
-    near exactly when its similarity reaches the threshold (LSH may still, rarely, miss a
-    pair close to the threshold; it is tuned towards recall, see `LSH_WEIGHTS`).
+    MinHash LSH finds the candidates (texts that share a whole band of the signature);
+    each candidate is then checked with the exact Jaccard similarity of the shingle sets,
+    so the decision has no estimation noise and a pair is near exactly when its similarity
+    reaches the threshold (LSH may still, rarely, miss a pair close to the threshold; it is
+    tuned towards recall, see `LSH_WEIGHTS`).
     """
 
     def __init__(self, threshold: float, num_perm: int) -> None:
         self.threshold = threshold
         self.num_perm = num_perm
-        self._lsh = _new_lsh(threshold, num_perm)
+        bands, rows = lsh_params(threshold, num_perm)
+        self._bands = [(i * rows * 4, (i + 1) * rows * 4) for i in range(bands)]
+        self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
         self._texts: dict[int, str] = {}
 
+    def _band_keys(self, signature: Signature) -> list[bytes]:
+        raw = signature.tobytes()
+        return [raw[start:end] for start, end in self._bands]
+
     def add(self, key: int, text: str) -> None:
-        signature = minhash(text, self.num_perm)
+        signature = signature_of(text, self.num_perm)
         if signature is None or key in self._texts:
             return
-        self._lsh.insert(key, signature)
+        for table, band in zip(self._tables, self._band_keys(signature), strict=True):
+            table.setdefault(band, []).append(key)
         self._texts[key] = text
 
     def nearest(self, text: str) -> Match | None:
         """The smallest key whose text is at least `threshold` similar, or None."""
-        signature = minhash(text, self.num_perm)
-        if signature is None or not self._texts:
+        if not self._texts:
+            return None
+        signature = signature_of(text, self.num_perm)
+        if signature is None:
+            return None
+        candidates: set[int] = set()
+        for table, band in zip(self._tables, self._band_keys(signature), strict=True):
+            keys = table.get(band)
+            if keys is not None:
+                candidates.update(keys)
+        if not candidates:
             return None
         grams = shingles(text)
-        for key in sorted(self._lsh.query(signature)):
+        for key in sorted(candidates):
             similarity = jaccard(grams, shingles(self._texts[key]))
             if similarity >= self.threshold:
                 return Match(int(key), similarity)
