@@ -1,4 +1,4 @@
-"""Tiny workspaces on disk for the dataset build tests (loaded by `load_helpers()`).
+"""Tiny workspaces on disk for the dataset build tests (`from . import build_helpers as h`).
 
 Tests write an ftctl.yaml, a project.yaml and JSONL files, then load them with the real
 config loader; nothing is mocked.
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ftctl.config.loader import LoadedProject, LoadedWorkspace, load_workspace
+from ftctl.datasets.build import BuiltProject
 
 WORKSPACE_YAML = """\
 apiVersion: ftctl/v1
@@ -114,6 +115,12 @@ def write_workspace(root: Path, project: str, files: Mapping[str, Iterable[Any]]
 def load(root: Path) -> tuple[LoadedProject, LoadedWorkspace]:
     workspace = load_workspace(root)
     return workspace.project("demo"), workspace
+
+
+def built_rows(built: BuiltProject, split: str = "train") -> list[dict[str, Any]]:
+    """The rows of one built split, read back from its canonical JSONL file."""
+    text = built.splits[split].path.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def line_of(text: str, needle: str, occurrence: int = 1) -> int:

@@ -42,7 +42,7 @@ def test_a_build_describes_every_split(tmp_path: Path) -> None:
     for name, split in built.splits.items():
         assert split.project == "demo" and split.split == name and split.format == "chat"
         assert split.path.is_relative_to(tmp_path / ".ftctl/cache/datasets")
-        rows = [json.loads(line) for line in split.path.read_text(encoding="utf-8").splitlines()]
+        rows = h.built_rows(built, name)
         counts = [count_example(row, "chat", enc) for row in rows]
         assert split.examples == len(rows)
         assert split.tokens == sum(c.total for c in counts)

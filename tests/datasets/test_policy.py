@@ -38,17 +38,23 @@ def _only(diagnostics: list[Diagnostic], field: str) -> list[Diagnostic]:
     return [d for d in diagnostics if d.field == field]
 
 
+def _finding_at_policy_line(root: Path, text: str, key: str, severity: str) -> Diagnostic:
+    """The one finding of check `key`, asserted to be at `key`'s line in project.yaml `text`."""
+    [finding] = _only(_findings(root), f"policy.{key}")
+    assert (finding.file, finding.line, finding.severity) == (
+        h.PROJECT_FILE,
+        h.line_of(text, key),
+        severity,
+    )
+    return finding
+
+
 # --------------------------------------------------------------------------- minExamples
 
 
 def test_fewer_than_ten_examples_is_an_error_even_when_the_check_is_off(tmp_path: Path) -> None:
     text = _setup(tmp_path, h.examples(0, 6), "minExamples: {value: 50, level: 'off'}")
-    [finding] = _only(_findings(tmp_path), "policy.minExamples")
-    assert (finding.file, finding.line, finding.severity) == (
-        h.PROJECT_FILE,
-        h.line_of(text, "minExamples"),
-        "error",
-    )
+    finding = _finding_at_policy_line(tmp_path, text, "minExamples", "error")
     assert "has 6 examples; fine-tuning needs at least 10" in finding.message
 
 
@@ -88,12 +94,7 @@ def test_refusal_ratio_above_the_threshold(tmp_path: Path) -> None:
     for i in (1, 4, 9):
         rows[i] = h.chat(h.sentence(i) + "?", REFUSAL)
     text = _setup(tmp_path, rows, "minExamples: 10\nmaxRefusalRatio: {value: 0.2, level: error}")
-    [finding] = _only(_findings(tmp_path), "policy.maxRefusalRatio")
-    assert (finding.file, finding.line, finding.severity) == (
-        h.PROJECT_FILE,
-        h.line_of(text, "maxRefusalRatio"),
-        "error",
-    )
+    finding = _finding_at_policy_line(tmp_path, text, "maxRefusalRatio", "error")
     assert finding.message == (
         "3 of 12 train answers are refusals (25.0%), more than maxRefusalRatio 20.0%"
     )
@@ -116,12 +117,7 @@ def test_refusal_phrases_are_configurable(tmp_path: Path) -> None:
 def test_duplicate_ratio(tmp_path: Path) -> None:
     rows = [*h.examples(0, 12), h.example(3), h.example(5)]
     text = _setup(tmp_path, rows, "minExamples: 10\nmaxDuplicateRatio: {value: 0.1, level: error}")
-    [finding] = _only(_findings(tmp_path), "policy.maxDuplicateRatio")
-    assert (finding.file, finding.line, finding.severity) == (
-        h.PROJECT_FILE,
-        h.line_of(text, "maxDuplicateRatio"),
-        "error",
-    )
+    finding = _finding_at_policy_line(tmp_path, text, "maxDuplicateRatio", "error")
     assert "2 of 14 train examples are exact duplicates" in finding.message
     assert "(14.3%), more than maxDuplicateRatio 10.0%" in finding.message
     assert f"{h.TRAIN_FILE}:13" in finding.hint
@@ -134,12 +130,7 @@ def test_near_duplicate_ratio(tmp_path: Path) -> None:
         near["messages"][2]["content"] = near["messages"][2]["content"][:-1] + " indeed."
         rows.append(near)
     text = _setup(tmp_path, rows, "minExamples: 10\nmaxNearDuplicateRatio: 0.1")
-    [finding] = _only(_findings(tmp_path), "policy.maxNearDuplicateRatio")
-    assert (finding.file, finding.line, finding.severity) == (
-        h.PROJECT_FILE,
-        h.line_of(text, "maxNearDuplicateRatio"),
-        "warning",
-    )
+    finding = _finding_at_policy_line(tmp_path, text, "maxNearDuplicateRatio", "warning")
     assert finding.message.startswith("3 of 15 train examples are near-duplicates")
     assert "(20.0%), more than maxNearDuplicateRatio 10.0%" in finding.message
 
@@ -265,12 +256,7 @@ def test_low_prompt_diversity(tmp_path: Path) -> None:
         rows,
         "minExamples: 10\nminPromptDiversity: {value: 0.5, level: error}",
     )
-    [finding] = _only(_findings(tmp_path), "policy.minPromptDiversity")
-    assert (finding.file, finding.line, finding.severity) == (
-        h.PROJECT_FILE,
-        h.line_of(text, "minPromptDiversity"),
-        "error",
-    )
+    finding = _finding_at_policy_line(tmp_path, text, "minPromptDiversity", "error")
     assert finding.message == (
         "only 5 distinct user prompts in 14 train examples (35.7%), "
         "less than minPromptDiversity 50.0%"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,6 @@ validation:
 """
 
 
-def _rows(built: BuiltProject, split: str) -> list[dict[str, Any]]:
-    text = built.splits[split].path.read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()]
-
-
 def _build(root: Path, data: str, files: dict[str, list[Any]], policy: str = "") -> BuiltProject:
     h.write_workspace(root, h.project_yaml(data, policy=policy), files)
     project, workspace = h.load(root)
@@ -37,13 +31,13 @@ def _build(root: Path, data: str, files: dict[str, list[Any]], policy: str = "")
 
 def test_adding_rows_never_moves_existing_rows_to_the_other_split(tmp_path: Path) -> None:
     first = _build(tmp_path / "a", DERIVED, {"data/train.jsonl": h.examples(0, 80)})
-    train, validation = _rows(first, "train"), _rows(first, "validation")
+    train, validation = h.built_rows(first, "train"), h.built_rows(first, "validation")
     assert 8 <= len(validation) <= 32 and len(train) + len(validation) == 80
 
     grown = h.examples(0, 80) + h.examples(1000, 40)
     grown = grown[40:] + grown[:40]  # new rows and a new order
     second = _build(tmp_path / "b", DERIVED, {"data/train.jsonl": grown})
-    train2, validation2 = _rows(second, "train"), _rows(second, "validation")
+    train2, validation2 = h.built_rows(second, "train"), h.built_rows(second, "validation")
     assert all(row in train2 for row in train)
     assert all(row in validation2 for row in validation)
     assert len(train2) + len(validation2) == 120
@@ -56,7 +50,7 @@ def test_the_seed_decides_the_split_and_is_recorded(tmp_path: Path) -> None:
         DERIVED.replace("seed: 7", "seed: 8"),
         {"data/train.jsonl": h.examples(0, 80)},
     )
-    assert _rows(built, "validation") != _rows(other, "validation")
+    assert h.built_rows(built, "validation") != h.built_rows(other, "validation")
     assert built.report["splits"]["validation"]["derived_from"] == {
         "split": "train",
         "fraction": 0.25,

@@ -28,11 +28,6 @@ def _build(tmp_path: Path, transforms: str, rows: list[Any], policy: str = QUIET
     return build_project(project, workspace)
 
 
-def _rows(built: BuiltProject, split: str = "train") -> list[dict[str, Any]]:
-    text = built.splits[split].path.read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()]
-
-
 def _transform(built: BuiltProject, index: int = 0) -> dict[str, Any]:
     report: dict[str, Any] = built.report["splits"]["train"]["transforms"][index]
     return report
@@ -60,7 +55,7 @@ def test_system_prompt_modes() -> None:
 def test_system_prompt_transform_in_a_build(tmp_path: Path) -> None:
     rows = h.examples(0, 6, system=None) + h.examples(6, 6, system="Other.")
     built = _build(tmp_path, "- systemPrompt: {text: 'You are Acme.', mode: replace}", rows)
-    assert {r["messages"][0]["content"] for r in _rows(built)} == {"You are Acme."}
+    assert {r["messages"][0]["content"] for r in h.built_rows(built)} == {"You are Acme."}
     assert _transform(built)["changed"] == 12
 
 
@@ -83,7 +78,7 @@ def test_dedupe_keeps_the_first_of_identical_rows(tmp_path: Path) -> None:
     rows.insert(5, json.dumps(dict(reversed(list(h.example(2).items()))), indent=None))
     rows.append(h.example(7))
     built = _build(tmp_path, "- dedupe: {}", rows)
-    assert _rows(built) == h.examples(0, 12)
+    assert h.built_rows(built) == h.examples(0, 12)
     report = _transform(built)
     assert (report["rows_in"], report["rows_out"], report["dropped"]) == (14, 12, 2)
     assert report["dropped_rows"] == [
@@ -99,7 +94,7 @@ def test_near_dedupe_drops_rows_that_differ_by_a_word(tmp_path: Path) -> None:
     near["messages"][2]["content"] = base["messages"][2]["content"].replace(".", " today.")
     rows.append(near)
     built = _build(tmp_path, "- nearDedupe: {threshold: 0.8}", rows)
-    assert _rows(built) == h.examples(0, 12)
+    assert h.built_rows(built) == h.examples(0, 12)
     assert _transform(built)["dropped_rows"] == [
         f"{h.TRAIN_FILE}:13 (near-duplicate of {h.TRAIN_FILE}:4, 96% similar)"
     ]
@@ -111,7 +106,7 @@ def test_near_dedupe_threshold_is_respected(tmp_path: Path) -> None:
     near["messages"][2]["content"] += " Thanks a lot for waiting so long."
     rows.append(near)
     built = _build(tmp_path, "- nearDedupe: {threshold: 1.0, numPerm: 64}", rows)
-    assert len(_rows(built)) == 13
+    assert len(h.built_rows(built)) == 13
 
 
 # --------------------------------------------------------------------------- maxTokens
@@ -125,7 +120,7 @@ def _long_answer(seed: int, sentences: int) -> dict[str, Any]:
 def test_max_tokens_drop(tmp_path: Path) -> None:
     rows = [*h.examples(0, 12), _long_answer(7, 10)]
     built = _build(tmp_path, "- maxTokens: {limit: 120, action: drop}", rows)
-    assert _rows(built) == h.examples(0, 12)
+    assert h.built_rows(built) == h.examples(0, 12)
     [dropped] = _transform(built)["dropped_rows"]
     assert dropped.startswith(f"{h.TRAIN_FILE}:13 (")
     assert "> 120" in dropped
@@ -136,7 +131,7 @@ def test_max_tokens_auto_uses_the_models_limit(tmp_path: Path) -> None:
     enc = get_encoding("o200k_base")
     assert count_example(huge, "chat", enc).total > 4096
     built = _build(tmp_path, "- maxTokens: {limit: auto}", [*h.examples(0, 12), huge])
-    assert len(_rows(built)) == 12
+    assert len(h.built_rows(built)) == 12
 
 
 def test_max_tokens_error_names_the_source_line(tmp_path: Path) -> None:
@@ -180,7 +175,7 @@ def test_truncate_drops_trailing_turns_then_cuts_the_answer() -> None:
 def test_max_tokens_truncate_in_a_build(tmp_path: Path) -> None:
     rows = [*h.examples(0, 12), _long_answer(7, 20)]
     built = _build(tmp_path, "- maxTokens: {limit: 100, action: truncate}", rows)
-    rows_out = _rows(built)
+    rows_out = h.built_rows(built)
     assert len(rows_out) == 13 and _transform(built)["changed"] == 1
     enc = get_encoding("o200k_base")
     assert count_example(rows_out[-1], "chat", enc).total <= 100
@@ -201,14 +196,14 @@ def test_map_fields_turns_prompt_completion_rows_into_chat(tmp_path: Path) -> No
         {"input": h.sentence(i) + "?", "output": h.sentence(i + 50) + "."} for i in range(6, 12)
     ]
     built = _build(tmp_path, "- mapFields: {system: 'Be brief.'}", rows)
-    assert _rows(built)[0] == {
+    assert h.built_rows(built)[0] == {
         "messages": [
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": h.sentence(0) + "?"},
             {"role": "assistant", "content": h.sentence(50) + "."},
         ]
     }
-    assert _rows(built)[11]["messages"][1]["content"] == h.sentence(11) + "?"
+    assert h.built_rows(built)[11]["messages"][1]["content"] == h.sentence(11) + "?"
     assert _transform(built)["changed"] == 12
 
 
@@ -235,5 +230,7 @@ def test_transforms_apply_in_the_order_written(tmp_path: Path) -> None:
     built = _build(tmp_path, transforms, rows)
     names = [t["name"] for t in built.report["splits"]["train"]["transforms"]]
     assert names == ["mapFields", "systemPrompt", "dedupe"]
-    assert len(_rows(built)) == 12
-    assert all(r["messages"][0] == {"role": "system", "content": "Acme."} for r in _rows(built))
+    assert len(h.built_rows(built)) == 12
+    assert all(
+        r["messages"][0] == {"role": "system", "content": "Acme."} for r in h.built_rows(built)
+    )

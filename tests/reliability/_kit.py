@@ -214,6 +214,21 @@ def wait_until(
     return True
 
 
+def wait_while_running(
+    process: subprocess.Popen[bytes], log: Path, condition: Callable[[], object], what: str
+) -> None:
+    """`wait_until`, failing at once (with its output) if the background CLI has ended."""
+
+    def ready() -> object:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"ftctl ended (exit {process.returncode}) before {what}:\n{log.read_text()}"
+            )
+        return condition()
+
+    wait_until(ready, what)
+
+
 # --- a proxy that loses the response of chosen requests -------------------------------------
 
 

@@ -13,7 +13,15 @@ import signal
 from pathlib import Path
 
 import pytest
-from _kit import ServerFactory, make_workspace, occupy_trainer, spawn, wait_until, waiting_for
+from _kit import (
+    ServerFactory,
+    make_workspace,
+    occupy_trainer,
+    spawn,
+    wait_until,
+    wait_while_running,
+    waiting_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -38,8 +46,10 @@ def test_a_second_apply_waits_for_the_lock_then_finds_nothing_to_do(
     first = spawn(root, "apply", "--auto-approve", log=first_log)
     second = None
     try:
-        wait_until(job_ids, "the first apply created its job")
-        wait_until(waiting_for(server.log, job_ids()[0]), "the first apply waits")
+        wait_while_running(first, first_log, job_ids, "the first apply created its job")
+        wait_while_running(
+            first, first_log, waiting_for(server.log, job_ids()[0]), "the first apply waits"
+        )
         second = spawn(root, "apply", "--auto-approve", "--lock-timeout", "2m", log=second_log)
         # Today the second apply plans (while the first still waits), then waits for the
         # lock; an apply that takes the lock first shows nothing until it holds it.

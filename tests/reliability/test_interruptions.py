@@ -25,6 +25,7 @@ from _kit import (
     spawn,
     state,
     wait_until,
+    wait_while_running,
     waiting_for,
 )
 from openai.types.fine_tuning import FineTuningJob
@@ -70,10 +71,14 @@ def test_server_killed_mid_wait_fails_clearly_and_the_next_apply_continues(
     log = root.parent / "apply.log"
     apply = spawn(root, "apply", "--auto-approve", log=log)
     try:
-        wait_until(lambda: ftctl_jobs(server.base_url), "the apply created its job")
+        wait_while_running(
+            apply, log, lambda: ftctl_jobs(server.base_url), "the apply created its job"
+        )
         [job] = ftctl_jobs(server.base_url)
         server_log = data_dir / "server.log"
-        wait_until(waiting_for(server_log.read_text, job.id), "the apply waits for the job")
+        wait_while_running(
+            apply, log, waiting_for(server_log.read_text, job.id), "the apply waits for the job"
+        )
         os.kill(server.pid, signal.SIGKILL)
         code = apply.wait(timeout=120)
     finally:
@@ -113,9 +118,13 @@ def test_ctrl_c_mid_wait_exits_130_releases_the_lock_and_the_next_apply_takes_th
     log = tmp_path / "apply.log"
     apply = spawn(root, "apply", "--auto-approve", log=log)
     try:
-        wait_until(lambda: ftctl_jobs(server.base_url), "the apply created its job")
+        wait_while_running(
+            apply, log, lambda: ftctl_jobs(server.base_url), "the apply created its job"
+        )
         [job] = ftctl_jobs(server.base_url)
-        wait_until(waiting_for(server.log, job.id), "the apply waits for the job")
+        wait_while_running(
+            apply, log, waiting_for(server.log, job.id), "the apply waits for the job"
+        )
         # Meanwhile a second apply is refused at once, naming who holds the lock.
         refused = ftctl(root, "apply", "--auto-approve", check=1).stderr
         assert "Error: the state is locked: lock " in refused, refused
@@ -162,9 +171,13 @@ def test_a_wait_outlives_a_short_outage_of_a_server_that_comes_back_at_the_same_
     log = tmp_path / "apply.log"
     apply = spawn(root, "apply", "--auto-approve", log=log)
     try:
-        wait_until(lambda: ftctl_jobs(server.base_url), "the apply created its job")
+        wait_while_running(
+            apply, log, lambda: ftctl_jobs(server.base_url), "the apply created its job"
+        )
         [job] = ftctl_jobs(server.base_url)
-        wait_until(waiting_for(server.log, job.id), "the apply waits for the job")
+        wait_while_running(
+            apply, log, waiting_for(server.log, job.id), "the apply waits for the job"
+        )
         server.kill()
         # A few seconds of outage (an apply that gives up does so well before).
         wait_until(lambda: apply.poll() is not None, "the apply gives up", 5, required=False)

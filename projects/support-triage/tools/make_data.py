@@ -628,35 +628,34 @@ def example(ticket: str, category: str, priority: str) -> dict[str, object]:
     }
 
 
+def fill_up(
+    rng: random.Random,
+    tickets: list[tuple[str, str, str]],
+    count: int,
+    others: list[set[tuple[str, ...]]],
+) -> list[set[tuple[str, ...]]]:
+    """Add generated tickets (categories in turn) until there are `count`, rejecting any
+    within Jaccard 0.7 of a ticket in `tickets` or 0.5 of one in `others` (by shingles).
+    Returns the shingles of every ticket in `tickets`."""
+    own = [shingles(t) for t, _, _ in tickets]
+    turn = 0
+    while len(tickets) < count:
+        category = CATEGORIES[turn % len(CATEGORIES)]
+        ticket = make_ticket(rng, category)
+        sh = shingles(ticket[0])
+        if too_close(sh, others, 0.5) or too_close(sh, own, 0.7):
+            continue
+        tickets.append(ticket)
+        own.append(sh)
+        turn += 1
+    return own
+
+
 def build(rng: random.Random) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    hard_train = [h for i, h in enumerate(HARD_CASES) if i % 3 != 2]
-    hard_test = [h for i, h in enumerate(HARD_CASES) if i % 3 == 2]
-
-    train: list[tuple[str, str, str]] = list(hard_train)
-    train_shingles = [shingles(t) for t, _, _ in train]
-    turn = 0
-    while len(train) < N_TRAIN:
-        category = CATEGORIES[turn % len(CATEGORIES)]
-        ticket = make_ticket(rng, category)
-        sh = shingles(ticket[0])
-        if too_close(sh, train_shingles, 0.7):
-            continue
-        train.append(ticket)
-        train_shingles.append(sh)
-        turn += 1
-
-    test: list[tuple[str, str, str]] = list(hard_test)
-    test_shingles = [shingles(t) for t, _, _ in test]
-    turn = 0
-    while len(test) < N_TEST:
-        category = CATEGORIES[turn % len(CATEGORIES)]
-        ticket = make_ticket(rng, category)
-        sh = shingles(ticket[0])
-        if too_close(sh, train_shingles, 0.5) or too_close(sh, test_shingles, 0.7):
-            continue
-        test.append(ticket)
-        test_shingles.append(sh)
-        turn += 1
+    train = [h for i, h in enumerate(HARD_CASES) if i % 3 != 2]
+    test = [h for i, h in enumerate(HARD_CASES) if i % 3 == 2]
+    train_shingles = fill_up(rng, train, N_TRAIN, [])
+    fill_up(rng, test, N_TEST, train_shingles)
 
     rng.shuffle(train)
     rng.shuffle(test)

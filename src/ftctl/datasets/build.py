@@ -19,8 +19,10 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,11 +31,11 @@ from typing import Any, Literal, cast
 from ftctl import __version__
 from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnostics
 from ftctl.config.models import DerivedSplit, NearDedupeTransform, SplitData
-from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, cache_root
-from ftctl.datasets.canonical import canonical_json, canonical_jsonl, sha256_hex
+from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
+from ftctl.datasets.canonical import canonical_json, sha256_hex
 from ftctl.datasets.catalog import ModelInfo, lookup_model
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
-from ftctl.datasets.counting import TokenCount, count_example
+from ftctl.datasets.counting import TokenCount, count_example, count_examples
 from ftctl.datasets.formats import Format, check_example
 from ftctl.datasets.policy import (
     NEAR_DUPLICATE_NUM_PERM,
@@ -44,7 +46,7 @@ from ftctl.datasets.policy import (
     effective_policy,
     run_policy,
 )
-from ftctl.datasets.provenance import Record
+from ftctl.datasets.provenance import Origin, Record
 from ftctl.datasets.similarity import reuse_signatures
 from ftctl.datasets.sources import (
     SourceContext,
@@ -69,6 +71,7 @@ LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
 # Format issues that the `emptyAnswers` policy check reports instead (at its level).
 _ANSWER_CATEGORIES = frozenset({"missing_content", "example_missing_assistant_message"})
 _MESSAGE_INDEX = re.compile(r"^\$\.messages\[(\d+)\]")
+COUNT_BATCH = 1024  # examples per tiktoken call (one task of the counting threads)
 
 
 @dataclass(frozen=True)
@@ -141,15 +144,41 @@ def build_project(
         events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
         return cached
 
-    with reuse_signatures():
-        built = _Build(project, workspace, info, fmt, reads, events).run()
+    workers = max(1, os.cpu_count() or 1)
+    with (
+        reuse_signatures(),
+        ThreadPoolExecutor(workers, thread_name_prefix="ftctl-build-tokens") as pool,
+    ):
+        built = _Build(project, workspace, info, fmt, reads, events, pool).run()
+    with Staging(cache) as staging:
+        return _finish(project, info, fmt, cache, built, key, quick, staging)
+
+
+def _finish(
+    project: LoadedProject,
+    info: ModelInfo,
+    fmt: Format,
+    cache: DatasetCache,
+    built: _Built,
+    key: str,
+    quick: str | None,
+    staging: Staging,
+) -> BuiltProject:
+    """Write each split's canonical bytes (streamed, hashed on the way), then the result.
+
+    Only data that passed is kept: a build with errors raises before writing anything.
+    """
+    diagnostics = sorted_diagnostics(built.diagnostics)
+    if any(d.severity == "error" for d in diagnostics):
+        errors = sum(1 for d in diagnostics if d.severity == "error")
+        raise DataError(f"project '{project.name}': {errors} data error(s)", diagnostics)
     splits: dict[str, BuiltSplit] = {}
-    contents: dict[str, tuple[bytes, bytes]] = {}
     for name, records in built.records.items():
-        data = canonical_jsonl(r.example for r in records)
-        sha = sha256_hex(data)
-        origins = b"".join((canonical_json(r.origin.to_json()) + "\n").encode() for r in records)
-        contents[sha] = (data, origins)
+        # Each row's canonical line was made once (for dedupe, the split hash, ...): reused.
+        staged = staging.stage(
+            (r.canonical for r in records), _origin_lines(r.origin for r in records)
+        )
+        sha = staged.sha256
         counts = built.counts[name]
         splits[name] = BuiltSplit(
             project=project.name,
@@ -166,18 +195,24 @@ def build_project(
             ),
             format=fmt,
         )
-    diagnostics = sorted_diagnostics(built.diagnostics)
     report = _report(project, info, fmt, built, splits, key)
-    if any(d.severity == "error" for d in diagnostics):
-        errors = sum(1 for d in diagnostics if d.severity == "error")
-        raise DataError(f"project '{project.name}': {errors} data error(s)", diagnostics)
-    for sha, (data, origins) in contents.items():  # only data that passed is kept
-        cache.put_object(sha, data, origins)
+    staging.commit()
     result = BuiltProject(project.name, splits, diagnostics, built.cost, report)
     cache.put_build(key, _manifest(result))
     if quick is not None:
         cache.put_build(quick, _manifest(result))
     return result
+
+
+def _origin_lines(origins: Iterable[Origin]) -> Iterator[bytes]:
+    """`canonical_json([file, line])` and a newline per origin (each file name encoded once)."""
+    files: dict[str, str] = {}
+    for origin in origins:
+        shown = files.get(origin.file)
+        if shown is None:
+            shown = files[origin.file] = canonical_json(origin.file)
+        line = "null" if origin.line is None else str(origin.line)
+        yield f"[{shown},{line}]\n".encode()
 
 
 # --------------------------------------------------------------------------- stages
@@ -214,6 +249,70 @@ def _read_all(
     return reads
 
 
+class _TokenCounter:
+    """Token counts of examples, in batches on the counting threads, each example once.
+
+    `submit` queues examples (one `count_examples` call, hence one tiktoken call, per
+    `COUNT_BATCH`; tiktoken releases the GIL, so the threads encode while the main thread
+    goes on with the checks); `total`/`counts` wait for them. Examples are known by
+    identity: a row repeated by a weight, or moved to validation, is the same dict and is
+    not counted again. Each counted dict is held, so that its id cannot be reused.
+    """
+
+    def __init__(self, fmt: Format, encoding: Any, pool: ThreadPoolExecutor) -> None:
+        self.fmt = fmt
+        self.encoding = encoding
+        self.pool = pool
+        self._known: dict[int, tuple[dict[str, Any], TokenCount]] = {}
+        self._queued: set[int] = set()
+        self._pending: list[tuple[list[dict[str, Any]], Future[list[TokenCount]]]] = []
+
+    def submit(self, examples: Iterable[dict[str, Any]]) -> None:
+        batch: list[dict[str, Any]] = []
+        for example in examples:
+            key = id(example)
+            if key in self._known or key in self._queued:
+                continue
+            self._queued.add(key)
+            batch.append(example)
+            if len(batch) >= COUNT_BATCH:
+                self._send(batch)
+                batch = []
+        if batch:
+            self._send(batch)
+
+    def _send(self, batch: list[dict[str, Any]]) -> None:
+        future = self.pool.submit(count_examples, batch, self.fmt, self.encoding)
+        self._pending.append((batch, future))
+
+    def _drain(self) -> None:
+        for batch, future in self._pending:
+            for example, count in zip(batch, future.result(), strict=True):
+                self._known[id(example)] = (example, count)
+        self._pending.clear()
+        self._queued.clear()
+
+    def count(self, example: dict[str, Any]) -> TokenCount:
+        known = self._known.get(id(example))
+        if known is None:
+            if id(example) in self._queued:
+                self._drain()
+                return self.count(example)
+            count = count_example(example, self.fmt, self.encoding)
+            self._known[id(example)] = (example, count)
+            return count
+        return known[1]
+
+    def counts(self, examples: Iterable[dict[str, Any]]) -> list[TokenCount]:
+        examples = list(examples)
+        self.submit(examples)
+        self._drain()
+        return [self.count(example) for example in examples]
+
+    def totals(self, examples: Sequence[dict[str, Any]]) -> list[int]:
+        return [c.total for c in self.counts(examples)]
+
+
 @dataclass
 class _Built:
     records: dict[SplitName, list[Record]]
@@ -236,6 +335,7 @@ class _Build:
         fmt: Format,
         reads: dict[SplitName, list[SourceRead]],
         events: EventSink,
+        pool: ThreadPoolExecutor,
     ) -> None:
         self.project = project
         self.workspace = workspace
@@ -244,9 +344,7 @@ class _Build:
         self.reads = reads
         self.events = events
         self.encoding = get_encoding(info.encoding)
-
-    def count(self, example: dict[str, Any]) -> TokenCount:
-        return count_example(example, self.fmt, self.encoding)
+        self.counter = _TokenCounter(fmt, self.encoding, pool)
 
     def run(self) -> _Built:
         spec = self.project.model.spec
@@ -260,11 +358,14 @@ class _Build:
             context = TransformContext(
                 source_map=self.project.source_map,
                 split=name,
-                count_tokens=lambda example: self.count(example).total,
+                count_tokens=lambda example: self.counter.count(example).total,
                 encoding=self.encoding,
                 model_limit=self.info.max_tokens_per_example,
+                count_many=self.counter.totals,
             )
             result = apply_transforms(rows, split.transforms, context)
+            # Counted on the threads while the main thread checks formats and leakage.
+            self.counter.submit(r.example for r in result.records)
             diagnostics.extend(result.diagnostics)
             transforms[name] = result.reports
             records[name] = apply_weights(result.records, split.sources)
@@ -280,13 +381,15 @@ class _Build:
         diagnostics.extend(
             capped_per_file(self._format_problems(records, policy.empty_answers.level != "off"))
         )
+        self.events(Event("step", f"Checking the policy of {self.project.name}"))
+        leaks = find_leakage(records)
         self.events(Event("step", f"Counting tokens of {self.project.name}"))
-        counts = {name: [self.count(r.example) for r in rows] for name, rows in records.items()}
+        counts = {
+            name: self.counter.counts(r.example for r in rows) for name, rows in records.items()
+        }
         cost = estimate_cost(
             [c.total for c in counts["train"]], self.info, spec.training.hyperparameters.n_epochs
         )
-        self.events(Event("step", f"Checking the policy of {self.project.name}"))
-        leaks = find_leakage(records)
         threshold, num_perm = self._near_settings()
         outcome = run_policy(
             PolicyInput(

@@ -20,7 +20,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
@@ -81,3 +84,75 @@ class DatasetCache:
     def put_build(self, key: str, manifest: dict[str, Any]) -> None:
         text = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=1)
         atomic_write(self.root / "builds" / f"{key}.json", text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class StagedObject:
+    """Canonical bytes written to a temporary file of the cache, not yet in place."""
+
+    sha256: str
+    size: int
+    data: Path  # temporary files, renamed into objects/ by `Staging.commit`
+    origins: Path
+
+
+def _write_hashed(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "wb", buffering=1 << 20) as out:
+        for chunk in chunks:
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class Staging:
+    """Objects streamed to the cache: written and hashed on the way, kept on `commit`.
+
+    A split's bytes are never held whole in memory: each line goes to a temporary file in
+    objects/ (same file system, so the rename is atomic) while its SHA-256 is computed.
+    Leaving the `with` block without `commit` (an error, a failed check) removes them.
+    """
+
+    def __init__(self, cache: DatasetCache) -> None:
+        self.cache = cache
+        self.staged: list[StagedObject] = []
+        self._temporary: list[Path] = []
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for path in self._temporary:
+            path.unlink(missing_ok=True)
+
+    def _temporary_file(self, suffix: str) -> Path:
+        folder = self.cache.root / "objects"
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".staged.", suffix=suffix)
+        os.close(handle)
+        path = Path(name)
+        self._temporary.append(path)
+        return path
+
+    def stage(self, lines: Iterable[bytes], origins: Iterable[bytes]) -> StagedObject:
+        data = self._temporary_file(".jsonl.tmp")
+        sha, size = _write_hashed(data, lines)
+        origins_path = self._temporary_file(".origins.tmp")
+        _write_hashed(origins_path, origins)
+        staged = StagedObject(sha, size, data, origins_path)
+        self.staged.append(staged)
+        return staged
+
+    def commit(self) -> None:
+        """Move every staged object into place (an intact existing copy is kept)."""
+        for staged in self.staged:
+            if not self.cache.has_object(staged.sha256):
+                os.replace(staged.data, self.cache.object_path(staged.sha256))
+            os.replace(staged.origins, self.cache.origins_path(staged.sha256))

@@ -114,7 +114,12 @@ def _words(text: str) -> list[bytes]:
     if text.isascii():
         # Lower-casing the whole text first is the same on ASCII, and finds bytes directly.
         return _ASCII_WORD.findall(text.lower().encode("ascii"))
-    return [w.lower().encode("utf-8") for w in _WORD.findall(text)]
+    words = _WORD.findall(text)
+    if not words:
+        return []
+    # Lower-cased and encoded in one call each: NUL is neither cased nor case-ignorable, so
+    # each word lowers as it would alone (Greek final sigma included), and no word holds it.
+    return "\0".join(words).lower().encode("utf-8").split(b"\0")
 
 
 def _shingle_bytes(words: list[bytes]) -> Iterator[bytes]:

@@ -49,6 +49,7 @@ from ftctl.datasets.similarity import example_text, near_duplicates_in_order
 from ftctl.errors import Diagnostic
 
 CountTokens = Callable[[dict[str, Any]], int]
+CountMany = Callable[[Sequence[dict[str, Any]]], list[int]]
 LISTED_DROPS = 20  # origins of dropped rows kept in the report, per transform
 
 
@@ -59,6 +60,7 @@ class TransformContext:
     count_tokens: CountTokens
     encoding: tiktoken.Encoding
     model_limit: int
+    count_many: CountMany | None = None  # the counts of many examples at once (batched)
 
     def field(self, index: int, *rest: str | int) -> FieldPath:
         return ("spec", "data", self.split, "transforms", index, *rest)
@@ -250,8 +252,11 @@ def _max_tokens(
     limit = context.model_limit if args.limit == "auto" else args.limit
     field_name = f"data.{context.split}.transforms[{index}].maxTokens"
     out: list[Record] = []
-    for record in records:
-        tokens = context.count_tokens(record.example)
+    if context.count_many is not None:
+        totals = context.count_many([r.example for r in records])
+    else:
+        totals = [context.count_tokens(r.example) for r in records]
+    for record, tokens in zip(records, totals, strict=True):
         if tokens <= limit:
             out.append(record)
             continue

@@ -214,6 +214,8 @@ def _adam_update(weights: Weights, grads: Gradients, lr: float) -> None:
             weights.params[name] -= update
 
 
+# The context manager as a decorator: every call runs with one BLAS thread (blas.py).
+@single_threaded_blas()
 def train(
     base: Weights,
     train_rows: list[dict[str, Any]],
@@ -233,31 +235,6 @@ def train(
     before every step; when it returns True training stops and the current weights are returned
     with `stopped=True`. Raises ValueError for rows `validate_training_file` rejects.
     """
-    with single_threaded_blas():
-        return _train(
-            base,
-            train_rows,
-            valid_rows,
-            hyper,
-            seed,
-            on_step,
-            on_epoch,
-            should_stop,
-            resume_from_epoch,
-        )
-
-
-def _train(
-    base: Weights,
-    train_rows: list[dict[str, Any]],
-    valid_rows: list[dict[str, Any]] | None,
-    hyper: Hyper,
-    seed: int,
-    on_step: Callable[[StepMetrics], None],
-    on_epoch: Callable[[EpochResult, Weights], None],
-    should_stop: Callable[[], bool],
-    resume_from_epoch: int = 0,
-) -> TrainOutcome:
     problem = validate_training_file(train_rows)
     if problem is not None:
         raise ValueError(problem)

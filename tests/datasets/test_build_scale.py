@@ -1,0 +1,211 @@
+"""The fast paths of `ftctl data build` give what the plain, one-at-a-time ones give.
+
+Token counts are batched on threads, MinHash signatures are computed with numpy instead of
+datasketch objects, LSH buckets are ftctl's own, and the canonical bytes are streamed to
+the cache: none of that may change a byte, a count or a near-duplicate decision.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import re
+import sys
+import zlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from datasketch import MinHash, MinHashLSH
+
+from ftctl.datasets import similarity
+from ftctl.datasets.build import build_project
+from ftctl.datasets.canonical import canonical_json, canonical_line
+from ftctl.datasets.counting import count_example
+from ftctl.datasets.tokenizers import get_encoding
+from ftctl.errors import DataError
+
+
+def _helpers() -> ModuleType:
+    if "build_helpers" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "build_helpers", Path(__file__).with_name("build_helpers.py")
+        )
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["build_helpers"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["build_helpers"]
+
+
+h = _helpers()
+
+# Texts that stress word splitting and lower-casing: Greek final sigma, dotted capital I
+# (lower-cases to two code points), ligatures, combining marks, CJK, digits, underscores.
+TRICKY = [
+    "ΟΔΟΣ ΣΟΦΟΣ Σ ΑΣ ΣΑΣ'Σ Σ.Σ",
+    "İstanbul İİ straße ǅemal ﬁne ŉ ẞ Ω K Å",
+    "x\u0307y a\u00adb c\u200dd Ⅻ ⅻ ① ²³ snake_case 2024-07-18",
+    "Hello, wörld! 東京 タワー café naïve",
+    "",
+    "!!! ???",
+    "one",
+    "one two three",
+    "One two three FOUR",
+]
+
+
+def _reference_shingles(text: str) -> set[bytes]:
+    """The documented definition: lower-cased `\\w+` words, 3 at a time, UTF-8."""
+    words = [w.lower() for w in re.findall(r"\w+", text)]
+    if not words:
+        return set()
+    if len(words) <= 3:
+        return {" ".join(words).encode("utf-8")}
+    return {" ".join(words[i : i + 3]).encode("utf-8") for i in range(len(words) - 2)}
+
+
+def _texts() -> list[str]:
+    rng = random.Random(5)
+    alphabet = "aAΣσςΟİıSsẞß \u0307\u0300'-.\u00ad東Ⅻ①_9"
+    random_texts = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(300)
+    ]
+    prose = [h.sentence(seed, words=rng.randint(1, 60)) for seed in range(200)]
+    return TRICKY + random_texts + prose
+
+
+def test_shingles_follow_the_documented_word_rules() -> None:
+    for text in _texts():
+        assert similarity.shingles(text) == _reference_shingles(text), text
+
+
+@pytest.mark.parametrize("num_perm", [16, 128])
+def test_signatures_equal_datasketch_minhash(num_perm: int) -> None:
+    for text in _texts():
+        grams = _reference_shingles(text)
+        ours = similarity.compute_signature(text, num_perm)
+        if not grams:
+            assert ours is None
+            continue
+        theirs = MinHash(num_perm=num_perm, seed=1, hashfunc=zlib.crc32, scheme="affine32")
+        theirs.update_batch(list(grams))
+        assert ours is not None
+        assert ours.dtype == theirs.hashvalues.dtype
+        assert np.array_equal(ours, theirs.hashvalues), text
+
+
+def test_a_long_text_is_signed_in_blocks_with_the_same_result() -> None:
+    text = " ".join(h.sentence(seed, words=40) for seed in range(400))  # > 4096 shingles
+    grams = _reference_shingles(text)
+    theirs = MinHash(num_perm=64, seed=1, hashfunc=zlib.crc32, scheme="affine32")
+    theirs.update_batch(list(grams))
+    ours = similarity.compute_signature(text, 64)
+    assert ours is not None and np.array_equal(ours, theirs.hashvalues)
+
+
+def test_the_known_lsh_bands_are_the_ones_datasketch_chooses() -> None:
+    for (threshold, num_perm), params in list(similarity._lsh_params.items()):
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=similarity.LSH_WEIGHTS)
+        assert (lsh.b, lsh.r) == params
+
+
+def test_near_duplicate_candidates_are_the_ones_datasketch_lsh_finds() -> None:
+    # Short texts over a tiny vocabulary collide in LSH bands often: many candidates.
+    rng = random.Random(11)
+    words = "refund order parcel late card".split()
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))) for _ in range(400)]
+    lsh = MinHashLSH(threshold=0.5, num_perm=64, weights=similarity.LSH_WEIGHTS)
+    index = similarity.NearIndex(0.5, 64)
+    for key, text in enumerate(texts):
+        grams = _reference_shingles(text)
+        minhash = MinHash(num_perm=64, seed=1, hashfunc=zlib.crc32, scheme="affine32")
+        minhash.update_batch(list(grams))
+        expected = None
+        for candidate in sorted(lsh.query(minhash)):
+            score = similarity.jaccard(grams, _reference_shingles(texts[candidate]))
+            if score >= 0.5:
+                expected = similarity.Match(candidate, score)
+                break
+        assert index.nearest(text) == expected
+        lsh.insert(key, minhash)
+        index.add(key, text)
+
+
+DATA = """
+train:
+  sources:
+    - path: data/train.jsonl
+      weight: 2
+    - path: data/extra.jsonl
+      weight: 0.5
+  transforms:
+    - systemPrompt: {text: "You are Acme support.", mode: ensure}
+    - dedupe: {}
+    - nearDedupe: {threshold: 0.8}
+    - maxTokens: {limit: 60, action: truncate}
+validation: {split: {fraction: 0.25, seed: 3}}
+test:
+  sources: [{path: data/test.jsonl}]
+"""
+
+
+def _rows() -> dict[str, list[Any]]:
+    train: list[Any] = h.examples(0, 60, system=None) + h.examples(0, 5, system=None)
+    train.append(h.chat("Straße ΟΔΟΣ 東京 " + h.sentence(7), "Ja, ΣΟΦΟΣ. " + h.sentence(8)))
+    long_answer = " ".join(h.sentence(seed) for seed in range(900, 910)) + "."
+    train.append(h.chat("A long one?", long_answer))
+    near = h.example(3)
+    near["messages"][-1]["content"] += " Thanks"  # a near-duplicate of example 3
+    train.append(near)
+    return {
+        "data/train.jsonl": train,
+        "data/extra.jsonl": h.examples(200, 40),
+        "data/test.jsonl": h.examples(500, 12) + [h.example(10)],
+    }
+
+
+def test_batched_counts_and_streamed_bytes_equal_one_at_a_time(tmp_path: Path) -> None:
+    h.write_workspace(tmp_path, h.project_yaml(DATA, policy="minExamples: 10\nleakage: warn"), _rows())
+    project, workspace = h.load(tmp_path)
+    built = build_project(project, workspace)
+    encoding = get_encoding("o200k_base")
+    assert set(built.splits) == {"train", "validation", "test"}
+    for name, split in built.splits.items():
+        data = split.path.read_bytes()
+        rows = [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        # The bytes are the canonical line of each row, and the file is what the sha names.
+        assert data == b"".join(canonical_line(row) for row in rows)
+        assert split.examples == len(rows)
+        counts = [count_example(row, "chat", encoding) for row in rows]
+        assert split.tokens == sum(c.total for c in counts)
+        assert split.trained_tokens == sum(c.trained for c in counts)
+        origins = split.path.with_name(f"{split.sha256}.origins.jsonl").read_text("utf-8")
+        assert len(origins.splitlines()) == len(rows)
+        for line in origins.splitlines():
+            file, number = json.loads(line)
+            assert canonical_json([file, number]) == line
+    train = built.report["splits"]["train"]
+    names = [t["name"] for t in train["transforms"]]
+    assert names == ["systemPrompt", "dedupe", "nearDedupe", "maxTokens"]
+    assert {t["name"]: t["dropped"] for t in train["transforms"]}["dedupe"] == 5
+    assert {t["name"]: t["dropped"] for t in train["transforms"]}["nearDedupe"] == 1
+    assert {t["name"]: t["changed"] for t in train["transforms"]}["maxTokens"] >= 1
+    assert train["weights"]["rows_after"] > train["weights"]["rows_before"]  # weight 2 repeats
+    assert built.report["leakage"]["count"] >= 1  # test's copy of example 10
+
+
+def test_a_failing_build_leaves_no_staged_file(tmp_path: Path) -> None:
+    h.write_workspace(
+        tmp_path,
+        h.project_yaml(DATA, policy="minExamples: {value: 100000, level: error}"),
+        _rows(),
+    )
+    project, workspace = h.load(tmp_path)
+    with pytest.raises(DataError):
+        build_project(project, workspace)
+    objects = tmp_path / ".ftctl" / "cache" / "datasets" / "objects"
+    assert not objects.exists() or list(objects.iterdir()) == []
