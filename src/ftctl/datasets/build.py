@@ -321,6 +321,7 @@ class _Built:
     reads: dict[SplitName, list[SourceRead]]
     weighted: dict[SplitName, tuple[int, int]]  # rows before and after weights
     leaks: list[Leak]
+    leakage_checked: bool
     policy_results: list[dict[str, Any]]
     diagnostics: list[Diagnostic]
     cost: CostEstimate
@@ -382,7 +383,8 @@ class _Build:
             capped_per_file(self._format_problems(records, policy.empty_answers.level != "off"))
         )
         self.events(Event("step", f"Checking the policy of {self.project.name}"))
-        leaks = find_leakage(records)
+        # Near-leak search signs every prompt (MinHash): only done when the check is on.
+        leaks = find_leakage(records) if policy.leakage.level != "off" else []
         self.events(Event("step", f"Counting tokens of {self.project.name}"))
         counts = {
             name: self.counter.counts(r.example for r in rows) for name, rows in records.items()
@@ -413,6 +415,7 @@ class _Build:
             reads=self.reads,
             weighted=weighted,
             leaks=leaks,
+            leakage_checked=policy.leakage.level != "off",
             policy_results=[r.to_dict() for r in outcome.results],
             diagnostics=diagnostics,
             cost=cost,
@@ -651,6 +654,7 @@ def _report(
         "format": fmt,
         "splits": split_reports,
         "leakage": {
+            **({} if built.leakage_checked else {"checked": False}),
             "count": len(built.leaks),
             "examples": [
                 {

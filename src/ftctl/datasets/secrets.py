@@ -31,6 +31,17 @@ _CANDIDATE_RUN = 16
 _CANDIDATE = re.compile(rf"\S{{{_CANDIDATE_RUN},}}|PRIVATE KEY|PuTTY-User-Key")
 
 
+def _may_hold_secret(text: str) -> bool:
+    """Whether `_CANDIDATE` matches somewhere in `text`, several times faster than the regex.
+
+    `str.split()` splits at exactly the characters `\\s` matches (both use Unicode
+    whitespace), so a run of `_CANDIDATE_RUN` non-space characters is a word that long.
+    """
+    if "PRIVATE KEY" in text or "PuTTY-User-Key" in text:
+        return True
+    return any(len(word) >= _CANDIDATE_RUN for word in text.split())
+
+
 @lru_cache(maxsize=1)
 def _detectors() -> tuple[RegexBasedDetector, ...]:
     # Imported on first use: detect-secrets brings `requests` along (about 0.1 s of
@@ -110,10 +121,8 @@ def secrets_in_example(example: dict[str, Any]) -> list[str]:
     header. Ordinary prose has few such lines, which makes the scan several times faster.
     """
     strings = _strings(example)
-    # One search over all the text first: most examples have no candidate line at all.
-    # (`_CANDIDATE` cannot match across the joining newline: `\S` excludes it.)
-    if _CANDIDATE.search("\n".join(strings)) is None:
-        return []
+    if not any(map(_may_hold_secret, strings)):
+        return []  # most examples: no candidate line at all
     lines = [line for text in strings for line in text.splitlines() if _CANDIDATE.search(line)]
     if not lines:
         return []

@@ -122,11 +122,10 @@ def _words(text: str) -> list[bytes]:
     return "\0".join(words).lower().encode("utf-8").split(b"\0")
 
 
-def _shingle_bytes(words: list[bytes]) -> Iterator[bytes]:
+def _shingle_bytes(words: list[bytes]) -> list[bytes]:
     if len(words) <= SHINGLE_WORDS:
-        yield b" ".join(words)
-        return
-    yield from map(b" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False))
+        return [b" ".join(words)]
+    return list(map(b" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)))
 
 
 def shingles(text: str) -> set[bytes]:
@@ -172,7 +171,7 @@ def compute_signature(text: str, num_perm: int) -> Signature | None:
     words = _words(text)
     if not words:
         return None
-    hashes = np.fromiter(map(zlib.crc32, _shingle_bytes(words)), dtype=np.uint32)
+    hashes = np.array(list(map(zlib.crc32, _shingle_bytes(words))), dtype=np.uint32)
     mixed = _fmix32(hashes)
     a, b = _affine32_permutations(num_perm)
     signature: Signature | None = None

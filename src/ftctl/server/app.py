@@ -23,6 +23,7 @@ from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ftctl import __version__
 from ftctl.server import ids, schemas, trainer
@@ -112,6 +113,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         description="An OpenAI-compatible fine-tuning API (files, fine_tuning.jobs, models, "
         "chat completions) backed by a small local numpy model.",
         lifespan=lifespan,
+        # Every error has OpenAI's body; FastAPI's default 422 is never sent (validation
+        # problems are 400s), and declaring the ranges keeps it out of the document.
+        responses={
+            "4XX": {"model": schemas.ErrorResponse, "description": "Invalid request"},
+            "5XX": {"model": schemas.ErrorResponse, "description": "Server error"},
+        },
     )
     app.state.server = state
     _install_error_handlers(app)
@@ -143,7 +150,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             message = f"Method {request.method} not allowed for {request.url.path}"
         else:
             message = str(error.detail)
-        return JSONResponse(error_body(message), status_code=error.status_code)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # RFC 9110: a 405 lists every method of the resource; Starlette names only the
+            # methods of the first route that matched the path (one route per method here).
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(error_body(message), status_code=error.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, error: Exception) -> JSONResponse:
@@ -152,6 +164,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             type="server_error",
         )
         return JSONResponse(body, status_code=500)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of all routes whose path matches the request's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _validation_message(errors: Any) -> tuple[str, str | None]:
@@ -164,6 +186,9 @@ def _validation_message(errors: Any) -> tuple[str, str | None]:
     kind = first.get("type", "")
     if kind == "extra_forbidden":
         return f"Unrecognized request argument supplied: {param}", param
+    if kind == "missing" and param is None:
+        # The whole body is absent (no parameter to name).
+        return "Missing request body: send the parameters as a JSON object.", None
     if kind == "missing":
         return f"Missing required parameter: '{param}'.", param
     if kind == "json_invalid":

@@ -398,6 +398,19 @@ class ChatCompletionObject(_Response):
     usage: CompletionUsage
 
 
+class ErrorObject(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx/5xx answer, as OpenAI sends it."""
+
+    error: ErrorObject
+
+
 class Health(_Response):
     status: Literal["ok"]
     pid: int
