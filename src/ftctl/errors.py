@@ -114,6 +114,11 @@ class ProviderAPIError(ProviderError):
         self.code = code
 
 
+class ProviderUnreachableError(ProviderError):
+    """The provider could not be reached (connection refused or dropped, timeout): often
+    temporary, so a long wait keeps polling through it for a while."""
+
+
 class CredentialsError(ProviderError):
     """An API key the configuration names is not set in the environment."""
 

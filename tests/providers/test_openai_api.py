@@ -18,7 +18,7 @@ from ftctl.providers.base import (
     Provider,
     RemoteJob,
 )
-from ftctl.providers.openai_api import OpenAIProvider
+from ftctl.providers.openai_api import OpenAIProvider, training_not_available_hint
 from ftctl.server.launcher import LocalServerHandle
 
 
@@ -118,7 +118,9 @@ def test_training_not_available_is_terminal_and_says_what_to_do(
         provider.create_job(request(file_id, {META_WORKSPACE: "w"}))
     assert provider.request_count - before == 1  # not retried: it will not change
     message = str(raised.value)
-    assert "2027-01-06" in message and "local" in message and "'openai'" in message
+    # A compatible endpoint, not OpenAI: worded for it, without OpenAI's cut-off dates.
+    assert f"the endpoint {closed_server.base_url.rstrip('/')}/" in message and "'openai'" in message
+    assert "accepts no new fine-tuning jobs" in message and "2027-01-06" not in message
     assert provider.list_jobs() == []  # no job was started
 
 
@@ -166,3 +168,9 @@ def test_retried_uploads_send_the_whole_file(
     assert uploads > 4  # some uploads were answered with an error and sent again
     listed = {f.id: f.bytes for f in provider.list_files()}
     assert {file_id: listed[file_id] for file_id in sizes} == sizes
+
+
+def test_training_not_available_names_openai_cut_off_only_for_openai() -> None:
+    assert "2027-01-06" in training_not_available_hint("https://api.openai.com/v1/")
+    compatible = training_not_available_hint("https://llm.example.com/v1/")
+    assert "llm.example.com" in compatible and "OpenAI" not in compatible

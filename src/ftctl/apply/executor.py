@@ -1,6 +1,7 @@
 """Execute a plan, and nothing else.
 
-Under the state lock, each change's actions run in the plan's order, and the state is
+Under the state lock (taken by `apply_plan`, or by a caller that planned under it and
+calls `apply_locked`), each change's actions run in the plan's order, and the state is
 written (compare-and-swap) after every step, so an interruption at any point leaves a
 state that the next plan continues from. A job is never recorded before it exists:
 crash safety comes from looking jobs up by their metadata (project, fingerprint,
@@ -17,7 +18,7 @@ from typing import Any
 
 from ftctl import __version__
 from ftctl.apply.gating import GateInputs, run_gates
-from ftctl.apply.waiting import PollPolicy, wait_for_job
+from ftctl.apply.waiting import DEFAULT_OUTAGE_S, PollPolicy, wait_for_job
 from ftctl.config.models import Gates
 from ftctl.errors import FtctlError, GateError, PlanError, ProviderAPIError, ProviderError
 from ftctl.events import Event, EventSink, ignore
@@ -57,6 +58,10 @@ class ApplyOptions:
     wait: bool = True
     lock_timeout_s: float = 0.0
     poll: PollPolicy = field(default_factory=PollPolicy)
+    # How long a wait keeps polling a provider that fails temporarily (unreachable, 429,
+    # 5xx) before it gives up on that change; per provider name where it differs.
+    outage_timeout_s: float = DEFAULT_OUTAGE_S
+    outage_timeouts: Mapping[str, float] = field(default_factory=dict)
     project_dirs: Mapping[str, Path] = field(default_factory=dict)
 
 
@@ -101,19 +106,16 @@ class Executor:
     # ---------------------------------------------------------------- driver
 
     def run(self) -> ApplyResult:
-        who = self.options.who
-        with self.store.lock(
-            self.options.operation, who, timeout_s=self.options.lock_timeout_s, events=self.events
-        ):
-            self.snapshot = self.store.read()
-            data_hashes = {
-                f"{name}.{split}": s.sha256
-                for name, p in self.desired.items()
-                for split, s in p.splits.items()
-            }
-            check_fresh(self.plan, self.snapshot, data_hashes)
-            for change in self.plan.actionable:
-                self._run_change(change)
+        """Apply the plan; the caller holds the state lock."""
+        self.snapshot = self.store.read()
+        data_hashes = {
+            f"{name}.{split}": s.sha256
+            for name, p in self.desired.items()
+            for split, s in p.splits.items()
+        }
+        check_fresh(self.plan, self.snapshot, data_hashes)
+        for change in self.plan.actionable:
+            self._run_change(change)
         self.result.snapshot = self.snapshot
         return self.result
 
@@ -132,9 +134,9 @@ class Executor:
             self._fail(change, error.message)
 
     def _fail(self, change: ResourceChange, message: str) -> None:
+        # Reported once, by whoever renders the result (not also as a warning event).
         self.result.failed.append((change.address, message))
         self._blocked[change.project] = f"{change.address} failed"
-        self.events(Event("warning", f"{change.address}: {message}"))
 
     def _run_action(self, change: ResourceChange, action: str) -> bool:
         """Run one step; False stops the change's remaining steps (without failing it)."""
@@ -308,7 +310,15 @@ class Executor:
         if version.job_id is None:
             raise _StepFailed(f"{change.address} has no job to wait for")
         provider = self.providers(version.provider)
-        job = wait_for_job(provider, version.job_id, change.address, self.events, self.options.poll)
+        outage = self.options.outage_timeouts.get(provider.name, self.options.outage_timeout_s)
+        job = wait_for_job(
+            provider,
+            version.job_id,
+            change.address,
+            self.events,
+            self.options.poll,
+            outage_s=outage,
+        )
         finished = iso_from_unix(job.finished_at) if job.finished_at else utc_now()
         if job.status != "succeeded":
             status: VersionStatus = "cancelled" if job.status == "cancelled" else "failed"
@@ -451,5 +461,21 @@ def apply_plan(
     options: ApplyOptions,
     events: EventSink = ignore,
 ) -> ApplyResult:
-    """Run `plan` (refused when stale) and return what was applied, failed or skipped."""
+    """Take the state lock, then run `plan` (refused when stale): a saved plan's path."""
+    with store.lock(
+        options.operation, options.who, timeout_s=options.lock_timeout_s, events=events
+    ):
+        return apply_locked(plan, store, providers, desired, options, events)
+
+
+def apply_locked(
+    plan: Plan,
+    store: StateStore,
+    providers: Callable[[str], Provider],
+    desired: Mapping[str, DesiredProject],
+    options: ApplyOptions,
+    events: EventSink = ignore,
+) -> ApplyResult:
+    """Run `plan` under a state lock the caller already holds (it planned under it, so
+    nobody can have changed the state since); still refused when stale."""
     return Executor(plan, store, providers, desired, options, events).run()

@@ -43,7 +43,6 @@ from ftctl.datasets.policy import (
     PolicyInput,
     PolicyLocator,
     answer_problem,
-    effective_policy,
     run_policy,
 )
 from ftctl.datasets.provenance import Origin, Record
@@ -378,7 +377,7 @@ class _Build:
             )
         records = {name: records[name] for name in SPLIT_ORDER if name in records}
 
-        policy = effective_policy(self.project, self.workspace)
+        policy = self.project.model.spec.policy  # `defaults.policy` merged by the loader
         diagnostics.extend(
             capped_per_file(self._format_problems(records, policy.empty_answers.level != "off"))
         )

@@ -60,20 +60,6 @@ _CONNECTIVES = frozenset(",;:-–—(/&+")
 # --------------------------------------------------------------------------- where
 
 
-def effective_policy(project: LoadedProject, workspace: LoadedWorkspace) -> Policy:
-    """The project's policy over the workspace's `defaults.policy` (field by field)."""
-    own = project.model.spec.policy
-    defaults = workspace.model.defaults.policy
-    if defaults is None:
-        return own
-    inherited = {
-        name: getattr(defaults, name)
-        for name in defaults.model_fields_set
-        if name not in own.model_fields_set
-    }
-    return own.model_copy(update=inherited) if inherited else own
-
-
 class PolicyLocator:
     """Places aggregate findings at the policy field that set the threshold."""
 

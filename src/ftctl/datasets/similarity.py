@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -265,13 +265,22 @@ class NearIndex:
     tuned towards recall, see `LSH_WEIGHTS`).
     """
 
-    def __init__(self, threshold: float, num_perm: int) -> None:
+    def __init__(
+        self, threshold: float, num_perm: int, lookup: Callable[[int], str] | None = None
+    ) -> None:
+        """`lookup(key)`, when given, gives back the text added under `key`, so that the
+        index need not hold every text (only candidates are looked up, to be verified)."""
         self.threshold = threshold
         self.num_perm = num_perm
         bands, rows = lsh_params(threshold, num_perm)
         self._bands = [(i * rows * 4, (i + 1) * rows * 4) for i in range(bands)]
         self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
+        self._lookup = lookup
         self._texts: dict[int, str] = {}
+        self._keys: set[int] = set()
+
+    def _text(self, key: int) -> str:
+        return self._texts[key] if self._lookup is None else self._lookup(key)
 
     def _band_keys(self, signature: Signature) -> list[bytes]:
         raw = signature.tobytes()
@@ -279,15 +288,17 @@ class NearIndex:
 
     def add(self, key: int, text: str) -> None:
         signature = signature_of(text, self.num_perm)
-        if signature is None or key in self._texts:
+        if signature is None or key in self._keys:
             return
         for table, band in zip(self._tables, self._band_keys(signature), strict=True):
             table.setdefault(band, []).append(key)
-        self._texts[key] = text
+        self._keys.add(key)
+        if self._lookup is None:
+            self._texts[key] = text
 
     def nearest(self, text: str) -> Match | None:
         """The smallest key whose text is at least `threshold` similar, or None."""
-        if not self._texts:
+        if not self._keys:
             return None
         signature = signature_of(text, self.num_perm)
         if signature is None:
@@ -301,7 +312,7 @@ class NearIndex:
             return None
         grams = shingles(text)
         for key in sorted(candidates):
-            similarity = jaccard(grams, shingles(self._texts[key]))
+            similarity = jaccard(grams, shingles(self._text(key)))
             if similarity >= self.threshold:
                 return Match(int(key), similarity)
         return None
@@ -316,7 +327,7 @@ def near_duplicates_in_order(
     dedupe does: later texts are compared with the kept ones only); with `keep_all=True`
     every text is indexed (what a ratio counts).
     """
-    index = NearIndex(threshold, num_perm)
+    index = NearIndex(threshold, num_perm, texts.__getitem__)
     result: list[Match | None] = []
     for i, text in enumerate(texts):
         match = index.nearest(text)
@@ -326,8 +337,30 @@ def near_duplicates_in_order(
     return result
 
 
-def build_index(texts: Iterable[str], threshold: float, num_perm: int) -> NearIndex:
-    index = NearIndex(threshold, num_perm)
+def build_index(texts: Sequence[str], threshold: float, num_perm: int) -> NearIndex:
+    index = NearIndex(threshold, num_perm, texts.__getitem__)
     for i, text in enumerate(texts):
         index.add(i, text)
     return index
+
+
+class LazyTexts(Sequence[str]):
+    """The texts of some examples, made when asked for (by `text_of`), never all held."""
+
+    def __init__(
+        self, examples: Sequence[dict[str, Any]], text_of: Callable[[dict[str, Any]], str]
+    ) -> None:
+        self._examples = examples
+        self._text_of = text_of
+
+    def __len__(self) -> int:
+        return len(self._examples)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self._text_of(e) for e in self._examples[index]]
+        return self._text_of(self._examples[index])

@@ -7,13 +7,14 @@ rows never moves an existing row to the other side (a changed row may move: it i
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ftctl.datasets.canonical import unit_hash
 from ftctl.datasets.provenance import Record
-from ftctl.datasets.similarity import build_index, prompt_text
+from ftctl.datasets.similarity import LazyTexts, build_index, prompt_text
 
 SplitName = Literal["train", "validation", "test"]
 SPLIT_ORDER: tuple[SplitName, ...] = ("train", "validation", "test")
@@ -86,11 +87,13 @@ def _leaks_between(
     num_perm: int,
     reported: set[int],
 ) -> list[Leak]:
-    earlier_prompts = [prompt_text(r.example) for r in earlier_rows]
-    exact: dict[str, int] = {}
+    # Prompts are made when needed, and known exactly by a 16-byte digest: the earlier
+    # split's prompts are never all held at once.
+    earlier_prompts = LazyTexts([r.example for r in earlier_rows], prompt_text)
+    exact: dict[bytes, int] = {}
     for i, prompt in enumerate(earlier_prompts):
         if prompt:
-            exact.setdefault(prompt, i)
+            exact.setdefault(_digest(prompt), i)
     index = build_index(earlier_prompts, threshold, num_perm)
     leaks: list[Leak] = []
     for pos, record in enumerate(later_rows):
@@ -99,8 +102,9 @@ def _leaks_between(
         prompt = prompt_text(record.example)
         if not prompt:
             continue
-        if prompt in exact:
-            other = earlier_rows[exact[prompt]]
+        earlier_at = exact.get(_digest(prompt))
+        if earlier_at is not None:
+            other = earlier_rows[earlier_at]
             leaks.append(Leak(later, record, earlier, other, "exact", 1.0))
             reported.add(pos)
             continue
@@ -110,3 +114,7 @@ def _leaks_between(
             leaks.append(Leak(later, record, earlier, other, "near", match.similarity))
             reported.add(pos)
     return leaks
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()

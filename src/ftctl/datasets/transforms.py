@@ -45,7 +45,7 @@ from ftctl.config.models import (
 )
 from ftctl.config.yaml_marks import FieldPath, SourceMap
 from ftctl.datasets.provenance import Record
-from ftctl.datasets.similarity import example_text, near_duplicates_in_order
+from ftctl.datasets.similarity import LazyTexts, example_text, near_duplicates_in_order
 from ftctl.errors import Diagnostic
 
 CountTokens = Callable[[dict[str, Any]], int]
@@ -224,7 +224,8 @@ def _dedupe(records: list[Record], report: TransformReport) -> list[Record]:
 def _near_dedupe(
     records: list[Record], args: NearDedupeArgs, report: TransformReport
 ) -> list[Record]:
-    texts = [example_text(r.example) for r in records]
+    # Made one at a time as compared (and again only for a candidate): never all held.
+    texts = LazyTexts([r.example for r in records], example_text)
     matches = near_duplicates_in_order(texts, args.threshold, args.num_perm, keep_all=False)
     out: list[Record] = []
     for record, match in zip(records, matches, strict=True):

@@ -25,7 +25,12 @@ import httpx2
 import openai
 from openai.pagination import SyncCursorPage
 
-from ftctl.errors import ProviderAPIError, ProviderError, TrainingNotAvailableError
+from ftctl.errors import (
+    ProviderAPIError,
+    ProviderError,
+    ProviderUnreachableError,
+    TrainingNotAvailableError,
+)
 from ftctl.providers.base import (
     JobEvent,
     JobRequest,
@@ -52,6 +57,18 @@ TRAINING_NOT_AVAILABLE_HINT = (
     "for everyone on 2027-01-06). Models already trained keep serving. To train, point the "
     "project at another provider, e.g. ftctl's local provider (`type: local` in ftctl.yaml)."
 )
+
+
+def training_not_available_hint(base_url: str) -> str:
+    """What a 403 `training_not_available` means, worded for the endpoint that sent it:
+    OpenAI's cut-off dates only for OpenAI itself."""
+    if httpx2.URL(base_url).host == "api.openai.com":
+        return TRAINING_NOT_AVAILABLE_HINT
+    return (
+        f"the endpoint {base_url} accepts no new fine-tuning jobs. Models already trained "
+        "there keep serving. To train, point the project at a provider that accepts jobs "
+        "(`providers` in ftctl.yaml)."
+    )
 
 
 class OpenAIProvider:
@@ -298,7 +315,8 @@ class OpenAIProvider:
                 code == "training_not_available"
             ):
                 raise TrainingNotAvailableError(
-                    f"provider {self.name!r}: cannot {what}: {TRAINING_NOT_AVAILABLE_HINT} "
+                    f"provider {self.name!r}: cannot {what}: "
+                    f"{training_not_available_hint(str(self._client.base_url))} "
                     f"(HTTP 403 training_not_available: {message})"
                 ) from None
             detail = f"HTTP {error.status_code}" + (f" {code}" if code else "")
@@ -307,8 +325,8 @@ class OpenAIProvider:
                 status=error.status_code,
                 code=code,
             ) from None
-        except openai.APIConnectionError as error:
-            raise ProviderError(
+        except openai.APIConnectionError as error:  # timeouts too (APITimeoutError)
+            raise ProviderUnreachableError(
                 f"provider {self.name!r}: cannot {what}: cannot reach "
                 f"{self._client.base_url}: {self._scrub(str(error))}"
             ) from None
