@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from typing import NoReturn
@@ -13,6 +14,7 @@ from ftctl.errors import FtctlError
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `cmd | head`
 
 
 def fail(error: BaseException, *, json_output: bool, debug: bool) -> NoReturn:
@@ -20,6 +22,12 @@ def fail(error: BaseException, *, json_output: bool, debug: bool) -> NoReturn:
     if isinstance(error, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    if isinstance(error, BrokenPipeError):
+        # The reader (`| head`) went away: say nothing, and keep Python's exit-time
+        # flush of stdout from raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     if debug:
         traceback.print_exception(error)
     if isinstance(error, FtctlError):
