@@ -4,7 +4,8 @@
 Writes a workspace whose project reads a synthetic chat dataset made by the shared
 `make_dataset.py` (refusals, duplicates, non-ASCII), with dedupe + nearDedupe transforms,
 a 10% hash validation split and the default policy at `warn` (so the build completes and
-every check runs). Prints wall time per stage and the figures of the result.
+every check runs). Prints wall and CPU time per stage (CPU: every thread of the process),
+the peak RSS of the process after each stage, and the figures of the result.
 
 Usage: bench/bench_build.py [--shared ../shared] [--examples 10000]
 """
@@ -12,6 +13,7 @@ Usage: bench/bench_build.py [--shared ../shared] [--examples 10000]
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -80,9 +82,10 @@ def main() -> None:
                 print(f"{label}: DataError with {len(error.diagnostics)} diagnostics")
                 raise
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
             print(
-                f"{label:15s} {elapsed:7.2f} s wall, {cpu:6.2f} s CPU   "
-                f"({args.examples:,} rows, {size / 1e6:.1f} MB)"
+                f"{label:15s} {elapsed:7.2f} s wall, {cpu:6.2f} s CPU, peak RSS {peak_mb:5.0f} MB"
+                f"   ({args.examples:,} rows, {size / 1e6:.1f} MB)"
             )
         for name, split in built.splits.items():
             print(

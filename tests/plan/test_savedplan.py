@@ -7,7 +7,8 @@ import plan_factories as f
 import pytest
 
 from ftctl.errors import PlanError, StalePlanError
-from ftctl.plan.savedplan import check_fresh, read_plan, write_plan
+from ftctl.plan.savedplan import NO_STATE_LINEAGE, check_fresh, read_plan, write_plan
+from ftctl.state.model import StateSnapshot
 
 
 def test_saved_plan_round_trips(tmp_path: Path) -> None:
@@ -32,3 +33,12 @@ def test_stale_when_serial_lineage_or_data_changed() -> None:
     changed = dict(plan.data_hashes) | {"support-bot.train": f.sha("edited")}
     with pytest.raises(StalePlanError, match=r"support-bot\.train"):
         check_fresh(plan, f.state(serial=4), changed)
+
+
+def test_a_plan_made_before_any_state_applies_until_the_new_state_records_something() -> None:
+    # `ftctl plan -out` on a fresh workspace creates no state; the apply creates it then.
+    unsaved = StateSnapshot.empty("", lineage=NO_STATE_LINEAGE)
+    plan = f.plan([f.project()], unsaved)
+    check_fresh(plan, StateSnapshot.empty("ws-new"), plan.data_hashes)
+    with pytest.raises(StalePlanError, match=r"the state changed since it was made \(serial 0 -> 1"):
+        check_fresh(plan, f.state(serial=1), plan.data_hashes)

@@ -119,7 +119,9 @@ def test_training_not_available_is_terminal_and_says_what_to_do(
     assert provider.request_count - before == 1  # not retried: it will not change
     message = str(raised.value)
     # A compatible endpoint, not OpenAI: worded for it, without OpenAI's cut-off dates.
-    assert f"the endpoint {closed_server.base_url.rstrip('/')}/" in message and "'openai'" in message
+    assert (
+        f"the endpoint {closed_server.base_url.rstrip('/')}/" in message and "'openai'" in message
+    )
     assert "accepts no new fine-tuning jobs" in message and "2027-01-06" not in message
     assert provider.list_jobs() == []  # no job was started
 

@@ -26,12 +26,6 @@ from _kit import (
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: `ftctl apply` plans before it takes the lock, so an apply that waited "
-    "(--lock-timeout) fails with 'Saved plan is stale' instead of planning again",
-)
 def test_a_second_apply_waits_for_the_lock_then_finds_nothing_to_do(
     tmp_path: Path, start_server: ServerFactory
 ) -> None:
@@ -51,9 +45,9 @@ def test_a_second_apply_waits_for_the_lock_then_finds_nothing_to_do(
             first, first_log, waiting_for(server.log, job_ids()[0]), "the first apply waits"
         )
         second = spawn(root, "apply", "--auto-approve", "--lock-timeout", "2m", log=second_log)
-        # Today the second apply plans (while the first still waits), then waits for the
-        # lock; an apply that takes the lock first shows nothing until it holds it.
-        wait_until(lambda: "Plan:" in second_log.read_text(), "the second planned", 10, False)
+        # The second apply takes the lock before it refreshes and plans, so it plans only
+        # once the first is done (a plan made meanwhile would be stale by then).
+        wait_until(lambda: "Plan:" in second_log.read_text(), "the second planned", 3, False)
         server.client().fine_tuning.jobs.cancel(blocker)  # the first apply's job trains
         assert first.wait(timeout=120) == 0, first_log.read_text()
         code = second.wait(timeout=120)

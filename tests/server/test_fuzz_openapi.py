@@ -18,6 +18,7 @@ Runs are deterministic (schemathesis' fixed seed, derandomised hypothesis) and b
 
 from __future__ import annotations
 
+import itertools
 import socket
 import tempfile
 import threading
@@ -31,7 +32,6 @@ import httpx
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import strategies as st
 from openai import OpenAI
 from openai.types.fine_tuning import FineTuningJob
 from schemathesis.config import SchemathesisConfig
@@ -159,16 +159,21 @@ schema = schemathesis.openapi.from_dict(
 )
 
 
-@schema.given(use_known_ids=st.booleans())
+# Every other request is pointed at existing objects. (A counter, not `schema.given`:
+# schemathesis leaves the coverage phase out of tests that draw extra arguments.)
+_turns = itertools.count()
+
+
 @schema.parametrize()
 def test_every_response_is_documented_and_no_request_fails_the_server(
-    case: Any, use_known_ids: bool, served: Served
+    case: Any, served: Served
 ) -> None:
-    if use_known_ids:
+    # Schema-violating requests are sent as generated: a substitution could repair them.
+    if next(_turns) % 2 and case.meta.generation.mode.is_positive:
         deleting = case.method.upper() == "DELETE"
         _use_known_ids(case, served.known.deletable if deleting else served.known.ids)
     response = case.call_and_validate(base_url=served.base_url)
-    print("DBG", case.operation.label, use_known_ids, response.status_code, str(case.body)[:150])
+    print("DBG", case.operation.label, 0, response.status_code, str(case.body)[:150])
     if case.operation.label == "POST /v1/fine_tuning/jobs" and response.status_code == 200:
         # A fuzzed job on the seeded file really trains: stop it rather than wait for it.
         created = response.json()["id"]
@@ -183,7 +188,7 @@ def _use_known_ids(case: Any, known: dict[str, str]) -> None:
         if name in known:
             case.path_parameters[name] = known[name]
     if isinstance(case.body, dict):
-        if "model" in case.body:
+        if isinstance(case.body.get("model"), str):
             case.body["model"] = known["model"]
         for name in ("training_file", "validation_file"):
             if isinstance(case.body.get(name), str):

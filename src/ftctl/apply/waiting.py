@@ -91,10 +91,11 @@ def wait_for_job(
             if outage_since is None:
                 outage_since = now
             if now - outage_since >= outage_s:
+                lasted = describe_seconds(now - outage_since)
+                after = f"polls failed for {lasted}; " if outage_s > 0 else ""
                 raise ProviderError(
-                    f"{error.message} (polls failed for {describe_seconds(now - outage_since)}; "
-                    f"job {job_id} keeps training on the provider, and `ftctl apply` picks it "
-                    "up when the provider answers again)"
+                    f"{error.message} ({after}job {job_id} keeps training on the provider, "
+                    "and `ftctl apply` picks it up when the provider answers again)"
                 ) from error
             if first:
                 events(

@@ -84,8 +84,8 @@ def progress_sink(app: AppContext) -> Iterator[EventSink]:
         yield live
 
 
-def confirm(app: AppContext, question: str, auto_approve: bool) -> None:
-    """Ask for `yes`, or refuse to ask when nobody can answer."""
+def refuse_without_terminal(app: AppContext, auto_approve: bool) -> None:
+    """Refuse at once (before any planning) when confirmation is needed but nobody can answer."""
     if auto_approve:
         return
     if app.json_output or not sys.stdin.isatty():
@@ -93,10 +93,46 @@ def confirm(app: AppContext, question: str, auto_approve: bool) -> None:
             "Refusing to ask for confirmation without a terminal. Pass --auto-approve, or "
             "save a plan with `ftctl plan -out FILE`, review it, and run `ftctl apply FILE`."
         )
+
+
+def confirm(app: AppContext, question: str, auto_approve: bool) -> None:
+    """Ask for `yes`, or refuse to ask when nobody can answer."""
+    if auto_approve:
+        return
+    refuse_without_terminal(app, auto_approve)
     click.echo(f"\n{question}\n  Only 'yes' will be accepted to approve.\n", err=True)
     answer = click.prompt("  Enter a value", default="", show_default=False, err=True)
     if answer.strip() != "yes":
         raise UserAbort("Apply cancelled.")
+
+
+@contextmanager
+def planning_under_lock(
+    app: AppContext, projects: tuple[str, ...], operation: str, lock_timeout: float
+) -> Iterator[Prepared]:
+    """Build the data, then take the state lock and read the state under it, as Terraform
+    does: the plan is made from (and applied to) a state nobody else changes meanwhile."""
+    from ftctl.apply.identity import who
+    from ftctl.plan.prepare import load_desired, with_state
+    from ftctl.state.store import open_state
+
+    events = app.event_sink()
+    workspace, desired = load_desired(app.workspace_dir, projects, events)
+    store = open_state(workspace)
+    with store.lock(operation, who(workspace.root), timeout_s=lock_timeout, events=events):
+        yield with_state(workspace, desired, store)
+
+
+def on_demand_servers(prepared: Prepared) -> list[str]:
+    """Local providers whose server ftctl starts itself: restarted, such a server comes back
+    on another port, so a wait cannot outlast its outage and gives up at once."""
+    from ftctl.config.models import LocalProvider
+
+    return [
+        name
+        for name, config in prepared.workspace.model.providers.items()
+        if isinstance(config, LocalProvider) and config.base_url is None
+    ]
 
 
 def run_apply(
@@ -107,8 +143,10 @@ def run_apply(
     wait: bool,
     lock_timeout: float,
     operation: str = "apply",
+    locked: bool = False,
 ) -> ApplyResult:
-    from ftctl.apply.executor import ApplyOptions, apply_plan
+    """Apply `plan`; `locked` when the caller planned under the state lock it still holds."""
+    from ftctl.apply.executor import ApplyOptions, apply_locked, apply_plan
     from ftctl.apply.identity import git_commit, who
 
     root = prepared.workspace.root
@@ -119,6 +157,7 @@ def run_apply(
         wait=wait,
         lock_timeout_s=lock_timeout,
         project_dirs={p.name: p.dir for p in prepared.workspace.projects},
+        outage_timeouts=dict.fromkeys(on_demand_servers(prepared), 0.0),
     )
 
     def provider(name: str) -> Provider:
@@ -126,8 +165,9 @@ def run_apply(
 
     for name in providers_needed(plan, prepared):
         provider(name)  # a missing API key fails here, before anything is uploaded or trained
+    execute = apply_locked if locked else apply_plan
     with progress_sink(app) as events:
-        result = apply_plan(plan, prepared.store, provider, prepared.desired, options, events)
+        result = execute(plan, prepared.store, provider, prepared.desired, options, events)
     report(app, plan, result)
     return result
 
@@ -201,7 +241,7 @@ def apply(
     app: AppContext, args: tuple[str, ...], auto_approve: bool, no_wait: bool, lock_timeout: str
 ) -> None:
     """Upload data, train, wait, check gates and move aliases, as planned."""
-    from ftctl.plan.prepare import Prepared, ProviderPool, load_desired, make_plan, prepare
+    from ftctl.plan.prepare import Prepared, ProviderPool, load_desired, make_plan
     from ftctl.state.store import open_state
 
     timeout = parse_duration(lock_timeout)
@@ -217,13 +257,37 @@ def apply(
         prepared = Prepared(workspace, desired, store, store.read(), ProviderPool(workspace))
         result = run_apply(app, saved, prepared, wait=not no_wait, lock_timeout=timeout)
     else:
-        prepared = prepare(app.workspace_dir, args, events)
-        plan = make_plan(prepared, PlanOptions(projects=args), events)
-        if not plan.has_changes or not app.json_output:
-            print_plan(app, plan)  # in --json mode only the apply report goes to stdout
-        if not plan.has_changes:
-            return
-        confirm(app, "Do you want to perform these actions?", auto_approve)
-        result = run_apply(app, plan, prepared, wait=not no_wait, lock_timeout=timeout)
+        refuse_without_terminal(app, auto_approve)  # before anything is built or refreshed
+        with planning_under_lock(app, args, "apply", timeout) as prepared:
+            plan = make_plan(prepared, PlanOptions(projects=args), events)
+            if not plan.has_changes or not app.json_output:
+                print_plan(app, plan)  # in --json mode only the apply report goes to stdout
+            if not plan.has_changes:
+                return
+            confirm(app, "Do you want to perform these actions?", auto_approve)
+            result = run_apply(
+                app, plan, prepared, wait=not no_wait, lock_timeout=timeout, locked=True
+            )
     if not result.ok:
-        raise FtctlError(f"{len(result.failed)} change(s) failed; the state records what was done")
+        raise FtctlError(failure_summary(result))
+
+
+def failure_summary(result: ApplyResult) -> str:
+    """The closing error: how many changes failed, which jobs go on, and what to do next."""
+    snapshot = result.snapshot
+    failed = {address for address, _ in result.failed}
+    training = sorted(
+        f"{v.address} (job {v.job_id})"
+        for v in (snapshot.versions if snapshot else ())
+        if v.status == "running" and v.job_id and v.address in failed
+    )
+    lines = [f"{len(result.failed)} change(s) failed; the state records what was done."]
+    if training:
+        lines.append(
+            "Still training on the provider (nothing is lost): " + ", ".join(training) + "."
+        )
+    lines.append(
+        "Fix the cause above, then run `ftctl apply` again: it continues from the state "
+        "(running jobs are waited for, never started twice)."
+    )
+    return "\n".join(lines)

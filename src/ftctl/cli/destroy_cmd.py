@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from ftctl.cli.apply_cmd import confirm, parse_duration, run_apply
+from ftctl.cli.apply_cmd import (
+    confirm,
+    failure_summary,
+    parse_duration,
+    planning_under_lock,
+    refuse_without_terminal,
+    run_apply,
+)
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.cli.plan_cmd import print_plan
 from ftctl.errors import FtctlError
@@ -25,17 +32,20 @@ def destroy(
 
     Refused when the project sets lifecycle.preventDestroy.
     """
-    from ftctl.plan.prepare import make_plan, prepare
+    from ftctl.plan.prepare import make_plan
 
     timeout = parse_duration(lock_timeout)
     events = app.event_sink()
-    prepared = prepare(app.workspace_dir, projects, events)
-    plan = make_plan(prepared, PlanOptions(projects=projects, destroy=True), events)
-    if not plan.has_changes or not app.json_output:
-        print_plan(app, plan)
-    if not plan.has_changes:
-        return
-    confirm(app, "Do you really want to destroy these resources?", auto_approve)
-    result = run_apply(app, plan, prepared, wait=True, lock_timeout=timeout, operation="destroy")
+    refuse_without_terminal(app, auto_approve)  # before anything is built or refreshed
+    with planning_under_lock(app, projects, "destroy", timeout) as prepared:
+        plan = make_plan(prepared, PlanOptions(projects=projects, destroy=True), events)
+        if not plan.has_changes or not app.json_output:
+            print_plan(app, plan)
+        if not plan.has_changes:
+            return
+        confirm(app, "Do you really want to destroy these resources?", auto_approve)
+        result = run_apply(
+            app, plan, prepared, wait=True, lock_timeout=timeout, operation="destroy", locked=True
+        )
     if not result.ok:
-        raise FtctlError(f"{len(result.failed)} change(s) failed; the state records what was done")
+        raise FtctlError(failure_summary(result))

@@ -7,6 +7,7 @@ import json
 import click
 
 from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.state_cmd import snapshot_or_empty
 from ftctl.config.loader import load_workspace
 from ftctl.errors import FtctlError
 from ftctl.state.store import open_state
@@ -23,7 +24,7 @@ def output(app: AppContext, project: str, alias: str | None) -> None:
         configured = next((p for p in workspace.projects if p.name == project), None)
         promote = configured.model.spec.promote if configured else None
         alias = promote.alias if promote else "prod"
-    record = open_state(workspace).read().alias(project, alias)
+    record = snapshot_or_empty(open_state(workspace)).alias(project, alias)  # never creates it
     if record is None:
         raise FtctlError(f"alias.{project}.{alias} is not in the state (nothing promoted yet?)")
     if app.json_output:

@@ -9,6 +9,7 @@ import click
 
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.cli.plan_cmd import print_plan
+from ftctl.cli.state_cmd import snapshot_or_empty
 from ftctl.config.loader import load_workspace
 from ftctl.plan.savedplan import read_plan
 from ftctl.state.model import StateSnapshot
@@ -51,7 +52,8 @@ def show(app: AppContext, planfile: Path | None, as_json: bool) -> None:
     if planfile is not None:
         print_plan(app, read_plan(planfile))
         return
-    snapshot = open_state(load_workspace(app.workspace_dir)).read()
+    # Inspecting never creates the state: a fresh workspace shows an empty one.
+    snapshot = snapshot_or_empty(open_state(load_workspace(app.workspace_dir)))
     if app.json_output:
         click.echo(json.dumps(snapshot.to_dict(), indent=2))
     else:

@@ -274,7 +274,9 @@ class NearIndex:
         self.num_perm = num_perm
         bands, rows = lsh_params(threshold, num_perm)
         self._bands = [(i * rows * 4, (i + 1) * rows * 4) for i in range(bands)]
-        self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
+        # A bucket holds one key (most do) or a list of them: a list per bucket would cost
+        # about 650 bytes more per text (9 bands by default).
+        self._tables: list[dict[bytes, int | list[int]]] = [{} for _ in range(bands)]
         self._lookup = lookup
         self._texts: dict[int, str] = {}
         self._keys: set[int] = set()
@@ -291,7 +293,13 @@ class NearIndex:
         if signature is None or key in self._keys:
             return
         for table, band in zip(self._tables, self._band_keys(signature), strict=True):
-            table.setdefault(band, []).append(key)
+            bucket = table.get(band)
+            if bucket is None:
+                table[band] = key
+            elif isinstance(bucket, int):
+                table[band] = [bucket, key]
+            else:
+                bucket.append(key)
         self._keys.add(key)
         if self._lookup is None:
             self._texts[key] = text
@@ -305,9 +313,11 @@ class NearIndex:
             return None
         candidates: set[int] = set()
         for table, band in zip(self._tables, self._band_keys(signature), strict=True):
-            keys = table.get(band)
-            if keys is not None:
-                candidates.update(keys)
+            bucket = table.get(band)
+            if isinstance(bucket, int):
+                candidates.add(bucket)
+            elif bucket is not None:
+                candidates.update(bucket)
         if not candidates:
             return None
         grams = shingles(text)

@@ -23,6 +23,7 @@ from ftctl.events import Event, EventSink, ignore
 from ftctl.plan.builder import PlanContext, build_plan
 from ftctl.plan.changes import Plan, PlanOptions
 from ftctl.plan.desired import ContentDiff, DesiredProject, desired_project
+from ftctl.plan.savedplan import NO_STATE_LINEAGE
 from ftctl.providers.base import Provider
 from ftctl.providers.registry import open_provider
 from ftctl.refresh import Observation, refresh
@@ -56,6 +57,9 @@ class Prepared:
     providers: ProviderPool
     observation: Observation | None = None
     warnings: list[str] = field(default_factory=list)
+    # False when no state has been recorded yet: `snapshot` is then an empty one that is
+    # not saved (planning never creates a state) and there is nothing to refresh.
+    recorded: bool = True
 
 
 def load_desired(
@@ -80,10 +84,18 @@ def load_desired(
 
 def prepare(root: Path, projects: Sequence[str] = (), events: EventSink = ignore) -> Prepared:
     workspace, desired = load_desired(root, projects, events)
-    store = open_state(workspace)
-    snapshot = store.read()
+    return with_state(workspace, desired, open_state(workspace))
+
+
+def with_state(
+    workspace: LoadedWorkspace, desired: dict[str, DesiredProject], store: StateStore
+) -> Prepared:
+    """The plan's inputs once the state is read (`apply` calls this under the state lock).
+    Without a recorded state the snapshot is an unsaved empty one (see `NO_STATE_LINEAGE`)."""
+    recorded = store.exists()
+    snapshot = store.read() if recorded else StateSnapshot.empty("", lineage=NO_STATE_LINEAGE)
     desired = with_content_diffs(workspace, desired, snapshot)
-    return Prepared(workspace, desired, store, snapshot, ProviderPool(workspace))
+    return Prepared(workspace, desired, store, snapshot, ProviderPool(workspace), recorded=recorded)
 
 
 def with_content_diffs(
@@ -117,7 +129,13 @@ def _line_hashes(path: Path) -> set[bytes]:
 
 
 def observe(prepared: Prepared, projects: Sequence[str] = (), events: EventSink = ignore) -> None:
-    """Refresh (read-only) the providers the selected projects and their state use."""
+    """Refresh (read-only) the providers the selected projects and their state use.
+
+    Without a recorded state ftctl cannot have created anything: no provider is opened
+    (a local one's server is not started)."""
+    if not prepared.recorded:
+        prepared.observation = refresh(prepared.snapshot, {}, prepared.snapshot.workspace_id)
+        return
     names = set(projects) or set(prepared.desired) | set(prepared.snapshot.projects())
     wanted = {p.provider for p in prepared.desired.values() if p.name in names}
     wanted |= {v.provider for v in prepared.snapshot.versions if v.project in names}

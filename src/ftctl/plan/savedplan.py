@@ -16,6 +16,10 @@ from ftctl.errors import PlanError, StalePlanError
 from ftctl.plan.changes import Plan
 from ftctl.state.model import StateSnapshot
 
+# The lineage of a plan made before any state was recorded (planning creates none): it
+# still applies to a state that has been created since but has recorded nothing (serial 0).
+NO_STATE_LINEAGE = "none"
+
 
 def write_plan(plan: Plan, path: Path) -> None:
     """Write `plan` as JSON, atomically (a crash never leaves half a plan file)."""
@@ -57,7 +61,8 @@ def looks_like_plan_file(path: Path) -> bool:
 
 def check_fresh(plan: Plan, snapshot: StateSnapshot, data_hashes: Mapping[str, str]) -> None:
     """Raise StalePlanError when the state or the built data changed since `plan` was made."""
-    if snapshot.lineage != plan.state_lineage:
+    unborn = plan.state_lineage == NO_STATE_LINEAGE and plan.state_serial == 0
+    if snapshot.lineage != plan.state_lineage and not unborn:
         raise StalePlanError(
             "Saved plan is stale: it was made for another state "
             f"(lineage {plan.state_lineage}, the state is {snapshot.lineage}). "

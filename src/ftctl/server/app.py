@@ -267,7 +267,21 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
     def retrieve_file(file_id: str) -> dict[str, Any]:
         return _file(store, file_id).to_api()
 
-    @app.get("/v1/files/{file_id}/content", tags=["files"], summary="Download a file's bytes")
+    @app.get(
+        "/v1/files/{file_id}/content",
+        tags=["files"],
+        summary="Download a file's bytes",
+        # The bytes as uploaded, not JSON: say so in the document.
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The file's content",
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+    )
     def file_content(file_id: str) -> Response:
         content = store.read_file(file_id)
         if content is None:

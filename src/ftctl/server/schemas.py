@@ -54,8 +54,9 @@ def error_body(
 
 
 class _Request(BaseModel):
-    # OpenAI rejects parameters it does not know ("Unrecognized request argument").
-    model_config = ConfigDict(extra="forbid")
+    # OpenAI rejects parameters it does not know ("Unrecognized request argument"), and
+    # values of the wrong JSON type: strict, so `false` is not taken for 0 nor "3" for 3.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 Auto = Literal["auto"]
