@@ -48,3 +48,24 @@ def test_replace_nonce_changes_fingerprint_but_not_config_fingerprint() -> None:
     plain, replaced = p.fingerprint_inputs(), p.fingerprint_inputs("nonce-1")
     assert fingerprint(plain) != fingerprint(replaced)
     assert config_fingerprint(plain) == config_fingerprint(replaced)
+
+
+def test_the_reinforcement_grader_is_part_of_the_fingerprint() -> None:
+    from ftctl.plan.fingerprint import fingerprint_inputs
+
+    common = {
+        "provider": "openai",
+        "base_model": "o4-mini-2025-04-16",
+        "method": "reinforcement",
+        "hyperparameters": {},
+        "seed": 1,
+        "train_sha256": "t",
+        "validation_sha256": None,
+    }
+    strict = {"type": "string_check", "operation": "eq", "reference": "{{item.answer}}"}
+    lenient = {**strict, "operation": "ilike"}
+    a = fingerprint(fingerprint_inputs(**common, grader=strict))
+    b = fingerprint(fingerprint_inputs(**common, grader=lenient))
+    assert a != b
+    supervised = fingerprint_inputs(**{**common, "method": "supervised"})
+    assert "grader" not in supervised  # existing fingerprints are unchanged

@@ -40,5 +40,7 @@ def test_a_plan_made_before_any_state_applies_until_the_new_state_records_someth
     unsaved = StateSnapshot.empty("", lineage=NO_STATE_LINEAGE)
     plan = f.plan([f.project()], unsaved)
     check_fresh(plan, StateSnapshot.empty("ws-new"), plan.data_hashes)
-    with pytest.raises(StalePlanError, match=r"the state changed since it was made \(serial 0 -> 1"):
+    with pytest.raises(
+        StalePlanError, match=r"the state changed since it was made \(serial 0 -> 1"
+    ):
         check_fresh(plan, f.state(serial=1), plan.data_hashes)

@@ -99,7 +99,9 @@ def test_server_killed_mid_wait_fails_clearly_and_the_next_apply_continues(
     assert "Skipped alias.mini.prod" in output
     assert output.count("Connection error.") == 1, output  # said once, not also as a warning
     # The closing error says what goes on and what to do next.
-    assert f"Still training on the provider (nothing is lost): version.mini.1 (job {job.id})" in output
+    assert (
+        f"Still training on the provider (nothing is lost): version.mini.1 (job {job.id})" in output
+    )
     assert "run `ftctl apply` again: it continues from the state" in output
     # ...and the state still records the paid job as running: nothing is lost.
     versions = state(root)["versions"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from pathlib import Path
 
 
@@ -19,21 +17,7 @@ def git_commit(root: Path) -> str | None:
 
 
 def who(root: Path) -> str:
-    """$USER, else the git config user (name <email>), else the login name."""
-    user = os.environ.get("USER") or os.environ.get("USERNAME")
-    if user:
-        return user
-    try:
-        import git
+    """The same identity locks and `ftctl import` record (see `ftctl.state.identity`)."""
+    from ftctl.state.identity import current_user
 
-        reader = git.Repo(root, search_parent_directories=True).config_reader()
-        name = str(reader.get_value("user", "name", ""))
-        email = str(reader.get_value("user", "email", ""))
-        if name:
-            return f"{name} <{email}>" if email else name
-    except Exception:  # no repo or no git config: fall back to the login name
-        pass
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in containers without a passwd entry
-        return "unknown"
+    return current_user(root)

@@ -8,6 +8,7 @@ import re
 import click
 
 from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.options import lock_timeout_option
 from ftctl.cli.state_cmd import JSON_HELP, snapshot_or_empty, wants_json
 from ftctl.config.loader import LoadedWorkspace, load_workspace
 from ftctl.config.models import LocalProvider
@@ -33,13 +34,7 @@ def _check_job_id(_ctx: click.Context, _param: click.Parameter, value: str) -> s
 @click.command("import")
 @click.argument("address")
 @click.argument("job_id", callback=_check_job_id)
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for the state lock.",
-)
+@lock_timeout_option
 @click.option("--json", "json_flag", is_flag=True, help=JSON_HELP)
 @pass_app
 def import_(
@@ -72,7 +67,7 @@ def import_(
     built = build_project(project, workspace, app.event_sink())
     desired = desired_project(workspace, project, built)
 
-    who = current_user()
+    who = current_user(app.workspace_dir)
     with store.lock("import", who, timeout_s=lock_timeout, events=app.event_sink()):
         snapshot = store.read()
         _check_free(snapshot, addr, job_id)

@@ -113,8 +113,10 @@ def server(
     def announce(url: str) -> None:
         click.echo(f"ftctl server listening on {url} (OpenAI base_url {url}/v1)")
         click.echo(f"data directory: {directory}")
-        if spec.active or settings.training_cutoff:
+        if spec.active:
             click.echo(f"fault injection: {faults}")
+        if settings.training_cutoff:
+            click.echo("training cut-off: new jobs are refused with 403 training_not_available")
 
     try:
         serve(

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.options import lock_timeout_option
 from ftctl.config.loader import LoadedWorkspace, read_workspace
 from ftctl.errors import ConfigError, StateError
 from ftctl.state.identity import current_user
@@ -95,13 +96,7 @@ def show(app: AppContext, address: str, json_flag: bool) -> None:
 
 @state.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for the state lock.",
-)
+@lock_timeout_option
 @pass_app
 def rm(app: AppContext, addresses: tuple[str, ...], lock_timeout: float) -> None:
     """Forget ADDRESSES: remove them from the state without touching the provider.
@@ -112,7 +107,7 @@ def rm(app: AppContext, addresses: tuple[str, ...], lock_timeout: float) -> None
     store = state_store(app)
     if not store.exists():  # nothing to forget: fail without creating a state
         raise StateError(_missing(str(parsed[0]), []))
-    who = current_user()
+    who = current_user(app.workspace_dir)
     with store.lock("state rm", who, timeout_s=lock_timeout, events=app.event_sink()):
         snapshot = store.read()
         removed: list[tuple[str, dict[str, Any]]] = []
@@ -157,7 +152,7 @@ def _unlock(app: AppContext, lock_id: str) -> None:
     store.force_unlock(lock_id)
     store.append_audit(
         AuditEntry.new(
-            who=current_user(),
+            who=current_user(app.workspace_dir),
             operation="force-unlock",
             address="",
             action="unlock",

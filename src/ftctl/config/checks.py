@@ -124,9 +124,35 @@ def check_project(
     diagnostics: list[Diagnostic] = []
     if workspace is not None:
         diagnostics.extend(_check_provider(project, source_map, workspace))
+    diagnostics.extend(_check_method(project, source_map))
     diagnostics.extend(_check_sources(project, source_map, project_dir, workspace_root))
     diagnostics.extend(_check_gates(project, source_map, project_dir, workspace_root))
     return diagnostics
+
+
+def _check_method(project: FineTuneProject, source_map: SourceMap) -> list[Diagnostic]:
+    """A base model the catalog knows must support the training method (local-tiny: no DPO).
+
+    Models the catalog does not know (a compatible endpoint's own) are left to the provider.
+    """
+    from ftctl.datasets.catalog import lookup_model
+    from ftctl.errors import DataError
+
+    try:
+        info = lookup_model(project.spec.base_model)
+    except DataError:
+        return []
+    method = project.spec.training.method
+    if method in info.methods:
+        return []
+    return [
+        source_map.diagnostic(
+            ("spec", "training", "method"),
+            f"{info.id} cannot be fine-tuned with method '{method}' "
+            f"(it supports: {', '.join(info.methods)})",
+            at_value=True,
+        )
+    ]
 
 
 def check_unique_names(projects: Sequence[NamedProject]) -> list[Diagnostic]:

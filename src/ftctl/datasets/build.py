@@ -8,6 +8,13 @@ version give the same bytes on every machine. The result is cached under
 `<workspace>/.ftctl/cache/datasets/` by the hash of those inputs, so an unchanged rebuild
 reads the sources, hashes them and returns (see `ftctl.datasets.cache`).
 
+On large data: each row's canonical line is made once (dedupe, weights, the split hash
+and the output all use it); tokens are counted in batches on one thread per core while the
+main thread checks formats and leakage, each example once; MinHash signatures (nearDedupe,
+near-duplicate and leakage checks, only when on) are memoized for the build; and the output
+is streamed to the cache, hashed on the way, never joined in memory. The rows themselves
+(example dicts and canonical lines) are held for the policy checks.
+
 Format errors always fail the build (the provider would reject the file), except a missing
 or empty answer, which the `emptyAnswers` policy check decides. Every finding names the
 source file and line of the example (not the build output).
@@ -27,6 +34,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, cast
+
+import tiktoken
 
 from ftctl import __version__
 from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnostics
@@ -258,7 +267,7 @@ class _TokenCounter:
     not counted again. Each counted dict is held, so that its id cannot be reused.
     """
 
-    def __init__(self, fmt: Format, encoding: Any, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, fmt: Format, encoding: tiktoken.Encoding, pool: ThreadPoolExecutor) -> None:
         self.fmt = fmt
         self.encoding = encoding
         self.pool = pool
@@ -297,9 +306,8 @@ class _TokenCounter:
             if id(example) in self._queued:
                 self._drain()
                 return self.count(example)
-            count = count_example(example, self.fmt, self.encoding)
-            self._known[id(example)] = (example, count)
-            return count
+            # Not kept: `maxTokens: truncate` counts many candidate cuts it then discards.
+            return count_example(example, self.fmt, self.encoding)
         return known[1]
 
     def counts(self, examples: Iterable[dict[str, Any]]) -> list[TokenCount]:

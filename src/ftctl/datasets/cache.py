@@ -10,6 +10,8 @@ Layout under `<workspace>/.ftctl/cache/datasets/`:
 
 Only builds that pass are written. Writes are atomic (temporary file + rename), so a
 crash or two concurrent builds leave either the old file or the new one, never a torn one.
+A split is streamed to `objects/.staged.*.tmp` while it is hashed (`Staging`), then renamed
+to its hash: its bytes are never held whole in memory.
 Objects are verified against their hash before reuse: a damaged cache means a rebuild,
 never wrong bytes.
 """

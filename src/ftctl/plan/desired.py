@@ -81,6 +81,7 @@ class DesiredProject:
             train_sha256=self.splits["train"].sha256,
             validation_sha256=validation.sha256 if validation else None,
             replace_nonce=replace_nonce,
+            grader=self.spec.training.grader,
         )
 
 

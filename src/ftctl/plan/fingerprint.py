@@ -44,6 +44,7 @@ def fingerprint_inputs(
     train_sha256: str,
     validation_sha256: str | None,
     replace_nonce: str | None = None,
+    grader: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The canonical dict a fingerprint hashes.
 
@@ -59,6 +60,8 @@ def fingerprint_inputs(
         "seed": seed,
         "data": {"train": train_sha256, "validation": validation_sha256},
     }
+    if grader is not None:  # reinforcement: the grader decides the reward, so the weights
+        inputs["grader"] = dict(grader)
     if replace_nonce is not None:
         inputs[REPLACE_KEY] = replace_nonce
     return inputs

@@ -227,7 +227,11 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
     )
     async def upload_file(
         file: Annotated[UploadFile, File(description="The file (JSONL for fine-tune)")],
-        purpose: Annotated[str, Form(description="fine-tune, batch, ...")],
+        # Checked below (for OpenAI's message); the document lists the values.
+        purpose: Annotated[
+            str,
+            Form(description="fine-tune, batch, ...", json_schema_extra={"enum": UPLOAD_PURPOSES}),
+        ],
     ) -> dict[str, Any]:
         content = await file.read()
         if purpose not in UPLOAD_PURPOSES:
@@ -664,7 +668,9 @@ def _complete(state: ServerState, body: ChatCompletionRequest) -> dict[str, Any]
     max_tokens = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
     temperature = 1.0 if body.temperature is None else body.temperature
     messages = [message.model_dump(exclude_none=True) for message in body.messages]
-    generation = trainer.generate(weights, messages, max_tokens, temperature, body.seed, stop)
+    # numpy's generator takes only non-negative seeds; OpenAI's seed is any int64.
+    seed = None if body.seed is None else body.seed % 2**64
+    generation = trainer.generate(weights, messages, max_tokens, temperature, seed, stop)
     return {
         "id": ids.completion_id(),
         "object": "chat.completion",

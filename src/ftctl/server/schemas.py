@@ -131,7 +131,8 @@ class ChatCompletionRequest(_Request):
     n: int | None = Field(default=None, ge=1)
     stream: bool | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
+    # Any int64, as OpenAI takes (negative ones too; the sampler is given it modulo 2**64).
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     user: str | None = None
     store: bool | None = None
     metadata: dict[str, str] | None = None
