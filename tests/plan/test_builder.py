@@ -143,6 +143,32 @@ def test_failed_gates_keep_the_alias() -> None:
     assert any("failed its gates" in w for w in plan.warnings)
 
 
+def test_a_changed_gate_rechecks_the_trained_version_instead_of_retraining() -> None:
+    strict = {"metrics": [{"metric": "full_valid_loss", "max": 0.1}]}
+    relaxed = {"metrics": [{"metric": "full_valid_loss", "max": 1.0}]}
+    p = f.project(n_epochs=2, gates=relaxed)
+    old = f.project()
+    v1 = f.version_of(old, 1)
+    failed_under_strict = {
+        "passed": False,
+        "config": f.project(gates=strict).spec.gates.model_dump(mode="json", by_alias=True),
+    }
+    v2 = f.version_of(p, 2, gates=failed_under_strict)
+    plan = f.plan([p], f.state((v1, v2), (f.alias(p.name, 1),), f.datasets_of(p)))
+
+    assert _actions(plan)["version.support-bot.2"] == ("gate",)
+    assert _actions(plan)["alias.support-bot.prod"] == ("promote",)
+    gate = next(c for c in plan.changes if c.address == "version.support-bot.2")
+    assert gate.reason == "gates changed since they last ran"
+    assert plan.summary()["train"] == 0
+
+    same = dataclasses.replace(
+        v2, gates={**failed_under_strict, "config": gate.after["gates_config"]}
+    )  # type: ignore[index]
+    unchanged = f.plan([p], f.state((v1, same), (f.alias(p.name, 1),), f.datasets_of(p)))
+    assert not unchanged.has_changes
+
+
 def test_old_versions_beyond_keep_versions_are_retired_but_never_the_alias_target() -> None:
     olds = [f.project(n_epochs=n) for n in (1, 2, 3)]
     versions = tuple(f.version_of(p, i + 1) for i, p in enumerate(olds))

@@ -368,6 +368,8 @@ class Executor:
             ),
             self.events,
         )
+        # The config the decision was made under: a later plan re-runs the gates when it changes.
+        decision = {**decision, "config": (change.after or {}).get("gates_config") or {}}
         self._write(self._state.with_version(dataclasses.replace(version, gates=decision)))
         if not decision.get("passed"):
             lines = [str(r.get("message", "")) for r in decision.get("results", [])]

@@ -350,6 +350,22 @@ def _existing_version(
         return ResourceChange(
             v.address, project.name, (act.GATE,), before, after, "gates not run yet"
         )
+    if (
+        gate
+        and v.gates is not None
+        and v.gates.get("config", common["gates_config"]) != common["gates_config"]
+    ):
+        # Gates are outside the fingerprint: a changed gate re-checks the trained model
+        # instead of training a new one.
+        after = {**common, "status": v.status, "model_id": v.model_id}
+        return ResourceChange(
+            v.address,
+            project.name,
+            (act.GATE,),
+            before,
+            after,
+            "gates changed since they last ran",
+        )
     return None
 
 
