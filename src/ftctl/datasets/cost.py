@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Literal
 
 from ftctl.datasets.catalog import ModelInfo
 from ftctl.errors import DataError
@@ -23,6 +20,10 @@ MIN_TARGET_EXAMPLES = 100
 MAX_TARGET_EXAMPLES = 25_000
 MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
+
+if TYPE_CHECKING:  # numpy is imported where it is used: `ftctl plan` should not pay for it
+    import numpy as np
+    import numpy.typing as npt
 
 
 def auto_epochs(n_examples: int) -> int:
@@ -47,6 +48,8 @@ def billed_tokens_per_epoch(
     example_tokens: Sequence[int] | npt.NDArray[np.integer], limit: int
 ) -> int:
     """sum(min(limit, tokens)) over the examples: what one epoch is billed."""
+    import numpy as np
+
     tokens = np.asarray(example_tokens, dtype=np.int64)
     if tokens.size == 0:
         return 0
