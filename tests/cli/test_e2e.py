@@ -247,7 +247,13 @@ def test_sigkill_mid_apply_then_apply_again_trains_once_per_fingerprint(
     tmp_path: Path, server: LocalServerHandle
 ) -> None:
     root = make_workspace(tmp_path / "ws", server, epochs=2)
-    workspace_id = json.loads(ftctl(root, "show", "--json").stdout)["workspace_id"]
+    # The workspace id is made with the state, by the apply (inspecting creates no state):
+    # the apply's job is the one that was not on the (shared) server before.
+    before = {j.id for j in client(server).fine_tuning.jobs.list(limit=100)}
+
+    def new_jobs() -> list[openai.types.fine_tuning.FineTuningJob]:
+        return [j for j in client(server).fine_tuning.jobs.list(limit=100) if j.id not in before]
+
     env = {**os.environ, "NO_COLOR": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "ftctl", "--workspace", str(root), "apply", "--auto-approve"],
@@ -258,13 +264,15 @@ def test_sigkill_mid_apply_then_apply_again_trains_once_per_fingerprint(
     )
     try:
         deadline = time.monotonic() + 120
-        while not _jobs_of(server, workspace_id):  # kill as soon as the paid job exists
+        while not new_jobs():  # kill as soon as the paid job exists
             assert process.poll() is None, "apply ended before it created the job"
             assert time.monotonic() < deadline
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=30)
+    workspace_id = json.loads(ftctl(root, "show", "--json").stdout)["workspace_id"]
+    assert [j.metadata["ftctl_workspace"] for j in new_jobs() if j.metadata] == [workspace_id]
 
     # The killed apply's lock names its dead process: the next apply takes it over.
     again = ftctl(root, "apply", "--auto-approve")

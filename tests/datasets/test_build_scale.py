@@ -7,6 +7,7 @@ the cache: none of that may change a byte, a count or a near-duplicate decision.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import random
@@ -55,6 +56,7 @@ TRICKY = [
     "one",
     "one two three",
     "One two three FOUR",
+    "a lone \ud800 surrogate (valid in JSON) between words",
 ]
 
 
@@ -70,7 +72,7 @@ def _reference_shingles(text: str) -> set[bytes]:
 
 def _texts() -> list[str]:
     rng = random.Random(5)
-    alphabet = "aAΣσςΟİıSsẞß \u0307\u0300'-.\u00ad東Ⅻ①_9"
+    alphabet = "aAΣσςΟİıSsẞßʰ \u0307\u0300'-.\u00ad東Ⅻ①_9"
     random_texts = [
         "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(300)
     ]
@@ -164,20 +166,23 @@ def _rows() -> dict[str, list[Any]]:
     return {
         "data/train.jsonl": train,
         "data/extra.jsonl": h.examples(200, 40),
-        "data/test.jsonl": h.examples(500, 12) + [h.example(10)],
+        "data/test.jsonl": [*h.examples(500, 12), h.example(10)],
     }
 
 
 def test_batched_counts_and_streamed_bytes_equal_one_at_a_time(tmp_path: Path) -> None:
-    h.write_workspace(tmp_path, h.project_yaml(DATA, policy="minExamples: 10\nleakage: warn"), _rows())
+    h.write_workspace(
+        tmp_path, h.project_yaml(DATA, policy="minExamples: 10\nleakage: warn"), _rows()
+    )
     project, workspace = h.load(tmp_path)
     built = build_project(project, workspace)
     encoding = get_encoding("o200k_base")
     assert set(built.splits) == {"train", "validation", "test"}
-    for name, split in built.splits.items():
+    for split in built.splits.values():
         data = split.path.read_bytes()
         rows = [json.loads(line) for line in data.decode("utf-8").splitlines()]
         # The bytes are the canonical line of each row, and the file is what the sha names.
+        assert hashlib.sha256(data).hexdigest() == split.sha256
         assert data == b"".join(canonical_line(row) for row in rows)
         assert split.examples == len(rows)
         counts = [count_example(row, "chat", encoding) for row in rows]
@@ -209,3 +214,12 @@ def test_a_failing_build_leaves_no_staged_file(tmp_path: Path) -> None:
         build_project(project, workspace)
     objects = tmp_path / ".ftctl" / "cache" / "datasets" / "objects"
     assert not objects.exists() or list(objects.iterdir()) == []
+
+
+def test_leakage_is_not_searched_when_its_check_is_off(tmp_path: Path) -> None:
+    policy = "minExamples: 10\nleakage: off"
+    h.write_workspace(tmp_path, h.project_yaml(DATA, policy=policy), _rows())
+    project, workspace = h.load(tmp_path)
+    built = build_project(project, workspace)
+    assert built.report["leakage"] == {"checked": False, "count": 0, "examples": []}
+    assert not any(d.field == "policy.leakage" for d in built.diagnostics)

@@ -184,7 +184,6 @@ def test_every_response_is_documented_and_no_request_fails_the_server(
         deleting = case.method.upper() == "DELETE"
         _use_known_ids(case, served.known.deletable if deleting else served.known.ids)
     response = case.call_and_validate(base_url=served.base_url)
-    print("DBG", case.operation.label, 0, response.status_code, str(case.body)[:150])
     if case.operation.label == "POST /v1/fine_tuning/jobs" and response.status_code == 200:
         # A fuzzed job on the seeded file really trains: stop it rather than wait for it.
         created = response.json()["id"]
@@ -204,3 +203,107 @@ def _use_known_ids(case: Any, known: dict[str, str]) -> None:
         for name in ("training_file", "validation_file"):
             if isinstance(case.body.get(name), str):
                 case.body[name] = known["file_id"]
+
+
+# --- what the fuzzing found, pinned down (each failed before its fix) ------------------
+
+
+def _post(served: Served, path: str, content: bytes | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+    return httpx.post(f"{served.base_url}{path}", content=content, headers=headers)
+
+
+def _error(response: httpx.Response, status: int = 400) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    return error
+
+
+def test_a_negative_chat_seed_samples_reproducibly(served: Served) -> None:
+    model = served.known.ids["model"]
+    body = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "hi"}}], '
+    body += '"temperature": 1.5, "max_tokens": 8, "seed": -7}'
+    first, second = (_post(served, "/v1/chat/completions", body.encode()) for _ in range(2))
+    assert first.status_code == 200, first.text  # was a 500 (numpy refuses negative seeds)
+    texts = [r.json()["choices"][0]["message"]["content"] for r in (first, second)]
+    assert texts[0] == texts[1]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        (
+            "/v1/chat/completions",
+            '{"model": "local-tiny", "messages": [{"role": "user", "content": "\\ud800"}]}',
+            "messages.0.content",
+        ),
+        (
+            "/v1/fine_tuning/jobs",
+            '{"model": "local-tiny", "training_file": "\\udc00"}',
+            "training_file",
+        ),
+        (
+            "/v1/fine_tuning/jobs",
+            '{"model": "\\ud83d", "training_file": "f"}',
+            "model",
+        ),
+    ],
+    ids=["chat-content", "training-file", "model"],
+)
+def test_unpaired_surrogates_are_a_400_not_a_500(
+    served: Served, path: str, body: str, where: str
+) -> None:
+    error = _error(_post(served, path, body.encode()))
+    assert f"'{where}' is not valid Unicode" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        (
+            "/v1/fine_tuning/jobs",
+            '{"model": "local-tiny", "training_file": "f", "seed": false}',
+            "seed",
+        ),
+        (
+            "/v1/chat/completions",
+            '{"model": "m", "messages": [{"role": "user", "content": "x"}],'
+            ' "frequency_penalty": true}',
+            "frequency_penalty",
+        ),
+        (
+            "/v1/fine_tuning/jobs",
+            '{"model": "local-tiny", "training_file": "f", "method": '
+            '{"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1.5}}}}',
+            "method.supervised.hyperparameters.n_epochs",
+        ),
+    ],
+    ids=["bool-seed", "bool-penalty", "float-epochs"],
+)
+def test_values_of_the_wrong_json_type_are_refused_naming_the_parameter(
+    served: Served, path: str, body: str, param: str
+) -> None:
+    error = _error(_post(served, path, body.encode()))
+    # `false` was taken for 0, `true` for 1.0; a union member (`int`) ended `param`.
+    assert error["param"] == param
+    assert error["message"].startswith(f"Invalid '{param}': ")
+
+
+def test_a_missing_or_non_object_body_is_described(served: Served) -> None:
+    missing = _error(_post(served, "/v1/fine_tuning/jobs"))
+    not_object = _error(_post(served, "/v1/fine_tuning/jobs", b"[]"))
+    assert missing["message"].startswith("Missing request body")  # was "...: 'None'."
+    assert not_object["message"].startswith("Invalid request body: ")
+    assert missing["param"] is None and not_object["param"] is None
+
+
+def test_a_405_allows_every_method_of_the_path(served: Served) -> None:
+    response = httpx.request(
+        "OPTIONS",
+        f"{served.base_url}/v1/files/file-x",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    _error(response, 405)
+    # The header was missing; Starlette alone names only the first route's methods.
+    assert response.headers["allow"] == "DELETE, GET"

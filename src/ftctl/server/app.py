@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import secrets
 import threading
 import time
@@ -176,14 +177,31 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+# pydantic names the member of a union it tried in an error's location (`int`,
+# `literal['auto']`, `list[str]`): not a parameter, so left out of `param`.
+_UNION_MEMBER = re.compile(r"(int|float|str|bool|bytes|none|[a-z-]+\[.*\])")
+
+
+def _is_union_member(part: object) -> bool:
+    return isinstance(part, str) and _UNION_MEMBER.fullmatch(part) is not None
+
+
 def _validation_message(errors: Any) -> tuple[str, str | None]:
     """OpenAI-like wording for the first problem pydantic found in a request."""
     if not errors:
         return "Invalid request.", None
     first = errors[0]
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
-    param = ".".join(location) or None
+    param = _error_param(first)
     kind = first.get("type", "")
+    # A value that fits no member of a union fails once per member: name them all.
+    reasons = list(dict.fromkeys(e.get("msg", "") for e in errors if _error_param(e) == param))
+    should = "Input should be "
+    reason = first.get("msg", "invalid value")
+    if len(reasons) > 1 and all(r.startswith(should) for r in reasons):
+        reason = should + " or ".join(r.removeprefix(should) for r in reasons)
+    if param is None and kind != "missing" and kind != "json_invalid":
+        # About the body as a whole (not an object, not valid Unicode...): no parameter.
+        return f"Invalid request body: {reason}.", None
     if kind == "extra_forbidden":
         return f"Unrecognized request argument supplied: {param}", param
     if kind == "missing" and param is None:
@@ -196,7 +214,16 @@ def _validation_message(errors: Any) -> tuple[str, str | None]:
             "We could not parse the JSON body of your request. The body must be valid JSON.",
             None,
         )
-    return f"Invalid '{param}': {first.get('msg', 'invalid value')}.", param
+    return f"Invalid '{param}': {reason}.", param
+
+
+def _error_param(error: Any) -> str | None:
+    location = [
+        str(part)
+        for part in error.get("loc", ())
+        if part not in ("body", "query", "path") and not _is_union_member(part)
+    ]
+    return ".".join(location) or None
 
 
 def _not_found(kind: str, object_id: str, param: str) -> ApiError:

@@ -11,7 +11,8 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 METADATA_MAX_KEYS = 16
 METADATA_MAX_KEY_LENGTH = 64
@@ -57,6 +58,41 @@ class _Request(BaseModel):
     # OpenAI rejects parameters it does not know ("Unrecognized request argument"), and
     # values of the wrong JSON type: strict, so `false` is not taken for 0 nor "3" for 3.
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_unicode(cls, data: Any) -> Any:
+        # JSON can escape an unpaired surrogate ("\ud800"): not text that can be encoded,
+        # stored or generated from, so refuse it here rather than fail deep inside.
+        where = unpaired_surrogate(data)
+        if where is not None:
+            raise PydanticCustomError(
+                "invalid_unicode",
+                "'{where}' is not valid Unicode text (it has an unpaired surrogate)",
+                {"where": where.encode("utf-8", "backslashreplace").decode()},
+            )
+        return data
+
+
+def unpaired_surrogate(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) in `value` that is not encodable as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+        return None
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        found = unpaired_surrogate(key, where) or unpaired_surrogate(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 Auto = Literal["auto"]
