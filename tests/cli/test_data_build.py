@@ -99,3 +99,17 @@ def test_validate_runs_the_data_policy_of_every_project(tmp_path: Path) -> None:
     done = _ftctl(tmp_path, "--json", "validate")
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["valid"] is True
+
+
+def test_leakage_off_is_reported_as_not_checked_rather_than_zero(tmp_path: Path) -> None:
+    text = h.project_yaml(DATA, policy="minExamples: 10\nleakage: off")
+    h.write_workspace(tmp_path, text, {"data/train.jsonl": h.examples(0, 20)})
+    done = _ftctl(tmp_path, "data", "build", "demo")
+    assert done.returncode == 0, done.stderr
+    assert "Leakage between splits: not checked (policy.leakage: off)" in done.stdout
+
+    as_json = _ftctl(tmp_path, "--json", "data", "build", "demo")
+    report = json.loads(as_json.stdout)["report"]
+    [leakage] = [r for r in report["policy"] if r["check"] == "leakage"]
+    assert (leakage["level"], leakage["observed"], leakage["passed"]) == ("off", None, True)
+    assert report["leakage"]["checked"] is False

@@ -338,3 +338,28 @@ def test_a_long_shared_system_prompt_does_not_make_short_examples_alike(tmp_path
     found = _findings(tmp_path)
     assert _only(found, "policy.maxNearDuplicateRatio") == []
     assert _only(found, "policy.leakage") == []
+
+
+# --------------------------------------------------------------------------- leakage
+
+
+def _leakage_result(root: Path) -> dict[str, Any]:
+    project, workspace = h.load(root)
+    built = build_project(project, workspace)
+    [result] = [r for r in built.report["policy"] if r["check"] == "leakage"]
+    return result
+
+
+@pytest.mark.parametrize(("level", "observed"), [("warn", 1), ("off", None)])
+def test_leakage_observed_counts_leaks_only_when_checked(
+    tmp_path: Path, level: str, observed: int | None
+) -> None:
+    """Off, nothing is searched: the report says not checked (None), not 0 leaks."""
+    test = [h.example(4)]  # the same prompt as train row 5
+    data = TRAIN + "test:\n  sources:\n    - path: data/test.jsonl\n"
+    text = h.project_yaml(data, policy=f"minExamples: 10\nleakage: {level}")
+    h.write_workspace(
+        tmp_path, text, {"data/train.jsonl": h.examples(0, 12), "data/test.jsonl": test}
+    )
+    result = _leakage_result(tmp_path)
+    assert (result["observed"], result["findings"]) == (observed, 1 if observed else 0)

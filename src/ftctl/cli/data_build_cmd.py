@@ -123,6 +123,8 @@ def _print_human(app: AppContext, built: BuiltProject, out_dir: Path | None) -> 
     for diagnostic in built.diagnostics:
         style = "red" if diagnostic.severity == "error" else "yellow"
         app.console.print(str(diagnostic), style=style, markup=False)
+    if report["leakage"].get("checked") is False:  # nothing searched: no count to show
+        app.console.print("Leakage between splits: not checked (policy.leakage: off)")
     cost = built.cost
     price = "not billed per token" if cost.cost_usd is None else f"${cost.cost_usd:,.2f}"
     app.console.print(

@@ -37,6 +37,7 @@ from ftctl.datasets.formats import Format
 from ftctl.datasets.provenance import Record
 from ftctl.datasets.secrets import secrets_in_example
 from ftctl.datasets.similarity import (
+    LazyTexts,
     answers_of,
     content_text,
     example_text,
@@ -46,7 +47,7 @@ from ftctl.datasets.similarity import (
 )
 from ftctl.datasets.splits import Leak, SplitName
 from ftctl.errors import Diagnostic, Severity
-from ftctl.gates.refusals import DEFAULT_REFUSAL_PHRASES, is_refusal
+from ftctl.gates.refusals import DEFAULT_REFUSAL_PHRASES, RefusalMatcher
 
 HARD_MIN_EXAMPLES = 10  # OpenAI rejects training files with fewer examples
 LISTED_PER_CHECK = 20
@@ -313,7 +314,8 @@ def _check_refusals(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcom
     phrases = tuple(check.phrases) if check.phrases is not None else DEFAULT_REFUSAL_PHRASES
 
     def refusals(rows: list[Record]) -> list[Record]:
-        return [r for r in rows if is_refusal(_last_answer_text(r.example) or "", phrases)]
+        is_refusal = RefusalMatcher(phrases)  # `is_refusal(text, phrases)`, faster
+        return [r for r in rows if is_refusal(_last_answer_text(r.example) or "")]
 
     what = "answers are refusals"
     _check_train_ratio("maxRefusalRatio", check, data, locator, out, refusals, what)
@@ -342,7 +344,8 @@ def _check_near_duplicates(data: PolicyInput, locator: PolicyLocator, out: Polic
     check = data.policy.max_near_duplicate_ratio
 
     def near_duplicates(rows: list[Record]) -> list[Record]:
-        texts = [example_text(r.example) for r in rows]
+        # Made when indexed or verified, not held all at once (that was ~3.4 KB a row).
+        texts = LazyTexts([r.example for r in rows], example_text)
         matches = near_duplicates_in_order(
             texts, data.near_threshold, data.near_num_perm, keep_all=True
         )
@@ -504,10 +507,12 @@ def _tail(text: str, width: int = 30) -> str:
 
 def _check_leakage(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.leakage
-    result = CheckResult("leakage", check.level, None, len(data.leaks))
+    # Observed: the leaks found; None (not checked) when off, as nothing was searched.
+    result = CheckResult("leakage", check.level, None, None)
     out.results.append(result)
     if check.level == "off":
         return
+    result.observed = len(data.leaks)
     findings = _PerExample("leakage", check.level, out)
     for leak in data.leaks:
         if leak.record.copy != 0:

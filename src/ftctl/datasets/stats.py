@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -616,48 +615,14 @@ def _split(texts: list[str], parts: int) -> list[list[str]]:
     return [texts[i : i + size] for i in range(0, len(texts), size)]
 
 
-def _anchor_groups(phrases: list[str]) -> dict[str, list[tuple[str, ...]]]:
-    """Per phrase its longest word (its anchor; words split at whitespace and apostrophes),
-    grouped by anchor, with all of the phrase's words, longest first. An anchor holding
-    another anchor joins that one's group, so that one substring test rules out a group."""
-    words = {
-        p: sorted(set(re.findall(r"[^\s']+", p)) or {p}, key=lambda w: (-len(w), w))
-        for p in phrases
-    }
-    anchors = sorted({w[0] for w in words.values()}, key=len)
-    groups: dict[str, list[tuple[str, ...]]] = {}
-    for phrase in phrases:
-        anchor = next(a for a in anchors if a in words[phrase][0])
-        groups.setdefault(anchor, []).append(tuple(words[phrase]))
-    return groups
-
-
 def _refusal_check() -> RefusalCheck | None:
-    """The shared refusal detector (`ftctl.gates.refusals`) with its default phrases.
-
-    Same answers as `is_refusal(text, DEFAULT_REFUSAL_PHRASES)`, faster: the phrases are
-    normalized once, and a text is normalized and searched only when its case-folded form
-    contains every word of some phrase. That is a necessary condition, since normalizing
-    only folds case, makes apostrophes straight and collapses whitespace, and words are
-    split at whitespace and apostrophes. (On ASCII text `lower()` equals `casefold()`.)
-    """
+    """The shared refusal detector (`ftctl.gates.refusals`) with its default phrases: a
+    `RefusalMatcher`, the same answers as `is_refusal(text, DEFAULT_REFUSAL_PHRASES)`."""
     try:
         from ftctl.gates import refusals
     except ImportError:
         return None
-    normalize = refusals.normalize
-    phrases = [p for p in (normalize(p) for p in refusals.DEFAULT_REFUSAL_PHRASES) if p]
-    groups = list(_anchor_groups(phrases).items())
-
-    def check(text: str) -> bool:
-        folded = text.lower() if text.isascii() else text.casefold()
-        for anchor, candidates in groups:
-            if anchor in folded and any(all(w in folded for w in c) for c in candidates):
-                haystack = normalize(text)
-                return any(phrase in haystack for phrase in phrases)
-        return False
-
-    return check
+    return refusals.refusal_matcher(refusals.DEFAULT_REFUSAL_PHRASES)
 
 
 # --- the whole file ------------------------------------------------------------------

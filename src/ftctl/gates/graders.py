@@ -29,7 +29,7 @@ from ftctl.config.models import (
 from ftctl.config.models import Grader as GraderConfig
 from ftctl.errors import Diagnostic, GateError
 from ftctl.gates.examples import EvalExample
-from ftctl.gates.refusals import DEFAULT_REFUSAL_PHRASES, is_refusal
+from ftctl.gates.refusals import DEFAULT_REFUSAL_PHRASES, refusal_matcher
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(?P<body>.*?)\n?```$", re.DOTALL)
 _MISSING = object()
@@ -214,7 +214,7 @@ class RefusalCheck:
         return None
 
     def grade(self, answer: str, example: EvalExample) -> Grade:
-        if is_refusal(answer, self.phrases):
+        if refusal_matcher(self.phrases)(answer):
             return Grade(self.name, False, f"a refusal: {_shorten(answer)}")
         return Grade(self.name, True, "not a refusal")
 
