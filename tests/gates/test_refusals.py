@@ -127,6 +127,8 @@ _PHRASES = st.one_of(
     st.just(DEFAULT_REFUSAL_PHRASES),
     st.lists(st.lists(_PIECES, min_size=1, max_size=4).map("".join), max_size=4),
     st.lists(st.text(max_size=6), max_size=3),
+    # Short phrases of apostrophes, spaces and letters: some with no word at all.
+    st.lists(st.text("'\u2019\u02bc s\u0149I", min_size=1, max_size=3), min_size=1, max_size=2),
 )
 
 

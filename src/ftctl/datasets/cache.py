@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Any
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
-CACHE_FORMAT = 3  # 3: leakage not searched (report says so) when the check is off
+CACHE_FORMAT = 4  # 4: leakage observed is null when the check is off (3: not searched)
 
 
 def cache_root(workspace_root: Path) -> Path:

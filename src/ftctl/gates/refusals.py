@@ -94,7 +94,6 @@ class RefusalMatcher:
         return any(phrase in haystack for phrase in self._phrases)
 
 
-
 def _anchor_groups(words: dict[str, list[str]]) -> list[tuple[str, list[tuple[str, ...]]]]:
     """Per phrase its longest word (its anchor), grouped by anchor, with all of the
     phrase's words, longest first. An anchor holding another anchor joins that one's group,
