@@ -344,7 +344,13 @@ def _read_http_message(sock: socket.socket) -> bytes | None:
 def occupy_trainer(client: openai.OpenAI) -> str:
     """Start a long job outside ftctl on the server's only trainer, so that the next job
     stays `queued` (and an apply keeps waiting) until this one is cancelled."""
-    rows = (SOURCE_DATA / "train.jsonl").read_text().splitlines(True)[:200]
+    # Long answers make every epoch slow (tokens are bytes here): minutes of training even
+    # on an idle machine, so the blocker cannot finish while a test still needs it.
+    answer = " ".join(f"step {i} of a long and patient answer." for i in range(60))
+    row = {
+        "messages": [{"role": "user", "content": "Block"}, {"role": "assistant", "content": answer}]
+    }
+    rows = [json.dumps(row) + "\n"] * 200
     upload = client.files.create(
         file=("blocker.jsonl", "".join(rows).encode()), purpose="fine-tune"
     )
