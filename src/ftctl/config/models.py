@@ -69,6 +69,11 @@ class OpenAIProvider(Spec):
     timeout_seconds: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
 
+    @property
+    def is_openai_itself(self) -> bool:
+        """OpenAI's own API (no `baseUrl`, or api.openai.com), not another compatible endpoint."""
+        return self.base_url is None or "api.openai.com" in self.base_url
+
 
 Provider = Annotated[LocalProvider | OpenAIProvider, Field(discriminator="type")]
 

@@ -39,10 +39,10 @@ import tiktoken
 
 from ftctl import __version__
 from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnostics
-from ftctl.config.models import DerivedSplit, NearDedupeTransform, SplitData
+from ftctl.config.models import DerivedSplit, NearDedupeTransform, OpenAIProvider, SplitData
 from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
 from ftctl.datasets.canonical import canonical_json, sha256_hex
-from ftctl.datasets.catalog import ModelInfo, lookup_model
+from ftctl.datasets.catalog import ModelInfo, compatible_model, lookup_model
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
 from ftctl.datasets.formats import Format, check_example
@@ -125,7 +125,7 @@ def build_project(
     valid example, or a policy check at level `error` fails.
     """
     spec = project.model.spec
-    info = _model_info(project)
+    info = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
     cache = DatasetCache(cache_root(workspace.root))
     # An unchanged build is found from the hashes of the source bytes, before any row is
@@ -226,14 +226,23 @@ def _origin_lines(origins: Iterable[Origin]) -> Iterator[bytes]:
 # --------------------------------------------------------------------------- stages
 
 
-def _model_info(project: LoadedProject) -> ModelInfo:
+def _model_info(project: LoadedProject, workspace: LoadedWorkspace) -> ModelInfo:
     try:
         return lookup_model(project.model.spec.base_model)
     except DataError as error:
+        if _serves_its_own_models(workspace, project.provider_name):
+            # Another OpenAI-compatible endpoint: its model names are its own business.
+            return compatible_model(project.model.spec.base_model)
         raise DataError(
             f"project '{project.name}': unknown base model",
             [project.source_map.diagnostic(("spec", "baseModel"), error.message, at_value=True)],
         ) from error
+
+
+def _serves_its_own_models(workspace: LoadedWorkspace, provider_name: str) -> bool:
+    """An `openai`-type provider whose `baseUrl` is not OpenAI's own API."""
+    config = workspace.model.providers.get(provider_name)
+    return isinstance(config, OpenAIProvider) and not config.is_openai_itself
 
 
 def declared_splits(project: LoadedProject) -> dict[SplitName, SplitData]:

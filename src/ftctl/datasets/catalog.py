@@ -19,7 +19,7 @@ from ftctl.errors import DataError
 # their base model retires.
 OPENAI_TRAINING_CUTOFF = date(2027, 1, 6)
 
-Provider = Literal["openai", "local"]
+Provider = Literal["openai", "local", "compatible"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,22 @@ def lookup_model(model: str) -> ModelInfo:
         known = ", ".join(sorted(MODELS))
         raise DataError(f"unknown model {model!r}: ftctl's catalog knows {known}")
     return info
+
+
+def compatible_model(model: str) -> ModelInfo:
+    """What ftctl assumes of a model the catalog does not know, served by an OpenAI-compatible
+    endpoint other than OpenAI: o200k_base for estimates, a 65,536-token example limit, every
+    method (the endpoint decides), and no price (its cost is unknown to ftctl)."""
+    return ModelInfo(
+        id=model,
+        provider="compatible",
+        encoding="o200k_base",
+        max_tokens_per_example=65_536,
+        training_price_per_1m=None,
+        training_available_until=None,
+        retires_on=None,
+        methods=("supervised", "dpo", "reinforcement"),
+    )
 
 
 def known_models() -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftctl.config.models import ProjectSpec
+from ftctl.config.models import OpenAIProvider, ProjectSpec
 from ftctl.datasets.catalog import ALIASES
 from ftctl.plan.fingerprint import fingerprint_inputs
 
@@ -88,9 +88,7 @@ class DesiredProject:
 def provider_is_openai(workspace: LoadedWorkspace, provider_name: str) -> bool:
     """True when `provider_name` is OpenAI itself (not the local server or another endpoint)."""
     config = workspace.model.providers.get(provider_name)
-    if config is None or config.type != "openai":
-        return False
-    return config.base_url is None or "api.openai.com" in config.base_url
+    return isinstance(config, OpenAIProvider) and config.is_openai_itself
 
 
 def desired_project(

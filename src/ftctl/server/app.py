@@ -386,19 +386,14 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         summary="Cancel a job",
     )
     def cancel_job(job_id: str) -> dict[str, Any]:
-        job = _job(store, job_id)
-        updated = store.update_job(
+        updated = _change_status(
+            store,
             job_id,
             only_from=[*ACTIVE_STATUSES, "paused"],
+            refusal="Job has already completed: {job_id} ({status}).",
             status="cancelled",
             finished_at=now(),
         )
-        if updated is None:
-            raise ApiError(
-                400,
-                f"Job has already completed: {job_id} ({job.status}).",
-                param="fine_tuning_job_id",
-            )
         state.worker.request_stop(job_id)
         store.add_event(job_id, "Fine-tuning job cancelled")
         return _job_api(state, updated)
@@ -410,14 +405,13 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         summary="Pause a job",
     )
     def pause_job(job_id: str) -> dict[str, Any]:
-        job = _job(store, job_id)
-        updated = store.update_job(job_id, only_from=["queued", "running"], status="paused")
-        if updated is None:
-            raise ApiError(
-                400,
-                f"Job {job_id} cannot be paused while {job.status}.",
-                param="fine_tuning_job_id",
-            )
+        updated = _change_status(
+            store,
+            job_id,
+            only_from=["queued", "running"],
+            refusal="Job {job_id} cannot be paused while {status}.",
+            status="paused",
+        )
         state.worker.request_stop(job_id)
         store.add_event(job_id, "Fine-tuning job paused; it resumes from its last epoch checkpoint")
         return _job_api(state, updated)
@@ -429,14 +423,13 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         summary="Resume a job",
     )
     def resume_job(job_id: str) -> dict[str, Any]:
-        job = _job(store, job_id)
-        updated = store.update_job(job_id, only_from=["paused"], status="queued")
-        if updated is None:
-            raise ApiError(
-                400,
-                f"Job {job_id} is not paused (status {job.status}).",
-                param="fine_tuning_job_id",
-            )
+        updated = _change_status(
+            store,
+            job_id,
+            only_from=["paused"],
+            refusal="Job {job_id} is not paused (status {status}).",
+            status="queued",
+        )
         store.add_event(job_id, "Fine-tuning job resumed")
         state.worker.requeue(job_id)
         return _job_api(state, updated)
@@ -552,6 +545,22 @@ def _job(store: Store, job_id: str) -> JobRecord:
     if job is None:
         raise _not_found("fine-tuning job", job_id, "fine_tuning_job_id")
     return job
+
+
+def _change_status(
+    store: Store, job_id: str, *, only_from: list[str], refusal: str, **changes: Any
+) -> JobRecord:
+    """Apply `changes` to a job whose status is one of `only_from`; otherwise a 400 whose
+    message is `refusal` filled with the job's id and status (a missing job is a 404)."""
+    job = _job(store, job_id)
+    updated = store.update_job(job_id, only_from=only_from, **changes)
+    if updated is None:
+        raise ApiError(
+            400,
+            refusal.format(job_id=job_id, status=job.status),
+            param="fine_tuning_job_id",
+        )
+    return updated
 
 
 def _job_api(state: ServerState, job: JobRecord) -> dict[str, Any]:
