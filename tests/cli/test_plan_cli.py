@@ -32,6 +32,8 @@ spec:
 
 
 def ftctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess on workspace `root`, colourless and without a terminal
+    (test_plan_fresh_workspace.py runs it too)."""
     return subprocess.run(
         [sys.executable, "-m", "ftctl", "--workspace", str(root), *args],
         capture_output=True,

@@ -5,12 +5,11 @@ cannot ask for confirmation refuses before it builds, refreshes or plans anythin
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from .test_plan_cli import ftctl
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_DATA = REPO / "projects" / "support-triage" / "data"
@@ -31,17 +30,6 @@ spec:
     hyperparameters: {nEpochs: 1}
   promote: {alias: prod, when: always}
 """
-
-
-def ftctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ftctl", "--workspace", str(root), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ the cache: none of that may change a byte, a count or a near-duplicate decision.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import random
 import re
-import sys
 import zlib
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -29,20 +26,7 @@ from ftctl.datasets.counting import count_example
 from ftctl.datasets.tokenizers import get_encoding
 from ftctl.errors import DataError
 
-
-def _helpers() -> ModuleType:
-    if "build_helpers" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "build_helpers", Path(__file__).with_name("build_helpers.py")
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["build_helpers"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["build_helpers"]
-
-
-h = _helpers()
+from . import build_helpers as h
 
 # Texts that stress word splitting and lower-casing: Greek final sigma, dotted capital I
 # (lower-cases to two code points), ligatures, combining marks, CJK, digits, underscores.

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 from ftctl.datasets.build import BuiltProject, build_project
 from ftctl.events import Event
 
-
-def _helpers() -> ModuleType:
-    if "build_helpers" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "build_helpers", Path(__file__).with_name("build_helpers.py")
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["build_helpers"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["build_helpers"]
-
-
-h = _helpers()
+from . import build_helpers as h
 
 LIMITED = """
 train:

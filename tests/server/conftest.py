@@ -57,26 +57,33 @@ def wait_for_job() -> JobWaiter:
     return wait
 
 
+def start_server(settings: ServerSettings) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """An in-process uvicorn server on a free loopback port, started: (server, its thread,
+    base URL). The caller stops it (`server.should_exit = True`, then join the thread)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_level="warning", http="h11")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("in-process server did not start")
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
 def thread_server(tmp_path: Path) -> Iterator[ThreadServer]:
     """Starts in-process uvicorn servers on free loopback ports; stops them afterwards."""
     running: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(settings: ServerSettings) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(settings), log_level="warning", http="h11")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("in-process server did not start")
-            time.sleep(0.02)
+        server, thread, base_url = start_server(settings)
         running.append((server, thread))
-        return f"http://127.0.0.1:{port}"
+        return base_url
 
     yield start
     for server, thread in running:

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,14 +36,13 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from openai import OpenAI
 from openai.types.fine_tuning import FineTuningJob
 from schemathesis.config import SchemathesisConfig
 
 from ftctl.server.app import ServerSettings, create_app
 
-from .conftest import TERMINAL, chat_jsonl
+from .conftest import TERMINAL, chat_jsonl, start_server
 
 API_KEY = "sk-fuzz-0123456789abcdef"
 # Fuzzed requests per operation; raise it (FTCTL_FUZZ_EXAMPLES=500) to hunt for more.
@@ -65,22 +62,6 @@ class Known:
 class Served:
     base_url: str
     known: Known
-
-
-def _start(settings: ServerSettings) -> tuple[uvicorn.Server, threading.Thread, str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", http="h11")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("in-process server did not start")
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def _train(client: OpenAI, file_id: str) -> FineTuningJob:
@@ -120,7 +101,7 @@ def _seed(base_url: str) -> Known:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     settings = ServerSettings(data_dir=tmp_path_factory.mktemp("fuzz-data"), api_key=API_KEY)
-    server, thread, base_url = _start(settings)
+    server, thread, base_url = start_server(settings)
     try:
         yield Served(base_url, _seed(base_url))
     finally:

@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter
+import sys
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -49,8 +50,12 @@ from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
 
 FORMAT_VERSION = 1
+_T = TypeVar("_T")
 SAMPLES_PER_FINDING = 5
 CHUNK_BYTES = 2 * 1024 * 1024
+CHUNKS_IN_FLIGHT = 2  # parsed chunks whose tokens are being counted while the next is parsed
+JOBS_PER_WORKER = 2  # tokenizing jobs per chunk and thread: small enough to share out
+SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 # Repeated texts (system prompts, roles, tool definitions) whose token counts are kept:
 # bounded in number and in characters, so that memory stays flat.
 MAX_CACHED_TEXTS = 20_000
@@ -255,7 +260,8 @@ class _Pending:
     ref_text: IntArray  # ... which text of the batch
     ref_trained: npt.NDArray[np.bool_]
     to_cache: dict[str, int]  # repeated text -> its index in the batch
-    futures: list[Future[IntArray]]
+    jobs: list[_Job[IntArray]]
+    refusal_texts: list[tuple[int, list[str]]]  # (line, answers) to look for refusals in
 
 
 @dataclass
@@ -294,15 +300,18 @@ class _Analyzer:
         self,
         enc: tiktoken.Encoding,
         fmt: Format | None,
-        pool: ThreadPoolExecutor,
+        pool: _JobQueue,
         workers: int,
-        refusal: RefusalCheck | None,
+        load_refusal_check: Callable[[], RefusalCheck | None],
     ) -> None:
         self.enc = enc
         self.fmt = fmt
         self.pool = pool
         self.workers = workers
-        self.refusal = refusal
+        self._load_refusal_check = load_refusal_check
+        self._refusal_loaded = False
+        self._refusal: RefusalCheck | None = None
+        self._refusal_texts: list[tuple[int, list[str]]] = []
         self.cache: dict[str, int] = {}
         self.cached_chars = 0
         self.role_tokens = {role: len(enc.encode_ordinary(role)) for role in _SIMPLE_ROLES}
@@ -417,9 +426,10 @@ class _Analyzer:
             hashes.append(hash(raw))
             owner += 1
 
-        futures = [
+        refusal_texts, self._refusal_texts = self._refusal_texts, []
+        jobs = [
             self.pool.submit(count_tokens_batch, self.enc, batch)
-            for batch in _split(texts, self.workers)
+            for batch in _split(texts, self.workers * JOBS_PER_WORKER)
         ]
         return _Pending(
             fixed=np.array(fixed, dtype=np.int64),
@@ -430,11 +440,25 @@ class _Analyzer:
             ref_text=np.array(ref_text, dtype=np.int64),
             ref_trained=np.array(ref_trained, dtype=np.bool_),
             to_cache=to_cache,
-            futures=futures,
+            jobs=jobs,
+            refusal_texts=refusal_texts,
         )
 
+    @property
+    def refusal(self) -> RefusalCheck | None:
+        # Loaded on first use, once chunks are tokenizing: importing the detector takes a
+        # while (`ftctl.gates` loads the eval-gate machinery), and meanwhile the other
+        # cores already count tokens instead of waiting for it.
+        if not self._refusal_loaded:
+            self._refusal = self._load_refusal_check()
+            self._refusal_loaded = True
+        return self._refusal
+
     def collect(self, pending: _Pending) -> None:
-        counts = np.concatenate([f.result() for f in pending.futures] or [np.zeros(0, np.int64)])
+        # Before waiting for the token counts: the helpers tokenize meanwhile.
+        self._refusals(pending.refusal_texts)
+        results = [self.pool.result(job) for job in pending.jobs]
+        counts = np.concatenate(results) if results else np.zeros(0, np.int64)
         n = pending.fixed.size
         per_ref = counts[pending.ref_text]
         total = pending.fixed + np.bincount(pending.ref_owner, per_ref, minlength=n).astype(
@@ -539,20 +563,26 @@ class _Analyzer:
                 texts.append(content)
         if refusal_candidates is not None:
             texts = [t for t in refusal_candidates if t and not t.isspace()]
-        # One scan of all answers; only when it hits are they checked one by one (a
-        # phrase could straddle two joined answers).
-        refusal = self.refusal
-        if (
-            refusal is not None
-            and texts
-            and refusal("\n".join(texts))
-            and (len(texts) == 1 or any(refusal(t) for t in texts))
-        ):
-            totals.refusals += 1
-            _sample(totals.refusal_samples, line=line_no)
+        if texts:  # looked at when the chunk is collected (see `_refusals`)
+            self._refusal_texts.append((line_no, texts))
         if final_answer is not None and _looks_truncated(final_answer):
             totals.truncated += 1
             _sample(totals.truncated_samples, line=line_no)
+
+    def _refusals(self, candidates: list[tuple[int, list[str]]]) -> None:
+        """Count the examples whose answers hold a refusal, in line order."""
+        refusal = self.refusal
+        if refusal is None:
+            return
+        totals = self.totals
+        for line_no, texts in candidates:
+            # One scan of all answers; only when it hits are they checked one by one (a
+            # phrase could straddle two joined answers).
+            if refusal("\n".join(texts)) and (
+                len(texts) == 1 or any(refusal(t) for t in texts)
+            ):
+                totals.refusals += 1
+                _sample(totals.refusal_samples, line=line_no)
 
     def _system_prompt(self, text: str) -> None:
         digest = hash(text)  # salted per process: fine for counting within one run
@@ -615,6 +645,22 @@ def _split(texts: list[str], parts: int) -> list[list[str]]:
     return [texts[i : i + size] for i in range(0, len(texts), size)]
 
 
+def _refusal_installed() -> bool:
+    """Whether `_refusal_check` finds a detector, known without importing it: importing the
+    `ftctl.gates` package loads the whole eval-gate machinery (about 0.2 s)."""
+    if "ftctl.gates.refusals" in sys.modules:
+        return True
+    from importlib.machinery import PathFinder
+    from importlib.util import find_spec
+
+    try:
+        gates = find_spec("ftctl.gates")  # imports `ftctl` (loaded already), not ftctl.gates
+    except (ImportError, ValueError):
+        return False
+    locations = None if gates is None else gates.submodule_search_locations
+    return bool(locations) and PathFinder.find_spec("ftctl.gates.refusals", locations) is not None
+
+
 def _refusal_check() -> RefusalCheck | None:
     """The shared refusal detector (`ftctl.gates.refusals`) with its default phrases: a
     `RefusalMatcher`, the same answers as `is_refusal(text, DEFAULT_REFUSAL_PHRASES)`."""
@@ -623,6 +669,95 @@ def _refusal_check() -> RefusalCheck | None:
     except ImportError:
         return None
     return refusals.refusal_matcher(refusals.DEFAULT_REFUSAL_PHRASES)
+
+
+# --- tokenizing threads --------------------------------------------------------------
+
+
+class _Job(Generic[_T]):
+    """A call to run on any thread; `_JobQueue.result` gives its value (or raises its error)."""
+
+    __slots__ = ("_call", "done", "error", "value")
+
+    def __init__(self, call: Callable[[], _T]) -> None:
+        self._call = call
+        self.done = threading.Event()
+        self.value: _T | None = None
+        self.error: BaseException | None = None
+
+    @classmethod
+    def finished(cls, value: _T) -> _Job[_T]:
+        job = cls(lambda: value)
+        job.run()
+        return job
+
+    def run(self) -> None:
+        try:
+            self.value = self._call()
+        except BaseException as error:  # handed to the thread asking for the result
+            self.error = error
+        finally:
+            self.done.set()
+
+
+class _JobQueue:
+    """Jobs run by `helpers` threads and by whoever waits for a result.
+
+    A thread that needs a result takes queued jobs and runs them itself rather than block:
+    with one helper per spare core, every core keeps working (the main thread parses or
+    tokenizes, the helpers tokenize) and no extra thread competes for the cores.
+    """
+
+    def __init__(self, helpers: int) -> None:
+        self._queue: deque[_Job[Any]] = deque()
+        self._ready = threading.Condition()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"ftctl-tokens-{i}", daemon=True)
+            for i in range(max(0, helpers))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def __enter__(self) -> _JobQueue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._ready:
+            self._closed = True
+            self._queue.clear()  # after an error: nobody wants those results
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def submit(self, fn: Callable[..., _T], *args: Any) -> _Job[_T]:
+        job: _Job[_T] = _Job(lambda: fn(*args))
+        with self._ready:
+            self._queue.append(job)
+            self._ready.notify()
+        return job
+
+    def result(self, job: _Job[_T]) -> _T:
+        while not job.done.is_set():
+            with self._ready:
+                other = self._queue.popleft() if self._queue else None
+            if other is None:
+                job.done.wait()
+            else:
+                other.run()
+        if job.error is not None:
+            raise job.error
+        return job.value  # type: ignore[return-value]  # set when no error
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if self._closed:
+                    return
+                job = self._queue.popleft()
+            job.run()
 
 
 # --- the whole file ------------------------------------------------------------------
@@ -643,7 +778,10 @@ def compute_stats(
     workers: int | None = None,
     sha256: str | None = None,
 ) -> StatsReport:
-    """Analyse one JSONL file for `model` (format detected from its lines unless given)."""
+    """Analyse one JSONL file for `model` (format detected from its lines unless given).
+
+    `workers`: threads that tokenize, the calling thread included (default: one per core).
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -651,19 +789,25 @@ def compute_stats(
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a JSONL file")
-    digest = sha256 or sha256_file(path)
-    enc = get_encoding(model.encoding)
     workers = workers or max(1, os.cpu_count() or 1)
     sink(Event("progress", f"Analysing {path.name}", task="data-stats", completed=0, total=size))
-    with ThreadPoolExecutor(workers, thread_name_prefix="ftctl-tokens") as pool:
-        analyzer = _Analyzer(enc, fmt, pool, workers, _refusal_check())
-        in_flight: list[_Pending] = []
-        try:
+    switch_interval = sys.getswitchinterval()
+    # The helpers hold the GIL only briefly between tokenizing batches, but each time they
+    # want it back they wait for the main thread's Python work to yield it (every 5 ms by
+    # default): hand it over sooner so that their cores do not idle meanwhile.
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        with _JobQueue(workers - 1) as pool:
+            # Hashing releases the GIL: a helper hashes while this thread loads the encoding.
+            hashing = _Job.finished(sha256) if sha256 else pool.submit(sha256_file, path)
+            enc = get_encoding(model.encoding)
+            analyzer = _Analyzer(enc, fmt, pool, workers, _refusal_check)
+            in_flight: deque[_Pending] = deque()
             for chunk in iter_line_chunks(path, chunk_bytes=CHUNK_BYTES):
                 in_flight.append(analyzer.submit(chunk))
-                # Keep one chunk tokenizing while the next is parsed; collect in order.
-                while len(in_flight) > 1:
-                    analyzer.collect(in_flight.pop(0))
+                # Keep chunks tokenizing while the next is parsed; collect in order.
+                while len(in_flight) > CHUNKS_IN_FLIGHT:
+                    analyzer.collect(in_flight.popleft())
                 sink(
                     Event(
                         "progress",
@@ -675,8 +819,11 @@ def compute_stats(
                 )
             for pending in in_flight:
                 analyzer.collect(pending)
-        except OSError as error:
-            raise DataError(f"cannot read {path}: {error.strerror or error}") from error
+            digest = pool.result(hashing)
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from error
+    finally:
+        sys.setswitchinterval(switch_interval)
     return _report(path, digest, size, model, n_epochs, analyzer)
 
 
@@ -803,7 +950,7 @@ def cache_key(
             "format": fmt,
             "ftctl": __version__,
             "format_version": FORMAT_VERSION,
-            "refusals": _refusal_check() is not None,
+            "refusals": _refusal_installed(),
         },
         sort_keys=True,
     )

@@ -188,16 +188,10 @@ class JobWorker:
         job = self.store.get_job(job_id)
         if job is None or job.status != "validating_files":
             return
-        try:
-            train_rows, _valid_rows = self._load_rows(job)
-        except InvalidFileError as error:
-            code = (
-                "invalid_training_file"
-                if error.param == "training_file"
-                else "invalid_validation_file"
-            )
-            self._fail(job_id, code, str(error), error.param)
+        rows = self._load_rows(job)
+        if rows is None:
             return
+        train_rows, _valid_rows = rows
         hyper = self._resolve(job, len(train_rows))
         resolved = {
             "n_epochs": hyper.n_epochs,
@@ -221,11 +215,24 @@ class JobWorker:
 
     def _load_rows(
         self, job: JobRecord
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
-        train_rows = self._rows_of(job.training_file, "training_file")
-        valid_rows = (
-            self._rows_of(job.validation_file, "validation_file") if job.validation_file else None
-        )
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None] | None:
+        """The job's training and validation rows; None once the job is failed because a
+        file is missing or invalid."""
+        try:
+            train_rows = self._rows_of(job.training_file, "training_file")
+            valid_rows = (
+                self._rows_of(job.validation_file, "validation_file")
+                if job.validation_file
+                else None
+            )
+        except InvalidFileError as error:
+            code = (
+                "invalid_training_file"
+                if error.param == "training_file"
+                else "invalid_validation_file"
+            )
+            self._fail(job.id, code, str(error), error.param)
+            return None
         return train_rows, valid_rows
 
     def _rows_of(self, file_id: str, param: str) -> list[dict[str, Any]]:
@@ -307,16 +314,10 @@ class JobWorker:
         job = self.store.update_job(job_id, only_from=["queued"], status="running")
         if job is None:  # cancelled or paused while it waited
             return
-        try:
-            train_rows, valid_rows = self._load_rows(job)
-        except InvalidFileError as error:
-            code = (
-                "invalid_training_file"
-                if error.param == "training_file"
-                else "invalid_validation_file"
-            )
-            self._fail(job_id, code, str(error), error.param)
+        rows = self._load_rows(job)
+        if rows is None:
             return
+        train_rows, valid_rows = rows
         hp = job.hyperparameters
         hyper = trainer.Hyper(
             n_epochs=int(hp["n_epochs"]),
