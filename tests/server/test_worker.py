@@ -24,7 +24,8 @@ def _start_jobs(client: OpenAI, make_jsonl: JsonlMaker, count: int) -> list[str]
         client.fine_tuning.jobs.create(
             model="local-tiny",
             training_file=file.id,
-            hyperparameters={"n_epochs": 3, "batch_size": 1},
+            # Long enough that no job finishes before the test cancels it.
+            hyperparameters={"n_epochs": 20, "batch_size": 1},
         ).id
         for _ in range(count)
     ]
@@ -44,7 +45,11 @@ def test_one_worker_trains_one_job_at_a_time_in_order(
     client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
     first, second = _start_jobs(client, make_jsonl, 2)
     _wait_until(lambda: _statuses(client, [first])[0] == "running", "the first job to run")
-    assert _statuses(client, [second]) == ["queued"]
+    # The second job's file check runs in its own thread: wait for it, then it must queue.
+    _wait_until(
+        lambda: _statuses(client, [second])[0] != "validating_files", "the second file check"
+    )
+    assert _statuses(client, [first, second]) == ["running", "queued"]
     client.fine_tuning.jobs.cancel(first)
     _wait_until(lambda: _statuses(client, [second])[0] == "running", "the second job to run")
     client.fine_tuning.jobs.cancel(second)
