@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +80,8 @@ def stats(
 
     Exits 1 when the file has format errors (data-quality findings alone exit 0).
     """
+    # Hash the file (hashlib releases the GIL) while numpy and tiktoken load.
+    hashing = None if no_cache else _FileDigest(file)
     from ftctl.datasets.stats import stats_with_cache
 
     if json_flag:
@@ -85,7 +89,13 @@ def stats(
     info = lookup_model(model)
     with _progress(app, file) as sink:
         report = stats_with_cache(
-            file, info, n_epochs=n_epochs, fmt=fmt, sink=sink, use_cache=not no_cache
+            file,
+            info,
+            n_epochs=n_epochs,
+            fmt=fmt,
+            sink=sink,
+            use_cache=not no_cache,
+            sha256=None if hashing is None else hashing.result(),
         )
     if app.json_output:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -94,6 +104,28 @@ def stats(
             click.echo(line)
     if report.error_count:
         raise click.exceptions.Exit(1)
+
+
+class _FileDigest:
+    """The SHA-256 of a file, computed on a thread; None if the file cannot be read (the
+    analysis then reports the error)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._digest: str | None = None
+        self._thread = threading.Thread(target=self._run, name="ftctl-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with open(self._path, "rb") as handle:
+                self._digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError:
+            pass
+
+    def result(self) -> str | None:
+        self._thread.join()
+        return self._digest
 
 
 @contextmanager

@@ -148,13 +148,28 @@ def count_tokens_batch(enc: tiktoken.Encoding, texts: Sequence[str]) -> npt.NDAr
     tiktoken encodes the pieces between special tokens independently, so each text's count
     is the distance between separators: exactly its `encode_ordinary` count. If a text
     holds the separator itself, the batch falls back to one call per text. tiktoken
-    releases the GIL while encoding, so batches can run in threads.
+    releases the GIL while encoding, so batches can run in threads (see `encode_joined`
+    and `counts_from_tokens` for doing the two halves on different threads).
     """
     if not texts:
         return np.zeros(0, dtype=np.int64)
-    tokens = enc.encode_to_numpy(
-        ENDOFTEXT.join(texts), allowed_special={ENDOFTEXT}, disallowed_special=()
-    )
+    return counts_from_tokens(enc, encode_joined(enc, ENDOFTEXT.join(texts)), texts)
+
+
+def encode_joined(enc: tiktoken.Encoding, joined: str) -> npt.NDArray[np.uint32]:
+    """The tokens of texts joined with `<|endoftext|>` (the separators encoded as such).
+
+    Holds the GIL only to start and to wrap the result: the part to run on a helper thread.
+    """
+    return enc.encode_to_numpy(joined, allowed_special={ENDOFTEXT}, disallowed_special=())
+
+
+def counts_from_tokens(
+    enc: tiktoken.Encoding, tokens: npt.NDArray[np.uint32], texts: Sequence[str]
+) -> npt.NDArray[np.int64]:
+    """Each text's token count from `encode_joined(enc, ENDOFTEXT.join(texts))`."""
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
     separators = np.flatnonzero(tokens == enc.eot_token)
     if separators.size != len(texts) - 1:
         return np.array([len(enc.encode_ordinary(t)) for t in texts], dtype=np.int64)

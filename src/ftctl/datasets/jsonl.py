@@ -49,6 +49,8 @@ def _reject_constant(name: str) -> Any:
 
 # One decoder for all lines: `json.loads` with options would build a new one per call.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# The decoder's own scanner (C): `decode` is this plus whitespace handling.
+_SCAN: Callable[[str, int], tuple[object, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def parse_line(raw: bytes) -> object | LineError:
@@ -67,8 +69,17 @@ def parse_line(raw: bytes) -> object | LineError:
             "line starts with a UTF-8 byte-order mark (BOM); save the file as UTF-8 without BOM",
             column=1,
         )
+    value: object
     try:
-        value: object = _DECODER.decode(text)
+        # Most lines are one value with no surrounding whitespace: scan it directly, which
+        # skips `decode`'s two whitespace regexes; anything else takes the full path.
+        try:
+            value, end = _SCAN(text, 0)
+            if end == len(text):
+                return value
+        except StopIteration:
+            pass
+        value = _DECODER.decode(text)
         return value
     except json.JSONDecodeError as error:
         return LineError(

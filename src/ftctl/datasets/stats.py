@@ -1,10 +1,11 @@
 """`ftctl data stats`: the data-prep notebook's report for one JSONL file, streaming and parallel.
 
 The file is read in chunks of whole lines. The main thread parses and checks a chunk and
-gathers the texts to encode; a thread pool tokenizes them (tiktoken releases the GIL)
-while the main thread goes on with the next chunk. Per-example numbers live in small
-numpy arrays (about 40 bytes per example); nothing else of the data is kept, so memory
-stays flat whatever the file size.
+gathers the texts to encode; helper threads (one per spare core) tokenize them (tiktoken
+releases the GIL) while the main thread goes on with the next chunk, and the main thread
+tokenizes the batches still queued when it needs their counts, so every core keeps busy
+(see `_JobQueue`). Per-example numbers live in small numpy arrays (about 40 bytes per
+example); nothing else of the data is kept, so memory stays flat whatever the file size.
 
 Tokenization trick: the texts of a batch are joined with `<|endoftext|>` and encoded in
 one call with that special token allowed. tiktoken encodes the segments between special
@@ -19,6 +20,7 @@ Results are cached by (sha256 of the file, model, epochs, ftctl version): see
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -40,12 +42,13 @@ from ftctl.datasets.cost import estimate_cost
 from ftctl.datasets.counting import (
     TOKENS_PER_CONVERSATION,
     TOKENS_PER_MESSAGE,
-    count_tokens_batch,
+    counts_from_tokens,
+    encode_joined,
     tally_example,
 )
 from ftctl.datasets.formats import FORMATS, Format, check_example, detect_format
 from ftctl.datasets.jsonl import LineChunk, LineError, iter_line_chunks, parse_line
-from ftctl.datasets.tokenizers import get_encoding
+from ftctl.datasets.tokenizers import ENDOFTEXT, get_encoding
 from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
 
@@ -54,7 +57,7 @@ _T = TypeVar("_T")
 SAMPLES_PER_FINDING = 5
 CHUNK_BYTES = 2 * 1024 * 1024
 CHUNKS_IN_FLIGHT = 2  # parsed chunks whose tokens are being counted while the next is parsed
-JOBS_PER_WORKER = 2  # tokenizing jobs per chunk and thread: small enough to share out
+JOBS_PER_WORKER = 1  # tokenizing jobs per chunk and thread: small enough to share out
 SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 # Repeated texts (system prompts, roles, tool definitions) whose token counts are kept:
 # bounded in number and in characters, so that memory stays flat.
@@ -260,7 +263,8 @@ class _Pending:
     ref_text: IntArray  # ... which text of the batch
     ref_trained: npt.NDArray[np.bool_]
     to_cache: dict[str, int]  # repeated text -> its index in the batch
-    jobs: list[_Job[IntArray]]
+    batches: list[list[str]]
+    jobs: list[_Job[npt.NDArray[np.uint32]]]  # each batch's tokens, separators included
     refusal_texts: list[tuple[int, list[str]]]  # (line, answers) to look for refusals in
 
 
@@ -427,9 +431,11 @@ class _Analyzer:
             owner += 1
 
         refusal_texts, self._refusal_texts = self._refusal_texts, []
+        # The helpers only encode: joining before and counting after hold the GIL, which
+        # this thread has anyway, whereas a helper would wait for it each time.
+        batches = _split(texts, self.workers * JOBS_PER_WORKER)
         jobs = [
-            self.pool.submit(count_tokens_batch, self.enc, batch)
-            for batch in _split(texts, self.workers * JOBS_PER_WORKER)
+            self.pool.submit(encode_joined, self.enc, ENDOFTEXT.join(batch)) for batch in batches
         ]
         return _Pending(
             fixed=np.array(fixed, dtype=np.int64),
@@ -440,6 +446,7 @@ class _Analyzer:
             ref_text=np.array(ref_text, dtype=np.int64),
             ref_trained=np.array(ref_trained, dtype=np.bool_),
             to_cache=to_cache,
+            batches=batches,
             jobs=jobs,
             refusal_texts=refusal_texts,
         )
@@ -452,12 +459,18 @@ class _Analyzer:
         if not self._refusal_loaded:
             self._refusal = self._load_refusal_check()
             self._refusal_loaded = True
+            # Likewise numpy.ma, which `np.quantile` imports on first use (~40 ms): better
+            # now than at the end, when no other thread has work left.
+            import numpy.ma  # noqa: F401
         return self._refusal
 
     def collect(self, pending: _Pending) -> None:
         # Before waiting for the token counts: the helpers tokenize meanwhile.
         self._refusals(pending.refusal_texts)
-        results = [self.pool.result(job) for job in pending.jobs]
+        results = [
+            counts_from_tokens(self.enc, self.pool.result(job), batch)
+            for job, batch in zip(pending.jobs, pending.batches, strict=True)
+        ]
         counts = np.concatenate(results) if results else np.zeros(0, np.int64)
         n = pending.fixed.size
         per_ref = counts[pending.ref_text]
@@ -578,9 +591,7 @@ class _Analyzer:
         for line_no, texts in candidates:
             # One scan of all answers; only when it hits are they checked one by one (a
             # phrase could straddle two joined answers).
-            if refusal("\n".join(texts)) and (
-                len(texts) == 1 or any(refusal(t) for t in texts)
-            ):
+            if refusal("\n".join(texts)) and (len(texts) == 1 or any(refusal(t) for t in texts)):
                 totals.refusals += 1
                 _sample(totals.refusal_samples, line=line_no)
 
@@ -674,6 +685,10 @@ def _refusal_check() -> RefusalCheck | None:
 # --- tokenizing threads --------------------------------------------------------------
 
 
+def _ran() -> Any:
+    raise RuntimeError("job already run")
+
+
 class _Job(Generic[_T]):
     """A call to run on any thread; `_JobQueue.result` gives its value (or raises its error)."""
 
@@ -697,6 +712,7 @@ class _Job(Generic[_T]):
         except BaseException as error:  # handed to the thread asking for the result
             self.error = error
         finally:
+            self._call = _ran  # drop the arguments (a chunk's joined texts) now
             self.done.set()
 
 
@@ -792,6 +808,11 @@ def compute_stats(
     workers = workers or max(1, os.cpu_count() or 1)
     sink(Event("progress", f"Analysing {path.name}", task="data-stats", completed=0, total=size))
     switch_interval = sys.getswitchinterval()
+    collecting = gc.isenabled()
+    # Parsing allocates hundreds of thousands of dicts and lists, none in a reference
+    # cycle, and each allocation burst makes the cyclic collector traverse every live
+    # object again (0.2-0.4 CPU-s on 50,000 examples): nothing for it to find here.
+    gc.disable()
     # The helpers hold the GIL only briefly between tokenizing batches, but each time they
     # want it back they wait for the main thread's Python work to yield it (every 5 ms by
     # default): hand it over sooner so that their cores do not idle meanwhile.
@@ -824,6 +845,8 @@ def compute_stats(
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
     finally:
         sys.setswitchinterval(switch_interval)
+        if collecting:
+            gc.enable()
     return _report(path, digest, size, model, n_epochs, analyzer)
 
 
@@ -967,18 +990,22 @@ def stats_with_cache(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     workers: int | None = None,
+    sha256: str | None = None,
 ) -> StatsReport:
     """`compute_stats`, answered from the cache when the file's bytes were seen before.
 
     The key is the SHA-256 of the file's bytes (hashing 100 MB takes ~0.1 s), the model,
     epochs, format and ftctl version; a hit returns the stored report with `cached=True`.
     A cache that cannot be read or written is ignored (the result is then just computed).
+    `sha256`: the file's digest when the caller has it already.
     """
     path = Path(path)
     if not use_cache:
-        return compute_stats(path, model, n_epochs=n_epochs, fmt=fmt, sink=sink, workers=workers)
+        return compute_stats(
+            path, model, n_epochs=n_epochs, fmt=fmt, sink=sink, workers=workers, sha256=sha256
+        )
     try:
-        digest = sha256_file(path)
+        digest = sha256 or sha256_file(path)
     except OSError as error:
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
     directory = cache_dir or default_cache_dir()
