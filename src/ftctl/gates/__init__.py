@@ -6,34 +6,7 @@
   baseline) via a `complete` callable and report pass, refusal and win rates;
 - `decide.decide`: all of it against the thresholds -> `GateDecision`;
 - `describe.describe_gates`: the requirements as one-liners for plans.
+
+Import the modules themselves: this package imports nothing, so that `ftctl data stats`
+(which needs only `refusals`) does not load the eval machinery and its pydantic models.
 """
-
-from ftctl.gates.decide import decide
-from ftctl.gates.describe import baseline_label, describe_gates
-from ftctl.gates.evals import CompleteFn, EvalReport, run_eval, run_eval_gate
-from ftctl.gates.examples import EvalExample, examples_from_rows, load_eval_examples
-from ftctl.gates.graders import Grade, Grader, build_graders
-from ftctl.gates.metrics import check_metrics
-from ftctl.gates.refusals import DEFAULT_REFUSAL_PHRASES, is_refusal
-from ftctl.gates.results import GateDecision, GateResult
-
-__all__ = [
-    "DEFAULT_REFUSAL_PHRASES",
-    "CompleteFn",
-    "EvalExample",
-    "EvalReport",
-    "GateDecision",
-    "GateResult",
-    "Grade",
-    "Grader",
-    "baseline_label",
-    "build_graders",
-    "check_metrics",
-    "decide",
-    "describe_gates",
-    "examples_from_rows",
-    "is_refusal",
-    "load_eval_examples",
-    "run_eval",
-    "run_eval_gate",
-]
