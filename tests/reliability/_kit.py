@@ -183,7 +183,15 @@ def spawn(root: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={**cli_env(), "PYTHONUNBUFFERED": "1"},  # its log shows where it is
+            # A shell that runs the suite in the background (`bash .ci/run &`) ignores
+            # SIGINT, children inherit that, and Python then installs no Ctrl-C handler:
+            # give the CLI the terminal's default, as a user at a prompt has it.
+            preexec_fn=_default_sigint,
         )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def state(root: Path) -> dict[str, object]:
