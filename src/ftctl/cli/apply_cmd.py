@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.options import lock_timeout_option
 from ftctl.cli.plan_cmd import print_plan
 from ftctl.errors import FtctlError, UserAbort
 from ftctl.events import Event, EventSink
@@ -24,17 +24,6 @@ from ftctl.providers.base import Provider
 if TYPE_CHECKING:
     from ftctl.apply.executor import ApplyResult
     from ftctl.plan.prepare import Prepared
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """`0s`, `30s`, `5m`, `1h`, `250ms` or plain seconds -> seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a duration like 0s, 30s, 5m or 1h")
-    value, unit = float(match.group(1)), match.group(2) or "s"
-    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
 @contextmanager
@@ -230,21 +219,15 @@ def report(app: AppContext, plan: Plan, result: ApplyResult) -> None:
 @click.argument("args", nargs=-1, metavar="[PLANFILE | PROJECT...]")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--no-wait", is_flag=True, help="Return after starting jobs; a later apply waits.")
-@click.option(
-    "--lock-timeout",
-    default="0s",
-    show_default=True,
-    help="How long to wait for the state lock (e.g. 30s, 5m).",
-)
+@lock_timeout_option
 @pass_app
 def apply(
-    app: AppContext, args: tuple[str, ...], auto_approve: bool, no_wait: bool, lock_timeout: str
+    app: AppContext, args: tuple[str, ...], auto_approve: bool, no_wait: bool, lock_timeout: float
 ) -> None:
     """Upload data, train, wait, check gates and move aliases, as planned."""
     from ftctl.plan.prepare import Prepared, ProviderPool, load_desired, make_plan
     from ftctl.state.store import open_state
 
-    timeout = parse_duration(lock_timeout)
     events = app.event_sink()
     plan_file = Path(args[0]) if len(args) == 1 else None
     if plan_file is not None and (plan_file.suffix in (".plan", ".json") or plan_file.is_file()):
@@ -255,10 +238,10 @@ def apply(
         workspace, desired = load_desired(app.workspace_dir, projects, events)
         store = open_state(workspace)
         prepared = Prepared(workspace, desired, store, store.read(), ProviderPool(workspace))
-        result = run_apply(app, saved, prepared, wait=not no_wait, lock_timeout=timeout)
+        result = run_apply(app, saved, prepared, wait=not no_wait, lock_timeout=lock_timeout)
     else:
         refuse_without_terminal(app, auto_approve)  # before anything is built or refreshed
-        with planning_under_lock(app, args, "apply", timeout) as prepared:
+        with planning_under_lock(app, args, "apply", lock_timeout) as prepared:
             plan = make_plan(prepared, PlanOptions(projects=args), events)
             if not plan.has_changes or not app.json_output:
                 print_plan(app, plan)  # in --json mode only the apply report goes to stdout
@@ -266,7 +249,7 @@ def apply(
                 return
             confirm(app, "Do you want to perform these actions?", auto_approve)
             result = run_apply(
-                app, plan, prepared, wait=not no_wait, lock_timeout=timeout, locked=True
+                app, plan, prepared, wait=not no_wait, lock_timeout=lock_timeout, locked=True
             )
     if not result.ok:
         raise FtctlError(failure_summary(result))

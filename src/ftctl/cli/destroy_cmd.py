@@ -7,12 +7,12 @@ import click
 from ftctl.cli.apply_cmd import (
     confirm,
     failure_summary,
-    parse_duration,
     planning_under_lock,
     refuse_without_terminal,
     run_apply,
 )
 from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.options import lock_timeout_option
 from ftctl.cli.plan_cmd import print_plan
 from ftctl.errors import FtctlError
 from ftctl.plan.changes import PlanOptions
@@ -21,12 +21,10 @@ from ftctl.plan.changes import PlanOptions
 @click.command()
 @click.argument("projects", nargs=-1, required=True)
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
-@click.option(
-    "--lock-timeout", default="0s", show_default=True, help="How long to wait for the state lock."
-)
+@lock_timeout_option
 @pass_app
 def destroy(
-    app: AppContext, projects: tuple[str, ...], auto_approve: bool, lock_timeout: str
+    app: AppContext, projects: tuple[str, ...], auto_approve: bool, lock_timeout: float
 ) -> None:
     """Cancel PROJECT's running jobs, delete its models and forget it.
 
@@ -34,10 +32,9 @@ def destroy(
     """
     from ftctl.plan.prepare import make_plan
 
-    timeout = parse_duration(lock_timeout)
     events = app.event_sink()
     refuse_without_terminal(app, auto_approve)  # before anything is built or refreshed
-    with planning_under_lock(app, projects, "destroy", timeout) as prepared:
+    with planning_under_lock(app, projects, "destroy", lock_timeout) as prepared:
         plan = make_plan(prepared, PlanOptions(projects=projects, destroy=True), events)
         if not plan.has_changes or not app.json_output:
             print_plan(app, plan)
@@ -45,7 +42,13 @@ def destroy(
             return
         confirm(app, "Do you really want to destroy these resources?", auto_approve)
         result = run_apply(
-            app, plan, prepared, wait=True, lock_timeout=timeout, operation="destroy", locked=True
+            app,
+            plan,
+            prepared,
+            wait=True,
+            lock_timeout=lock_timeout,
+            operation="destroy",
+            locked=True,
         )
     if not result.ok:
         raise FtctlError(failure_summary(result))
