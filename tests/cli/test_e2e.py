@@ -19,6 +19,8 @@ import pytest
 
 from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
 
+from ..support.cli import run_ftctl
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,17 +83,7 @@ def write_project(
 
 def ftctl(root: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1", "USER": "e2e-tester"}
-    done = subprocess.run(
-        [sys.executable, "-m", "ftctl", "--workspace", str(root), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-    )
-    if check is not None:
-        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
+    return run_ftctl(*args, workspace=root, env=env, check=check, timeout=240)
 
 
 def client(server: LocalServerHandle) -> openai.OpenAI:

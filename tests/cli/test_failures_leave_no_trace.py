@@ -7,13 +7,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ftctl.cli.main import cli
+
+from ..support.cli import run_ftctl
 
 pytestmark = pytest.mark.e2e
 
@@ -47,13 +48,7 @@ def _env() -> dict[str, str]:
 
 
 def ftctl_process(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ftctl", "--workspace", str(workspace), *args],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-    )
+    return run_ftctl(*args, workspace=workspace, env=_env())
 
 
 def ftctl(workspace: Path, *args: str) -> tuple[int, str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -15,20 +14,15 @@ import yaml
 from ftctl.config.loader import load_workspace
 from ftctl.scaffold.starter import init_project
 
+from ..support.cli import run_ftctl
+
 pytestmark = pytest.mark.e2e
 
 MODELINE = "# yaml-language-server: $schema=../../schemas/project.schema.json"
 
 
 def ftctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ftctl", "--no-color", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_env(),
-    )
+    return run_ftctl("--no-color", *args, cwd=cwd, env=_env())
 
 
 def _env() -> dict[str, str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from ..support.cli import run_ftctl
 
 WORKSPACE = """\
 apiVersion: ftctl/v1
@@ -34,14 +35,7 @@ spec:
 def ftctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI in a subprocess on workspace `root`, colourless and without a terminal
     (test_plan_fresh_workspace.py runs it too)."""
-    return subprocess.run(
-        [sys.executable, "-m", "ftctl", "--workspace", str(root), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+    return run_ftctl(*args, workspace=root, env={**os.environ, "NO_COLOR": "1"})
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +23,8 @@ from ftctl.providers.openai_api import OpenAIProvider
 from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
 from ftctl.state.model import AliasRecord, AuditEntry, VersionRecord
 from ftctl.state.sqlite import SqliteStateStore
+
+from ..support.cli import run_ftctl
 
 WORKSPACE = """\
 apiVersion: ftctl/v1
@@ -62,13 +62,7 @@ class Ran:
 def ftctl_process(workspace: Path, *args: str) -> Ran:
     """The CLI as a user runs it: a separate process."""
     env = {**os.environ, "FTCTL_USER": "tester@ci", "NO_COLOR": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "ftctl", "--workspace", str(workspace), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = run_ftctl(*args, workspace=workspace, env=env)
     return Ran(done.returncode, done.stdout, done.stderr)
 
 

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
+
+from ..support.cli import run_ftctl
 
 
 def ftctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ftctl", "--no-color", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_ftctl("--no-color", *args, cwd=cwd)
 
 
 def test_dpo_on_local_tiny_is_a_validation_error_at_the_method_line(tmp_path: Path) -> None:
