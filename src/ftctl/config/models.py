@@ -9,6 +9,7 @@ and the gates; the JSON Schemas in `schemas/` are generated from them.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -72,7 +73,12 @@ class OpenAIProvider(Spec):
     @property
     def is_openai_itself(self) -> bool:
         """OpenAI's own API (no `baseUrl`, or api.openai.com), not another compatible endpoint."""
-        return self.base_url is None or "api.openai.com" in self.base_url
+        return is_openai_url(self.base_url)
+
+
+def is_openai_url(base_url: str | None) -> bool:
+    """True for OpenAI's own API: no base URL (the SDK's default) or one on api.openai.com."""
+    return base_url is None or urlsplit(base_url).hostname == "api.openai.com"
 
 
 Provider = Annotated[LocalProvider | OpenAIProvider, Field(discriminator="type")]

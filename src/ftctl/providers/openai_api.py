@@ -25,6 +25,7 @@ import httpx2
 import openai
 from openai.pagination import SyncCursorPage
 
+from ftctl.config.models import is_openai_url
 from ftctl.errors import (
     ProviderAPIError,
     ProviderError,
@@ -62,7 +63,7 @@ TRAINING_NOT_AVAILABLE_HINT = (
 def training_not_available_hint(base_url: str) -> str:
     """What a 403 `training_not_available` means, worded for the endpoint that sent it:
     OpenAI's cut-off dates only for OpenAI itself."""
-    if httpx2.URL(base_url).host == "api.openai.com":
+    if is_openai_url(base_url):
         return TRAINING_NOT_AVAILABLE_HINT
     return (
         f"the endpoint {base_url} accepts no new fine-tuning jobs. Models already trained "
