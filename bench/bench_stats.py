@@ -106,7 +106,7 @@ def main() -> int:
     # The cached lookup inside one process (hash the file, read the stored report).
     lookup = (
         "import sys, time; from pathlib import Path; "
-        "from ftctl.datasets.catalog import lookup_model; "
+        "from ftctl.catalog.models import lookup_model; "
         "from ftctl.datasets.stats import stats_with_cache; "
         "t = time.perf_counter(); "
         f"r = stats_with_cache(Path({str(data)!r}), lookup_model({args.model!r})); "

@@ -15,10 +15,8 @@ from ftctl.config.models import ProjectSpec
 from ftctl.errors import StalePlanError, StateLockedError
 from ftctl.events import Event
 from ftctl.gates.examples import load_eval_examples
-from ftctl.gates.refusals import is_refusal
 from ftctl.plan.changes import Plan
 from ftctl.plan.desired import DesiredProject, DesiredSplit
-from ftctl.plan.world import ObservedWorld
 from ftctl.providers.base import (
     META_FINGERPRINT,
     META_PROJECT,
@@ -26,7 +24,9 @@ from ftctl.providers.base import (
     JobRequest,
 )
 from ftctl.providers.openai_api import OpenAIProvider
+from ftctl.refresh.world import ObservedWorld
 from ftctl.state.sqlite import SqliteStateStore
+from ftctl.text.refusals import is_refusal
 
 FAST = PollPolicy(initial=0.2, factor=1.5, maximum=1.0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftctl.datasets.catalog import lookup_model
+from ftctl.catalog.models import lookup_model
 from ftctl.datasets.cost import auto_epochs, estimate_cost
 from ftctl.errors import DataError
 

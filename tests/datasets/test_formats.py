@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from ftctl.catalog.models import lookup_model
 from ftctl.cli.data_cmd import render_report
-from ftctl.datasets.catalog import lookup_model
 from ftctl.datasets.formats import CATEGORIES, FORMATS, Format, check_example, detect_format
 from ftctl.datasets.stats import compute_stats
 

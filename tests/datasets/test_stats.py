@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from ftctl.catalog.models import lookup_model
 from ftctl.datasets import stats as stats_module
-from ftctl.datasets.catalog import lookup_model
 from ftctl.datasets.stats import compute_stats, stats_with_cache
 from ftctl.datasets.tokenizers import get_encoding
 

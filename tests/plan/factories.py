@@ -14,8 +14,8 @@ from ftctl.plan.builder import PlanContext, build_plan
 from ftctl.plan.changes import Plan, PlanOptions
 from ftctl.plan.desired import DesiredProject, DesiredSplit
 from ftctl.plan.fingerprint import fingerprint
-from ftctl.plan.world import ObservedWorld
 from ftctl.providers.base import META_FINGERPRINT, META_PROJECT, RemoteJob
+from ftctl.refresh.world import ObservedWorld
 from ftctl.state.model import AliasRecord, DatasetRecord, StateSnapshot, VersionRecord
 
 TODAY = date(2026, 11, 26)

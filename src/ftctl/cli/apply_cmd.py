@@ -23,7 +23,7 @@ from ftctl.providers.base import Provider
 
 if TYPE_CHECKING:
     from ftctl.apply.executor import ApplyResult
-    from ftctl.plan.prepare import Prepared
+    from ftctl.ops.prepare import Prepared
 
 
 @contextmanager
@@ -102,7 +102,7 @@ def planning_under_lock(
     """Build the data, then take the state lock and read the state under it, as Terraform
     does: the plan is made from (and applied to) a state nobody else changes meanwhile."""
     from ftctl.apply.identity import who
-    from ftctl.plan.prepare import load_desired, with_state
+    from ftctl.ops.prepare import load_desired, with_state
     from ftctl.state.store import open_state
 
     events = app.event_sink()
@@ -225,7 +225,7 @@ def apply(
     app: AppContext, args: tuple[str, ...], auto_approve: bool, no_wait: bool, lock_timeout: float
 ) -> None:
     """Upload data, train, wait, check gates and move aliases, as planned."""
-    from ftctl.plan.prepare import Prepared, ProviderPool, load_desired, make_plan
+    from ftctl.ops.prepare import Prepared, ProviderPool, load_desired, make_plan
     from ftctl.state.store import open_state
 
     events = app.event_sink()

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Literal
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ftctl.catalog.models import lookup_model
 from ftctl.cli.context import AppContext, pass_app
-from ftctl.datasets.catalog import lookup_model
 from ftctl.datasets.formats import FORMATS, Format
 from ftctl.events import Event, EventSink
 

@@ -30,7 +30,7 @@ def destroy(
 
     Refused when the project sets lifecycle.preventDestroy.
     """
-    from ftctl.plan.prepare import make_plan
+    from ftctl.ops.prepare import make_plan
 
     events = app.event_sink()
     refuse_without_terminal(app, auto_approve)  # before anything is built or refreshed

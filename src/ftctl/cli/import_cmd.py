@@ -13,10 +13,10 @@ from ftctl.cli.state_cmd import JSON_HELP, snapshot_or_empty, wants_json
 from ftctl.config.loader import LoadedWorkspace, load_workspace
 from ftctl.config.models import LocalProvider
 from ftctl.errors import ProviderError, StateError
+from ftctl.ops.adopt import adopt_job, data_matches
 from ftctl.plan.desired import desired_project
 from ftctl.providers.registry import open_provider
 from ftctl.server.store import has_data
-from ftctl.state.adopt import adopt_job, data_matches
 from ftctl.state.identity import current_user
 from ftctl.state.model import Address, AuditEntry, StateSnapshot
 from ftctl.state.store import open_state

@@ -73,7 +73,7 @@ def plan(
     markdown: bool,
 ) -> None:
     """Show what `ftctl apply` would do to make the providers match the YAML."""
-    from ftctl.plan.prepare import make_plan, prepare  # heavy: keeps `ftctl --help` quick
+    from ftctl.ops.prepare import make_plan, prepare  # heavy: keeps `ftctl --help` quick
 
     events = app.event_sink()
     prepared = prepare(app.workspace_dir, projects, events)

@@ -135,7 +135,7 @@ def _check_method(project: FineTuneProject, source_map: SourceMap) -> list[Diagn
 
     Models the catalog does not know (a compatible endpoint's own) are left to the provider.
     """
-    from ftctl.datasets.catalog import lookup_model
+    from ftctl.catalog.models import lookup_model
     from ftctl.errors import DataError
 
     try:

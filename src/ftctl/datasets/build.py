@@ -38,11 +38,11 @@ from typing import Any, Literal, cast
 import tiktoken
 
 from ftctl import __version__
+from ftctl.catalog.models import ModelInfo, compatible_model, lookup_model
 from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnostics
 from ftctl.config.models import DerivedSplit, NearDedupeTransform, OpenAIProvider, SplitData
 from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
 from ftctl.datasets.canonical import canonical_json, sha256_hex
-from ftctl.datasets.catalog import ModelInfo, compatible_model, lookup_model
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
 from ftctl.datasets.formats import Format, check_example

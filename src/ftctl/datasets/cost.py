@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ftctl.datasets.catalog import ModelInfo
+from ftctl.catalog.models import ModelInfo
 from ftctl.errors import DataError
 
 TARGET_EPOCHS = 3

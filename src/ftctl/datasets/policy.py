@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ftctl.catalog.models import ModelInfo
 from ftctl.config.loader import LoadedProject, LoadedWorkspace
 from ftctl.config.models import FlagCheck, Level, Policy, RatioCheck
-from ftctl.datasets.catalog import ModelInfo
 from ftctl.datasets.cost import CostEstimate
 from ftctl.datasets.counting import TokenCount
 from ftctl.datasets.formats import Format
@@ -47,7 +47,7 @@ from ftctl.datasets.similarity import (
 )
 from ftctl.datasets.splits import Leak, SplitName
 from ftctl.errors import Diagnostic, Severity
-from ftctl.gates.refusals import DEFAULT_REFUSAL_PHRASES, RefusalMatcher
+from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES, RefusalMatcher
 
 HARD_MIN_EXAMPLES = 10  # OpenAI rejects training files with fewer examples
 LISTED_PER_CHECK = 20

@@ -37,7 +37,7 @@ import numpy.typing as npt
 import tiktoken
 
 from ftctl import __version__
-from ftctl.datasets.catalog import ModelInfo
+from ftctl.catalog.models import ModelInfo
 from ftctl.datasets.cost import estimate_cost
 from ftctl.datasets.counting import (
     TOKENS_PER_CONVERSATION,
@@ -659,7 +659,7 @@ def _split(texts: list[str], parts: int) -> list[list[str]]:
 def _refusal_installed() -> bool:
     """Whether `_refusal_check` finds a detector, known without importing it: importing the
     `ftctl.gates` package loads the whole eval-gate machinery (about 0.2 s)."""
-    if "ftctl.gates.refusals" in sys.modules:
+    if "ftctl.text.refusals" in sys.modules:
         return True
     from importlib.machinery import PathFinder
     from importlib.util import find_spec
@@ -669,14 +669,14 @@ def _refusal_installed() -> bool:
     except (ImportError, ValueError):
         return False
     locations = None if gates is None else gates.submodule_search_locations
-    return bool(locations) and PathFinder.find_spec("ftctl.gates.refusals", locations) is not None
+    return bool(locations) and PathFinder.find_spec("ftctl.text.refusals", locations) is not None
 
 
 def _refusal_check() -> RefusalCheck | None:
-    """The shared refusal detector (`ftctl.gates.refusals`) with its default phrases: a
+    """The shared refusal detector (`ftctl.text.refusals`) with its default phrases: a
     `RefusalMatcher`, the same answers as `is_refusal(text, DEFAULT_REFUSAL_PHRASES)`."""
     try:
-        from ftctl.gates import refusals
+        from ftctl.text import refusals
     except ImportError:
         return None
     return refusals.refusal_matcher(refusals.DEFAULT_REFUSAL_PHRASES)

@@ -26,8 +26,8 @@ from ftctl.errors import Diagnostic, FtctlError, GateError
 from ftctl.events import Event, EventSink, ignore
 from ftctl.gates.examples import EvalExample, Message
 from ftctl.gates.graders import Grade, Grader, RefusalCheck, build_graders
-from ftctl.gates.refusals import DEFAULT_REFUSAL_PHRASES, is_refusal
 from ftctl.gates.results import format_number
+from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES, is_refusal
 
 Outcome = Literal["win", "tie", "loss"]
 _MAX_LISTED = 20  # diagnostics listed when many examples share one problem

@@ -29,7 +29,7 @@ from ftctl.config.models import (
 from ftctl.config.models import Grader as GraderConfig
 from ftctl.errors import Diagnostic, GateError
 from ftctl.gates.examples import EvalExample
-from ftctl.gates.refusals import DEFAULT_REFUSAL_PHRASES, refusal_matcher
+from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES, refusal_matcher
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(?P<body>.*?)\n?```$", re.DOTALL)
 _MISSING = object()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ftctl.datasets.catalog import OPENAI_TRAINING_CUTOFF, ModelInfo, lookup_model
+from ftctl.catalog.models import OPENAI_TRAINING_CUTOFF, ModelInfo, lookup_model
 from ftctl.errors import DataError, PlanError
 from ftctl.gates.describe import describe_gates
 from ftctl.plan import changes as act
@@ -22,7 +22,7 @@ from ftctl.plan.changes import DriftItem, Plan, PlanOptions, ResourceChange
 from ftctl.plan.desired import DesiredProject
 from ftctl.plan.drift import ObservedVersion, observe_project, project_drift
 from ftctl.plan.fingerprint import FieldChange, changed_fields, config_fingerprint, fingerprint
-from ftctl.plan.world import ObservedWorld
+from ftctl.refresh.world import ObservedWorld
 from ftctl.state.model import StateSnapshot
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftctl.catalog.models import ALIASES
 from ftctl.config.models import OpenAIProvider, ProjectSpec
-from ftctl.datasets.catalog import ALIASES
 from ftctl.plan.fingerprint import fingerprint_inputs
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class DesiredSplit:
     """One built split: its canonical bytes' hash and size (and where the bytes are).
 
     `content_diff`: against the recorded upload of this split, when its canonical file
-    is still in the dataset cache (computed by the I/O layer, `ftctl.plan.prepare`).
+    is still in the dataset cache (computed by the I/O layer, `ftctl.ops.prepare`).
     """
 
     sha256: str

@@ -17,8 +17,8 @@ from typing import Any
 
 from ftctl.plan import changes as act
 from ftctl.plan.changes import DriftItem, ResourceChange
-from ftctl.plan.world import ObservedWorld
 from ftctl.providers.base import RemoteJob
+from ftctl.refresh.world import ObservedWorld
 from ftctl.state.model import StateSnapshot, VersionRecord
 
 ACTIVE_JOB = frozenset({"validating_files", "queued", "running", "paused"})

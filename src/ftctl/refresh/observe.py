@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ftctl.errors import ProviderAPIError
-from ftctl.plan.world import ObservedWorld
 from ftctl.providers.base import META_WORKSPACE, Provider, RemoteJob
+from ftctl.refresh.world import ObservedWorld
 from ftctl.state.model import StateSnapshot
 
 

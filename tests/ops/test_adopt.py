@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ftctl.config.models import ProjectSpec
+from ftctl.ops.adopt import adopt_job
 from ftctl.plan.desired import DesiredProject, DesiredSplit
 from ftctl.plan.fingerprint import changed_fields, fingerprint
 from ftctl.providers.base import META_COMMIT, RemoteCheckpoint, RemoteJob
-from ftctl.state.adopt import adopt_job
 
 SPEC = {
     "provider": "local",

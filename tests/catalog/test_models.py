@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ftctl.datasets.catalog import OPENAI_TRAINING_CUTOFF, lookup_model
+from ftctl.catalog.models import OPENAI_TRAINING_CUTOFF, lookup_model
 from ftctl.errors import DataError
 
 

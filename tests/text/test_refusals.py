@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftctl.gates.refusals import (
+from ftctl.text.refusals import (
     DEFAULT_REFUSAL_PHRASES,
     RefusalMatcher,
     is_refusal,

@@ -1,0 +1,1 @@
+"""Text analysis shared by the data checks and the eval gates (refusal phrases)."""
