@@ -187,11 +187,29 @@ def force_unlock(app: AppContext, lock_id: str) -> None:
 @state.command("audit")
 @click.argument("project", required=False)
 @click.option("--json", "json_flag", is_flag=True, help=JSON_HELP)
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="Export the entries as JSON Lines (one object per line, hashes included).",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Check the whole log's hash chain; exit 1 naming the first entry that was "
+    "edited, removed or reordered.",
+)
 @pass_app
-def audit(app: AppContext, project: str | None, json_flag: bool) -> None:
+def audit(app: AppContext, project: str | None, json_flag: bool, jsonl: bool, verify: bool) -> None:
     """Show the audit log (of PROJECT only, when given), oldest first."""
     store = state_store(app)
+    if verify:
+        _verify_audit(app, store, json_flag)
+        return
     entries = store.audit(project) if store.exists() else []
+    if jsonl:
+        for e in entries:
+            click.echo(json.dumps(e.to_dict(), sort_keys=True, separators=(",", ":")))
+        return
     if wants_json(app, json_flag):
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return
@@ -199,6 +217,25 @@ def audit(app: AppContext, project: str | None, json_flag: bool) -> None:
         extra = f" plan={e.plan_id}" if e.plan_id else ""
         extra += f" commit={e.git_commit[:12]}" if e.git_commit else ""
         click.echo(f"{e.at}  {e.who}  {e.operation}: {e.action} {e.address or '-'}{extra}")
+
+
+def _verify_audit(app: AppContext, store: StateStore, json_flag: bool) -> None:
+    """The whole log is checked whatever PROJECT says: the chain runs through every entry."""
+    from ftctl.state.audit_chain import verify_chain
+
+    entries = store.audit() if store.exists() else []
+    report = verify_chain(entries, store.audit_head() if store.exists() else None)
+    if wants_json(app, json_flag):
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        if not report.ok:
+            click.get_current_context().exit(1)
+        return
+    if report.problem is not None:
+        raise StateError(f"the audit log does not verify: {report.problem.message}")
+    head = f"; head {report.head}" if report.head else ""
+    click.echo(f"Audit log verified: {report.chained} chained entries{head}.")
+    for note in report.notes:
+        click.echo(f"Note: {note}")
 
 
 def _missing(address: str, known: list[str]) -> str:

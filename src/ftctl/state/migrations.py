@@ -8,9 +8,10 @@ newer ftctl (a higher version than this list knows) is refused rather than guess
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ftctl.errors import StateError
+from ftctl.state.sqlstore import start_chain
 
 # Version 1: the first released layout.
 _V1 = """
@@ -69,8 +70,20 @@ ALTER TABLE locks ADD COLUMN pid INTEGER;
 ALTER TABLE locks ADD COLUMN pid_started TEXT;
 """
 
-MIGRATIONS: Sequence[str] = (_V1, _V2, _V3)
+# Version 4: the audit log becomes a hash chain (ftctl.state.audit_chain). Entries already
+# there are sealed by a `chain-start` entry, appended by the Python step below.
+_V4 = """
+ALTER TABLE audit ADD COLUMN seq INTEGER;
+ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit ADD COLUMN entry_hash TEXT;
+CREATE UNIQUE INDEX audit_by_seq ON audit (seq);
+"""
+
+MIGRATIONS: Sequence[str] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
+# Steps that need Python, run after the SQL of the migration to the version they are keyed
+# by, in the same transaction.
+_AFTER: Mapping[int, Callable[[sqlite3.Connection], None]] = {4: start_chain}
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -105,6 +118,9 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
                 return current
             for statement in _statements(MIGRATIONS[current]):
                 conn.execute(statement)
+            step = _AFTER.get(current + 1)
+            if step is not None:
+                step(conn)
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -201,6 +201,12 @@ class AuditEntry(_Record):
     plan_id: str | None = None
     git_commit: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # The hash chain (ftctl.state.audit_chain), filled by the store on append: the entry's
+    # position in the chain, the previous entry's hash and this entry's own. None on
+    # entries written before the chain existed.
+    seq: int | None = None
+    prev_hash: str | None = None
+    entry_hash: str | None = None
 
     @classmethod
     def new(

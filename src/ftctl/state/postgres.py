@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ftctl.errors import StateError
-from ftctl.state.sqlstore import Connection, Cursor, SqlStateStore
+from ftctl.state.sqlstore import Connection, Cursor, SqlStateStore, start_chain
 
 if TYPE_CHECKING:
     import psycopg
@@ -52,7 +52,16 @@ _V3 = [
     "ALTER TABLE locks ADD COLUMN pid BIGINT",
     "ALTER TABLE locks ADD COLUMN pid_started TEXT",
 ]
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3)
+_V4 = [
+    "ALTER TABLE audit ADD COLUMN seq BIGINT",
+    "ALTER TABLE audit ADD COLUMN prev_hash TEXT",
+    "ALTER TABLE audit ADD COLUMN entry_hash TEXT",
+    "CREATE UNIQUE INDEX audit_by_seq ON audit (seq)",
+]
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4)
+# Steps that need Python (see ftctl.state.migrations), run after the migration to the
+# version they are keyed by, in its transaction.
+_AFTER: Mapping[int, Callable[[Connection], None]] = {4: start_chain}
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -134,6 +143,9 @@ class PostgresStateStore(SqlStateStore):
                     return
                 for statement in MIGRATIONS[current]:
                     conn.execute(statement)
+                step = _AFTER.get(current + 1)
+                if step is not None:
+                    step(_PgConnection(conn))
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

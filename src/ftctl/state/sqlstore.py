@@ -4,7 +4,9 @@ Snapshots are stored whole, as JSON, one row per serial: the compare-and-swap is
 "insert serial + 1 if the newest row is `snapshot.serial`", inside one write transaction
 that excludes every other writer. A lock is one row with an expiry that its live holder
 keeps pushing forward (a heartbeat thread), so only a dead holder's lock expires and can
-be taken over; a holder that died on this host (its pid is gone) is taken over at once. The audit table is append-only (the database's triggers refuse changes).
+be taken over; a holder that died on this host (its pid is gone) is taken over at once.
+The audit table is append-only (the database's triggers refuse changes) and hash-chained
+(`ftctl.state.audit_chain`), so an edit made around the triggers is detected.
 Backends provide connections whose `execute` takes `?` placeholders.
 """
 
@@ -22,6 +24,13 @@ from typing import Any, Protocol
 
 from ftctl.errors import StateError, StateLockedError
 from ftctl.events import Event, EventSink, ignore
+from ftctl.state.audit_chain import (
+    HEAD_KEY,
+    entry_hash,
+    format_head,
+    genesis_entry,
+    stored_detail,
+)
 from ftctl.state.holder import holder_is_dead, this_process
 from ftctl.state.model import (
     DEFAULT_LOCK_TTL_S,
@@ -287,44 +296,94 @@ class SqlStateStore(ABC):
     # ---- audit
 
     def append_audit(self, entry: AuditEntry) -> None:
+        """Append `entry` as the next link of the hash chain, and move the chain's head
+        (in meta) in the same transaction."""
         with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO audit (at, who, operation, address, project, action, plan_id, "
-                "git_commit, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.at,
-                    entry.who,
-                    entry.operation,
-                    entry.address,
-                    entry.project,
-                    entry.action,
-                    entry.plan_id,
-                    entry.git_commit,
-                    json.dumps(entry.to_dict()["detail"], sort_keys=True),
-                ),
-            )
+            append_chained(conn, entry)
 
     def audit(self, project: str | None = None) -> list[AuditEntry]:
-        query = (
-            "SELECT id, at, who, operation, address, action, plan_id, git_commit, detail FROM audit"
-        )
+        query = f"SELECT {_AUDIT_COLUMNS} FROM audit"
         params: tuple[Any, ...] = ()
         if project is not None:
             query += " WHERE project = ?"
             params = (project,)
         with self._reader() as conn:
             rows = conn.execute(query + " ORDER BY id", params).fetchall()
-        return [
-            AuditEntry(
-                id=r[0],
-                at=r[1],
-                who=r[2],
-                operation=r[3],
-                address=r[4],
-                action=r[5],
-                plan_id=r[6],
-                git_commit=r[7],
-                detail=json.loads(r[8]),
-            )
-            for r in rows
-        ]
+        return [audit_entry(r) for r in rows]
+
+    def audit_head(self) -> str | None:
+        with self._reader() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_KEY,)).fetchone()
+        return str(row[0]) if row else None
+
+
+_AUDIT_COLUMNS = (
+    "id, at, who, operation, address, action, plan_id, git_commit, detail, seq, prev_hash, "
+    "entry_hash"
+)
+
+
+def audit_entry(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(
+        id=row[0],
+        at=row[1],
+        who=row[2],
+        operation=row[3],
+        address=row[4],
+        action=row[5],
+        plan_id=row[6],
+        git_commit=row[7],
+        detail=json.loads(row[8]),
+        seq=row[9],
+        prev_hash=row[10],
+        entry_hash=row[11],
+    )
+
+
+def read_audit(conn: Connection) -> list[AuditEntry]:
+    """The whole log, oldest first (used by the migration that starts the chain)."""
+    rows = conn.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY id").fetchall()
+    return [audit_entry(r) for r in rows]
+
+
+def append_chained(conn: Connection, entry: AuditEntry) -> None:
+    """Insert `entry` after the newest chained entry, inside the caller's write transaction
+    (which excludes other writers, so two appends never take the same `seq`)."""
+    last = conn.execute(
+        "SELECT seq, entry_hash FROM audit WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    seq = int(last[0]) + 1 if last else 1
+    prev_hash = str(last[1]) if last else None
+    digest = entry_hash(entry, seq, prev_hash)
+    conn.execute(
+        "INSERT INTO audit (at, who, operation, address, project, action, plan_id, "
+        "git_commit, detail, seq, prev_hash, entry_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.at,
+            entry.who,
+            entry.operation,
+            entry.address,
+            entry.project,
+            entry.action,
+            entry.plan_id,
+            entry.git_commit,
+            json.dumps(stored_detail(entry.detail), sort_keys=True),
+            seq,
+            prev_hash,
+            digest,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (HEAD_KEY, format_head(seq, digest)),
+    )
+
+
+def start_chain(conn: Connection) -> None:
+    """The migration step that starts the chain: a log with entries gets a `chain-start`
+    entry sealing them (an empty log simply starts with its first entry)."""
+    legacy = read_audit(conn)
+    if legacy:
+        append_chained(conn, genesis_entry(legacy, utc_now()))

@@ -59,11 +59,17 @@ class StateStore(Protocol):
         ...
 
     def append_audit(self, entry: AuditEntry) -> None:
-        """Append one entry (its id is assigned by the store). There is no update/delete."""
+        """Append one entry as the next link of the audit hash chain (its id, seq and
+        hashes are assigned by the store). There is no update/delete."""
         ...
 
     def audit(self, project: str | None = None) -> list[AuditEntry]:
         """Audit entries, oldest first; only those of `project` when given."""
+        ...
+
+    def audit_head(self) -> str | None:
+        """The newest chained entry as `seq:hash`, as recorded beside the log (None while the
+        log is empty): what `ftctl.state.audit_chain.verify_chain` checks the end against."""
         ...
 
 
