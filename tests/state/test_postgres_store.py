@@ -112,3 +112,43 @@ def test_open_state_reads_the_dsn_from_the_environment(
     store = open_state(workspace)
     assert store.read().workspace_id.startswith("acme.")
     assert not (tmp_path / ".ftctl").exists()
+
+
+def test_audit_chain_migration_and_tamper_detection(postgres_dsn: str, schema: str) -> None:
+    """A schema at version 3 with entries is migrated (the chain starts there); later
+    appends chain; an edit made with the triggers disabled is named by verify_chain."""
+    import psycopg
+
+    from ftctl.state import postgres
+    from ftctl.state.audit_chain import verify_chain
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[arg-type]
+        conn.execute(f'SET LOCAL search_path TO "{schema}"')  # type: ignore[arg-type]
+        for statements in postgres.MIGRATIONS[:3]:
+            for statement in statements:
+                conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '3')")
+        conn.execute(
+            "INSERT INTO audit (at, who, operation, address, project, action, detail) "
+            "VALUES ('2026-01-01T00:00:00Z', 'alice', 'apply', 'alias.bot.prod', 'bot', "
+            "'promote', '{}')"
+        )
+    store = PostgresStateStore(postgres_dsn, schema)
+    for n in (1, 2):
+        store.append_audit(
+            AuditEntry.new(who="bob", operation="apply", address=f"version.bot.{n}", action="wait")
+        )
+    entries = store.audit()
+    assert [(e.seq, e.action) for e in entries] == [
+        (None, "promote"),
+        (1, "chain-start"),
+        (2, "wait"),
+        (3, "wait"),
+    ]
+    assert verify_chain(entries, store.audit_head()).ok
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'ALTER TABLE "{schema}".audit DISABLE TRIGGER USER')  # type: ignore[arg-type]
+        conn.execute(f"UPDATE \"{schema}\".audit SET who = 'mallory' WHERE seq = 2")  # type: ignore[arg-type]
+    problem = verify_chain(store.audit(), store.audit_head()).problem
+    assert problem is not None and (problem.kind, problem.to_dict()["seq"]) == ("edited", 2)
