@@ -27,7 +27,7 @@ def test_first_plan_uploads_trains_and_promotes() -> None:
     }
     assert plan.summary()["train"] == 1
     version = plan.changes[2]
-    assert version.reason == "no version trained yet"
+    assert version.reason.text == "no version trained yet"
     assert version.after is not None and version.after["hyperparameters"]["n_epochs"] == 3
 
 
@@ -51,7 +51,7 @@ def test_hyperparameter_change_forces_a_new_version_without_reupload() -> None:
     assert [(c.path, c.before, c.after) for c in create.forces_new] == [
         ("hyperparameters.n_epochs", 3, 2)
     ]
-    assert create.reason == "fingerprint changed"
+    assert create.reason.text == "fingerprint changed"
 
 
 def test_changed_data_says_what_changed_with_or_without_the_old_file() -> None:
@@ -61,25 +61,25 @@ def test_changed_data_says_what_changed_with_or_without_the_old_file() -> None:
     # The recorded upload's file is no longer cached: only the counts are known.
     upload = f.plan([new], snapshot).changes[0]
     assert upload.address == "dataset.support-bot.train"
-    assert upload.reason == "content changed: 120 -> 120 examples"
+    assert upload.reason.text == "content changed: 120 -> 120 examples"
     # It is: the I/O layer counted the examples added and removed.
     diff = ContentDiff(f.sha("train-v1"), added=41, removed=3)
     split = dataclasses.replace(new.splits["train"], content_diff=diff)
     upload = f.plan([dataclasses.replace(new, splits={**new.splits, "train": split})], snapshot)
     change = upload.changes[0]
-    assert change.reason == "content changed: +41 / -3 examples"
+    assert change.reason.text == "content changed: +41 / -3 examples"
     assert change.after is not None and change.after["examples_added"] == 41
     # A diff against another build than the recorded upload is not shown.
     stale = dataclasses.replace(split, content_diff=ContentDiff(f.sha("x"), 1, 1))
     other = f.plan([dataclasses.replace(new, splits={**new.splits, "train": stale})], snapshot)
-    assert other.changes[0].reason == "content changed: 120 -> 120 examples"
+    assert other.changes[0].reason.text == "content changed: 120 -> 120 examples"
 
 
 def test_a_mismatching_imported_version_is_named_as_the_reason() -> None:
     old = dataclasses.replace(f.version_of(f.project(n_epochs=5), 1), imported=True)
     snapshot = f.state((old,), (f.alias("support-bot", 1),), f.datasets_of(f.project()))
     create = next(c for c in f.plan([f.project()], snapshot).changes if "create" in c.actions)
-    assert create.reason == "imported version 1 does not match the configuration"
+    assert create.reason.text == "imported version 1 does not match the configuration"
     assert [c.path for c in create.forces_new] == ["hyperparameters.n_epochs"]
 
 
@@ -159,7 +159,7 @@ def test_a_changed_gate_rechecks_the_trained_version_instead_of_retraining() -> 
     assert _actions(plan)["version.support-bot.2"] == ("gate",)
     assert _actions(plan)["alias.support-bot.prod"] == ("promote",)
     gate = next(c for c in plan.changes if c.address == "version.support-bot.2")
-    assert gate.reason == "gates changed since they last ran"
+    assert gate.reason.text == "gates changed since they last ran"
     assert plan.summary()["train"] == 0
 
     same = dataclasses.replace(
@@ -214,7 +214,7 @@ def test_out_of_band_cancel_is_drift_and_a_new_version_is_planned() -> None:
     assert [d.address for d in plan.drift] == ["version.support-bot.1"]
     assert _actions(plan)["version.support-bot.1"] == ("record-drift",)
     assert _actions(plan)["version.support-bot.2"][0] == "create"
-    assert plan.changes[1].reason == "version 1 was cancelled"
+    assert plan.changes[1].reason.text == "version 1 was cancelled"
 
 
 def test_deleted_model_is_drift_and_refresh_only_records_only_drift() -> None:

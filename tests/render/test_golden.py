@@ -141,9 +141,21 @@ def test_colors_only_when_enabled() -> None:
 
 def test_json_has_the_documented_keys() -> None:
     data = json.loads(render_plan_json(new_version_openai()))
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     change = next(c for c in data["resource_changes"] if c["address"] == "version.support-bot.4")
-    assert {"address", "actions", "before", "after", "reason"} <= set(change)
+    assert {"address", "actions", "before", "after", "reason", "reason_code"} <= set(change)
     assert change["actions"] == ["create", "wait", "gate"]
+    assert (change["reason_code"], change["reason"]) == (
+        "fingerprint-changed",
+        "fingerprint changed",
+    )
     assert data["cost"]["total"] == 2.47
     assert data["warnings"]
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_kind_of_change_survives_a_saved_plan_round_trip(name: str) -> None:
+    plan = SCENARIOS[name]()
+    again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert again == plan
+    assert render_plan(again) == render_plan(plan)

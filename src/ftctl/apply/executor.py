@@ -14,16 +14,26 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ftctl import __version__
 from ftctl.apply.gating import GateInputs, run_gates
 from ftctl.apply.waiting import DEFAULT_OUTAGE_S, PollPolicy, wait_for_job
-from ftctl.config.models import Gates
 from ftctl.errors import FtctlError, GateError, PlanError, ProviderAPIError, ProviderError
 from ftctl.events import Event, EventSink, ignore
-from ftctl.plan import changes as act
-from ftctl.plan.changes import Plan, ResourceChange
+from ftctl.plan.changes import (
+    Action,
+    CancelChange,
+    CheckChange,
+    DriftChange,
+    NewVersionChange,
+    Plan,
+    PromoteChange,
+    ResourceChange,
+    RetireChange,
+    UploadChange,
+    gates_json,
+)
 from ftctl.plan.desired import DesiredProject
 from ftctl.plan.savedplan import check_fresh
 from ftctl.providers.base import (
@@ -82,6 +92,16 @@ class _StepFailed(FtctlError):
     """One change failed; the rest of its project is skipped, other projects go on."""
 
 
+C = TypeVar("C", bound=ResourceChange)
+
+
+def _expect(change: ResourceChange, kind: type[C], action: Action) -> C:
+    """The change as the type its action needs (a plan file could pair them wrongly)."""
+    if not isinstance(change, kind):
+        raise PlanError(f"{change.address}: cannot apply action {action!s} to this change")
+    return change
+
+
 class Executor:
     def __init__(
         self,
@@ -121,7 +141,7 @@ class Executor:
 
     def _run_change(self, change: ResourceChange) -> None:
         blocked = self._blocked.get(change.project)
-        if blocked and change.actions[0] in (act.PROMOTE, act.RETIRE):
+        if blocked and change.actions[0] in (Action.PROMOTE, Action.RETIRE):
             self.result.skipped.append((change.address, blocked))
             return
         try:
@@ -138,29 +158,15 @@ class Executor:
         self.result.failed.append((change.address, message))
         self._blocked[change.project] = f"{change.address} failed"
 
-    def _run_action(self, change: ResourceChange, action: str) -> bool:
+    def _run_action(self, change: ResourceChange, action: Action) -> bool:
         """Run one step; False stops the change's remaining steps (without failing it)."""
-        if action in (act.WAIT, act.GATE) and not self.options.wait:
+        if action in (Action.WAIT, Action.GATE) and not self.options.wait:
             self._blocked[change.project] = "not waited for (--no-wait)"
             self.result.started.append(change.address)
             self.result.skipped.append((change.address, "--no-wait: the next apply waits"))
             return False
         self.events(Event("step", f"{change.address}: {action}", task=change.address))
-        handler = {
-            act.UPLOAD: self._upload,
-            act.CREATE: self._create,
-            act.ADOPT: self._adopt,
-            act.WAIT: self._wait,
-            act.GATE: self._gate,
-            act.PROMOTE: self._promote,
-            act.CANCEL: self._cancel,
-            act.RETIRE: self._retire,
-            act.FORGET: self._forget,
-            act.RECORD_DRIFT: self._record_drift,
-        }.get(action)
-        if handler is None:
-            raise PlanError(f"{change.address}: cannot apply action {action!r}")
-        detail = handler(change)
+        detail = self._step(change, action)
         if detail is None:
             return False
         self.result.applied.append((change.address, action))
@@ -169,13 +175,38 @@ class Executor:
                 who=self.options.who,
                 operation=self.options.operation,
                 address=change.address,
-                action=action,
+                action=str(action),
                 plan_id=self.plan.plan_id,
                 git_commit=self.options.git_commit,
                 detail=detail,
             )
         )
         return True
+
+    def _step(self, change: ResourceChange, action: Action) -> dict[str, Any] | None:
+        """Run `action` of `change`: the audit detail, or None when it did nothing."""
+        match action:
+            case Action.UPLOAD:
+                return self._upload(_expect(change, UploadChange, action))
+            case Action.CREATE:
+                return self._create(_expect(change, NewVersionChange, action))
+            case Action.ADOPT:
+                return self._adopt(_expect(change, NewVersionChange, action))
+            case Action.WAIT:
+                return self._wait(change)
+            case Action.GATE:
+                gated = change if isinstance(change, NewVersionChange) else None
+                return self._gate(gated or _expect(change, CheckChange, action))
+            case Action.PROMOTE:
+                return self._promote(_expect(change, PromoteChange, action))
+            case Action.CANCEL:
+                return self._cancel(_expect(change, CancelChange, action))
+            case Action.RETIRE:
+                return self._retire(_expect(change, RetireChange, action))
+            case Action.FORGET:
+                return self._forget(change)
+            case Action.RECORD_DRIFT:
+                return self._record_drift(_expect(change, DriftChange, action))
 
     def _write(self, snapshot: StateSnapshot) -> None:
         self.snapshot = self.store.write(snapshot)
@@ -193,11 +224,10 @@ class Executor:
 
     # ---------------------------------------------------------------- steps
 
-    def _upload(self, change: ResourceChange) -> dict[str, Any]:
-        after = change.after or {}
-        _, project, split = change.address.split(".", 2)
-        provider = self.providers(str(after["provider"]))
-        sha = str(after["sha256"])
+    def _upload(self, change: UploadChange) -> dict[str, Any]:
+        project, split = change.project, change.split
+        provider = self.providers(change.provider)
+        sha = change.sha256
         built = self.desired[project].splits[split]
         if built.path is None or built.sha256 != sha:
             raise _StepFailed(f"built data for {change.address} is missing or changed")
@@ -234,10 +264,10 @@ class Executor:
                 return record.file_id
         raise _StepFailed(f"no uploaded file with sha256 {sha[:12]}… on provider {provider!r}")
 
-    def _create(self, change: ResourceChange) -> dict[str, Any]:
-        after = change.after or {}
-        provider = self.providers(str(after["provider"]))
-        fingerprint = str(after["fingerprint"])
+    def _create(self, change: NewVersionChange) -> dict[str, Any]:
+        spec = change.spec
+        provider = self.providers(spec.provider)
+        fingerprint = spec.fingerprint
         metadata = {
             META_PROJECT: change.project,
             META_FINGERPRINT: fingerprint,
@@ -257,15 +287,15 @@ class Executor:
             stamped[META_VERSION] = __version__
             if self.options.git_commit:
                 stamped[META_COMMIT] = self.options.git_commit
-            hyper = {k: v for k, v in dict(after["hyperparameters"]).items() if v != "auto"}
+            hyper = {k: v for k, v in spec.hyperparameters.items() if v != "auto"}
             request = JobRequest(
-                model=str(after["base_model"]),
-                training_file=str(self._file_id(provider.name, after["train_sha256"])),
-                validation_file=self._file_id(provider.name, after.get("validation_sha256")),
-                method=str(after["method"]),
+                model=spec.base_model,
+                training_file=str(self._file_id(provider.name, spec.train_sha256)),
+                validation_file=self._file_id(provider.name, spec.validation_sha256),
+                method=spec.method,
                 hyperparameters=hyper,
-                suffix=after.get("suffix"),
-                seed=after.get("seed"),
+                suffix=spec.suffix,
+                seed=spec.seed,
                 metadata=stamped,
             )
             job = provider.create_job(request)
@@ -273,28 +303,26 @@ class Executor:
         self._record_job(change, job)
         return {"job_id": job.id, "fingerprint": fingerprint, "adopted_existing": adopted}
 
-    def _adopt(self, change: ResourceChange) -> dict[str, Any]:
-        after = change.after or {}
-        provider = self.providers(str(after["provider"]))
-        job = provider.retrieve_job(str(after["job_id"]))
+    def _adopt(self, change: NewVersionChange) -> dict[str, Any]:
+        provider = self.providers(change.spec.provider)
+        job = provider.retrieve_job(str(change.job_id))
         self._record_job(change, job)
-        return {"job_id": job.id, "fingerprint": after["fingerprint"]}
+        return {"job_id": job.id, "fingerprint": change.spec.fingerprint}
 
-    def _record_job(self, change: ResourceChange, job: RemoteJob) -> None:
-        after = change.after or {}
-        validation_sha = after.get("validation_sha256")
+    def _record_job(self, change: NewVersionChange, job: RemoteJob) -> None:
+        spec = change.spec
         record = VersionRecord(
             project=change.project,
-            number=int(after["number"]),
-            fingerprint=str(after["fingerprint"]),
-            fingerprint_inputs=dict(after["fingerprint_inputs"]),
-            provider=str(after["provider"]),
-            base_model=str(after["base_model"]),
-            method=str(after["method"]),
-            hyperparameters=dict(after["hyperparameters"]),
-            seed=after.get("seed"),
-            train_sha256=str(after["train_sha256"]),
-            validation_sha256=validation_sha,
+            number=spec.number,
+            fingerprint=spec.fingerprint,
+            fingerprint_inputs=dict(spec.fingerprint_inputs),
+            provider=spec.provider,
+            base_model=spec.base_model,
+            method=spec.method,
+            hyperparameters=dict(spec.hyperparameters),
+            seed=spec.seed,
+            train_sha256=spec.train_sha256,
+            validation_sha256=spec.validation_sha256,
             train_file_id=job.training_file,
             validation_file_id=job.validation_file,
             job_id=job.id,
@@ -340,11 +368,11 @@ class Executor:
         self._write(self._state.with_version(done))
         return {"job_id": job.id, "model_id": job.fine_tuned_model, "metrics": metrics}
 
-    def _gate(self, change: ResourceChange) -> dict[str, Any] | None:
+    def _gate(self, change: NewVersionChange | CheckChange) -> dict[str, Any] | None:
         version = self._version(change)
         if version.status != "succeeded" or not version.model_id:
             raise _StepFailed(f"{change.address} has no trained model to check")
-        gates = Gates.model_validate((change.after or {}).get("gates_config") or {})
+        gates = change.gates
         desired = self.desired.get(change.project)
         eval_splits = {
             name: s.path
@@ -369,7 +397,7 @@ class Executor:
             self.events,
         )
         # The config the decision was made under: a later plan re-runs the gates when it changes.
-        decision = {**decision, "config": (change.after or {}).get("gates_config") or {}}
+        decision = {**decision, "config": gates_json(gates)}
         self._write(self._state.with_version(dataclasses.replace(version, gates=decision)))
         if not decision.get("passed"):
             lines = [str(r.get("message", "")) for r in decision.get("results", [])]
@@ -377,18 +405,17 @@ class Executor:
             self.events(Event("warning", f"{change.address} failed its gates: " + "; ".join(lines)))
         return decision
 
-    def _promote(self, change: ResourceChange) -> dict[str, Any] | None:
-        after = change.after or {}
-        number = int(after["version"])
+    def _promote(self, change: PromoteChange) -> dict[str, Any] | None:
+        number = change.version
         version = self._state.version(change.project, number)
         if version is None or version.status != "succeeded" or not version.model_id:
             self.result.skipped.append((change.address, f"version {number} has no model"))
             return None
-        gated = after.get("when") != "always" and version.gates is not None
+        gated = change.when != "always" and version.gates is not None
         if gated and not (version.gates or {}).get("passed"):
             self.result.skipped.append((change.address, f"version {number} failed its gates"))
             return None
-        name = change.address.split(".", 2)[2]
+        name = change.alias
         alias = AliasRecord(
             project=change.project,
             name=name,
@@ -405,7 +432,7 @@ class Executor:
             "previous_version": previous.version if previous else None,
         }
 
-    def _cancel(self, change: ResourceChange) -> dict[str, Any]:
+    def _cancel(self, change: CancelChange) -> dict[str, Any]:
         version = self._version(change)
         provider = self.providers(version.provider)
         if version.job_id is None:
@@ -422,9 +449,9 @@ class Executor:
         self._write(self._state.with_version(updated))
         return {"job_id": version.job_id, "status": job.status}
 
-    def _retire(self, change: ResourceChange) -> dict[str, Any]:
+    def _retire(self, change: RetireChange) -> dict[str, Any]:
         version = self._version(change)
-        model_id = version.model_id or (change.before or {}).get("model_id")
+        model_id = version.model_id or change.model_id
         if model_id:
             try:
                 self.providers(version.provider).delete_model(str(model_id))
@@ -440,19 +467,16 @@ class Executor:
             self._write(self._state.without(change.address))
         return {"forgotten": change.address}
 
-    def _record_drift(self, change: ResourceChange) -> dict[str, Any]:
+    def _record_drift(self, change: DriftChange) -> dict[str, Any]:
         record = self._state.find(change.address)
-        after = change.after
         if record is None:
             return {"recorded": "already gone"}
-        if after is None or not isinstance(record, VersionRecord):
+        if change.status is None or not isinstance(record, VersionRecord):
             self._write(self._state.without(change.address))
             return {"recorded": "removed"}
-        updated = dataclasses.replace(
-            record, status=after.get("status", record.status), model_id=after.get("model_id")
-        )
+        updated = dataclasses.replace(record, status=change.status, model_id=change.model_id)
         self._write(self._state.with_version(updated))
-        return {"recorded": dict(after)}
+        return {"recorded": dict(change.after or {})}
 
 
 def apply_plan(

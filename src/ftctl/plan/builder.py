@@ -17,11 +17,26 @@ from typing import Any
 from ftctl.catalog.models import OPENAI_TRAINING_CUTOFF, ModelInfo, lookup_model
 from ftctl.errors import DataError, PlanError
 from ftctl.gates.describe import describe_gates
-from ftctl.plan import changes as act
-from ftctl.plan.changes import DriftItem, Plan, PlanOptions, ResourceChange
+from ftctl.plan.changes import (
+    Action,
+    CancelChange,
+    CheckChange,
+    DriftItem,
+    ForgetChange,
+    NewVersionChange,
+    Plan,
+    PlanOptions,
+    PromoteChange,
+    ResourceChange,
+    RetireChange,
+    UploadChange,
+    VersionSpec,
+    gates_json,
+)
 from ftctl.plan.desired import DesiredProject
 from ftctl.plan.drift import ObservedVersion, observe_project, project_drift
 from ftctl.plan.fingerprint import FieldChange, changed_fields, config_fingerprint, fingerprint
+from ftctl.plan.reasons import Reason, ReasonCode
 from ftctl.refresh.world import ObservedWorld
 from ftctl.state.model import StateSnapshot
 
@@ -176,13 +191,12 @@ def _plan_project(
         if o.status == "running" and (live is None or o.version.number != live.version.number):
             v = o.version
             out.append(
-                ResourceChange(
-                    v.address,
-                    name,
-                    (act.CANCEL,),
-                    {"status": v.status, "job_id": v.job_id},
-                    {"status": "cancelled", "job_id": v.job_id},
-                    f"superseded by version {target_number}",
+                CancelChange(
+                    address=v.address,
+                    project=name,
+                    before={"status": v.status, "job_id": v.job_id},
+                    reason=Reason.of(ReasonCode.SUPERSEDED, version=target_number),
+                    job_id=v.job_id,
                 )
             )
     if version_change is not None:
@@ -227,36 +241,37 @@ def _new_version(
         forces = changed_fields(old, new)
     reason = _new_version_reason(latest, forces, replace)
 
-    after: dict[str, Any] = {
-        "number": number,
-        "fingerprint": fp,
-        "fingerprint_inputs": dict(inputs),
-        "provider": project.provider,
-        "base_model": project.base_model,
-        "method": project.spec.training.method,
-        "hyperparameters": project.hyperparameters,
-        "seed": project.spec.training.seed,
-        "suffix": project.spec.suffix,
-        "train_sha256": project.splits["train"].sha256,
-        "validation_sha256": _sha(project, "validation"),
-        "examples": project.splits["train"].examples,
-        "epochs": project.epochs,
-        "billed_tokens": project.billed_tokens,
-        "gates_config": project.spec.gates.model_dump(mode="json", by_alias=True),
-        "run_gates": gate,
-    }
-    tail = (act.WAIT, act.GATE) if gate else (act.WAIT,)
+    spec = VersionSpec(
+        number=number,
+        fingerprint=fp,
+        fingerprint_inputs=dict(inputs),
+        provider=project.provider,
+        base_model=project.base_model,
+        method=project.spec.training.method,
+        hyperparameters=project.hyperparameters,
+        seed=project.spec.training.seed,
+        suffix=project.spec.suffix,
+        train_sha256=project.splits["train"].sha256,
+        validation_sha256=_sha(project, "validation"),
+        examples=project.splits["train"].examples,
+        epochs=project.epochs,
+        billed_tokens=project.billed_tokens,
+    )
     if adoptable:
         job = adoptable[-1]
-        after["job_id"] = job.id
-        reason = f"job {job.id} for this fingerprint already exists on the provider; adopting it"
         # The job is already paid for: adopting it costs nothing more.
-        change = ResourceChange(
-            address, name, (act.ADOPT, *tail), None, after, reason, cost_usd=0.0
+        change = NewVersionChange(
+            address=address,
+            project=name,
+            reason=Reason.of(ReasonCode.JOB_EXISTS, job_id=job.id),
+            cost_usd=0.0,
+            spec=spec,
+            gates=project.spec.gates,
+            run_gates=gate,
+            job_id=job.id,
         )
         return change, []
 
-    before = None
     uploads: list[ResourceChange] = []
     for split in ("train", "validation"):
         built = project.splits.get(split)
@@ -267,66 +282,67 @@ def _new_version(
         ):
             continue
         recorded = snapshot.dataset(name, split)
-        upload: dict[str, Any] = {
-            "sha256": built.sha256,
-            "examples": built.examples,
-            "tokens": built.tokens,
-            "provider": project.provider,
-        }
         diff = built.content_diff
+        added: int | None = None
+        removed: int | None = None
         if recorded is None:
-            why = "not uploaded yet"
+            why = Reason.of(ReasonCode.NOT_UPLOADED)
         elif diff is not None and diff.base_sha256 == recorded.sha256:
-            why = f"content changed: +{diff.added:,} / -{diff.removed:,} examples"
-            upload["examples_added"] = diff.added
-            upload["examples_removed"] = diff.removed
+            added, removed = diff.added, diff.removed
+            why = Reason.of(ReasonCode.CONTENT_CHANGED, added=added, removed=removed)
         else:  # the recorded upload's file is no longer cached: only the counts are known
-            why = f"content changed: {recorded.examples:,} -> {built.examples:,} examples"
+            why = Reason.of(
+                ReasonCode.CONTENT_CHANGED, before=recorded.examples, after=built.examples
+            )
         uploads.append(
-            ResourceChange(
-                f"dataset.{name}.{split}",
-                name,
-                (act.UPLOAD,),
-                None
+            UploadChange(
+                address=f"dataset.{name}.{split}",
+                project=name,
+                before=None
                 if recorded is None
                 else {"sha256": recorded.sha256, "examples": recorded.examples},
-                upload,
-                why,
+                reason=why,
+                sha256=built.sha256,
+                examples=built.examples,
+                tokens=built.tokens,
+                provider=project.provider,
+                examples_added=added,
+                examples_removed=removed,
             )
         )
-    change = ResourceChange(
-        address,
-        name,
-        (act.CREATE, *tail),
-        before,
-        after,
-        reason,
-        forces_new=tuple(forces),
+    change = NewVersionChange(
+        address=address,
+        project=name,
+        reason=reason,
         cost_usd=project.cost_usd,
+        spec=spec,
+        gates=project.spec.gates,
+        run_gates=gate,
+        fingerprint_changes=tuple(forces),
     )
     return change, uploads
 
 
 def _new_version_reason(
     latest: ObservedVersion | None, forces: Sequence[FieldChange], replace: bool
-) -> str:
+) -> Reason:
     if replace:
-        return "replacement requested with --replace"
+        return Reason.of(ReasonCode.REPLACE_REQUESTED)
     if latest is None:
-        return "no version trained yet"
+        return Reason.of(ReasonCode.NO_VERSION_YET)
+    number = latest.version.number
     if forces and latest.version.imported:
         # Adopted with `ftctl import` from a job trained with other settings or data.
-        return f"imported version {latest.version.number} does not match the configuration"
+        return Reason.of(ReasonCode.IMPORTED_MISMATCH, version=number)
     if forces:
-        return "fingerprint changed"
-    number = latest.version.number
+        return Reason.of(ReasonCode.FINGERPRINT_CHANGED)
     if latest.status == "failed":
-        return f"version {number} failed"
+        return Reason.of(ReasonCode.VERSION_FAILED, version=number)
     if latest.status == "cancelled":
-        return f"version {number} was cancelled"
+        return Reason.of(ReasonCode.VERSION_CANCELLED, version=number)
     if latest.status in ("retired", "missing"):
-        return f"version {number} no longer exists on the provider"
-    return "no usable version for this fingerprint"
+        return Reason.of(ReasonCode.VERSION_GONE, version=number)
+    return Reason.of(ReasonCode.NO_USABLE_VERSION)
 
 
 def _existing_version(
@@ -334,38 +350,33 @@ def _existing_version(
 ) -> ResourceChange | None:
     v = live.version
     before = {"number": v.number, "status": v.status, "job_id": v.job_id, "model_id": v.model_id}
-    common = {
-        "number": v.number,
-        "job_id": v.job_id,
-        "gates_config": project.spec.gates.model_dump(mode="json", by_alias=True),
-        "run_gates": gate,
-    }
-    if live.status in ("running", "finished"):
-        after = {**common, "status": "succeeded"}
-        actions = (act.WAIT, act.GATE) if gate else (act.WAIT,)
-        reason = "job is running" if live.status == "running" else "job finished since last apply"
-        return ResourceChange(v.address, project.name, actions, before, after, reason)
-    if gate and v.gates is None:
-        after = {**common, "status": v.status, "model_id": v.model_id}
-        return ResourceChange(
-            v.address, project.name, (act.GATE,), before, after, "gates not run yet"
+    gates = project.spec.gates
+
+    def check(reason: ReasonCode, *, wait: bool) -> CheckChange:
+        return CheckChange(
+            address=v.address,
+            project=project.name,
+            before=before,
+            reason=Reason.of(reason),
+            number=v.number,
+            job_id=v.job_id,
+            wait=wait,
+            gates=gates,
+            run_gates=gate,
+            status="succeeded" if wait else v.status,
+            model_id=None if wait else v.model_id,
         )
-    if (
-        gate
-        and v.gates is not None
-        and v.gates.get("config", common["gates_config"]) != common["gates_config"]
-    ):
+
+    if live.status in ("running", "finished"):
+        running = live.status == "running"
+        return check(ReasonCode.JOB_RUNNING if running else ReasonCode.JOB_FINISHED, wait=True)
+    if gate and v.gates is None:
+        return check(ReasonCode.GATES_NOT_RUN, wait=False)
+    wanted = gates_json(gates)
+    if gate and v.gates is not None and v.gates.get("config", wanted) != wanted:
         # Gates are outside the fingerprint: a changed gate re-checks the trained model
         # instead of training a new one.
-        after = {**common, "status": v.status, "model_id": v.model_id}
-        return ResourceChange(
-            v.address,
-            project.name,
-            (act.GATE,),
-            before,
-            after,
-            "gates changed since they last ran",
-        )
+        return check(ReasonCode.GATES_CHANGED, wait=False)
     return None
 
 
@@ -395,13 +406,18 @@ def _promote(
         if alias is None or alias.version in gone
         else {"version": alias.version, "model_id": alias.model_id}
     )
-    after = {
-        "version": number,
-        "when": promote.when,
-        "gates": describe_gates(project.spec.gates) if gate else [],
-    }
-    reason = f"move to version {number} if its gates pass" if gate else f"move to version {number}"
-    return [ResourceChange(address, project.name, (act.PROMOTE,), before, after, reason)]
+    code = ReasonCode.PROMOTE_IF_GATES_PASS if gate else ReasonCode.PROMOTE
+    return [
+        PromoteChange(
+            address=address,
+            project=project.name,
+            before=before,
+            reason=Reason.of(code, version=number),
+            version=number,
+            when=promote.when,
+            gates=tuple(describe_gates(project.spec.gates)) if gate else (),
+        )
+    ]
 
 
 def _retire(
@@ -428,13 +444,12 @@ def _retire(
             )
             continue
         out.append(
-            ResourceChange(
-                v.address,
-                project.name,
-                (act.RETIRE,),
-                {"status": v.status, "model_id": v.model_id},
-                {"status": "retired", "model_id": v.model_id},
-                f"beyond lifecycle.keepVersions ({keep})",
+            RetireChange(
+                address=v.address,
+                project=project.name,
+                before={"status": v.status, "model_id": v.model_id},
+                reason=Reason.of(ReasonCode.BEYOND_KEEP_VERSIONS, keep=keep),
+                model_id=v.model_id,
             )
         )
     return out
@@ -457,23 +472,29 @@ def _destroy(
                 "the plan using the --target flag."
             )
     out: list[ResourceChange] = []
+    why = Reason.of(ReasonCode.DESTROY)
     for alias in snapshot.aliases_of(name):
         before = {"version": alias.version, "model_id": alias.model_id}
-        out.append(ResourceChange(alias.address, name, (act.FORGET,), before, None, "destroy"))
+        out.append(ForgetChange(address=alias.address, project=name, before=before, reason=why))
     for o in observed:
         v = o.version
         model_id = v.model_id or (o.job.fine_tuned_model if o.job else None)
         before = {"status": v.status, "job_id": v.job_id, "model_id": model_id}
+        common: dict[str, Any] = {
+            "address": v.address,
+            "project": name,
+            "before": before,
+            "reason": why,
+        }
         if o.status == "running":
-            actions: tuple[str, ...] = (act.CANCEL, act.FORGET)
+            out.append(CancelChange(**common, job_id=v.job_id, forget=True))
         elif o.status in ("succeeded", "finished") and model_id:
-            actions = (act.RETIRE, act.FORGET)
+            out.append(RetireChange(**common, model_id=model_id, forget=True))
         else:
-            actions = (act.FORGET,)
-        out.append(ResourceChange(v.address, name, actions, before, None, "destroy"))
+            out.append(ForgetChange(**common))
     for d in snapshot.datasets_of(name):
         before = {"sha256": d.sha256, "file_id": d.file_id}
-        out.append(ResourceChange(d.address, name, (act.FORGET,), before, None, "destroy"))
+        out.append(ForgetChange(address=d.address, project=name, before=before, reason=why))
     return out
 
 
@@ -495,9 +516,7 @@ def _targeted(changes: Sequence[ResourceChange], targets: Sequence[str]) -> list
         for j, other in enumerate(changes):
             if other.project != change.project or other.kind not in needs:
                 continue
-            if other.kind == "version" and not {act.CREATE, act.ADOPT, act.WAIT, act.GATE} & set(
-                other.actions
-            ):
+            if other.kind == "version" and not isinstance(other, NewVersionChange | CheckChange):
                 continue
             keep.add(j)
     return [c for i, c in enumerate(changes) if i in keep]
@@ -522,7 +541,7 @@ def _model_warnings(
         info: ModelInfo | None = lookup_model(project.base_model)
     except DataError:
         info = None
-    trains = any(act.CREATE in c.actions for c in planned)
+    trains = any(Action.CREATE in c.actions for c in planned)
     if project.provider_is_openai:
         cutoff = (info.training_available_until if info else None) or OPENAI_TRAINING_CUTOFF
         if today > cutoff:

@@ -2,85 +2,507 @@
 
 A `Plan` is a pure value: JSON in, JSON out (`to_dict` / `from_dict`), so that a saved
 plan file holds exactly what `apply` will do and a renderer never feeds decisions.
+
+The contract between the planner and the executor is typed: `Action` is a closed enum,
+and each kind of change is its own frozen class whose fields are what the executor
+needs (`UploadChange.sha256`, `NewVersionChange.spec`, the gates as a `Gates` model).
+The JSON `after` object is derived from those fields for people and tools; the executor
+never reads it. `before` is what the state recorded, for display only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, cast
 
+from pydantic import ValidationError
+
+from ftctl.config.models import Gates
 from ftctl.errors import PlanError
 from ftctl.plan.fingerprint import FieldChange
+from ftctl.plan.reasons import Reason
+from ftctl.state.model import VERSION_STATUSES, VersionStatus
 
-PLAN_FORMAT_VERSION = 1
-
-# Actions, in the order the executor runs a change's steps.
-UPLOAD = "upload"
-CREATE = "create"  # start a new fine-tuning job (a paid training run)
-ADOPT = "adopt"  # record a job ftctl already started (found by its metadata)
-WAIT = "wait"
-GATE = "gate"
-PROMOTE = "promote"
-CANCEL = "cancel"
-RETIRE = "retire"
-FORGET = "forget"
-RECORD_DRIFT = "record-drift"
-NO_OP = "no-op"
-
-ACTIONS = (UPLOAD, CREATE, ADOPT, WAIT, GATE, PROMOTE, CANCEL, RETIRE, FORGET, RECORD_DRIFT, NO_OP)
+# 2: typed changes, reason codes (`reason_code`, `reason_args`), no `no-op` action.
+PLAN_FORMAT_VERSION = 2
 
 
-@dataclass(frozen=True)
+class Action(StrEnum):
+    """The steps apply runs, in the order a change's steps run."""
+
+    UPLOAD = "upload"
+    CREATE = "create"  # start a new fine-tuning job (a paid training run)
+    ADOPT = "adopt"  # record a job that already exists (found by metadata, or imported)
+    WAIT = "wait"
+    GATE = "gate"
+    PROMOTE = "promote"
+    CANCEL = "cancel"
+    RETIRE = "retire"
+    FORGET = "forget"
+    RECORD_DRIFT = "record-drift"
+
+
+# Short names (`act.CREATE`) for the enum members.
+UPLOAD = Action.UPLOAD
+CREATE = Action.CREATE
+ADOPT = Action.ADOPT
+WAIT = Action.WAIT
+GATE = Action.GATE
+PROMOTE = Action.PROMOTE
+CANCEL = Action.CANCEL
+RETIRE = Action.RETIRE
+FORGET = Action.FORGET
+RECORD_DRIFT = Action.RECORD_DRIFT
+ACTIONS = tuple(Action)
+
+
+# --------------------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True, kw_only=True)
 class ResourceChange:
-    """What the plan does to one resource (`version.support-bot.4`).
-
-    `before`/`after` are plain JSON (None when the resource does not exist on that side);
-    `after` also carries what the executor needs (the job request, the split hashes).
-    `forces_new` lists the fingerprint fields that made this a new version.
-    """
+    """What the plan does to one resource (`version.support-bot.4`): the base of the
+    typed changes below. `actions` are derived from the change's fields."""
 
     address: str
     project: str
-    actions: tuple[str, ...]
-    before: Mapping[str, Any] | None
-    after: Mapping[str, Any] | None
-    reason: str
-    forces_new: tuple[FieldChange, ...] = ()
+    reason: Reason
+    before: Mapping[str, Any] | None = None  # the state's record, shown; apply ignores it
     cost_usd: float | None = None
 
     @property
     def kind(self) -> str:
         return self.address.split(".", 1)[0]
 
+    @property
+    def name(self) -> str:
+        """The last part of the address: the split, version number or alias name."""
+        return self.address.split(".", 2)[2]
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        raise NotImplementedError
+
+    @property
+    def after(self) -> Mapping[str, Any] | None:
+        """The resource as it will be (None: removed from the state), for display/JSON."""
+        return None
+
+    @property
+    def forces_new(self) -> tuple[FieldChange, ...]:
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "address": self.address,
             "project": self.project,
-            "actions": list(self.actions),
+            "actions": [str(a) for a in self.actions],
             "before": _plain(self.before),
             "after": _plain(self.after),
-            "reason": self.reason,
+            "reason": self.reason.text,
+            "reason_code": str(self.reason.code),
+            "reason_args": dict(self.reason.args),
             "forces_new": [f.to_dict() for f in self.forces_new],
             "cost_usd": self.cost_usd,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResourceChange:
-        actions = tuple(str(a) for a in data["actions"])
-        unknown = [a for a in actions if a not in ACTIONS]
-        if unknown:
-            raise PlanError(f"unknown action(s) {unknown} in plan change {data.get('address')}")
+        address = data.get("address")
+        try:
+            actions = tuple(Action(str(a)) for a in data["actions"])
+        except ValueError as error:
+            raise PlanError(f"unknown action(s) in plan change {address}: {error}") from error
+        if not actions:
+            raise PlanError(f"plan change {address} has no actions")
+        common: dict[str, Any] = {
+            "address": str(data["address"]),
+            "project": str(data["project"]),
+            "reason": Reason.parse(data.get("reason_code"), data.get("reason_args")),
+            "before": data.get("before"),
+            "cost_usd": data.get("cost_usd"),
+        }
+        after = data.get("after")
+        kind = _BY_FIRST_ACTION[actions[0]]
+        try:
+            change = kind.parse(common, after if isinstance(after, Mapping) else None, data)
+        except ValidationError as error:
+            raise PlanError(f"plan change {address}: invalid gates: {error}") from error
+        if change.actions != actions:
+            raise PlanError(
+                f"plan change {address}: actions {[str(a) for a in actions]} do not match "
+                f"its fields ({[str(a) for a in change.actions]})"
+            )
+        return change
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> ResourceChange:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadChange(ResourceChange):
+    """Upload a built split's canonical JSONL to a provider (`dataset.<project>.<split>`)."""
+
+    sha256: str
+    examples: int
+    tokens: int
+    provider: str
+    examples_added: int | None = None
+    examples_removed: int | None = None
+
+    @property
+    def split(self) -> str:
+        return self.name
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.UPLOAD,)
+
+    @property
+    def after(self) -> Mapping[str, Any]:
+        out: dict[str, Any] = {
+            "sha256": self.sha256,
+            "examples": self.examples,
+            "tokens": self.tokens,
+            "provider": self.provider,
+        }
+        if self.examples_added is not None:
+            out["examples_added"] = self.examples_added
+            out["examples_removed"] = self.examples_removed
+        return out
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> UploadChange:
+        a = _need(after, common)
         return cls(
-            address=str(data["address"]),
-            project=str(data["project"]),
-            actions=actions,
-            before=data.get("before"),
-            after=data.get("after"),
-            reason=str(data.get("reason", "")),
-            forces_new=tuple(FieldChange.from_dict(f) for f in data.get("forces_new", ())),
-            cost_usd=data.get("cost_usd"),
+            **common,
+            sha256=str(a["sha256"]),
+            examples=int(a["examples"]),
+            tokens=int(a["tokens"]),
+            provider=str(a["provider"]),
+            examples_added=_opt_int(a.get("examples_added")),
+            examples_removed=_opt_int(a.get("examples_removed")),
         )
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """What a new version is trained from: the job request and its fingerprint."""
+
+    number: int
+    fingerprint: str
+    fingerprint_inputs: Mapping[str, Any]
+    provider: str
+    base_model: str
+    method: str
+    hyperparameters: Mapping[str, Any]  # snake_case, "auto" kept (the API drops it)
+    seed: int | None
+    suffix: str | None
+    train_sha256: str
+    validation_sha256: str | None
+    examples: int
+    epochs: int | None
+    billed_tokens: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "fingerprint": self.fingerprint,
+            "fingerprint_inputs": _plain(self.fingerprint_inputs),
+            "provider": self.provider,
+            "base_model": self.base_model,
+            "method": self.method,
+            "hyperparameters": _plain(self.hyperparameters),
+            "seed": self.seed,
+            "suffix": self.suffix,
+            "train_sha256": self.train_sha256,
+            "validation_sha256": self.validation_sha256,
+            "examples": self.examples,
+            "epochs": self.epochs,
+            "billed_tokens": self.billed_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, a: Mapping[str, Any]) -> VersionSpec:
+        return cls(
+            number=int(a["number"]),
+            fingerprint=str(a["fingerprint"]),
+            fingerprint_inputs=dict(a["fingerprint_inputs"]),
+            provider=str(a["provider"]),
+            base_model=str(a["base_model"]),
+            method=str(a["method"]),
+            hyperparameters=dict(a["hyperparameters"]),
+            seed=_opt_int(a.get("seed")),
+            suffix=None if a.get("suffix") is None else str(a["suffix"]),
+            train_sha256=str(a["train_sha256"]),
+            validation_sha256=(
+                None if a.get("validation_sha256") is None else str(a["validation_sha256"])
+            ),
+            examples=int(a.get("examples") or 0),
+            epochs=_opt_int(a.get("epochs")),
+            billed_tokens=_opt_int(a.get("billed_tokens")),
+        )
+
+
+def gates_json(gates: Gates) -> dict[str, Any]:
+    """The gates as the plan and the state record them (camelCase, JSON values)."""
+    return gates.model_dump(mode="json", by_alias=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewVersionChange(ResourceChange):
+    """A new version: start its job (`create`), or record a job for this fingerprint that
+    already exists (`adopt`, when `job_id` is set); then wait, and gate when `run_gates`."""
+
+    spec: VersionSpec
+    gates: Gates
+    run_gates: bool
+    job_id: str | None = None
+    fingerprint_changes: tuple[FieldChange, ...] = ()
+
+    @property
+    def adopt(self) -> bool:
+        return self.job_id is not None
+
+    @property
+    def forces_new(self) -> tuple[FieldChange, ...]:
+        return self.fingerprint_changes
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        first = Action.ADOPT if self.adopt else Action.CREATE
+        return (first, Action.WAIT, Action.GATE) if self.run_gates else (first, Action.WAIT)
+
+    @property
+    def after(self) -> Mapping[str, Any]:
+        out = self.spec.to_dict()
+        out["gates_config"] = gates_json(self.gates)
+        out["run_gates"] = self.run_gates
+        if self.job_id is not None:
+            out["job_id"] = self.job_id
+        return out
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> NewVersionChange:
+        a = _need(after, common)
+        return cls(
+            **common,
+            spec=VersionSpec.from_dict(a),
+            gates=Gates.model_validate(a.get("gates_config") or {}),
+            run_gates=bool(a.get("run_gates")),
+            job_id=None if a.get("job_id") is None else str(a["job_id"]),
+            fingerprint_changes=tuple(FieldChange.from_dict(f) for f in data.get("forces_new", ())),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckChange(ResourceChange):
+    """A recorded version: wait for its job (`wait`) and/or run its gates (`gate`)."""
+
+    number: int
+    job_id: str | None
+    wait: bool
+    gates: Gates
+    run_gates: bool
+    status: str  # the status it will have (shown)
+    model_id: str | None = None
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        steps = (Action.WAIT,) if self.wait else ()
+        return (*steps, Action.GATE) if self.run_gates else steps
+
+    @property
+    def after(self) -> Mapping[str, Any]:
+        out: dict[str, Any] = {
+            "number": self.number,
+            "job_id": self.job_id,
+            "gates_config": gates_json(self.gates),
+            "run_gates": self.run_gates,
+            "status": self.status,
+        }
+        if not self.wait:
+            out["model_id"] = self.model_id
+        return out
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> CheckChange:
+        a = _need(after, common)
+        actions = [str(x) for x in data["actions"]]
+        return cls(
+            **common,
+            number=int(a["number"]),
+            job_id=None if a.get("job_id") is None else str(a["job_id"]),
+            wait=Action.WAIT in actions,
+            gates=Gates.model_validate(a.get("gates_config") or {}),
+            run_gates=bool(a.get("run_gates")) and Action.GATE in actions,
+            status=str(a.get("status", "")),
+            model_id=None if a.get("model_id") is None else str(a["model_id"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromoteChange(ResourceChange):
+    """Move an alias to a version (only if its gates passed, unless `when` is `always`)."""
+
+    version: int
+    when: str  # gates_pass | always (`manual` plans no promotion)
+    gates: tuple[str, ...] = ()  # the one-line gate descriptions (shown)
+
+    @property
+    def alias(self) -> str:
+        return self.name
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.PROMOTE,)
+
+    @property
+    def after(self) -> Mapping[str, Any]:
+        return {"version": self.version, "when": self.when, "gates": list(self.gates)}
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> PromoteChange:
+        a = _need(after, common)
+        return cls(
+            **common,
+            version=int(a["version"]),
+            when=str(a.get("when", "gates_pass")),
+            gates=tuple(str(g) for g in a.get("gates") or ()),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelChange(ResourceChange):
+    """Cancel a version's running job; with `forget` (destroy), then drop it from the state."""
+
+    job_id: str | None
+    forget: bool = False
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.CANCEL, Action.FORGET) if self.forget else (Action.CANCEL,)
+
+    @property
+    def after(self) -> Mapping[str, Any] | None:
+        return None if self.forget else {"status": "cancelled", "job_id": self.job_id}
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> CancelChange:
+        source = after or common["before"] or {}
+        job = source.get("job_id")
+        return cls(
+            **common, job_id=None if job is None else str(job), forget=Action.FORGET in _acts(data)
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetireChange(ResourceChange):
+    """Delete a version's model; with `forget` (destroy), then drop it from the state.
+    `model_id`: the model to delete when the state has none recorded (seen by refresh)."""
+
+    model_id: str | None
+    forget: bool = False
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.RETIRE, Action.FORGET) if self.forget else (Action.RETIRE,)
+
+    @property
+    def after(self) -> Mapping[str, Any] | None:
+        return None if self.forget else {"status": "retired", "model_id": self.model_id}
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> RetireChange:
+        source = after or common["before"] or {}
+        model = source.get("model_id")
+        return cls(
+            **common,
+            model_id=None if model is None else str(model),
+            forget=Action.FORGET in _acts(data),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForgetChange(ResourceChange):
+    """Drop a resource from the state; the provider is not touched."""
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.FORGET,)
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> ForgetChange:
+        return cls(**common)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftChange(ResourceChange):
+    """Record in the state what refresh saw changed outside ftctl. `status` None: the
+    resource is gone and its record is removed."""
+
+    status: VersionStatus | None
+    job_id: str | None = None
+    model_id: str | None = None
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.RECORD_DRIFT,)
+
+    @property
+    def after(self) -> Mapping[str, Any] | None:
+        if self.status is None:
+            return None
+        return {"status": self.status, "job_id": self.job_id, "model_id": self.model_id}
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> DriftChange:
+        if after is None:
+            return cls(**common, status=None)
+        status = str(after.get("status"))
+        if status not in VERSION_STATUSES:
+            raise PlanError(f"plan change {common['address']}: unknown status {status!r}")
+        return cls(
+            **common,
+            status=cast(VersionStatus, status),
+            job_id=None if after.get("job_id") is None else str(after["job_id"]),
+            model_id=None if after.get("model_id") is None else str(after["model_id"]),
+        )
+
+
+_BY_FIRST_ACTION: dict[Action, type[ResourceChange]] = {
+    Action.UPLOAD: UploadChange,
+    Action.CREATE: NewVersionChange,
+    Action.ADOPT: NewVersionChange,
+    Action.WAIT: CheckChange,
+    Action.GATE: CheckChange,
+    Action.PROMOTE: PromoteChange,
+    Action.CANCEL: CancelChange,
+    Action.RETIRE: RetireChange,
+    Action.FORGET: ForgetChange,
+    Action.RECORD_DRIFT: DriftChange,
+}
 
 
 @dataclass(frozen=True)
@@ -89,15 +511,21 @@ class DriftItem:
 
     address: str
     project: str
-    message: str
+    reason: Reason
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
+
+    @property
+    def message(self) -> str:
+        return self.reason.text
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "address": self.address,
             "project": self.project,
             "message": self.message,
+            "code": str(self.reason.code),
+            "args": dict(self.reason.args),
             "before": _plain(self.before),
             "after": _plain(self.after),
         }
@@ -107,7 +535,7 @@ class DriftItem:
         return cls(
             address=str(data["address"]),
             project=str(data["project"]),
-            message=str(data["message"]),
+            reason=Reason.parse(data.get("code"), data.get("args")),
             before=data.get("before"),
             after=data.get("after"),
         )
@@ -165,8 +593,8 @@ class Plan:
 
     @property
     def actionable(self) -> tuple[ResourceChange, ...]:
-        """The changes that do something (no-ops left out)."""
-        return tuple(c for c in self.changes if c.actions != (NO_OP,))
+        """The changes that do something (every change does: there is no no-op)."""
+        return tuple(c for c in self.changes if c.actions)
 
     @property
     def has_changes(self) -> bool:
@@ -176,25 +604,25 @@ class Plan:
     def total_cost_usd(self) -> float:
         return round(sum(self.cost_by_project.values()), 6)
 
-    def count(self, action: str) -> int:
+    def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if action in c.actions)
 
     def summary(self) -> dict[str, int]:
         """The counts of the summary line (`Plan: 1 to upload, 1 to train, ...`)."""
         return {
-            "upload": self.count(UPLOAD),
-            "train": self.count(CREATE),
-            "promote": self.count(PROMOTE),
-            "retire": self.count(RETIRE),
-            "cancel": self.count(CANCEL),
+            "upload": self.count(Action.UPLOAD),
+            "train": self.count(Action.CREATE),
+            "promote": self.count(Action.PROMOTE),
+            "retire": self.count(Action.RETIRE),
+            "cancel": self.count(Action.CANCEL),
             # Waiting that is part of a new version is not counted twice.
             "wait": sum(
                 1
                 for c in self.changes
-                if WAIT in c.actions and not {CREATE, ADOPT} & set(c.actions)
+                if Action.WAIT in c.actions and not isinstance(c, NewVersionChange)
             ),
-            "forget": self.count(FORGET),
-            "record_drift": self.count(RECORD_DRIFT),
+            "forget": self.count(Action.FORGET),
+            "record_drift": self.count(Action.RECORD_DRIFT),
         }
 
     # ---- JSON
@@ -248,6 +676,20 @@ class Plan:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise PlanError(f"malformed plan: missing or invalid {error}") from error
+
+
+def _need(after: Mapping[str, Any] | None, common: Mapping[str, Any]) -> Mapping[str, Any]:
+    if after is None:
+        raise PlanError(f"plan change {common['address']} has no `after`")
+    return after
+
+
+def _acts(data: Mapping[str, Any]) -> list[str]:
+    return [str(a) for a in data.get("actions", ())]
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _plain(value: Any) -> Any:

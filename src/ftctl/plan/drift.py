@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ftctl.plan import changes as act
-from ftctl.plan.changes import DriftItem, ResourceChange
+from ftctl.plan.changes import DriftChange, DriftItem, ResourceChange
+from ftctl.plan.reasons import Reason, ReasonCode
 from ftctl.providers.base import RemoteJob
 from ftctl.refresh.world import ObservedWorld
-from ftctl.state.model import StateSnapshot, VersionRecord
+from ftctl.state.model import StateSnapshot, VersionRecord, VersionStatus
 
 ACTIVE_JOB = frozenset({"validating_files", "queued", "running", "paused"})
 
@@ -31,7 +31,7 @@ class ObservedVersion:
     version: VersionRecord
     status: str  # running | finished | succeeded | failed | cancelled | retired | missing
     job: RemoteJob | None
-    drift: str | None  # what changed outside ftctl, if anything
+    drift: Reason | None  # what changed outside ftctl, if anything
 
 
 def observe_version(version: VersionRecord, world: ObservedWorld) -> ObservedVersion:
@@ -39,20 +39,20 @@ def observe_version(version: VersionRecord, world: ObservedWorld) -> ObservedVer
     if version.active:
         if job is None:
             if version.job_id and version.provider in world.observed_providers:
-                return ObservedVersion(
-                    version, "missing", None, "job no longer exists on the provider"
-                )
+                return ObservedVersion(version, "missing", None, Reason.of(ReasonCode.JOB_MISSING))
             return ObservedVersion(version, "running", None, None)
         if job.status in ACTIVE_JOB:
             return ObservedVersion(version, "running", job, None)
         if job.status == "cancelled":
-            return ObservedVersion(version, "cancelled", job, "job was cancelled outside ftctl")
+            why = Reason.of(ReasonCode.JOB_CANCELLED_OUTSIDE)
+            return ObservedVersion(version, "cancelled", job, why)
         # succeeded or failed since the last apply: a wait records the result.
         return ObservedVersion(version, "finished", job, None)
     if version.status == "succeeded" and version.model_id:
         exists = world.model_exists(version.provider, version.model_id)
         if exists is False:
-            return ObservedVersion(version, "retired", job, "model was deleted outside ftctl")
+            why = Reason.of(ReasonCode.MODEL_DELETED_OUTSIDE)
+            return ObservedVersion(version, "retired", job, why)
     return ObservedVersion(version, version.status, job, None)
 
 
@@ -79,29 +79,38 @@ def project_drift(
         if o.status in ("retired", "missing"):
             gone.add(v.number)
         before: dict[str, Any] = {"status": v.status, "job_id": v.job_id, "model_id": v.model_id}
-        after: dict[str, Any] = {
-            "status": o.status if o.status != "missing" else "failed",
-            "job_id": v.job_id,
-        }
-        after["model_id"] = None if o.status in ("retired", "missing") else v.model_id
-        items.append(DriftItem(v.address, project, o.drift, before, after))
-        changes.append(
-            ResourceChange(v.address, project, (act.RECORD_DRIFT,), before, after, o.drift)
+        status: VersionStatus = "cancelled"
+        if o.status == "missing":
+            status = "failed"
+        elif o.status == "retired":
+            status = "retired"
+        change = DriftChange(
+            address=v.address,
+            project=project,
+            before=before,
+            reason=o.drift,
+            status=status,
+            job_id=v.job_id,
+            model_id=None if o.status in ("retired", "missing") else v.model_id,
         )
+        items.append(DriftItem(v.address, project, o.drift, before, change.after))
+        changes.append(change)
     for alias in snapshot.aliases_of(project):
         target = snapshot.version(project, alias.version)
         if target is None:
-            message = f"alias target (version {alias.version}) is not in the state"
+            why = Reason.of(ReasonCode.ALIAS_TARGET_NOT_IN_STATE, version=alias.version)
         elif alias.version in gone:
-            message = f"alias target (version {alias.version}) no longer exists"
+            why = Reason.of(ReasonCode.ALIAS_TARGET_GONE, version=alias.version)
         elif world.model_exists(target.provider, alias.model_id) is False:
-            message = f"alias model {alias.model_id} no longer exists on the provider"
+            why = Reason.of(ReasonCode.ALIAS_MODEL_GONE, model_id=alias.model_id)
         else:
             continue
         before = {"version": alias.version, "model_id": alias.model_id}
-        items.append(DriftItem(alias.address, project, message, before, None))
+        items.append(DriftItem(alias.address, project, why, before, None))
         changes.append(
-            ResourceChange(alias.address, project, (act.RECORD_DRIFT,), before, None, message)
+            DriftChange(
+                address=alias.address, project=project, before=before, reason=why, status=None
+            )
         )
     return items, changes
 

@@ -11,8 +11,20 @@ from typing import Any
 
 from rich.markup import escape
 
-from ftctl.plan import changes as act
-from ftctl.plan.changes import DriftItem, Plan, ResourceChange
+from ftctl.plan.changes import (
+    Action,
+    CancelChange,
+    CheckChange,
+    DriftItem,
+    ForgetChange,
+    NewVersionChange,
+    Plan,
+    PromoteChange,
+    ResourceChange,
+    RetireChange,
+    UploadChange,
+)
+from ftctl.plan.reasons import ReasonCode
 
 NO_CHANGES = "No changes. Fine-tunes match the configuration."
 
@@ -47,7 +59,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
     out = _Out(color)
     if plan.drift:
         _render_drift(out, plan.drift, refresh_only=plan.options.refresh_only)
-    work = [c for c in plan.actionable if c.actions != (act.RECORD_DRIFT,)]
+    work = [c for c in plan.actionable if c.actions != (Action.RECORD_DRIFT,)]
     if work:
         out.add(out.styled("ftctl will perform the following actions:", "bold"))
         out.add()
@@ -119,45 +131,37 @@ def _render_change(out: _Out, change: ResourceChange) -> None:
     kind, name = _kind_name(change.address)
     heading, symbol = _heading(change)
     out.add(f"  # {out.text(change.address)} {out.text(heading)}")
-    after = change.after or {}
     before = change.before or {}
-    if kind == "dataset" and act.UPLOAD in change.actions:
-        sha = short_sha(str(after.get("sha256", "")))
-        examples = f"{int(after.get('examples', 0)):,}"
-        tokens = f"{int(after.get('tokens', 0)):,}"
+    if isinstance(change, UploadChange):
         out.add(
-            f"  {_symbol(out, symbol)} dataset {out.text(name)}  sha256={sha}  "
-            f"examples={examples}  tokens={tokens}"
+            f"  {_symbol(out, symbol)} dataset {out.text(name)}  "
+            f"sha256={short_sha(change.sha256)}  "
+            f"examples={change.examples:,}  tokens={change.tokens:,}"
         )
         return
-    if kind == "version" and {act.CREATE, act.ADOPT} & set(change.actions):
+    if isinstance(change, NewVersionChange):
         out.add(f"  {_symbol(out, symbol)} version {out.text(name)}")
         _render_fields(out, change)
         return
-    if kind == "alias" and act.PROMOTE in change.actions:
+    if isinstance(change, PromoteChange):
         old = before.get("version")
-        move = (
-            f"version = {old} -> {after.get('version')}"
-            if old
-            else f"version = {after.get('version')}"
-        )
+        move = f"version = {old} -> {change.version}" if old else f"version = {change.version}"
         out.add(f"  {_symbol(out, symbol)} alias {out.text(name)}  {move}")
-        gates = after.get("gates") or []
-        if gates:
-            out.add(f"      gates: {out.text('; '.join(str(g) for g in gates))}")
-        elif after.get("when") == "always":
+        if change.gates:
+            out.add(f"      gates: {out.text('; '.join(change.gates))}")
+        elif change.when == "always":
             out.add("      gates: skipped (promote.when: always)")
         return
     out.add(f"  {_symbol(out, symbol)} {kind} {out.text(name)}")
-    for key, old_value, new_value in _diff(before, after):
+    for key, old_value, new_value in _diff(before, change.after):
         out.add(f"      {out.text(key)} = {out.text(old_value)} -> {out.text(new_value)}")
-    if act.GATE in change.actions and after.get("gates_config"):
+    if isinstance(change, CheckChange) and change.run_gates:
         out.add("      gates: run on the finished model")
 
 
-def _render_fields(out: _Out, change: ResourceChange) -> None:
-    after = change.after or {}
-    inputs = _flat(after.get("fingerprint_inputs") or {})
+def _render_fields(out: _Out, change: NewVersionChange) -> None:
+    spec = change.spec
+    inputs = _flat(spec.fingerprint_inputs)
     forced = {f.path: f for f in change.forces_new}
     rows: list[tuple[str, str, bool]] = []
     for path, value in inputs.items():
@@ -170,14 +174,16 @@ def _render_fields(out: _Out, change: ResourceChange) -> None:
     for path, f in forced.items():
         if path not in inputs:
             rows.append((path, f"{_value(path, f.before)} -> (removed)", True))
-    if after.get("suffix"):
-        rows.append(("suffix", _value("suffix", after["suffix"]), False))
-    if "job_id" in after:
-        rows.append(("job_id", _value("job_id", after["job_id"]), False))
-    if act.ADOPT in change.actions:
+    if spec.suffix:
+        rows.append(("suffix", _value("suffix", spec.suffix), False))
+    if change.job_id is not None:
+        rows.append(("job_id", _value("job_id", change.job_id), False))
+    if change.adopt:
         rows.append(("est. cost", "no new charge (the job already exists)", False))
     else:
-        rows.append(("est. cost", _cost_text(change.cost_usd, after), False))
+        rows.append(
+            ("est. cost", _cost_text(change.cost_usd, spec.billed_tokens, spec.epochs), False)
+        )
     width = max(len(label) for label, _, _ in rows)
     for label, text, forces in rows:
         line = f"      {out.text(label.ljust(width))} = {out.text(text)}"
@@ -199,39 +205,36 @@ def _render_cost(out: _Out, plan: Plan) -> None:
 
 
 def _heading(change: ResourceChange) -> tuple[str, str]:
-    actions = change.actions
-    reason = f" ({change.reason})" if change.reason else ""
-    after = change.after or {}
-    if act.UPLOAD in actions:
+    reason = f" ({change.reason.text})"
+    if isinstance(change, UploadChange):
         return f"will be uploaded{reason}", "+"
-    if act.CREATE in actions:
-        symbol = "-/+" if change.reason.startswith("replacement requested") else "+"
-        return f"will be trained{reason}", symbol
-    if act.ADOPT in actions:
+    if isinstance(change, NewVersionChange) and change.adopt:
         return f"will be adopted{reason}", "+"
-    if act.PROMOTE in actions:
-        version = after.get("version")
+    if isinstance(change, NewVersionChange):
+        replacing = change.reason.code == ReasonCode.REPLACE_REQUESTED
+        return f"will be trained{reason}", "-/+" if replacing else "+"
+    if isinstance(change, PromoteChange):
         if change.before is None:
-            text = f"will be created at version {version}"
+            text = f"will be created at version {change.version}"
         else:
-            text = f"will move to version {version}"
-        if after.get("gates"):
+            text = f"will move to version {change.version}"
+        if change.gates:
             text += " if its gates pass"
         return text, "+" if change.before is None else "~"
-    if act.CANCEL in actions and act.FORGET in actions:
-        return f"will be cancelled and forgotten{reason}", "-"
-    if act.RETIRE in actions and act.FORGET in actions:
-        return f"will be retired (model deleted) and forgotten{reason}", "-"
-    if act.CANCEL in actions:
+    if isinstance(change, CancelChange):
+        if change.forget:
+            return f"will be cancelled and forgotten{reason}", "-"
         return f"will be cancelled{reason}", "~"
-    if act.RETIRE in actions:
+    if isinstance(change, RetireChange):
+        if change.forget:
+            return f"will be retired (model deleted) and forgotten{reason}", "-"
         return f"will be retired (model deleted){reason}", "-"
-    if act.FORGET in actions:
+    if isinstance(change, ForgetChange):
         return f"will be forgotten{reason}", "-"
-    if act.WAIT in actions:
-        gated = " and checked against its gates" if act.GATE in actions else ""
+    if isinstance(change, CheckChange) and change.wait:
+        gated = " and checked against its gates" if change.run_gates else ""
         return f"will be waited for{gated}{reason}", "~"
-    if act.GATE in actions:
+    if isinstance(change, CheckChange):
         return f"will be checked against its gates{reason}", "~"
     return f"will be updated{reason}", "~"
 
@@ -257,12 +260,10 @@ def _value(path: str, value: Any) -> str:
     return str(value)
 
 
-def _cost_text(cost: float | None, after: Mapping[str, Any]) -> str:
-    tokens = after.get("billed_tokens")
-    epochs = after.get("epochs")
+def _cost_text(cost: float | None, tokens: int | None, epochs: int | None) -> str:
     details = []
     if tokens:
-        details.append(f"{int(tokens):,} billed tokens")
+        details.append(f"{tokens:,} billed tokens")
     if epochs:
         details.append(f"{epochs} epoch{'s' if epochs != 1 else ''}")
     suffix = f" ({', '.join(details)})" if details else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ftctl.plan.changes import Plan
+from ftctl.plan.changes import Action, Plan
 from ftctl.render.human import money, render_plan, summary_line
 
 HEADER = "### ftctl plan"
@@ -23,17 +23,13 @@ def render_plan_markdown(plan: Plan) -> str:
     ]
     for name in projects:
         mine = [c for c in plan.actionable if c.project == name]
-        counts = {
-            action: sum(1 for c in mine if action in c.actions)
-            for action in ("upload", "create", "promote", "retire")
-        }
-        other = sum(
-            1 for c in mine if not {"upload", "create", "promote", "retire"} & set(c.actions)
-        )
+        counted = (Action.UPLOAD, Action.CREATE, Action.PROMOTE, Action.RETIRE)
+        counts = {action: sum(1 for c in mine if action in c.actions) for action in counted}
+        other = sum(1 for c in mine if not set(counted) & set(c.actions))
         cost = money(plan.cost_by_project.get(name, 0.0))
         lines.append(
-            f"| `{name}` | {counts['upload']} | {counts['create']} | {counts['promote']} "
-            f"| {counts['retire']} | {other} | {cost} |"
+            f"| `{name}` | {counts[Action.UPLOAD]} | {counts[Action.CREATE]} "
+            f"| {counts[Action.PROMOTE]} | {counts[Action.RETIRE]} | {other} | {cost} |"
         )
     lines += ["", f"**{summary_line(plan)}**", ""]
     lines += [f"> **Warning:** {w}" for w in plan.warnings]
