@@ -19,7 +19,7 @@ from ftctl.errors import DataError
 # their base model retires.
 OPENAI_TRAINING_CUTOFF = date(2027, 1, 6)
 
-Provider = Literal["openai", "local", "compatible"]
+Provider = Literal["openai", "local", "compatible", "azure"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,12 @@ class ModelInfo:
     training_available_until: date | None
     retires_on: date | None
     methods: tuple[str, ...]
+    # Providers that serve a fine-tuned model only through a deployment (Azure) bill each
+    # deployment by the hour, whether it is called or not. None: no hourly fee (or unknown).
+    hosting_price_per_hour: float | None = None
+    # Where the prices come from and as of when (shown by `plan` next to the estimate).
+    price_source: str = ""
+    prices_as_of: date | None = None
 
 
 def _openai(
@@ -92,6 +98,54 @@ _MODELS: tuple[ModelInfo, ...] = (
 
 MODELS: dict[str, ModelInfo] = {m.id: m for m in _MODELS}
 
+# Azure OpenAI (Microsoft Foundry) keeps fine-tuning the same families after OpenAI's
+# cut-off, under the same snapshot names, at its own prices: regional Standard training per
+# 1M training tokens and the hourly hosting fee of a Standard deployment of the fine-tuned
+# model (Global Standard training is 10-30% cheaper, Developer training 50% of Global; a
+# Developer deployment has no hosting fee: Microsoft Learn, "Cost management for
+# fine-tuning" and "Test a fine-tuned model"). The figures are those of the Azure OpenAI
+# pricing page as ftctl's maintainers last read it; this build could not re-read the live
+# page, so `plan` labels them estimates with their date and source.
+AZURE_PRICE_SOURCE = "https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/"
+AZURE_PRICES_AS_OF = date(2026, 11, 1)
+
+
+def _azure(
+    model_id: str,
+    *,
+    price: float | None,
+    hosting: float,
+    methods: tuple[str, ...] = ("supervised", "dpo"),
+) -> ModelInfo:
+    base = MODELS[model_id]
+    return ModelInfo(
+        id=model_id,
+        provider="azure",
+        encoding=base.encoding,
+        max_tokens_per_example=base.max_tokens_per_example,
+        training_price_per_1m=price,
+        # Azure has announced no end to fine-tuning these families.
+        training_available_until=None,
+        retires_on=base.retires_on,
+        methods=methods,
+        hosting_price_per_hour=hosting,
+        price_source=AZURE_PRICE_SOURCE,
+        prices_as_of=AZURE_PRICES_AS_OF,
+    )
+
+
+_AZURE_MODELS: tuple[ModelInfo, ...] = (
+    _azure("gpt-4.1-2025-04-14", price=27.50, hosting=1.70),
+    _azure("gpt-4.1-mini-2025-04-14", price=5.50, hosting=1.70),
+    _azure("gpt-4.1-nano-2025-04-14", price=1.65, hosting=1.70),
+    _azure("gpt-4o-2024-08-06", price=27.50, hosting=1.70),
+    _azure("gpt-4o-mini-2024-07-18", price=3.30, hosting=1.70),
+    # Reinforcement fine-tuning is billed per training hour on Azure too.
+    _azure("o4-mini-2025-04-16", price=None, hosting=1.70, methods=("reinforcement",)),
+)
+
+AZURE_MODELS: dict[str, ModelInfo] = {m.id: m for m in _AZURE_MODELS}
+
 # Undated names OpenAI accepts as fine-tuning bases, and the snapshot they stand for.
 ALIASES: dict[str, str] = {
     "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
@@ -105,24 +159,30 @@ ALIASES: dict[str, str] = {
 
 
 def base_model_id(model: str) -> str:
-    """`ft:BASE:org:suffix:id` -> `BASE`; anything else unchanged (aliases not resolved)."""
+    """`ft:BASE:org:suffix:id` (OpenAI) or `BASE.ft-<id>[-suffix]` (Azure) -> `BASE`;
+    anything else unchanged (aliases not resolved)."""
     if model.startswith("ft:"):
         return model[3:].split(":", 1)[0]
+    if ".ft-" in model:
+        return model.split(".ft-", 1)[0]
     return model
 
 
-def lookup_model(model: str) -> ModelInfo:
+def lookup_model(model: str, provider: str | None = None) -> ModelInfo:
     """The catalog entry for `model`: a base id, an undated alias, or a fine-tuned `ft:` id.
 
     A fine-tuned model maps to its base (its encoding, limit and price apply when it is
-    fine-tuned further). Unknown names raise `DataError` listing the known ones.
+    fine-tuned further). `provider` is the provider's type (`azure` has its own prices and
+    models). Unknown names raise `DataError` listing the known ones.
     """
     base = base_model_id(model.strip())
     base = ALIASES.get(base, base)
-    info = MODELS.get(base)
+    catalog = AZURE_MODELS if provider == "azure" else MODELS
+    info = catalog.get(base)
     if info is None:
-        known = ", ".join(sorted(MODELS))
-        raise DataError(f"unknown model {model!r}: ftctl's catalog knows {known}")
+        known = ", ".join(sorted(catalog))
+        where = " for Azure" if provider == "azure" else ""
+        raise DataError(f"unknown model {model!r}: ftctl's catalog{where} knows {known}")
     return info
 
 

@@ -76,12 +76,82 @@ class OpenAIProvider(Spec):
         return is_openai_url(self.base_url)
 
 
+# Azure's deployment tiers ftctl manages: `Developer` has no hourly hosting fee and a fixed
+# 24-hour lifetime (for evaluating a candidate), the others serve an alias.
+DeploymentSku = Literal["Standard", "GlobalStandard", "Developer"]
+# ARM deployment names: letters, digits, `-`, `_` and `.`, at most 64 characters.
+DEPLOYMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class AzureProvider(Spec):
+    """Azure OpenAI (Microsoft Foundry): the OpenAI fine-tuning API on a resource's v1
+    endpoint, plus deployments through Azure Resource Manager (a model serves only
+    through a deployment there)."""
+
+    type: Literal["azure"]
+    endpoint: str = Field(
+        ..., description="The resource's endpoint, e.g. https://acme-ft.openai.azure.com."
+    )
+    auth: Literal["key", "entra"] = Field(
+        "key",
+        description="`key`: the `api-key` header from `apiKeyEnv`; `entra`: a Microsoft Entra "
+        "ID token from azure-identity's DefaultAzureCredential (pip install 'ftctl[azure]').",
+    )
+    api_key_env: str = Field("AZURE_OPENAI_API_KEY", description="Env var holding the API key.")
+    api_version: str | None = Field(
+        None,
+        description="A dated API version (e.g. 2025-04-01-preview) for resources that still "
+        "need one; unset: the v1 API (<endpoint>/openai/v1/, no api-version).",
+    )
+    subscription_id: str = Field(..., min_length=1, description="For deployments (ARM).")
+    resource_group: str = Field(..., min_length=1, description="For deployments (ARM).")
+    account: str | None = Field(
+        None, description="The Azure OpenAI account (resource) name; default: the endpoint's."
+    )
+    management_endpoint: str = Field(
+        "https://management.azure.com", description="Azure Resource Manager's endpoint."
+    )
+    management_api_version: str = Field(
+        "2024-10-01", description="Microsoft.CognitiveServices API version for deployments."
+    )
+    management_token_env: str | None = Field(
+        None,
+        description="Env var holding an ARM bearer token (e.g. from `az account "
+        "get-access-token`); unset: DefaultAzureCredential.",
+    )
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    deployment_timeout_seconds: float = Field(
+        1800.0, gt=0, description="How long to wait for a deployment's provisioningState."
+    )
+    deployment_poll_seconds: float = Field(
+        5.0, gt=0, description="How often to look at a deployment being provisioned."
+    )
+
+    @model_validator(mode="after")
+    def _endpoint_url(self) -> AzureProvider:
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"endpoint must be an https:// URL, not {self.endpoint!r}")
+        return self
+
+    @property
+    def account_name(self) -> str:
+        """The account (resource) name: `account`, else the endpoint's first host label."""
+        if self.account:
+            return self.account
+        host = urlsplit(self.endpoint).hostname or ""
+        return host.split(".", 1)[0]
+
+
 def is_openai_url(base_url: str | None) -> bool:
     """True for OpenAI's own API: no base URL (the SDK's default) or one on api.openai.com."""
     return base_url is None or urlsplit(base_url).hostname == "api.openai.com"
 
 
-Provider = Annotated[LocalProvider | OpenAIProvider, Field(discriminator="type")]
+Provider = Annotated[
+    LocalProvider | OpenAIProvider | AzureProvider, Field(discriminator="type")
+]
 
 
 class SqliteBackend(Spec):
@@ -498,9 +568,27 @@ class Gates(Spec):
     evals: EvalGate | None = None
 
 
+class Deployment(Spec):
+    """How an alias is served on a provider where models serve only through a deployment
+    (Azure): the deployment ftctl creates or updates when the alias moves."""
+
+    name: Annotated[str, StringConstraints(pattern=DEPLOYMENT_NAME_PATTERN)] | None = Field(
+        None, description="Deployment name; default `<project>-<alias>`."
+    )
+    sku: DeploymentSku = "Standard"
+    capacity: int = Field(1, ge=1, le=10_000)
+    gate_sku: DeploymentSku = Field(
+        "Developer",
+        description="Tier of the short-lived deployment a candidate is evaluated through.",
+    )
+
+
 class Promote(Spec):
     alias: Name = "prod"
     when: Literal["gates_pass", "always", "manual"] = "gates_pass"
+    deployment: Deployment | None = Field(
+        None, description="Azure: the alias's deployment (default Standard, capacity 1)."
+    )
 
 
 class Lifecycle(Spec):

@@ -227,8 +227,10 @@ def _origin_lines(origins: Iterable[Origin]) -> Iterator[bytes]:
 
 
 def _model_info(project: LoadedProject, workspace: LoadedWorkspace) -> ModelInfo:
+    config = workspace.model.providers.get(project.provider_name)
     try:
-        return lookup_model(project.model.spec.base_model)
+        # Azure bills its own prices for the same model names.
+        return lookup_model(project.model.spec.base_model, config.type if config else None)
     except DataError as error:
         if _serves_its_own_models(workspace, project.provider_name):
             # Another OpenAI-compatible endpoint: its model names are its own business.

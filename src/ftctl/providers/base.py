@@ -179,6 +179,43 @@ class Provider(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RemoteDeployment:
+    """A deployment that serves a model (Azure: `Microsoft.CognitiveServices/accounts/
+    deployments`). `state` is its provisioningState (`Succeeded` once it serves)."""
+
+    name: str
+    model: str
+    sku: str
+    capacity: int
+    state: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def serving(self) -> bool:
+        return self.state == "Succeeded"
+
+
+@runtime_checkable
+class SupportsDeployments(Protocol):
+    """A provider whose models serve only through deployments (Azure)."""
+
+    def list_deployments(self) -> list[RemoteDeployment]:
+        """Every deployment of the account, paginated internally."""
+        ...
+
+    def deploy(
+        self, name: str, model: str, sku: str, capacity: int, tags: Mapping[str, str]
+    ) -> RemoteDeployment:
+        """Create or update deployment `name` to serve `model`; returns once it serves
+        (provisioningState Succeeded), raises ProviderError if provisioning fails."""
+        ...
+
+    def delete_deployment(self, name: str) -> bool:
+        """Delete deployment `name`; False when it did not exist."""
+        ...
+
+
 @runtime_checkable
 class SupportsDownload(Protocol):
     """A provider that can return a file's bytes (OpenAI refuses it for fine-tune files)."""

@@ -75,6 +75,10 @@ def training_not_available_hint(base_url: str) -> str:
 class OpenAIProvider:
     """A `Provider` speaking the OpenAI fine-tuning HTTP API through the SDK."""
 
+    # Whether the list-jobs endpoint filters by `metadata` server side (OpenAI does; an
+    # endpoint that does not is listed in full and filtered here).
+    filters_metadata = True
+
     def __init__(
         self,
         name: str,
@@ -86,6 +90,7 @@ class OpenAIProvider:
         max_retries: int = 2,
         timeout: float = 60.0,
         page_size: int = PAGE_SIZE,
+        client: Callable[[httpx2.Client], openai.OpenAI] | None = None,
     ) -> None:
         self.name = name
         self.page_size = page_size
@@ -93,15 +98,19 @@ class OpenAIProvider:
         self._requests = 0
         self._max_retries = max_retries
         self._http = openai.DefaultHttpxClient(event_hooks={"request": [self._count]})
-        self._client = openai.OpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            organization=organization,
-            project=project,
-            max_retries=max_retries,
-            timeout=timeout,
-            http_client=self._http,
-        )
+        if client is not None:
+            # Another flavour of the API (Azure): its own URL and auth, the same counting.
+            self._client = client(self._http)
+        else:
+            self._client = openai.OpenAI(
+                api_key=api_key,
+                base_url=base_url,
+                organization=organization,
+                project=project,
+                max_retries=max_retries,
+                timeout=timeout,
+                http_client=self._http,
+            )
 
     def _count(self, _request: httpx2.Request) -> None:
         self._requests += 1
@@ -185,7 +194,7 @@ class OpenAIProvider:
         with self._errors(f"create a fine-tuning job on {request.model}"):
             for attempt in self._attempts(retry=tag is not None):
                 try:
-                    return _job(once.fine_tuning.jobs.create(**arguments))
+                    return self._to_job(once.fine_tuning.jobs.create(**arguments))
                 except (openai.APIConnectionError, openai.APIStatusError) as error:
                     self._before_retry(error, attempt)
                     if tag is not None and _may_have_taken_effect(error):
@@ -196,10 +205,24 @@ class OpenAIProvider:
 
     def _job_tagged(self, tag: str) -> RemoteJob | None:
         """The job an earlier attempt of this create made, if it got that far."""
-        with self._errors("find out whether the job was created before its answer was lost"):
-            page = self._client.fine_tuning.jobs.list(metadata={META_REQUEST: tag}, limit=10)
-        made = [j for j in page.data if (j.metadata or {}).get(META_REQUEST) == tag]
-        return _job(made[0]) if made else None
+        what = "find out whether the job was created before its answer was lost"
+        with self._errors(what):
+            if self.filters_metadata:
+                page = self._client.fine_tuning.jobs.list(metadata={META_REQUEST: tag}, limit=10)
+                items: list[Any] = list(page.data)
+            else:  # no server-side filter: the whole listing, searched here
+                items = list(
+                    _raw_pages(
+                        self._client.fine_tuning.jobs.with_raw_response.list,
+                        limit=self.page_size,
+                    )
+                )
+        made = [j for j in items if (_plain(j).get("metadata") or {}).get(META_REQUEST) == tag]
+        return self._to_job(made[0]) if made else None
+
+    def _to_job(self, raw: Any) -> RemoteJob:
+        """A job from its JSON or the SDK's object (a subclass maps its own statuses)."""
+        return _job(raw)
 
     def _attempts(self, *, retry: bool = True) -> range:
         return range(self._max_retries + 1 if retry else 1)
@@ -212,25 +235,28 @@ class OpenAIProvider:
 
     def list_jobs(self, metadata: Mapping[str, str] | None = None) -> list[RemoteJob]:
         with self._errors("list fine-tuning jobs"):
-            filters: dict[str, Any] = {"metadata": dict(metadata)} if metadata else {}
+            filters: dict[str, Any] = (
+                {"metadata": dict(metadata)} if metadata and self.filters_metadata else {}
+            )
             items = _raw_pages(
                 self._client.fine_tuning.jobs.with_raw_response.list,
                 limit=self.page_size,
                 **filters,
             )
-            jobs = [_job(j) for j in items]
+            jobs = [self._to_job(j) for j in items]
         if metadata:
-            # The filter is the server's; this guards against one that ignores it.
+            # The filter is the server's (when it has one); this guards against one that
+            # ignores it, and is the filter for one that has none.
             jobs = [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
         return jobs
 
     def retrieve_job(self, job_id: str) -> RemoteJob:
         with self._errors(f"retrieve job {job_id}"):
-            return _job(self._client.fine_tuning.jobs.retrieve(job_id))
+            return self._to_job(self._client.fine_tuning.jobs.retrieve(job_id))
 
     def cancel_job(self, job_id: str) -> RemoteJob:
         with self._errors(f"cancel job {job_id}"):
-            return _job(self._client.fine_tuning.jobs.cancel(job_id))
+            return self._to_job(self._client.fine_tuning.jobs.cancel(job_id))
 
     def list_events(self, job_id: str, limit: int = 20) -> list[JobEvent]:
         with self._errors(f"list events of job {job_id}"):

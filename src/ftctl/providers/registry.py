@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ftctl.config.checks import missing_api_key
+from ftctl.config.models import AzureProvider as AzureProviderConfig
 from ftctl.config.models import LocalProvider
 from ftctl.config.models import OpenAIProvider as OpenAIProviderConfig
 from ftctl.errors import ConfigError, CredentialsError
@@ -48,6 +49,10 @@ def open_provider(workspace: LoadedWorkspace, name: str) -> Provider:
             max_retries=config.max_retries,
             timeout=config.timeout_seconds,
         )
+    if isinstance(config, AzureProviderConfig):
+        from ftctl.providers.azure import open_azure
+
+        return open_azure(name, config, lambda variable: _key_from_env(workspace, variable, name))
     return _open_local(workspace, name, config)
 
 
