@@ -152,6 +152,9 @@ def observe(prepared: Prepared, projects: Sequence[str] = (), events: EventSink 
     if providers:
         events(Event("step", f"Refreshing {', '.join(sorted(providers))}"))
     prepared.observation = refresh(prepared.snapshot, providers, prepared.snapshot.workspace_id)
+    for warning in prepared.observation.warnings:
+        prepared.warnings.append(warning)
+        events(Event("warning", warning))
 
 
 def make_plan(prepared: Prepared, options: PlanOptions, events: EventSink = ignore) -> Plan:

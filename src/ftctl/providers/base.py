@@ -216,6 +216,11 @@ class SupportsDeployments(Protocol):
         ...
 
 
+def deployments_api(provider: Provider) -> SupportsDeployments | None:
+    """The provider's deployment calls when its models serve only through deployments."""
+    return provider if isinstance(provider, SupportsDeployments) else None
+
+
 @runtime_checkable
 class SupportsDownload(Protocol):
     """A provider that can return a file's bytes (OpenAI refuses it for fine-tune files)."""

@@ -13,8 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ftctl.errors import ProviderAPIError
-from ftctl.providers.base import META_WORKSPACE, Provider, RemoteJob
+from ftctl.errors import CredentialsError, ProviderAPIError
+from ftctl.providers.base import (
+    META_WORKSPACE,
+    Provider,
+    RemoteDeployment,
+    RemoteJob,
+    deployments_api,
+)
 from ftctl.refresh.world import ObservedWorld
 from ftctl.state.model import StateSnapshot
 
@@ -33,6 +39,8 @@ class Observation:
     models: Mapping[str, frozenset[str]] = field(default_factory=dict)
     observed_providers: frozenset[str] = frozenset()
     request_count: int = 0
+    deployments: Mapping[str, tuple[RemoteDeployment, ...]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def world(self) -> ObservedWorld:
         """The planner's view of this observation."""
@@ -40,6 +48,7 @@ class Observation:
             jobs=dict(self.jobs),
             models=dict(self.models),
             observed_providers=self.observed_providers,
+            deployments=dict(self.deployments),
         )
 
 
@@ -54,6 +63,8 @@ def refresh(
     before = {name: p.request_count for name, p in providers.items()}
     jobs: dict[str, RemoteJob] = {}
     models: dict[str, frozenset[str]] = {}
+    deployments: dict[str, tuple[RemoteDeployment, ...]] = {}
+    warnings: list[str] = []
     for name in sorted(providers):
         provider = providers[name]
         listed = provider.list_jobs(metadata={META_WORKSPACE: workspace_id})
@@ -66,9 +77,21 @@ def refresh(
                     jobs[found.id] = found
         if any(v.model_id for v in mine) or any(a.model_id for a in snapshot.aliases):
             models[name] = frozenset(m.id for m in provider.list_models())
+        api = deployments_api(provider)
+        if api is not None and any(d.provider == name for d in snapshot.deployments):
+            try:
+                deployments[name] = tuple(api.list_deployments())
+            except CredentialsError as error:
+                # Planned from the state alone; no drift is inferred for its deployments.
+                warnings.append(f"Deployments of provider {name!r} were not refreshed: {error}")
     spent = sum(p.request_count - before[name] for name, p in providers.items())
     return Observation(
-        jobs=jobs, models=models, observed_providers=frozenset(providers), request_count=spent
+        jobs=jobs,
+        models=models,
+        observed_providers=frozenset(providers),
+        request_count=spent,
+        deployments=deployments,
+        warnings=tuple(warnings),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ftctl.providers.base import META_FINGERPRINT, META_PROJECT, RemoteJob
+from ftctl.providers.base import META_FINGERPRINT, META_PROJECT, RemoteDeployment, RemoteJob
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class ObservedWorld:
     jobs: Mapping[str, RemoteJob] = field(default_factory=dict)
     models: Mapping[str, frozenset[str]] = field(default_factory=dict)
     observed_providers: frozenset[str] = frozenset()
+    # Deployments per provider name, for providers whose models serve only through one;
+    # a provider missing from the mapping was not observed.
+    deployments: Mapping[str, tuple[RemoteDeployment, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -29,11 +32,13 @@ class ObservedWorld:
         jobs: Iterable[RemoteJob],
         models: Mapping[str, Iterable[str]] | None = None,
         observed_providers: Iterable[str] = (),
+        deployments: Mapping[str, Iterable[RemoteDeployment]] | None = None,
     ) -> ObservedWorld:
         return cls(
             jobs={job.id: job for job in jobs},
             models={k: frozenset(v) for k, v in (models or {}).items()},
             observed_providers=frozenset(observed_providers),
+            deployments={k: tuple(v) for k, v in (deployments or {}).items()},
         )
 
     def jobs_for(self, project: str, fingerprint: str) -> list[RemoteJob]:
@@ -45,6 +50,13 @@ class ObservedWorld:
             and job.metadata.get(META_FINGERPRINT) == fingerprint
         ]
         return sorted(found, key=lambda job: (job.created_at, job.id))
+
+    def deployment_exists(self, provider: str, name: str) -> bool | None:
+        """True/False when the provider's deployments were observed, None when unknown."""
+        listed = self.deployments.get(provider)
+        if listed is None:
+            return None
+        return any(d.name == name for d in listed)
 
     def model_exists(self, provider: str, model_id: str) -> bool | None:
         """True/False when the provider's models were observed, None when unknown."""

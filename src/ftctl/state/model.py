@@ -29,7 +29,7 @@ VERSION_STATUSES: tuple[str, ...] = (
     "cancelled",
     "retired",
 )
-ResourceKind = Literal["dataset", "version", "alias"]
+ResourceKind = Literal["dataset", "version", "alias", "deployment"]
 
 
 def utc_now() -> str:
@@ -60,10 +60,11 @@ class Address:
     def parse(cls, text: str) -> Address:
         """Parse `version.support-bot.3`; raises StateError naming the expected forms."""
         parts = text.split(".")
-        if len(parts) != 3 or parts[0] not in ("dataset", "version", "alias") or not all(parts):
+        kinds = ("dataset", "version", "alias", "deployment")
+        if len(parts) != 3 or parts[0] not in kinds or not all(parts):
             raise StateError(
                 f"invalid address {text!r}: expected dataset.<project>.<split>, "
-                "version.<project>.<n> or alias.<project>.<name>"
+                "version.<project>.<n>, alias.<project>.<name> or deployment.<project>.<alias>"
             )
         kind, project, key = parts
         if kind == "version" and not (key.isdigit() and int(key) >= 1):
@@ -186,6 +187,27 @@ class AliasRecord(_Record):
 
 
 @dataclass(frozen=True)
+class DeploymentRecord(_Record):
+    """The deployment that serves an alias on a provider where models serve only through
+    deployments (Azure): `deployment.<project>.<alias>`. Billed by the hour while it exists."""
+
+    project: str
+    alias: str
+    name: str  # the provider's deployment name
+    provider: str
+    version: int
+    model_id: str
+    sku: str
+    capacity: int
+    deployed_at: str
+    plan_id: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"deployment.{self.project}.{self.alias}"
+
+
+@dataclass(frozen=True)
 class AuditEntry(_Record):
     """One applied change. Append-only: the store has no way to edit or delete one.
 
@@ -289,6 +311,7 @@ class StateSnapshot:
     datasets: tuple[DatasetRecord, ...] = ()
     versions: tuple[VersionRecord, ...] = ()
     aliases: tuple[AliasRecord, ...] = ()
+    deployments: tuple[DeploymentRecord, ...] = ()
 
     @classmethod
     def empty(cls, workspace_id: str, lineage: str | None = None) -> StateSnapshot:
@@ -330,6 +353,15 @@ class StateSnapshot:
     def aliases_of(self, project: str) -> tuple[AliasRecord, ...]:
         return tuple(sorted((a for a in self.aliases if a.project == project), key=_name))
 
+    def deployment(self, project: str, alias: str) -> DeploymentRecord | None:
+        for d in self.deployments:
+            if d.project == project and d.alias == alias:
+                return d
+        return None
+
+    def deployments_of(self, project: str) -> tuple[DeploymentRecord, ...]:
+        return tuple(sorted((d for d in self.deployments if d.project == project), key=_alias))
+
     def dataset(self, project: str, split: str) -> DatasetRecord | None:
         for d in self.datasets:
             if d.project == project and d.split == split:
@@ -344,6 +376,7 @@ class StateSnapshot:
         names = {d.project for d in self.datasets}
         names |= {v.project for v in self.versions}
         names |= {a.project for a in self.aliases}
+        names |= {d.project for d in self.deployments}
         return tuple(sorted(names))
 
     def addresses(self) -> list[str]:
@@ -353,15 +386,20 @@ class StateSnapshot:
             out += [d.address for d in self.datasets_of(project)]
             out += [v.address for v in self.versions_of(project)]
             out += [a.address for a in self.aliases_of(project)]
+            out += [d.address for d in self.deployments_of(project)]
         return out
 
-    def find(self, address: str | Address) -> DatasetRecord | VersionRecord | AliasRecord | None:
+    def find(
+        self, address: str | Address
+    ) -> DatasetRecord | VersionRecord | AliasRecord | DeploymentRecord | None:
         """The record at `address`, or None."""
         addr = address if isinstance(address, Address) else Address.parse(address)
         if addr.kind == "dataset":
             return self.dataset(addr.project, addr.key)
         if addr.kind == "version":
             return self.version(addr.project, addr.number)
+        if addr.kind == "deployment":
+            return self.deployment(addr.project, addr.key)
         return self.alias(addr.project, addr.key)
 
     # ---- edits (each returns a new snapshot at the same serial)
@@ -384,6 +422,16 @@ class StateSnapshot:
         ordered = tuple(sorted([*rest, alias], key=lambda a: (a.project, a.name)))
         return dataclasses.replace(self, aliases=ordered)
 
+    def with_deployment(self, deployment: DeploymentRecord) -> StateSnapshot:
+        """Add `deployment`, or replace the one with the same project and alias."""
+        rest = [
+            d
+            for d in self.deployments
+            if not (d.project == deployment.project and d.alias == deployment.alias)
+        ]
+        ordered = tuple(sorted([*rest, deployment], key=lambda d: (d.project, d.alias)))
+        return dataclasses.replace(self, deployments=ordered)
+
     def with_dataset(self, dataset: DatasetRecord) -> StateSnapshot:
         """Add `dataset`, or replace the one with the same project and split."""
         rest = [
@@ -405,6 +453,7 @@ class StateSnapshot:
             datasets=tuple(d for d in self.datasets if d is not record),
             versions=tuple(v for v in self.versions if v is not record),
             aliases=tuple(a for a in self.aliases if a is not record),
+            deployments=tuple(d for d in self.deployments if d is not record),
         )
 
     # ---- JSON
@@ -417,6 +466,7 @@ class StateSnapshot:
             "datasets": [d.to_dict() for d in self.datasets],
             "versions": [v.to_dict() for v in self.versions],
             "aliases": [a.to_dict() for a in self.aliases],
+            "deployments": [d.to_dict() for d in self.deployments],
         }
 
     @classmethod
@@ -429,6 +479,9 @@ class StateSnapshot:
                 datasets=tuple(DatasetRecord.from_dict(d) for d in data.get("datasets", ())),
                 versions=tuple(VersionRecord.from_dict(v) for v in data.get("versions", ())),
                 aliases=tuple(AliasRecord.from_dict(a) for a in data.get("aliases", ())),
+                deployments=tuple(
+                    DeploymentRecord.from_dict(d) for d in data.get("deployments", ())
+                ),
             )
         except (KeyError, ValueError) as error:
             raise StateError(f"malformed state snapshot: {error}") from error
@@ -444,3 +497,7 @@ def _name(a: AliasRecord) -> str:
 
 def _split(d: DatasetRecord) -> str:
     return d.split
+
+
+def _alias(d: DeploymentRecord) -> str:
+    return d.alias

@@ -12,6 +12,7 @@ Backends provide connections whose `execute` takes `?` placeholders.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import threading
@@ -143,13 +144,9 @@ class SqlStateStore(ABC):
                     f"state changed since read (read at serial {snapshot.serial}, "
                     f"now at {current.serial}); run the command again"
                 )
-            written = StateSnapshot(
-                lineage=snapshot.lineage,
-                serial=snapshot.serial + 1,
-                workspace_id=current.workspace_id,
-                datasets=snapshot.datasets,
-                versions=snapshot.versions,
-                aliases=snapshot.aliases,
+            # Every record kind carried over; the store owns the serial and workspace id.
+            written = dataclasses.replace(
+                snapshot, serial=snapshot.serial + 1, workspace_id=current.workspace_id
             )
             self._insert(conn, written)
             conn.execute(
