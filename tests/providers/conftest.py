@@ -10,9 +10,10 @@ import pytest
 
 from ftctl.server.launcher import LocalServerHandle
 
+from ..support.azure_double.fixtures import azure
 from ..support.local_server import provider, running_local_server
 
-__all__ = ["provider"]  # a fixture: pytest finds it in this module
+__all__ = ["azure", "provider"]  # fixtures: pytest finds them in this module
 
 SERVER_KEY_ENV = "FTCTL_TEST_PROVIDER_KEY"
 SERVER_KEY = "sk-test-secret-key-0123456789"

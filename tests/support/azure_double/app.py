@@ -143,8 +143,7 @@ class AzureDouble:
         return 401, {
             "error": {
                 "code": "401",
-                "message": "Access denied due to invalid subscription key or wrong API "
-                "endpoint.",
+                "message": "Access denied due to invalid subscription key or wrong API endpoint.",
             }
         }
 
@@ -185,7 +184,9 @@ class AzureDouble:
 
     # ---- files
 
-    def _create_file(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _create_file(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         upload = form.get("file") if form is not None else None
         if upload is None or form.get("purpose") != "fine-tune":
             return 400, {"error": {"code": "invalidPayload", "message": "file and purpose"}}
@@ -202,7 +203,9 @@ class AzureDouble:
         }
         return 200, self.files[file_id]
 
-    def _list_files(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _list_files(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         data = list(self.files.values())
         return 200, {
             "object": "list",
@@ -214,14 +217,18 @@ class AzureDouble:
 
     # ---- jobs
 
-    def _create_job(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _create_job(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         if body.get("training_file") not in self.files:
             return 400, {"error": {"code": "invalidPayload", "message": "unknown training_file"}}
         job_id = "ftjob-" + secrets.token_hex(16)
         method = body.get("method") or {"type": "supervised"}
         settings = method.get(method["type"]) or {}
         hyper = {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"}
-        hyper.update({k: v for k, v in (settings.get("hyperparameters") or {}).items() if k in hyper})
+        hyper.update(
+            {k: v for k, v in (settings.get("hyperparameters") or {}).items() if k in hyper}
+        )
         self.jobs[job_id] = {
             "id": job_id,
             "object": "fine_tuning.job",
@@ -279,14 +286,18 @@ class AzureDouble:
     def _job_or_404(self, path: str) -> dict[str, Any] | None:
         return self.jobs.get(path.split("/")[5])
 
-    def _retrieve_job(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _retrieve_job(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         job = self._job_or_404(path)
         if job is None:
             return 404, {"error": {"code": "notFound", "message": "no such job"}}
         self._advance(job["id"])
         return 200, job
 
-    def _cancel_job(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _cancel_job(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         job = self._job_or_404(path)
         if job is None:
             return 404, {"error": {"code": "notFound", "message": "no such job"}}
@@ -308,7 +319,9 @@ class AzureDouble:
         }
         return 200, {"object": "list", "data": [event], "has_more": False}
 
-    def _checkpoints(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _checkpoints(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         job = self._job_or_404(path)
         if job is None:
             return 404, {"error": {"code": "notFound", "message": "no such job"}}
@@ -340,7 +353,9 @@ class AzureDouble:
 
     def _models(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
         ids = [*BASE_MODELS, *sorted(self._fine_tuned())]
-        data = [{"id": i, "object": "model", "created": 1_700_000_000, "owned_by": "azure"} for i in ids]
+        data = [
+            {"id": i, "object": "model", "created": 1_700_000_000, "owned_by": "azure"} for i in ids
+        ]
         return 200, {"object": "list", "data": data}
 
     def _chat(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
@@ -388,20 +403,28 @@ class AzureDouble:
                 properties["provisioningState"] = "Succeeded"
         return {k: v for k, v in deployment.items() if not k.startswith("_")}
 
-    def _list_deployments(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _list_deployments(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         return 200, {"value": [self._read(d) for d in self.deployments.values()]}
 
-    def _get_deployment(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _get_deployment(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         deployment = self.deployments.get(self._deployment_name(path))
         if deployment is None:
             return 404, {"error": {"code": "DeploymentNotFound", "message": "not found"}}
         return 200, self._read(deployment)
 
-    def _put_deployment(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _put_deployment(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         name = self._deployment_name(path)
         model = ((body.get("properties") or {}).get("model") or {}).get("name")
         if model not in self._fine_tuned() and model not in BASE_MODELS:
-            return 400, {"error": {"code": "InvalidResourceProperties", "message": f"no model {model}"}}
+            return 400, {
+                "error": {"code": "InvalidResourceProperties", "message": f"no model {model}"}
+            }
         existed = name in self.deployments
         self.deployments[name] = {
             "id": self._resource_id(name),
@@ -418,7 +441,9 @@ class AzureDouble:
         shown = {k: v for k, v in self.deployments[name].items() if not k.startswith("_")}
         return (200 if existed else 201), shown
 
-    def _delete_deployment(self, path: str, query: dict[str, str], body: Any, form: Any) -> tuple[int, Any]:
+    def _delete_deployment(
+        self, path: str, query: dict[str, str], body: Any, form: Any
+    ) -> tuple[int, Any]:
         name = self._deployment_name(path)
         if self.deployments.pop(name, None) is None:
             return 204, None

@@ -89,7 +89,9 @@ def operations() -> tuple[Operation, ...]:
             regex = re.sub(r"\\\{[^}]+\\\}", r"[^/]+", re.escape(prefix + template))
             for method, definition in methods.items():
                 found.append(
-                    Operation(method.upper(), template, re.compile(f"^{regex}$"), definition, document)
+                    Operation(
+                        method.upper(), template, re.compile(f"^{regex}$"), definition, document
+                    )
                 )
     return tuple(found)
 
