@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("ftctl.cli.show_cmd", "show"),
     "output": ("ftctl.cli.output_cmd", "output"),
     "destroy": ("ftctl.cli.destroy_cmd", "destroy"),
+    "diff": ("ftctl.cli.diff_cmd", "diff"),
 }
 
 

@@ -60,6 +60,13 @@ def print_plan(app: AppContext, plan: Plan, *, markdown: bool = False) -> None:
 @click.option("--destroy", is_flag=True, help="Plan to delete everything of the projects.")
 @click.option("--refresh-only", is_flag=True, help="Only record changes made outside ftctl.")
 @click.option("--markdown", is_flag=True, help="Print the plan as a Markdown PR comment.")
+@click.option(
+    "-changed-since",
+    "--changed-since",
+    "changed_since",
+    metavar="REV",
+    help="Plan only the projects whose YAML, data or referenced files changed since git REV.",
+)
 @pass_app
 def plan(
     app: AppContext,
@@ -71,20 +78,27 @@ def plan(
     destroy: bool,
     refresh_only: bool,
     markdown: bool,
+    changed_since: str | None,
 ) -> None:
     """Show what `ftctl apply` would do to make the providers match the YAML."""
     from ftctl.ops.prepare import make_plan, prepare  # heavy: keeps `ftctl --help` quick
 
     events = app.event_sink()
-    prepared = prepare(app.workspace_dir, projects, events)
-    options = PlanOptions(
-        projects=projects,
-        targets=targets,
-        replace=replace,
-        destroy=destroy,
-        refresh_only=refresh_only,
-    )
-    result = make_plan(prepared, options, events)
+    unchanged = None
+    if changed_since is not None:
+        projects, unchanged = _changed_projects(app, changed_since, projects)
+    if unchanged is not None:
+        result = unchanged
+    else:
+        prepared = prepare(app.workspace_dir, projects, events)
+        options = PlanOptions(
+            projects=projects,
+            targets=targets,
+            replace=replace,
+            destroy=destroy,
+            refresh_only=refresh_only,
+        )
+        result = make_plan(prepared, options, events)
     print_plan(app, result, markdown=markdown)
     if out is not None:
         write_plan(result, out)
@@ -95,3 +109,22 @@ def plan(
             )
     if detailed_exitcode and result.has_changes:
         sys.exit(EXIT_CHANGES)
+
+
+def _changed_projects(
+    app: AppContext, rev: str, named: tuple[str, ...]
+) -> tuple[tuple[str, ...], Plan | None]:
+    """The projects `--changed-since REV` selects (within those named, if any), or the
+    empty plan when it selects none."""
+    from ftctl.config.loader import load_workspace
+    from ftctl.ops.changed import select_changed, unchanged_plan
+
+    workspace = load_workspace(app.workspace_dir)
+    selection = select_changed(workspace, rev)
+    chosen = tuple(p for p in selection.projects if not named or p in named)
+    if not app.json_output:
+        listed = ", ".join(chosen) if chosen else "none"
+        click.echo(f"Changed since {rev} ({selection.commit[:12]}): {listed}", err=True)
+    if not chosen:
+        return (), unchanged_plan(workspace, selection)
+    return chosen, None
