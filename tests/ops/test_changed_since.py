@@ -40,7 +40,9 @@ def two_commits(tmp_path: Path) -> Path:
     project.write_text(text)
     train = root / "projects" / "alpha" / "data" / "train.jsonl"
     first = train.read_text().splitlines()[0]
-    train.write_text(train.read_text() + first.replace('"content": "', '"content": "NEW ', 1) + "\n")
+    train.write_text(
+        train.read_text() + first.replace('"content": "', '"content": "NEW ', 1) + "\n"
+    )
     _commit(repo, "two")
     return root
 

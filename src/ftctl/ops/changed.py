@@ -108,8 +108,7 @@ def _matches(path: str, pattern: str) -> bool:
         return True
     # fnmatch's `*` also crosses `/`: a glob may select a little more, never less.
     return any(ch in pattern for ch in "*?[") and (
-        fnmatch.fnmatchcase(path, pattern)
-        or PurePosixPath(path).match(pattern.replace("**/", ""))
+        fnmatch.fnmatchcase(path, pattern) or PurePosixPath(path).match(pattern.replace("**/", ""))
     )
 
 

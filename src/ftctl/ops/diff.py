@@ -47,14 +47,30 @@ def diff_revisions(
         if head is None:
             _, head_projects = load_desired(root, (), events)
             head_doc, head_commit = _workspace_document(root), None
-            return _compare(base, WORK_TREE, base_commit, head_commit,
-                            base_projects, head_projects, base_doc, head_doc)
+            return _compare(
+                base,
+                WORK_TREE,
+                base_commit,
+                head_commit,
+                base_projects,
+                head_projects,
+                base_doc,
+                head_doc,
+            )
         with _revision(root, head) as (head_root, head_commit_sha):
             events(Event("step", f"Building {head} ({head_commit_sha[:12]})"))
             _, head_projects = load_desired(head_root, (), events)
             head_doc = _workspace_document(head_root)
-            return _compare(base, head, base_commit, head_commit_sha,
-                            base_projects, head_projects, base_doc, head_doc)
+            return _compare(
+                base,
+                head,
+                base_commit,
+                head_commit_sha,
+                base_projects,
+                head_projects,
+                base_doc,
+                head_doc,
+            )
 
 
 def _compare(

@@ -61,7 +61,12 @@ class Sample:
     after: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "prompt": self.prompt, "before": self.before, "after": self.after}
+        return {
+            "kind": self.kind,
+            "prompt": self.prompt,
+            "before": self.before,
+            "after": self.after,
+        }
 
 
 @dataclass(frozen=True)
@@ -218,9 +223,7 @@ def project_diff(
         raise ValueError(f"project {name} is on neither side")
     fingerprint: tuple[FieldChange, ...] = ()
     if before is not None and after is not None:
-        fingerprint = tuple(
-            changed_fields(before.fingerprint_inputs(), after.fingerprint_inputs())
-        )
+        fingerprint = tuple(changed_fields(before.fingerprint_inputs(), after.fingerprint_inputs()))
     fields = field_changes(
         _document(before) if before else {}, _document(after) if after else {}, fingerprint
     )
