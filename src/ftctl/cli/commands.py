@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "output": ("ftctl.cli.output_cmd", "output"),
     "destroy": ("ftctl.cli.destroy_cmd", "destroy"),
     "diff": ("ftctl.cli.diff_cmd", "diff"),
+    "eval": ("ftctl.cli.eval_cmd", "eval_"),
 }
 
 

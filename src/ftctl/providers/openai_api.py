@@ -11,6 +11,7 @@ with the API key scrubbed from every message.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -259,8 +260,10 @@ class OpenAIProvider:
             return self._to_job(self._client.fine_tuning.jobs.cancel(job_id))
 
     def list_events(self, job_id: str, limit: int = 20) -> list[JobEvent]:
+        # The newest `limit` events; more than a page (100) are fetched page by page.
         with self._errors(f"list events of job {job_id}"):
-            page = self._client.fine_tuning.jobs.list_events(job_id, limit=limit)
+            page = self._client.fine_tuning.jobs.list_events(job_id, limit=min(limit, 100))
+            items = list(itertools.islice(_walk(page), limit))
         return [
             JobEvent(
                 id=e.id,
@@ -270,7 +273,7 @@ class OpenAIProvider:
                 type=e.type or "message",
                 data=dict(e.data) if isinstance(e.data, Mapping) else {},
             )
-            for e in page.data
+            for e in items
         ]
 
     def list_checkpoints(self, job_id: str) -> list[RemoteCheckpoint]:

@@ -71,7 +71,8 @@ def summary_rows(card: Scorecard) -> list[tuple[str, str, str]]:
 def _cell(text: str | None, limit: int = _CELL_CHARS) -> str:
     if text is None:
         return "–"
-    flat = " ".join(text.split())
+    # Model output may hold control characters (an untrained base model's bytes).
+    flat = "".join(ch if ch.isprintable() else "\ufffd" for ch in " ".join(text.split()))
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat.replace("|", "\\|").replace("<", "&lt;").replace("`", "'") or "(empty)"
