@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "destroy": ("ftctl.cli.destroy_cmd", "destroy"),
     "diff": ("ftctl.cli.diff_cmd", "diff"),
     "eval": ("ftctl.cli.eval_cmd", "eval_"),
+    "comment": ("ftctl.cli.comment_cmd", "comment"),
 }
 
 

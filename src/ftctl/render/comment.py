@@ -124,3 +124,50 @@ def comment_parts(
 ) -> list[str]:
     """`text` as numbered, marked comment bodies of at most `limit` characters each."""
     return number_parts(split_comment(text, limit), workspace, title)
+
+
+@dataclass(frozen=True)
+class EvalLine:
+    """The latest eval of one planned project, as the PR comment shows it."""
+
+    project: str
+    version: int | None
+    passed: bool | None
+    summary: str
+    source: str  # "ftctl eval" or "apply"
+
+
+def compose_comment(
+    plan_markdown: str,
+    *,
+    evals: list[EvalLine],
+    not_checked: list[str],
+    appendices: list[str],
+) -> str:
+    """One document: the plan's summary first, then what could not be checked and the
+    latest evals, then the plan's per-project details, then any appended Markdown."""
+    head, cut, details = plan_markdown.partition("\n<details>\n")
+    lines = [head.rstrip(), ""]
+    if not_checked:
+        lines += ["#### Not checked", ""]
+        lines += [f"- {item}" for item in not_checked]
+        lines.append("")
+    if evals:
+        lines += [
+            "#### Latest evals",
+            "",
+            "| Project | Version | Gates | Eval | From |",
+            "|---|---:|---|---|---|",
+        ]
+        for e in evals:
+            verdict = "–" if e.passed is None else ("passed" if e.passed else "**failed**")
+            version = "–" if e.version is None else str(e.version)
+            summary = e.summary.replace("|", "\\|") or "–"
+            lines.append(f"| `{e.project}` | {version} | {verdict} | {summary} | {e.source} |")
+        lines.append("")
+    body = "\n".join(lines)
+    if cut:
+        body += "\n<details>\n" + details
+    for extra in appendices:
+        body = body.rstrip() + "\n\n" + extra.strip() + "\n"
+    return body.rstrip() + "\n"
