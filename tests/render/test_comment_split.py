@@ -90,3 +90,24 @@ def test_a_small_plan_is_one_part_with_its_marker_and_no_numbering() -> None:
     text = render_plan_markdown(f.plan([f.project()], f.state(serial=0)))
     (part,) = comment_parts(text, "acme")
     assert part == marker("acme", 1) + "\n" + text
+
+
+def test_the_comment_puts_the_summary_then_what_was_not_checked_and_evals_before_details() -> None:
+    from ftctl.render.comment import EvalLine, compose_comment
+
+    plan = f.plan([f.project("alpha"), f.project("beta", train="b")], f.state(serial=0))
+    text = compose_comment(
+        render_plan_markdown(plan),
+        evals=[EvalLine("alpha", 3, False, "test pass rate 0.5; failed: test pass rate", "apply")],
+        not_checked=["Provider 'openai' was not refreshed: no API key"],
+        appendices=["### ftctl diff\n\nbody"],
+    )
+    order = [
+        text.index("**Plan: 4 to upload"),
+        text.index("#### Not checked"),
+        text.index("| `alpha` | 3 | **failed** | test pass rate 0.5; failed: test pass rate | apply |"),
+        text.index("<details>"),
+        text.index("### ftctl diff"),
+    ]
+    assert order == sorted(order)
+    assert_balanced(text)
