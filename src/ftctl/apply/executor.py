@@ -38,14 +38,20 @@ from ftctl.plan.desired import DesiredProject
 from ftctl.plan.savedplan import check_fresh
 from ftctl.providers.base import (
     META_COMMIT,
+    META_CONFIG,
+    META_DIRTY,
     META_FINGERPRINT,
+    META_NUMBER,
     META_PROJECT,
+    META_TRAIN_SHA256,
+    META_VALIDATION_SHA256,
     META_VERSION,
     META_WORKSPACE,
     JobRequest,
     Provider,
     RemoteFile,
     RemoteJob,
+    fit_metadata,
 )
 from ftctl.state.model import (
     AliasRecord,
@@ -73,6 +79,9 @@ class ApplyOptions:
     outage_timeout_s: float = DEFAULT_OUTAGE_S
     outage_timeouts: Mapping[str, float] = field(default_factory=dict)
     project_dirs: Mapping[str, Path] = field(default_factory=dict)
+    # Per project: what its versions are built from (ftctl.lineage.sources.build_record),
+    # stored on each version this apply creates.
+    build_records: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -283,10 +292,7 @@ class Executor:
             job = max(existing, key=lambda j: (j.created_at, j.id))
             adopted = True
         else:
-            stamped = dict(metadata)
-            stamped[META_VERSION] = __version__
-            if self.options.git_commit:
-                stamped[META_COMMIT] = self.options.git_commit
+            stamped = fit_metadata(metadata, self._rebuild_metadata(change))
             hyper = {k: v for k, v in spec.hyperparameters.items() if v != "auto"}
             request = JobRequest(
                 model=spec.base_model,
@@ -302,6 +308,21 @@ class Executor:
             adopted = False
         self._record_job(change, job)
         return {"job_id": job.id, "fingerprint": fingerprint, "adopted_existing": adopted}
+
+    def _rebuild_metadata(self, change: NewVersionChange) -> dict[str, str | None]:
+        """What `ftctl import --all` rebuilds the version from when the state is lost."""
+        spec = change.spec
+        build = self.options.build_records.get(change.project) or {}
+        dirty = build.get("git_dirty")
+        return {
+            META_VERSION: __version__,
+            META_COMMIT: self.options.git_commit,
+            META_NUMBER: str(spec.number),
+            META_TRAIN_SHA256: spec.train_sha256,
+            META_VALIDATION_SHA256: spec.validation_sha256,
+            META_DIRTY: None if dirty is None else str(bool(dirty)).lower(),
+            META_CONFIG: build.get("config_file"),
+        }
 
     def _adopt(self, change: NewVersionChange) -> dict[str, Any]:
         provider = self.providers(change.spec.provider)
@@ -330,6 +351,7 @@ class Executor:
             git_commit=self.options.git_commit,
             plan_id=self.plan.plan_id,
             created_at=iso_from_unix(job.created_at) if job.created_at else utc_now(),
+            build=_build_record(self.options.build_records.get(change.project)),
         )
         self._write(self._state.with_version(record))
 
@@ -477,6 +499,10 @@ class Executor:
         updated = dataclasses.replace(record, status=change.status, model_id=change.model_id)
         self._write(self._state.with_version(updated))
         return {"recorded": dict(change.after or {})}
+
+
+def _build_record(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(record) if record else None
 
 
 def apply_plan(

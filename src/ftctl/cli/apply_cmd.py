@@ -139,13 +139,15 @@ def run_apply(
     from ftctl.apply.identity import git_commit, who
 
     root = prepared.workspace.root
+    commit, user = git_commit(root), who(root)
     options = ApplyOptions(
-        who=who(root),
-        git_commit=git_commit(root),
+        who=user,
+        git_commit=commit,
         operation=operation,
         wait=wait,
         lock_timeout_s=lock_timeout,
         project_dirs={p.name: p.dir for p in prepared.workspace.projects},
+        build_records=build_records(plan, prepared, user, commit),
         outage_timeouts=dict.fromkeys(on_demand_servers(prepared), 0.0),
     )
 
@@ -159,6 +161,20 @@ def run_apply(
         result = execute(plan, prepared.store, provider, prepared.desired, options, events)
     report(app, plan, result)
     return result
+
+
+def build_records(
+    plan: Plan, prepared: Prepared, who: str, commit: str | None
+) -> dict[str, dict[str, Any]]:
+    """What each project that trains a version is built from, read before anything runs."""
+    from ftctl.lineage.sources import build_record
+
+    training = {c.project for c in plan.changes if c.address.startswith("version.")}
+    return {
+        p.name: build_record(prepared.workspace, p, who=who, git_commit=commit)
+        for p in prepared.workspace.projects
+        if p.name in training
+    }
 
 
 def providers_needed(plan: Plan, prepared: Prepared) -> list[str]:

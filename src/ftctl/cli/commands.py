@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "force-unlock": ("ftctl.cli.state_cmd", "force_unlock"),
     "import": ("ftctl.cli.import_cmd", "import_"),
     "lineage": ("ftctl.cli.lineage_cmd", "lineage"),
+    "provenance": ("ftctl.cli.provenance_cmd", "provenance"),
+    "history": ("ftctl.cli.history_cmd", "history"),
     "data": ("ftctl.cli.data_cmd", "data"),
     "plan": ("ftctl.cli.plan_cmd", "plan"),
     "apply": ("ftctl.cli.apply_cmd", "apply"),

@@ -89,3 +89,69 @@ def _inline(data: Any) -> str:
 
 def _number(value: int | None) -> str:
     return f"{value:,}" if value is not None else "unknown"
+
+
+# --------------------------------------------------------------------------- Hugging Face
+
+
+def hub_base_model(v: VersionLineage) -> str:
+    """The base model as the Hub names it: `hf:org/name` is the Hub repo `org/name`; a
+    fine-tuned base is the parent's model id; anything else as the provider names it."""
+    if v.parent is not None and v.parent.model_id:
+        return v.parent.model_id
+    return v.base_model.removeprefix("hf:")
+
+
+def hub_metadata(lineage: Lineage) -> dict[str, Any]:
+    """The model card metadata fields (plain data): base_model, datasets (by content hash,
+    as ftctl names them: they are not Hub datasets), tags, and one evaluation result per
+    recorded metric and measured gate, for `model-index`."""
+    v = lineage.version
+    results: list[dict[str, Any]] = []
+    for name, value in sorted(v.metrics.items()):
+        results.append(
+            {
+                "task_type": "text-generation",
+                "dataset_type": "ftctl-training-job",
+                "dataset_name": f"{v.project} validation (provider-reported)",
+                "metric_type": name,
+                "metric_value": value,
+            }
+        )
+    for gate in (v.gates or {}).get("results") or []:
+        if isinstance(gate, dict) and isinstance(gate.get("observed"), int | float):
+            results.append(
+                {
+                    "task_type": "text-generation",
+                    "dataset_type": "ftctl-gate",
+                    "dataset_name": f"{v.project} gates",
+                    "metric_type": str(gate.get("name", "gate")),
+                    "metric_value": gate["observed"],
+                    "metric_name": str(gate.get("message", "")) or None,
+                }
+            )
+    return {
+        "model_name": v.model_id or v.address,
+        "base_model": hub_base_model(v),
+        "datasets": [f"ftctl/{v.project}/{d.split}@sha256:{d.sha256}" for d in v.datasets],
+        "tags": ["ftctl", "fine-tuned", v.method],
+        "eval_results": results,
+    }
+
+
+def hugging_face_card(lineage: Lineage) -> str:
+    """The model card as a Hugging Face README.md: YAML metadata (base_model, datasets,
+    model-index) built and checked by `huggingface_hub`'s card classes, then the Markdown
+    card. Raises ImportError without huggingface_hub (`pip install 'ftctl[hub]'`)."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    meta = hub_metadata(lineage)
+    data = ModelCardData(
+        model_name=meta["model_name"],
+        base_model=meta["base_model"],
+        datasets=meta["datasets"],
+        tags=meta["tags"],
+        eval_results=[EvalResult(**r) for r in meta["eval_results"]] or None,
+    )
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{model_card(lineage)}")
+    return str(card)

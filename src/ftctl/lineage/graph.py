@@ -82,6 +82,8 @@ class VersionLineage:
     created_at: str
     finished_at: str | None
     promotions: tuple[Promotion, ...] = field(default=())
+    # What it was built from (VersionRecord.build): project file, dirty flag, data sources.
+    build: Mapping[str, Any] | None = None
 
     @property
     def address(self) -> str:
@@ -120,6 +122,7 @@ class VersionLineage:
             "created_at": self.created_at,
             "finished_at": self.finished_at,
             "promotions": [p.to_dict() for p in self.promotions],
+            "build": dict(self.build) if self.build is not None else None,
         }
 
 
@@ -173,6 +176,24 @@ def lineage_of(
     return Lineage(project, alias.name, _version_lineage(snapshot, audit, version, set()))
 
 
+def lineage_of_model(
+    snapshot: StateSnapshot, audit: Sequence[AuditEntry], model_id: str
+) -> Lineage:
+    """The lineage of the version whose model is `model_id` (any project of the state)."""
+    for version in snapshot.versions:
+        if version.model_id == model_id:
+            return Lineage(version.project, None, _version_lineage(snapshot, audit, version, set()))
+    raise StateError(
+        f"no version in the state made model {model_id!r} "
+        "(ftctl import --all rebuilds versions from the provider's jobs)"
+    )
+
+
+def is_model_id(text: str) -> bool:
+    """A fine-tuned model id as providers spell them (`ft:...`), not a project name."""
+    return text.startswith("ft:")
+
+
 def _version_lineage(
     snapshot: StateSnapshot,
     audit: Sequence[AuditEntry],
@@ -206,6 +227,7 @@ def _version_lineage(
         created_at=version.created_at,
         finished_at=version.finished_at,
         promotions=_promotions(snapshot, audit, version),
+        build=version.build,
     )
 
 

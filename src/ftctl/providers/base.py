@@ -21,6 +21,38 @@ META_FINGERPRINT = "ftctl_fingerprint"
 META_WORKSPACE = "ftctl_workspace"
 META_VERSION = "ftctl_version"
 META_COMMIT = "ftctl_commit"
+# What `ftctl import --all` needs to rebuild a version from the provider alone after the
+# state is lost: its number, the data it trained on, where its configuration lives.
+META_NUMBER = "ftctl_number"
+META_TRAIN_SHA256 = "ftctl_train_sha256"
+META_VALIDATION_SHA256 = "ftctl_validation_sha256"
+META_CONFIG = "ftctl_config"
+META_DIRTY = "ftctl_dirty"
+
+# OpenAI's limits on a job's metadata (other providers accept at least as much).
+METADATA_MAX_KEYS = 16
+METADATA_MAX_KEY_CHARS = 64
+METADATA_MAX_VALUE_CHARS = 512
+
+
+def fit_metadata(required: Mapping[str, str], optional: Mapping[str, str | None]) -> dict[str, str]:
+    """`required` plus those `optional` entries that are set and fit OpenAI's metadata limits
+    (16 keys, 64-character keys, 512-character values); a required entry that does not fit
+    is a bug, so it raises ValueError rather than letting the provider refuse the job."""
+    out: dict[str, str] = {}
+    for key, value in required.items():
+        if len(key) > METADATA_MAX_KEY_CHARS or len(value) > METADATA_MAX_VALUE_CHARS:
+            raise ValueError(f"job metadata {key!r} exceeds the provider's limits")
+        out[key] = value
+    for key, maybe in optional.items():
+        if maybe is None or len(out) >= METADATA_MAX_KEYS:
+            continue
+        if len(key) <= METADATA_MAX_KEY_CHARS and len(maybe) <= METADATA_MAX_VALUE_CHARS:
+            out[key] = maybe
+    if len(out) > METADATA_MAX_KEYS:
+        raise ValueError(f"job metadata has {len(out)} keys; providers accept at most 16")
+    return out
+
 
 JOB_STATUSES = (
     "validating_files",

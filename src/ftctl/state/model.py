@@ -159,6 +159,9 @@ class VersionRecord(_Record):
     finished_at: str | None = None
     # Adopted with `ftctl import` (an existing job) rather than trained by a plan.
     imported: bool = False
+    # What the version was built from, recorded when its job was created: project file,
+    # commit and dirty flag, data sources (see ftctl.lineage.sources). None when unknown.
+    build: dict[str, Any] | None = None
 
     @property
     def address(self) -> str:
