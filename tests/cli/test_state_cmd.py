@@ -217,7 +217,9 @@ def test_lineage_command_prints_json_and_a_model_card(
     human = ftctl(workspace, "lineage", "bot")
     assert human.stdout.startswith("bot/prod -> ft:local-tiny:local:bot:2")
     card = ftctl(workspace, "lineage", "bot", "--model-card")
-    assert card.stdout.startswith("# Model card: bot / prod")
+    # Hugging Face metadata first (huggingface_hub is installed with the test extras).
+    assert card.stdout.startswith("---\nbase_model: local-tiny\n")
+    assert "\n# Model card: bot / prod\n" in card.stdout
     nothing = ftctl(workspace, "lineage", "bot", "staging")
     assert nothing.returncode == 1 and "no alias 'staging'" in nothing.stderr
 

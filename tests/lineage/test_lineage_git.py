@@ -18,18 +18,17 @@ from typing import Any
 import git
 import jsonschema
 import pytest
-from referencing import Registry, Resource
 
 from ftctl.server.launcher import LocalServerHandle
 
 from ..support.cli import run_ftctl
 from ..support.local_server import running_local_server
+from .intoto import validator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "projects" / "support-triage" / "data"
-SCHEMAS = Path(__file__).parent / "schemas"
 
 BASE = """\
 apiVersion: ftctl/v1
@@ -123,15 +122,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory, server: LocalServerHandle)
         "model1": model1,
         "model2": model2,
     }
-
-
-def validator(name: str) -> jsonschema.Draft202012Validator:
-    schemas = [json.loads(p.read_text()) for p in sorted(SCHEMAS.glob("*.schema.json"))]
-    registry: Registry[Any] = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas
-    )
-    schema = next(s for s in schemas if s["$id"].endswith(name))
-    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
 def test_lineage_of_a_version_trained_from_data_at_a_tagged_revision(

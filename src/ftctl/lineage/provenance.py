@@ -23,6 +23,7 @@ signed (a DSSE envelope can wrap them later).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,8 @@ SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 TEST_RESULT = "https://in-toto.io/attestation/test-result/v0.1"
 BUILD_TYPE = "urn:ftctl:buildtype:fine-tune:v1"
 FINGERPRINT_DIGEST = "ftctlTrainingFingerprint"
+# A full git object id (SHA-1 or SHA-256), as the gitCommit digest requires.
+_GIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def builder_id(provider: str) -> str:
@@ -182,7 +185,7 @@ def _dependencies(v: VersionLineage, build: Mapping[str, Any]) -> list[dict[str,
     if build.get("config_file") and build.get("config_sha256"):
         deps.append(_config_descriptor(build))
     commit = build.get("git_commit", v.git_commit)
-    if commit:
+    if commit and _GIT_ID.fullmatch(str(commit)):
         deps.append(
             {
                 "name": "workspace repository",
