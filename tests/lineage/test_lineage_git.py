@@ -207,6 +207,8 @@ def test_history_shows_versions_and_alias_moves_with_who(trained: dict[str, Any]
     assert [(e["what"], e["who"]) for e in promotions] == [
         ("alias prod: set to 1", "Alice <alice@example.com>")
     ]
+    created = next(e for e in out["events"] if e["action"] == "create")
+    assert created["why"], "the plan's reason is recorded with the change"
     text = ftctl(trained["root"], "history", "base").stdout
     assert "version 1: started training" in text and "alias prod: set to 1" in text
 

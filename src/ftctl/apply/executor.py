@@ -187,7 +187,8 @@ class Executor:
                 action=str(action),
                 plan_id=self.plan.plan_id,
                 git_commit=self.options.git_commit,
-                detail=detail,
+                # The plan's reason, so `ftctl history` can say why without the plan file.
+                detail={**detail, "reason": change.reason.text},
             )
         )
         return True

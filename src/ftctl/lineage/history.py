@@ -121,8 +121,10 @@ def _what(e: AuditEntry) -> str:
 
 def _why(e: AuditEntry) -> str | None:
     d: Mapping[str, Any] = e.detail
+    if e.action == "wait":
+        return None  # the same change as its create: its reason was shown there
     reason = d.get("reason")
-    if isinstance(reason, str) and reason:
+    if e.action != "gate" and isinstance(reason, str) and reason:
         return reason
     if e.action in ("create", "adopt") and d.get("fingerprint"):
         return f"training fingerprint {str(d['fingerprint'])[:12]}"
