@@ -32,7 +32,7 @@ def progress_sink(app: AppContext) -> Iterator[EventSink]:
     if app.json_output:
         yield lambda _event: None
         return
-    if not app.interactive:
+    if not app.interactive or not app.color:  # a live display draws with escape codes
         last: dict[str, str] = {}
         plain = app.event_sink()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,19 @@ class AppContext:
     err_console: Console = field(init=False)
 
     def __post_init__(self) -> None:
-        no_color = not self.color
-        self.console = Console(no_color=no_color, highlight=False, soft_wrap=True)
-        self.err_console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+        if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
+            self.color = False
+        self.console = self._console(stderr=False)
+        self.err_console = self._console(stderr=True)
+
+    def _console(self, *, stderr: bool) -> Console:
+        if self.color:
+            return Console(stderr=stderr, highlight=False, soft_wrap=True)
+        # rich's `no_color` alone drops colours but keeps bold and dim; without a colour
+        # system it writes no escape codes at all.
+        return Console(
+            stderr=stderr, highlight=False, soft_wrap=True, no_color=True, color_system=None
+        )
 
     @property
     def interactive(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -10,12 +11,40 @@ from typing import Any
 import click
 
 from ftctl import __version__
+from ftctl.cli.argv import normalise
 from ftctl.cli.context import AppContext
-from ftctl.cli.errors import fail
+from ftctl.cli.errors import EXIT_ERROR, fail
 
 
 class FtctlGroup(click.Group):
-    """Runs every command under the one error handler; loads commands on first use."""
+    """Runs every command under the one error handler; loads commands on first use.
+
+    Usage errors exit 1 like every other error (click's default, 2, is what
+    `--detailed-exitcode` means by "changes": a typo in CI must not pass as a plan).
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, normalise(args), parent, **extra)
+        except click.UsageError as error:
+            raise as_error(error) from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from ftctl.config.suggest import did_you_mean
+
+            hint = did_you_mean(name, self.list_commands(ctx))
+            ctx.fail(f"No such command '{name}'." + (f" {hint.capitalize()}" if hint else ""))
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         from ftctl.cli.commands import COMMANDS
@@ -35,6 +64,8 @@ class FtctlGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            raise as_error(error) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except (Exception, KeyboardInterrupt) as error:
@@ -72,6 +103,12 @@ def cli(
     )
 
 
+def as_error(error: click.UsageError) -> click.UsageError:
+    """`error`, exiting 1 (Terraform's code for every error) instead of click's 2."""
+    error.exit_code = EXIT_ERROR  # type: ignore[misc]  # click reads it from the instance
+    return error
+
+
 def find_workspace(start: Path) -> Path:
     """The nearest directory upwards holding ftctl.yaml, or `start` itself."""
     for candidate in (start, *start.parents):
@@ -81,9 +118,14 @@ def find_workspace(start: Path) -> Path:
 
 
 @cli.command()
-def version() -> None:
+@click.pass_context
+def version(ctx: click.Context) -> None:
     """Print the ftctl version."""
-    click.echo(f"ftctl {__version__}")
+    app = ctx.find_object(AppContext)
+    if app is not None and app.json_output:
+        click.echo(json.dumps({"ftctl_version": __version__}))
+    else:
+        click.echo(f"ftctl {__version__}")
 
 
 # Other commands are registered in `ftctl.cli.commands` and loaded by `FtctlGroup`.
