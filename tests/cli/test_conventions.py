@@ -113,3 +113,39 @@ def test_no_color_writes_no_escape_codes_on_a_terminal(tmp_path: Path, how: str)
     assert code == 1
     assert b"Invalid:" in output
     assert b"\x1b[" not in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "verison.demo.1"], "not a resource address: did you mean 'version.demo.1'?"),
+        (["--target", "demo"], "did you mean 'version.demo'?"),
+        (
+            ["--target", "version.dmeo.1"],
+            "no project 'dmeo' in the configuration or the state: "
+            "did you mean 'demo'? (projects: demo)",
+        ),
+        (["--target", "dataset.demo.tset"], "no split 'tset': did you mean 'test'?"),
+        (["--replace", "version.demo.one"], "a version number is a positive integer"),
+        (["dmeo"], "no project 'dmeo' in the configuration or the state: did you mean 'demo'?"),
+    ],
+)
+def test_an_unknown_project_or_malformed_address_is_an_error_not_no_changes(
+    starter: Path, args: list[str], message: str
+) -> None:
+    done = run_ftctl("plan", "--detailed-exitcode", *args, workspace=starter)
+    assert done.returncode == 1, done.stdout
+    assert message in done.stderr
+    assert "No changes" not in done.stdout
+
+
+def test_validate_takes_project_names_like_every_other_command(
+    starter: Path, tmp_path: Path
+) -> None:
+    named = run_ftctl("validate", "demo", workspace=starter, cwd=tmp_path)
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert "Valid: ftctl.yaml and 1 project(s): demo." in named.stdout
+    typo = run_ftctl("validate", "dmeo", workspace=starter, cwd=tmp_path)
+    assert typo.returncode == 1
+    assert "no project 'dmeo' in this workspace" in typo.stdout + typo.stderr
+    assert "did you mean 'demo'?" in typo.stdout + typo.stderr

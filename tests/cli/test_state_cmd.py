@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -198,11 +202,66 @@ def test_a_stale_lock_blocks_writes_until_force_unlock(
     assert f"ftctl force-unlock {held.id}" in blocked.stderr
     assert len(populated.read().versions) == 2  # nothing was removed
 
-    unlocked = ftctl(workspace, "force-unlock", held.id)
+    # Its holder (this process) still runs: refused without -force, nothing removed.
+    refused = ftctl(workspace, "force-unlock", held.id)
+    assert refused.returncode == 1
+    assert "that process is still running" in refused.stderr
+    assert f"ftctl force-unlock -force {held.id}" in refused.stderr
+    assert ftctl_process(workspace, "state", "rm", "version.bot.1").returncode == 1
+
+    unlocked = ftctl(workspace, "force-unlock", "-force", held.id)
     assert unlocked.returncode == 0, unlocked.stderr
     assert ftctl(workspace, "state", "rm", "version.bot.1").returncode == 0
     again = ftctl(workspace, "state", "force-unlock", held.id)
     assert again.returncode == 1 and "the state is not locked" in again.stderr
+
+
+def _answer_on_a_terminal(workspace: Path, answer: bytes, *args: str) -> tuple[int, bytes]:
+    """Run the CLI with a pseudo-terminal as stdin/stdout/stderr, typing `answer`."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ftctl", "--workspace", str(workspace), *args],
+        env={**os.environ, "NO_COLOR": "1"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    while b"Enter a value" not in output:
+        chunk = os.read(leader, 4096)
+        assert chunk, output
+        output += chunk
+    os.write(leader, answer)
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    return process.wait(timeout=60), output
+
+
+def test_force_unlock_asks_for_confirmation_on_a_terminal(
+    workspace: Path, populated: SqliteStateStore
+) -> None:
+    lock = populated.lock("apply", "ci-runner-7")
+    held = lock.__enter__()
+    with sqlite3.connect(workspace / ".ftctl" / "state.db") as conn:  # held on another machine
+        conn.execute("UPDATE locks SET host = 'runner-elsewhere'")
+
+    code, output = _answer_on_a_terminal(workspace, b"no\n", "force-unlock", held.id)
+    assert code == 1
+    assert b"Do you really want to force-unlock?" in output
+    assert populated.current_lock() is not None
+
+    code, output = _answer_on_a_terminal(workspace, b"yes\n", "force-unlock", held.id)
+    assert code == 0, output
+    assert f"Lock {held.id} removed".encode() in output
+    assert populated.current_lock() is None
 
 
 def test_lineage_command_prints_json_and_a_model_card(

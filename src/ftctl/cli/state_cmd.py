@@ -4,6 +4,7 @@ edit the recorded state without touching any provider."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -11,7 +12,8 @@ import click
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.cli.options import lock_timeout_option
 from ftctl.config.loader import LoadedWorkspace, read_workspace
-from ftctl.errors import ConfigError, StateError
+from ftctl.errors import ConfigError, StateError, UserAbort
+from ftctl.state.holder import holder_is_alive
 from ftctl.state.identity import current_user
 from ftctl.state.model import Address, AliasRecord, AuditEntry, StateSnapshot, VersionRecord
 from ftctl.state.store import StateStore, open_state
@@ -145,10 +147,20 @@ def _dangling_aliases(
     return [a for a in aliases if (a.project, a.version) not in present]
 
 
-def _unlock(app: AppContext, lock_id: str) -> None:
+def _unlock(app: AppContext, lock_id: str, force: bool) -> None:
     store = state_store(app)
     if not store.exists():
         raise StateError(f"no lock with id {lock_id!r}; the state is not locked")
+    held = store.current_lock()
+    if held is not None and held.id == lock_id and not force:
+        if holder_is_alive(held.host, held.pid, held.pid_started):
+            raise StateError(
+                f"refusing to remove {held.describe()}: that process is still running. "
+                f"Let it finish or stop it; `ftctl force-unlock -force {lock_id}` removes "
+                "the lock anyway"
+            )
+        if sys.stdin.isatty() and not app.json_output:
+            _confirm_unlock()
     store.force_unlock(lock_id)
     store.append_audit(
         AuditEntry.new(
@@ -162,26 +174,45 @@ def _unlock(app: AppContext, lock_id: str) -> None:
     click.echo(f"Lock {lock_id} removed. ftctl operations can take the state lock again.")
 
 
+def _confirm_unlock() -> None:
+    """Terraform's question before removing a lock, asked only of a person at a terminal."""
+    click.echo(
+        "\nDo you really want to force-unlock?\n"
+        "  ftctl will remove the lock on the state. This will allow ftctl commands to\n"
+        "  modify the state, even though it may still be in use.\n"
+        "  Only 'yes' will be accepted to confirm.\n",
+        err=True,
+    )
+    answer = click.prompt("  Enter a value", default="", show_default=False, err=True)
+    if answer.strip() != "yes":
+        raise UserAbort("force-unlock cancelled; the lock is still held.")
+
+
 _UNLOCK_DOC = """Remove the state lock LOCK_ID, left by an ftctl that crashed.
 
 Only do this when no ftctl process is running: the lock error names its id and holder.
-A lock whose holder died on this machine is taken over by the next command on its own,
-and one from another machine expires within two minutes of its holder's death.
+A lock whose holder still runs on this machine is refused unless -force; on a terminal
+ftctl asks for confirmation first (-force skips it). A lock whose holder died on this
+machine is taken over by the next command on its own, and one from another machine
+expires within two minutes of its holder's death.
 """
+_FORCE_HELP = "Remove the lock even if its holder still runs, without asking."
 
 
 @state.command("force-unlock", help=_UNLOCK_DOC)
 @click.argument("lock_id")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @pass_app
-def state_force_unlock(app: AppContext, lock_id: str) -> None:
-    _unlock(app, lock_id)
+def state_force_unlock(app: AppContext, lock_id: str, force: bool) -> None:
+    _unlock(app, lock_id, force)
 
 
 @click.command("force-unlock", help=_UNLOCK_DOC)
 @click.argument("lock_id")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @pass_app
-def force_unlock(app: AppContext, lock_id: str) -> None:
-    _unlock(app, lock_id)
+def force_unlock(app: AppContext, lock_id: str, force: bool) -> None:
+    _unlock(app, lock_id, force)
 
 
 @state.command("audit")

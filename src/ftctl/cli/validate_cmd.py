@@ -15,15 +15,19 @@ from ftctl.errors import Diagnostic
 
 
 @click.command("validate")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("selected", nargs=-1, metavar="[PROJECT | PATH]...")
 @click.option("--json", "json_flag", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def validate(app: AppContext, paths: tuple[Path, ...], json_flag: bool) -> None:
-    """Check ftctl.yaml and the projects (those at PATH, or all of them).
+def validate(app: AppContext, selected: tuple[str, ...], json_flag: bool) -> None:
+    """Check ftctl.yaml and the projects (those named or at PATH, or all of them).
 
     Prints every problem as `file:line:column: error: field: message`; exits 1 if any.
     """
-    only = [str(path.resolve()) for path in paths if not _is_workspace(path, app.workspace_dir)]
+    only = [
+        str(Path(item).resolve()) if Path(item).exists() else item
+        for item in selected
+        if not _is_workspace(Path(item), app.workspace_dir)
+    ]
     report = read_workspace(app.workspace_dir, only)
     diagnostics, data_failures = _collect(report)
     valid = not any(d.severity == "error" for d in diagnostics)

@@ -24,6 +24,7 @@ from ftctl.plan.builder import PlanContext, build_plan
 from ftctl.plan.changes import Plan, PlanOptions
 from ftctl.plan.desired import ContentDiff, DesiredProject, desired_project
 from ftctl.plan.savedplan import NO_STATE_LINEAGE
+from ftctl.plan.selection import check_selection
 from ftctl.providers.base import Provider
 from ftctl.providers.registry import open_provider
 from ftctl.refresh import Observation, refresh
@@ -159,6 +160,8 @@ def observe(prepared: Prepared, projects: Sequence[str] = (), events: EventSink 
 
 def make_plan(prepared: Prepared, options: PlanOptions, events: EventSink = ignore) -> Plan:
     """Refresh, then build the plan (the only clock read is here, passed in)."""
+    configured = [p.name for p in prepared.workspace.projects]
+    check_selection(options, configured, prepared.snapshot.projects())
     observe(prepared, options.projects, events)
     assert prepared.observation is not None
     now = datetime.now(UTC)

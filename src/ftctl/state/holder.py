@@ -59,3 +59,20 @@ def holder_is_dead(host: str, pid: int | None, started: str | None) -> bool:
     if started is None or len(fields) <= 19:
         return False
     return fields[19] != started
+
+
+def holder_is_alive(host: str, pid: int | None, started: str | None) -> bool:
+    """True only when the holder certainly still runs: same host, its pid is a live
+    process, and (where known) that process started when the holder did."""
+    if pid is None or not host or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # a live process of another user
+    fields = _stat_fields(pid)
+    if fields and fields[0] in ("Z", "X"):
+        return False
+    return started is None or len(fields) <= 19 or fields[19] == started

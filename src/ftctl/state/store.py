@@ -54,6 +54,10 @@ class StateStore(Protocol):
         StateLockedError naming the holder's id, who, when and operation."""
         ...
 
+    def current_lock(self) -> LockInfo | None:
+        """The lock held now (expired ones included: they show until taken over)."""
+        ...
+
     def force_unlock(self, lock_id: str) -> None:
         """Remove the lock with this id (StateError if no such lock is held)."""
         ...
