@@ -304,6 +304,7 @@ class Executor:
                 suffix=spec.suffix,
                 seed=spec.seed,
                 metadata=stamped,
+                grader=spec.grader,
             )
             job = provider.create_job(request)
             adopted = False

@@ -451,6 +451,30 @@ class Hyperparameters(Spec):
     batch_size: int | Auto = "auto"
     learning_rate_multiplier: float | Auto = "auto"
     beta: float | Auto | None = Field(None, description="DPO only: (0, 2].")
+    # Reinforcement only (OpenAI's FineTuneReinforcementHyperparameters).
+    reasoning_effort: Literal["default", "low", "medium", "high"] | None = Field(
+        None, description="Reinforcement only: default, low, medium or high."
+    )
+    compute_multiplier: float | Auto | None = Field(
+        None, description="Reinforcement only: > 0, or auto."
+    )
+    eval_interval: int | Auto | None = Field(
+        None, description="Reinforcement only: training steps between evals (>= 1), or auto."
+    )
+    eval_samples: int | Auto | None = Field(
+        None, description="Reinforcement only: samples per eval (>= 1), or auto."
+    )
+
+    @property
+    def reinforcement_only(self) -> list[str]:
+        """The reinforcement-only settings given (camelCase, as written in YAML)."""
+        given = {
+            "reasoningEffort": self.reasoning_effort,
+            "computeMultiplier": self.compute_multiplier,
+            "evalInterval": self.eval_interval,
+            "evalSamples": self.eval_samples,
+        }
+        return [name for name, value in given.items() if value is not None]
 
     @model_validator(mode="after")
     def _bounds(self) -> Hyperparameters:
@@ -464,6 +488,16 @@ class Hyperparameters(Spec):
         beta = self.beta
         if isinstance(beta, float | int) and not isinstance(beta, str) and not 0 < beta <= 2:
             raise ValueError("beta must be in (0, 2], or auto")
+        multiplier = self.compute_multiplier
+        if isinstance(multiplier, float | int) and not isinstance(multiplier, str):
+            if multiplier <= 0:
+                raise ValueError("computeMultiplier must be greater than 0, or auto")
+        for name, value in (
+            ("evalInterval", self.eval_interval),
+            ("evalSamples", self.eval_samples),
+        ):
+            if isinstance(value, int) and value < 1:
+                raise ValueError(f"{name} must be at least 1, or auto")
         return self
 
 
@@ -477,6 +511,10 @@ class Training(Spec):
     def _method_fields(self) -> Training:
         if self.hyperparameters.beta is not None and self.method != "dpo":
             raise ValueError("hyperparameters.beta is only valid with method: dpo")
+        extra = self.hyperparameters.reinforcement_only
+        if extra and self.method != "reinforcement":
+            given = ", ".join(f"hyperparameters.{name}" for name in extra)
+            raise ValueError(f"{given}: only valid with method: reinforcement")
         if self.method == "reinforcement" and self.grader is None:
             raise ValueError("method: reinforcement needs a grader")
         if self.method != "reinforcement" and self.grader is not None:

@@ -256,6 +256,7 @@ def _new_version(
         examples=project.splits["train"].examples,
         epochs=project.epochs,
         billed_tokens=project.billed_tokens,
+        grader=project.spec.training.grader,  # reinforcement: sent as configured
     )
     if adoptable:
         job = adoptable[-1]

@@ -210,9 +210,10 @@ class VersionSpec:
     examples: int
     epochs: int | None
     billed_tokens: int | None
+    grader: Mapping[str, Any] | None = None  # reinforcement only: sent with the job as is
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "number": self.number,
             "fingerprint": self.fingerprint,
             "fingerprint_inputs": _plain(self.fingerprint_inputs),
@@ -228,6 +229,9 @@ class VersionSpec:
             "epochs": self.epochs,
             "billed_tokens": self.billed_tokens,
         }
+        if self.grader is not None:
+            out["grader"] = _plain(self.grader)
+        return out
 
     @classmethod
     def from_dict(cls, a: Mapping[str, Any]) -> VersionSpec:
@@ -248,6 +252,7 @@ class VersionSpec:
             examples=int(a.get("examples") or 0),
             epochs=_opt_int(a.get("epochs")),
             billed_tokens=_opt_int(a.get("billed_tokens")),
+            grader=None if a.get("grader") is None else dict(a["grader"]),
         )
 
 
