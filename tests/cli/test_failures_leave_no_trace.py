@@ -172,11 +172,11 @@ def test_server_that_cannot_listen_leaves_no_data_directory(tmp_path: Path) -> N
     assert not data_dir.exists()
 
 
-def test_validate_of_a_path_that_does_not_exist_is_a_usage_error(workspace: Path) -> None:
-    exit_code, _, stderr = ftctl(workspace, "validate", str(workspace / "projects/nope"))
+def test_validate_of_a_path_that_does_not_exist_is_an_error(workspace: Path) -> None:
+    exit_code, stdout, stderr = ftctl(workspace, "validate", str(workspace / "projects/nope"))
 
-    assert exit_code == 2
-    assert "does not exist" in stderr
+    assert exit_code == 1
+    assert "no project '" in stdout + stderr and "projects/nope' in this workspace" in stdout
     assert not (workspace / ".ftctl").exists()
 
 
@@ -195,6 +195,6 @@ def test_init_where_projects_is_a_file_fails_before_writing(tmp_path: Path) -> N
 def test_import_refuses_what_is_not_a_job_id(workspace: Path, job_id: str) -> None:
     exit_code, _, stderr = ftctl(workspace, "import", "version.bot.1", job_id)
 
-    assert exit_code == 2
+    assert exit_code == 1  # a usage error, like every error
     assert "is not a fine-tuning job id" in stderr
     assert not (workspace / ".ftctl").exists()

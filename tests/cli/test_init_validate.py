@@ -94,7 +94,7 @@ def test_init_refuses_to_overwrite_and_checks_the_name(initialised: Path) -> Non
     assert (initialised / "projects/support-bot/project.yaml").read_text() == before
 
     bad = ftctl(initialised, "init", "Support_Bot")
-    assert bad.returncode == 2
+    assert bad.returncode == 1
     assert "invalid project name 'Support_Bot'" in bad.stderr
     assert not (initialised / "projects/Support_Bot").exists()
 

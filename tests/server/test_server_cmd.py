@@ -69,7 +69,7 @@ def test_prints_its_url_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
 
 def test_bad_fault_spec_is_refused(tmp_path: Path) -> None:
     result = _ftctl("server", "--port", "0", "--data-dir", str(tmp_path), "--faults", "rate=7")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "--faults" in result.stderr and "between 0 and 1" in result.stderr
     assert not (tmp_path / "server.json").exists()
 
@@ -78,7 +78,7 @@ def test_fault_spec_from_the_environment_is_validated_too(tmp_path: Path) -> Non
     result = _ftctl(
         "server", "--port", "0", "--data-dir", str(tmp_path), env={"FTCTL_SERVER_FAULTS": "oops=1"}
     )
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "unknown fault spec key 'oops'" in result.stderr
 
 

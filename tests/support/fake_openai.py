@@ -67,7 +67,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return json.loads(raw or b"null")
             return raw
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             fake.requests.append(Recorded("GET", path, None))
             if path == "/v1/files":
@@ -88,7 +88,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             else:
                 self._reply(404, {"error": {"message": f"no route {path}"}})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             path = self.path.split("?", 1)[0]
             body = self._body()
             fake.requests.append(Recorded("POST", path, body))

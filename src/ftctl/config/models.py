@@ -489,9 +489,8 @@ class Hyperparameters(Spec):
         if isinstance(beta, float | int) and not isinstance(beta, str) and not 0 < beta <= 2:
             raise ValueError("beta must be in (0, 2], or auto")
         multiplier = self.compute_multiplier
-        if isinstance(multiplier, float | int) and not isinstance(multiplier, str):
-            if multiplier <= 0:
-                raise ValueError("computeMultiplier must be greater than 0, or auto")
+        if isinstance(multiplier, float | int) and multiplier <= 0:
+            raise ValueError("computeMultiplier must be greater than 0, or auto")
         for name, value in (
             ("evalInterval", self.eval_interval),
             ("evalSamples", self.eval_samples),
