@@ -162,6 +162,25 @@ def test_a_job_started_before_a_crash_is_found_by_metadata_not_created_again(
     assert create_audit.detail["adopted_existing"] is True
 
 
+def test_a_finished_job_whose_model_was_deleted_is_not_adopted_by_create(
+    store: SqliteStateStore, provider: OpenAIProvider, data_files: dict[str, tuple[Path, str]]
+) -> None:
+    """After `ftctl destroy` (model deleted, version forgotten) the job for the same
+    fingerprint is still listed: create must train again, not reuse that job."""
+    project = desired(data_files, promote={"when": "always"})
+    first = run(make_plan(project, store), store, provider, project)
+    assert first.ok, first.failed
+    (old,) = store.read().versions
+    provider.delete_model(old.model_id or "")
+    store.write(store.read().without(old.address).without("alias.mini.prod"))
+    result = run(make_plan(project, store), store, provider, project)
+    assert result.ok, result.failed
+    (new,) = store.read().versions
+    assert new.job_id != old.job_id and new.model_id != old.model_id
+    create = [a for a in store.audit() if a.action == "create"][-1]
+    assert create.detail["adopted_existing"] is False
+
+
 def test_no_wait_returns_after_starting_and_the_next_plan_waits(
     store: SqliteStateStore, provider: OpenAIProvider, data_files: dict[str, tuple[Path, str]]
 ) -> None:

@@ -287,6 +287,14 @@ def test_sigkill_mid_apply_then_apply_again_trains_once_per_fingerprint(
     assert json.loads(ftctl(root, "show", "--json").stdout)["versions"] == []
     ftctl(root, "output", "mini", check=1)
 
+    # Applying again never adopts the old job (its model is gone): it trains anew.
+    replanned = ftctl(root, "plan").stdout
+    assert "version.mini.1 will be trained" in replanned and "adopting" not in replanned
+    ftctl(root, "apply", "-auto-approve", check=0)
+    model = ftctl(root, "output", "mini").stdout.strip()
+    assert model != jobs[0].fine_tuned_model
+    assert model in {m.id for m in client(server).models.list()}
+
 
 def _train_directly(
     server: LocalServerHandle, built: Path, *, epochs: int

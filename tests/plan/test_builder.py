@@ -270,3 +270,19 @@ def test_openai_warnings_from_the_catalog() -> None:
     late = f.plan([p], f.state(), today=date(2027, 2, 1))
     assert any("stopped accepting" in w for w in late.warnings)
     assert not any("OpenAI" in w for w in f.plan([f.project()], f.state()).warnings)
+
+
+def test_a_finished_job_whose_model_was_deleted_is_not_adopted_but_retrained() -> None:
+    """`ftctl destroy` deleted the model and forgot the version: the job for the same
+    fingerprint still exists on the provider, but adopting it would promote nothing."""
+    desired = f.project()
+    old = f.version_of(desired, 1)
+    job = f.remote_job(old, "succeeded")
+    gone = f.plan([desired], f.state(), f.world(job, models={"local": []}))
+    version = next(c for c in gone.changes if c.kind == "version")
+    assert version.actions[0] == "create"
+    kept = f.plan(
+        [desired], f.state(), f.world(job, models={"local": [job.fine_tuned_model or ""]})
+    )
+    version = next(c for c in kept.changes if c.kind == "version")
+    assert version.actions[0] == "adopt"

@@ -289,6 +289,12 @@ class Executor:
             for j in provider.list_jobs(metadata=metadata)
             if j.status not in ("failed", "cancelled") and self._state.version_by_job(j.id) is None
         ]
+        if any(j.status == "succeeded" for j in existing):
+            # A finished job whose model was deleted since (`ftctl destroy`) is not reused.
+            models = {m.id for m in provider.list_models()}
+            existing = [
+                j for j in existing if j.status != "succeeded" or j.fine_tuned_model in models
+            ]
         if existing:
             job = max(existing, key=lambda j: (j.created_at, j.id))
             adopted = True

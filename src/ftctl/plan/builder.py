@@ -37,6 +37,7 @@ from ftctl.plan.desired import DesiredProject
 from ftctl.plan.drift import ObservedVersion, observe_project, project_drift
 from ftctl.plan.fingerprint import FieldChange, changed_fields, config_fingerprint, fingerprint
 from ftctl.plan.reasons import Reason, ReasonCode
+from ftctl.providers.base import RemoteJob
 from ftctl.refresh.world import ObservedWorld
 from ftctl.state.model import StateSnapshot
 
@@ -231,7 +232,9 @@ def _new_version(
     adoptable = [
         job
         for job in world.jobs_for(name, fp)
-        if job.id not in recorded_jobs and job.status not in ("failed", "cancelled")
+        if job.id not in recorded_jobs
+        and job.status not in ("failed", "cancelled")
+        and not _model_gone(job, project.provider, world)
     ]
     latest = observed[-1] if observed else None
     forces: list[FieldChange] = []
@@ -322,6 +325,16 @@ def _new_version(
         fingerprint_changes=tuple(forces),
     )
     return change, uploads
+
+
+def _model_gone(job: RemoteJob, provider: str, world: ObservedWorld) -> bool:
+    """True when `job` succeeded but its model was deleted (e.g. by `ftctl destroy`): such a
+    job is never adopted, or apply would promote a model that no longer exists."""
+    if job.status != "succeeded":
+        return False
+    if not job.fine_tuned_model:
+        return True
+    return world.model_exists(provider, job.fine_tuned_model) is False
 
 
 def _new_version_reason(

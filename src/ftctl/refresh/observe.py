@@ -75,7 +75,11 @@ def refresh(
                 found = _retrieve(provider, version.job_id)
                 if found is not None:
                     jobs[found.id] = found
-        if any(v.model_id for v in mine) or any(a.model_id for a in snapshot.aliases):
+        recorded = {v.job_id for v in mine}
+        # A finished job the state does not record may be adopted, but only while its
+        # model exists (after `ftctl destroy` it does not): the models tell.
+        unrecorded = any(j.status == "succeeded" and j.id not in recorded for j in listed)
+        if unrecorded or any(v.model_id for v in mine) or any(a.model_id for a in snapshot.aliases):
             models[name] = frozenset(m.id for m in provider.list_models())
         api = deployments_api(provider)
         if api is not None and any(d.provider == name for d in snapshot.deployments):
