@@ -29,7 +29,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ftctl.server.trainer import (
+from ftctl.server.trainers.numpy_lm import (
     EpochResult,
     StepMetrics,
     Weights,

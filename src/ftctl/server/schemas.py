@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -229,51 +230,73 @@ def check_suffix(suffix: str | None) -> None:
         )
 
 
-def requested_hyperparameters(body: JobCreateRequest) -> tuple[str, SupervisedHyperparameters]:
-    """The method type and its hyperparameters from `method` or the legacy field."""
+@dataclass(frozen=True)
+class RequestedMethod:
+    """A job's training method as requested: its type, its hyperparameters ("auto" for each
+    one not given) and the rest of its method section (e.g. a reinforcement `grader`)."""
+
+    type: Literal["supervised", "dpo", "reinforcement"]
+    hyperparameters: dict[str, Any]
+    config: dict[str, Any]
+
+    def record(self) -> dict[str, Any]:
+        """The job's `method` as OpenAI shows it."""
+        return {
+            "type": self.type,
+            self.type: {**self.config, "hyperparameters": dict(self.hyperparameters)},
+        }
+
+
+def requested_method(body: JobCreateRequest) -> RequestedMethod:
+    """The method from `method` or the legacy top-level `hyperparameters`, checked against
+    OpenAI's ranges (whether the model's trainer has the method is checked by the caller)."""
     legacy = body.hyperparameters
     method = body.method
+    config: dict[str, Any] = {}
     if method is None:
-        requested = legacy or SupervisedHyperparameters()
-        method_type = "supervised"
+        requested: dict[str, Any] = legacy.model_dump() if legacy else {}
+        method_type: Literal["supervised", "dpo", "reinforcement"] = "supervised"
     else:
-        if method.type != "supervised":
-            raise ApiError(
-                400,
-                f"Method '{method.type}' is not supported by the local server: its trainer "
-                "learns from supervised chat examples only. Use method 'supervised', or a "
-                f"provider that supports {method.type}.",
-                param="method.type",
-                code="unsupported_method",
-            )
         if legacy is not None:
             raise ApiError(
                 400,
-                "Give hyperparameters in method.supervised.hyperparameters, not also in the "
-                "deprecated top-level 'hyperparameters'.",
+                f"Give hyperparameters in method.{method.type}.hyperparameters, not also in "
+                "the deprecated top-level 'hyperparameters'.",
                 param="hyperparameters",
             )
-        section = method.supervised
-        requested = (section.hyperparameters if section else None) or SupervisedHyperparameters()
         method_type = method.type
+        if method_type == "reinforcement":
+            section = dict(method.reinforcement or {})
+            given = section.pop("hyperparameters", None)
+            requested = dict(given) if isinstance(given, dict) else {}
+            config = section
+        else:
+            typed = method.supervised if method_type == "supervised" else method.dpo
+            hyper = typed.hyperparameters if typed else None
+            requested = hyper.model_dump() if hyper else {}
     prefix = "hyperparameters" if method is None else f"method.{method_type}.hyperparameters"
-    _check_integer(requested.n_epochs, 1, 50, f"{prefix}.n_epochs")
-    _check_integer(requested.batch_size, 1, 256, f"{prefix}.batch_size")
-    lr = requested.learning_rate_multiplier
-    if lr not in (None, "auto") and not (
-        isinstance(lr, int | float) and lr > 0 and math.isfinite(lr)
+    _check_integer(requested.get("n_epochs"), 1, 50, f"{prefix}.n_epochs")
+    _check_integer(requested.get("batch_size"), 1, 256, f"{prefix}.batch_size")
+    for name in ("learning_rate_multiplier", "beta"):
+        _check_positive(requested.get(name), f"{prefix}.{name}")
+    hyperparameters: dict[str, Any] = {
+        "n_epochs": "auto",
+        "batch_size": "auto",
+        "learning_rate_multiplier": "auto",
+    }
+    hyperparameters.update({name: value for name, value in requested.items() if value is not None})
+    if method_type == "dpo":
+        hyperparameters.setdefault("beta", "auto")
+    return RequestedMethod(method_type, hyperparameters, config)
+
+
+def _check_positive(value: object, param: str) -> None:
+    if value in (None, "auto"):
+        return
+    if not (isinstance(value, int | float) and not isinstance(value, bool)) or not (
+        value > 0 and math.isfinite(value)
     ):
-        raise ApiError(
-            400,
-            f"Invalid '{prefix}.learning_rate_multiplier': must be > 0.",
-            param=f"{prefix}.learning_rate_multiplier",
-        )
-    normalised = SupervisedHyperparameters(
-        n_epochs=None if requested.n_epochs == "auto" else requested.n_epochs,
-        batch_size=None if requested.batch_size == "auto" else requested.batch_size,
-        learning_rate_multiplier=None if lr == "auto" else lr,
-    )
-    return method_type, normalised
+        raise ApiError(400, f"Invalid '{param}': must be > 0.", param=param)
 
 
 def _check_integer(value: object, low: int, high: int, param: str) -> None:

@@ -7,6 +7,10 @@ finished; a job that was running resumes from its last epoch checkpoint.
 
 Cancel and pause are requests: the API records the new status at once and the trainer
 sees it through `should_stop` before its next step.
+
+The worker knows trainers only through the `Trainer` seam (trainers/base.py): the one that
+serves a job's base model checks its files, resolves its hyperparameters and trains it; the
+worker turns what it emits into the job's events, step metrics, checkpoints and model.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import csv
 import io
 import json
 import logging
-import math
 import queue
 import threading
 import time
@@ -23,8 +26,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftctl.server import ids, trainer
+from ftctl.server import ids
+from ftctl.server.jsonl import parse_jsonl
 from ftctl.server.store import CheckpointRecord, FileRecord, JobRecord, ModelRecord, Store, now
+from ftctl.server.trainers.base import (
+    Checkpoint,
+    ExamplesError,
+    Message,
+    Method,
+    Resume,
+    StepMetrics,
+    Trainer,
+    TrainEvent,
+    TrainJob,
+    TrainResult,
+)
+from ftctl.server.trainers.registry import TrainerRegistry
 
 log = logging.getLogger("ftctl.server.worker")
 
@@ -59,28 +76,6 @@ class InvalidFileError(Exception):
         self.param = param
 
 
-def parse_jsonl(content: bytes) -> list[dict[str, Any]]:
-    """The rows of a JSONL file; ValueError naming the line when one is not a JSON object."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"the file is not UTF-8 text ({error.reason} at byte {error.start})"
-        ) from error
-    rows: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"line {number} is not valid JSON: {error.msg}") from error
-        if not isinstance(row, dict):
-            raise ValueError(f"line {number} is not a JSON object")
-        rows.append(row)
-    return rows
-
-
 @dataclass
 class _Progress:
     started: float
@@ -92,8 +87,9 @@ class _Progress:
 class JobWorker:
     """Runs the server's jobs in background threads; see the module docstring."""
 
-    def __init__(self, store: Store, *, n_workers: int = 1) -> None:
+    def __init__(self, store: Store, trainers: TrainerRegistry, *, n_workers: int = 1) -> None:
         self.store = store
+        self.trainers = trainers
         self.n_workers = max(1, n_workers)
         self._validate_queue: queue.Queue[str] = queue.Queue()
         self._train_queue: queue.Queue[str] = queue.Queue()
@@ -188,16 +184,16 @@ class JobWorker:
         job = self.store.get_job(job_id)
         if job is None or job.status != "validating_files":
             return
-        rows = self._load_rows(job)
-        if rows is None:
+        trainer = self._trainer(job)
+        n_examples = self._check_files(job, trainer)
+        if n_examples is None:
             return
-        train_rows, _valid_rows = rows
-        hyper = self._resolve(job, len(train_rows))
-        resolved = {
-            "n_epochs": hyper.n_epochs,
-            "batch_size": hyper.batch_size,
-            "learning_rate_multiplier": hyper.learning_rate_multiplier,
+        requested = {
+            name: value
+            for name, value in job.hyperparameters.items()
+            if value not in (None, "auto")
         }
+        resolved = trainer.resolve_hyperparameters(job.method["type"], requested, n_examples)
         method = json.loads(json.dumps(job.method))
         section = method.setdefault(method["type"], {})
         section["hyperparameters"] = {**(section.get("hyperparameters") or {}), **resolved}
@@ -213,29 +209,29 @@ class JobWorker:
         self.store.add_event(job_id, "Files validated, moving job to queued state")
         self._train_queue.put(job_id)
 
-    def _load_rows(
-        self, job: JobRecord
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None] | None:
-        """The job's training and validation rows; None once the job is failed because a
-        file is missing or invalid."""
-        try:
-            train_rows = self._rows_of(job.training_file, "training_file")
-            valid_rows = (
-                self._rows_of(job.validation_file, "validation_file")
-                if job.validation_file
-                else None
-            )
-        except InvalidFileError as error:
-            code = (
-                "invalid_training_file"
-                if error.param == "training_file"
-                else "invalid_validation_file"
-            )
-            self._fail(job.id, code, str(error), error.param)
-            return None
-        return train_rows, valid_rows
+    def _trainer(self, job: JobRecord) -> Trainer:
+        trainer = self.trainers.for_model(job.base_model)
+        if trainer is None:  # the trainer was there when the job was created
+            raise RuntimeError(f"no trainer serves the base model {job.base_model} any more")
+        return trainer
 
-    def _rows_of(self, file_id: str, param: str) -> list[dict[str, Any]]:
+    def _check_files(self, job: JobRecord, trainer: Trainer) -> int | None:
+        """The number of training examples once the job's files are checked; None once the
+        job is failed because a file is missing or its examples are unusable."""
+        try:
+            n_examples = self._check_file(job, trainer, job.training_file, "training_file")
+            if job.validation_file:
+                self._check_file(job, trainer, job.validation_file, "validation_file")
+        except InvalidFileError as error:
+            self._fail_file(job.id, error.param, str(error))
+            return None
+        return n_examples
+
+    def _fail_file(self, job_id: str, param: str, message: str) -> None:
+        code = "invalid_training_file" if param == "training_file" else "invalid_validation_file"
+        self._fail(job_id, code, message, param)
+
+    def _check_file(self, job: JobRecord, trainer: Trainer, file_id: str, param: str) -> int:
         label = "training" if param == "training_file" else "validation"
         content = self.store.read_file(file_id)
         if content is None:
@@ -247,26 +243,10 @@ class JobWorker:
                 param,
                 f"The job failed due to an invalid {label} file. Invalid file format: {error}.",
             ) from error
-        problem = trainer.validate_training_file(rows)
+        problem = trainer.check_examples(rows, job.method["type"])
         if problem is not None:
-            raise InvalidFileError(
-                param,
-                f"The job failed due to an invalid {label} file. {problem[0].upper()}{problem[1:]}.",
-            )
-        return rows
-
-    @staticmethod
-    def _resolve(job: JobRecord, n_examples: int) -> trainer.Hyper:
-        def explicit(name: str) -> Any:
-            value = job.hyperparameters.get(name)
-            return None if value in (None, "auto") else value
-
-        return trainer.resolve_hyperparameters(
-            n_examples,
-            explicit("n_epochs"),
-            explicit("batch_size"),
-            explicit("learning_rate_multiplier"),
-        )
+            raise InvalidFileError(param, _invalid_examples(label, problem))
+        return len(rows)
 
     def _fail(self, job_id: str, code: str, message: str, param: str | None) -> None:
         updated = self.store.update_job(
@@ -314,64 +294,77 @@ class JobWorker:
         job = self.store.update_job(job_id, only_from=["queued"], status="running")
         if job is None:  # cancelled or paused while it waited
             return
-        rows = self._load_rows(job)
-        if rows is None:
+        trainer = self._trainer(job)
+        # Checked again: a file may have been deleted while the job waited.
+        if self._check_files(job, trainer) is None:
             return
-        train_rows, valid_rows = rows
-        hp = job.hyperparameters
-        hyper = trainer.Hyper(
-            n_epochs=int(hp["n_epochs"]),
-            batch_size=int(hp["batch_size"]),
-            learning_rate_multiplier=float(hp["learning_rate_multiplier"]),
-        )
         checkpoint = self.store.last_checkpoint(job_id)
+        resume = None
         if checkpoint is not None:
-            base = trainer.Weights.load(Path(checkpoint.weights_path))
-            resume_from = checkpoint.epoch
+            resume = Resume(Path(checkpoint.weights_path), checkpoint.epoch, checkpoint.step_number)
             self.store.add_event(
                 job_id,
                 f"Fine-tuning job resumed from the checkpoint at step {checkpoint.step_number}",
             )
         else:
-            base = self._base_weights(job)
-            resume_from = 0
             self.store.add_event(job_id, "Fine-tuning job started")
-        steps_per_epoch = math.ceil(len(train_rows) / min(hyper.batch_size, len(train_rows)))
-        total_steps = steps_per_epoch * hyper.n_epochs
         with self._lock:
-            first = steps_per_epoch * resume_from
-            self._progress[job_id] = _Progress(time.monotonic(), first, first, total_steps)
-
-        def on_step(metrics: trainer.StepMetrics) -> None:
-            self._on_step(job, metrics, total_steps)
-
-        def on_epoch(result: trainer.EpochResult, weights: trainer.Weights) -> None:
-            self._on_epoch(job, result, weights, hyper.n_epochs)
-
-        outcome = trainer.train(
-            base,
-            train_rows,
-            valid_rows,
-            hyper,
-            job.seed,
-            on_step=on_step,
-            on_epoch=on_epoch,
-            should_stop=lambda: self._should_stop(job_id),
-            resume_from_epoch=resume_from,
+            first = resume.step if resume else 0
+            self._progress[job_id] = _Progress(time.monotonic(), first, first, 0)
+        method_type: Method = job.method["type"]
+        train_job = TrainJob(
+            id=job.id,
+            base_model=job.base_model,
+            start_from=self._start_from(job),
+            method=method_type,
+            method_config={
+                key: value
+                for key, value in (job.method.get(method_type) or {}).items()
+                if key != "hyperparameters"
+            },
+            hyperparameters=dict(job.hyperparameters),
+            seed=job.seed,
+            training_file=self.store.file_path(job.training_file),
+            validation_file=(
+                self.store.file_path(job.validation_file) if job.validation_file else None
+            ),
+            resume=resume,
         )
-        if outcome.stopped:
-            return  # cancelled, paused (the API recorded it) or shutting down (stays running)
-        self._finish(job, outcome)
+        workdir = self.store.weights_dir / job.id
+        workdir.mkdir(parents=True, exist_ok=True)
+        n_epochs = int(job.hyperparameters.get("n_epochs") or 0)
 
-    def _base_weights(self, job: JobRecord) -> trainer.Weights:
-        if job.model in trainer.BASE_MODELS:
-            return trainer.base_weights(job.model, job.seed)
+        def emit(event: TrainEvent) -> None:
+            if isinstance(event, StepMetrics):
+                self._on_step(job, event)
+            elif isinstance(event, Checkpoint):
+                self._on_checkpoint(job, event, n_epochs)
+            else:
+                self._on_message(job, event)
+
+        try:
+            result = trainer.train(train_job, workdir, emit, lambda: self._should_stop(job_id))
+        except ExamplesError as error:
+            self._fail_file(job.id, "training_file", _invalid_examples("training", str(error)))
+            return
+        if result.stopped:
+            return  # cancelled, paused (the API recorded it) or shutting down (stays running)
+        self._finish(job, result)
+
+    def _start_from(self, job: JobRecord) -> Path | None:
+        """The weights of the fine-tuned model a job continues; None for a base model."""
+        if job.model == job.base_model:
+            return None
         model = self.store.get_model(job.model)
         if model is None or model.weights_path is None:
             raise RuntimeError(f"the model {job.model} to continue from no longer exists")
-        return trainer.Weights.load(Path(model.weights_path))
+        return Path(model.weights_path)
 
-    def _on_step(self, job: JobRecord, metrics: trainer.StepMetrics, total_steps: int) -> None:
+    def _on_message(self, job: JobRecord, message: Message) -> None:
+        self.store.add_event(job.id, message.text, level=message.level)
+
+    def _on_step(self, job: JobRecord, metrics: StepMetrics) -> None:
+        total_steps = metrics.total_steps
         data: dict[str, Any] = {
             "step": metrics.step,
             "epoch": metrics.epoch,
@@ -391,12 +384,9 @@ class JobWorker:
             progress = self._progress.get(job.id)
             if progress is not None:
                 progress.step = metrics.step
+                progress.total_steps = total_steps
 
-    def _on_epoch(
-        self, job: JobRecord, result: trainer.EpochResult, weights: trainer.Weights, n_epochs: int
-    ) -> None:
-        path = self.store.weights_dir / job.id / f"epoch-{result.epoch}.npz"
-        weights.save(path)
+    def _on_checkpoint(self, job: JobRecord, result: Checkpoint, n_epochs: int) -> None:
         name = checkpoint_model_name(job, result.step)
         metrics = {key: float(value) for key, value in result.metrics.items()}
         self.store.add_checkpoint(
@@ -408,7 +398,7 @@ class JobWorker:
                 step_number=result.step,
                 metrics=metrics,
                 fine_tuned_model_checkpoint=name,
-                weights_path=str(path),
+                weights_path=str(result.path),
             )
         )
         # The last step of the epoch also carries the epoch's full-validation figures.
@@ -431,10 +421,11 @@ class JobWorker:
         )
         self.store.add_event(job.id, f"Checkpoint created at step {result.step}")
 
-    def _finish(self, job: JobRecord, outcome: trainer.TrainOutcome) -> None:
+    def _finish(self, job: JobRecord, outcome: TrainResult) -> None:
         model_name = fine_tuned_model_name(job)
-        path = self.store.weights_dir / job.id / "final.npz"
-        outcome.weights.save(path)
+        if outcome.model_path is None:
+            raise RuntimeError("the trainer finished without a model")
+        path = outcome.model_path
         result_file = self._write_result_file(job)
         self.store.add_model(
             ModelRecord(
@@ -478,3 +469,7 @@ class JobWorker:
         )
         self.store.add_file(record, content)
         return record
+
+
+def _invalid_examples(label: str, problem: str) -> str:
+    return f"The job failed due to an invalid {label} file. {problem[0].upper()}{problem[1:]}."

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ftctl.server.trainer.blas import single_threaded_blas
-from ftctl.server.trainer.examples import Instance, instances_of, validate_training_file
-from ftctl.server.trainer.hyper import BASE_LEARNING_RATE, Hyper
-from ftctl.server.trainer.model import (
+from ftctl.server.trainers.numpy_lm.blas import single_threaded_blas
+from ftctl.server.trainers.numpy_lm.examples import Instance, instances_of, validate_training_file
+from ftctl.server.trainers.numpy_lm.hyper import BASE_LEARNING_RATE, Hyper
+from ftctl.server.trainers.numpy_lm.model import (
     AdamState,
     Array,
     Batch,

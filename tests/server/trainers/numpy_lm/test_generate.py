@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftctl.server.trainer import base_weights, generate, prompt_of
+from ftctl.server.trainers.numpy_lm import base_weights, generate, prompt_of
 
 ASK = [{"role": "system", "content": "Route."}, {"role": "user", "content": "my invoice is wrong"}]
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ftctl.server.trainer.tokenizer import (
+from ftctl.server.trainers.numpy_lm.tokenizer import (
     EOS,
     ROLE_TOKENS,
     encode_text,
@@ -90,7 +90,7 @@ def _check_message(line: int, position: int, message: object) -> str | None:
     return None
 
 
-def validate_training_file(rows: list[dict[str, Any]]) -> str | None:
+def validate_training_file(rows: Sequence[Mapping[str, Any]]) -> str | None:
     """None if the local trainer can train on these rows, else a message naming the first problem.
 
     Lines are counted from 1 (the JSONL line), messages from 1 within their example.

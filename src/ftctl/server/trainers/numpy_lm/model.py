@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ftctl.server.trainer.examples import Instance
-from ftctl.server.trainer.tokenizer import ASSISTANT, OUTPUT_SIZE, VOCAB_SIZE
+from ftctl.server.trainers.numpy_lm.examples import Instance
+from ftctl.server.trainers.numpy_lm.tokenizer import ASSISTANT, OUTPUT_SIZE, VOCAB_SIZE
 
 Array = npt.NDArray[np.floating[Any]]
 IntArray = npt.NDArray[np.int64]

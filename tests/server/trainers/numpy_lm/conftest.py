@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ftctl.server.trainer import (
+from ftctl.server.trainers.numpy_lm import (
     EpochResult,
     Hyper,
     StepMetrics,

@@ -18,14 +18,17 @@ about 3 s on one core (~40k trained tokens/s); the fine-tune matches category an
 on 0.80-0.94 of the 50 test tickets depending on the seed (0.88 with the project's seed 7),
 always valid JSON; local-tiny: 0.00 and 0.00.
 
-The server uses only the names re-exported here.
+The server reaches this trainer only through `NumpyTrainer` (trainer.py), the `Trainer`
+seam's implementation; the names re-exported here are for tests and bench scripts.
 """
 
-from ftctl.server.trainer.examples import DPO_NOT_SUPPORTED, validate_training_file
-from ftctl.server.trainer.generate import Generation, generate, prompt_of
-from ftctl.server.trainer.hyper import Hyper, resolve_hyperparameters
-from ftctl.server.trainer.model import BASE_MODELS, ModelConfig, Weights, base_weights
-from ftctl.server.trainer.train import EpochResult, StepMetrics, TrainOutcome, train
+from ftctl.server.trainers.base import Generation
+from ftctl.server.trainers.numpy_lm.examples import DPO_NOT_SUPPORTED, validate_training_file
+from ftctl.server.trainers.numpy_lm.generate import generate, prompt_of
+from ftctl.server.trainers.numpy_lm.hyper import Hyper, resolve_hyperparameters
+from ftctl.server.trainers.numpy_lm.model import BASE_MODELS, ModelConfig, Weights, base_weights
+from ftctl.server.trainers.numpy_lm.train import EpochResult, StepMetrics, TrainOutcome, train
+from ftctl.server.trainers.numpy_lm.trainer import NumpyTrainer
 
 __all__ = [
     "BASE_MODELS",
@@ -34,6 +37,7 @@ __all__ = [
     "Generation",
     "Hyper",
     "ModelConfig",
+    "NumpyTrainer",
     "StepMetrics",
     "TrainOutcome",
     "Weights",

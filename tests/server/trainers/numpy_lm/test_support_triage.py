@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ftctl.server.trainer import (
+from ftctl.server.trainers.numpy_lm import (
     Hyper,
     base_weights,
     generate,

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from ftctl.server.trainer.model import Weights
-from ftctl.server.trainer.tokenizer import (
+from ftctl.server.trainers.base import Generation
+from ftctl.server.trainers.numpy_lm.model import Weights
+from ftctl.server.trainers.numpy_lm.tokenizer import (
     ASSISTANT,
     EOS,
     decode_tokens,
     encode_prompt,
     prompt_features,
 )
-
-
-@dataclass(frozen=True)
-class Generation:
-    text: str
-    prompt_tokens: int  # bytes of the prompt plus chat markers (see tokenizer.encode_prompt)
-    completion_tokens: int  # bytes generated, excluding the end-of-answer token
-    finish_reason: Literal["stop", "length"]
 
 
 def _truncate_at_stop(text: str, stop: Sequence[str]) -> str | None:

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ftctl.server.trainer import Hyper, Weights, base_weights, generate, train
-from ftctl.server.trainer.model import PARAM_NAMES
+from ftctl.server.trainers.numpy_lm import Hyper, Weights, base_weights, generate, train
+from ftctl.server.trainers.numpy_lm.model import PARAM_NAMES
 
 Rows = list[dict[str, Any]]
 
@@ -195,7 +195,7 @@ def ignore(*_: object) -> None:
 
 TRAIN_IN_CHILD = """
 import hashlib, json, sys
-from ftctl.server.trainer import Hyper, base_weights, train
+from ftctl.server.trainers.numpy_lm import Hyper, base_weights, train
 rows = json.loads(sys.stdin.read())
 out = train(base_weights("local-tiny", 0), rows, None, Hyper(2, 4, 2.0), 5,
             lambda m: None, lambda e, w: None, lambda: False)
@@ -239,7 +239,7 @@ def test_large_batches_are_processed_in_chunks_with_the_same_result(
     # at most MAX_CHUNK_TOKENS target tokens whose gradients are accumulated.
     hyper = Hyper(2, 12, 2.0)
     whole = helpers.run_training(base_weights("local-tiny", 0), train_rows, valid_rows, hyper)
-    monkeypatch.setattr(sys.modules["ftctl.server.trainer.train"], "MAX_CHUNK_TOKENS", 50)
+    monkeypatch.setattr(sys.modules["ftctl.server.trainers.numpy_lm.train"], "MAX_CHUNK_TOKENS", 50)
     chunked = helpers.run_training(base_weights("local-tiny", 0), train_rows, valid_rows, hyper)
     assert [s.train_loss for s in chunked.steps] == pytest.approx(
         [s.train_loss for s in whole.steps], rel=1e-4

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ftctl.server.trainer import Hyper, resolve_hyperparameters, validate_training_file
+from ftctl.server.trainers.numpy_lm import Hyper, resolve_hyperparameters, validate_training_file
 
 OK = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ftctl.server.trainer import Weights, base_weights, generate
-from ftctl.server.trainer.examples import instances_of
-from ftctl.server.trainer.model import (
+from ftctl.server.trainers.numpy_lm import Weights, base_weights, generate
+from ftctl.server.trainers.numpy_lm.examples import instances_of
+from ftctl.server.trainers.numpy_lm.model import (
     PARAM_NAMES,
     ModelConfig,
     evaluate,
