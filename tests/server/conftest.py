@@ -15,12 +15,13 @@ from openai import OpenAI
 from openai.types.fine_tuning import FineTuningJob
 
 from ftctl.server.app import ServerSettings, create_app
+from ftctl.server.trainers.registry import TrainerRegistry
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 JsonlMaker = Callable[..., bytes]
 JobWaiter = Callable[..., FineTuningJob]
-ThreadServer = Callable[[ServerSettings], str]
+ThreadServer = Callable[..., str]
 
 
 def chat_jsonl(n: int, answer: str = "blue", prompt: str = "Say the colour for item {i}") -> bytes:
@@ -57,13 +58,16 @@ def wait_for_job() -> JobWaiter:
     return wait
 
 
-def start_server(settings: ServerSettings) -> tuple[uvicorn.Server, threading.Thread, str]:
+def start_server(
+    settings: ServerSettings, trainers: TrainerRegistry | None = None
+) -> tuple[uvicorn.Server, threading.Thread, str]:
     """An in-process uvicorn server on a free loopback port, started: (server, its thread,
-    base URL). The caller stops it (`server.should_exit = True`, then join the thread)."""
+    base URL). The caller stops it (`server.should_exit = True`, then join the thread).
+    `trainers`: the built-in ones unless given."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", http="h11")
+    config = uvicorn.Config(create_app(settings, trainers), log_level="warning", http="h11")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -80,8 +84,8 @@ def thread_server(tmp_path: Path) -> Iterator[ThreadServer]:
     """Starts in-process uvicorn servers on free loopback ports; stops them afterwards."""
     running: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(settings: ServerSettings) -> str:
-        server, thread, base_url = start_server(settings)
+    def start(settings: ServerSettings, trainers: TrainerRegistry | None = None) -> str:
+        server, thread, base_url = start_server(settings, trainers)
         running.append((server, thread))
         return base_url
 
