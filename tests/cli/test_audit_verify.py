@@ -82,3 +82,36 @@ def test_verify_fails_naming_the_edited_entry(workspace: Path) -> None:
     report = json.loads(out)
     assert code == 1 and report["valid"] is False
     assert (report["problem"]["kind"], report["problem"]["seq"]) == ("edited", 2)
+
+
+def test_an_export_verifies_offline_and_a_removed_line_is_named(
+    workspace: Path, tmp_path: Path
+) -> None:
+    _, exported = invoke(workspace, "state", "audit", "--jsonl")
+    _, verified = invoke(workspace, "state", "audit", "--verify", "--json")
+    head = json.loads(verified)["head"]
+    export = tmp_path / "audit.jsonl"
+    export.write_text(exported)
+    code, out = invoke(workspace, "state", "audit", "--verify", "--from", str(export))
+    assert code == 0 and "3 chained entries" in out
+
+    lines = exported.splitlines(True)
+    export.write_text(lines[0] + lines[2])  # entry #2 left out of the export
+    code, _ = invoke(workspace, "state", "audit", "--verify", "--from", str(export))
+    assert code == 1
+    report = json.loads(
+        invoke(workspace, "state", "audit", "--verify", "--json", "--from", str(export))[1]
+    )
+    assert (report["problem"]["kind"], report["problem"]["seq"]) == ("removed", 3)
+
+    export.write_text(lines[0] + lines[1])  # the newest entry cut: only the head shows it
+    assert invoke(workspace, "state", "audit", "--verify", "--from", str(export))[0] == 0
+    code, _ = invoke(workspace, "state", "audit", "--verify", "--from", str(export), "--head", head)
+    assert code == 1
+
+    export.write_text(lines[0] + '{"id": 2, "at": "x"}\n')
+    result = CliRunner().invoke(
+        cli, ["--workspace", str(workspace), "state", "audit", "--verify", "--from", str(export)]
+    )
+    assert result.exit_code == 1
+    assert f"{export}:2: field 'who' is missing or has the wrong type" in result.stderr

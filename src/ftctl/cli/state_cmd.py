@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -229,13 +230,35 @@ def force_unlock(app: AppContext, lock_id: str, force: bool) -> None:
     help="Check the whole log's hash chain; exit 1 naming the first entry that was "
     "edited, removed or reordered.",
 )
+@click.option(
+    "--from",
+    "export",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --verify: check this --jsonl export instead of the state (no database needed).",
+)
+@click.option(
+    "--head",
+    metavar="SEQ:HASH",
+    help="With --verify --from: the head recorded when the export was made (e.g. from "
+    "`--verify --json`), so that entries missing from the end are seen too.",
+)
 @pass_app
-def audit(app: AppContext, project: str | None, json_flag: bool, jsonl: bool, verify: bool) -> None:
+def audit(
+    app: AppContext,
+    project: str | None,
+    json_flag: bool,
+    jsonl: bool,
+    verify: bool,
+    export: Path | None,
+    head: str | None,
+) -> None:
     """Show the audit log (of PROJECT only, when given), oldest first."""
-    store = state_store(app)
+    if (export or head) and not verify:
+        raise click.UsageError("--from and --head go with --verify")
     if verify:
-        _verify_audit(app, store, json_flag)
+        _verify_audit(app, json_flag, export, head)
         return
+    store = state_store(app)
     entries = store.audit(project) if store.exists() else []
     if jsonl:
         for e in entries:
@@ -250,12 +273,18 @@ def audit(app: AppContext, project: str | None, json_flag: bool, jsonl: bool, ve
         click.echo(f"{e.at}  {e.who}  {e.operation}: {e.action} {e.address or '-'}{extra}")
 
 
-def _verify_audit(app: AppContext, store: StateStore, json_flag: bool) -> None:
+def _verify_audit(app: AppContext, json_flag: bool, export: Path | None, head: str | None) -> None:
     """The whole log is checked whatever PROJECT says: the chain runs through every entry."""
-    from ftctl.state.audit_chain import verify_chain
+    from ftctl.state.audit_chain import parse_head, read_export, verify_chain
 
-    entries = store.audit() if store.exists() else []
-    report = verify_chain(entries, store.audit_head() if store.exists() else None)
+    if head is not None and parse_head(head) is None:
+        raise click.BadParameter(f"{head!r} is not SEQ:HASH", param_hint="--head")
+    if export is not None:
+        report = verify_chain(read_export(export), head)
+    else:
+        store = state_store(app)
+        entries = store.audit() if store.exists() else []
+        report = verify_chain(entries, store.audit_head() if store.exists() else None)
     if wants_json(app, json_flag):
         click.echo(json.dumps(report.to_dict(), indent=2))
         if not report.ok:

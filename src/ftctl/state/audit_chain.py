@@ -23,10 +23,12 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import rfc8785
 
+from ftctl.errors import StateError
 from ftctl.state.model import AuditEntry
 
 GENESIS_OPERATION = "migrate"
@@ -112,6 +114,44 @@ def genesis_entry(legacy: Sequence[AuditEntry], at: str) -> AuditEntry:
             "legacy_sha256": legacy_seal(legacy),
         },
     )
+
+
+def read_export(path: Path) -> list[AuditEntry]:
+    """The entries of a `ftctl state audit --jsonl` export; StateError naming the file,
+    line and field of the first one that is not an entry."""
+    entries: list[AuditEntry] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise StateError(f"cannot read audit export {path}: {error}") from error
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise StateError(f"{path}:{number}: not JSON ({error.msg})") from error
+        if not isinstance(data, dict):
+            raise StateError(f"{path}:{number}: expected an audit entry object")
+        for name, kinds in _EXPORT_FIELDS.items():
+            if not isinstance(data.get(name), kinds):
+                raise StateError(
+                    f"{path}:{number}: field {name!r} is missing or has the wrong type"
+                )
+        entries.append(AuditEntry.from_dict(data))
+    return sorted(entries, key=lambda e: e.id)
+
+
+# What every exported entry must hold (the rest may be null).
+_EXPORT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "id": int,
+    "at": str,
+    "who": str,
+    "operation": str,
+    "address": str,
+    "action": str,
+    "detail": dict,
+}
 
 
 def format_head(seq: int, digest: str) -> str:
