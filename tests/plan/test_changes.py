@@ -22,7 +22,9 @@ def _version_change(data: dict[str, Any]) -> dict[str, Any]:
 
 def test_every_reason_code_has_display_text() -> None:
     for code in ReasonCode:
-        text = Reason.of(code, version=3, job_id="ftjob-1", keep=2, model_id="m").text
+        text = Reason.of(
+            code, version=3, job_id="ftjob-1", keep=2, model_id="m", name="bot-prod"
+        ).text
         assert text and "None" not in text, code
 
 

@@ -25,12 +25,14 @@ from ftctl.plan.changes import (
     Action,
     CancelChange,
     CheckChange,
+    DeployChange,
     DriftChange,
     NewVersionChange,
     Plan,
     PromoteChange,
     ResourceChange,
     RetireChange,
+    UndeployChange,
     UploadChange,
     gates_json,
 )
@@ -51,12 +53,15 @@ from ftctl.providers.base import (
     Provider,
     RemoteFile,
     RemoteJob,
+    SupportsDeployments,
+    deployments_api,
     fit_metadata,
 )
 from ftctl.state.model import (
     AliasRecord,
     AuditEntry,
     DatasetRecord,
+    DeploymentRecord,
     StateSnapshot,
     VersionRecord,
     VersionStatus,
@@ -150,7 +155,7 @@ class Executor:
 
     def _run_change(self, change: ResourceChange) -> None:
         blocked = self._blocked.get(change.project)
-        if blocked and change.actions[0] in (Action.PROMOTE, Action.RETIRE):
+        if blocked and change.actions[0] in (Action.PROMOTE, Action.RETIRE, Action.DEPLOY):
             self.result.skipped.append((change.address, blocked))
             return
         try:
@@ -217,6 +222,10 @@ class Executor:
                 return self._forget(change)
             case Action.RECORD_DRIFT:
                 return self._record_drift(_expect(change, DriftChange, action))
+            case Action.DEPLOY:
+                return self._deploy(_expect(change, DeployChange, action))
+            case Action.UNDEPLOY:
+                return self._undeploy(_expect(change, UndeployChange, action))
 
     def _write(self, snapshot: StateSnapshot) -> None:
         self.snapshot = self.store.write(snapshot)
@@ -410,22 +419,31 @@ class Executor:
             if s.path is not None and name in ("test", "validation")
         }
         baselines = {"base": version.base_model}
+        # A baseline served by another provider (an alias trained elsewhere, e.g. on OpenAI
+        # before a move to Azure) is asked through that provider.
+        baseline_providers: dict[str, Provider] = {}
         for alias in self._state.aliases_of(change.project):
             baselines[f"alias:{alias.name}"] = alias.model_id
-        decision = run_gates(
-            GateInputs(
-                gates=gates,
-                metrics=version.metrics,
-                model_id=version.model_id,
-                provider=self.providers(version.provider),
-                project_dir=self.options.project_dirs.get(change.project),
-                eval_splits=eval_splits,
-                baseline_models=baselines,
-                seed=version.seed if version.seed is not None else 0,
-                refusal_phrases=desired.spec.policy.max_refusal_ratio.phrases if desired else None,
-            ),
-            self.events,
+            target = self._state.version(change.project, alias.version)
+            if target is not None and target.provider != version.provider:
+                baseline_providers[alias.model_id] = self.providers(target.provider)
+        provider = self.providers(version.provider)
+        inputs = GateInputs(
+            gates=gates,
+            metrics=version.metrics,
+            model_id=version.model_id,
+            provider=provider,
+            project_dir=self.options.project_dirs.get(change.project),
+            eval_splits=eval_splits,
+            baseline_models=baselines,
+            seed=version.seed if version.seed is not None else 0,
+            refusal_phrases=desired.spec.policy.max_refusal_ratio.phrases if desired else None,
+            baseline_providers=baseline_providers,
         )
+        if change.gate_deployment is not None and gates.evals is not None:
+            decision = self._gate_through_deployment(change, inputs, provider)
+        else:
+            decision = run_gates(inputs, self.events)
         # The config the decision was made under: a later plan re-runs the gates when it changes.
         decision = {**decision, "config": gates_json(gates)}
         self._write(self._state.with_version(dataclasses.replace(version, gates=decision)))
@@ -434,6 +452,83 @@ class Executor:
             self._blocked[change.project] = f"{change.address} failed its gates"
             self.events(Event("warning", f"{change.address} failed its gates: " + "; ".join(lines)))
         return decision
+
+    def _gate_through_deployment(
+        self, change: NewVersionChange | CheckChange, inputs: GateInputs, provider: Provider
+    ) -> dict[str, Any]:
+        """Evals call the candidate through a short-lived deployment (on providers whose
+        models serve only through one), deleted afterwards whatever the outcome."""
+        assert change.gate_deployment is not None
+        api = self._deployments(provider, change)
+        name, sku = change.gate_deployment.name, change.gate_deployment.sku
+        self.events(Event("step", f"{change.address}: deploy {name} ({sku}) for the gates"))
+        api.deploy(name, inputs.model_id, sku, 1, self._deployment_tags(change.project, "gate"))
+        try:
+            return run_gates(inputs, self.events)
+        finally:
+            api.delete_deployment(name)
+            self.events(Event("step", f"{change.address}: deleted {name}"))
+
+    def _deployments(self, provider: Provider, change: ResourceChange) -> SupportsDeployments:
+        api = deployments_api(provider)
+        if api is None:
+            raise _StepFailed(
+                f"{change.address}: provider {provider.name!r} does not serve through deployments"
+            )
+        return api
+
+    def _deployment_tags(self, project: str, alias: str) -> dict[str, str]:
+        return {
+            META_PROJECT: project,
+            "ftctl_alias": alias,
+            META_WORKSPACE: self._state.workspace_id,
+            META_VERSION: __version__,
+        }
+
+    def _deploy(self, change: DeployChange) -> dict[str, Any] | None:
+        number = change.version
+        version = self._state.version(change.project, number)
+        if version is None or version.status != "succeeded" or not version.model_id:
+            self.result.skipped.append((change.address, f"version {number} has no model"))
+            return None
+        gated = change.when != "always" and version.gates is not None
+        if gated and not (version.gates or {}).get("passed"):
+            self.result.skipped.append((change.address, f"version {number} failed its gates"))
+            return None
+        api = self._deployments(self.providers(change.provider), change)
+        deployment = api.deploy(
+            change.deployment_name,
+            version.model_id,
+            change.sku,
+            change.capacity,
+            self._deployment_tags(change.project, change.alias),
+        )
+        previous = self._state.deployment(change.project, change.alias)
+        record = DeploymentRecord(
+            project=change.project,
+            alias=change.alias,
+            name=deployment.name or change.deployment_name,
+            provider=change.provider,
+            version=number,
+            model_id=version.model_id,
+            sku=change.sku,
+            capacity=change.capacity,
+            deployed_at=utc_now(),
+            plan_id=self.plan.plan_id,
+        )
+        self._write(self._state.with_deployment(record))
+        return {
+            "deployment": record.name,
+            "model_id": version.model_id,
+            "sku": change.sku,
+            "capacity": change.capacity,
+            "previous_version": previous.version if previous else None,
+        }
+
+    def _undeploy(self, change: UndeployChange) -> dict[str, Any]:
+        api = self._deployments(self.providers(change.provider), change)
+        existed = api.delete_deployment(change.deployment_name)
+        return {"deployment": change.deployment_name, "deleted": existed}
 
     def _promote(self, change: PromoteChange) -> dict[str, Any] | None:
         number = change.version

@@ -7,7 +7,7 @@ Metric gates read the final checkpoint's metrics; the eval gate asks the trained
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class GateInputs:
     # The project's `policy.maxRefusalRatio.phrases` (None: the built-in ones), so that
     # "refusal" means the same thing in the training data and in the model's answers.
     refusal_phrases: Sequence[str] | None = None
+    # Model id -> the provider that serves it, for baselines served elsewhere than the
+    # candidate (a project that moved providers compares with the old provider's `prod`).
+    baseline_providers: Mapping[str, Provider] = field(default_factory=dict)
 
 
 def run_gates(inputs: GateInputs, events: EventSink = ignore) -> dict[str, Any]:
@@ -60,8 +63,6 @@ def _run_eval(inputs: GateInputs, gate: EvalGate, events: EventSink) -> EvalRepo
     if inputs.project_dir is None:
         raise GateError("the project directory is unknown: cannot read the graders' files")
     baseline, skipped = _baseline(gate.baseline, inputs.baseline_models)
-    provider = inputs.provider
-
     def complete(
         *,
         model: str,
@@ -70,6 +71,7 @@ def _run_eval(inputs: GateInputs, gate: EvalGate, events: EventSink) -> EvalRepo
         temperature: float,
         seed: int | None,
     ) -> str:
+        provider = inputs.baseline_providers.get(model, inputs.provider)
         return provider.chat(model, messages, max_tokens, temperature, seed)
 
     return run_eval_gate(

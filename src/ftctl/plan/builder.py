@@ -21,25 +21,37 @@ from ftctl.plan.changes import (
     Action,
     CancelChange,
     CheckChange,
+    DeployChange,
     DriftItem,
     ForgetChange,
+    GateDeployment,
     NewVersionChange,
     Plan,
     PlanOptions,
     PromoteChange,
     ResourceChange,
     RetireChange,
+    UndeployChange,
     UploadChange,
     VersionSpec,
     gates_json,
 )
 from ftctl.plan.desired import DesiredProject
-from ftctl.plan.drift import ObservedVersion, observe_project, project_drift
+from ftctl.plan.drift import ObservedVersion, deployments_gone, observe_project, project_drift
 from ftctl.plan.fingerprint import FieldChange, changed_fields, config_fingerprint, fingerprint
 from ftctl.plan.reasons import Reason, ReasonCode
 from ftctl.providers.base import RemoteJob
 from ftctl.refresh.world import ObservedWorld
 from ftctl.state.model import StateSnapshot
+
+# Microsoft Learn, "Deploy a fine-tuned model" (Azure OpenAI): a customized model's
+# deployment that receives no chat completions or responses calls for 15 days in a row is
+# deleted (the model itself is kept and can be redeployed).
+INACTIVE_DEPLOYMENT_RULE = (
+    "Azure deletes a fine-tuned model's deployment once it has had no chat completions or "
+    "responses calls for 15 consecutive days (the model is kept). ftctl deploys it again "
+    "when this plan is applied; call a deployment at least every 15 days to keep it."
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,8 @@ def build_plan(
             continue
         planned = _plan_project(project, observed, snapshot, world, options, context, warnings)
         project_changes += planned
+        if deployments_gone(name, snapshot, world):
+            warnings.append(INACTIVE_DEPLOYMENT_RULE)
         cost[name] = round(sum(c.cost_usd or 0.0 for c in planned), 6)
         warnings += _model_warnings(project, planned, context.today)
 
@@ -209,7 +223,10 @@ def _plan_project(
         and not bool(live.version.gates.get("passed"))
         and version_change is None
     )
-    out += _promote(project, snapshot, observed, target_number, gate, gates_failed, warnings)
+    promotes = _promote(project, snapshot, observed, target_number, gate, gates_failed, warnings)
+    # The deployment serves before the alias moves to it.
+    out += _deploy(project, snapshot, world, promotes)
+    out += promotes
     if version_status in ("planned", "running", "finished", "succeeded"):
         out += _retire(project, observed, snapshot, target_number, warnings)
     return out
@@ -273,6 +290,7 @@ def _new_version(
             gates=project.spec.gates,
             run_gates=gate,
             job_id=job.id,
+            gate_deployment=_gate_deployment(project, number, gate),
         )
         return change, []
 
@@ -323,6 +341,7 @@ def _new_version(
         gates=project.spec.gates,
         run_gates=gate,
         fingerprint_changes=tuple(forces),
+        gate_deployment=_gate_deployment(project, number, gate),
     )
     return change, uploads
 
@@ -335,6 +354,15 @@ def _model_gone(job: RemoteJob, provider: str, world: ObservedWorld) -> bool:
     if not job.fine_tuned_model:
         return True
     return world.model_exists(provider, job.fine_tuned_model) is False
+
+
+def _gate_deployment(project: DesiredProject, number: int, gate: bool) -> GateDeployment | None:
+    """Where models serve only through deployments, eval gates call the candidate through a
+    short-lived deployment of the gate tier (Developer: no hourly fee), deleted after."""
+    wanted = project.deployment
+    if wanted is None or not gate or project.spec.gates.evals is None:
+        return None
+    return GateDeployment(name=f"{project.name}-v{number}-gate", sku=wanted.gate_sku)
 
 
 def _new_version_reason(
@@ -379,6 +407,7 @@ def _existing_version(
             run_gates=gate,
             status="succeeded" if wait else v.status,
             model_id=None if wait else v.model_id,
+            gate_deployment=_gate_deployment(project, v.number, gate),
         )
 
     if live.status in ("running", "finished"):
@@ -469,6 +498,74 @@ def _retire(
     return out
 
 
+def _deploy(
+    project: DesiredProject,
+    snapshot: StateSnapshot,
+    world: ObservedWorld,
+    promotes: Sequence[ResourceChange],
+) -> list[ResourceChange]:
+    """The alias's deployment (`deployment.<project>.<alias>`), where models serve only
+    through deployments: created or updated with the promotion (when the gates pass), and
+    re-created when it is missing (deleted outside ftctl) or its settings changed."""
+    wanted = project.deployment
+    promote = project.spec.promote
+    if wanted is None or promote is None or promote.when == "manual":
+        return []
+    name = project.name
+    record = snapshot.deployment(name, promote.alias)
+    gone = record is not None and world.deployment_exists(record.provider, record.name) is False
+    moving = next((c for c in promotes if isinstance(c, PromoteChange)), None)
+    alias = snapshot.alias(name, promote.alias)
+    if moving is not None:
+        number, when = moving.version, moving.when
+        code = ReasonCode.DEPLOY_IF_GATES_PASS if moving.gates else ReasonCode.DEPLOY
+    elif alias is not None:
+        target = snapshot.version(name, alias.version)
+        if target is None or target.provider != project.provider:
+            return []  # served elsewhere (a project that moved providers keeps it there)
+        number, when = alias.version, "always"  # promoted already: its gates passed then
+        if record is None or gone:
+            code = ReasonCode.DEPLOYMENT_MISSING
+        elif record.version != alias.version:
+            code = ReasonCode.DEPLOY
+        elif (record.name, record.sku, record.capacity) != (
+            wanted.name,
+            wanted.sku,
+            wanted.capacity,
+        ):
+            code = ReasonCode.DEPLOYMENT_SETTINGS_CHANGED
+        else:
+            return []
+    else:
+        return []
+    before = (
+        None
+        if record is None or gone
+        else {
+            "name": record.name,
+            "version": record.version,
+            "model_id": record.model_id,
+            "sku": record.sku,
+            "capacity": record.capacity,
+        }
+    )
+    return [
+        DeployChange(
+            address=f"deployment.{name}.{promote.alias}",
+            project=name,
+            before=before,
+            reason=Reason.of(code, version=number, name=wanted.name),
+            deployment_name=wanted.name,
+            provider=project.provider,
+            version=number,
+            sku=wanted.sku,
+            capacity=wanted.capacity,
+            when=when,
+            hourly_usd=wanted.hourly_usd,
+        )
+    ]
+
+
 def _destroy(
     name: str,
     observed: Sequence[ObservedVersion],
@@ -487,6 +584,23 @@ def _destroy(
             )
     out: list[ResourceChange] = []
     why = Reason.of(ReasonCode.DESTROY)
+    for deployment in snapshot.deployments_of(name):
+        # Billed by the hour while it exists: deleted first.
+        out.append(
+            UndeployChange(
+                address=deployment.address,
+                project=name,
+                before={
+                    "name": deployment.name,
+                    "provider": deployment.provider,
+                    "version": deployment.version,
+                    "model_id": deployment.model_id,
+                },
+                reason=why,
+                deployment_name=deployment.name,
+                provider=deployment.provider,
+            )
+        )
     for alias in snapshot.aliases_of(name):
         before = {"version": alias.version, "model_id": alias.model_id}
         out.append(ForgetChange(address=alias.address, project=name, before=before, reason=why))
@@ -526,7 +640,11 @@ def _targeted(changes: Sequence[ResourceChange], targets: Sequence[str]) -> list
         if not any(_matches(change.address, t) for t in targets):
             continue
         keep.add(i)
-        needs = {"alias": ("version", "dataset"), "version": ("dataset",)}.get(change.kind, ())
+        needs = {
+            "alias": ("version", "dataset", "deployment"),
+            "deployment": ("version", "dataset"),
+            "version": ("dataset",),
+        }.get(change.kind, ())
         for j, other in enumerate(changes):
             if other.project != change.project or other.kind not in needs:
                 continue

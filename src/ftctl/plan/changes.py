@@ -42,6 +42,10 @@ class Action(StrEnum):
     RETIRE = "retire"
     FORGET = "forget"
     RECORD_DRIFT = "record-drift"
+    # Providers whose models serve only through deployments (Azure): create or update the
+    # deployment that serves an alias; delete one (destroy).
+    DEPLOY = "deploy"
+    UNDEPLOY = "undeploy"
 
 
 # Short names (`act.CREATE`) for the enum members.
@@ -55,6 +59,8 @@ CANCEL = Action.CANCEL
 RETIRE = Action.RETIRE
 FORGET = Action.FORGET
 RECORD_DRIFT = Action.RECORD_DRIFT
+DEPLOY = Action.DEPLOY
+UNDEPLOY = Action.UNDEPLOY
 ACTIONS = tuple(Action)
 
 
@@ -256,6 +262,24 @@ class VersionSpec:
         )
 
 
+@dataclass(frozen=True)
+class GateDeployment:
+    """The short-lived deployment a candidate's gates call it through (providers whose
+    models serve only through deployments): created before the gates, deleted after."""
+
+    name: str
+    sku: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "sku": self.sku}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> GateDeployment | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(name=str(data["name"]), sku=str(data["sku"]))
+
+
 def gates_json(gates: Gates) -> dict[str, Any]:
     """The gates as the plan and the state record them (camelCase, JSON values)."""
     return gates.model_dump(mode="json", by_alias=True)
@@ -271,6 +295,7 @@ class NewVersionChange(ResourceChange):
     run_gates: bool
     job_id: str | None = None
     fingerprint_changes: tuple[FieldChange, ...] = ()
+    gate_deployment: GateDeployment | None = None
 
     @property
     def adopt(self) -> bool:
@@ -292,6 +317,8 @@ class NewVersionChange(ResourceChange):
         out["run_gates"] = self.run_gates
         if self.job_id is not None:
             out["job_id"] = self.job_id
+        if self.gate_deployment is not None and self.run_gates:
+            out["gate_deployment"] = self.gate_deployment.to_dict()
         return out
 
     @classmethod
@@ -306,6 +333,7 @@ class NewVersionChange(ResourceChange):
             run_gates=bool(a.get("run_gates")),
             job_id=None if a.get("job_id") is None else str(a["job_id"]),
             fingerprint_changes=tuple(FieldChange.from_dict(f) for f in data.get("forces_new", ())),
+            gate_deployment=GateDeployment.from_dict(a.get("gate_deployment")),
         )
 
 
@@ -320,6 +348,7 @@ class CheckChange(ResourceChange):
     run_gates: bool
     status: str  # the status it will have (shown)
     model_id: str | None = None
+    gate_deployment: GateDeployment | None = None
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -337,6 +366,8 @@ class CheckChange(ResourceChange):
         }
         if not self.wait:
             out["model_id"] = self.model_id
+        if self.gate_deployment is not None and self.run_gates:
+            out["gate_deployment"] = self.gate_deployment.to_dict()
         return out
 
     @classmethod
@@ -354,6 +385,7 @@ class CheckChange(ResourceChange):
             run_gates=bool(a.get("run_gates")) and Action.GATE in actions,
             status=str(a.get("status", "")),
             model_id=None if a.get("model_id") is None else str(a["model_id"]),
+            gate_deployment=GateDeployment.from_dict(a.get("gate_deployment")),
         )
 
 
@@ -387,6 +419,88 @@ class PromoteChange(ResourceChange):
             version=int(a["version"]),
             when=str(a.get("when", "gates_pass")),
             gates=tuple(str(g) for g in a.get("gates") or ()),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployChange(ResourceChange):
+    """Create or update the deployment that serves an alias (`deployment.<project>.<alias>`)
+    to serve `version`'s model, and wait until it serves. Like a promotion, it happens only
+    if the version passed its gates (unless `when` is `always`). `hourly_usd`: the hosting
+    fee the deployment is billed by the hour (None: unknown), shown next to training cost."""
+
+    deployment_name: str
+    provider: str
+    version: int
+    sku: str
+    capacity: int
+    when: str
+    hourly_usd: float | None = None
+
+    @property
+    def alias(self) -> str:
+        return self.name
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.DEPLOY,)
+
+    @property
+    def after(self) -> Mapping[str, Any]:
+        return {
+            "deployment_name": self.deployment_name,
+            "provider": self.provider,
+            "version": self.version,
+            "sku": self.sku,
+            "capacity": self.capacity,
+            "when": self.when,
+            "hourly_usd": self.hourly_usd,
+        }
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> DeployChange:
+        a = _need(after, common)
+        hourly = a.get("hourly_usd")
+        return cls(
+            **common,
+            deployment_name=str(a["deployment_name"]),
+            provider=str(a["provider"]),
+            version=int(a["version"]),
+            sku=str(a["sku"]),
+            capacity=int(a["capacity"]),
+            when=str(a.get("when", "gates_pass")),
+            hourly_usd=None if hourly is None else float(hourly),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UndeployChange(ResourceChange):
+    """Delete an alias's deployment (destroy); with `forget`, then drop its record."""
+
+    deployment_name: str
+    provider: str
+    forget: bool = True
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.UNDEPLOY, Action.FORGET) if self.forget else (Action.UNDEPLOY,)
+
+    @property
+    def after(self) -> Mapping[str, Any] | None:
+        return None
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> UndeployChange:
+        source = common["before"] or {}
+        return cls(
+            **common,
+            deployment_name=str(source["name"]),
+            provider=str(source["provider"]),
+            forget=Action.FORGET in _acts(data),
         )
 
 
@@ -507,6 +621,8 @@ _BY_FIRST_ACTION: dict[Action, type[ResourceChange]] = {
     Action.RETIRE: RetireChange,
     Action.FORGET: ForgetChange,
     Action.RECORD_DRIFT: DriftChange,
+    Action.DEPLOY: DeployChange,
+    Action.UNDEPLOY: UndeployChange,
 }
 
 
@@ -628,7 +744,16 @@ class Plan:
             ),
             "forget": self.count(Action.FORGET),
             "record_drift": self.count(Action.RECORD_DRIFT),
+            "deploy": self.count(Action.DEPLOY),
+            "undeploy": self.count(Action.UNDEPLOY),
         }
+
+    @property
+    def hourly_usd(self) -> float:
+        """The hosting fee per hour of the deployments the plan creates or updates."""
+        return round(
+            sum(c.hourly_usd or 0.0 for c in self.changes if isinstance(c, DeployChange)), 6
+        )
 
     # ---- JSON
 
@@ -649,6 +774,8 @@ class Plan:
                 "currency": "USD",
                 "projects": dict(sorted(self.cost_by_project.items())),
                 "total": self.total_cost_usd,
+                # Deployments are billed by the hour while they exist, not once.
+                "hosting_per_hour": self.hourly_usd,
             },
             "summary": self.summary(),
         }

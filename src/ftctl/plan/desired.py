@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftctl.catalog.models import ALIASES
-from ftctl.config.models import OpenAIProvider, ProjectSpec
+from ftctl.catalog.models import ALIASES, lookup_model
+from ftctl.config.models import Deployment, OpenAIProvider, ProjectSpec
+from ftctl.errors import DataError
 from ftctl.plan.fingerprint import fingerprint_inputs
+from ftctl.providers.registry import provider_type, serves_through_deployments
 
 if TYPE_CHECKING:
     from ftctl.config.loader import LoadedProject, LoadedWorkspace
@@ -46,6 +48,20 @@ class DesiredSplit:
 
 
 @dataclass(frozen=True)
+class DesiredDeployment:
+    """How the promoted alias is served where models serve only through deployments:
+    the deployment's name, tier and capacity, the tier of the gates' temporary
+    deployment, and the hourly hosting fees from the catalog (None: unknown)."""
+
+    name: str
+    sku: str
+    capacity: int
+    gate_sku: str
+    hourly_usd: float | None
+    gate_hourly_usd: float | None
+
+
+@dataclass(frozen=True)
 class DesiredProject:
     name: str
     provider: str  # the provider's name in ftctl.yaml
@@ -59,6 +75,9 @@ class DesiredProject:
     epochs: int | None = None
     owner: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Set when the provider serves models only through deployments and a promotion is
+    # configured: the alias's deployment (`deployment.<project>.<alias>`).
+    deployment: DesiredDeployment | None = None
 
     @property
     def base_model(self) -> str:
@@ -91,6 +110,35 @@ def provider_is_openai(workspace: LoadedWorkspace, provider_name: str) -> bool:
     return isinstance(config, OpenAIProvider) and config.is_openai_itself
 
 
+def desired_deployment(
+    workspace: LoadedWorkspace, project: LoadedProject
+) -> DesiredDeployment | None:
+    """The alias's deployment, for a provider whose models serve only through one."""
+    spec = project.model.spec
+    if spec.promote is None or not serves_through_deployments(workspace, project.provider_name):
+        return None
+    wanted = spec.promote.deployment or Deployment()
+    try:
+        info = lookup_model(spec.base_model, provider_type(workspace, project.provider_name))
+        hourly: float | None = info.hosting_price_per_hour
+    except DataError:
+        hourly = None
+    return DesiredDeployment(
+        name=wanted.name or f"{project.name}-{spec.promote.alias}",
+        sku=wanted.sku,
+        capacity=wanted.capacity,
+        gate_sku=wanted.gate_sku,
+        hourly_usd=_hosting(wanted.sku, hourly),
+        gate_hourly_usd=_hosting(wanted.gate_sku, hourly),
+    )
+
+
+def _hosting(sku: str, hourly: float | None) -> float | None:
+    # A Developer deployment has no hourly hosting fee (Microsoft Learn, "Test a
+    # fine-tuned model"); the other tiers are billed the catalog's hourly fee.
+    return 0.0 if sku == "Developer" else hourly
+
+
 def desired_project(
     workspace: LoadedWorkspace, project: LoadedProject, built: Any
 ) -> DesiredProject:
@@ -111,6 +159,7 @@ def desired_project(
         spec=project.model.spec,
         splits=splits,
         provider_is_openai=provider_is_openai(workspace, project.provider_name),
+        deployment=desired_deployment(workspace, project),
         cost_usd=None if cost is None else cost.cost_usd,
         billed_tokens=0 if cost is None else int(cost.billed_tokens),
         epochs=None if cost is None else int(cost.epochs),

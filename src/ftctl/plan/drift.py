@@ -19,7 +19,7 @@ from ftctl.plan.changes import DriftChange, DriftItem, ResourceChange
 from ftctl.plan.reasons import Reason, ReasonCode
 from ftctl.providers.base import RemoteJob
 from ftctl.refresh.world import ObservedWorld
-from ftctl.state.model import StateSnapshot, VersionRecord, VersionStatus
+from ftctl.state.model import DeploymentRecord, StateSnapshot, VersionRecord, VersionStatus
 
 ACTIVE_JOB = frozenset({"validating_files", "queued", "running", "paused"})
 
@@ -112,7 +112,32 @@ def project_drift(
                 address=alias.address, project=project, before=before, reason=why, status=None
             )
         )
+    for deployment in deployments_gone(project, snapshot, world):
+        why = Reason.of(ReasonCode.DEPLOYMENT_DELETED_OUTSIDE, name=deployment.name)
+        before = {
+            "name": deployment.name,
+            "version": deployment.version,
+            "model_id": deployment.model_id,
+            "sku": deployment.sku,
+        }
+        items.append(DriftItem(deployment.address, project, why, before, None))
+        changes.append(
+            DriftChange(
+                address=deployment.address, project=project, before=before, reason=why, status=None
+            )
+        )
     return items, changes
+
+
+def deployments_gone(
+    project: str, snapshot: StateSnapshot, world: ObservedWorld
+) -> list[DeploymentRecord]:
+    """The project's recorded deployments that refresh saw missing on their provider."""
+    return [
+        d
+        for d in snapshot.deployments_of(project)
+        if world.deployment_exists(d.provider, d.name) is False
+    ]
 
 
 def drift(snapshot: StateSnapshot, world: ObservedWorld) -> list[DriftItem]:

@@ -41,6 +41,11 @@ class ReasonCode(StrEnum):
     # aliases
     PROMOTE = "promote"
     PROMOTE_IF_GATES_PASS = "promote-if-gates-pass"
+    # deployments (providers whose models serve only through them)
+    DEPLOY = "deploy"
+    DEPLOY_IF_GATES_PASS = "deploy-if-gates-pass"
+    DEPLOYMENT_MISSING = "deployment-missing"
+    DEPLOYMENT_SETTINGS_CHANGED = "deployment-settings-changed"
     # destroy, import, state rm
     DESTROY = "destroy"
     IMPORT = "import"
@@ -52,6 +57,7 @@ class ReasonCode(StrEnum):
     ALIAS_TARGET_NOT_IN_STATE = "alias-target-not-in-state"
     ALIAS_TARGET_GONE = "alias-target-gone"
     ALIAS_MODEL_GONE = "alias-model-gone"
+    DEPLOYMENT_DELETED_OUTSIDE = "deployment-deleted-outside"
 
 
 def _content_changed(a: Mapping[str, ReasonArg]) -> str:
@@ -93,6 +99,15 @@ _TEXT: dict[ReasonCode, Callable[[Mapping[str, ReasonArg]], str]] = {
     ReasonCode.PROMOTE_IF_GATES_PASS: lambda a: (
         f"move to version {a.get('version')} if its gates pass"
     ),
+    ReasonCode.DEPLOY: lambda a: f"serve version {a.get('version')} through {a.get('name')}",
+    ReasonCode.DEPLOY_IF_GATES_PASS: lambda a: (
+        f"serve version {a.get('version')} through {a.get('name')} if its gates pass"
+    ),
+    ReasonCode.DEPLOYMENT_MISSING: lambda a: (
+        f"deployment {a.get('name')} does not exist; version {a.get('version')} is served "
+        "through it again"
+    ),
+    ReasonCode.DEPLOYMENT_SETTINGS_CHANGED: lambda a: "sku or capacity changed",
     ReasonCode.DESTROY: lambda a: "destroy",
     ReasonCode.IMPORT: lambda a: f"import of job {a.get('job_id')}",
     ReasonCode.STATE_RM: lambda a: "ftctl state rm",
@@ -107,6 +122,9 @@ _TEXT: dict[ReasonCode, Callable[[Mapping[str, ReasonArg]], str]] = {
     ),
     ReasonCode.ALIAS_MODEL_GONE: lambda a: (
         f"alias model {a.get('model_id')} no longer exists on the provider"
+    ),
+    ReasonCode.DEPLOYMENT_DELETED_OUTSIDE: lambda a: (
+        f"deployment {a.get('name')} was deleted outside ftctl"
     ),
 }
 

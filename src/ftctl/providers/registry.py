@@ -27,6 +27,18 @@ _LOCAL_TIMEOUT_S = 60.0
 _LOCAL_MAX_RETRIES = 2
 
 
+def serves_through_deployments(workspace: LoadedWorkspace, name: str) -> bool:
+    """Capability: the provider's models serve only through deployments (Azure), so an
+    alias is served by a deployment and gates call a candidate through a temporary one."""
+    return isinstance(workspace.model.providers.get(name), AzureProviderConfig)
+
+
+def provider_type(workspace: LoadedWorkspace, name: str) -> str | None:
+    """The `type` of the provider called `name` (None: not configured)."""
+    config = workspace.model.providers.get(name)
+    return config.type if config is not None else None
+
+
 def open_provider(workspace: LoadedWorkspace, name: str) -> Provider:
     """The provider called `name` in `ftctl.yaml`, ready to use.
 

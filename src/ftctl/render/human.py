@@ -15,6 +15,7 @@ from ftctl.plan.changes import (
     Action,
     CancelChange,
     CheckChange,
+    DeployChange,
     DriftItem,
     ForgetChange,
     NewVersionChange,
@@ -22,6 +23,7 @@ from ftctl.plan.changes import (
     PromoteChange,
     ResourceChange,
     RetireChange,
+    UndeployChange,
     UploadChange,
 )
 from ftctl.plan.reasons import ReasonCode
@@ -91,6 +93,8 @@ def summary_line(plan: Plan) -> str:
         for key, label in (
             ("wait", "to wait for"),
             ("cancel", "to cancel"),
+            ("deploy", "to deploy"),
+            ("undeploy", "to undeploy"),
             ("forget", "to forget"),
             ("record_drift", "to record"),
         )
@@ -100,6 +104,8 @@ def summary_line(plan: Plan) -> str:
         line += " Also " + ", ".join(extra) + "."
     if plan.total_cost_usd:
         line += f"  Estimated cost: {money(plan.total_cost_usd)}"
+    if plan.hourly_usd:
+        line += f" + hosting {money(plan.hourly_usd)}/hour"
     return line
 
 
@@ -142,6 +148,15 @@ def _render_change(out: _Out, change: ResourceChange) -> None:
     if isinstance(change, NewVersionChange):
         out.add(f"  {_symbol(out, symbol)} version {out.text(name)}")
         _render_fields(out, change)
+        _render_gate_deployment(out, change)
+        return
+    if isinstance(change, DeployChange):
+        old = before.get("version")
+        move = f"version = {old} -> {change.version}" if old else f"version = {change.version}"
+        out.add(f"  {_symbol(out, symbol)} deployment {out.text(name)}  {move}")
+        out.add(f'      name     = "{out.text(change.deployment_name)}"')
+        out.add(f"      sku      = {out.text(change.sku)} x {change.capacity}")
+        out.add(f"      hosting  = {out.text(hourly(change.hourly_usd))}   # billed while it exists")
         return
     if isinstance(change, PromoteChange):
         old = before.get("version")
@@ -157,6 +172,17 @@ def _render_change(out: _Out, change: ResourceChange) -> None:
         out.add(f"      {out.text(key)} = {out.text(old_value)} -> {out.text(new_value)}")
     if isinstance(change, CheckChange) and change.run_gates:
         out.add("      gates: run on the finished model")
+        _render_gate_deployment(out, change)
+
+
+def _render_gate_deployment(out: _Out, change: NewVersionChange | CheckChange) -> None:
+    gate = change.gate_deployment
+    if gate is None or not change.run_gates:
+        return
+    out.add(
+        f'      gates: evaluated through a temporary {out.text(gate.sku)} deployment "'
+        f'{out.text(gate.name)}", deleted afterwards'
+    )
 
 
 def _render_fields(out: _Out, change: NewVersionChange) -> None:
@@ -197,10 +223,14 @@ def _render_cost(out: _Out, plan: Plan) -> None:
     if not costs:
         return
     out.add(out.styled("Estimated training cost:", "bold"))
-    width = max(len(name) for name in [*costs, "total"])
+    width = max(len(name) for name in [*costs, "total", *(["hosting"] if plan.hourly_usd else [])])
     for name, value in costs.items():
         out.add(f"  {out.text(name.ljust(width))}  {money(value)}")
     out.add(f"  {'total'.ljust(width)}  {money(plan.total_cost_usd)}")
+    if plan.hourly_usd:
+        out.add(
+            f"  {'hosting'.ljust(width)}  {hourly(plan.hourly_usd)} while the deployments exist"
+        )
     out.add()
 
 
@@ -221,6 +251,11 @@ def _heading(change: ResourceChange) -> tuple[str, str]:
         if change.gates:
             text += " if its gates pass"
         return text, "+" if change.before is None else "~"
+    if isinstance(change, DeployChange):
+        verb = "will be created" if change.before is None else "will be updated"
+        return f"{verb}{reason}", "+" if change.before is None else "~"
+    if isinstance(change, UndeployChange):
+        return f"will be deleted and forgotten{reason}", "-"
     if isinstance(change, CancelChange):
         if change.forget:
             return f"will be cancelled and forgotten{reason}", "-"
@@ -244,6 +279,10 @@ def _heading(change: ResourceChange) -> tuple[str, str]:
 
 def money(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
+
+
+def hourly(value: float | None) -> str:
+    return "unknown per hour" if value is None else f"{money(value)}/hour"
 
 
 def short_sha(sha: str) -> str:
