@@ -43,6 +43,7 @@ from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnosti
 from ftctl.config.models import DerivedSplit, NearDedupeTransform, OpenAIProvider, SplitData
 from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
 from ftctl.datasets.canonical import canonical_json, sha256_hex
+from ftctl.datasets.checks import answer_problem
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
 from ftctl.datasets.formats import Format, check_example
@@ -51,7 +52,6 @@ from ftctl.datasets.policy import (
     NEAR_DUPLICATE_THRESHOLD,
     PolicyInput,
     PolicyLocator,
-    answer_problem,
     run_policy,
 )
 from ftctl.datasets.provenance import Origin, Record

@@ -22,23 +22,29 @@ an emoji or a code fence, JSON answers, and short answers (labels, numbers) are 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ftctl.catalog.models import ModelInfo
 from ftctl.config.loader import LoadedProject, LoadedWorkspace
 from ftctl.config.models import FlagCheck, Level, Policy, RatioCheck
+from ftctl.datasets.checks import (
+    CUT_OFF_MIN_WORDS,
+    ExampleChecks,
+    ExampleFindings,
+    answer_problem,
+    example_digest,
+    looks_cut_off,
+)
 from ftctl.datasets.cost import CostEstimate
 from ftctl.datasets.counting import TokenCount
 from ftctl.datasets.formats import Format
 from ftctl.datasets.provenance import Record
-from ftctl.datasets.secrets import secrets_in_example
 from ftctl.datasets.similarity import (
     LazyTexts,
-    answers_of,
     content_text,
     example_text,
     messages_of,
@@ -47,15 +53,13 @@ from ftctl.datasets.similarity import (
 )
 from ftctl.datasets.splits import Leak, SplitName
 from ftctl.errors import Diagnostic, Severity
-from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES, RefusalMatcher
+from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES
 
 HARD_MIN_EXAMPLES = 10  # OpenAI rejects training files with fewer examples
 LISTED_PER_CHECK = 20
-CUT_OFF_MIN_WORDS = 8
 NEAR_DUPLICATE_THRESHOLD = 0.9
 NEAR_DUPLICATE_NUM_PERM = 128
-_WORD = re.compile(r"\w+")
-_CONNECTIVES = frozenset(",;:-–—(/&+")
+__all__ = ["CUT_OFF_MIN_WORDS", "answer_problem", "looks_cut_off", "run_policy"]
 
 
 # --------------------------------------------------------------------------- where
@@ -111,6 +115,25 @@ class PolicyInput:
     leaks: Sequence[Leak]
     near_threshold: float = NEAR_DUPLICATE_THRESHOLD
     near_num_perm: int = NEAR_DUPLICATE_NUM_PERM
+
+    @cached_property
+    def findings(self) -> dict[SplitName, list[ExampleFindings]]:
+        """The per-example checks (`ftctl.datasets.checks`) of each split's rows as read,
+        each example examined once for every check that is on."""
+        policy = self.policy
+        refusal = policy.max_refusal_ratio
+        checks = ExampleChecks(
+            self.fmt,
+            phrases=refusal.phrases if refusal.phrases is not None else DEFAULT_REFUSAL_PHRASES,
+            refusals=refusal.level != "off",
+            empty=policy.empty_answers.level != "off",
+            cut_off=policy.truncated_answers.level != "off",
+            secrets=policy.secrets.level != "off",
+        )
+        return {
+            split: [checks.examine(r.example) for r in _unique_rows(records)]
+            for split, records in self.splits.items()
+        }
 
 
 @dataclass
@@ -260,17 +283,6 @@ def _check_max_tokens(data: PolicyInput, locator: PolicyLocator, out: PolicyOutc
     findings.close(locator, f"examples above {limit} tokens")
 
 
-def _last_answer_text(example: dict[str, Any]) -> str | None:
-    """The text of the answer the example ends with (DPO: the preferred one)."""
-    preferred = example.get("preferred_output")
-    if isinstance(preferred, list) and preferred and isinstance(preferred[-1], dict):
-        return content_text(preferred[-1].get("content"))
-    answers = [m for m in messages_of(example) if m.get("role") == "assistant"]
-    if not answers:
-        return None
-    return content_text(answers[-1].get("content"))
-
-
 def _check_train_ratio(
     key: str,
     check: RatioCheck,
@@ -311,11 +323,10 @@ def _check_train_ratio(
 
 def _check_refusals(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.max_refusal_ratio
-    phrases = tuple(check.phrases) if check.phrases is not None else DEFAULT_REFUSAL_PHRASES
 
     def refusals(rows: list[Record]) -> list[Record]:
-        is_refusal = RefusalMatcher(phrases)  # `is_refusal(text, phrases)`, faster
-        return [r for r in rows if is_refusal(_last_answer_text(r.example) or "")]
+        found = data.findings.get("train", [])
+        return [r for r, f in zip(rows, found, strict=True) if f.refusal]
 
     what = "answers are refusals"
     _check_train_ratio("maxRefusalRatio", check, data, locator, out, refusals, what)
@@ -326,9 +337,10 @@ def _exact_duplicates(rows: list[Record]) -> list[Record]:
     seen: set[bytes] = set()
     duplicates: list[Record] = []
     for record in rows:
-        if record.canonical in seen:
+        digest = example_digest(record.canonical)
+        if digest in seen:
             duplicates.append(record)
-        seen.add(record.canonical)
+        seen.add(digest)
     return duplicates
 
 
@@ -414,37 +426,13 @@ def _short(text: str, width: int = 40) -> str:
     return json.dumps(flat if len(flat) <= width else flat[: width - 1] + "…", ensure_ascii=False)
 
 
-def answer_problem(example: dict[str, Any], fmt: Format) -> str | None:
-    """Why the example has no usable answer, or None."""
-    if fmt == "reinforcement":
-        return None  # the model writes its own answers
-    if fmt == "dpo":
-        for key in ("preferred_output", "non_preferred_output"):
-            outputs = example.get(key)
-            if not isinstance(outputs, list) or not outputs:
-                return f"{key} is missing"
-            if not any(
-                content_text(m.get("content")).strip() for m in outputs if isinstance(m, dict)
-            ):
-                return f"{key} has an empty answer"
-        return None
-    answers = answers_of(example)
-    if not answers:
-        return "example has no assistant message"
-    for position, message in enumerate(answers, start=1):
-        calls = message.get("tool_calls") or message.get("function_call")
-        if not calls and not content_text(message.get("content")).strip():
-            return f"assistant message {position} of {len(answers)} is empty"
-    return None
-
-
 def _check_each_row(
     key: str,
     check: FlagCheck,
     data: PolicyInput,
     locator: PolicyLocator,
     out: PolicyOutcome,
-    problem: Callable[[SplitName, Record], str | None],
+    problem: Callable[[SplitName, Record, ExampleFindings], str | None],
     summary: str,
     applies: bool = True,
 ) -> None:
@@ -456,8 +444,9 @@ def _check_each_row(
         return
     findings = _PerExample(key, check.level, out)
     for split, records in data.splits.items():
-        for record in _unique_rows(records):
-            message = problem(split, record)
+        found = data.findings[split]
+        for record, example in zip(_unique_rows(records), found, strict=True):
+            message = problem(split, record, example)
             if message is not None:
                 findings.add(record, message)
     result.observed = result.findings = findings.count
@@ -465,44 +454,22 @@ def _check_each_row(
 
 
 def _check_empty_answers(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    def problem(split: SplitName, record: Record) -> str | None:
-        return answer_problem(record.example, data.fmt)
+    def problem(split: SplitName, record: Record, found: ExampleFindings) -> str | None:
+        return found.empty
 
     check = data.policy.empty_answers
     summary = "examples without an answer"
     _check_each_row("emptyAnswers", check, data, locator, out, problem, summary)
 
 
-def looks_cut_off(text: str) -> bool:
-    """True when an answer looks cut off mid-sentence (see the module docstring)."""
-    stripped = text.rstrip()
-    if len(_WORD.findall(stripped)) < CUT_OFF_MIN_WORDS or stripped.endswith("```"):
-        return False
-    try:
-        json.loads(stripped)
-        return False
-    except ValueError:
-        pass
-    last = stripped[-1]
-    return last.isalnum() or last in _CONNECTIVES
-
-
 def _check_truncated(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    def problem(split: SplitName, record: Record) -> str | None:
-        answer = _last_answer_text(record.example)
-        if answer and looks_cut_off(answer):
-            return f"the answer looks cut off mid-sentence: …{_tail(answer)}"
-        return None
+    def problem(split: SplitName, record: Record, found: ExampleFindings) -> str | None:
+        return found.cut_off
 
     check = data.policy.truncated_answers
     summary = "answers that look cut off"
     applies = data.fmt != "reinforcement"  # the model writes its own answers
     _check_each_row("truncatedAnswers", check, data, locator, out, problem, summary, applies)
-
-
-def _tail(text: str, width: int = 30) -> str:
-    flat = " ".join(text.split())
-    return json.dumps(flat[-width:], ensure_ascii=False)
 
 
 def _check_leakage(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
@@ -531,8 +498,8 @@ def _check_leakage(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome
 
 
 def _check_secrets(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    def problem(split: SplitName, record: Record) -> str | None:
-        kinds = secrets_in_example(record.example)
+    def problem(split: SplitName, record: Record, found: ExampleFindings) -> str | None:
+        kinds = found.secrets
         if kinds:
             return f"{split} example contains what looks like a secret: {', '.join(kinds)}"
         return None

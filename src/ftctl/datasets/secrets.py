@@ -31,15 +31,28 @@ _CANDIDATE_RUN = 16
 _CANDIDATE = re.compile(rf"\S{{{_CANDIDATE_RUN},}}|PRIVATE KEY|PuTTY-User-Key")
 
 
+# Every byte to "x" but the ASCII characters `str.split()` splits at (to " "): a run of
+# `_CANDIDATE_RUN` "x" in the translated UTF-8 bytes is where a long word may be.
+_ASCII_SPACE = frozenset(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f ")
+_RUN_TABLE = bytes(ord(" ") if b in _ASCII_SPACE else ord("x") for b in range(256))
+_RUN = b"x" * _CANDIDATE_RUN
+
+
 def _may_hold_secret(text: str) -> bool:
-    """Whether `_CANDIDATE` matches somewhere in `text`, several times faster than the regex.
+    """Whether `_CANDIDATE` matches somewhere in `text`, many times faster than the regex.
 
     `str.split()` splits at exactly the characters `\\s` matches (both use Unicode
     whitespace), so a run of `_CANDIDATE_RUN` non-space characters is a word that long.
+    First, in C: the UTF-8 bytes with every byte but ASCII whitespace made "x". On ASCII
+    text that is exact; otherwise a character is one byte or more and non-ASCII spaces count
+    as "x", so a long word always shows as a long run there (and a long run is confirmed
+    with `str.split()`).
     """
     if "PRIVATE KEY" in text or "PuTTY-User-Key" in text:
         return True
-    return any(len(word) >= _CANDIDATE_RUN for word in text.split())
+    if _RUN not in text.encode("utf-8", "surrogatepass").translate(_RUN_TABLE):
+        return False
+    return text.isascii() or any(len(word) >= _CANDIDATE_RUN for word in text.split())
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +134,8 @@ def secrets_in_example(example: dict[str, Any]) -> list[str]:
     header. Ordinary prose has few such lines, which makes the scan several times faster.
     """
     strings = _strings(example)
-    if not any(map(_may_hold_secret, strings)):
+    # Joined by newlines (whitespace): no run and no key header can span two strings.
+    if not _may_hold_secret("\n".join(strings)):
         return []  # most examples: no candidate line at all
     lines = [line for text in strings for line in text.splitlines() if _CANDIDATE.search(line)]
     if not lines:

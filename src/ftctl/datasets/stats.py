@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,8 @@ import tiktoken
 
 from ftctl import __version__
 from ftctl.catalog.models import ModelInfo
+from ftctl.datasets.canonical import canonical_line
+from ftctl.datasets.checks import NOTHING, ExampleChecks, ExampleFindings
 from ftctl.datasets.cost import estimate_cost
 from ftctl.datasets.counting import (
     TOKENS_PER_CONVERSATION,
@@ -64,8 +66,6 @@ SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 MAX_CACHED_TEXTS = 20_000
 MAX_CACHED_CHARS = 8_000_000
 MAX_DISTINCT_SYSTEM_PROMPTS = 10_000
-TRUNCATION_MIN_CHARS = 100
-_SENTENCE_END = frozenset(".!?…。！？\"'”’)]}>*`|~;:")
 
 IntArray = npt.NDArray[np.int64]
 
@@ -141,12 +141,13 @@ class StatsReport:
     price_per_1m: float | None
     cost_usd: float | None
     duplicates: Finding
-    refusals: Finding | None  # None when no refusal detector is installed
+    refusals: Finding | None  # None in reports cached by older versions only
     empty_answers: Finding
     truncated_answers: Finding
     distinct_system_prompts: int
     most_common_system_prompt_share: float
     warnings: tuple[str, ...] = ()
+    secrets: Finding = Finding(0)
     cached: bool = field(default=False, compare=False)
 
     @property
@@ -192,6 +193,7 @@ class StatsReport:
                 "refusals": None if self.refusals is None else self.refusals.to_dict(),
                 "empty_answers": self.empty_answers.to_dict(),
                 "truncated_answers": self.truncated_answers.to_dict(),
+                "secrets": self.secrets.to_dict(),
                 "distinct_system_prompts": self.distinct_system_prompts,
                 "most_common_system_prompt_share": self.most_common_system_prompt_share,
             },
@@ -239,6 +241,7 @@ class StatsReport:
             refusals=None if quality["refusals"] is None else finding(quality["refusals"]),
             empty_answers=finding(quality["empty_answers"]),
             truncated_answers=finding(quality["truncated_answers"]),
+            secrets=finding(quality["secrets"]),
             distinct_system_prompts=quality["distinct_system_prompts"],
             most_common_system_prompt_share=quality["most_common_system_prompt_share"],
             warnings=tuple(data["warnings"]),
@@ -265,7 +268,6 @@ class _Pending:
     to_cache: dict[str, int]  # repeated text -> its index in the batch
     batches: list[list[str]]
     jobs: list[_Job[npt.NDArray[np.uint32]]]  # each batch's tokens, separators included
-    refusal_texts: list[tuple[int, list[str]]]  # (line, answers) to look for refusals in
 
 
 @dataclass
@@ -284,6 +286,8 @@ class _Totals:
     empty_samples: list[dict[str, Any]] = field(default_factory=list)
     truncated: int = 0
     truncated_samples: list[dict[str, Any]] = field(default_factory=list)
+    secrets: int = 0
+    secrets_samples: list[dict[str, Any]] = field(default_factory=list)
     system_prompts: Counter[int] = field(default_factory=Counter)
     system_prompts_overflow: bool = False
 
@@ -306,16 +310,12 @@ class _Analyzer:
         fmt: Format | None,
         pool: _JobQueue,
         workers: int,
-        load_refusal_check: Callable[[], RefusalCheck | None],
     ) -> None:
         self.enc = enc
         self.fmt = fmt
         self.pool = pool
         self.workers = workers
-        self._load_refusal_check = load_refusal_check
-        self._refusal_loaded = False
-        self._refusal: RefusalCheck | None = None
-        self._refusal_texts: list[tuple[int, list[str]]] = []
+        self._checks: ExampleChecks | None = None
         self.cache: dict[str, int] = {}
         self.cached_chars = 0
         self.role_tokens = {role: len(enc.encode_ordinary(role)) for role in _SIMPLE_ROLES}
@@ -330,6 +330,9 @@ class _Analyzer:
         if self.fmt is None:
             self.fmt = _majority_format(v for _, _, v in values)
         fmt = self.fmt
+        if self._checks is None:
+            self._checks = ExampleChecks(fmt)  # `ftctl.datasets.checks`: what `data build` runs
+        examine = self._checks.examine
         totals = self.totals
         totals.lines += len(values)
 
@@ -367,7 +370,7 @@ class _Analyzer:
 
         role_tokens = self.role_tokens
         simple = fmt == "chat"
-        for line_no, raw, value in values:
+        for line_no, _raw, value in values:
             if isinstance(value, LineError):
                 totals.examples_with_errors += 1
                 totals.error(value.category, line_no, "$", value.message)
@@ -378,13 +381,11 @@ class _Analyzer:
                 # construction); the same numbers as check_example/tally_example/_inspect.
                 base = TOKENS_PER_CONVERSATION + TOKENS_PER_MESSAGE * len(messages)
                 has_system = has_user = False
-                answers: list[str] = []
                 for message in messages:
                     role = message["role"]
                     content = message["content"]
                     base += role_tokens[role]
                     if role == "assistant":
-                        answers.append(content)
                         ref_trained.append(True)
                     elif role == "user":
                         has_user = True
@@ -408,10 +409,12 @@ class _Analyzer:
                     ref_owner.append(owner)
                     ref_text.append(len(texts))
                     texts.append(content)
-                final = answers[-1] if messages[-1]["role"] == "assistant" else None
-                self._findings(line_no, has_system, has_user, answers, final)
+                self._findings(line_no, has_system, has_user, examine(cast(dict[str, Any], value)))
                 fixed.append(base)
                 n_messages.append(len(messages))
+                # Equal canonical bytes (what `data build` compares) are, for plain chat,
+                # the same (role, content) sequence: hashed without making those bytes.
+                hashes.append(hash(tuple([x for m in messages for x in (m["role"], m["content"])])))
             else:
                 issues = check_example(value, fmt)
                 if issues:
@@ -424,13 +427,14 @@ class _Analyzer:
                 base = tally_example(value, fmt, add_text)
                 fixed.append(base + extra)
                 n_messages.append(self._inspect(value, fmt, line_no))
+                self._findings(line_no, *self._roles(value, fmt), examine(value))
+                # Duplicates are equal canonical bytes, as `data build` compares them (key
+                # order and spacing do not matter). Python's hash: 64 bits, salted per
+                # process, fine for finding repeats within one run.
+                hashes.append(hash(canonical_line(value)))
             line_nos.append(line_no)
-            # Python's own hash of the bytes: 64 bits, fast, salted per process, which is
-            # fine for finding repeats within one run.
-            hashes.append(hash(raw))
             owner += 1
 
-        refusal_texts, self._refusal_texts = self._refusal_texts, []
         # The helpers only encode: joining before and counting after hold the GIL, which
         # this thread has anyway, whereas a helper would wait for it each time.
         batches = _split(texts, self.workers * JOBS_PER_WORKER)
@@ -448,25 +452,9 @@ class _Analyzer:
             to_cache=to_cache,
             batches=batches,
             jobs=jobs,
-            refusal_texts=refusal_texts,
         )
 
-    @property
-    def refusal(self) -> RefusalCheck | None:
-        # Loaded on first use, once chunks are tokenizing: importing the detector takes a
-        # while (`ftctl.gates` loads the eval-gate machinery), and meanwhile the other
-        # cores already count tokens instead of waiting for it.
-        if not self._refusal_loaded:
-            self._refusal = self._load_refusal_check()
-            self._refusal_loaded = True
-            # Likewise numpy.ma, which `np.quantile` imports on first use (~40 ms): better
-            # now than at the end, when no other thread has work left.
-            import numpy.ma  # noqa: F401
-        return self._refusal
-
     def collect(self, pending: _Pending) -> None:
-        # Before waiting for the token counts: the helpers tokenize meanwhile.
-        self._refusals(pending.refusal_texts)
         results = [
             counts_from_tokens(self.enc, self.pool.result(job), batch)
             for job, batch in zip(pending.jobs, pending.batches, strict=True)
@@ -502,7 +490,7 @@ class _Analyzer:
 
     # per-example quality findings (main thread)
     def _inspect(self, example: dict[str, Any], fmt: Format, line_no: int) -> int:
-        """The general path of `_findings` (any format, any shape); returns the message count."""
+        """The number of messages of an example of any shape (DPO: input and outputs)."""
         if fmt == "dpo":
             inp = example.get("input")
             messages = inp.get("messages") if isinstance(inp, dict) else None
@@ -512,15 +500,19 @@ class _Analyzer:
                 for o in (example.get("preferred_output"), example.get("non_preferred_output"))
                 if isinstance(o, list) and o
             ]
-            answers = [m for m in outputs if isinstance(m, dict)]
-            n_messages = len(messages) + len(outputs)
+            return len(messages) + len(outputs)
+        raw = example.get("messages")
+        return len(raw) if isinstance(raw, list) else 0
+
+    def _roles(self, example: dict[str, Any], fmt: Format) -> tuple[bool, bool]:
+        """(has a system or developer message, has a user message); counts the system prompt."""
+        if fmt == "dpo":
+            inp = example.get("input")
+            messages = inp.get("messages") if isinstance(inp, dict) else None
         else:
-            raw = example.get("messages")
-            messages = raw if isinstance(raw, list) else []
-            answers = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
-            n_messages = len(messages)
+            messages = example.get("messages")
         has_system = has_user = False
-        for message in messages:
+        for message in messages if isinstance(messages, list) else []:
             if not isinstance(message, dict):
                 continue
             role = message.get("role")
@@ -533,67 +525,31 @@ class _Analyzer:
                         content if isinstance(content, str) else json.dumps(content)
                     )
                 has_system = True
-        texts = [a["content"] for a in answers if isinstance(a.get("content"), str)]
-        final = None
-        if fmt == "chat" and messages and answers and answers[-1] is messages[-1]:
-            content = answers[-1].get("content")
-            final = content if isinstance(content, str) else None
-        # DPO: a refusal is a finding only in the preferred output (a refused
-        # non-preferred output is what DPO data against refusing looks like).
-        preferred = None
-        if fmt == "dpo":
-            output = example.get("preferred_output")
-            first = output[0] if isinstance(output, list) and output else None
-            content = first.get("content") if isinstance(first, dict) else None
-            preferred = [content] if isinstance(content, str) else []
-        self._findings(line_no, has_system, has_user, texts, final, preferred)
-        return n_messages
+        return has_system, has_user
 
     def _findings(
-        self,
-        line_no: int,
-        has_system: bool,
-        has_user: bool,
-        answers: list[str],
-        final_answer: str | None,
-        refusal_candidates: list[str] | None = None,
+        self, line_no: int, has_system: bool, has_user: bool, found: ExampleFindings
     ) -> None:
-        """Count missing roles, refusals, empty and truncated answers of one example.
-
-        Refusals are looked for in `refusal_candidates` (default: all the answers).
-        """
+        """Count missing roles and what the per-example checks found in one example."""
         totals = self.totals
         if not has_system:
             totals.missing_system += 1
         if not has_user:
             totals.missing_user += 1
-        texts: list[str] = []
-        for content in answers:
-            if content.isspace():  # whitespace only ("" is the missing_content error)
-                totals.empty += 1
-                _sample(totals.empty_samples, line=line_no)
-            elif content and refusal_candidates is None:
-                texts.append(content)
-        if refusal_candidates is not None:
-            texts = [t for t in refusal_candidates if t and not t.isspace()]
-        if texts:  # looked at when the chunk is collected (see `_refusals`)
-            self._refusal_texts.append((line_no, texts))
-        if final_answer is not None and _looks_truncated(final_answer):
-            totals.truncated += 1
-            _sample(totals.truncated_samples, line=line_no)
-
-    def _refusals(self, candidates: list[tuple[int, list[str]]]) -> None:
-        """Count the examples whose answers hold a refusal, in line order."""
-        refusal = self.refusal
-        if refusal is None:
+        if found is NOTHING:
             return
-        totals = self.totals
-        for line_no, texts in candidates:
-            # One scan of all answers; only when it hits are they checked one by one (a
-            # phrase could straddle two joined answers).
-            if refusal("\n".join(texts)) and (len(texts) == 1 or any(refusal(t) for t in texts)):
-                totals.refusals += 1
-                _sample(totals.refusal_samples, line=line_no)
+        if found.refusal:
+            totals.refusals += 1
+            _sample(totals.refusal_samples, line=line_no)
+        if found.empty is not None:
+            totals.empty += 1
+            _sample(totals.empty_samples, line=line_no, message=found.empty)
+        if found.cut_off is not None:
+            totals.truncated += 1
+            _sample(totals.truncated_samples, line=line_no, message=found.cut_off)
+        if found.secrets:
+            totals.secrets += 1
+            _sample(totals.secrets_samples, line=line_no, kinds=list(found.secrets))
 
     def _system_prompt(self, text: str) -> None:
         digest = hash(text)  # salted per process: fine for counting within one run
@@ -633,14 +589,6 @@ def _simple_chat_messages(example: object) -> list[dict[str, str]] | None:
     return messages if has_assistant else None
 
 
-def _looks_truncated(text: str) -> bool:
-    """A long final answer that stops mid-sentence (no closing punctuation)."""
-    if len(text) < TRUNCATION_MIN_CHARS:
-        return False
-    stripped = text.rstrip()
-    return len(stripped) >= TRUNCATION_MIN_CHARS and stripped[-1] not in _SENTENCE_END
-
-
 def _majority_format(values: Iterator[object]) -> Format:
     votes = Counter(detect_format(v) for v in values if isinstance(v, dict))
     if not votes:
@@ -654,32 +602,6 @@ def _split(texts: list[str], parts: int) -> list[list[str]]:
         return []
     size = -(-len(texts) // parts)
     return [texts[i : i + size] for i in range(0, len(texts), size)]
-
-
-def _refusal_installed() -> bool:
-    """Whether `_refusal_check` finds a detector, known without importing it: importing the
-    `ftctl.gates` package loads the whole eval-gate machinery (about 0.2 s)."""
-    if "ftctl.text.refusals" in sys.modules:
-        return True
-    from importlib.machinery import PathFinder
-    from importlib.util import find_spec
-
-    try:
-        gates = find_spec("ftctl.gates")  # imports `ftctl` (loaded already), not ftctl.gates
-    except (ImportError, ValueError):
-        return False
-    locations = None if gates is None else gates.submodule_search_locations
-    return bool(locations) and PathFinder.find_spec("ftctl.text.refusals", locations) is not None
-
-
-def _refusal_check() -> RefusalCheck | None:
-    """The shared refusal detector (`ftctl.text.refusals`) with its default phrases: a
-    `RefusalMatcher`, the same answers as `is_refusal(text, DEFAULT_REFUSAL_PHRASES)`."""
-    try:
-        from ftctl.text import refusals
-    except ImportError:
-        return None
-    return refusals.refusal_matcher(refusals.DEFAULT_REFUSAL_PHRASES)
 
 
 # --- tokenizing threads --------------------------------------------------------------
@@ -822,7 +744,7 @@ def compute_stats(
             # Hashing releases the GIL: a helper hashes while this thread loads the encoding.
             hashing = _Job.finished(sha256) if sha256 else pool.submit(sha256_file, path)
             enc = get_encoding(model.encoding)
-            analyzer = _Analyzer(enc, fmt, pool, workers, _refusal_check)
+            analyzer = _Analyzer(enc, fmt, pool, workers)
             in_flight: deque[_Pending] = deque()
             for chunk in iter_line_chunks(path, chunk_bytes=CHUNK_BYTES):
                 in_flight.append(analyzer.submit(chunk))
@@ -918,11 +840,10 @@ def _report(
         price_per_1m=model.training_price_per_1m,
         cost_usd=cost.cost_usd,
         duplicates=_duplicates(hashes, line_no),
-        refusals=None
-        if analyzer.refusal is None
-        else Finding(totals.refusals, tuple(totals.refusal_samples)),
+        refusals=Finding(totals.refusals, tuple(totals.refusal_samples)),
         empty_answers=Finding(totals.empty, tuple(totals.empty_samples)),
         truncated_answers=Finding(totals.truncated, tuple(totals.truncated_samples)),
+        secrets=Finding(totals.secrets, tuple(totals.secrets_samples)),
         distinct_system_prompts=len(prompts),
         most_common_system_prompt_share=(
             round(max(prompts.values()) / n_with_prompt, 6) if n_with_prompt else 0.0
@@ -973,7 +894,6 @@ def cache_key(
             "format": fmt,
             "ftctl": __version__,
             "format_version": FORMAT_VERSION,
-            "refusals": _refusal_installed(),
         },
         sort_keys=True,
     )
