@@ -27,10 +27,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from ftctl.ops.prepare import load_desired, make_plan, observe, prepare
 from ftctl.plan.builder import PlanContext, build_plan
 from ftctl.plan.changes import PlanOptions
 from ftctl.plan.fingerprint import fingerprint
-from ftctl.ops.prepare import load_desired, make_plan, observe, prepare
 from ftctl.providers.base import META_FINGERPRINT, META_PROJECT, META_WORKSPACE
 from ftctl.server.launcher import ensure_local_server, stop_local_server
 from ftctl.server.store import JobRecord, ModelRecord, Store

@@ -107,7 +107,7 @@ def main() -> int:
     lookup = (
         "import sys, time; from pathlib import Path; "
         "from ftctl.catalog.models import lookup_model; "
-        "from ftctl.datasets.stats import stats_with_cache; "
+        "from ftctl.datasets.stats_cache import stats_with_cache; "
         "t = time.perf_counter(); "
         f"r = stats_with_cache(Path({str(data)!r}), lookup_model({args.model!r})); "
         "print(r.cached, time.perf_counter() - t)"

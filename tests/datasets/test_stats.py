@@ -13,7 +13,8 @@ import pytest
 
 from ftctl.catalog.models import lookup_model
 from ftctl.datasets import stats as stats_module
-from ftctl.datasets.stats import compute_stats, stats_with_cache
+from ftctl.datasets.stats import compute_stats
+from ftctl.datasets.stats_cache import stats_with_cache
 from ftctl.datasets.tokenizers import get_encoding
 
 DATA = Path(__file__).parent / "data"

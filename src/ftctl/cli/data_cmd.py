@@ -19,7 +19,7 @@ from ftctl.datasets.formats import FORMATS, Format
 from ftctl.events import Event, EventSink
 
 if TYPE_CHECKING:  # numpy and tiktoken load only when the command runs
-    from ftctl.datasets.stats import Distribution, Finding, StatsReport
+    from ftctl.datasets.stats_report import Distribution, Finding, StatsReport
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
@@ -82,7 +82,7 @@ def stats(
     """
     # Hash the file (hashlib releases the GIL) while numpy and tiktoken load.
     hashing = None if no_cache else _FileDigest(file)
-    from ftctl.datasets.stats import stats_with_cache
+    from ftctl.datasets.stats_cache import stats_with_cache
 
     if json_flag:
         app.json_output = True  # quiet progress; errors as JSON

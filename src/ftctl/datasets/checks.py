@@ -42,6 +42,8 @@ from ftctl.datasets.similarity import answers_of, content_text, messages_of
 from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES, RefusalMatcher
 
 CUT_OFF_MIN_WORDS = 8
+# Changes with what the checks find: part of every cache key of a result holding findings.
+CHECKS_VERSION = 2
 _WORD = re.compile(r"\w+")
 _CONNECTIVES = frozenset(",;:-–—(/&+")
 

@@ -14,8 +14,9 @@ positions, exactly what `encode_ordinary(text)` gives (a batch whose texts conta
 separator themselves falls back to one call per text). Texts that repeat across examples
 (roles, system prompts, tool definitions) are encoded once and their counts cached.
 
-Results are cached by (sha256 of the file, model, epochs, ftctl version): see
-`stats_with_cache`.
+The report's shape is `ftctl.datasets.stats_report`; results are cached by (sha256 of the
+file, model, epochs, ftctl version) in `ftctl.datasets.stats_cache`; the per-example checks
+are `ftctl.datasets.checks`, shared with `data build`.
 """
 
 from __future__ import annotations
@@ -25,18 +26,16 @@ import hashlib
 import json
 import os
 import sys
-import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 import tiktoken
 
-from ftctl import __version__
 from ftctl.catalog.models import ModelInfo
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.checks import NOTHING, ExampleChecks, ExampleFindings
@@ -49,14 +48,13 @@ from ftctl.datasets.counting import (
     tally_example,
 )
 from ftctl.datasets.formats import FORMATS, Format, check_example, detect_format
+from ftctl.datasets.jobs import Job, JobQueue
 from ftctl.datasets.jsonl import LineChunk, LineError, iter_line_chunks, parse_line
+from ftctl.datasets.stats_report import SAMPLES_PER_FINDING, Distribution, Finding, StatsReport
 from ftctl.datasets.tokenizers import ENDOFTEXT, get_encoding
 from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
 
-FORMAT_VERSION = 1
-_T = TypeVar("_T")
-SAMPLES_PER_FINDING = 5
 CHUNK_BYTES = 2 * 1024 * 1024
 CHUNKS_IN_FLIGHT = 2  # parsed chunks whose tokens are being counted while the next is parsed
 JOBS_PER_WORKER = 1  # tokenizing jobs per chunk and thread: small enough to share out
@@ -70,188 +68,9 @@ MAX_DISTINCT_SYSTEM_PROMPTS = 10_000
 IntArray = npt.NDArray[np.int64]
 
 
-# --- the report ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """min/max, mean/median and the 10th/90th percentiles (linear interpolation)."""
-
-    min: int
-    max: int
-    mean: float
-    median: float
-    p10: float
-    p90: float
-
-    @classmethod
-    def of(cls, values: npt.NDArray[Any]) -> Distribution | None:
-        if values.size == 0:
-            return None
-        p10, median, p90 = np.quantile(values, [0.1, 0.5, 0.9])
-        return cls(
-            min=int(values.min()),
-            max=int(values.max()),
-            mean=float(values.mean()),
-            median=float(median),
-            p10=float(p10),
-            p90=float(p90),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("min", "max", "mean", "median", "p10", "p90")}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A counted problem with the first few places it occurs."""
-
-    count: int
-    samples: tuple[dict[str, Any], ...] = ()  # {"line": n, "path"?: ..., "message"?: ...}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "samples": [dict(s) for s in self.samples]}
-
-
-@dataclass(frozen=True)
-class StatsReport:
-    """Everything `ftctl data stats` reports; `to_dict()` is the stable `--json` shape."""
-
-    file: str
-    sha256: str
-    size_bytes: int
-    format: Format
-    model: str
-    encoding: str
-    token_limit: int
-    lines: int  # non-blank lines: each is meant to be one example
-    examples: int  # lines holding a JSON object (counted in the token statistics)
-    examples_with_errors: int
-    errors: dict[str, Finding]  # by category: number of issues and the first few
-    missing_system: int
-    missing_user: int
-    messages_per_example: Distribution | None
-    total_tokens_per_example: Distribution | None
-    assistant_tokens_per_example: Distribution | None
-    total_tokens: int
-    trained_tokens: int
-    over_limit: Finding
-    epochs: int
-    billed_tokens: int
-    price_per_1m: float | None
-    cost_usd: float | None
-    duplicates: Finding
-    refusals: Finding | None  # None in reports cached by older versions only
-    empty_answers: Finding
-    truncated_answers: Finding
-    distinct_system_prompts: int
-    most_common_system_prompt_share: float
-    warnings: tuple[str, ...] = ()
-    secrets: Finding = Finding(0)
-    cached: bool = field(default=False, compare=False)
-
-    @property
-    def error_count(self) -> int:
-        return sum(f.count for f in self.errors.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        def dist(d: Distribution | None) -> dict[str, Any] | None:
-            return None if d is None else d.to_dict()
-
-        return {
-            "format_version": FORMAT_VERSION,
-            "file": self.file,
-            "sha256": self.sha256,
-            "size_bytes": self.size_bytes,
-            "format": self.format,
-            "model": self.model,
-            "encoding": self.encoding,
-            "token_limit": self.token_limit,
-            "lines": self.lines,
-            "examples": self.examples,
-            "examples_with_errors": self.examples_with_errors,
-            "error_count": self.error_count,
-            "errors": {k: v.to_dict() for k, v in sorted(self.errors.items())},
-            "missing_system": self.missing_system,
-            "missing_user": self.missing_user,
-            "distributions": {
-                "messages_per_example": dist(self.messages_per_example),
-                "total_tokens_per_example": dist(self.total_tokens_per_example),
-                "assistant_tokens_per_example": dist(self.assistant_tokens_per_example),
-            },
-            "total_tokens": self.total_tokens,
-            "trained_tokens": self.trained_tokens,
-            "over_limit": self.over_limit.to_dict(),
-            "cost": {
-                "epochs": self.epochs,
-                "billed_tokens": self.billed_tokens,
-                "price_per_1m": self.price_per_1m,
-                "cost_usd": self.cost_usd,
-            },
-            "quality": {
-                "duplicates": self.duplicates.to_dict(),
-                "refusals": None if self.refusals is None else self.refusals.to_dict(),
-                "empty_answers": self.empty_answers.to_dict(),
-                "truncated_answers": self.truncated_answers.to_dict(),
-                "secrets": self.secrets.to_dict(),
-                "distinct_system_prompts": self.distinct_system_prompts,
-                "most_common_system_prompt_share": self.most_common_system_prompt_share,
-            },
-            "warnings": list(self.warnings),
-            "cached": self.cached,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StatsReport:
-        if data.get("format_version") != FORMAT_VERSION:
-            raise ValueError("stats format version mismatch")
-
-        def dist(d: dict[str, Any] | None) -> Distribution | None:
-            return None if d is None else Distribution(**d)
-
-        def finding(d: dict[str, Any]) -> Finding:
-            return Finding(d["count"], tuple(d["samples"]))
-
-        dists, cost, quality = data["distributions"], data["cost"], data["quality"]
-        return cls(
-            file=data["file"],
-            sha256=data["sha256"],
-            size_bytes=data["size_bytes"],
-            format=data["format"],
-            model=data["model"],
-            encoding=data["encoding"],
-            token_limit=data["token_limit"],
-            lines=data["lines"],
-            examples=data["examples"],
-            examples_with_errors=data["examples_with_errors"],
-            errors={k: finding(v) for k, v in data["errors"].items()},
-            missing_system=data["missing_system"],
-            missing_user=data["missing_user"],
-            messages_per_example=dist(dists["messages_per_example"]),
-            total_tokens_per_example=dist(dists["total_tokens_per_example"]),
-            assistant_tokens_per_example=dist(dists["assistant_tokens_per_example"]),
-            total_tokens=data["total_tokens"],
-            trained_tokens=data["trained_tokens"],
-            over_limit=finding(data["over_limit"]),
-            epochs=cost["epochs"],
-            billed_tokens=cost["billed_tokens"],
-            price_per_1m=cost["price_per_1m"],
-            cost_usd=cost["cost_usd"],
-            duplicates=finding(quality["duplicates"]),
-            refusals=None if quality["refusals"] is None else finding(quality["refusals"]),
-            empty_answers=finding(quality["empty_answers"]),
-            truncated_answers=finding(quality["truncated_answers"]),
-            secrets=finding(quality["secrets"]),
-            distinct_system_prompts=quality["distinct_system_prompts"],
-            most_common_system_prompt_share=quality["most_common_system_prompt_share"],
-            warnings=tuple(data["warnings"]),
-        )
-
-
 # --- per-chunk work ------------------------------------------------------------------
 
 
-RefusalCheck = Callable[[str], bool]
 
 
 @dataclass
@@ -267,7 +86,7 @@ class _Pending:
     ref_trained: npt.NDArray[np.bool_]
     to_cache: dict[str, int]  # repeated text -> its index in the batch
     batches: list[list[str]]
-    jobs: list[_Job[npt.NDArray[np.uint32]]]  # each batch's tokens, separators included
+    jobs: list[Job[npt.NDArray[np.uint32]]]  # each batch's tokens, separators included
 
 
 @dataclass
@@ -308,7 +127,7 @@ class _Analyzer:
         self,
         enc: tiktoken.Encoding,
         fmt: Format | None,
-        pool: _JobQueue,
+        pool: JobQueue,
         workers: int,
     ) -> None:
         self.enc = enc
@@ -604,100 +423,6 @@ def _split(texts: list[str], parts: int) -> list[list[str]]:
     return [texts[i : i + size] for i in range(0, len(texts), size)]
 
 
-# --- tokenizing threads --------------------------------------------------------------
-
-
-def _ran() -> Any:
-    raise RuntimeError("job already run")
-
-
-class _Job(Generic[_T]):
-    """A call to run on any thread; `_JobQueue.result` gives its value (or raises its error)."""
-
-    __slots__ = ("_call", "done", "error", "value")
-
-    def __init__(self, call: Callable[[], _T]) -> None:
-        self._call = call
-        self.done = threading.Event()
-        self.value: _T | None = None
-        self.error: BaseException | None = None
-
-    @classmethod
-    def finished(cls, value: _T) -> _Job[_T]:
-        job = cls(lambda: value)
-        job.run()
-        return job
-
-    def run(self) -> None:
-        try:
-            self.value = self._call()
-        except BaseException as error:  # handed to the thread asking for the result
-            self.error = error
-        finally:
-            self._call = _ran  # drop the arguments (a chunk's joined texts) now
-            self.done.set()
-
-
-class _JobQueue:
-    """Jobs run by `helpers` threads and by whoever waits for a result.
-
-    A thread that needs a result takes queued jobs and runs them itself rather than block:
-    with one helper per spare core, every core keeps working (the main thread parses or
-    tokenizes, the helpers tokenize) and no extra thread competes for the cores.
-    """
-
-    def __init__(self, helpers: int) -> None:
-        self._queue: deque[_Job[Any]] = deque()
-        self._ready = threading.Condition()
-        self._closed = False
-        self._threads = [
-            threading.Thread(target=self._serve, name=f"ftctl-tokens-{i}", daemon=True)
-            for i in range(max(0, helpers))
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def __enter__(self) -> _JobQueue:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self._ready:
-            self._closed = True
-            self._queue.clear()  # after an error: nobody wants those results
-            self._ready.notify_all()
-        for thread in self._threads:
-            thread.join()
-
-    def submit(self, fn: Callable[..., _T], *args: Any) -> _Job[_T]:
-        job: _Job[_T] = _Job(lambda: fn(*args))
-        with self._ready:
-            self._queue.append(job)
-            self._ready.notify()
-        return job
-
-    def result(self, job: _Job[_T]) -> _T:
-        while not job.done.is_set():
-            with self._ready:
-                other = self._queue.popleft() if self._queue else None
-            if other is None:
-                job.done.wait()
-            else:
-                other.run()
-        if job.error is not None:
-            raise job.error
-        return job.value  # type: ignore[return-value]  # set when no error
-
-    def _serve(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue and not self._closed:
-                    self._ready.wait()
-                if self._closed:
-                    return
-                job = self._queue.popleft()
-            job.run()
-
-
 # --- the whole file ------------------------------------------------------------------
 
 
@@ -740,9 +465,9 @@ def compute_stats(
     # default): hand it over sooner so that their cores do not idle meanwhile.
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
-        with _JobQueue(workers - 1) as pool:
+        with JobQueue(workers - 1) as pool:
             # Hashing releases the GIL: a helper hashes while this thread loads the encoding.
-            hashing = _Job.finished(sha256) if sha256 else pool.submit(sha256_file, path)
+            hashing = Job.finished(sha256) if sha256 else pool.submit(sha256_file, path)
             enc = get_encoding(model.encoding)
             analyzer = _Analyzer(enc, fmt, pool, workers)
             in_flight: deque[_Pending] = deque()
@@ -869,87 +594,3 @@ def _duplicates(hashes: IntArray, line_no: IntArray) -> Finding:
     by_line = np.argsort(lines, kind="stable")[:SAMPLES_PER_FINDING]
     samples = tuple({"line": int(lines[i]), "duplicate_of": int(originals[i])} for i in by_line)
     return Finding(int(repeat.size), samples)
-
-
-# --- the content-hash cache ----------------------------------------------------------
-
-
-def default_cache_dir() -> Path:
-    """`$FTCTL_CACHE_DIR/stats`, else `$XDG_CACHE_HOME/ftctl/stats` (~/.cache/ftctl/stats)."""
-    root = os.environ.get("FTCTL_CACHE_DIR")
-    if root:
-        return Path(root) / "stats"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "ftctl" / "stats"
-
-
-def cache_key(
-    digest: str, model: ModelInfo, n_epochs: int | Literal["auto"], fmt: Format | None
-) -> str:
-    material = json.dumps(
-        {
-            "sha256": digest,
-            "model": model.id,
-            "epochs": n_epochs,
-            "format": fmt,
-            "ftctl": __version__,
-            "format_version": FORMAT_VERSION,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(material.encode()).hexdigest()
-
-
-def stats_with_cache(
-    path: Path,
-    model: ModelInfo,
-    *,
-    n_epochs: int | Literal["auto"] = "auto",
-    fmt: Format | None = None,
-    sink: EventSink = ignore,
-    cache_dir: Path | None = None,
-    use_cache: bool = True,
-    workers: int | None = None,
-    sha256: str | None = None,
-) -> StatsReport:
-    """`compute_stats`, answered from the cache when the file's bytes were seen before.
-
-    The key is the SHA-256 of the file's bytes (hashing 100 MB takes ~0.1 s), the model,
-    epochs, format and ftctl version; a hit returns the stored report with `cached=True`.
-    A cache that cannot be read or written is ignored (the result is then just computed).
-    `sha256`: the file's digest when the caller has it already.
-    """
-    path = Path(path)
-    if not use_cache:
-        return compute_stats(
-            path, model, n_epochs=n_epochs, fmt=fmt, sink=sink, workers=workers, sha256=sha256
-        )
-    try:
-        digest = sha256 or sha256_file(path)
-    except OSError as error:
-        raise DataError(f"cannot read {path}: {error.strerror or error}") from error
-    directory = cache_dir or default_cache_dir()
-    entry = directory / f"{cache_key(digest, model, n_epochs, fmt)}.json"
-    try:
-        stored = StatsReport.from_dict(json.loads(entry.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
-        stored = None
-    if stored is not None:
-        return _replace_file(stored, str(path), cached=True)
-    report = compute_stats(
-        path, model, n_epochs=n_epochs, fmt=fmt, sink=sink, workers=workers, sha256=digest
-    )
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(report.to_dict()), encoding="utf-8")
-        os.replace(tmp, entry)
-    except OSError:
-        pass  # a read-only cache only costs speed
-    return report
-
-
-def _replace_file(report: StatsReport, file: str, *, cached: bool) -> StatsReport:
-    from dataclasses import replace
-
-    return replace(report, file=file, cached=cached)
