@@ -271,6 +271,7 @@ def render_report(report: StatsReport) -> list[str]:
     for label, finding in (
         ("empty (whitespace-only) answers", report.empty_answers),
         ("answers that may be truncated", report.truncated_answers),
+        ("examples with what looks like a secret", report.secrets),
     ):
         text = f"  {label}: {_n(finding.count)}"
         if finding.count:
