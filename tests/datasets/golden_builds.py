@@ -80,7 +80,9 @@ def _rows(seed: int, n: int, *, leaks_from: list[dict[str, Any]] | None = None) 
                     ],
                 },
             )
-            row["messages"].insert(-1, {"role": "tool", "tool_call_id": f"call_{i}", "content": "ok"})
+            row["messages"].insert(
+                -1, {"role": "tool", "tool_call_id": f"call_{i}", "content": "ok"}
+            )
         if pick > 0.5 and pick < 0.55:
             row = dict(reversed(list(row.items())))
             rows.append(json.dumps(row, ensure_ascii=True, indent=None, separators=(" ,", " : ")))
@@ -255,6 +257,19 @@ def build_scenario(root: Path, name: str) -> dict[str, Any]:
         built = build_project(*h.load(root))
     except DataError as error:
         return {"error": error.message, "diagnostics": [d.to_dict() for d in error.diagnostics]}
+    return _outcome(built)
+
+
+def build_scenario_again(root: Path) -> dict[str, Any]:
+    """`build_scenario`'s outcome for the workspace already written at `root`."""
+    try:
+        built = build_project(*h.load(root))
+    except DataError as error:
+        return {"error": error.message, "diagnostics": [d.to_dict() for d in error.diagnostics]}
+    return _outcome(built)
+
+
+def _outcome(built: Any) -> dict[str, Any]:
     return {
         "splits": {n: s.sha256 for n, s in built.splits.items()},
         "origins": {

@@ -15,3 +15,13 @@ from . import golden_builds as g
 def test_the_build_output_is_unchanged(tmp_path: Path, name: str) -> None:
     expected = json.loads(g.GOLDEN.read_text(encoding="utf-8"))[name]
     assert g.build_scenario(tmp_path, name) == expected
+
+
+@pytest.mark.parametrize("name", ["everything", "order_and_truncate", "dpo"])
+def test_a_rebuild_from_the_example_cache_gives_the_same_output(tmp_path: Path, name: str) -> None:
+    expected = json.loads(g.GOLDEN.read_text(encoding="utf-8"))[name]
+    g.build_scenario(tmp_path, name)
+    # project.yaml touched (a comment): the whole-build cache misses, the example cache hits.
+    project = tmp_path / "projects" / "demo" / "project.yaml"
+    project.write_text(project.read_text(encoding="utf-8") + "# touched\n", encoding="utf-8")
+    assert g.build_scenario_again(tmp_path) == expected

@@ -46,6 +46,7 @@ from ftctl.datasets.canonical import canonical_json, sha256_hex
 from ftctl.datasets.checks import answer_problem
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
+from ftctl.datasets.example_cache import ExampleCache, cache_file, content_key
 from ftctl.datasets.formats import Format, check_example
 from ftctl.datasets.policy import (
     NEAR_DUPLICATE_NUM_PERM,
@@ -64,6 +65,7 @@ from ftctl.datasets.sources import (
     read_sources,
 )
 from ftctl.datasets.splits import SPLIT_ORDER, Leak, SplitName, find_leakage, hash_split
+from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
 from ftctl.datasets.tokenizers import get_encoding
 from ftctl.datasets.transforms import TransformContext, TransformReport, apply_transforms
 from ftctl.errors import DataError, Diagnostic
@@ -153,11 +155,27 @@ def build_project(
         return cached
 
     workers = max(1, os.cpu_count() or 1)
-    with (
-        reuse_signatures(),
-        ThreadPoolExecutor(workers, thread_name_prefix="ftctl-build-tokens") as pool,
-    ):
-        built = _Build(project, workspace, info, fmt, reads, events, pool).run()
+    examples = ExampleCache(cache_file(cache.root))
+    try:
+        with (
+            reuse_signatures(examples),
+            ThreadPoolExecutor(workers, thread_name_prefix="ftctl-build-tokens") as pool,
+        ):
+            built = _Build(project, workspace, info, fmt, reads, events, pool, examples).run()
+    finally:
+        examples.close()
+    (tokens_found, tokens_missed), (signatures_found, signatures_missed) = (
+        examples.counts["tokens"],
+        examples.counts["minhash"],
+    )
+    events(
+        Event(
+            "info",
+            f"{project.name}: reused the token counts of {tokens_found} of "
+            f"{tokens_found + tokens_missed} examples and {signatures_found} of "
+            f"{signatures_found + signatures_missed} MinHash signatures from earlier builds",
+        )
+    )
     with Staging(cache) as staging:
         return _finish(project, info, fmt, cache, built, key, quick, staging)
 
@@ -276,15 +294,66 @@ class _TokenCounter:
     goes on with the checks); `total`/`counts` wait for them. Examples are known by
     identity: a row repeated by a weight, or moved to validation, is the same dict and is
     not counted again. Each counted dict is held, so that its id cannot be reused.
+
+    `submit_records` first looks the records up in the example cache by their canonical
+    bytes (the counts of an unchanged example are not computed again) and stores the
+    counts it computes there.
     """
 
-    def __init__(self, fmt: Format, encoding: tiktoken.Encoding, pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        fmt: Format,
+        encoding: tiktoken.Encoding,
+        pool: ThreadPoolExecutor,
+        store: ExampleCache | None = None,
+        namespace: str = "",
+    ) -> None:
         self.fmt = fmt
         self.encoding = encoding
         self.pool = pool
+        self.store = store
+        self.namespace = namespace
         self._known: dict[int, tuple[dict[str, Any], TokenCount]] = {}
         self._queued: set[int] = set()
-        self._pending: list[tuple[list[dict[str, Any]], Future[list[TokenCount]]]] = []
+        self._pending: list[
+            tuple[list[dict[str, Any]], list[bytes] | None, Future[list[TokenCount]]]
+        ] = []
+
+    def submit_records(self, records: Iterable[Record]) -> None:
+        """`submit` for records, answered from the example cache where it knows them."""
+        if self.store is None:
+            self.submit(r.example for r in records)
+            return
+        batch: list[Record] = []
+        for record in records:
+            key = id(record.example)
+            if key in self._known or key in self._queued:
+                continue
+            self._queued.add(key)
+            batch.append(record)
+            if len(batch) >= COUNT_BATCH:
+                self._lookup(batch)
+                batch = []
+        if batch:
+            self._lookup(batch)
+
+    def _lookup(self, batch: list[Record]) -> None:
+        assert self.store is not None
+        keys = [content_key(self.namespace, r.canonical) for r in batch]
+        stored = self.store.get_many("tokens", keys)
+        missing: list[dict[str, Any]] = []
+        missing_keys: list[bytes] = []
+        for record, key in zip(batch, keys, strict=True):
+            raw = stored.get(key)
+            if raw is not None and len(raw) == 16:
+                total = int.from_bytes(raw[:8], "little")
+                trained = int.from_bytes(raw[8:], "little")
+                self._known[id(record.example)] = (record.example, TokenCount(total, trained))
+            else:
+                missing.append(record.example)
+                missing_keys.append(key)
+        if missing:
+            self._send(missing, missing_keys)
 
     def submit(self, examples: Iterable[dict[str, Any]]) -> None:
         batch: list[dict[str, Any]] = []
@@ -300,14 +369,23 @@ class _TokenCounter:
         if batch:
             self._send(batch)
 
-    def _send(self, batch: list[dict[str, Any]]) -> None:
+    def _send(self, batch: list[dict[str, Any]], keys: list[bytes] | None = None) -> None:
         future = self.pool.submit(count_examples, batch, self.fmt, self.encoding)
-        self._pending.append((batch, future))
+        self._pending.append((batch, keys, future))
 
     def _drain(self) -> None:
-        for batch, future in self._pending:
-            for example, count in zip(batch, future.result(), strict=True):
+        for batch, keys, future in self._pending:
+            counts = future.result()
+            for example, count in zip(batch, counts, strict=True):
                 self._known[id(example)] = (example, count)
+            if keys is not None and self.store is not None:
+                self.store.put_many(
+                    "tokens",
+                    (
+                        (key, c.total.to_bytes(8, "little") + c.trained.to_bytes(8, "little"))
+                        for key, c in zip(keys, counts, strict=True)
+                    ),
+                )
         self._pending.clear()
         self._queued.clear()
 
@@ -355,6 +433,7 @@ class _Build:
         reads: dict[SplitName, list[SourceRead]],
         events: EventSink,
         pool: ThreadPoolExecutor,
+        store: ExampleCache | None = None,
     ) -> None:
         self.project = project
         self.workspace = workspace
@@ -363,7 +442,9 @@ class _Build:
         self.reads = reads
         self.events = events
         self.encoding = get_encoding(info.encoding)
-        self.counter = _TokenCounter(fmt, self.encoding, pool)
+        self.counter = _TokenCounter(
+            fmt, self.encoding, pool, store, _tokens_namespace(info.encoding, fmt)
+        )
 
     def run(self) -> _Built:
         spec = self.project.model.spec
@@ -384,7 +465,7 @@ class _Build:
             )
             result = apply_transforms(rows, split.transforms, context)
             # Counted on the threads while the main thread checks formats and leakage.
-            self.counter.submit(r.example for r in result.records)
+            self.counter.submit_records(result.records)
             diagnostics.extend(result.diagnostics)
             transforms[name] = result.reports
             records[name] = apply_weights(result.records, split.sources)
@@ -491,6 +572,15 @@ class _Build:
             and isinstance(messages[index], dict)
             and messages[index].get("role") == "assistant"
         )
+
+
+def _tokens_namespace(encoding: str, fmt: Format) -> str:
+    """What decides an example's token counts besides its bytes: the encoding (its rank
+    file's hash), the format, tiktoken's and ftctl's versions (the counting method)."""
+    spec = ENCODING_SPECS.get(encoding)
+    ranks = spec.sha256 if spec is not None else encoding
+    tiktoken_version = dict(_installed_versions()).get("tiktoken", "")
+    return f"tokens/{encoding}/{ranks}/{fmt}/tiktoken={tiktoken_version}/ftctl={__version__}"
 
 
 def capped_per_file(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:

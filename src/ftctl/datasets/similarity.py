@@ -14,9 +14,13 @@ datasketch itself is imported only to choose the band count for an unusual
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import re
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -24,6 +28,8 @@ from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
+
+from ftctl.datasets.example_cache import ExampleCache, content_key
 
 SHINGLE_WORDS = 3
 LSH_WEIGHTS = (0.05, 0.95)  # (false positive, false negative) weights for the band choice
@@ -188,16 +194,28 @@ def compute_signature(text: str, num_perm: int) -> Signature | None:
 _memo: ContextVar[dict[tuple[int, bytes], bytes | None] | None] = ContextVar(
     "ftctl_minhash_memo", default=None
 )
+# Signatures kept between builds (`ftctl.datasets.example_cache`), when the build has one.
+_store: ContextVar[ExampleCache | None] = ContextVar("ftctl_minhash_store", default=None)
+SIGNATURE_VERSION = 1  # of `compute_signature`'s values: part of the stored keys
+PREFETCH_CHUNK = 2048  # texts looked up and signed together
+POOL_MIN_TEXTS = 4000  # fewer texts than this are signed in this process (no worker start)
 
 
 @contextmanager
-def reuse_signatures() -> Iterator[None]:
-    """Within this block, a text's MinHash is computed once."""
+def reuse_signatures(store: ExampleCache | None = None) -> Iterator[None]:
+    """Within this block, a text's MinHash is computed once (and, with a `store`, looked up
+    there first and kept there for the next build)."""
     token = _memo.set({})
+    store_token = _store.set(store)
     try:
         yield
     finally:
         _memo.reset(token)
+        _store.reset(store_token)
+
+
+def _text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def signature_of(text: str, num_perm: int) -> Signature | None:
@@ -205,16 +223,86 @@ def signature_of(text: str, num_perm: int) -> Signature | None:
     memo = _memo.get()
     if memo is None:
         return compute_signature(text, num_perm)
-    key = (
-        num_perm,
-        hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
-    )
+    key = (num_perm, _text_digest(text))
     if key in memo:
         raw = memo[key]
         return None if raw is None else np.frombuffer(raw, dtype=np.uint32)
     signature = compute_signature(text, num_perm)
     memo[key] = None if signature is None else signature.tobytes()
     return signature
+
+
+def sign_many(texts: Sequence[str], num_perm: int) -> list[bytes | None]:
+    """The signatures of `texts` as bytes (None: no words); what a worker process runs."""
+    out: list[bytes | None] = []
+    for text in texts:
+        signature = compute_signature(text, num_perm)
+        out.append(None if signature is None else signature.tobytes())
+    return out
+
+
+def prefetch_signatures(texts: Sequence[str], num_perm: int) -> None:
+    """Put the signatures of `texts` into this build's memo before they are compared.
+
+    Each is taken from the memo, else from the store of earlier builds, else computed: on
+    one worker process per core when there are many (the shingling is Python, which holds
+    the GIL, so threads would not help), here otherwise. Texts are handled `PREFETCH_CHUNK`
+    at a time, so that they are never all held. Outside `reuse_signatures()`, nothing.
+    """
+    memo = _memo.get()
+    if memo is None:
+        return
+    store = _store.get()
+    namespace = f"minhash/{SIGNATURE_VERSION}/{num_perm}"
+    pool: ProcessPoolExecutor | None = None
+    in_flight: deque[tuple[list[tuple[int, bytes]], Future[list[bytes | None]]]] = deque()
+    workers = max(1, os.cpu_count() or 1)
+
+    def settle(keys: list[tuple[int, bytes]], values: Sequence[bytes | None]) -> None:
+        for key, value in zip(keys, values, strict=True):
+            memo[key] = value
+        if store is not None:
+            store.put_many(
+                "minhash",
+                (
+                    (content_key(namespace, k[1]), b"" if v is None else v)
+                    for k, v in zip(keys, values, strict=True)
+                ),
+            )
+
+    try:
+        for start in range(0, len(texts), PREFETCH_CHUNK):
+            chunk = texts[start : start + PREFETCH_CHUNK]
+            wanted: dict[tuple[int, bytes], str] = {}
+            for text in chunk:
+                key = (num_perm, _text_digest(text))
+                if key not in memo:
+                    wanted[key] = text
+            if store is not None and wanted:
+                stored = store.get_many("minhash", [content_key(namespace, k[1]) for k in wanted])
+                for key in list(wanted):
+                    raw = stored.get(content_key(namespace, key[1]))
+                    if raw is not None:
+                        memo[key] = raw or None
+                        del wanted[key]
+            if not wanted:
+                continue
+            keys = list(wanted)
+            if pool is None and workers > 1 and len(texts) >= POOL_MIN_TEXTS:
+                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if pool is None:
+                settle(keys, sign_many(list(wanted.values()), num_perm))
+                continue
+            in_flight.append((keys, pool.submit(sign_many, list(wanted.values()), num_perm)))
+            while len(in_flight) > 2 * workers:
+                done_keys, future = in_flight.popleft()
+                settle(done_keys, future.result())
+        while in_flight:
+            done_keys, future = in_flight.popleft()
+            settle(done_keys, future.result())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 # LSH band parameters (bands, rows per band) by (threshold, num_perm), as datasketch's

@@ -14,7 +14,7 @@ from typing import Literal
 
 from ftctl.datasets.canonical import unit_hash
 from ftctl.datasets.provenance import Record
-from ftctl.datasets.similarity import LazyTexts, build_index, prompt_text
+from ftctl.datasets.similarity import LazyTexts, build_index, prefetch_signatures, prompt_text
 
 SplitName = Literal["train", "validation", "test"]
 SPLIT_ORDER: tuple[SplitName, ...] = ("train", "validation", "test")
@@ -94,6 +94,8 @@ def _leaks_between(
     for i, prompt in enumerate(earlier_prompts):
         if prompt:
             exact.setdefault(_digest(prompt), i)
+    prefetch_signatures(earlier_prompts, num_perm)
+    prefetch_signatures(LazyTexts([r.example for r in later_rows], prompt_text), num_perm)
     index = build_index(earlier_prompts, threshold, num_perm)
     leaks: list[Leak] = []
     for pos, record in enumerate(later_rows):

@@ -71,8 +71,6 @@ IntArray = npt.NDArray[np.int64]
 # --- per-chunk work ------------------------------------------------------------------
 
 
-
-
 @dataclass
 class _Pending:
     """A parsed chunk waiting for its token counts."""

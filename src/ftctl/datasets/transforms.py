@@ -45,7 +45,12 @@ from ftctl.config.models import (
 )
 from ftctl.config.yaml_marks import FieldPath, SourceMap
 from ftctl.datasets.provenance import Record
-from ftctl.datasets.similarity import LazyTexts, example_text, near_duplicates_in_order
+from ftctl.datasets.similarity import (
+    LazyTexts,
+    example_text,
+    near_duplicates_in_order,
+    prefetch_signatures,
+)
 from ftctl.errors import Diagnostic
 
 CountTokens = Callable[[dict[str, Any]], int]
@@ -226,6 +231,7 @@ def _near_dedupe(
 ) -> list[Record]:
     # Made one at a time as compared (and again only for a candidate): never all held.
     texts = LazyTexts([r.example for r in records], example_text)
+    prefetch_signatures(texts, args.num_perm)  # cached ones, the rest on every core
     matches = near_duplicates_in_order(texts, args.threshold, args.num_perm, keep_all=False)
     out: list[Record] = []
     for record, match in zip(records, matches, strict=True):
