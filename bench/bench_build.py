@@ -1,23 +1,41 @@
 #!/usr/bin/env python3
-"""Benchmark `build_project`: a first build (every transform and check) and a cached rebuild.
+"""Benchmark `ftctl data build` against `ftctl data stats --no-cache`, side by side.
 
-Writes a workspace whose project reads a synthetic chat dataset made by the shared
-`make_dataset.py` (refusals, duplicates, non-ASCII), with dedupe + nearDedupe transforms,
-a 10% hash validation split and the default policy at `warn` (so the build completes and
-every check runs). Prints wall and CPU time per stage (CPU: every thread of the process),
-the peak RSS of the process after each stage, and the figures of the result.
+For each size (default: the shared generator's 50,000 and 200,000 examples) it writes a
+workspace whose project reads that file, with `dedupe` + `nearDedupe {threshold: 0.9}`, a
+10% hash validation split and every policy check on (leakage, secrets and empty answers at
+`warn`, so the build completes), then runs, each as a user would (`python -m ftctl`, a new
+process), in rounds:
 
-Usage: bench/bench_build.py [--shared ../shared] [--examples 10000]
+- `ftctl --json data stats FILE --no-cache`;
+- a cold `ftctl --json data build bench` (the workspace's `.ftctl/cache` removed first:
+  no build cache, no example cache);
+- a rebuild after editing 1% of the lines (every 100th line's last answer gets a few
+  words more; other lines in each round), with the cache of the cold build.
+
+Even rounds run stats first, odd rounds the builds first (A B / B A), so that a change in
+the machine's load hits both sides alike; the ratios (cold / stats, rebuild / cold) are
+computed within each round and their medians printed. Wall time, CPU time (user + system,
+the process and the workers it waited for) and peak RSS (the largest of the process and its
+workers) come from `os.wait4`. The load average is printed with each round. The SHA-256 of
+the first cold build's splits (of the unedited file) is printed so that it can be compared
+with other versions.
+
+Usage: bench/bench_build.py [--shared ../shared] [--sizes 50000 200000] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
+import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = """\
@@ -45,57 +63,116 @@ providers: {local: {type: local}}
 """
 
 
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    peak_mb: float
+    stdout: str
+
+
+def run(command: list[str], env: dict[str, str]) -> Run:
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stdout[-2000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout)
+
+
+def edit_one_percent(path: Path, round_no: int) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    edited = 0
+    for i in range(round_no % 100, len(lines), 100):
+        row = json.loads(lines[i])
+        row["messages"][-1]["content"] += f" Edited in round {round_no}."
+        lines[i] = json.dumps(row, ensure_ascii=False) + "\n"
+        edited += 1
+    path.write_text("".join(lines), encoding="utf-8")
+    return edited
+
+
+def bench_size(shared: Path, examples: int, rounds: int, root: Path) -> None:
+    env = dict(os.environ, FTCTL_CACHE_DIR=str(root / "stats-cache"))
+    (root / "ftctl.yaml").write_text(WORKSPACE)
+    project_dir = root / "projects" / "bench"
+    (project_dir / "data").mkdir(parents=True)
+    (project_dir / "project.yaml").write_text(PROJECT)
+    data = project_dir / "data" / "train.jsonl"
+    subprocess.run(
+        [sys.executable, str(shared / "bench/make_dataset.py"), str(data), str(examples)],
+        check=True,
+    )
+    size_mb = data.stat().st_size / 1e6
+    ftctl = [sys.executable, "-m", "ftctl"]
+    stats_cmd = [*ftctl, "--json", "data", "stats", str(data), "--no-cache"]
+    build_cmd = [*ftctl, "--workspace", str(root), "--json", "data", "build", "bench"]
+    print(f"\n## {examples:,} examples ({size_mb:.1f} MB)")
+    print(
+        "| round | load avg | stats wall / CPU / MB | cold build wall / CPU / MB "
+        "| rebuild (1% edited) wall / CPU / MB | cold/stats | rebuild/cold |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    cold_ratios: list[float] = []
+    rebuild_ratios: list[float] = []
+    rows: list[tuple[Run, Run, Run]] = []
+    for round_no in range(rounds):
+
+        def builds(round_no: int = round_no) -> tuple[Run, Run]:
+            shutil.rmtree(root / ".ftctl", ignore_errors=True)
+            cold = run(build_cmd, env)
+            if round_no == 0:
+                splits = json.loads(cold.stdout)["splits"]
+                shas = ", ".join(f"{n} {s['sha256'][:12]}" for n, s in splits.items())
+                print(f"(unedited file: {shas})")
+            edit_one_percent(data, round_no + 1)
+            return cold, run(build_cmd, env)
+
+        if round_no % 2 == 0:
+            stats = run(stats_cmd, env)
+            cold, rebuild = builds()
+        else:
+            cold, rebuild = builds()
+            stats = run(stats_cmd, env)
+        rows.append((stats, cold, rebuild))
+        cold_ratios.append(cold.wall / stats.wall)
+        rebuild_ratios.append(rebuild.wall / cold.wall)
+        load = os.getloadavg()[0]
+        cells = [f"{r.wall:.2f} / {r.cpu:.2f} / {r.peak_mb:.0f}" for r in (stats, cold, rebuild)]
+        print(
+            f"| {round_no + 1} | {load:.2f} | {' | '.join(cells)} "
+            f"| {cold_ratios[-1]:.2f}x | {rebuild_ratios[-1]:.1%} |",
+            flush=True,
+        )
+    med = statistics.median
+    print(
+        f"| median | | {med(r[0].wall for r in rows):.2f} / {med(r[0].cpu for r in rows):.2f} "
+        f"/ {med(r[0].peak_mb for r in rows):.0f} "
+        f"| {med(r[1].wall for r in rows):.2f} / {med(r[1].cpu for r in rows):.2f} "
+        f"/ {med(r[1].peak_mb for r in rows):.0f} "
+        f"| {med(r[2].wall for r in rows):.2f} / {med(r[2].cpu for r in rows):.2f} "
+        f"/ {med(r[2].peak_mb for r in rows):.0f} "
+        f"| **{med(cold_ratios):.2f}x** | **{med(rebuild_ratios):.1%}** |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", type=Path, default=Path(__file__).parents[2] / "shared")
-    parser.add_argument("--examples", type=int, default=10_000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000])
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-
-    from ftctl.config.loader import load_workspace
-    from ftctl.datasets.build import build_project
-    from ftctl.errors import DataError
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "ftctl.yaml").write_text(WORKSPACE)
-        project_dir = root / "projects" / "bench"
-        (project_dir / "data").mkdir(parents=True)
-        (project_dir / "project.yaml").write_text(PROJECT)
-        data = project_dir / "data" / "train.jsonl"
-        subprocess.run(
-            [
-                sys.executable,
-                str(args.shared / "bench/make_dataset.py"),
-                str(data),
-                str(args.examples),
-            ],
-            check=True,
-        )
-        size = data.stat().st_size
-        workspace = load_workspace(root)
-        project = workspace.project("bench")
-        for label in ("first build", "cached rebuild"):
-            start, cpu = time.perf_counter(), time.process_time()
-            try:
-                built = build_project(project, workspace)
-            except DataError as error:
-                print(f"{label}: DataError with {len(error.diagnostics)} diagnostics")
-                raise
-            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-            print(
-                f"{label:15s} {elapsed:7.2f} s wall, {cpu:6.2f} s CPU, peak RSS {peak_mb:5.0f} MB"
-                f"   ({args.examples:,} rows, {size / 1e6:.1f} MB)"
-            )
-        for name, split in built.splits.items():
-            print(
-                f"  {name:10s} examples={split.examples:,} tokens={split.tokens:,} "
-                f"sha256={split.sha256[:12]}"
-            )
-        transforms = built.report["splits"]["train"]["transforms"]
-        for t in transforms:
-            print(f"  transform {t['name']}: {t['rows_in']:,} -> {t['rows_out']:,}")
-        print(f"  findings: {len(built.diagnostics)}   cost: ${built.cost.cost_usd}")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, ftctl from "
+        f"{subprocess.run([sys.executable, '-c', 'import ftctl; print(ftctl.__file__)'], capture_output=True, text=True, check=True).stdout.strip()}"
+    )
+    for examples in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_size(args.shared, examples, args.rounds, Path(tmp))
 
 
 if __name__ == "__main__":

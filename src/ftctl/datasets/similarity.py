@@ -14,22 +14,22 @@ datasketch itself is imported only to choose the band count for an unusual
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from ftctl.datasets.example_cache import ExampleCache, content_key
+
+if TYPE_CHECKING:
+    from ftctl.datasets.signer import SignerPool
 
 SHINGLE_WORDS = 3
 LSH_WEIGHTS = (0.05, 0.95)  # (false positive, false negative) weights for the band choice
@@ -245,18 +245,19 @@ def prefetch_signatures(texts: Sequence[str], num_perm: int) -> None:
     """Put the signatures of `texts` into this build's memo before they are compared.
 
     Each is taken from the memo, else from the store of earlier builds, else computed: on
-    one worker process per core when there are many (the shingling is Python, which holds
-    the GIL, so threads would not help), here otherwise. Texts are handled `PREFETCH_CHUNK`
-    at a time, so that they are never all held. Outside `reuse_signatures()`, nothing.
+    one worker process per core when there are many (`ftctl.datasets.signer`: the shingling
+    is Python, which holds the GIL, so threads would not help), here otherwise. Texts are
+    handled `PREFETCH_CHUNK` at a time, so that they are never all held. Outside
+    `reuse_signatures()`, nothing.
     """
     memo = _memo.get()
     if memo is None:
         return
     store = _store.get()
     namespace = f"minhash/{SIGNATURE_VERSION}/{num_perm}"
-    pool: ProcessPoolExecutor | None = None
-    in_flight: deque[tuple[list[tuple[int, bytes]], Future[list[bytes | None]]]] = deque()
     workers = max(1, os.cpu_count() or 1)
+    pool: SignerPool | None = None
+    use_pool = workers > 1 and len(texts) >= POOL_MIN_TEXTS
 
     def settle(keys: list[tuple[int, bytes]], values: Sequence[bytes | None]) -> None:
         for key, value in zip(keys, values, strict=True):
@@ -265,16 +266,20 @@ def prefetch_signatures(texts: Sequence[str], num_perm: int) -> None:
             store.put_many(
                 "minhash",
                 (
-                    (content_key(namespace, k[1]), b"" if v is None else v)
-                    for k, v in zip(keys, values, strict=True)
+                    (content_key(namespace, key[1]), b"" if value is None else value)
+                    for key, value in zip(keys, values, strict=True)
                 ),
             )
 
+    def collect_one() -> None:
+        assert pool is not None
+        keys, values = pool.collect()
+        settle(keys, values)
+
     try:
         for start in range(0, len(texts), PREFETCH_CHUNK):
-            chunk = texts[start : start + PREFETCH_CHUNK]
             wanted: dict[tuple[int, bytes], str] = {}
-            for text in chunk:
+            for text in texts[start : start + PREFETCH_CHUNK]:
                 key = (num_perm, _text_digest(text))
                 if key not in memo:
                     wanted[key] = text
@@ -288,21 +293,21 @@ def prefetch_signatures(texts: Sequence[str], num_perm: int) -> None:
             if not wanted:
                 continue
             keys = list(wanted)
-            if pool is None and workers > 1 and len(texts) >= POOL_MIN_TEXTS:
-                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if use_pool and pool is None:
+                from ftctl.datasets.signer import SignerPool
+
+                pool = SignerPool(workers)
             if pool is None:
                 settle(keys, sign_many(list(wanted.values()), num_perm))
                 continue
-            in_flight.append((keys, pool.submit(sign_many, list(wanted.values()), num_perm)))
-            while len(in_flight) > 2 * workers:
-                done_keys, future = in_flight.popleft()
-                settle(done_keys, future.result())
-        while in_flight:
-            done_keys, future = in_flight.popleft()
-            settle(done_keys, future.result())
+            if pool.full:
+                collect_one()
+            pool.submit(keys, list(wanted.values()), num_perm)
+        while pool is not None and pool.pending():
+            collect_one()
     finally:
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            pool.close()
 
 
 # LSH band parameters (bands, rows per band) by (threshold, num_perm), as datasketch's
