@@ -158,6 +158,7 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     cache = ExampleCache(tmp_path / "file-not-dir" / "examples.sqlite")
     (tmp_path / "file-not-dir").write_text("", encoding="utf-8")
     cache.put_many("tokens", [(b"k" * 16, b"v")])
+    cache.commit()
     assert cache.get_many("tokens", [b"k" * 16]) == {}
 
 

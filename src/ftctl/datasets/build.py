@@ -162,6 +162,10 @@ def build_project(
             ThreadPoolExecutor(workers, thread_name_prefix="ftctl-build-tokens") as pool,
         ):
             built = _Build(project, workspace, info, fmt, reads, events, pool, examples).run()
+        with Staging(cache) as staging:
+            result = _finish(project, info, fmt, cache, built, key, quick, staging)
+        # Only a build that succeeded leaves anything behind, example results included.
+        examples.commit()
     finally:
         examples.close()
     (tokens_found, tokens_missed), (signatures_found, signatures_missed) = (
@@ -176,8 +180,7 @@ def build_project(
             f"{signatures_found + signatures_missed} MinHash signatures from earlier builds",
         )
     )
-    with Staging(cache) as staging:
-        return _finish(project, info, fmt, cache, built, key, quick, staging)
+    return result
 
 
 def _finish(

@@ -5,7 +5,8 @@ counts of an example (by its canonical bytes, the encoding, the format and the v
 that decide them) and the MinHash signature of a text (by its bytes and the permutation
 count) are looked up here first. Everything else about an example is cheap to recompute.
 
-Storage: one SQLite file per workspace (`<workspace>/.ftctl/cache/datasets/examples.sqlite`),
+Results are written only when the build succeeds (`commit`): a build that fails leaves
+nothing behind. Storage: one SQLite file per workspace (`<workspace>/.ftctl/cache/datasets/examples.sqlite`),
 one table per kind of result, each value followed by a checksum of key and value: a value
 that does not verify is a miss, so a damaged cache costs time, never a wrong result. A cache
 that cannot be opened or written is ignored in the same way (builds work on read-only
@@ -45,11 +46,14 @@ class ExampleCache:
         self._broken = path is None
         # Per table: [values found, values looked up in vain] (for the build's message).
         self.counts: dict[str, list[int]] = {table: [0, 0] for table in TABLES}
+        self._pending: dict[str, list[tuple[bytes, bytes]]] = {table: [] for table in TABLES}
 
-    def _connect(self) -> sqlite3.Connection | None:
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
             return self._db
         assert self.path is not None
+        if not create and not self.path.is_file():
+            return None  # nothing stored yet; created by the first `commit`
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
@@ -69,7 +73,7 @@ class ExampleCache:
     def get_many(self, table: str, keys: Sequence[bytes]) -> dict[bytes, bytes]:
         """The stored, intact values of those `keys` that have one."""
         assert table in TABLES
-        db = self._connect()
+        db = self._connect(create=False)
         found: dict[bytes, bytes] = {}
         if db is None or not keys:
             self.counts[table][1] += len(keys)
@@ -91,16 +95,24 @@ class ExampleCache:
         return found
 
     def put_many(self, table: str, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """Keep values to store when the build succeeds (`commit`)."""
         assert table in TABLES
-        db = self._connect()
-        if db is None:
+        if not self._broken:
+            self._pending[table].extend(items)
+
+    def commit(self) -> None:
+        """Store the values kept by `put_many`, in one transaction."""
+        if not any(self._pending.values()):
             return
-        rows = [(key, value + _checksum(key, value)) for key, value in items]
-        if not rows:
+        db = self._connect(create=True)
+        if db is None:
             return
         try:
             db.execute("BEGIN")
-            db.executemany(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", rows)
+            for table, items in self._pending.items():
+                rows = [(key, value + _checksum(key, value)) for key, value in items]
+                db.executemany(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", rows)
+                items.clear()
             db.execute("COMMIT")
         except sqlite3.Error:
             self._broken = True  # a read-only or busy cache only costs speed
