@@ -21,6 +21,7 @@ import pytest
 from ..support.azure_double.app import AzureDouble, serving
 from ..support.azure_double.fixtures import API_KEY, clean_env
 from ..support.cli import run_ftctl
+from ..support.local_server import running_local_server
 
 pytestmark = [pytest.mark.e2e]
 
@@ -191,3 +192,69 @@ def test_azure_project_end_to_end(tmp_path: Path, double: tuple[AzureDouble, str
         if path.is_file():
             content = path.read_bytes()
             assert not any(secret.encode() in content for secret in secrets), path
+
+
+MIGRATING = """\
+apiVersion: ftctl/v1
+kind: FineTuneProject
+metadata: {{name: mini}}
+spec:
+  provider: {provider}
+  baseModel: {base}
+  data:
+    train: {{sources: [{{path: data/train.jsonl}}]}}
+    test: {{sources: [{{path: data/test.jsonl}}]}}
+  policy:
+    minExamples: {{value: 10, level: warn}}
+  training:
+    hyperparameters: {{nEpochs: 1, batchSize: 4}}
+    seed: 7
+  gates:
+    evals:
+      baseline: alias:prod
+      graders: [{{type: regex, pattern: "answer"}}]
+      pass: {{minPassRate: 0.9, minWinRate: 0.5}}
+  promote: {{alias: prod, when: {when}}}
+  lifecycle: {{keepVersions: 2}}
+"""
+
+
+def test_moving_a_project_to_azure_is_gated_on_the_prod_the_old_provider_serves(
+    tmp_path: Path, double: tuple[AzureDouble, str]
+) -> None:
+    """One change of `provider:` and `baseModel:`: the Azure candidate (through its gate
+    deployment) and the old provider's `prod` answer the same test set; prod moves to
+    Azure and gets its deployment only because the candidate is at least as good."""
+    azure, url = double
+    root = _workspace(tmp_path / "ws", url, azure)
+    with running_local_server(tmp_path / "server") as local:
+        config = (root / "ftctl.yaml").read_text()
+        (root / "ftctl.yaml").write_text(
+            config.replace(
+                "providers:\n", f"providers:\n  old: {{type: local, baseUrl: '{local.base_url}'}}\n"
+            )
+        )
+        project = root / "projects/mini/project.yaml"
+        project.write_text(MIGRATING.format(provider="old", base="local-tiny", when="always"))
+        run = Session(root, azure, url)
+        run("apply", "--auto-approve")
+        old_prod = run("output", "mini").stdout.strip()
+        assert old_prod.startswith("ft:local-tiny") and azure.seen == []
+
+        project.write_text(
+            MIGRATING.format(provider="azure", base="gpt-4o-mini-2024-07-18", when="gates_pass")
+        )
+        plan = run.plan_json()
+        assert _changes(plan)["version.mini.2"] == ["create", "wait", "gate"]
+        assert _changes(plan)["deployment.mini.prod"] == ["deploy"]
+        run("apply", "--auto-approve")
+
+        new_prod = run("output", "mini").stdout.strip()
+        assert new_prod.startswith("gpt-4o-mini-2024-07-18.ft-")
+        # The candidate answered through its temporary deployment, prod through the old
+        # provider (the double never saw prod's model), and the win made the move.
+        assert set(azure.chats) == {"mini-v2-gate"}
+        assert set(azure.deployments) == {"mini-prod"}
+        state = json.loads(run("state", "show", "version.mini.2", "--json").stdout)
+        assert state["gates"]["passed"] is True
+        assert state["gates"]["eval"]["baseline"] == old_prod
