@@ -207,3 +207,13 @@ def test_the_descriptions_reject_what_azure_does_not_accept() -> None:
     assert spec_check.check_request(create, [], {"model": MODEL})  # no training_file
     assert spec_check.check_request(put, [], {"sku": {"name": "Standard"}})
     assert spec_check.check_response(jobs, 200, {"object": "list", "data": [{"id": 1}]})
+
+
+def test_azure_errors_say_what_to_do(
+    azure: RunningDouble, keyed: AzureProvider, train_file: Path
+) -> None:
+    with pytest.raises(ProviderAPIError, match="not available for this resource or region"):
+        keyed.deploy("bot-prod", "gpt-5-imaginary", "Standard", 1, {})
+    wrong = AzureProvider("azure", _config(azure, max_retries=0), api_key="e" * 32)
+    with pytest.raises(ProviderAPIError, match="check apiKeyEnv"):
+        wrong.list_jobs()

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -34,7 +35,7 @@ import httpx2
 import openai
 
 from ftctl.config.models import AzureProvider as AzureProviderConfig
-from ftctl.errors import CredentialsError, ProviderError
+from ftctl.errors import CredentialsError, ProviderAPIError, ProviderError
 from ftctl.providers.azure_arm import ArmDeployments
 from ftctl.providers.base import RemoteDeployment, RemoteFile, RemoteJob
 from ftctl.providers.openai_api import OpenAIProvider, _file, _raw_pages
@@ -60,6 +61,20 @@ _SECRET_PATTERNS = (
     re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{16,}"),
 )
+
+
+# What an Azure data-plane error code means for an ftctl user.
+_HINTS = {
+    "DeploymentNotFound": "on Azure a model answers only through a deployment; ftctl deploys "
+    "the models its aliases and gates use",
+    "quotaExceeded": "Azure limits the fine-tuning jobs running at once per resource; wait "
+    "for one to finish (ftctl apply adopts a job already started)",
+    "429": "Azure throttled the request (rate or quota); ftctl retries with back-off",
+    "invalidPayload": "Azure refused the request's content (training data or settings)",
+    "ModelNotSupported": "this base model cannot be fine-tuned on this resource or region",
+    "401": "check apiKeyEnv (auth: key) or the Entra ID identity's role on the resource "
+    "(auth: entra: Cognitive Services OpenAI Contributor)",
+}
 
 
 class _KeyHeaderClient(openai.OpenAI):
@@ -260,7 +275,20 @@ class AzureProvider(OpenAIProvider):
         self._deployment_cache = None
         return deleted
 
-    # ---- secrets
+    # ---- errors and secrets
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            with super()._errors(what):
+                yield
+        except ProviderAPIError as error:
+            hint = _HINTS.get(error.code or "") or _HINTS.get(str(error.status or ""))
+            if hint is None or hint in error.message:
+                raise
+            raise ProviderAPIError(
+                f"{error.message} ({hint})", status=error.status, code=error.code
+            ) from None
 
     def _scrub(self, text: str) -> str:
         text = super()._scrub(text)

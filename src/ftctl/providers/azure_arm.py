@@ -24,6 +24,21 @@ from ftctl.providers.base import RemoteDeployment
 
 # provisioningState values after which nothing changes any more.
 _FAILED = frozenset({"Failed", "Canceled", "Disabled"})
+# What an ARM error code on a deployment means for an ftctl user.
+_HINTS = {
+    "InsufficientQuota": "the subscription's quota for this model and deployment type is used "
+    "up: raise it in the Azure portal (Quotas) or lower promote.deployment.capacity",
+    "QuotaExceeded": "the subscription's quota for this model and deployment type is used up: "
+    "raise it or lower promote.deployment.capacity",
+    "InvalidResourceProperties": "the model, its version or the deployment type "
+    "(promote.deployment.sku) is not available for this resource or region",
+    "DeploymentModelNotSupported": "this model cannot be deployed with this deployment type "
+    "in this region (promote.deployment.sku)",
+    "AuthorizationFailed": "the identity needs Microsoft.CognitiveServices/accounts/"
+    "deployments/write on the resource (e.g. the Cognitive Services Contributor role)",
+    "ResourceNotFound": "check subscriptionId, resourceGroup and account in ftctl.yaml",
+    "ResourceGroupNotFound": "check resourceGroup in ftctl.yaml",
+}
 
 
 class ArmDeployments:
@@ -173,10 +188,12 @@ class ArmDeployments:
         if response.is_success:
             return
         code, message = _arm_error(response)
+        hint = _HINTS.get(code or "")
         raise ProviderAPIError(
             f"Azure Resource Manager: cannot {what}: HTTP {response.status_code}"
             + (f" {code}" if code else "")
-            + f": {self._scrub(message)}",
+            + f": {self._scrub(message)}"
+            + (f" ({hint})" if hint else ""),
             status=response.status_code,
             code=code,
         )
