@@ -59,7 +59,9 @@ def check_workspace(workspace: Workspace, source_map: SourceMap) -> list[Diagnos
 def api_key_variable(workspace: Workspace, provider: str) -> str | None:
     """The environment variable holding `provider`'s API key (None: it needs none)."""
     config = workspace.providers.get(provider)
-    return config.api_key_env if config is not None else None
+    if config is None or getattr(config, "auth", "key") == "entra":
+        return None  # an Entra ID token (azure-identity) instead of a key
+    return config.api_key_env
 
 
 def missing_api_key(
