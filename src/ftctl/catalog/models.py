@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
+from ftctl.catalog import hf
 from ftctl.errors import DataError
 
 # OpenAI accepts no new fine-tuning jobs after this day (announced 2026-05; since then
@@ -38,6 +40,10 @@ class ModelInfo:
     # Where the prices come from and as of when (shown by `plan` next to the estimate).
     price_source: str = ""
     prices_as_of: date | None = None
+    # Open-weights (`hf:`) models: the model directory, whose tokenizer and chat template
+    # count tokens instead of `encoding` (which is then only a fallback estimate).
+    model_dir: str | None = None
+    chat_template: bool = True
 
 
 def _openai(
@@ -160,7 +166,10 @@ ALIASES: dict[str, str] = {
 
 def base_model_id(model: str) -> str:
     """`ft:BASE:org:suffix:id` (OpenAI) or `BASE.ft-<id>[-suffix]` (Azure) -> `BASE`;
-    anything else unchanged (aliases not resolved)."""
+    anything else unchanged (aliases not resolved). An open-weights base keeps its prefix:
+    `ft:hf:org/name:local:...` -> `hf:org/name`."""
+    if model.startswith("ft:hf:"):
+        return "hf:" + model[6:].split(":", 1)[0]
     if model.startswith("ft:"):
         return model[3:].split(":", 1)[0]
     if ".ft-" in model:
@@ -176,13 +185,18 @@ def lookup_model(model: str, provider: str | None = None) -> ModelInfo:
     models). Unknown names raise `DataError` listing the known ones.
     """
     base = base_model_id(model.strip())
+    if hf.is_hf(base):
+        return hf_model(base)
     base = ALIASES.get(base, base)
     catalog = AZURE_MODELS if provider == "azure" else MODELS
     info = catalog.get(base)
     if info is None:
         known = ", ".join(sorted(catalog))
         where = " for Azure" if provider == "azure" else ""
-        raise DataError(f"unknown model {model!r}: ftctl's catalog{where} knows {known}")
+        raise DataError(
+            f"unknown model {model!r}: ftctl's catalog{where} knows {known}, and "
+            "open-weights models as hf:<org>/<name>[@revision] or hf:<directory>"
+        )
     return info
 
 
@@ -199,6 +213,36 @@ def compatible_model(model: str) -> ModelInfo:
         training_available_until=None,
         retires_on=None,
         methods=("supervised", "dpo", "reinforcement"),
+    )
+
+
+def hf_model(model: str, root: Path | None = None, *, read: bool = False) -> ModelInfo:
+    """The catalog entry of an open-weights model (`hf:...`, trained by the local server).
+
+    Without `read`, no file is touched (plan stays pure): a 4,096-token limit is assumed
+    (and `model_dir` is None). With `read`, the model is located (`hf.locate`, raising
+    `hf.ModelNotFound`) and its own config gives the context length and chat template.
+    No per-token price: the local server is free; cost shows as trained tokens.
+    """
+    limit, directory, template = 4096, None, True
+    if read:
+        facts = hf.read_facts(hf.locate(model, root))
+        limit, directory, template = (
+            facts.context_length,
+            str(facts.directory),
+            facts.chat_template,
+        )
+    return ModelInfo(
+        id=model.strip(),
+        provider="local",
+        encoding="o200k_base",
+        max_tokens_per_example=limit,
+        training_price_per_1m=0.0,
+        training_available_until=None,
+        retires_on=None,
+        methods=hf.HF_METHODS,
+        model_dir=directory,
+        chat_template=template,
     )
 
 

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("ftctl.cli.diff_cmd", "diff"),
     "eval": ("ftctl.cli.eval_cmd", "eval_"),
     "comment": ("ftctl.cli.comment_cmd", "comment"),
+    "export": ("ftctl.cli.export_cmd", "export"),
 }
 
 

@@ -127,6 +127,7 @@ def check_project(
     if workspace is not None:
         diagnostics.extend(_check_provider(project, source_map, workspace))
     diagnostics.extend(_check_method(project, source_map))
+    diagnostics.extend(_check_adapter(project, source_map))
     diagnostics.extend(_check_sources(project, source_map, project_dir, workspace_root))
     diagnostics.extend(_check_gates(project, source_map, project_dir, workspace_root))
     return diagnostics
@@ -153,6 +154,21 @@ def _check_method(project: FineTuneProject, source_map: SourceMap) -> list[Diagn
             f"{info.id} cannot be fine-tuned with method '{method}' "
             f"(it supports: {', '.join(info.methods)})",
             at_value=True,
+        )
+    ]
+
+
+def _check_adapter(project: FineTuneProject, source_map: SourceMap) -> list[Diagnostic]:
+    """`training.adapter` (LoRA or full) is a setting of the open-weights trainer only."""
+    from ftctl.catalog import hf
+
+    if project.spec.training.adapter is None or hf.is_hf(project.spec.base_model):
+        return []
+    return [
+        source_map.diagnostic(
+            ("spec", "training", "adapter"),
+            f"adapter settings apply only to open-weights base models (hf:<org>/<name> or "
+            f"hf:<directory>), not to {project.spec.base_model}",
         )
     ]
 

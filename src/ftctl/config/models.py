@@ -500,9 +500,46 @@ class Hyperparameters(Spec):
         return self
 
 
+class Adapter(Spec):
+    """How an open-weights (`hf:`) model is fine-tuned: a LoRA adapter or all weights."""
+
+    type: Literal["lora", "full"] = Field("lora", description="lora (default) or full fine-tuning.")
+    rank: int | None = Field(None, ge=1, le=1024, description="LoRA rank (default 16).")
+    alpha: float | None = Field(None, gt=0, description="LoRA alpha (default 32).")
+    dropout: float | None = Field(None, ge=0, lt=1, description="LoRA dropout (default 0.05).")
+    target_modules: list[Annotated[str, StringConstraints(min_length=1)]] | Literal[
+        "all-linear"
+    ] | None = Field(None, description="Modules LoRA adapts (default all-linear).")
+    gradient_checkpointing: bool | None = Field(
+        None, description="Trade compute for memory (default false)."
+    )
+
+    @model_validator(mode="after")
+    def _lora_only(self) -> Adapter:
+        lora = (self.rank, self.alpha, self.dropout, self.target_modules)
+        if self.type == "full" and any(value is not None for value in lora):
+            raise ValueError("rank, alpha, dropout and targetModules are only valid with type: lora")
+        return self
+
+    def as_hyperparameters(self) -> dict[str, Any]:
+        """The job's hyperparameters these settings become (explicit values only)."""
+        values = {
+            "adapter": self.type,
+            "lora_rank": self.rank,
+            "lora_alpha": self.alpha,
+            "lora_dropout": self.dropout,
+            "lora_target_modules": self.target_modules,
+            "gradient_checkpointing": self.gradient_checkpointing,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
 class Training(Spec):
     method: Literal["supervised", "dpo", "reinforcement"] = "supervised"
     hyperparameters: Hyperparameters = Field(default_factory=lambda: Hyperparameters())
+    adapter: Adapter | None = Field(
+        None, description="Open-weights (hf:) models only: LoRA (the default) or full."
+    )
     seed: Seed | None = None
     grader: dict[str, Any] | None = Field(None, description="Reinforcement only: OpenAI grader.")
 

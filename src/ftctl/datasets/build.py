@@ -38,6 +38,7 @@ from typing import Any, Literal, cast
 import tiktoken
 
 from ftctl import __version__
+from ftctl.catalog import hf
 from ftctl.catalog.models import ModelInfo, compatible_model, lookup_model
 from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnostics
 from ftctl.config.models import DerivedSplit, NearDedupeTransform, OpenAIProvider, SplitData
@@ -48,6 +49,8 @@ from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
 from ftctl.datasets.example_cache import ExampleCache, cache_file, content_key
 from ftctl.datasets.formats import Format, check_example
+from ftctl.datasets.hf_counting import HfTokenizer
+from ftctl.datasets.hf_models import hf_model_info
 from ftctl.datasets.policy import (
     NEAR_DUPLICATE_NUM_PERM,
     NEAR_DUPLICATE_THRESHOLD,
@@ -127,7 +130,7 @@ def build_project(
     valid example, or a policy check at level `error` fails.
     """
     spec = project.model.spec
-    info = _model_info(project, workspace)
+    info, model_findings = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
     cache = DatasetCache(cache_root(workspace.root))
     # An unchanged build is found from the hashes of the source bytes, before any row is
@@ -162,6 +165,7 @@ def build_project(
             ThreadPoolExecutor(workers, thread_name_prefix="ftctl-build-tokens") as pool,
         ):
             built = _Build(project, workspace, info, fmt, reads, events, pool, examples).run()
+        built.diagnostics[:0] = model_findings
         with Staging(cache) as staging:
             result = _finish(project, info, fmt, cache, built, key, quick, staging)
         # Only a build that succeeded leaves anything behind, example results included.
@@ -247,7 +251,16 @@ def _origin_lines(origins: Iterable[Origin]) -> Iterator[bytes]:
 # --------------------------------------------------------------------------- stages
 
 
-def _model_info(project: LoadedProject, workspace: LoadedWorkspace) -> ModelInfo:
+def _model_info(
+    project: LoadedProject, workspace: LoadedWorkspace
+) -> tuple[ModelInfo, list[Diagnostic]]:
+    """The base model's catalog entry, and findings about it (open-weights models only)."""
+    if hf.is_hf(project.model.spec.base_model):
+        return hf_model_info(project, workspace.root)
+    return _catalog_info(project, workspace), []
+
+
+def _catalog_info(project: LoadedProject, workspace: LoadedWorkspace) -> ModelInfo:
     config = workspace.model.providers.get(project.provider_name)
     try:
         # Azure bills its own prices for the same model names.
@@ -310,9 +323,11 @@ class _TokenCounter:
         pool: ThreadPoolExecutor,
         store: ExampleCache | None = None,
         namespace: str = "",
+        hf: HfTokenizer | None = None,
     ) -> None:
         self.fmt = fmt
         self.encoding = encoding
+        self.hf = hf
         self.pool = pool
         self.store = store
         self.namespace = namespace
@@ -373,7 +388,11 @@ class _TokenCounter:
             self._send(batch)
 
     def _send(self, batch: list[dict[str, Any]], keys: list[bytes] | None = None) -> None:
-        future = self.pool.submit(count_examples, batch, self.fmt, self.encoding)
+        future: Future[list[TokenCount]]
+        if self.hf is not None:  # an hf: model's tokenizer and chat template
+            future = self.pool.submit(self.hf.count_examples, batch, self.fmt)
+        else:
+            future = self.pool.submit(count_examples, batch, self.fmt, self.encoding)
         self._pending.append((batch, keys, future))
 
     def _drain(self) -> None:
@@ -399,6 +418,8 @@ class _TokenCounter:
                 self._drain()
                 return self.count(example)
             # Not kept: `maxTokens: truncate` counts many candidate cuts it then discards.
+            if self.hf is not None:
+                return self.hf.count_example(example, self.fmt)
             return count_example(example, self.fmt, self.encoding)
         return known[1]
 
@@ -446,7 +467,12 @@ class _Build:
         self.events = events
         self.encoding = get_encoding(info.encoding)
         self.counter = _TokenCounter(
-            fmt, self.encoding, pool, store, _tokens_namespace(info.encoding, fmt)
+            fmt,
+            self.encoding,
+            pool,
+            store,
+            _tokens_namespace(_counting_identity(info), fmt),
+            HfTokenizer(info.model_dir) if info.model_dir else None,
         )
 
     def run(self) -> _Built:
@@ -575,6 +601,12 @@ class _Build:
             and isinstance(messages[index], dict)
             and messages[index].get("role") == "assistant"
         )
+
+
+def _counting_identity(info: ModelInfo) -> str:
+    """The encoding, or for an hf: model its tokenizer (the model directory, which for a hub
+    model names the snapshot's commit): cached counts of one never answer for another."""
+    return f"hf:{info.model_dir}" if info.model_dir else info.encoding
 
 
 def _tokens_namespace(encoding: str, fmt: Format) -> str:

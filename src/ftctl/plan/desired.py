@@ -86,8 +86,13 @@ class DesiredProject:
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
-        """Explicit values and "auto", snake_case as the fine-tuning API spells them."""
-        return self.spec.training.hyperparameters.model_dump(by_alias=False, exclude_none=True)
+        """Explicit values and "auto", snake_case as the fine-tuning API spells them; an
+        open-weights model's adapter settings (`training.adapter`) travel with them."""
+        training = self.spec.training
+        values = training.hyperparameters.model_dump(by_alias=False, exclude_none=True)
+        if training.adapter is not None:
+            values.update(training.adapter.as_hyperparameters())
+        return values
 
     def fingerprint_inputs(self, replace_nonce: str | None = None) -> dict[str, Any]:
         validation = self.splits.get("validation")

@@ -80,7 +80,9 @@ def _open_local(workspace: LoadedWorkspace, name: str, config: LocalProvider) ->
     if base_url is None:
         from ftctl.server.launcher import ensure_local_server
 
-        server = ensure_local_server(workspace.root / config.data_dir, config.api_key_env)
+        server = ensure_local_server(
+            workspace.root / config.data_dir, config.api_key_env, models_root=workspace.root
+        )
         base_url = server.base_url
     return OpenAIProvider(
         name,

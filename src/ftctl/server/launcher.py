@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from ftctl.catalog import hf
 from ftctl.errors import ServerError
 
 SERVER_INFO = "server.json"
 SERVER_LOG = "server.log"
+HF_ROOT_ENV = hf.ROOT_ENV
 SERVER_LOCK = "server.lock"
 LAUNCH_LOCK = "launcher.lock"
 HEALTH_PATH = "/health"
@@ -184,12 +186,17 @@ def _exclusive_lock(path: Path, *, wait: bool) -> Iterator[bool]:
 
 
 def ensure_local_server(
-    data_dir: Path, api_key_env: str | None = None, *, timeout: float = DEFAULT_START_TIMEOUT
+    data_dir: Path,
+    api_key_env: str | None = None,
+    *,
+    timeout: float = DEFAULT_START_TIMEOUT,
+    models_root: Path | None = None,
 ) -> LocalServerHandle:
     """The server for `data_dir`: the recorded one if alive and healthy, else a new one.
 
     A live server started with a different `api_key_env` is restarted with the one asked
-    for (its jobs survive a restart: they resume from their last checkpoint).
+    for (its jobs survive a restart: they resume from their last checkpoint). A new server
+    resolves relative `hf:<directory>` base models against `models_root` (the workspace).
     """
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -199,10 +206,12 @@ def ensure_local_server(
             if info.api_key_env == api_key_env:
                 return LocalServerHandle(f"{info.url}/v1", info.pid)
             _terminate(info.pid, grace=10.0)
-        return _start(data_dir, api_key_env, timeout)
+        return _start(data_dir, api_key_env, timeout, models_root)
 
 
-def _start(data_dir: Path, api_key_env: str | None, timeout: float) -> LocalServerHandle:
+def _start(
+    data_dir: Path, api_key_env: str | None, timeout: float, models_root: Path | None = None
+) -> LocalServerHandle:
     command = [sys.executable, "-m", "ftctl", "server", "--port", "0", "--data-dir", str(data_dir)]
     if api_key_env:
         command += ["--api-key-env", api_key_env]
@@ -215,6 +224,7 @@ def _start(data_dir: Path, api_key_env: str | None, timeout: float) -> LocalServ
             stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the terminal (and Ctrl-C) of the caller
             close_fds=True,
+            env={**os.environ, HF_ROOT_ENV: str(models_root.resolve())} if models_root else None,
         )
     _children[process.pid] = process
     deadline = time.monotonic() + timeout
