@@ -17,7 +17,10 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random chat model directory (`baseModel: hf:<it>`); skips without the extra."""
-    pytest.importorskip("trl", reason="the Hugging Face trainer needs the 'train' extra")
+    from ftctl.catalog.hf import missing_train_packages
+
+    if missing_train_packages():
+        pytest.skip("the Hugging Face trainer needs the 'train' extra")
     from .support.hf_tiny import make_tiny_model, tokenizer_texts
 
     return make_tiny_model(tmp_path_factory.mktemp("hf") / "tiny-chat", tokenizer_texts())

@@ -22,7 +22,10 @@ from pydantic.alias_generators import to_camel
 
 API_VERSION = "ftctl/v1"
 
-Auto = Literal["auto"]
+# Annotated so that `float | Auto` is not the same typing.Union as the openai SDK's
+# `Union[Literal["auto"], float]`: typing caches unions regardless of member order, so
+# whichever was built first would decide the order in our JSON Schemas.
+Auto = Annotated[Literal["auto"], "ftctl.auto"]
 Level = Literal["error", "warn", "off"]
 _LEVELS = ("error", "warn", "off")
 # Project, workspace and alias names: DNS-label-like, so they fit in addresses and model ids.

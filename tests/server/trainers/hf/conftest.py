@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("trl", reason="the Hugging Face trainer needs the 'train' extra")
+from ftctl.catalog.hf import missing_train_packages
+
+# Checked without importing them: importing trl here, at collection, would change how
+# later tests in the same process see typing's caches (and the JSON Schemas they render).
+if missing_train_packages():
+    pytest.skip("the Hugging Face trainer needs the 'train' extra", allow_module_level=True)
 
 
 @pytest.fixture
