@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("ftctl.cli.eval_cmd", "eval_"),
     "comment": ("ftctl.cli.comment_cmd", "comment"),
     "export": ("ftctl.cli.export_cmd", "export"),
+    "promote": ("ftctl.cli.promote_cmd", "promote"),
 }
 
 

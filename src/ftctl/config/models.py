@@ -663,6 +663,12 @@ class Deployment(Spec):
 class Promote(Spec):
     alias: Name = "prod"
     when: Literal["gates_pass", "always", "manual"] = "gates_pass"
+    version: int | None = Field(
+        None,
+        ge=1,
+        description="Pin the alias to this version (a declarative rollback): new versions "
+        "are still trained and gated, but the alias stays here until this is removed.",
+    )
     deployment: Deployment | None = Field(
         None, description="Azure: the alias's deployment (default Standard, capacity 1)."
     )

@@ -435,6 +435,8 @@ def _promote(
     promote = project.spec.promote
     if promote is None or promote.when == "manual":
         return []
+    if promote.version is not None:
+        return _promote_pinned(project, snapshot, observed, promote.version, warnings)
     alias = snapshot.alias(project.name, promote.alias)
     gone = {o.version.number for o in observed if o.status in ("retired", "missing")}
     if alias is not None and alias.version == number and alias.version not in gone:
@@ -463,6 +465,50 @@ def _promote(
     ]
 
 
+def _promote_pinned(
+    project: DesiredProject,
+    snapshot: StateSnapshot,
+    observed: Sequence[ObservedVersion],
+    number: int,
+    warnings: list[str],
+) -> list[ResourceChange]:
+    """`promote.version: N`: the alias goes to (or stays at) version N, whatever is newer.
+    Only a trained version that did not fail its gates (when they decide) qualifies."""
+    promote = project.spec.promote
+    assert promote is not None and promote.version is not None
+    address = f"alias.{project.name}.{promote.alias}"
+    alias = snapshot.alias(project.name, promote.alias)
+    seen = {o.version.number: o.status for o in observed}
+    version = snapshot.version(project.name, number)
+    if version is None or seen.get(number, version.status) != "succeeded" or not version.model_id:
+        where = f"stays at version {alias.version}" if alias else "is not created"
+        warnings.append(
+            f"promote.version {number} of {project.name} is not a trained version in the "
+            f"state: {address} {where}."
+        )
+        return []
+    failed = version.gates is not None and not bool(version.gates.get("passed"))
+    if failed and promote.when == "gates_pass":
+        where = f"stays at version {alias.version}" if alias else "is not created"
+        warnings.append(
+            f"promote.version {number}: {version.address} failed its gates: {address} {where}."
+        )
+        return []
+    if alias is not None and alias.version == number:
+        return []
+    before = None if alias is None else {"version": alias.version, "model_id": alias.model_id}
+    return [
+        PromoteChange(
+            address=address,
+            project=project.name,
+            before=before,
+            reason=Reason.of(ReasonCode.PROMOTE_PINNED, version=number),
+            version=number,
+            when=promote.when,
+        )
+    ]
+
+
 def _retire(
     project: DesiredProject,
     observed: Sequence[ObservedVersion],
@@ -472,6 +518,9 @@ def _retire(
 ) -> list[ResourceChange]:
     keep = project.spec.lifecycle.keep_versions
     protected = {target} | {a.version for a in snapshot.aliases_of(project.name)}
+    pinned = project.spec.promote.version if project.spec.promote else None
+    if pinned is not None:
+        protected.add(pinned)
     alive = sorted(
         {o.version.number for o in observed if o.status == "succeeded"} | {target}, reverse=True
     )

@@ -46,6 +46,8 @@ class ReasonCode(StrEnum):
     DEPLOY_IF_GATES_PASS = "deploy-if-gates-pass"
     DEPLOYMENT_MISSING = "deployment-missing"
     DEPLOYMENT_SETTINGS_CHANGED = "deployment-settings-changed"
+    PROMOTE_PINNED = "promote-pinned"  # spec.promote.version
+    MANUAL_PROMOTE = "manual-promote"  # `ftctl promote PROJECT VERSION --reason ...`
     # destroy, import, state rm
     DESTROY = "destroy"
     IMPORT = "import"
@@ -108,6 +110,14 @@ _TEXT: dict[ReasonCode, Callable[[Mapping[str, ReasonArg]], str]] = {
         "through it again"
     ),
     ReasonCode.DEPLOYMENT_SETTINGS_CHANGED: lambda a: "sku or capacity changed",
+    ReasonCode.PROMOTE_PINNED: lambda a: (
+        f"move to version {a.get('version')} (pinned by promote.version)"
+    ),
+    ReasonCode.MANUAL_PROMOTE: lambda a: (
+        f"manual promotion to version {a.get('version')}"
+        + (f" by {a['who']}" if a.get("who") else "")
+        + (f": {a['why']}" if a.get("why") else "")
+    ),
     ReasonCode.DESTROY: lambda a: "destroy",
     ReasonCode.IMPORT: lambda a: f"import of job {a.get('job_id')}",
     ReasonCode.STATE_RM: lambda a: "ftctl state rm",
