@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "comment": ("ftctl.cli.comment_cmd", "comment"),
     "export": ("ftctl.cli.export_cmd", "export"),
     "promote": ("ftctl.cli.promote_cmd", "promote"),
+    "events": ("ftctl.cli.events_cmd", "events"),
 }
 
 

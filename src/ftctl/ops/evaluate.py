@@ -26,7 +26,8 @@ from ftctl.events import Event, EventSink, ignore
 from ftctl.gates.decide import decide
 from ftctl.gates.evals import EvalReport, run_eval_gate
 from ftctl.gates.examples import EvalExample, load_eval_examples, message_text
-from ftctl.gates.scorecard import LossPoint, Scorecard
+from ftctl.gates.scorecard import Scorecard
+from ftctl.ops.events import job_events, loss_curve
 from ftctl.ops.prepare import ProviderPool, load_desired
 from ftctl.providers.base import Provider
 from ftctl.state.model import StateSnapshot, VersionRecord
@@ -108,26 +109,6 @@ def pick_version(snapshot: StateSnapshot, request: EvalRequest) -> VersionRecord
     return found
 
 
-def loss_curve(provider: Provider, job_id: str | None) -> tuple[LossPoint, ...]:
-    """The training and validation loss by step, from the job's metrics events (the
-    newest 10,000 events)."""
-    if job_id is None:
-        return ()
-    points: dict[int, LossPoint] = {}
-    for event in provider.list_events(job_id, limit=10_000):
-        data = event.data
-        step, train = data.get("step"), data.get("train_loss")
-        if event.type != "metrics" or not isinstance(step, int) or train is None:
-            continue
-        valid = data.get("valid_loss")
-        points[step] = LossPoint(
-            step,
-            float(train) if isinstance(train, int | float) else None,
-            float(valid) if isinstance(valid, int | float) else None,
-        )
-    return tuple(points[s] for s in sorted(points))
-
-
 def evaluate(root: Path, request: EvalRequest, events: EventSink = ignore) -> Scorecard:
     """Run `request.project`'s gates on a trained version; write nothing but caches."""
     workspace, desired = load_desired(root, (request.project,), events)
@@ -181,7 +162,7 @@ def evaluate(root: Path, request: EvalRequest, events: EventSink = ignore) -> Sc
         baseline_name=baseline_name,
         decision=decide(gates, version.metrics, report),
         report=report,
-        loss_curve=loss_curve(provider, version.job_id),
+        loss_curve=loss_curve(job_events(provider, version.job_id)),
         calls=cache.misses,
         cached=cache.hits,
         metrics=dict(version.metrics),
