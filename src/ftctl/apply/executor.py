@@ -555,7 +555,6 @@ class Executor:
             "version": number,
             "model_id": version.model_id,
             "previous_version": previous.version if previous else None,
-            "reason": change.reason.text,  # a manual promotion's "why" lands in the audit
         }
 
     def _cancel(self, change: CancelChange) -> dict[str, Any]:
