@@ -49,7 +49,6 @@ from ftctl.datasets.similarity import (
     example_text,
     messages_of,
     near_duplicates_in_order,
-    prefetch_signatures,
     user_prompt_text,
 )
 from ftctl.datasets.splits import Leak, SplitName
@@ -359,7 +358,6 @@ def _check_near_duplicates(data: PolicyInput, locator: PolicyLocator, out: Polic
     def near_duplicates(rows: list[Record]) -> list[Record]:
         # Made when indexed or verified, not held all at once (that was ~3.4 KB a row).
         texts = LazyTexts([r.example for r in rows], example_text)
-        prefetch_signatures(texts, data.near_num_perm)
         matches = near_duplicates_in_order(
             texts, data.near_threshold, data.near_num_perm, keep_all=True
         )

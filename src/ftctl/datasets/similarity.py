@@ -242,18 +242,26 @@ def sign_many(texts: Sequence[str], num_perm: int) -> list[bytes | None]:
 
 
 def prefetch_signatures(texts: Sequence[str], num_perm: int) -> None:
-    """Put the signatures of `texts` into this build's memo before they are compared.
+    """Put the signatures of `texts` into this build's memo before they are compared."""
+    if _memo.get() is not None:
+        sign_texts(texts, num_perm)
 
-    Each is taken from the memo, else from the store of earlier builds, else computed: on
-    one worker process per core when there are many (`ftctl.datasets.signer`: the shingling
-    is Python, which holds the GIL, so threads would not help), here otherwise. Texts are
-    handled `PREFETCH_CHUNK` at a time, so that they are never all held. Outside
-    `reuse_signatures()`, nothing.
+
+def sign_texts(texts: Sequence[str], num_perm: int) -> tuple[list[bytes], list[bytes | None]]:
+    """The 16-byte digest and the MinHash signature (bytes; None: no words) of each text,
+    each text made (read from `texts`) once.
+
+    Each signature is taken from this build's memo, else from the store of earlier builds,
+    else computed: on one worker process per core when there are many
+    (`ftctl.datasets.signer`: the shingling is Python, which holds the GIL, so threads would
+    not help), here otherwise. Texts are handled `PREFETCH_CHUNK` at a time, so that they
+    are never all held.
     """
     memo = _memo.get()
     if memo is None:
-        return
+        memo = {}  # outside a build: for this call only
     store = _store.get()
+    digests: list[bytes] = []
     namespace = f"minhash/{SIGNATURE_VERSION}/{num_perm}"
     workers = max(1, os.cpu_count() or 1)
     pool: SignerPool | None = None
@@ -280,7 +288,9 @@ def prefetch_signatures(texts: Sequence[str], num_perm: int) -> None:
         for start in range(0, len(texts), PREFETCH_CHUNK):
             wanted: dict[tuple[int, bytes], str] = {}
             for text in texts[start : start + PREFETCH_CHUNK]:
-                key = (num_perm, _text_digest(text))
+                digest = _text_digest(text)
+                digests.append(digest)
+                key = (num_perm, digest)
                 if key not in memo:
                     wanted[key] = text
             if store is not None and wanted:
@@ -308,6 +318,7 @@ def prefetch_signatures(texts: Sequence[str], num_perm: int) -> None:
     finally:
         if pool is not None:
             pool.close()
+    return digests, [memo[(num_perm, digest)] for digest in digests]
 
 
 # LSH band parameters (bands, rows per band) by (threshold, num_perm), as datasketch's
@@ -377,12 +388,17 @@ class NearIndex:
     def _text(self, key: int) -> str:
         return self._texts[key] if self._lookup is None else self._lookup(key)
 
-    def _band_keys(self, signature: Signature) -> list[bytes]:
-        raw = signature.tobytes()
+    def _band_keys(self, raw: bytes) -> list[bytes]:
         return [raw[start:end] for start, end in self._bands]
 
     def add(self, key: int, text: str) -> None:
         signature = signature_of(text, self.num_perm)
+        self.add_signed(key, None if signature is None else signature.tobytes())
+        if signature is not None and self._lookup is None:
+            self._texts[key] = text
+
+    def add_signed(self, key: int, signature: bytes | None) -> None:
+        """Index `key` by its text's signature (`sign_texts`); its text is `lookup(key)`."""
         if signature is None or key in self._keys:
             return
         for table, band in zip(self._tables, self._band_keys(signature), strict=True):
@@ -394,15 +410,18 @@ class NearIndex:
             else:
                 bucket.append(key)
         self._keys.add(key)
-        if self._lookup is None:
-            self._texts[key] = text
 
     def nearest(self, text: str) -> Match | None:
         """The smallest key whose text is at least `threshold` similar, or None."""
         if not self._keys:
             return None
         signature = signature_of(text, self.num_perm)
-        if signature is None:
+        return self.nearest_signed(None if signature is None else signature.tobytes(), lambda: text)
+
+    def nearest_signed(self, signature: bytes | None, text: Callable[[], str]) -> Match | None:
+        """`nearest` for a text known by its signature; `text()` is made only to verify a
+        candidate."""
+        if not self._keys or signature is None:
             return None
         candidates: set[int] = set()
         for table, band in zip(self._tables, self._band_keys(signature), strict=True):
@@ -413,7 +432,7 @@ class NearIndex:
                 candidates.update(bucket)
         if not candidates:
             return None
-        grams = shingles(text)
+        grams = shingles(text())
         for key in sorted(candidates):
             similarity = jaccard(grams, shingles(self._text(key)))
             if similarity >= self.threshold:
@@ -430,20 +449,24 @@ def near_duplicates_in_order(
     dedupe does: later texts are compared with the kept ones only); with `keep_all=True`
     every text is indexed (what a ratio counts).
     """
+    _, signatures = sign_texts(texts, num_perm)  # each text made once; again for candidates
     index = NearIndex(threshold, num_perm, texts.__getitem__)
     result: list[Match | None] = []
-    for i, text in enumerate(texts):
-        match = index.nearest(text)
+    for i, signature in enumerate(signatures):
+        match = index.nearest_signed(signature, lambda i=i: texts[i])  # type: ignore[misc]
         result.append(match)
         if match is None or keep_all:
-            index.add(i, text)
+            index.add_signed(i, signature)
     return result
 
 
-def build_index(texts: Sequence[str], threshold: float, num_perm: int) -> NearIndex:
+def build_index(
+    texts: Sequence[str], threshold: float, num_perm: int, signatures: Sequence[bytes | None]
+) -> NearIndex:
+    """An index of `texts` by their signatures (`sign_texts(texts, num_perm)[1]`)."""
     index = NearIndex(threshold, num_perm, texts.__getitem__)
-    for i, text in enumerate(texts):
-        index.add(i, text)
+    for i, signature in enumerate(signatures):
+        index.add_signed(i, signature)
     return index
 
 

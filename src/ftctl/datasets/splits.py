@@ -14,7 +14,7 @@ from typing import Literal
 
 from ftctl.datasets.canonical import unit_hash
 from ftctl.datasets.provenance import Record
-from ftctl.datasets.similarity import LazyTexts, build_index, prefetch_signatures, prompt_text
+from ftctl.datasets.similarity import LazyTexts, build_index, prompt_text, sign_texts
 
 SplitName = Literal["train", "validation", "test"]
 SPLIT_ORDER: tuple[SplitName, ...] = ("train", "validation", "test")
@@ -89,28 +89,34 @@ def _leaks_between(
 ) -> list[Leak]:
     # Prompts are made when needed, and known exactly by a 16-byte digest: the earlier
     # split's prompts are never all held at once.
+    # Each prompt is made once to digest and sign it (`sign_texts`), again only to verify a
+    # near candidate.
     earlier_prompts = LazyTexts([r.example for r in earlier_rows], prompt_text)
+    digests, signatures = sign_texts(earlier_prompts, num_perm)
     exact: dict[bytes, int] = {}
-    for i, prompt in enumerate(earlier_prompts):
-        if prompt:
-            exact.setdefault(_digest(prompt), i)
-    prefetch_signatures(earlier_prompts, num_perm)
-    prefetch_signatures(LazyTexts([r.example for r in later_rows], prompt_text), num_perm)
-    index = build_index(earlier_prompts, threshold, num_perm)
+    for i, digest in enumerate(digests):
+        if digest != _EMPTY:
+            exact.setdefault(digest, i)
+    index = build_index(earlier_prompts, threshold, num_perm, signatures)
+    later_prompts = LazyTexts([r.example for r in later_rows], prompt_text)
+    later_digests, later_signatures = sign_texts(later_prompts, num_perm)
     leaks: list[Leak] = []
     for pos, record in enumerate(later_rows):
         if pos in reported:
             continue
-        prompt = prompt_text(record.example)
-        if not prompt:
+        digest = later_digests[pos]
+        if digest == _EMPTY:
             continue
-        earlier_at = exact.get(_digest(prompt))
+        earlier_at = exact.get(digest)
         if earlier_at is not None:
             other = earlier_rows[earlier_at]
             leaks.append(Leak(later, record, earlier, other, "exact", 1.0))
             reported.add(pos)
             continue
-        match = index.nearest(prompt)
+        match = index.nearest_signed(
+            later_signatures[pos],
+            lambda record=record: prompt_text(record.example),  # type: ignore[misc]
+        )
         if match is not None:
             other = earlier_rows[match.key]
             leaks.append(Leak(later, record, earlier, other, "near", match.similarity))
@@ -120,3 +126,6 @@ def _leaks_between(
 
 def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+_EMPTY = _digest("")  # the digest of an empty prompt (a row with nothing to compare)

@@ -49,7 +49,6 @@ from ftctl.datasets.similarity import (
     LazyTexts,
     example_text,
     near_duplicates_in_order,
-    prefetch_signatures,
 )
 from ftctl.errors import Diagnostic
 
@@ -231,7 +230,6 @@ def _near_dedupe(
 ) -> list[Record]:
     # Made one at a time as compared (and again only for a candidate): never all held.
     texts = LazyTexts([r.example for r in records], example_text)
-    prefetch_signatures(texts, args.num_perm)  # cached ones, the rest on every core
     matches = near_duplicates_in_order(texts, args.threshold, args.num_perm, keep_all=False)
     out: list[Record] = []
     for record, match in zip(records, matches, strict=True):
