@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftctl.datasets.formats import Format
-from ftctl.datasets.secrets import secrets_in_example
+from ftctl.datasets.secrets import secrets_in_example, secrets_in_strings
 from ftctl.datasets.similarity import answers_of, content_text, messages_of
 from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES, RefusalMatcher
 
@@ -209,7 +209,12 @@ class ExampleChecks:
         cut = (
             cut_off_message(answer) if self._cut_off and answer and looks_cut_off(answer) else None
         )
-        kinds = tuple(secrets_in_example(example)) if self._secrets else ()
+        if not self._secrets:
+            kinds: tuple[str, ...] = ()
+        elif messages is not None:  # its strings: each message's role and content
+            kinds = tuple(secrets_in_strings([x for m in messages for x in m.values()]))
+        else:
+            kinds = tuple(secrets_in_example(example))
         if not (refusal or empty_found or cut or kinds):
             return NOTHING
         return ExampleFindings(refusal, empty_found, cut, kinds)

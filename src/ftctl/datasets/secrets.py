@@ -133,7 +133,11 @@ def secrets_in_example(example: dict[str, Any]) -> list[str]:
     `scheme://user:pass@host` URL, an `AccountKey=...` assignment) or is a private key
     header. Ordinary prose has few such lines, which makes the scan several times faster.
     """
-    strings = _strings(example)
+    return secrets_in_strings(_strings(example))
+
+
+def secrets_in_strings(strings: list[str]) -> list[str]:
+    """`secrets_in_example` for the strings of an example, found by the caller."""
     # Joined by newlines (whitespace): no run and no key header can span two strings.
     if not _may_hold_secret("\n".join(strings)):
         return []  # most examples: no candidate line at all

@@ -196,6 +196,10 @@ _memo: ContextVar[dict[tuple[int, bytes], bytes | None] | None] = ContextVar(
 )
 # Signatures kept between builds (`ftctl.datasets.example_cache`), when the build has one.
 _store: ContextVar[ExampleCache | None] = ContextVar("ftctl_minhash_store", default=None)
+# The digest of an example's text, by (id of the example, the function making the text).
+_digests: ContextVar[
+    dict[tuple[int, Callable[[dict[str, Any]], str]], tuple[Any, bytes]] | None
+] = ContextVar("ftctl_text_digests", default=None)
 SIGNATURE_VERSION = 1  # of `compute_signature`'s values: part of the stored keys
 PREFETCH_CHUNK = 2048  # texts looked up and signed together
 POOL_MIN_TEXTS = 4000  # fewer texts than this are signed in this process (no worker start)
@@ -207,11 +211,13 @@ def reuse_signatures(store: ExampleCache | None = None) -> Iterator[None]:
     there first and kept there for the next build)."""
     token = _memo.set({})
     store_token = _store.set(store)
+    digests_token = _digests.set({})
     try:
         yield
     finally:
         _memo.reset(token)
         _store.reset(store_token)
+        _digests.reset(digests_token)
 
 
 def _text_digest(text: str) -> bytes:
@@ -284,19 +290,35 @@ def sign_texts(texts: Sequence[str], num_perm: int) -> tuple[list[bytes], list[b
         keys, values = pool.collect()
         settle(keys, values)
 
+    # The texts of examples (`LazyTexts`) are known by the example: a text made once in a
+    # build is not made again to find its digest (the memo holds the example, so that its
+    # id is not reused; examples are never changed in place, transforms make new ones).
+    lazy = texts if isinstance(texts, LazyTexts) else None
+    known = _digests.get() if lazy is not None else None
     try:
         for start in range(0, len(texts), PREFETCH_CHUNK):
-            wanted: dict[tuple[int, bytes], str] = {}
-            for text in texts[start : start + PREFETCH_CHUNK]:
-                digest = _text_digest(text)
+            wanted: dict[tuple[int, bytes], int] = {}
+            for i in range(start, min(len(texts), start + PREFETCH_CHUNK)):
+                if lazy is not None and known is not None:
+                    example = lazy.examples[i]
+                    ident = (id(example), lazy.text_of)
+                    entry = known.get(ident)
+                    if entry is not None and entry[0] is example:
+                        digest = entry[1]
+                    else:
+                        digest = _text_digest(texts[i])
+                        known[ident] = (example, digest)
+                else:
+                    digest = _text_digest(texts[i])
                 digests.append(digest)
                 key = (num_perm, digest)
-                if key not in memo:
-                    wanted[key] = text
+                if key not in memo and key not in wanted:
+                    wanted[key] = i
             if store is not None and wanted:
-                stored = store.get_many("minhash", [content_key(namespace, k[1]) for k in wanted])
-                for key in list(wanted):
-                    raw = stored.get(content_key(namespace, key[1]))
+                stored_keys = {key: content_key(namespace, key[1]) for key in wanted}
+                stored = store.get_many("minhash", list(stored_keys.values()))
+                for key, stored_key in stored_keys.items():
+                    raw = stored.get(stored_key)
                     if raw is not None:
                         memo[key] = raw or None
                         del wanted[key]
@@ -307,12 +329,13 @@ def sign_texts(texts: Sequence[str], num_perm: int) -> tuple[list[bytes], list[b
                 from ftctl.datasets.signer import SignerPool
 
                 pool = SignerPool(workers)
+            batch = [texts[i] for i in wanted.values()]
             if pool is None:
-                settle(keys, sign_many(list(wanted.values()), num_perm))
+                settle(keys, sign_many(batch, num_perm))
                 continue
             if pool.full:
                 collect_one()
-            pool.submit(keys, list(wanted.values()), num_perm)
+            pool.submit(keys, batch, num_perm)
         while pool is not None and pool.pending():
             collect_one()
     finally:
@@ -476,11 +499,11 @@ class LazyTexts(Sequence[str]):
     def __init__(
         self, examples: Sequence[dict[str, Any]], text_of: Callable[[dict[str, Any]], str]
     ) -> None:
-        self._examples = examples
-        self._text_of = text_of
+        self.examples = examples
+        self.text_of = text_of
 
     def __len__(self) -> int:
-        return len(self._examples)
+        return len(self.examples)
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -488,5 +511,5 @@ class LazyTexts(Sequence[str]):
     def __getitem__(self, index: slice) -> Sequence[str]: ...
     def __getitem__(self, index: int | slice) -> str | Sequence[str]:
         if isinstance(index, slice):
-            return [self._text_of(e) for e in self._examples[index]]
-        return self._text_of(self._examples[index])
+            return [self.text_of(e) for e in self.examples[index]]
+        return self.text_of(self.examples[index])
