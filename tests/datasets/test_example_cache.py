@@ -179,3 +179,37 @@ def test_signatures_signed_on_worker_processes_are_the_same(
             assert (ours is None and direct is None) or (
                 ours is not None and direct is not None and (ours == direct).all()
             )
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and (a == b).all())
+
+
+@pytest.mark.parametrize("num_perm", [16, 128])
+def test_a_text_and_its_prompt_signed_in_one_pass_are_signed_right(num_perm: int) -> None:
+    parts = ["", "one", "one two", "one two three", "Ünï cödé 東京 ΣΑΣ", "x\u0307y İİ", "!!"]
+    parts += [h.sentence(seed, words=1 + seed % 9) for seed in range(30)]
+    for first in parts:
+        for rest in [None, *parts[:8]]:
+            whole = first if rest is None else first + "\n" + rest
+            got_whole, got_first = similarity.compute_pair(first, rest, num_perm)
+            assert _same(got_whole, similarity.compute_signature(whole, num_perm)), (first, rest)
+            assert _same(got_first, similarity.compute_signature(first, num_perm)), (first, rest)
+
+
+def test_signing_examples_signs_their_prompts_too() -> None:
+    rows = [h.example(seed) for seed in range(50)] + [h.chat("", "Only an answer here.")]
+    with similarity.reuse_signatures():
+        similarity.sign_texts(similarity.LazyTexts(rows, similarity.example_text), 128)
+        memo = similarity._memo.get()
+        assert memo is not None
+        for row in rows:
+            prompt = similarity.prompt_text(row)
+            if prompt:
+                key = (128, similarity._text_digest(prompt))
+                raw = memo[key]
+                assert raw is not None
+                assert (
+                    similarity.np.frombuffer(raw, dtype=similarity.np.uint32)
+                    == similarity.compute_signature(prompt, 128)
+                ).all()

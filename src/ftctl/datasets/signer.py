@@ -5,8 +5,8 @@ worker per core does. Workers are plain subprocesses (`python -m ftctl.datasets.
 rather than `multiprocessing`'s: those re-import the caller's main module (a script
 without an `if __name__ == "__main__"` guard would run again) or fork a process that may
 have threads. A worker reads requests from stdin and answers on stdout, one at a time:
-8 bytes of length, then a pickle, `(num_perm, texts)` in and a list of signature bytes (or
-None) out. The pickles are the parent's own, from a process it started.
+8 bytes of length, then a pickle: `(num_perm, items)` in (`similarity.sign_many`'s items)
+and its list of signature pairs (bytes or None) out. The pickles are the parent's own, from a process it started.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _read(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
-Result = list[bytes | None]
+Result = list[tuple[bytes | None, bytes | None]]
 
 
 class SignerPool:
@@ -73,7 +73,7 @@ class SignerPool:
     def full(self) -> bool:
         return not self._free
 
-    def submit(self, tag: Any, texts: Sequence[str], num_perm: int) -> None:
+    def submit(self, tag: Any, texts: Sequence[tuple[str, str | None]], num_perm: int) -> None:
         """Send a batch to a free worker (check `full` first; `collect` frees one)."""
         worker = self._free.popleft()
         stdin = self._processes[worker].stdin
@@ -114,10 +114,10 @@ def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            num_perm, texts = _read(stdin)
+            num_perm, items = _read(stdin)
         except EOFError:
             return
-        _write(stdout, sign_many(texts, num_perm))
+        _write(stdout, sign_many(items, num_perm))
 
 
 if __name__ == "__main__":

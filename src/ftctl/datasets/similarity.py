@@ -187,6 +187,41 @@ def compute_signature(text: str, num_perm: int) -> Signature | None:
     return signature
 
 
+def compute_pair(
+    first: str, rest: str | None, num_perm: int
+) -> tuple[Signature | None, Signature | None]:
+    """The signatures of `first + "\\n" + rest` (of `first` when `rest` is None) and of `first`.
+
+    "\\n" separates words, so the words of the whole are those of `first` and then those of
+    `rest`, and the shingles of `first` (more than 3 words) are the first ones of the whole:
+    its signature is the minimum over a prefix of the same hashed rows. An example's text and
+    its prompt (the text's first part, see `example_text`) are signed from one pass.
+    """
+    head = _words(first)
+    words = head if rest is None else head + _words(rest)
+    if not words:
+        return None, None
+    hashes = np.array(list(map(zlib.crc32, _shingle_bytes(words))), dtype=np.uint32)
+    mixed = _fmix32(hashes)
+    a, b = _affine32_permutations(num_perm)
+    k, n = len(head), len(words)
+    prefix = k - (SHINGLE_WORDS - 1) if k >= SHINGLE_WORDS and n > SHINGLE_WORDS else 0
+    whole: Signature | None = None
+    part: Signature | None = None
+    for start in range(0, mixed.size, _BLOCK):
+        block = mixed[start : start + _BLOCK, None] * a + b
+        low = block.min(axis=0)
+        whole = low if whole is None else np.minimum(whole, low)
+        if start < prefix:
+            low = block[: prefix - start].min(axis=0)
+            part = low if part is None else np.minimum(part, low)
+    if k == 0:
+        return whole, None
+    if prefix == 0:  # `first` is one shingle of its own (or all of the text)
+        part = whole if k == n else compute_signature(first, num_perm)
+    return whole, part
+
+
 # Signatures computed during one build, by (num_perm, digest of the text): the nearDedupe
 # transform and the near-duplicate check hash the same texts; `reuse_signatures()` scopes
 # the memo. Keyed by a 16-byte digest, not the text, so the memo does not keep every text
@@ -238,12 +273,20 @@ def signature_of(text: str, num_perm: int) -> Signature | None:
     return signature
 
 
-def sign_many(texts: Sequence[str], num_perm: int) -> list[bytes | None]:
-    """The signatures of `texts` as bytes (None: no words); what a worker process runs."""
-    out: list[bytes | None] = []
-    for text in texts:
-        signature = compute_signature(text, num_perm)
-        out.append(None if signature is None else signature.tobytes())
+Item = tuple[str, "str | None"]  # (first, rest): see `compute_pair`
+
+
+def sign_many(items: Sequence[Item], num_perm: int) -> list[tuple[bytes | None, bytes | None]]:
+    """`compute_pair` of each item, as bytes (None: no words); what a worker process runs."""
+    out: list[tuple[bytes | None, bytes | None]] = []
+    for first, rest in items:
+        whole, part = compute_pair(first, rest, num_perm)
+        out.append(
+            (
+                None if whole is None else whole.tobytes(),
+                None if part is None else (whole.tobytes() if part is whole else part.tobytes()),
+            )
+        )
     return out
 
 
@@ -273,22 +316,43 @@ def sign_texts(texts: Sequence[str], num_perm: int) -> tuple[list[bytes], list[b
     pool: SignerPool | None = None
     use_pool = workers > 1 and len(texts) >= POOL_MIN_TEXTS
 
-    def settle(keys: list[tuple[int, bytes]], values: Sequence[bytes | None]) -> None:
-        for key, value in zip(keys, values, strict=True):
+    def settle(
+        keys: list[tuple[tuple[int, bytes], tuple[int, bytes] | None]],
+        values: Sequence[tuple[bytes | None, bytes | None]],
+    ) -> None:
+        stored: list[tuple[bytes, bytes]] = []
+        for (key, prompt_key), (value, prompt_value) in zip(keys, values, strict=True):
             memo[key] = value
+            stored.append((content_key(namespace, key[1]), b"" if value is None else value))
+            if prompt_key is not None and prompt_key not in memo:
+                memo[prompt_key] = prompt_value
+                stored.append(
+                    (
+                        content_key(namespace, prompt_key[1]),
+                        b"" if prompt_value is None else prompt_value,
+                    )
+                )
         if store is not None:
-            store.put_many(
-                "minhash",
-                (
-                    (content_key(namespace, key[1]), b"" if value is None else value)
-                    for key, value in zip(keys, values, strict=True)
-                ),
-            )
+            store.put_many("minhash", stored)
 
     def collect_one() -> None:
         assert pool is not None
         keys, values = pool.collect()
         settle(keys, values)
+
+    def item(i: int) -> tuple[Item, tuple[int, bytes] | None]:
+        """What to sign for text `i`, and the memo key of its prompt when signed with it."""
+        if lazy is None or lazy.text_of is not example_text or known is None:
+            return (texts[i], None), None
+        example = lazy.examples[i]
+        text, prompt = texts[i], prompt_text(example)
+        if not prompt or not (text == prompt or text.startswith(prompt + "\n")):
+            return (text, None), None
+        ident = (id(example), prompt_text)
+        prompt_digest = _text_digest(prompt)
+        known[ident] = (example, prompt_digest)
+        rest = text[len(prompt) + 1 :] if len(text) > len(prompt) else None
+        return (prompt, rest), (num_perm, prompt_digest)
 
     # The texts of examples (`LazyTexts`) are known by the example: a text made once in a
     # build is not made again to find its digest (the memo holds the example, so that its
@@ -324,18 +388,19 @@ def sign_texts(texts: Sequence[str], num_perm: int) -> tuple[list[bytes], list[b
                         del wanted[key]
             if not wanted:
                 continue
-            keys = list(wanted)
             if use_pool and pool is None:
                 from ftctl.datasets.signer import SignerPool
 
                 pool = SignerPool(workers)
-            batch = [texts[i] for i in wanted.values()]
+            made = [item(i) for i in wanted.values()]
+            batch = [m[0] for m in made]
+            tags = [(key, m[1]) for key, m in zip(wanted, made, strict=True)]
             if pool is None:
-                settle(keys, sign_many(batch, num_perm))
+                settle(tags, sign_many(batch, num_perm))
                 continue
             if pool.full:
                 collect_one()
-            pool.submit(keys, batch, num_perm)
+            pool.submit(tags, batch, num_perm)
         while pool is not None and pool.pending():
             collect_one()
     finally:
