@@ -462,12 +462,19 @@ class Executor:
         api = self._deployments(provider, change)
         name, sku = change.gate_deployment.name, change.gate_deployment.sku
         self.events(Event("step", f"{change.address}: deploy {name} ({sku}) for the gates"))
-        api.deploy(name, inputs.model_id, sku, 1, self._deployment_tags(change.project, "gate"))
         try:
+            api.deploy(name, inputs.model_id, sku, 1, self._deployment_tags(change.project, "gate"))
             return run_gates(inputs, self.events)
         finally:
-            api.delete_deployment(name)
-            self.events(Event("step", f"{change.address}: deleted {name}"))
+            # Deleted whatever happened (a deployment that failed to provision too); a
+            # failure to delete is reported without hiding the gates' own outcome.
+            try:
+                api.delete_deployment(name)
+                self.events(Event("step", f"{change.address}: deleted {name}"))
+            except ProviderError as error:
+                self.events(
+                    Event("warning", f"could not delete the temporary deployment {name}: {error}")
+                )
 
     def _deployments(self, provider: Provider, change: ResourceChange) -> SupportsDeployments:
         api = deployments_api(provider)
