@@ -105,6 +105,21 @@ class SupervisedHyperparameters(_Request):
     learning_rate_multiplier: Auto | float | None = Field(
         default=None, description="Learning rate multiplier, > 0, or auto."
     )
+    # ftctl's extension for open-weights (hf:) base models; other trainers ignore them.
+    adapter: Literal["lora", "full"] | None = Field(
+        default=None, description="hf: models: lora (default) or full fine-tuning."
+    )
+    lora_rank: int | None = Field(default=None, ge=1, description="hf: models: LoRA rank.")
+    lora_alpha: float | None = Field(default=None, gt=0, description="hf: models: LoRA alpha.")
+    lora_dropout: float | None = Field(
+        default=None, ge=0, lt=1, description="hf: models: LoRA dropout."
+    )
+    lora_target_modules: list[str] | Literal["all-linear"] | None = Field(
+        default=None, description="hf: models: modules LoRA adapts."
+    )
+    gradient_checkpointing: bool | None = Field(
+        default=None, description="hf: models: recompute activations to save memory."
+    )
 
 
 class DpoHyperparameters(SupervisedHyperparameters):

@@ -44,6 +44,7 @@ class EchoModel:
         temperature: float,
         seed: int | None,
         stop: list[str] | None,
+        top_p: float | None = None,
     ) -> Generation:
         text = self.answer[:max_tokens]
         return Generation(text, len(messages), len(text), "stop")
@@ -56,6 +57,9 @@ class SubprocessTrainer:
 
     def serves(self, model: str) -> bool:
         return model == BASE_MODEL
+
+    def base_model_problem(self, model: str) -> str | None:
+        return None
 
     def check_examples(self, rows: Sequence[Mapping[str, Any]], method: str) -> str | None:
         for line, row in enumerate(rows, start=1):

@@ -57,7 +57,12 @@ def _complete(state: ServerState, body: ChatCompletionRequest) -> dict[str, Any]
     # numpy's generator takes only non-negative seeds; OpenAI's seed is any int64.
     seed = None if body.seed is None else body.seed % 2**64
     generation = model.generate(
-        messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop
+        messages,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=seed,
+        stop=stop,
+        top_p=body.top_p,
     )
     return {
         "id": ids.completion_id(),

@@ -222,14 +222,18 @@ def _trainable_base(state: ServerState, model: str) -> tuple[str, Trainer]:
             base = record.base_model
             trainer = state.trainers.for_model(base)
     if trainer is None:
+        missing = "".join(f" Not installed: {reason}." for reason in state.trainers.unavailable)
         raise ApiError(
             400,
             f"Model {model} is not available for fine-tuning or does not exist. "
             f"Available: {', '.join(state.trainers.base_models())} and the server's "
-            "fine-tuned models.",
+            f"fine-tuned models.{missing}",
             param="model",
             code="model_not_available",
         )
+    problem = trainer.base_model_problem(base)
+    if problem is not None:
+        raise ApiError(400, problem, param="model", code="model_not_available")
     return base, trainer
 
 

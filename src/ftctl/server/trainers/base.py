@@ -146,9 +146,11 @@ class ChatModel(Protocol):
         temperature: float,
         seed: int | None,
         stop: list[str] | None,
+        top_p: float | None = None,
     ) -> Generation:
         """One assistant message for `messages`; stops at the end of the answer, a `stop`
-        string (not included) or `max_tokens`. `seed` makes sampling reproducible."""
+        string (not included) or `max_tokens`. `seed` makes sampling reproducible; `top_p`
+        (nucleus sampling) may be ignored by a trainer that has no use for it."""
         ...
 
 
@@ -167,6 +169,11 @@ class Trainer(Protocol):
 
     def serves(self, model: str) -> bool:
         """True when `model` is a base model of this trainer (e.g. any `hf:<repo>`)."""
+        ...
+
+    def base_model_problem(self, model: str) -> str | None:
+        """Why a job cannot train `model` (a base model it serves) on this machine, e.g. an
+        hf: model that is not downloaded; None when it can. Checked when a job is created."""
         ...
 
     def check_examples(self, rows: Sequence[Mapping[str, Any]], method: str) -> str | None:

@@ -14,7 +14,10 @@ from collections.abc import Iterable, Iterator
 from ftctl.server.trainers.base import Trainer
 
 # In order of precedence: the first trainer that serves a model trains it.
-BUILTIN: tuple[str, ...] = ("ftctl.server.trainers.numpy_lm.trainer:NumpyTrainer",)
+BUILTIN: tuple[str, ...] = (
+    "ftctl.server.trainers.numpy_lm.trainer:NumpyTrainer",
+    "ftctl.server.trainers.hf.trainer:HfTrainer",
+)
 
 
 class TrainerUnavailable(Exception):
@@ -24,8 +27,10 @@ class TrainerUnavailable(Exception):
 class TrainerRegistry:
     """An ordered set of trainers; `for_model` picks the first that serves a model."""
 
-    def __init__(self, trainers: Iterable[Trainer]) -> None:
+    def __init__(self, trainers: Iterable[Trainer], unavailable: Iterable[str] = ()) -> None:
         self._trainers = list(trainers)
+        # Why the trainers whose dependencies are missing were left out (for error messages).
+        self.unavailable: tuple[str, ...] = tuple(unavailable)
         names = [trainer.name for trainer in self._trainers]
         if len(set(names)) != len(names):
             raise ValueError(f"two trainers share a name: {names}")
@@ -53,9 +58,10 @@ def load_factory(spec: str) -> Trainer:
 def default_registry(specs: Iterable[str] = BUILTIN) -> TrainerRegistry:
     """The built-in trainers whose dependencies are installed."""
     trainers: list[Trainer] = []
+    unavailable: list[str] = []
     for spec in specs:
         try:
             trainers.append(load_factory(spec))
-        except TrainerUnavailable:
-            continue
-    return TrainerRegistry(trainers)
+        except TrainerUnavailable as reason:
+            unavailable.append(str(reason))
+    return TrainerRegistry(trainers, unavailable)

@@ -42,6 +42,7 @@ class NumpyChatModel:
         temperature: float,
         seed: int | None,
         stop: list[str] | None,
+        top_p: float | None = None,  # not used: greedy or plain temperature sampling
     ) -> Generation:
         return generate(self.weights, messages, max_tokens, temperature, seed, stop)
 
@@ -55,6 +56,9 @@ class NumpyTrainer:
 
     def serves(self, model: str) -> bool:
         return model in BASE_MODELS
+
+    def base_model_problem(self, model: str) -> str | None:
+        return None
 
     def check_examples(self, rows: Sequence[Mapping[str, Any]], method: str) -> str | None:
         return validate_training_file(rows)
