@@ -48,11 +48,21 @@ def two_commits(tmp_path: Path) -> Path:
 
 
 def test_changed_since_plans_exactly_the_changed_project(two_commits: Path) -> None:
-    done = _ftctl(two_commits, "--json", "plan", "--changed-since", "HEAD~1")
+    saved = two_commits / ".ftctl" / "pr" / "plan.json"
+    done = _ftctl(two_commits, "--json", "plan", "--changed-since", "HEAD~1", "--out", str(saved))
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
     assert {c["project"] for c in plan["resource_changes"]} == {"alpha"}
     assert plan["options"]["projects"] == ["alpha"]
+
+    # What the PR workflow posts: the sticky comment of that saved plan.
+    out = two_commits / ".ftctl" / "pr" / "comment"
+    done = _ftctl(two_commits, "comment", str(saved), "--out-dir", str(out), "--name", "synth")
+    assert done.returncode == 0, done.stderr
+    (part,) = sorted(out.iterdir())
+    body = part.read_text()
+    assert body.startswith("<!-- ftctl:comment workspace=synth part=1 -->\n### ftctl plan")
+    assert "<code>alpha</code>" in body and "<code>beta</code>" not in body
 
     # Nothing changed since HEAD: no changes, exit 0 even with --detailed-exitcode.
     done = _ftctl(two_commits, "plan", "--changed-since", "HEAD", "--detailed-exitcode")

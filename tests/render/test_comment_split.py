@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import plan_factories as f
 
@@ -105,9 +106,25 @@ def test_the_comment_puts_the_summary_then_what_was_not_checked_and_evals_before
     order = [
         text.index("**Plan: 4 to upload"),
         text.index("#### Not checked"),
-        text.index("| `alpha` | 3 | **failed** | test pass rate 0.5; failed: test pass rate | apply |"),
+        text.index(
+            "| `alpha` | 3 | **failed** | test pass rate 0.5; failed: test pass rate | apply |"
+        ),
         text.index("<details>"),
         text.index("### ftctl diff"),
     ]
     assert order == sorted(order)
     assert_balanced(text)
+
+
+def test_the_workflows_recognise_the_marker_ftctl_writes() -> None:
+    """The posting script (in the example workflow and in action.yml) finds our comments
+    by the first line with `part=N -->` cut off: that must still match the marker."""
+    root = Path(__file__).resolve().parents[2]
+    first = marker("acme-ml", 12)
+    prefix = re.sub(r"part=\d+ -->$", "part=", first)
+    assert prefix == "<!-- ftctl:comment workspace=acme-ml part=" and first.startswith(prefix)
+    assert int(first[len(prefix) :].split(" ")[0]) == 12
+    for path in (root / "action.yml", root / "examples/github/workflows/ftctl-plan.yml"):
+        text = path.read_text()
+        assert r'.replace(/part=\d+ -->$/, "part=")' in text, path
+        assert 'c.user.login === "github-actions[bot]"' in text, path
