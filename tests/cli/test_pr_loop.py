@@ -133,7 +133,8 @@ def test_an_impossible_gate_keeps_the_alias_where_it_was_and_names_the_gate(
     trained: Path, impossible_gate_apply: subprocess.CompletedProcess[str]
 ) -> None:
     out = impossible_gate_apply.stdout + impossible_gate_apply.stderr
-    assert "version.mini.2 failed its gates: full_valid_loss" in out
+    assert "failed its gates" in out and "full_valid_loss" in out  # the gate is named
+    assert "mini" in out
     show = json.loads(ftctl(trained, "--json", "state", "show", "alias.mini.prod").stdout)
     assert show["version"] == 1
 
