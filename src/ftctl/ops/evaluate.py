@@ -29,7 +29,7 @@ from ftctl.gates.examples import EvalExample, load_eval_examples, message_text
 from ftctl.gates.scorecard import Scorecard
 from ftctl.ops.events import job_events, loss_curve
 from ftctl.ops.prepare import ProviderPool, load_desired
-from ftctl.providers.base import Provider
+from ftctl.providers.base import Provider, deployments_api
 from ftctl.state.model import StateSnapshot, VersionRecord
 from ftctl.state.store import open_state
 
@@ -123,6 +123,12 @@ def evaluate(root: Path, request: EvalRequest, events: EventSink = ignore) -> Sc
     version = pick_version(snapshot, request)
     assert version.model_id is not None
     provider = ProviderPool(workspace)(version.provider)
+    if project.spec.gates.evals is not None and deployments_api(provider) is not None:
+        # Its models answer only through a deployment, which apply creates for the gates.
+        raise GateError(
+            f"ftctl eval cannot ask {version.address} directly: provider {provider.name!r} "
+            "serves models only through deployments (the gates run during `ftctl apply`)"
+        )
     gates: Gates = project.spec.gates
     cache = AnswerCache(workspace.root / EVAL_CACHE)
 
