@@ -18,8 +18,14 @@ from ftctl.providers.base import (
     Provider,
     RemoteJob,
 )
-from ftctl.providers.openai_api import OpenAIProvider, training_not_available_hint
+from ftctl.providers.openai_api import (
+    META_REQUEST,
+    OpenAIProvider,
+    training_not_available_hint,
+)
 from ftctl.server.launcher import LocalServerHandle
+
+from ..support.fake_openai import fake_openai
 
 
 def request(training_file: str, metadata: dict[str, str], **changes: object) -> JobRequest:
@@ -176,3 +182,27 @@ def test_training_not_available_names_openai_cut_off_only_for_openai() -> None:
     assert "2027-01-06" in training_not_available_hint("https://api.openai.com/v1/")
     compatible = training_not_available_hint("https://llm.example.com/v1/")
     assert "llm.example.com" in compatible and "OpenAI" not in compatible
+
+
+def test_lost_response_recovery_finds_the_job_beyond_the_first_page() -> None:
+    # An endpoint that pages but ignores the metadata filter, with the tagged job behind 24
+    # newer ones: the recovery looked at the first 10 jobs only, so it would train twice.
+    with fake_openai() as fake:
+        for n in range(25):
+            tag = "the-lost-one" if n == 0 else f"other-{n}"
+            fake.jobs[f"ftjob-{n}"] = {
+                "id": f"ftjob-{n}",
+                "object": "fine_tuning.job",
+                "created_at": 1_700_000_000 + n,
+                "model": "gpt-4o-mini-2024-07-18",
+                "status": "queued",
+                "training_file": "file-1",
+                "hyperparameters": {},
+                "metadata": {META_REQUEST: tag},
+            }
+        provider = OpenAIProvider("compat", api_key="unused", base_url=fake.base_url, page_size=7)
+        found = provider._job_tagged("the-lost-one")
+        assert found is not None and found.id == "ftjob-0"
+        assert provider._job_tagged("never-made") is None
+        listings = [r for r in fake.requests if r.path == "/v1/fine_tuning/jobs"]
+        assert len(listings) == 2 * 4  # 25 jobs in pages of 7, read to the end each time

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -48,6 +49,17 @@ def _page(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"object": "list", "data": items, "has_more": False}
 
 
+def _jobs_page(fake: FakeOpenAI, url: str) -> dict[str, Any]:
+    query = parse_qs(urlsplit(url).query)
+    jobs = list(reversed(fake.jobs.values()))
+    limit = int(query.get("limit", ["20"])[0])
+    after = query.get("after", [None])[0]
+    if after is not None:
+        ids = [job["id"] for job in jobs]
+        jobs = jobs[ids.index(after) + 1 :] if after in ids else []
+    return {**_page(jobs[:limit]), "has_more": len(jobs) > limit}
+
+
 def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *_args: Any) -> None:
@@ -73,7 +85,9 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if path == "/v1/files":
                 self._reply(200, _page(list(fake.files.values())))
             elif path == "/v1/fine_tuning/jobs":
-                self._reply(200, _page(list(reversed(fake.jobs.values()))))
+                # Pages with `limit` and `after`, newest first; `metadata` filters are
+                # ignored, as by compatible endpoints that have none.
+                self._reply(200, _jobs_page(fake, self.path))
             elif path.startswith("/v1/fine_tuning/jobs/") and path.count("/") == 4:
                 job = fake.jobs.get(path.rsplit("/", 1)[1])
                 self._reply(200 if job else 404, job or {"error": {"message": "no such job"}})

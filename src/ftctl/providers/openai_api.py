@@ -207,22 +207,20 @@ class OpenAIProvider:
     def _job_tagged(self, tag: str) -> RemoteJob | None:
         """The job an earlier attempt of this create made, if it got that far."""
         what = "find out whether the job was created before its answer was lost"
-
-        def tagged(item: Any) -> bool:
-            return (_plain(item).get("metadata") or {}).get(META_REQUEST) == tag
-
+        # Page by page (newest first) until the page holding the tag, or the listing's end:
+        # the filter narrows the listing where the endpoint has one, but the tag is checked
+        # here either way (an endpoint may ignore the filter), so the job is found however
+        # many jobs come before it.
+        query: dict[str, Any] = {"metadata": {META_REQUEST: tag}} if self.filters_metadata else {}
         with self._errors(what):
-            if self.filters_metadata:
-                page = self._client.fine_tuning.jobs.list(metadata={META_REQUEST: tag}, limit=10)
-                made: Any = next((j for j in page.data if tagged(j)), None)
-            else:
-                # No server-side filter: the listing (newest first), one page at a time,
-                # until the tag is found.
-                pages = _raw_pages(
-                    self._client.fine_tuning.jobs.with_raw_response.list, limit=self.page_size
-                )
-                made = next((j for j in pages if tagged(j)), None)
-        return self._to_job(made) if made is not None else None
+            for item in _raw_pages(
+                self._client.fine_tuning.jobs.with_raw_response.list,
+                limit=self.page_size,
+                **query,
+            ):
+                if (_plain(item).get("metadata") or {}).get(META_REQUEST) == tag:
+                    return self._to_job(item)
+        return None
 
     def _to_job(self, raw: Any) -> RemoteJob:
         """A job from its JSON or the SDK's object (a subclass maps its own statuses)."""
