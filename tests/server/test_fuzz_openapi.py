@@ -94,8 +94,21 @@ def _seed(base_url: str) -> Known:
     )
     job, doomed_job = _train(client, kept), _train(client, kept)
     assert job.fine_tuned_model and doomed_job.fine_tuned_model
-    ids = {"file_id": kept, "job_id": job.id, "model": job.fine_tuned_model}
-    return Known(ids, {**ids, "file_id": doomed, "model": doomed_job.fine_tuned_model})
+    permissions = client.fine_tuning.checkpoints.permissions
+    shared = permissions.create(job.fine_tuned_model, project_ids=["proj-kept", "proj-doomed"])
+    ids = {
+        "file_id": kept,
+        "fine_tuning_job_id": job.id,
+        "model": job.fine_tuned_model,
+        "fine_tuned_model_checkpoint": job.fine_tuned_model,
+        "permission_id": shared.data[0].id,
+    }
+    doomed_ids = {
+        "file_id": doomed,
+        "model": doomed_job.fine_tuned_model,
+        "permission_id": shared.data[1].id,
+    }
+    return Known(ids, {**ids, **doomed_ids})
 
 
 @pytest.fixture(scope="module")

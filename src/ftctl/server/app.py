@@ -21,7 +21,8 @@ from ftctl.server import schemas
 from ftctl.server.auth import BearerAuthMiddleware
 from ftctl.server.errors import install_error_handlers
 from ftctl.server.faults import FaultMiddleware
-from ftctl.server.routers import chat, files, jobs, models
+from ftctl.server.request_id import RequestIdMiddleware
+from ftctl.server.routers import chat, checkpoints, files, jobs, models
 from ftctl.server.state import ModelCache, ServerSettings, ServerState
 from ftctl.server.store import Store
 from ftctl.server.trainers.registry import TrainerRegistry, default_registry
@@ -33,7 +34,7 @@ __all__ = ["ServerSettings", "ServerState", "create_app"]
 def create_app(settings: ServerSettings, trainers: TrainerRegistry | None = None) -> FastAPI:
     """The ASGI app; the worker runs between the app's startup and shutdown. `trainers`:
     the built-in ones (`default_registry`) unless given."""
-    store = Store(settings.data_dir)
+    store = Store(settings.data_dir, clock=settings.clock)
     registry = trainers if trainers is not None else default_registry()
     state = ServerState(
         settings=settings,
@@ -68,8 +69,11 @@ def create_app(settings: ServerSettings, trainers: TrainerRegistry | None = None
     app.state.server = state
     install_error_handlers(app)
     app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key)
-    # Added last, so outermost: an injected fault happens before authentication, as at a gateway.
+    # Added after auth, so outside it: an injected fault happens before authentication, as at
+    # a gateway.
     app.add_middleware(FaultMiddleware, spec=settings.faults)
+    # Outermost: every response has an id, injected faults and dropped routes included.
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get(
         "/health",
@@ -80,7 +84,7 @@ def create_app(settings: ServerSettings, trainers: TrainerRegistry | None = None
     def health() -> dict[str, Any]:
         return {"status": "ok", "pid": os.getpid(), "version": __version__}
 
-    routers = [module.router(state) for module in (files, jobs, models, chat)]
+    routers = [module.router(state) for module in (files, jobs, checkpoints, models, chat)]
     for router in routers:
         app.include_router(router)
     # Every route with its full path, for the `Allow` header of a 405 (FastAPI keeps an

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from ftctl.server.request_id import SCOPE_KEY
 from ftctl.server.schemas import ApiError, error_body
 
 
@@ -40,12 +41,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(message), status_code=error.status_code, headers=headers)
 
     @app.exception_handler(Exception)
-    async def internal_error(_request: Request, error: Exception) -> JSONResponse:
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
         body = error_body(
             f"The server had an error while processing your request: {type(error).__name__}",
             type="server_error",
         )
-        return JSONResponse(body, status_code=500)
+        known = request.scope.get(SCOPE_KEY)
+        headers = {"x-request-id": known} if isinstance(known, str) else None
+        return JSONResponse(body, status_code=500, headers=headers)
 
 
 def not_found(kind: str, object_id: str, param: str) -> ApiError:

@@ -31,6 +31,11 @@ def checkpoint_id() -> str:
     return new_id("ftckpt")
 
 
+def permission_id() -> str:
+    # OpenAI's look like `cp_zc4Q7MP6XxulcVzj4MZdwsAB`.
+    return new_id("cp").replace("-", "_", 1)
+
+
 def completion_id() -> str:
     return new_id("chatcmpl")
 

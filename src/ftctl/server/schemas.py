@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 METADATA_MAX_KEYS = 16
@@ -97,13 +97,43 @@ def unpaired_surrogate(value: Any, path: str = "") -> str | None:
 
 
 Auto = Literal["auto"]
+SEED_MAX = 2_147_483_647
+EPOCHS = (1, 50)
+BATCH_SIZE = (1, 256)
+_AUTO_SCHEMA = {"type": "string", "enum": ["auto"]}
+_NULL_SCHEMA = {"type": "null"}
+
+
+def _auto_or(schema: dict[str, Any]) -> dict[str, Any]:
+    """The document's schema of an "auto"-or-value hyperparameter: the limits the server
+    enforces at run time (in `requested_method`), so that fuzzers test them."""
+    return {"anyOf": [_AUTO_SCHEMA, schema, _NULL_SCHEMA]}
+
+
+def _integer_range(low: int, high: int) -> dict[str, Any]:
+    # JSON Schema's integer includes 1.0: integral numbers are accepted, as by OpenAI.
+    return _auto_or({"type": "integer", "minimum": low, "maximum": high})
+
+
+_POSITIVE = _auto_or({"type": "number", "exclusiveMinimum": 0})
 
 
 class SupervisedHyperparameters(_Request):
-    n_epochs: Auto | int | None = Field(default=None, description="Epochs, 1-50, or auto.")
-    batch_size: Auto | int | None = Field(default=None, description="Batch size, 1-256, or auto.")
+    # `float` too: 1.0 is an integer in JSON; `requested_method` refuses 1.5.
+    n_epochs: Auto | int | float | None = Field(
+        default=None,
+        description="Epochs, 1-50, or auto.",
+        json_schema_extra=_integer_range(*EPOCHS),
+    )
+    batch_size: Auto | int | float | None = Field(
+        default=None,
+        description="Batch size, 1-256, or auto.",
+        json_schema_extra=_integer_range(*BATCH_SIZE),
+    )
     learning_rate_multiplier: Auto | float | None = Field(
-        default=None, description="Learning rate multiplier, > 0, or auto."
+        default=None,
+        description="Learning rate multiplier, > 0, or auto.",
+        json_schema_extra=_POSITIVE,
     )
     # ftctl's extension for open-weights (hf:) base models; other trainers ignore them.
     adapter: Literal["lora", "full"] | None = Field(
@@ -121,9 +151,24 @@ class SupervisedHyperparameters(_Request):
         default=None, description="hf: models: recompute activations to save memory."
     )
 
+    @field_validator("n_epochs", "batch_size")
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        """1.0 is 1 (JSON does not tell them apart); 1.5 is refused like any non-integer."""
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise PydanticCustomError(
+                    "int_from_float",
+                    "Input should be a valid integer, got a number with a fractional part",
+                )
+            return int(value)
+        return value
+
 
 class DpoHyperparameters(SupervisedHyperparameters):
-    beta: Auto | float | None = Field(default=None, description="DPO beta, > 0, or auto.")
+    beta: Auto | float | None = Field(
+        default=None, description="DPO beta, > 0, or auto.", json_schema_extra=_POSITIVE
+    )
 
 
 class SupervisedMethod(_Request):
@@ -154,13 +199,31 @@ class JobCreateRequest(_Request):
     )
     method: Method | None = None
     suffix: str | None = Field(
-        default=None, description="Up to 64 characters, part of the model name."
+        default=None,
+        description="Up to 64 characters, part of the model name.",
+        json_schema_extra={"maxLength": SUFFIX_MAX_LENGTH, "pattern": "^[A-Za-z0-9._-]*$"},
     )
-    seed: int | None = Field(default=None, description="Random if absent; recorded on the job.")
+    seed: int | None = Field(
+        default=None,
+        description="Random if absent; recorded on the job.",
+        json_schema_extra={"minimum": 0, "maximum": SEED_MAX},
+    )
     metadata: dict[str, str] | None = Field(
-        default=None, description="Up to 16 pairs; keys <= 64 chars, values <= 512 chars."
+        default=None,
+        description="Up to 16 pairs; keys <= 64 chars, values <= 512 chars.",
+        json_schema_extra={
+            "maxProperties": METADATA_MAX_KEYS,
+            "propertyNames": {"maxLength": METADATA_MAX_KEY_LENGTH},
+            "additionalProperties": {"type": "string", "maxLength": METADATA_MAX_VALUE_LENGTH},
+        },
     )
     integrations: list[dict[str, Any]] | None = None
+
+
+class PermissionCreateRequest(_Request):
+    """POST /v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions"""
+
+    project_ids: list[str] = Field(min_length=1, description="The projects to grant access to.")
 
 
 class ChatMessage(BaseModel):
@@ -290,8 +353,9 @@ def requested_method(body: JobCreateRequest) -> RequestedMethod:
             hyper = typed.hyperparameters if typed else None
             requested = hyper.model_dump() if hyper else {}
     prefix = "hyperparameters" if method is None else f"method.{method_type}.hyperparameters"
-    _check_integer(requested.get("n_epochs"), 1, 50, f"{prefix}.n_epochs")
-    _check_integer(requested.get("batch_size"), 1, 256, f"{prefix}.batch_size")
+    for name, (low, high) in (("n_epochs", EPOCHS), ("batch_size", BATCH_SIZE)):
+        if name in requested:
+            requested[name] = _integer(requested[name], low, high, f"{prefix}.{name}")
     for name in ("learning_rate_multiplier", "beta"):
         _check_positive(requested.get(name), f"{prefix}.{name}")
     hyperparameters: dict[str, Any] = {
@@ -314,13 +378,18 @@ def _check_positive(value: object, param: str) -> None:
         raise ApiError(400, f"Invalid '{param}': must be > 0.", param=param)
 
 
-def _check_integer(value: object, low: int, high: int, param: str) -> None:
+def _integer(value: object, low: int, high: int, param: str) -> object:
+    """`value` as an int when it is an integral number from `low` to `high` (1.0 is 1, as
+    JSON does not tell them apart); None and "auto" as they are; anything else a 400."""
     if value in (None, "auto"):
-        return
-    if not isinstance(value, int) or not low <= value <= high:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ApiError(
             400, f"Invalid '{param}': must be an integer from {low} to {high}.", param=param
         )
+    return value
 
 
 # --- response shapes (for the OpenAPI document; the openai SDK's types are the reference) --
@@ -432,6 +501,17 @@ class CheckpointObject(_Response):
 
 class CheckpointList(_ListOf):
     data: list[CheckpointObject]
+
+
+class PermissionObject(_Response):
+    id: str
+    object: Literal["checkpoint.permission"] = "checkpoint.permission"
+    created_at: int
+    project_id: str
+
+
+class PermissionList(_ListOf):
+    data: list[PermissionObject]
 
 
 class ModelObject(_Response):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ class ServerSettings:
     faults: FaultSpec = field(default_factory=FaultSpec)
     # Answer job creation like OpenAI does for organisations past its fine-tuning cut-off.
     training_cutoff: bool = False
+    # Seconds since the epoch, for file expiry (tests pass their own to see files expire).
+    clock: Callable[[], float] = time.time
 
 
 class ModelCache:

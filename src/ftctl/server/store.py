@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS step_metrics (
     doc TEXT NOT NULL,
     PRIMARY KEY (job_id, step)
 );
+CREATE TABLE IF NOT EXISTS checkpoint_permissions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    checkpoint TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (checkpoint, project_id)
+);
 CREATE TABLE IF NOT EXISTS models (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT UNIQUE NOT NULL,
@@ -84,6 +92,7 @@ class FileRecord:
     created_at: int
     status: str = "processed"
     status_details: str | None = None
+    expires_at: int | None = None  # from `expires_after`; gone from then on
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -95,7 +104,7 @@ class FileRecord:
             "purpose": self.purpose,
             "status": self.status,
             "status_details": self.status_details,
-            "expires_at": None,
+            "expires_at": self.expires_at,
         }
 
 
@@ -199,6 +208,24 @@ class CheckpointRecord:
 
 
 @dataclass(frozen=True)
+class PermissionRecord:
+    """A project allowed to use a fine-tuned model checkpoint (OpenAI's checkpoint.permission)."""
+
+    id: str
+    checkpoint: str
+    project_id: str
+    created_at: int
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "checkpoint.permission",
+            "created_at": self.created_at,
+            "project_id": self.project_id,
+        }
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     id: str
     created: int
@@ -247,6 +274,8 @@ class Store:
     """The server's state under `data_dir` (state.sqlite3, files/, weights/)."""
 
     data_dir: Path
+    # Seconds since the epoch; tests pass their own to see files expire.
+    clock: Callable[[], float] = time.time
     _conn: sqlite3.Connection = field(init=False)
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
 
@@ -293,6 +322,9 @@ class Store:
         with self._lock:
             return list(self._conn.execute(sql, params).fetchall())
 
+    def now(self) -> int:
+        return int(self.clock())
+
     # --- files -----------------------------------------------------------------------
 
     def add_file(self, record: FileRecord, content: bytes) -> None:
@@ -310,8 +342,21 @@ class Store:
         return self.files_dir / file_id
 
     def get_file(self, file_id: str) -> FileRecord | None:
+        self.delete_expired_files()
         rows = self._query("SELECT doc FROM files WHERE id = ?", (file_id,))
         return FileRecord(**json.loads(rows[0][0])) if rows else None
+
+    def delete_expired_files(self) -> None:
+        """Delete the files whose `expires_at` has passed (checked on every file read, so
+        an expired file is never shown, whether or not anything ran in between)."""
+        moment = self.now()
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT id FROM files WHERE json_extract(doc, '$.expires_at') <= ?", (moment,)
+            ).fetchall()
+            conn.executemany("DELETE FROM files WHERE id = ?", rows)
+        for (file_id,) in rows:
+            self.file_path(file_id).unlink(missing_ok=True)
 
     def read_file(self, file_id: str) -> bytes | None:
         if self.get_file(file_id) is None:
@@ -322,6 +367,7 @@ class Store:
             return None
 
     def list_files(self, *, purpose: str | None, after: str | None, limit: int, order: str) -> Page:
+        self.delete_expired_files()
         descending = order != "asc"
         clauses, params = [], []
         if purpose:
@@ -508,6 +554,66 @@ class Store:
     def checkpoint_by_model(self, model_name: str) -> CheckpointRecord | None:
         rows = self._query("SELECT doc FROM checkpoints WHERE model_name = ?", (model_name,))
         return CheckpointRecord(**json.loads(rows[0][0])) if rows else None
+
+    # --- checkpoint permissions ---------------------------------------------------------
+
+    def add_permissions(
+        self, checkpoint: str, project_ids: Sequence[str]
+    ) -> list[PermissionRecord]:
+        """A permission per project (an existing one is kept, not duplicated), in order."""
+        made: list[PermissionRecord] = []
+        with self._transaction() as conn:
+            for project_id in dict.fromkeys(project_ids):
+                rows = conn.execute(
+                    "SELECT doc FROM checkpoint_permissions WHERE checkpoint = ? AND project_id = ?",
+                    (checkpoint, project_id),
+                ).fetchall()
+                if rows:
+                    made.append(PermissionRecord(**json.loads(rows[0][0])))
+                    continue
+                record = PermissionRecord(ids.permission_id(), checkpoint, project_id, self.now())
+                conn.execute(
+                    "INSERT INTO checkpoint_permissions (id, checkpoint, project_id, doc) "
+                    "VALUES (?, ?, ?, ?)",
+                    (record.id, checkpoint, project_id, json.dumps(dataclasses.asdict(record))),
+                )
+                made.append(record)
+        return made
+
+    def list_permissions(
+        self,
+        checkpoint: str,
+        *,
+        project_id: str | None,
+        after: str | None,
+        limit: int,
+        descending: bool,
+    ) -> Page:
+        clauses, params = ["checkpoint = ?"], [checkpoint]
+        if project_id is not None:
+            clauses.append("project_id = ?")
+            params.append(project_id)
+        if after:
+            comparison = "<" if descending else ">"
+            clauses.append(
+                f"seq {comparison} (SELECT seq FROM checkpoint_permissions WHERE id = ?)"
+            )
+            params.append(after)
+        rows = self._query(
+            f"SELECT doc FROM checkpoint_permissions WHERE {' AND '.join(clauses)} "
+            f"ORDER BY seq {'DESC' if descending else 'ASC'} LIMIT ?",
+            [*params, limit + 1],
+        )
+        records = [PermissionRecord(**json.loads(row[0])) for row in rows]
+        return Page(records[:limit], len(records) > limit)
+
+    def delete_permission(self, checkpoint: str, permission_id: str) -> bool:
+        with self._transaction() as conn:
+            deleted = conn.execute(
+                "DELETE FROM checkpoint_permissions WHERE checkpoint = ? AND id = ?",
+                (checkpoint, permission_id),
+            ).rowcount
+        return deleted > 0
 
     # --- models ----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from ftctl.server import ids, schemas
 from ftctl.server.errors import not_found
 from ftctl.server.schemas import (
+    SEED_MAX,
     ApiError,
     JobCreateRequest,
     check_metadata,
@@ -21,7 +22,23 @@ from ftctl.server.state import ServerState
 from ftctl.server.store import ACTIVE_STATUSES, JobRecord, Page, Store, now
 from ftctl.server.trainers.base import Trainer
 
-Limit100 = Annotated[int, Query(ge=1, le=100)]
+# OpenAI sets no maximum page size; more than 100 are answered as 100 (clamped, not refused).
+MAX_PAGE = 100
+Limit = Annotated[
+    int, Query(ge=1, description=f"Page size; values above {MAX_PAGE} are treated as {MAX_PAGE}.")
+]
+
+# `metadata[key]=value` filters (deepObject), or `metadata=null` for jobs without metadata:
+# declared by hand, as FastAPI has no deepObject parameters.
+METADATA_FILTER = {
+    "name": "metadata",
+    "in": "query",
+    "required": False,
+    "style": "deepObject",
+    "explode": True,
+    "description": "Only jobs with all these metadata pairs: metadata[key]=value.",
+    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+}
 
 
 def router(state: ServerState) -> APIRouter:
@@ -40,10 +57,14 @@ def router(state: ServerState) -> APIRouter:
         state.worker.submit(job.id)
         return job.to_api()
 
-    @api.get("", response_model=schemas.FineTuningJobList, summary="List fine-tuning jobs")
-    def list_jobs(
-        request: Request, after: str | None = None, limit: Limit100 = 20
-    ) -> dict[str, Any]:
+    @api.get(
+        "",
+        response_model=schemas.FineTuningJobList,
+        summary="List fine-tuning jobs",
+        openapi_extra={"parameters": [METADATA_FILTER]},
+    )
+    def list_jobs(request: Request, after: str | None = None, limit: Limit = 20) -> dict[str, Any]:
+        limit = min(limit, MAX_PAGE)
         wanted, only_null = _metadata_filter(request)
         matching = (
             job
@@ -56,67 +77,89 @@ def router(state: ServerState) -> APIRouter:
         body["data"] = [_job_api(state, job) for job in page.items]
         return body
 
-    @api.get("/{job_id}", response_model=schemas.FineTuningJobObject, summary="Retrieve a job")
-    def retrieve_job(job_id: str) -> dict[str, Any]:
-        return _job_api(state, _job(store, job_id))
+    @api.get(
+        "/{fine_tuning_job_id}",
+        response_model=schemas.FineTuningJobObject,
+        summary="Retrieve a job",
+    )
+    def retrieve_job(fine_tuning_job_id: str) -> dict[str, Any]:
+        return _job_api(state, _job(store, fine_tuning_job_id))
 
     @api.post(
-        "/{job_id}/cancel", response_model=schemas.FineTuningJobObject, summary="Cancel a job"
+        "/{fine_tuning_job_id}/cancel",
+        response_model=schemas.FineTuningJobObject,
+        summary="Cancel a job",
     )
-    def cancel_job(job_id: str) -> dict[str, Any]:
+    def cancel_job(fine_tuning_job_id: str) -> dict[str, Any]:
         updated = _change_status(
             store,
-            job_id,
+            fine_tuning_job_id,
             only_from=[*ACTIVE_STATUSES, "paused"],
             refusal="Job has already completed: {job_id} ({status}).",
             status="cancelled",
             finished_at=now(),
         )
-        state.worker.request_stop(job_id)
-        store.add_event(job_id, "Fine-tuning job cancelled")
+        state.worker.request_stop(fine_tuning_job_id)
+        store.add_event(fine_tuning_job_id, "Fine-tuning job cancelled")
         return _job_api(state, updated)
 
-    @api.post("/{job_id}/pause", response_model=schemas.FineTuningJobObject, summary="Pause a job")
-    def pause_job(job_id: str) -> dict[str, Any]:
+    @api.post(
+        "/{fine_tuning_job_id}/pause",
+        response_model=schemas.FineTuningJobObject,
+        summary="Pause a job",
+    )
+    def pause_job(fine_tuning_job_id: str) -> dict[str, Any]:
         updated = _change_status(
             store,
-            job_id,
+            fine_tuning_job_id,
             only_from=["queued", "running"],
             refusal="Job {job_id} cannot be paused while {status}.",
             status="paused",
         )
-        state.worker.request_stop(job_id)
-        store.add_event(job_id, "Fine-tuning job paused; it resumes from its last epoch checkpoint")
+        state.worker.request_stop(fine_tuning_job_id)
+        store.add_event(
+            fine_tuning_job_id, "Fine-tuning job paused; it resumes from its last epoch checkpoint"
+        )
         return _job_api(state, updated)
 
     @api.post(
-        "/{job_id}/resume", response_model=schemas.FineTuningJobObject, summary="Resume a job"
+        "/{fine_tuning_job_id}/resume",
+        response_model=schemas.FineTuningJobObject,
+        summary="Resume a job",
     )
-    def resume_job(job_id: str) -> dict[str, Any]:
+    def resume_job(fine_tuning_job_id: str) -> dict[str, Any]:
         updated = _change_status(
             store,
-            job_id,
+            fine_tuning_job_id,
             only_from=["paused"],
             refusal="Job {job_id} is not paused (status {status}).",
             status="queued",
         )
-        store.add_event(job_id, "Fine-tuning job resumed")
-        state.worker.requeue(job_id)
+        store.add_event(fine_tuning_job_id, "Fine-tuning job resumed")
+        state.worker.requeue(fine_tuning_job_id)
         return _job_api(state, updated)
 
-    @api.get("/{job_id}/events", response_model=schemas.JobEventList, summary="Job events")
-    def list_events(job_id: str, after: str | None = None, limit: Limit100 = 20) -> dict[str, Any]:
-        _job(store, job_id)
-        return store.list_events(job_id, after=after, limit=limit).to_api()
+    @api.get(
+        "/{fine_tuning_job_id}/events", response_model=schemas.JobEventList, summary="Job events"
+    )
+    def list_events(
+        fine_tuning_job_id: str, after: str | None = None, limit: Limit = 20
+    ) -> dict[str, Any]:
+        _job(store, fine_tuning_job_id)
+        page = store.list_events(fine_tuning_job_id, after=after, limit=min(limit, MAX_PAGE))
+        return page.to_api()
 
     @api.get(
-        "/{job_id}/checkpoints", response_model=schemas.CheckpointList, summary="Job checkpoints"
+        "/{fine_tuning_job_id}/checkpoints",
+        response_model=schemas.CheckpointList,
+        summary="Job checkpoints",
     )
     def list_checkpoints(
-        job_id: str, after: str | None = None, limit: Limit100 = 10
+        fine_tuning_job_id: str, after: str | None = None, limit: Limit = 10
     ) -> dict[str, Any]:
-        _job(store, job_id)
-        return store.list_checkpoints(job_id, after=after, limit=limit).to_api()
+        _job(store, fine_tuning_job_id)
+        page = store.list_checkpoints(fine_tuning_job_id, after=after, limit=min(limit, MAX_PAGE))
+        return page.to_api()
 
     return api
 
@@ -193,7 +236,7 @@ def _new_job(state: ServerState, body: JobCreateRequest) -> JobRecord:
         _check_training_file(store, body.validation_file, "validation_file")
     _check_method_supported(trainer, base_model, body.method.type if body.method else "supervised")
     method = requested_method(body)
-    if body.seed is not None and not 0 <= body.seed <= 2_147_483_647:
+    if body.seed is not None and not 0 <= body.seed <= SEED_MAX:
         raise ApiError(400, "Invalid 'seed': must be between 0 and 2147483647.", param="seed")
     return JobRecord(
         id=ids.job_id(),
@@ -205,7 +248,7 @@ def _new_job(state: ServerState, body: JobCreateRequest) -> JobRecord:
         status="validating_files",
         method=method.record(),
         hyperparameters=dict(method.hyperparameters),
-        seed=body.seed if body.seed is not None else secrets.randbelow(2_147_483_647),
+        seed=body.seed if body.seed is not None else secrets.randbelow(SEED_MAX),
         suffix=body.suffix,
         metadata=body.metadata,
     )
