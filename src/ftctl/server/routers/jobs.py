@@ -199,7 +199,22 @@ def _metadata_filter(request: Request) -> tuple[dict[str, str], bool]:
         if key == "metadata" and value == "null":
             only_null = True
         elif key.startswith("metadata[") and key.endswith("]"):
-            wanted[key[len("metadata[") : -1]] = value
+            name = key[len("metadata[") : -1]
+            if "[" in name or "]" in name:
+                # metadata[a][b]=...: metadata values are strings, never objects.
+                raise ApiError(
+                    400,
+                    f"Invalid '{key}': metadata filters are metadata[key]=value, "
+                    "with a string value.",
+                    param="metadata",
+                )
+            if name in wanted:
+                raise ApiError(
+                    400,
+                    f"Invalid '{key}': given more than once; a metadata filter has one value.",
+                    param="metadata",
+                )
+            wanted[name] = value
     if only_null and wanted:
         raise ApiError(
             400,
