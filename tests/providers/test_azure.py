@@ -217,3 +217,22 @@ def test_azure_errors_say_what_to_do(
     wrong = AzureProvider("azure", _config(azure, max_retries=0), api_key="e" * 32)
     with pytest.raises(ProviderAPIError, match="check apiKeyEnv"):
         wrong.list_jobs()
+
+
+@pytest.mark.parametrize("auth", ["key", "entra"])
+def test_the_dated_api_for_resources_that_still_need_it(
+    azure: RunningDouble, train_file: Path, auth: str
+) -> None:
+    config = _config(azure, auth=auth, api_version="2025-04-01-preview")
+    provider = (
+        AzureProvider("azure", config, api_key=API_KEY)
+        if auth == "key"
+        else AzureProvider("azure", config, credential=default_credential())
+    )
+    model = _trained(provider, train_file)
+    provider.deploy("bot-prod", model, "Standard", 1, {})
+    assert provider.chat(model, [{"role": "user", "content": "hi"}], 8, 0.0, None)
+    data_plane = [s for s in azure.double.seen if s.path.startswith("/openai/")]
+    assert {s.auth for s in data_plane} == {"api-key" if auth == "key" else "bearer"}
+    assert set(azure.double.dated_api_versions) == {"2025-04-01-preview"}
+    assert azure.double.chats == ["bot-prod"]

@@ -60,6 +60,7 @@ class AzureDouble:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
     chats: list[str] = field(default_factory=list)  # deployment names that answered
+    dated_api_versions: list[str] = field(default_factory=list)
     _polls: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -105,6 +106,7 @@ class AzureDouble:
         query = parse_qsl(request.url.query, keep_blank_values=True)
         if path == "/msi/token":
             return self._msi_token(request, dict(query))
+        path, raw = self._from_dated_api(path, query, raw)
         operation = spec_check.find_operation(method, path)
         auth = _auth_kind(request)
         self.seen.append(
@@ -134,6 +136,25 @@ class AzureDouble:
         if payload is None:
             return Response(status_code=status)
         return JSONResponse(payload, status)
+
+    def _from_dated_api(
+        self, path: str, query: list[tuple[str, str]], raw: bytes
+    ) -> tuple[str, bytes]:
+        """The dated API (`/openai/...?api-version=…`, chat under `/deployments/{name}/`) is
+        served by the v1 operations (its own description is not vendored); `api-version`
+        is required there, and is a described (optional) parameter of the v1 operations."""
+        if not path.startswith("/openai/") or path.startswith("/openai/v1/"):
+            return path, raw
+        self.dated_api_versions.extend(v for n, v in query if n == "api-version")
+        if not any(n == "api-version" for n, _ in query):
+            self.violations.append(f"{path}: the dated API needs api-version")
+        rest = path.removeprefix("/openai")
+        if rest.startswith("/deployments/") and rest.endswith("/chat/completions"):
+            name = rest.split("/")[2]
+            body = json.loads(raw) if raw else {}
+            raw = json.dumps({**body, "model": name}).encode()
+            rest = "/chat/completions"
+        return "/openai/v1" + rest, raw
 
     def _authorize(self, request: Request, document: str) -> tuple[int, Any] | None:
         header = request.headers.get("authorization", "")
