@@ -144,6 +144,7 @@ def test_azure_project_end_to_end(tmp_path: Path, double: tuple[AzureDouble, str
     assert v1.startswith("gpt-4o-mini-2024-07-18.ft-")
     assert azure.deployments["mini-prod"]["sku"] == {"name": "Standard", "capacity": 2}
     assert run("output", "mini").stdout.strip() == v1
+    assert run("output", "mini", "--deployment").stdout.strip() == "mini-prod"
     listed = run("state", "list").stdout
     assert "deployment.mini.prod" in listed and "alias.mini.prod" in listed
     assert run("plan", "--detailed-exitcode", check=0)

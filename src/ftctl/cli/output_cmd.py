@@ -16,27 +16,36 @@ from ftctl.state.store import open_state
 @click.command()
 @click.argument("project")
 @click.argument("alias", required=False)
+@click.option(
+    "--deployment",
+    is_flag=True,
+    help="Print the name of the deployment that serves the alias (Azure) instead.",
+)
 @pass_app
-def output(app: AppContext, project: str, alias: str | None) -> None:
+def output(app: AppContext, project: str, alias: str | None, deployment: bool) -> None:
     """Print the model id PROJECT's ALIAS (default: its promote alias) points to."""
     workspace = load_workspace(app.workspace_dir)
     if alias is None:
         configured = next((p for p in workspace.projects if p.name == project), None)
         promote = configured.model.spec.promote if configured else None
         alias = promote.alias if promote else "prod"
-    record = snapshot_or_empty(open_state(workspace)).alias(project, alias)  # never creates it
+    snapshot = snapshot_or_empty(open_state(workspace))  # never creates it
+    record = snapshot.alias(project, alias)
     if record is None:
         raise FtctlError(f"alias.{project}.{alias} is not in the state (nothing promoted yet?)")
+    # On providers whose models serve only through a deployment, callers use its name.
+    served = snapshot.deployment(project, alias)
+    if deployment and served is None:
+        raise FtctlError(f"deployment.{project}.{alias} is not in the state (no deployment)")
     if app.json_output:
-        click.echo(
-            json.dumps(
-                {
-                    "project": project,
-                    "alias": alias,
-                    "version": record.version,
-                    "model_id": record.model_id,
-                }
-            )
-        )
+        out: dict[str, object] = {
+            "project": project,
+            "alias": alias,
+            "version": record.version,
+            "model_id": record.model_id,
+        }
+        if served is not None:
+            out["deployment"] = served.name
+        click.echo(json.dumps(out))
     else:
-        click.echo(record.model_id)
+        click.echo(served.name if deployment and served is not None else record.model_id)
