@@ -236,3 +236,15 @@ def test_the_dated_api_for_resources_that_still_need_it(
     assert {s.auth for s in data_plane} == {"api-key" if auth == "key" else "bearer"}
     assert set(azure.double.dated_api_versions) == {"2025-04-01-preview"}
     assert azure.double.chats == ["bot-prod"]
+
+
+def test_no_credential_for_resource_manager_is_a_clear_error(
+    azure: RunningDouble, keyed: AzureProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDENTITY_HEADER", "wrong")  # the managed identity refuses
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+    with pytest.raises(
+        CredentialsError, match="cannot get a Microsoft Entra ID token for https://management"
+    ):
+        keyed.list_deployments()
+    assert azure.double.count("Deployments_List") == 0

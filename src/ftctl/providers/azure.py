@@ -190,9 +190,10 @@ class AzureProvider(OpenAIProvider):
         try:
             token = str(self._credential.get_token(scope).token)
         except Exception as error:  # azure-identity raises several unrelated types
+            first_line = (str(error).splitlines() or [type(error).__name__])[0]
             raise CredentialsError(
                 f"provider {self.name!r}: cannot get a Microsoft Entra ID token for {scope}: "
-                f"{self._scrub(str(error)).splitlines()[0] if str(error) else type(error).__name__}"
+                f"{self._scrub(first_line)}"
             ) from None
         if token not in self._secrets:
             self._secrets.append(token)
