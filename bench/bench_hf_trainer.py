@@ -163,6 +163,8 @@ def main() -> None:
     pairs = list(zip(ftctl["losses"], plain["losses"], strict=False))
     worst = max((abs(a - b) for a, b in pairs), default=float("nan"))
     print(f"throughput ftctl / plain TRL: {ratio:.3f} (goal >= 0.95)")
+    first = ", ".join(f"{a:.4f}/{b:.4f}" for a, b in pairs[:4])
+    print(f"first steps' losses (ftctl/plain): {first}")
     print(
         f"loss curves: {len(ftctl['losses'])} and {len(plain['losses'])} steps, largest "
         f"per-step difference {worst:.2e}; trained tokens {ftctl['trained_tokens']:,} and "

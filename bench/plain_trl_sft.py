@@ -17,7 +17,7 @@ import resource
 
 import torch
 from peft import LoraConfig
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, set_seed
 from trl import SFTConfig, SFTTrainer
 
 from datasets import Dataset
@@ -51,6 +51,7 @@ def main() -> None:
     dataset = Dataset.from_list(
         [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
     )
+    set_seed(args.seed)  # before the LoRA weights are initialised, as ftctl does
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
     model = AutoModelForCausalLM.from_pretrained(args.model_dir)
     cuda = torch.cuda.is_available()
