@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ftctl.server.launcher import LocalServerHandle
+from ftctl.providers.local_launcher import LocalServerHandle
 from ftctl.state.sqlite import SqliteStateStore
 
 from ..support.local_server import provider, running_local_server

@@ -40,7 +40,9 @@ def test_a_hub_model_is_found_in_hf_home(tmp_path: Path, monkeypatch: pytest.Mon
     assert hf.locate(f"hf:acme/tiny-chat@{'a' * 40}") == main
 
 
-def test_a_missing_model_names_the_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_model_names_the_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ftctl.server.launcher import ensure_local_server, stop_local_server
+from ftctl.providers.local_launcher import ensure_local_server, stop_local_server
 
 pytestmark = [pytest.mark.e2e]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
+from ftctl.providers.local_launcher import LocalServerHandle, ensure_local_server, stop_local_server
 
 from ..support.cli import run_ftctl
 

@@ -14,8 +14,8 @@ import pytest
 
 from ftctl.config.loader import load_workspace
 from ftctl.providers.base import JobRequest
+from ftctl.providers.local_launcher import stop_local_server
 from ftctl.providers.registry import open_provider
-from ftctl.server.launcher import stop_local_server
 
 pytestmark = pytest.mark.e2e
 

@@ -23,8 +23,8 @@ from ftctl.datasets.build import build_project
 from ftctl.plan.desired import desired_project
 from ftctl.plan.fingerprint import fingerprint
 from ftctl.providers.base import JobRequest, RemoteJob
+from ftctl.providers.local_launcher import LocalServerHandle, ensure_local_server, stop_local_server
 from ftctl.providers.openai_api import OpenAIProvider
-from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
 from ftctl.state.model import AliasRecord, AuditEntry, VersionRecord
 from ftctl.state.sqlite import SqliteStateStore
 

@@ -94,9 +94,7 @@ def test_reinforcement_on_an_hf_model_is_refused_by_validate(tmp_path: Path) -> 
     ) in result.stdout + result.stderr
 
 
-def test_validate_fails_only_when_the_project_is_named(
-    tmp_path: Path, offline_cache: Path
-) -> None:
+def test_validate_fails_only_when_the_project_is_named(tmp_path: Path, offline_cache: Path) -> None:
     root = write_workspace(tmp_path / "ws", "hf:acme/tiny-chat")
     env = {**os.environ, "HF_HUB_CACHE": str(offline_cache)}
 

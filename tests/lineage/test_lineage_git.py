@@ -19,7 +19,7 @@ import git
 import jsonschema
 import pytest
 
-from ftctl.server.launcher import LocalServerHandle
+from ftctl.providers.local_launcher import LocalServerHandle
 
 from ..support.cli import run_ftctl
 from ..support.local_server import running_local_server

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ftctl.server.launcher import LocalServerHandle
+from ftctl.providers.local_launcher import LocalServerHandle
 
 from ..support.azure_double.fixtures import azure
 from ..support.local_server import provider, running_local_server

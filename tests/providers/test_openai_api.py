@@ -18,12 +18,12 @@ from ftctl.providers.base import (
     Provider,
     RemoteJob,
 )
+from ftctl.providers.local_launcher import LocalServerHandle
 from ftctl.providers.openai_api import (
     META_REQUEST,
     OpenAIProvider,
     training_not_available_hint,
 )
-from ftctl.server.launcher import LocalServerHandle
 
 from ..support.fake_openai import fake_openai
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from ftctl.config.loader import LoadedWorkspace, load_workspace
+from ftctl.config.local_server import ServerInfo
 from ftctl.errors import ConfigError, CredentialsError
+from ftctl.providers.local_launcher import LocalServerHandle, stop_local_server
 from ftctl.providers.registry import open_provider
-from ftctl.server.launcher import LocalServerHandle, ServerInfo, stop_local_server
 
 WORKSPACE = """\
 apiVersion: ftctl/v1

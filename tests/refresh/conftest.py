@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ftctl.providers.local_launcher import LocalServerHandle
 from ftctl.providers.openai_api import OpenAIProvider
-from ftctl.server.launcher import LocalServerHandle
 
 from ..support.local_server import provider, running_local_server
 

@@ -31,7 +31,7 @@ from _kit import (
 )
 from openai.types.fine_tuning import FineTuningJob
 
-from ftctl.server.launcher import ensure_local_server, stop_local_server
+from ftctl.providers.local_launcher import ensure_local_server, stop_local_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

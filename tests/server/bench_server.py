@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from openai import OpenAI
 
-from ftctl.server.launcher import ensure_local_server, stop_local_server
+from ftctl.providers.local_launcher import ensure_local_server, stop_local_server
 
 
 def _latencies_ms(url: str, n: int = 40) -> list[float]:

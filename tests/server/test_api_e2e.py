@@ -16,7 +16,7 @@ import pytest
 from openai import OpenAI
 from openai.types.fine_tuning import FineTuningJob
 
-from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
+from ftctl.providers.local_launcher import LocalServerHandle, ensure_local_server, stop_local_server
 
 JsonlMaker = Callable[..., bytes]
 JobWaiter = Callable[..., FineTuningJob]  # the fixtures of conftest.py

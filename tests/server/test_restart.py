@@ -14,7 +14,8 @@ import pytest
 from openai import OpenAI
 from openai.types.fine_tuning import FineTuningJob
 
-from ftctl.server.launcher import ServerInfo, ensure_local_server, stop_local_server
+from ftctl.config.local_server import ServerInfo
+from ftctl.providers.local_launcher import ensure_local_server, stop_local_server
 
 JsonlMaker = Callable[..., bytes]
 JobWaiter = Callable[..., FineTuningJob]  # the fixtures of conftest.py

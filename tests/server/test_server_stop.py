@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from ftctl.server.launcher import ensure_local_server
+from ftctl.providers.local_launcher import ensure_local_server
 
 
 def run_stop(data_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ftctl.providers.local_launcher import LocalServerHandle, ensure_local_server, stop_local_server
 from ftctl.providers.openai_api import OpenAIProvider
-from ftctl.server.launcher import LocalServerHandle, ensure_local_server, stop_local_server
 
 
 @contextmanager

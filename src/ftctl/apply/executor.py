@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ftctl import __version__
 from ftctl.apply.gating import GateInputs, run_gates
+from ftctl.apply.records import version_record
 from ftctl.apply.waiting import DEFAULT_OUTAGE_S, PollPolicy, wait_for_job
 from ftctl.errors import FtctlError, GateError, PlanError, ProviderAPIError, ProviderError
 from ftctl.events import Event, EventSink, ignore
@@ -27,6 +28,7 @@ from ftctl.plan.changes import (
     CheckChange,
     DeployChange,
     DriftChange,
+    ImportChange,
     NewVersionChange,
     Plan,
     PromoteChange,
@@ -205,6 +207,8 @@ class Executor:
                 return self._upload(_expect(change, UploadChange, action))
             case Action.CREATE:
                 return self._create(_expect(change, NewVersionChange, action))
+            case Action.ADOPT if isinstance(change, ImportChange):
+                return self._import(change)
             case Action.ADOPT:
                 return self._adopt(_expect(change, NewVersionChange, action))
             case Action.WAIT:
@@ -348,29 +352,54 @@ class Executor:
         return {"job_id": job.id, "fingerprint": change.spec.fingerprint}
 
     def _record_job(self, change: NewVersionChange, job: RemoteJob) -> None:
-        spec = change.spec
-        record = VersionRecord(
-            project=change.project,
-            number=spec.number,
-            fingerprint=spec.fingerprint,
-            fingerprint_inputs=dict(spec.fingerprint_inputs),
-            provider=spec.provider,
-            base_model=spec.base_model,
-            method=spec.method,
-            hyperparameters=dict(spec.hyperparameters),
-            seed=spec.seed,
-            train_sha256=spec.train_sha256,
-            validation_sha256=spec.validation_sha256,
-            train_file_id=job.training_file,
-            validation_file_id=job.validation_file,
-            job_id=job.id,
-            status="running",
-            git_commit=self.options.git_commit,
+        record = version_record(
+            change.project,
+            change.spec,
+            job,
             plan_id=self.plan.plan_id,
-            created_at=iso_from_unix(job.created_at) if job.created_at else utc_now(),
+            git_commit=self.options.git_commit,
             build=_build_record(self.options.build_records.get(change.project)),
         )
         self._write(self._state.with_version(record))
+
+    def _import(self, change: ImportChange) -> dict[str, Any]:
+        """Record an existing job as the provider shows it now, with the files it
+        trained on when they hold the configured data: one state write, one audit entry."""
+        provider = self.providers(change.spec.provider)
+        job = provider.retrieve_job(change.job_id)
+        checkpoints = provider.list_checkpoints(job.id) if job.status == "succeeded" else []
+        record = version_record(
+            change.project,
+            change.spec,
+            job,
+            plan_id=self.plan.plan_id,
+            git_commit=job.metadata.get(META_COMMIT),
+            imported=True,
+            checkpoints=checkpoints,
+        )
+        snapshot = self._state.with_version(record)
+        for file in change.files:
+            current = snapshot.dataset(change.project, file.split)
+            if current is None or current.sha256 != file.sha256:
+                snapshot = snapshot.with_dataset(
+                    DatasetRecord(
+                        project=change.project,
+                        split=file.split,
+                        sha256=file.sha256,
+                        provider=provider.name,
+                        file_id=file.file_id,
+                        examples=file.examples,
+                        tokens=file.tokens,
+                        uploaded_at=utc_now(),
+                    )
+                )
+        self._write(snapshot)
+        return {
+            "job_id": job.id,
+            "model_id": job.fine_tuned_model,
+            "fingerprint": record.fingerprint,
+            "mismatches": list(change.mismatches),
+        }
 
     def _wait(self, change: ResourceChange) -> dict[str, Any]:
         version = self._version(change)
@@ -595,9 +624,11 @@ class Executor:
         return {"model_id": model_id}
 
     def _forget(self, change: ResourceChange) -> dict[str, Any]:
-        if self._state.find(change.address) is not None:
-            self._write(self._state.without(change.address))
-        return {"forgotten": change.address}
+        record = self._state.find(change.address)
+        if record is None:
+            return {"forgotten": change.address}
+        self._write(self._state.without(change.address))
+        return {"forgotten": change.address, "record": record.to_dict()}
 
     def _record_drift(self, change: DriftChange) -> dict[str, Any]:
         record = self._state.find(change.address)

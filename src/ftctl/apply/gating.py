@@ -63,6 +63,7 @@ def _run_eval(inputs: GateInputs, gate: EvalGate, events: EventSink) -> EvalRepo
     if inputs.project_dir is None:
         raise GateError("the project directory is unknown: cannot read the graders' files")
     baseline, skipped = _baseline(gate.baseline, inputs.baseline_models)
+
     def complete(
         *,
         model: str,

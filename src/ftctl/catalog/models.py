@@ -112,7 +112,9 @@ MODELS: dict[str, ModelInfo] = {m.id: m for m in _MODELS}
 # fine-tuning" and "Test a fine-tuned model"). The figures are those of the Azure OpenAI
 # pricing page as ftctl's maintainers last read it; this build could not re-read the live
 # page, so `plan` labels them estimates with their date and source.
-AZURE_PRICE_SOURCE = "https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/"
+AZURE_PRICE_SOURCE = (
+    "https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/"
+)
 AZURE_PRICES_AS_OF = date(2026, 11, 1)
 
 

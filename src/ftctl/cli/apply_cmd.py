@@ -19,11 +19,9 @@ from ftctl.errors import FtctlError, UserAbort
 from ftctl.events import Event, EventSink
 from ftctl.plan.changes import Plan, PlanOptions
 from ftctl.plan.savedplan import looks_like_plan_file, read_plan
-from ftctl.providers.base import Provider
 
 if TYPE_CHECKING:
     from ftctl.apply.executor import ApplyResult
-    from ftctl.ops.prepare import Prepared
 
 
 @contextmanager
@@ -95,100 +93,6 @@ def confirm(app: AppContext, question: str, auto_approve: bool) -> None:
         raise UserAbort("Apply cancelled.")
 
 
-@contextmanager
-def planning_under_lock(
-    app: AppContext, projects: tuple[str, ...], operation: str, lock_timeout: float
-) -> Iterator[Prepared]:
-    """Build the data, then take the state lock and read the state under it, as Terraform
-    does: the plan is made from (and applied to) a state nobody else changes meanwhile."""
-    from ftctl.apply.identity import who
-    from ftctl.ops.prepare import load_desired, with_state
-    from ftctl.state.store import open_state
-
-    events = app.event_sink()
-    workspace, desired = load_desired(app.workspace_dir, projects, events)
-    store = open_state(workspace)
-    with store.lock(operation, who(workspace.root), timeout_s=lock_timeout, events=events):
-        yield with_state(workspace, desired, store)
-
-
-def on_demand_servers(prepared: Prepared) -> list[str]:
-    """Local providers whose server ftctl starts itself: restarted, such a server comes back
-    on another port, so a wait cannot outlast its outage and gives up at once."""
-    from ftctl.config.models import LocalProvider
-
-    return [
-        name
-        for name, config in prepared.workspace.model.providers.items()
-        if isinstance(config, LocalProvider) and config.base_url is None
-    ]
-
-
-def run_apply(
-    app: AppContext,
-    plan: Plan,
-    prepared: Prepared,
-    *,
-    wait: bool,
-    lock_timeout: float,
-    operation: str = "apply",
-    locked: bool = False,
-) -> ApplyResult:
-    """Apply `plan`; `locked` when the caller planned under the state lock it still holds."""
-    from ftctl.apply.executor import ApplyOptions, apply_locked, apply_plan
-    from ftctl.apply.identity import git_commit, who
-
-    root = prepared.workspace.root
-    commit, user = git_commit(root), who(root)
-    options = ApplyOptions(
-        who=user,
-        git_commit=commit,
-        operation=operation,
-        wait=wait,
-        lock_timeout_s=lock_timeout,
-        project_dirs={p.name: p.dir for p in prepared.workspace.projects},
-        build_records=build_records(plan, prepared, user, commit),
-        outage_timeouts=dict.fromkeys(on_demand_servers(prepared), 0.0),
-    )
-
-    def provider(name: str) -> Provider:
-        return prepared.providers(name)
-
-    for name in providers_needed(plan, prepared):
-        provider(name)  # a missing API key fails here, before anything is uploaded or trained
-    execute = apply_locked if locked else apply_plan
-    with progress_sink(app) as events:
-        result = execute(plan, prepared.store, provider, prepared.desired, options, events)
-    report(app, plan, result)
-    return result
-
-
-def build_records(
-    plan: Plan, prepared: Prepared, who: str, commit: str | None
-) -> dict[str, dict[str, Any]]:
-    """What each project that trains a version is built from, read before anything runs."""
-    from ftctl.lineage.sources import build_record
-
-    training = {c.project for c in plan.changes if c.address.startswith("version.")}
-    return {
-        p.name: build_record(prepared.workspace, p, who=who, git_commit=commit)
-        for p in prepared.workspace.projects
-        if p.name in training
-    }
-
-
-def providers_needed(plan: Plan, prepared: Prepared) -> list[str]:
-    """The providers of every project the plan changes (state-only projects: their versions')."""
-    names: set[str] = set()
-    for project in {change.project for change in plan.changes}:
-        desired = prepared.desired.get(project)
-        if desired is not None:
-            names.add(desired.provider)
-        else:
-            names.update(v.provider for v in prepared.snapshot.versions_of(project))
-    return sorted(names)
-
-
 def report(app: AppContext, plan: Plan, result: ApplyResult) -> None:
     if app.json_output:
         payload = {
@@ -241,32 +145,34 @@ def apply(
     app: AppContext, args: tuple[str, ...], auto_approve: bool, no_wait: bool, lock_timeout: float
 ) -> None:
     """Upload data, train, wait, check gates and move aliases, as planned."""
-    from ftctl.ops.prepare import Prepared, ProviderPool, load_desired, make_plan
-    from ftctl.state.store import open_state
+    from ftctl.ops.apply import apply_prepared, open_saved_plan, plan_for_apply
 
     events = app.event_sink()
     plan_file = Path(args[0]) if len(args) == 1 else None
     if plan_file is not None and (plan_file.suffix in (".plan", ".json") or plan_file.is_file()):
         if not looks_like_plan_file(plan_file):
             read_plan(plan_file)  # raises the precise reason
-        saved = read_plan(plan_file)
-        projects = sorted({key.split(".", 1)[0] for key in saved.data_hashes})
-        workspace, desired = load_desired(app.workspace_dir, projects, events)
-        store = open_state(workspace)
-        prepared = Prepared(workspace, desired, store, store.read(), ProviderPool(workspace))
-        result = run_apply(app, saved, prepared, wait=not no_wait, lock_timeout=lock_timeout)
+        saved, prepared = open_saved_plan(app.workspace_dir, plan_file, events)
+        with progress_sink(app) as progress:
+            result = apply_prepared(
+                saved, prepared, wait=not no_wait, lock_timeout=lock_timeout, events=progress
+            )
+        report(app, saved, result)
     else:
         refuse_without_terminal(app, auto_approve)  # before anything is built or refreshed
-        with planning_under_lock(app, args, "apply", lock_timeout) as prepared:
-            plan = make_plan(prepared, PlanOptions(projects=args), events)
+        options = PlanOptions(projects=args)
+        with plan_for_apply(
+            app.workspace_dir, options, operation="apply", lock_timeout=lock_timeout, events=events
+        ) as planned:
+            plan = planned.plan
             if not plan.has_changes or not app.json_output:
                 print_plan(app, plan)  # in --json mode only the apply report goes to stdout
             if not plan.has_changes:
                 return
             confirm(app, "Do you want to perform these actions?", auto_approve)
-            result = run_apply(
-                app, plan, prepared, wait=not no_wait, lock_timeout=lock_timeout, locked=True
-            )
+            with progress_sink(app) as progress:
+                result = planned.apply(wait=not no_wait, events=progress)
+            report(app, plan, result)
     if not result.ok:
         raise FtctlError(failure_summary(result))
 

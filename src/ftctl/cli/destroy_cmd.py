@@ -7,9 +7,9 @@ import click
 from ftctl.cli.apply_cmd import (
     confirm,
     failure_summary,
-    planning_under_lock,
+    progress_sink,
     refuse_without_terminal,
-    run_apply,
+    report,
 )
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.cli.options import lock_timeout_option
@@ -30,25 +30,22 @@ def destroy(
 
     Refused when the project sets lifecycle.preventDestroy.
     """
-    from ftctl.ops.prepare import make_plan
+    from ftctl.ops.apply import plan_for_apply
 
     events = app.event_sink()
     refuse_without_terminal(app, auto_approve)  # before anything is built or refreshed
-    with planning_under_lock(app, projects, "destroy", lock_timeout) as prepared:
-        plan = make_plan(prepared, PlanOptions(projects=projects, destroy=True), events)
+    options = PlanOptions(projects=projects, destroy=True)
+    with plan_for_apply(
+        app.workspace_dir, options, operation="destroy", lock_timeout=lock_timeout, events=events
+    ) as planned:
+        plan = planned.plan
         if not plan.has_changes or not app.json_output:
             print_plan(app, plan)
         if not plan.has_changes:
             return
         confirm(app, "Do you really want to destroy these resources?", auto_approve)
-        result = run_apply(
-            app,
-            plan,
-            prepared,
-            wait=True,
-            lock_timeout=lock_timeout,
-            operation="destroy",
-            locked=True,
-        )
+        with progress_sink(app) as progress:
+            result = planned.apply(wait=True, events=progress)
+        report(app, plan, result)
     if not result.ok:
         raise FtctlError(failure_summary(result))

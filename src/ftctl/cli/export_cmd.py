@@ -16,10 +16,11 @@ import click
 
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.cli.state_cmd import snapshot_or_empty, workspace_config
-from ftctl.config.models import LocalProvider
+from ftctl.config.local_server import has_data
 from ftctl.errors import FtctlError
 from ftctl.lineage.card import model_card
 from ftctl.lineage.graph import DEFAULT_ALIAS, lineage_of
+from ftctl.providers.registry import local_data_dir
 from ftctl.state.store import open_state
 
 
@@ -52,8 +53,8 @@ def export(app: AppContext, project: str, target: str, out: Path, merged: bool) 
             f"{version.address} ({version.model_id}) was trained from {root_base}: only "
             "open-weights (hf:) fine-tunes of the local server can be exported"
         )
-    provider = workspace.model.providers.get(version.provider)
-    if not isinstance(provider, LocalProvider) or provider.base_url is not None:
+    data_dir = local_data_dir(workspace, version.provider)
+    if data_dir is None:
         raise FtctlError(
             f"{version.address} was trained by provider {version.provider!r}, whose weights "
             "are not in this workspace (export needs the embedded local server's data)"
@@ -61,10 +62,9 @@ def export(app: AppContext, project: str, target: str, out: Path, merged: bool) 
     missing = hf.missing_train_packages()
     if missing:
         raise FtctlError(f"export needs the 'train' extra: {hf.INSTALL_COMMAND}")
-    from ftctl.server.store import Store, has_data
+    from ftctl.server.store import Store
     from ftctl.server.trainers.hf.export import export as write_export
 
-    data_dir = workspace.root / provider.data_dir
     record = None
     if has_data(data_dir):
         server_store = Store(data_dir)

@@ -81,7 +81,7 @@ def plan(
     changed_since: str | None,
 ) -> None:
     """Show what `ftctl apply` would do to make the providers match the YAML."""
-    from ftctl.ops.prepare import make_plan, prepare  # heavy: keeps `ftctl --help` quick
+    from ftctl.ops.prepare import plan_workspace  # heavy: keeps `ftctl --help` quick
 
     events = app.event_sink()
     unchanged = None
@@ -90,7 +90,6 @@ def plan(
     if unchanged is not None:
         result = unchanged
     else:
-        prepared = prepare(app.workspace_dir, projects, events)
         options = PlanOptions(
             projects=projects,
             targets=targets,
@@ -98,7 +97,7 @@ def plan(
             destroy=destroy,
             refresh_only=refresh_only,
         )
-        result = make_plan(prepared, options, events)
+        result = plan_workspace(app.workspace_dir, options, events)
     print_plan(app, result, markdown=markdown)
     if out is not None:
         write_plan(result, out)

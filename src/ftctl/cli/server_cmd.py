@@ -77,9 +77,10 @@ def server(
     stop: bool,
 ) -> None:
     """Run the local fine-tuning server (OpenAI-compatible API) until interrupted."""
+    from ftctl.providers.local_launcher import stop_local_server
     from ftctl.server.app import ServerSettings, create_app
     from ftctl.server.faults import FaultSpec, FaultSpecError
-    from ftctl.server.launcher import serve, stop_local_server
+    from ftctl.server.launcher import serve
 
     directory = (data_dir or app.workspace_dir / ".ftctl" / "server").resolve()
     if stop:

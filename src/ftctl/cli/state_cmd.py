@@ -12,27 +12,23 @@ import click
 
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.cli.options import lock_timeout_option
-from ftctl.config.loader import LoadedWorkspace, read_workspace
-from ftctl.errors import ConfigError, StateError, UserAbort
-from ftctl.state.holder import holder_is_alive
-from ftctl.state.identity import current_user
-from ftctl.state.model import Address, AliasRecord, AuditEntry, StateSnapshot, VersionRecord
-from ftctl.state.store import StateStore, open_state
+from ftctl.config.loader import LoadedWorkspace
+from ftctl.errors import StateError, UserAbort
+from ftctl.ops import state as ops_state
+from ftctl.ops.prepare import recorded_or_empty
+from ftctl.state.model import Address, StateSnapshot
+from ftctl.state.store import StateStore
 
 JSON_HELP = "Print the result as JSON."
 
 
 def workspace_config(app: AppContext) -> LoadedWorkspace:
     """The workspace from ftctl.yaml alone: broken project files do not block state commands."""
-    report = read_workspace(app.workspace_dir)
-    if report.workspace is None:
-        own = [d for d in report.diagnostics if d.file.endswith("ftctl.yaml")]
-        raise ConfigError.from_diagnostics(own or report.diagnostics)
-    return report.workspace
+    return ops_state.workspace_config(app.workspace_dir)
 
 
 def state_store(app: AppContext) -> StateStore:
-    return open_state(workspace_config(app))
+    return ops_state.state_store(app.workspace_dir)
 
 
 def recorded_snapshot(store: StateStore) -> StateSnapshot | None:
@@ -43,7 +39,7 @@ def recorded_snapshot(store: StateStore) -> StateSnapshot | None:
 
 def snapshot_or_empty(store: StateStore) -> StateSnapshot:
     """The stored snapshot, or an empty one (not persisted) when there is no state yet."""
-    return recorded_snapshot(store) or StateSnapshot.empty(workspace_id="")
+    return recorded_or_empty(store)
 
 
 def wants_json(app: AppContext, flag: bool) -> bool:
@@ -106,34 +102,12 @@ def rm(app: AppContext, addresses: tuple[str, ...], lock_timeout: float) -> None
 
     The job, model or file stays on the provider; ftctl no longer manages it.
     """
-    parsed = [Address.parse(a) for a in addresses]
-    store = state_store(app)
-    if not store.exists():  # nothing to forget: fail without creating a state
-        raise StateError(_missing(str(parsed[0]), []))
-    who = current_user(app.workspace_dir)
-    with store.lock("state rm", who, timeout_s=lock_timeout, events=app.event_sink()):
-        snapshot = store.read()
-        removed: list[tuple[str, dict[str, Any]]] = []
-        for addr in parsed:
-            record = snapshot.find(addr)
-            if record is None:
-                raise StateError(_missing(str(addr), snapshot.addresses()))
-            snapshot = snapshot.without(addr)
-            removed.append((str(addr), record.to_dict()))
-        store.write(snapshot)
-        for address, record_data in removed:
-            store.append_audit(
-                AuditEntry.new(
-                    who=who,
-                    operation="state rm",
-                    address=address,
-                    action="forget",
-                    detail={"record": record_data},
-                )
-            )
-    for address, _ in removed:
+    forgotten = ops_state.forget(
+        app.workspace_dir, addresses, lock_timeout=lock_timeout, events=app.event_sink()
+    )
+    for address in forgotten.removed:
         click.echo(f"Removed {address}")
-    for alias in _dangling_aliases(snapshot.aliases, snapshot.versions):
+    for alias in forgotten.dangling:
         app.err_console.print(
             f"Warning: {alias.address} points at version {alias.version}, which is no longer "
             "in the state",
@@ -141,37 +115,12 @@ def rm(app: AppContext, addresses: tuple[str, ...], lock_timeout: float) -> None
         )
 
 
-def _dangling_aliases(
-    aliases: tuple[AliasRecord, ...], versions: tuple[VersionRecord, ...]
-) -> list[AliasRecord]:
-    present = {(v.project, v.number) for v in versions}
-    return [a for a in aliases if (a.project, a.version) not in present]
-
-
 def _unlock(app: AppContext, lock_id: str, force: bool) -> None:
-    store = state_store(app)
-    if not store.exists():
-        raise StateError(f"no lock with id {lock_id!r}; the state is not locked")
-    held = store.current_lock()
-    if held is not None and held.id == lock_id and not force:
-        if holder_is_alive(held.host, held.pid, held.pid_started):
-            raise StateError(
-                f"refusing to remove {held.describe()}: that process is still running. "
-                f"Let it finish or stop it; `ftctl force-unlock -force {lock_id}` removes "
-                "the lock anyway"
-            )
+    def ask() -> None:
         if sys.stdin.isatty() and not app.json_output:
             _confirm_unlock()
-    store.force_unlock(lock_id)
-    store.append_audit(
-        AuditEntry.new(
-            who=current_user(app.workspace_dir),
-            operation="force-unlock",
-            address="",
-            action="unlock",
-            detail={"lock_id": lock_id},
-        )
-    )
+
+    ops_state.force_unlock(app.workspace_dir, lock_id, force=force, confirm=ask)
     click.echo(f"Lock {lock_id} removed. ftctl operations can take the state lock again.")
 
 
@@ -299,8 +248,7 @@ def _verify_audit(app: AppContext, json_flag: bool, export: Path | None, head: s
 
 
 def _missing(address: str, known: list[str]) -> str:
-    shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none"
-    return f"no resource at {address} in the state (addresses: {shown})"
+    return ops_state.missing(address, known)
 
 
 def _show_value(value: Any) -> str:

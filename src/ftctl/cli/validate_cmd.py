@@ -50,9 +50,7 @@ def collect_diagnostics(report: WorkspaceReport) -> list[Diagnostic]:
     return _collect(report)[0]
 
 
-def _collect(
-    report: WorkspaceReport, *, strict: bool = True
-) -> tuple[list[Diagnostic], set[Path]]:
+def _collect(report: WorkspaceReport, *, strict: bool = True) -> tuple[list[Diagnostic], set[Path]]:
     """The sorted diagnostics, and the project files whose data fails its policy (those
     diagnostics name the data files, so the project cannot be told from their file)."""
     diagnostics = list(report.diagnostics)

@@ -152,9 +152,7 @@ def is_openai_url(base_url: str | None) -> bool:
     return base_url is None or urlsplit(base_url).hostname == "api.openai.com"
 
 
-Provider = Annotated[
-    LocalProvider | OpenAIProvider | AzureProvider, Field(discriminator="type")
-]
+Provider = Annotated[LocalProvider | OpenAIProvider | AzureProvider, Field(discriminator="type")]
 
 
 class SqliteBackend(Spec):
@@ -510,9 +508,9 @@ class Adapter(Spec):
     rank: int | None = Field(None, ge=1, le=1024, description="LoRA rank (default 16).")
     alpha: float | None = Field(None, gt=0, description="LoRA alpha (default 32).")
     dropout: float | None = Field(None, ge=0, lt=1, description="LoRA dropout (default 0.05).")
-    target_modules: list[Annotated[str, StringConstraints(min_length=1)]] | Literal[
-        "all-linear"
-    ] | None = Field(None, description="Modules LoRA adapts (default all-linear).")
+    target_modules: (
+        list[Annotated[str, StringConstraints(min_length=1)]] | Literal["all-linear"] | None
+    ) = Field(None, description="Modules LoRA adapts (default all-linear).")
     gradient_checkpointing: bool | None = Field(
         None, description="Trade compute for memory (default false)."
     )
@@ -521,7 +519,9 @@ class Adapter(Spec):
     def _lora_only(self) -> Adapter:
         lora = (self.rank, self.alpha, self.dropout, self.target_modules)
         if self.type == "full" and any(value is not None for value in lora):
-            raise ValueError("rank, alpha, dropout and targetModules are only valid with type: lora")
+            raise ValueError(
+                "rank, alpha, dropout and targetModules are only valid with type: lora"
+            )
         return self
 
     def as_hyperparameters(self) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from ftctl import __version__
 from ftctl.catalog import hf
 from ftctl.catalog.models import ModelInfo, compatible_model, lookup_model
 from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnostics
-from ftctl.config.models import DerivedSplit, NearDedupeTransform, OpenAIProvider, SplitData
+from ftctl.config.models import DerivedSplit, NearDedupeTransform, SplitData
 from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
 from ftctl.datasets.canonical import canonical_json, sha256_hex
 from ftctl.datasets.checks import answer_problem
@@ -73,6 +73,7 @@ from ftctl.datasets.tokenizers import get_encoding
 from ftctl.datasets.transforms import TransformContext, TransformReport, apply_transforms
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
+from ftctl.providers.registry import capabilities
 
 METHOD_FORMAT: dict[str, Format] = {
     "supervised": "chat",
@@ -261,24 +262,18 @@ def _model_info(
 
 
 def _catalog_info(project: LoadedProject, workspace: LoadedWorkspace) -> ModelInfo:
-    config = workspace.model.providers.get(project.provider_name)
+    caps = capabilities(workspace, project.provider_name)
     try:
-        # Azure bills its own prices for the same model names.
-        return lookup_model(project.model.spec.base_model, config.type if config else None)
+        # Whose catalog prices apply (Azure bills its own for the same model names).
+        return lookup_model(project.model.spec.base_model, caps.pricing if caps else None)
     except DataError as error:
-        if _serves_its_own_models(workspace, project.provider_name):
+        if caps is not None and caps.own_models:
             # Another OpenAI-compatible endpoint: its model names are its own business.
             return compatible_model(project.model.spec.base_model)
         raise DataError(
             f"project '{project.name}': unknown base model",
             [project.source_map.diagnostic(("spec", "baseModel"), error.message, at_value=True)],
         ) from error
-
-
-def _serves_its_own_models(workspace: LoadedWorkspace, provider_name: str) -> bool:
-    """An `openai`-type provider whose `baseUrl` is not OpenAI's own API."""
-    config = workspace.model.providers.get(provider_name)
-    return isinstance(config, OpenAIProvider) and not config.is_openai_itself
 
 
 def declared_splits(project: LoadedProject) -> dict[SplitName, SplitData]:

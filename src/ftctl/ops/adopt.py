@@ -1,49 +1,82 @@
-"""Adopt an existing fine-tuning job as a version (`ftctl import ADDR JOB_ID`).
+"""`ftctl import ADDR JOB_ID`: adopt an existing fine-tuning job as a version.
 
-The version's fingerprint is computed exactly as the planner computes it
-(`DesiredProject.fingerprint_inputs`) when the job demonstrably trained what the
-configuration asks for: same base model, method, seed, explicit hyperparameters and the
-same data bytes. Otherwise the inputs are taken from the job itself (its data named by
-file id), the mismatches are reported, and the next plan trains a new version rather
-than pretending the adopted model matches the configuration.
+The job is looked up (an API error fails the command and nothing is written), the data
+is built, and under the state lock a one-change plan (`adopt`, see
+`ftctl.plan.adopt.import_change`) is applied by the executor, which writes the state and
+the audit entry.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-from ftctl.errors import ProviderError
-from ftctl.plan.desired import DesiredProject
-from ftctl.plan.fingerprint import fingerprint, fingerprint_inputs
-from ftctl.providers.base import (
-    META_COMMIT,
-    Provider,
-    RemoteCheckpoint,
-    RemoteJob,
-    SupportsDownload,
-)
-from ftctl.state.model import (
-    DatasetRecord,
-    StateSnapshot,
-    VersionRecord,
-    VersionStatus,
-    iso_from_unix,
-    utc_now,
-)
+from ftctl.apply.executor import ApplyOptions, apply_locked
+from ftctl.apply.identity import who
+from ftctl.config.loader import load_workspace
+from ftctl.datasets.build import build_project
+from ftctl.errors import FtctlError, ProviderError, StateError
+from ftctl.events import EventSink, ignore
+from ftctl.ops.prepare import direct_plan, quiet_steps, recorded_or_empty
+from ftctl.plan.adopt import import_change
+from ftctl.plan.desired import DesiredProject, desired_project
+from ftctl.providers.base import META_COMMIT, Provider, RemoteJob, SupportsDownload
+from ftctl.providers.registry import check_job_lookup, open_provider
+from ftctl.state.model import Address, StateSnapshot, VersionRecord
+from ftctl.state.store import open_state
 
 
 @dataclass(frozen=True)
-class Adoption:
-    """What `ftctl import` records: the version, any dataset records, and the reasons
-    the job does not match the configuration (empty when it does)."""
+class Imported:
+    """What `ftctl import` recorded, and how the job differs from the configuration."""
 
+    address: str
     version: VersionRecord
-    datasets: tuple[DatasetRecord, ...]
     mismatches: tuple[str, ...]
+
+
+def import_job(
+    root: Path, address: str, job_id: str, *, lock_timeout: float, events: EventSink = ignore
+) -> Imported:
+    addr = Address.parse(address)
+    if addr.kind != "version":
+        raise StateError(
+            f"only versions can be imported: expected version.<project>.<n>, got {address}"
+        )
+    workspace = load_workspace(root, [addr.project])
+    project = workspace.project(addr.project)
+    store = open_state(workspace)
+    _check_free(recorded_or_empty(store), addr, job_id)
+    check_job_lookup(workspace, project.provider_name, job_id)
+
+    provider = open_provider(workspace, project.provider_name)
+    job = provider.retrieve_job(job_id)
+    built = build_project(project, workspace, events)
+    desired = desired_project(workspace, project, built)
+
+    identity = who(root)
+    with store.lock("import", identity, timeout_s=lock_timeout, events=events):
+        snapshot = store.read()
+        _check_free(snapshot, addr, job_id)
+        matches = data_matches(provider, snapshot, desired, job)
+        change = import_change(desired=desired, number=addr.number, job=job, data_match=matches)
+        result = apply_locked(
+            direct_plan(snapshot, (change,)),
+            store,
+            lambda _name: provider,
+            {desired.name: desired},
+            ApplyOptions(
+                who=identity, git_commit=job.metadata.get(META_COMMIT), operation="import"
+            ),
+            quiet_steps(events),
+        )
+    if result.failed:
+        raise FtctlError("; ".join(message for _, message in result.failed))
+    assert result.snapshot is not None
+    version = result.snapshot.version(addr.project, addr.number)
+    assert version is not None
+    return Imported(str(addr), version, change.mismatches)
 
 
 def data_matches(
@@ -78,140 +111,12 @@ def _downloaded_sha256(provider: Provider, file_id: str) -> str | None:
         return None  # e.g. OpenAI refuses to return fine-tune files: not verifiable
 
 
-def adopt_job(
-    *,
-    desired: DesiredProject,
-    number: int,
-    job: RemoteJob,
-    data_match: Mapping[str, bool],
-    checkpoints: Sequence[RemoteCheckpoint] = (),
-    plan_id: str | None = None,
-) -> Adoption:
-    """The version (and dataset records) that adopting `job` as `number` records."""
-    mismatches = _mismatches(desired, job, data_match)
-    inputs = _job_inputs(desired, job, data_match) if mismatches else desired.fingerprint_inputs()
-    train_sha = str(inputs["data"]["train"])
-    validation_sha = inputs["data"]["validation"]
-    version = VersionRecord(
-        project=desired.name,
-        number=number,
-        fingerprint=fingerprint(inputs),
-        fingerprint_inputs=inputs,
-        provider=desired.provider,
-        base_model=job.model,
-        method=job.method,
-        hyperparameters=dict(job.hyperparameters),
-        seed=job.seed,
-        train_sha256=train_sha,
-        validation_sha256=validation_sha,
-        train_file_id=job.training_file,
-        validation_file_id=job.validation_file,
-        job_id=job.id,
-        model_id=job.fine_tuned_model,
-        status=_status(job),
-        metrics=final_metrics(checkpoints),
-        trained_tokens=job.trained_tokens,
-        git_commit=job.metadata.get(META_COMMIT),
-        plan_id=plan_id,
-        created_at=iso_from_unix(job.created_at),
-        finished_at=iso_from_unix(job.finished_at) if job.finished_at else None,
-        imported=True,
-    )
-    datasets: list[DatasetRecord] = []
-    if not mismatches:
-        for split, file_id in (("train", job.training_file), ("validation", job.validation_file)):
-            built = desired.splits.get(split)
-            if built is not None and file_id is not None:
-                datasets.append(
-                    DatasetRecord(
-                        project=desired.name,
-                        split=split,
-                        sha256=built.sha256,
-                        provider=desired.provider,
-                        file_id=file_id,
-                        examples=built.examples,
-                        tokens=built.tokens,
-                        uploaded_at=utc_now(),
-                    )
-                )
-    return Adoption(version, tuple(datasets), tuple(mismatches))
-
-
-def _job_inputs(
-    desired: DesiredProject, job: RemoteJob, data_match: Mapping[str, bool]
-) -> dict[str, Any]:
-    """The fingerprint inputs of a job that differs from the configuration: the
-    configuration's inputs with each differing field replaced by the job's value (data
-    it cannot be shown to match is named by file id), so that the next plan lists exactly
-    those fields as forcing a new version."""
-    wanted = desired.fingerprint_inputs()
-    seed = desired.spec.training.seed
-    hyperparameters = dict(wanted["hyperparameters"])
-    for key, value in wanted["hyperparameters"].items():
-        if value != "auto" and not _same_number(job.hyperparameters.get(key), value):
-            hyperparameters[key] = job.hyperparameters.get(key)
-    data = {}
-    for split, file_id in (("train", job.training_file), ("validation", job.validation_file)):
-        if data_match.get(split, False):
-            data[split] = wanted["data"][split]
-        else:
-            data[split] = f"file:{file_id}" if file_id else None
-    return fingerprint_inputs(
-        provider=desired.provider,
-        base_model=job.model,
-        method=job.method,
-        hyperparameters=hyperparameters,
-        seed=job.seed if seed is not None else None,
-        train_sha256=str(data["train"]),
-        validation_sha256=data["validation"],
-    )
-
-
-def _same_number(got: object, wanted: object) -> bool:
-    return (
-        isinstance(got, int | float)
-        and isinstance(wanted, int | float)
-        and math.isclose(float(got), float(wanted), rel_tol=1e-9)
-    )
-
-
-def final_metrics(checkpoints: Sequence[RemoteCheckpoint]) -> dict[str, float]:
-    """The metrics of the last checkpoint (the final model's)."""
-    if not checkpoints:
-        return {}
-    last = max(checkpoints, key=lambda c: c.step)
-    return {k: float(v) for k, v in sorted(last.metrics.items())}
-
-
-def _status(job: RemoteJob) -> VersionStatus:
-    if job.status == "succeeded":
-        return "succeeded"
-    if job.status == "failed":
-        return "failed"
-    if job.status == "cancelled":
-        return "cancelled"
-    return "running"
-
-
-def _mismatches(
-    desired: DesiredProject, job: RemoteJob, data_match: Mapping[str, bool]
-) -> list[str]:
-    out: list[str] = []
-    if job.model != desired.base_model:
-        out.append(f"base model: job {job.model!r}, configuration {desired.base_model!r}")
-    method = desired.spec.training.method
-    if job.method != method:
-        out.append(f"method: job {job.method!r}, configuration {method!r}")
-    seed = desired.spec.training.seed
-    if seed is not None and job.seed != seed:
-        out.append(f"seed: job {job.seed}, configuration {seed}")
-    for key, wanted in sorted(desired.hyperparameters.items()):
-        if wanted == "auto":
-            continue  # the provider's rule chose the job's value; any value agrees
-        got = job.hyperparameters.get(key)
-        if not _same_number(got, wanted):
-            out.append(f"hyperparameters.{key}: job {got!r}, configuration {wanted!r}")
-    for split in ("train", "validation"):
-        if not data_match.get(split, False):
-            out.append(f"data.{split}: the job's file does not hold the configured data")
-    return out
+def _check_free(snapshot: StateSnapshot, addr: Address, job_id: str) -> None:
+    if snapshot.find(addr) is not None:
+        raise StateError(
+            f"{addr} is already in the state; pick another number "
+            f"(next free: {snapshot.next_version_number(addr.project)})"
+        )
+    owner = snapshot.version_by_job(job_id)
+    if owner is not None:
+        raise StateError(f"job {job_id} is already managed as {owner.address}")

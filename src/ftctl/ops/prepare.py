@@ -2,6 +2,8 @@
 
 This is the I/O side that `plan`, `apply`, `destroy` and `show` share; the planner itself
 (`ftctl.plan.builder`) stays pure. Providers are opened lazily, only those a plan needs.
+`planning_under_lock` is how `apply` and `destroy` plan: under the state lock they then
+apply with (`ftctl.ops.apply`).
 """
 
 from __future__ import annotations
@@ -9,19 +11,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ftctl import __version__
+from ftctl.apply.identity import who
 from ftctl.config.loader import LoadedWorkspace, load_workspace
 from ftctl.datasets.build import build_project
 from ftctl.datasets.cache import DatasetCache, cache_root
 from ftctl.errors import CredentialsError
 from ftctl.events import Event, EventSink, ignore
 from ftctl.plan.builder import PlanContext, build_plan
-from ftctl.plan.changes import Plan, PlanOptions
+from ftctl.plan.changes import Plan, PlanOptions, ResourceChange
 from ftctl.plan.desired import ContentDiff, DesiredProject, desired_project
 from ftctl.plan.savedplan import NO_STATE_LINEAGE
 from ftctl.plan.selection import check_selection
@@ -129,6 +133,39 @@ def _line_hashes(path: Path) -> set[bytes]:
         return {hashlib.sha256(line.rstrip(b"\n")).digest() for line in handle if line.strip()}
 
 
+@contextmanager
+def planning_under_lock(
+    root: Path,
+    projects: Sequence[str],
+    operation: str,
+    lock_timeout: float,
+    events: EventSink = ignore,
+) -> Iterator[Prepared]:
+    """Build the data, then take the state lock and read the state under it, as Terraform
+    does: the plan is made from (and applied to) a state nobody else changes meanwhile."""
+    workspace, desired = load_desired(root, projects, events)
+    store = open_state(workspace)
+    with store.lock(operation, who(workspace.root), timeout_s=lock_timeout, events=events):
+        yield with_state(workspace, desired, store)
+
+
+def plan_workspace(root: Path, options: PlanOptions, events: EventSink = ignore) -> Plan:
+    """`ftctl plan`: load, build, refresh (read-only) and plan, without the state lock."""
+    prepared = prepare(root, options.projects, events)
+    return make_plan(prepared, options, events)
+
+
+def plan_context() -> PlanContext:
+    """A new plan's id and time (the only clock read of planning)."""
+    now = datetime.now(UTC)
+    return PlanContext(
+        plan_id=str(uuid.uuid4()),
+        created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        today=now.date(),
+        ftctl_version=__version__,
+    )
+
+
 def observe(prepared: Prepared, projects: Sequence[str] = (), events: EventSink = ignore) -> None:
     """Refresh (read-only) the providers the selected projects and their state use.
 
@@ -159,18 +196,12 @@ def observe(prepared: Prepared, projects: Sequence[str] = (), events: EventSink 
 
 
 def make_plan(prepared: Prepared, options: PlanOptions, events: EventSink = ignore) -> Plan:
-    """Refresh, then build the plan (the only clock read is here, passed in)."""
+    """Refresh, then build the plan."""
     configured = [p.name for p in prepared.workspace.projects]
     check_selection(options, configured, prepared.snapshot.projects())
     observe(prepared, options.projects, events)
     assert prepared.observation is not None
-    now = datetime.now(UTC)
-    context = PlanContext(
-        plan_id=str(uuid.uuid4()),
-        created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        today=now.date(),
-        ftctl_version=__version__,
-    )
+    context = plan_context()
     plan = build_plan(
         list(prepared.desired.values()),
         prepared.snapshot,
@@ -181,3 +212,36 @@ def make_plan(prepared: Prepared, options: PlanOptions, events: EventSink = igno
     if prepared.warnings:
         plan = dataclasses.replace(plan, warnings=(*prepared.warnings, *plan.warnings))
     return plan
+
+
+def recorded_or_empty(store: StateStore) -> StateSnapshot:
+    """The stored snapshot, or an empty one (not persisted) when there is no state yet:
+    inspecting a workspace must not create `.ftctl/state.db` (reading a store first does)."""
+    return store.read() if store.exists() else StateSnapshot.empty(workspace_id="")
+
+
+def direct_plan(snapshot: StateSnapshot, changes: Sequence[ResourceChange]) -> Plan:
+    """A plan of `changes` made by a command itself (`import`, `state rm`), bound to
+    `snapshot` like any plan, for the executor to carry out under the same lock."""
+    context = plan_context()
+    return Plan(
+        plan_id=context.plan_id,
+        created_at=context.created_at,
+        workspace_id=snapshot.workspace_id,
+        state_lineage=snapshot.lineage,
+        state_serial=snapshot.serial,
+        data_hashes={},
+        changes=tuple(changes),
+        options=PlanOptions(projects=tuple(sorted({c.project for c in changes}))),
+        ftctl_version=context.ftctl_version,
+    )
+
+
+def quiet_steps(events: EventSink) -> EventSink:
+    """The executor's events without its per-step lines (for one-step commands)."""
+
+    def sink(event: Event) -> None:
+        if event.kind != "step":
+            events(event)
+
+    return sink

@@ -131,7 +131,7 @@ class ResourceChange:
             "cost_usd": data.get("cost_usd"),
         }
         after = data.get("after")
-        kind = _BY_FIRST_ACTION[actions[0]]
+        kind = ImportChange if actions == (Action.ADOPT,) else _BY_FIRST_ACTION[actions[0]]
         try:
             change = kind.parse(common, after if isinstance(after, Mapping) else None, data)
         except ValidationError as error:
@@ -334,6 +334,73 @@ class NewVersionChange(ResourceChange):
             job_id=None if a.get("job_id") is None else str(a["job_id"]),
             fingerprint_changes=tuple(FieldChange.from_dict(f) for f in data.get("forces_new", ())),
             gate_deployment=GateDeployment.from_dict(a.get("gate_deployment")),
+        )
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """A provider file known to hold a built split (recorded by an import)."""
+
+    split: str
+    sha256: str
+    file_id: str
+    examples: int
+    tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split": self.split,
+            "sha256": self.sha256,
+            "file_id": self.file_id,
+            "examples": self.examples,
+            "tokens": self.tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, a: Mapping[str, Any]) -> RecordedFile:
+        return cls(
+            str(a["split"]),
+            str(a["sha256"]),
+            str(a["file_id"]),
+            int(a["examples"]),
+            int(a["tokens"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportChange(ResourceChange):
+    """`ftctl import`: record an existing job as a version, as the provider shows it then
+    (status, model, final metrics), and the files it trained on when they hold the
+    configured data. `mismatches` say how the job differs from the configuration."""
+
+    spec: VersionSpec
+    job_id: str
+    files: tuple[RecordedFile, ...] = ()
+    mismatches: tuple[str, ...] = ()
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action.ADOPT,)
+
+    @property
+    def after(self) -> Mapping[str, Any]:
+        out = self.spec.to_dict()
+        out["job_id"] = self.job_id
+        out["files"] = [f.to_dict() for f in self.files]
+        out["mismatches"] = list(self.mismatches)
+        return out
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], after: Mapping[str, Any] | None, data: Mapping[str, Any]
+    ) -> ImportChange:
+        a = _need(after, common)
+        return cls(
+            **common,
+            spec=VersionSpec.from_dict(a),
+            job_id=str(a["job_id"]),
+            files=tuple(RecordedFile.from_dict(f) for f in a.get("files") or ()),
+            mismatches=tuple(str(m) for m in a.get("mismatches") or ()),
         )
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftctl.catalog.models import ALIASES, lookup_model
-from ftctl.config.models import Deployment, OpenAIProvider, ProjectSpec
+from ftctl.config.models import Deployment, ProjectSpec
 from ftctl.errors import DataError
 from ftctl.plan.fingerprint import fingerprint_inputs
-from ftctl.providers.registry import provider_type, serves_through_deployments
+from ftctl.providers.registry import capabilities, pricing, serves_through_deployments
 
 if TYPE_CHECKING:
     from ftctl.config.loader import LoadedProject, LoadedWorkspace
@@ -111,8 +111,8 @@ class DesiredProject:
 
 def provider_is_openai(workspace: LoadedWorkspace, provider_name: str) -> bool:
     """True when `provider_name` is OpenAI itself (not the local server or another endpoint)."""
-    config = workspace.model.providers.get(provider_name)
-    return isinstance(config, OpenAIProvider) and config.is_openai_itself
+    caps = capabilities(workspace, provider_name)
+    return caps is not None and caps.openai_itself
 
 
 def desired_deployment(
@@ -124,7 +124,7 @@ def desired_deployment(
         return None
     wanted = spec.promote.deployment or Deployment()
     try:
-        info = lookup_model(spec.base_model, provider_type(workspace, project.provider_name))
+        info = lookup_model(spec.base_model, pricing(workspace, project.provider_name))
         hourly: float | None = info.hosting_price_per_hour
     except DataError:
         hourly = None

@@ -1,42 +1,76 @@
-"""Open the provider a workspace names, from its `ftctl.yaml` entry.
+"""The registry of provider types, and opening the provider a workspace names.
 
-`type: openai` reads its API key from the environment variable the config names (and
-fails before any request when it is unset). `type: local` talks to `base_url` when given,
-otherwise to ftctl's own server, started on demand with its data under the workspace.
+Provider types are found through the entry-point group `ftctl.providers` (ftctl's own
+`openai` and `local` are registered there by its pyproject.toml, as a third party would
+register its own): each entry point names a `ProviderType` instance. A workspace's
+`providers.<name>` block is matched to its type by its `type:` value.
 """
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ftctl.config.checks import missing_api_key
-from ftctl.config.models import AzureProvider as AzureProviderConfig
-from ftctl.config.models import LocalProvider
-from ftctl.config.models import OpenAIProvider as OpenAIProviderConfig
-from ftctl.errors import ConfigError, CredentialsError
+from ftctl.errors import ConfigError
 from ftctl.providers.base import Provider
+from ftctl.providers.types import Capabilities, ProviderType
 
 if TYPE_CHECKING:
     from ftctl.config.loader import LoadedWorkspace
 
-# The SDK refuses to run without a key; a local server without `apiKeyEnv` accepts any.
-LOCAL_PLACEHOLDER_KEY = "ftctl-local"
-# The local server answers on loopback; generous retries cover its start-up.
-_LOCAL_TIMEOUT_S = 60.0
-_LOCAL_MAX_RETRIES = 2
+ENTRY_POINT_GROUP = "ftctl.providers"
+
+
+@cache
+def provider_types() -> dict[str, ProviderType]:
+    """Every registered provider type, by its `type:` name."""
+    found: dict[str, ProviderType] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        loaded = entry.load()
+        kind = loaded() if isinstance(loaded, type) else loaded
+        if not isinstance(kind, ProviderType):
+            raise ConfigError(
+                f"entry point {entry.name} = {entry.value} in group {ENTRY_POINT_GROUP} "
+                "is not an ftctl ProviderType"
+            )
+        found[kind.name] = kind
+    return found
+
+
+def provider_type(type_name: str) -> ProviderType:
+    kinds = provider_types()
+    kind = kinds.get(type_name)
+    if kind is None:
+        known = ", ".join(sorted(kinds)) or "none"
+        raise ConfigError(
+            f"no provider type {type_name!r} is registered (entry points {ENTRY_POINT_GROUP}: "
+            f"{known}); is ftctl, or the package that adds it, installed?"
+        )
+    return kind
+
+
+def _config(workspace: LoadedWorkspace, name: str) -> Any:
+    config = workspace.model.providers.get(name)
+    if config is None:
+        known = ", ".join(sorted(workspace.model.providers)) or "none"
+        raise ConfigError(f"no provider named {name!r} in {workspace.path} (providers: {known})")
+    return config
 
 
 def serves_through_deployments(workspace: LoadedWorkspace, name: str) -> bool:
-    """Capability: the provider's models serve only through deployments (Azure), so an
-    alias is served by a deployment and gates call a candidate through a temporary one."""
-    return isinstance(workspace.model.providers.get(name), AzureProviderConfig)
+    """The provider's models serve only through deployments (Azure), so an alias is served
+    by a deployment and gates call a candidate through a temporary one."""
+    caps = capabilities(workspace, name)
+    return caps is not None and caps.serving_needs_deployment
 
 
-def provider_type(workspace: LoadedWorkspace, name: str) -> str | None:
-    """The `type` of the provider called `name` (None: not configured)."""
-    config = workspace.model.providers.get(name)
-    return config.type if config is not None else None
+def pricing(workspace: LoadedWorkspace, name: str) -> str | None:
+    """Whose catalog prices apply to the provider called `name` (see `Capabilities.pricing`);
+    None when the workspace names no such provider."""
+    caps = capabilities(workspace, name)
+    return caps.pricing if caps is not None else None
 
 
 def open_provider(workspace: LoadedWorkspace, name: str) -> Provider:
@@ -45,64 +79,39 @@ def open_provider(workspace: LoadedWorkspace, name: str) -> Provider:
     Raises ConfigError for an unknown name and CredentialsError (naming the variable)
     when the API key's environment variable is unset; both before any request is made.
     """
-    from ftctl.providers.openai_api import OpenAIProvider
+    config = _config(workspace, name)
+    return provider_type(config.type).open(workspace, name, config)
 
+
+def capabilities(workspace: LoadedWorkspace, name: str) -> Capabilities | None:
+    """What the provider called `name` can do; None when the workspace names no such provider."""
     config = workspace.model.providers.get(name)
     if config is None:
-        known = ", ".join(sorted(workspace.model.providers)) or "none"
-        raise ConfigError(f"no provider named {name!r} in {workspace.path} (providers: {known})")
-    if isinstance(config, OpenAIProviderConfig):
-        return OpenAIProvider(
-            name,
-            api_key=_key_from_env(workspace, config.api_key_env, name),
-            base_url=config.base_url,
-            organization=config.organization,
-            project=config.project,
-            max_retries=config.max_retries,
-            timeout=config.timeout_seconds,
-        )
-    if isinstance(config, AzureProviderConfig):
-        from ftctl.providers.azure import open_azure
-
-        return open_azure(name, config, lambda variable: _key_from_env(workspace, variable, name))
-    return _open_local(workspace, name, config)
+        return None
+    return provider_type(config.type).capabilities(config)
 
 
-def _open_local(workspace: LoadedWorkspace, name: str, config: LocalProvider) -> Provider:
-    from ftctl.providers.openai_api import OpenAIProvider
-
-    key = (
-        _key_from_env(workspace, config.api_key_env, name)
-        if config.api_key_env
-        else LOCAL_PLACEHOLDER_KEY
-    )
-    base_url = config.base_url
-    if base_url is None:
-        from ftctl.server.launcher import ensure_local_server
-
-        server = ensure_local_server(
-            workspace.root / config.data_dir, config.api_key_env, models_root=workspace.root
-        )
-        base_url = server.base_url
-    return OpenAIProvider(
-        name,
-        api_key=key,
-        base_url=base_url,
-        max_retries=_LOCAL_MAX_RETRIES,
-        timeout=_LOCAL_TIMEOUT_S,
-    )
+def outage_timeouts(workspace: LoadedWorkspace) -> dict[str, float]:
+    """Providers whose waits give up at once on an outage: servers ftctl starts itself come
+    back on another port after a restart, so polling the old one cannot succeed."""
+    return {
+        name: 0.0
+        for name in workspace.model.providers
+        if (caps := capabilities(workspace, name)) is not None and caps.started_on_demand
+    }
 
 
-def _key_from_env(workspace: LoadedWorkspace, variable: str, provider: str) -> str:
-    value = os.environ.get(variable, "")
-    if not value.strip():
-        diagnostics = []
-        if workspace.source_map is not None:
-            # Points at the line of ftctl.yaml that names the variable.
-            diagnostics.append(missing_api_key(workspace.source_map, provider, variable))
-        raise CredentialsError(
-            f"no API key for provider {provider!r}: environment variable {variable} is not "
-            "set (set it, or change `apiKeyEnv` in ftctl.yaml)",
-            diagnostics,
-        )
-    return value.strip()
+def local_data_dir(workspace: LoadedWorkspace, name: str) -> Path | None:
+    """The data directory of the server ftctl runs itself for provider `name` (None: the
+    provider is remote, or not configured)."""
+    config = workspace.model.providers.get(name)
+    if config is None:
+        return None
+    return provider_type(config.type).local_data_dir(workspace, config)
+
+
+def check_job_lookup(workspace: LoadedWorkspace, name: str, job_id: str) -> None:
+    """Fail before opening the provider when `job_id` cannot exist there (see
+    `ProviderType.check_job_lookup`)."""
+    config = _config(workspace, name)
+    provider_type(config.type).check_job_lookup(workspace, name, config, job_id)

@@ -156,7 +156,9 @@ def _render_change(out: _Out, change: ResourceChange) -> None:
         out.add(f"  {_symbol(out, symbol)} deployment {out.text(name)}  {move}")
         out.add(f'      name     = "{out.text(change.deployment_name)}"')
         out.add(f"      sku      = {out.text(change.sku)} x {change.capacity}")
-        out.add(f"      hosting  = {out.text(hourly(change.hourly_usd))}   # billed while it exists")
+        out.add(
+            f"      hosting  = {out.text(hourly(change.hourly_usd))}   # billed while it exists"
+        )
         return
     if isinstance(change, PromoteChange):
         old = before.get("version")

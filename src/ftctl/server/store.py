@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftctl.config.local_server import SERVER_DATABASE
 from ftctl.server import ids
 
 ORGANIZATION_ID = "org-local"
@@ -261,12 +262,7 @@ class Page:
         }
 
 
-DATABASE = "state.sqlite3"
-
-
-def has_data(data_dir: Path) -> bool:
-    """True when a server has ever run on `data_dir` (so it may know files and jobs)."""
-    return (data_dir / DATABASE).is_file()
+DATABASE = SERVER_DATABASE  # `ftctl.config.local_server.has_data` looks for it
 
 
 @dataclass

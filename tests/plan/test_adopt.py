@@ -1,12 +1,18 @@
-"""adopt_job: a job that trained what the configuration asks gets the planner's fingerprint."""
+"""`ftctl import`'s change: a job that trained what the configuration asks gets the
+planner's fingerprint; the version record is made from the job as apply makes it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ftctl.apply.records import version_record
 from ftctl.config.models import ProjectSpec
-from ftctl.ops.adopt import adopt_job
+from ftctl.plan.adopt import import_change
+from ftctl.plan.changes import ImportChange
 from ftctl.plan.desired import DesiredProject, DesiredSplit
 from ftctl.plan.fingerprint import changed_fields, fingerprint
 from ftctl.providers.base import META_COMMIT, RemoteCheckpoint, RemoteJob
+from ftctl.state.model import VersionRecord
 
 SPEC = {
     "provider": "local",
@@ -46,6 +52,21 @@ def job(**changes: object) -> RemoteJob:
     return RemoteJob(**fields)  # type: ignore[arg-type]
 
 
+def recorded(
+    change: ImportChange, job: RemoteJob, checkpoints: Sequence[RemoteCheckpoint] = ()
+) -> VersionRecord:
+    """The record the executor writes for `change` (the commit is the job's)."""
+    return version_record(
+        change.project,
+        change.spec,
+        job,
+        plan_id=None,
+        git_commit=job.metadata.get(META_COMMIT),
+        imported=True,
+        checkpoints=checkpoints,
+    )
+
+
 CHECKPOINTS = [
     RemoteCheckpoint("c1", 10, {"train_loss": 2.0}, "ft:x:ckpt-10"),
     RemoteCheckpoint("c2", 20, {"train_loss": 1.0}, "ft:x:ckpt-20"),
@@ -53,15 +74,12 @@ CHECKPOINTS = [
 
 
 def test_a_matching_job_gets_the_configs_fingerprint_and_its_datasets() -> None:
-    adoption = adopt_job(
-        desired=desired(),
-        number=1,
-        job=job(),
-        data_match={"train": True, "validation": True},
-        checkpoints=CHECKPOINTS,
+    change = import_change(
+        desired=desired(), number=1, job=job(), data_match={"train": True, "validation": True}
     )
-    v = adoption.version
-    assert adoption.mismatches == ()
+    v = recorded(change, job(), CHECKPOINTS)
+    assert change.mismatches == ()
+    assert change.address == "version.bot.1"
     assert v.fingerprint == fingerprint(desired().fingerprint_inputs())
     assert (v.status, v.model_id, v.git_commit, v.metrics) == (
         "succeeded",
@@ -69,7 +87,7 @@ def test_a_matching_job_gets_the_configs_fingerprint_and_its_datasets() -> None:
         "deadbeef",
         {"train_loss": 1.0},
     )
-    [train] = adoption.datasets
+    [train] = change.files
     assert (train.split, train.sha256, train.file_id, train.examples) == (
         "train",
         "c" * 64,
@@ -79,37 +97,35 @@ def test_a_matching_job_gets_the_configs_fingerprint_and_its_datasets() -> None:
 
 
 def test_a_job_that_differs_keeps_its_own_inputs_and_says_why() -> None:
-    adoption = adopt_job(
-        desired=desired(),
-        number=2,
-        job=job(seed=9, hyperparameters={"n_epochs": 3}),
-        data_match={"train": False, "validation": True},
+    other = job(seed=9, hyperparameters={"n_epochs": 3})
+    change = import_change(
+        desired=desired(), number=2, job=other, data_match={"train": False, "validation": True}
     )
-    assert adoption.mismatches == (
+    version = recorded(change, other)
+    assert change.mismatches == (
         "seed: job 9, configuration 5",
         "hyperparameters.n_epochs: job 3, configuration 2",
         "data.train: the job's file does not hold the configured data",
     )
-    assert adoption.version.fingerprint != fingerprint(desired().fingerprint_inputs())
-    assert adoption.version.train_sha256 == "file:file-train"
-    assert adoption.datasets == ()
+    assert version.fingerprint != fingerprint(desired().fingerprint_inputs())
+    assert version.train_sha256 == "file:file-train"
+    assert change.files == ()
     # Exactly the differing fields differ from the configuration's inputs, so the next
     # plan names them (and only them) as forcing a new version.
-    changed = changed_fields(adoption.version.fingerprint_inputs, desired().fingerprint_inputs())
+    changed = changed_fields(version.fingerprint_inputs, desired().fingerprint_inputs())
     assert [(c.path, c.before, c.after) for c in changed] == [
         ("data.train", "file:file-train", "c" * 64),
         ("hyperparameters.n_epochs", 3, 2),
         ("seed", 9, 5),
     ]
-    assert adoption.version.imported
+    assert version.imported
 
 
 def test_a_running_job_is_adopted_as_running() -> None:
-    adoption = adopt_job(
-        desired=desired(),
-        number=1,
-        job=job(status="queued", fine_tuned_model=None, finished_at=None),
-        data_match={"train": True, "validation": True},
+    running = job(status="queued", fine_tuned_model=None, finished_at=None)
+    change = import_change(
+        desired=desired(), number=1, job=running, data_match={"train": True, "validation": True}
     )
-    assert (adoption.version.status, adoption.version.model_id) == ("running", None)
-    assert adoption.version.active
+    version = recorded(change, running)
+    assert (version.status, version.model_id) == ("running", None)
+    assert version.active
