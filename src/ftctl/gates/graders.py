@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -255,6 +255,50 @@ def _load_schema(path_text: str, project_dir: Path, field: str) -> Any:
     return validator_class(schema)
 
 
+def _json_schema(
+    config: JsonSchemaGrader, project_dir: Path, _phrases: Sequence[str] | None, field: str
+) -> Grader:
+    validator = _load_schema(config.schema_, project_dir, f"{field}.schema")
+    return JsonSchemaCheck(config.schema_, validator)
+
+
+def _exact_match(
+    _config: ExactMatchGrader, _dir: Path, _phrases: Sequence[str] | None, _field: str
+) -> Grader:
+    return ExactMatch()
+
+
+def _json_match(
+    config: JsonMatchGrader, _dir: Path, _phrases: Sequence[str] | None, _field: str
+) -> Grader:
+    return JsonMatch(tuple(config.keys) if config.keys is not None else None)
+
+
+def _regex(config: RegexGrader, _dir: Path, _phrases: Sequence[str] | None, field: str) -> Grader:
+    try:
+        return RegexMatch(re.compile(config.pattern))
+    except re.error as exc:
+        raise GateError(f"{field}.pattern: invalid regular expression: {exc}") from exc
+
+
+def _refusal(
+    config: RefusalGrader, _dir: Path, phrases: Sequence[str] | None, _field: str
+) -> Grader:
+    return RefusalCheck(config.max, DEFAULT_REFUSAL_PHRASES if phrases is None else tuple(phrases))
+
+
+# The registry of grader types: the config's `type` -> a factory of (config, project dir,
+# refusal phrases, field path for errors). A new grader is a config model in
+# `ftctl.config.models` (the `Grader` union), a class here, and one entry.
+GRADERS: dict[str, Callable[[Any, Path, Sequence[str] | None, str], Grader]] = {
+    "json_schema": _json_schema,
+    "exact_match": _exact_match,
+    "json_match": _json_match,
+    "regex": _regex,
+    "refusal": _refusal,
+}
+
+
 def build_grader(
     config: GraderConfig,
     project_dir: Path,
@@ -263,22 +307,10 @@ def build_grader(
     field: str = "grader",
 ) -> Grader:
     """The grader a config entry asks for; misconfiguration raises GateError naming `field`."""
-    if isinstance(config, JsonSchemaGrader):
-        validator = _load_schema(config.schema_, project_dir, f"{field}.schema")
-        return JsonSchemaCheck(config.schema_, validator)
-    if isinstance(config, ExactMatchGrader):
-        return ExactMatch()
-    if isinstance(config, JsonMatchGrader):
-        return JsonMatch(tuple(config.keys) if config.keys is not None else None)
-    if isinstance(config, RegexGrader):
-        try:
-            return RegexMatch(re.compile(config.pattern))
-        except re.error as exc:
-            raise GateError(f"{field}.pattern: invalid regular expression: {exc}") from exc
-    if isinstance(config, RefusalGrader):
-        phrases = DEFAULT_REFUSAL_PHRASES if refusal_phrases is None else tuple(refusal_phrases)
-        return RefusalCheck(config.max, phrases)
-    raise GateError(f"{field}: unknown grader type {getattr(config, 'type', config)!r}")
+    factory = GRADERS.get(str(getattr(config, "type", "")))
+    if factory is None:
+        raise GateError(f"{field}: unknown grader type {getattr(config, 'type', config)!r}")
+    return factory(config, project_dir, refusal_phrases, field)
 
 
 def build_graders(
