@@ -31,13 +31,13 @@ providers:
 
 def test_built_in_types_are_registered_as_entry_points_like_a_third_partys() -> None:
     names = {e.name for e in entry_points(group=ENTRY_POINT_GROUP)}
-    assert {"openai", "local"} <= names
-    assert {"openai", "local"} <= set(provider_types())
+    assert {"openai", "local", "azure"} <= names
+    assert {"openai", "local", "azure"} <= set(provider_types())
 
 
 def test_an_unregistered_type_is_named_with_the_registered_ones() -> None:
-    with pytest.raises(ConfigError, match=r"no provider type 'azure' is registered.*local"):
-        provider_type("azure")
+    with pytest.raises(ConfigError, match=r"no provider type 'vertex' is registered.*local"):
+        provider_type("vertex")
 
 
 def test_capabilities_follow_the_configuration(tmp_path: Path) -> None:
