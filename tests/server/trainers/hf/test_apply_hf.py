@@ -16,7 +16,8 @@ from typing import Any
 import openai
 import pytest
 
-from ftctl.server.launcher import ServerInfo, stop_local_server
+from ftctl.config.local_server import ServerInfo
+from ftctl.providers.local_launcher import stop_local_server
 
 from ....support.cli import run_ftctl
 from ....support.hf_tiny import ticket_rows, write_workspace
@@ -83,8 +84,10 @@ def test_the_job_reports_like_an_openai_job(applied: Path) -> None:
     assert steps and {"train_loss", "train_mean_token_accuracy"} <= set(steps[0])
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id, limit=20).data
     assert len(checkpoints) == EPOCHS and all(c.id.startswith("ftckpt-") for c in checkpoints)
-    assert all("full_valid_loss" in (c.metrics.model_extra or {}) or c.metrics.full_valid_loss
-               for c in checkpoints)
+    assert all(
+        "full_valid_loss" in (c.metrics.model_extra or {}) or c.metrics.full_valid_loss
+        for c in checkpoints
+    )
     result = client.files.content(job.result_files[0]).text
     rows = list(csv.DictReader(io.StringIO(result)))
     assert len(rows) == len(steps) and rows[-1]["full_valid_loss"]

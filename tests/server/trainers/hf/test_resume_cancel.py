@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 
-from ftctl.server.launcher import ensure_local_server, stop_local_server
+from ftctl.providers.local_launcher import ensure_local_server, stop_local_server
 
 from ....support.hf_tiny import ticket_rows, write_jsonl
 
@@ -90,9 +90,9 @@ def test_a_killed_server_resumes_the_job_from_its_checkpoint(
     client = openai.OpenAI(base_url=handle.base_url, api_key="unused")
     job = _wait(
         "the resumed job to finish",
-        lambda: (j := client.fine_tuning.jobs.retrieve(job_id)).status
-        in ("succeeded", "failed")
-        and j,
+        lambda: (
+            (j := client.fine_tuning.jobs.retrieve(job_id)).status in ("succeeded", "failed") and j
+        ),
     )
 
     assert job.status == "succeeded", job.error
@@ -111,9 +111,12 @@ def test_cancel_stops_the_training_process(
     train = write_jsonl(tmp_path / "train.jsonl", ticket_rows(48, seed=1))
     uploaded = client.files.create(file=train.open("rb"), purpose="fine-tune")
     job_id = _create(client, tiny_model, uploaded.id, epochs=50)
-    _wait("training steps", lambda: any(
-        e.type == "metrics" for e in client.fine_tuning.jobs.list_events(job_id, limit=5)
-    ))
+    _wait(
+        "training steps",
+        lambda: any(
+            e.type == "metrics" for e in client.fine_tuning.jobs.list_events(job_id, limit=5)
+        ),
+    )
     assert _trainers_of(job_id)
 
     cancelled = client.fine_tuning.jobs.cancel(job_id)
