@@ -85,14 +85,22 @@ def run(command: list[str], env: dict[str, str]) -> Run:
 
 
 def edit_one_percent(path: Path, round_no: int) -> int:
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    """Every 100th line (from `round_no % 100`) gets a few more words in its last answer.
+
+    Streamed line by line: this process stays small, since a child's peak RSS as
+    `wait4` reports it starts from this process's size at the fork.
+    """
     edited = 0
-    for i in range(round_no % 100, len(lines), 100):
-        row = json.loads(lines[i])
-        row["messages"][-1]["content"] += f" Edited in round {round_no}."
-        lines[i] = json.dumps(row, ensure_ascii=False) + "\n"
-        edited += 1
-    path.write_text("".join(lines), encoding="utf-8")
+    temporary = path.with_suffix(".edit")
+    with path.open(encoding="utf-8") as source, temporary.open("w", encoding="utf-8") as out:
+        for i, line in enumerate(source):
+            if i % 100 == round_no % 100:
+                row = json.loads(line)
+                row["messages"][-1]["content"] += f" Edited in round {round_no}."
+                line = json.dumps(row, ensure_ascii=False) + "\n"
+                edited += 1
+            out.write(line)
+    temporary.replace(path)
     return edited
 
 
