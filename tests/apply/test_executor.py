@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +205,12 @@ def test_failed_gates_leave_the_alias_where_it_was(
     impossible = {"metrics": [{"metric": "full_valid_loss", "max": 0.0001}]}
     project = desired(data_files, gates=impossible)
     result = run(make_plan(project, store), store, provider, project)
-    assert result.ok
+    assert result.ok and not result.reached
+    [(address, message)] = result.gates_failed
+    assert address == "version.mini.1"
+    assert re.fullmatch(
+        r"version 1 of mini failed its gates: full_valid_loss: [\d.]+ vs <= 0\.0001", message
+    ), message
     assert ("alias.mini.prod", "version.mini.1 failed its gates") in result.skipped
     state = store.read()
     assert state.alias("mini", "prod") is None

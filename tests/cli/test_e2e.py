@@ -351,3 +351,23 @@ def test_an_imported_job_trained_from_the_same_settings_and_data_is_not_retraine
     )
     forced = [line.split("=")[0].strip() for line in human.splitlines() if "# forces" in line]
     assert forced == ["n_epochs"]  # the data and the "auto" settings match: not listed
+
+
+def test_apply_exits_1_when_the_new_version_fails_its_gates(
+    tmp_path: Path, server: LocalServerHandle
+) -> None:
+    root = make_workspace(tmp_path, server)
+    project = root / "projects/mini/project.yaml"
+    project.write_text(project.read_text().replace("max: 100", "max: 0.0001"))
+    failed = ftctl(root, "apply", "-auto-approve", check=1)
+    assert re.search(
+        r"^Error: version 1 of mini failed its gates: full_valid_loss: [\d.]+ vs <= 0\.0001$",
+        failed.stderr,
+        re.MULTILINE,
+    ), failed.stderr
+    assert "Apply complete!" not in failed.stdout
+    # Everything was recorded; the alias did not move.
+    state = json.loads(ftctl(root, "show", "--json").stdout)
+    assert state["aliases"] == []
+    [version] = state["versions"]
+    assert version["status"] == "succeeded" and version["gates"]["passed"] is False

@@ -22,6 +22,7 @@ from ftctl.apply.records import version_record
 from ftctl.apply.waiting import DEFAULT_OUTAGE_S, PollPolicy, wait_for_job
 from ftctl.errors import FtctlError, GateError, PlanError, ProviderAPIError, ProviderError
 from ftctl.events import Event, EventSink, ignore
+from ftctl.gates.results import format_number
 from ftctl.plan.changes import (
     Action,
     CancelChange,
@@ -97,11 +98,20 @@ class ApplyResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, message)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (address, why)
     started: list[str] = field(default_factory=list)  # versions left training (--no-wait)
+    # (address, "version N of P failed its gates: ...") for versions trained and recorded
+    # but not promoted: the desired state was not reached, so apply fails.
+    gates_failed: list[tuple[str, str]] = field(default_factory=list)
     snapshot: StateSnapshot | None = None
 
     @property
     def ok(self) -> bool:
+        """Every step ran (a version failing its gates is a result, not a failed step)."""
         return not self.failed
+
+    @property
+    def reached(self) -> bool:
+        """The configuration was reached: every step ran and every gate passed."""
+        return self.ok and not self.gates_failed
 
 
 class _StepFailed(FtctlError):
@@ -477,9 +487,16 @@ class Executor:
         decision = {**decision, "config": gates_json(gates)}
         self._write(self._state.with_version(dataclasses.replace(version, gates=decision)))
         if not decision.get("passed"):
-            lines = [str(r.get("message", "")) for r in decision.get("results", [])]
             self._blocked[change.project] = f"{change.address} failed its gates"
-            self.events(Event("warning", f"{change.address} failed its gates: " + "; ".join(lines)))
+            shortfalls = "; ".join(
+                shortfall(r) for r in decision.get("results", []) if not r.get("passed")
+            )
+            self.result.gates_failed.append(
+                (
+                    change.address,
+                    f"version {version.number} of {change.project} failed its gates: {shortfalls}",
+                )
+            )
         return decision
 
     def _gate_through_deployment(
@@ -644,6 +661,15 @@ class Executor:
 
 def _build_record(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(record) if record else None
+
+
+def shortfall(result: Mapping[str, Any]) -> str:
+    """One failed gate as `grader: value vs threshold` (`full_valid_loss: 1.31 vs <= 1.2`)."""
+    name = str(result.get("name", "gate"))
+    observed, threshold, op = result.get("observed"), result.get("threshold"), result.get("op")
+    if isinstance(observed, int | float) and isinstance(threshold, int | float) and op:
+        return f"{name}: {format_number(observed)} vs {op} {format_number(threshold)}"
+    return str(result.get("message") or name)  # not measured: the message says why
 
 
 def apply_plan(

@@ -101,7 +101,8 @@ def report(app: AppContext, plan: Plan, result: ApplyResult) -> None:
             "failed": [{"address": a, "error": m} for a, m in result.failed],
             "skipped": [{"address": a, "reason": m} for a, m in result.skipped],
             "started": result.started,
-            "ok": result.ok,
+            "gates_failed": [{"address": a, "error": m} for a, m in result.gates_failed],
+            "ok": result.reached,
         }
         click.echo(json.dumps(payload, indent=2))
         return
@@ -126,6 +127,8 @@ def report(app: AppContext, plan: Plan, result: ApplyResult) -> None:
         for address, message in result.failed:
             click.echo(f"Error: {address}: {message}", err=True)
         click.echo(f"\nApply failed. Resources: {counts}.")
+    elif result.gates_failed:  # trained and recorded, but the alias could not move
+        click.echo(f"\nApply failed: gates not passed. Resources: {counts}.")
     else:
         click.echo(f"\nApply complete! Resources: {counts}.")
     snapshot = result.snapshot
@@ -173,12 +176,20 @@ def apply(
             with progress_sink(app) as progress:
                 result = planned.apply(wait=not no_wait, events=progress)
             report(app, plan, result)
-    if not result.ok:
+    if not result.reached:
         raise FtctlError(failure_summary(result))
 
 
 def failure_summary(result: ApplyResult) -> str:
-    """The closing error: how many changes failed, which jobs go on, and what to do next."""
+    """The closing error: how many changes failed, which jobs go on, and what to do next;
+    or which versions failed their gates (everything else was done and recorded)."""
+    if result.ok:
+        lines = [message for _, message in result.gates_failed]
+        lines.append(
+            "The result is recorded (`ftctl lineage PROJECT N`); aliases stay where they were. "
+            "Change the data or settings (or the gates) and apply again."
+        )
+        return "\n".join(lines)
     snapshot = result.snapshot
     failed = {address for address, _ in result.failed}
     training = sorted(

@@ -47,5 +47,5 @@ def destroy(
         with progress_sink(app) as progress:
             result = planned.apply(wait=True, events=progress)
         report(app, plan, result)
-    if not result.ok:
+    if not result.reached:
         raise FtctlError(failure_summary(result))
