@@ -69,7 +69,7 @@ def _run_eval(inputs: GateInputs, gate: EvalGate, events: EventSink) -> EvalRepo
         model: str,
         messages: Sequence[Mapping[str, Any]],
         max_tokens: int,
-        temperature: float,
+        temperature: float | None,
         seed: int | None,
     ) -> str:
         provider = inputs.baseline_providers.get(model, inputs.provider)

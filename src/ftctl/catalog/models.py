@@ -44,6 +44,9 @@ class ModelInfo:
     # count tokens instead of `encoding` (which is then only a fallback estimate).
     model_dir: str | None = None
     chat_template: bool = True
+    # The chat sampling parameters the model accepts. Reasoning models (o-series) take
+    # only their defaults: sending `temperature` is an error there.
+    sampling: tuple[str, ...] = ("temperature", "seed")
 
 
 def _openai(
@@ -53,6 +56,7 @@ def _openai(
     limit: int = 65_536,
     encoding: str = "o200k_base",
     methods: tuple[str, ...] = ("supervised", "dpo"),
+    sampling: tuple[str, ...] = ("temperature", "seed"),
 ) -> ModelInfo:
     return ModelInfo(
         id=model_id,
@@ -63,6 +67,7 @@ def _openai(
         training_available_until=OPENAI_TRAINING_CUTOFF,
         retires_on=None,
         methods=methods,
+        sampling=sampling,
     )
 
 
@@ -88,7 +93,8 @@ _MODELS: tuple[ModelInfo, ...] = (
     _openai("gpt-4o-mini-2024-07-18", price=3.00),
     # Reinforcement fine-tuning is billed per training hour, not per token: no token price.
     # Its per-example limit is not published separately; ftctl assumes the family's 65,536.
-    _openai("o4-mini-2025-04-16", price=None, methods=("reinforcement",)),
+    # A reasoning model: no `temperature` (only its default), as for every o-series model.
+    _openai("o4-mini-2025-04-16", price=None, methods=("reinforcement",), sampling=("seed",)),
     # ftctl's own local server: free; o200k_base is used only for estimates.
     ModelInfo(
         id="local-tiny",
@@ -139,6 +145,7 @@ def _azure(
         hosting_price_per_hour=hosting,
         price_source=AZURE_PRICE_SOURCE,
         prices_as_of=AZURE_PRICES_AS_OF,
+        sampling=base.sampling,
     )
 
 
@@ -200,6 +207,15 @@ def lookup_model(model: str, provider: str | None = None) -> ModelInfo:
             "open-weights models as hf:<org>/<name>[@revision] or hf:<directory>"
         )
     return info
+
+
+def accepts_parameter(model: str, parameter: str) -> bool:
+    """Whether chat completions with `model` (a base, alias or fine-tuned id) take the
+    sampling `parameter` (`temperature`, `seed`). Unknown models are assumed to take it."""
+    try:
+        return parameter in lookup_model(model).sampling
+    except DataError:
+        return True
 
 
 def compatible_model(model: str) -> ModelInfo:

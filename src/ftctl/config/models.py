@@ -72,6 +72,19 @@ class OpenAIProvider(Spec):
     base_url: str | None = None
     timeout_seconds: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
+    chat_max_tokens_field: Literal["max_completion_tokens", "max_tokens"] | None = Field(
+        None,
+        description="How eval chat requests bound the answer. Default: max_completion_tokens "
+        "on OpenAI itself, max_tokens on other endpoints (the field every compatible server "
+        "knows).",
+    )
+
+    @property
+    def max_tokens_field(self) -> str:
+        """The chat request field that bounds the answer's length on this endpoint."""
+        if self.chat_max_tokens_field is not None:
+            return self.chat_max_tokens_field
+        return "max_completion_tokens" if self.is_openai_itself else "max_tokens"
 
     @property
     def is_openai_itself(self) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from ftctl.catalog.models import accepts_parameter
 from ftctl.config.models import EvalGate
 from ftctl.errors import Diagnostic, FtctlError, GateError
 from ftctl.events import Event, EventSink, ignore
@@ -46,7 +47,7 @@ class CompleteFn(Protocol):
         model: str,
         messages: list[Message],
         max_tokens: int,
-        temperature: float,
+        temperature: float | None,
         seed: int | None,
     ) -> str: ...
 
@@ -136,13 +137,14 @@ def _call(
     temperature: float,
     seed: int | None,
 ) -> str:
+    # Send only what the model accepts: a reasoning model refuses any `temperature`.
     try:
         answer = complete(
             model=model,
             messages=[dict(m) for m in example.prompt],
             max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
+            temperature=temperature if accepts_parameter(model, "temperature") else None,
+            seed=seed if accepts_parameter(model, "seed") else None,
         )
     except FtctlError:
         raise

@@ -202,7 +202,7 @@ def _cached_complete(provider: Provider, cache: AnswerCache) -> Any:
         model: str,
         messages: list[dict[str, Any]],
         max_tokens: int,
-        temperature: float,
+        temperature: float | None,
         seed: int | None,
     ) -> str:
         settings = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}

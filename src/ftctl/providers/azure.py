@@ -231,7 +231,7 @@ class AzureProvider(OpenAIProvider):
         model: str,
         messages: Sequence[Mapping[str, object]],
         max_tokens: int,
-        temperature: float,
+        temperature: float | None,
         seed: int | None,
     ) -> str:
         return super().chat(self.deployment_for(model), messages, max_tokens, temperature, seed)

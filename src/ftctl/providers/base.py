@@ -199,10 +199,11 @@ class Provider(Protocol):
         model: str,
         messages: Sequence[Mapping[str, object]],
         max_tokens: int,
-        temperature: float,
+        temperature: float | None,
         seed: int | None,
     ) -> str:
-        """One chat completion; returns the assistant's text."""
+        """One chat completion; returns the assistant's text. `temperature` and `seed`
+        are left out of the request when None (the model's default applies)."""
         ...
 
     @property

@@ -92,8 +92,12 @@ class OpenAIProvider:
         timeout: float = 60.0,
         page_size: int = PAGE_SIZE,
         client: Callable[[httpx2.Client], openai.OpenAI] | None = None,
+        max_tokens_field: str = "max_completion_tokens",
     ) -> None:
         self.name = name
+        # How chat requests bound the answer: OpenAI's `max_completion_tokens` (reasoning
+        # models refuse `max_tokens`), or `max_tokens` for endpoints that know only that.
+        self.max_tokens_field = max_tokens_field
         self.page_size = page_size
         self._api_key = api_key
         self._requests = 0
@@ -315,15 +319,16 @@ class OpenAIProvider:
         model: str,
         messages: Sequence[Mapping[str, object]],
         max_tokens: int,
-        temperature: float,
+        temperature: float | None,
         seed: int | None,
     ) -> str:
         arguments: dict[str, Any] = {
             "model": model,
             "messages": [dict(m) for m in messages],
-            "max_completion_tokens": max_tokens,
-            "temperature": temperature,
+            self.max_tokens_field: max_tokens,
         }
+        if temperature is not None:
+            arguments["temperature"] = temperature
         if seed is not None:
             arguments["seed"] = seed
         with self._errors(f"chat with {model}"):

@@ -37,6 +37,7 @@ class OpenAIType(ProviderType):
             project=config.project,
             max_retries=config.max_retries,
             timeout=config.timeout_seconds,
+            max_tokens_field=config.max_tokens_field,
         )
 
 
