@@ -53,22 +53,26 @@ def test_regenerate_command_writes_and_checks(tmp_path: Path) -> None:
     assert '"baseModel"' in text and '"base_model"' not in text
 
 
-def test_example_projects_match_the_schema_and_load(repo_root: Path) -> None:
-    projects = sorted(repo_root.glob("projects/*/project.yaml"))
-    assert projects, "no example project under projects/*/project.yaml"
+@pytest.mark.parametrize("workspace", [".", "examples/openai"])
+def test_example_projects_match_the_schema_and_load(repo_root: Path, workspace: str) -> None:
+    root = repo_root / workspace
+    up = "../" * len(Path(workspace).parts) if workspace != "." else ""
+    projects = sorted(root.glob("projects/*/project.yaml"))
+    assert projects, f"no example project under {workspace}/projects/*/project.yaml"
     validator = _validator(repo_root, "project.schema.json")
+    modeline = PROJECT_MODELINE.replace("=../../", f"=../../{up}")
     for path in projects:
         text = path.read_text()
-        assert text.splitlines()[0] == PROJECT_MODELINE, f"{path}: modeline missing"
+        assert text.splitlines()[0] == modeline, f"{path}: modeline missing"
         errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(_yaml(text))]
         assert errors == [], path
 
-    workspace_text = (repo_root / "ftctl.yaml").read_text()
-    assert workspace_text.splitlines()[0] == WORKSPACE_MODELINE
+    workspace_text = (root / "ftctl.yaml").read_text()
+    assert workspace_text.splitlines()[0] == WORKSPACE_MODELINE.replace("=schemas", f"={up}schemas")
     workspace_validator = _validator(repo_root, "workspace.schema.json")
     assert list(workspace_validator.iter_errors(_yaml(workspace_text))) == []
     # The loader agrees with the schema about the examples.
-    loaded = load_workspace(repo_root)
+    loaded = load_workspace(root)
     assert len(loaded.projects) == len(projects)
 
 

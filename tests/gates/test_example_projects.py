@@ -1,4 +1,5 @@
-"""The example workspace at the repo root: valid configs, data its own gates accept."""
+"""The example workspaces (the repo root, and examples/openai): valid configs, data their
+own gates accept."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from ftctl.gates.evals import run_eval_gate
 from ftctl.gates.examples import EvalExample, load_eval_examples
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECTS = sorted(p.parent.name for p in (REPO / "projects").glob("*/project.yaml"))
+WORKSPACES = (REPO, REPO / "examples" / "openai")
+DIRS = {p.parent.name: p.parent for w in WORKSPACES for p in w.glob("projects/*/project.yaml")}
+PROJECTS = sorted(DIRS)
 
 
 def load_project(name: str) -> FineTuneProject:
-    text = (REPO / "projects" / name / "project.yaml").read_text(encoding="utf-8")
+    text = (DIRS[name] / "project.yaml").read_text(encoding="utf-8")
     return FineTuneProject.model_validate(yaml.safe_load(text))
 
 
@@ -40,13 +43,17 @@ def answering(examples: list[EvalExample], pick: str) -> Any:
     return complete
 
 
-def test_the_workspace_and_every_project_validate() -> None:
-    workspace = Workspace.model_validate(yaml.safe_load((REPO / "ftctl.yaml").read_text()))
-    assert set(workspace.providers) == {"local", "openai"}
+def test_the_workspaces_and_every_project_validate() -> None:
+    main = Workspace.model_validate(yaml.safe_load((REPO / "ftctl.yaml").read_text()))
+    # The main example workspace runs offline: no project needs an account or a key.
+    assert set(main.providers) == {"local"}
+    openai = Workspace.model_validate(yaml.safe_load((WORKSPACES[1] / "ftctl.yaml").read_text()))
+    assert set(openai.providers) == {"openai"}
     assert {"support-triage", "tone-rewriter", "sql-helper"} <= set(PROJECTS)
     for name in PROJECTS:
         project = load_project(name)
         assert project.metadata.name == name
+        workspace = main if DIRS[name].parent.parent == REPO else openai
         assert project.spec.provider in workspace.providers
 
 
@@ -55,7 +62,7 @@ def test_the_reference_answers_pass_the_project_gates(name: str) -> None:
     project = load_project(name)
     evals = project.spec.gates.evals
     assert evals is not None
-    project_dir = REPO / "projects" / name
+    project_dir = DIRS[name]
     examples = load_eval_examples(project_dir / "data" / "test.jsonl")
     report = run_eval_gate(evals, examples, project_dir, answering(examples, "reference"), "oracle")
     assert report.pass_rate == 1.0, [r.candidate.reasons for r in report.failed_rows][:3]
@@ -65,7 +72,7 @@ def test_the_reference_answers_pass_the_project_gates(name: str) -> None:
 def test_the_tone_gate_rejects_the_over_apologetic_replies() -> None:
     project = load_project("tone-rewriter")
     assert project.spec.gates.evals is not None
-    project_dir = REPO / "projects" / "tone-rewriter"
+    project_dir = DIRS["tone-rewriter"]
     examples = load_eval_examples(project_dir / "data" / "test.jsonl")
     verbose = answering(examples, "non_preferred_output")
     report = run_eval_gate(project.spec.gates.evals, examples, project_dir, verbose, "verbose")
@@ -85,7 +92,7 @@ def test_support_triage_sets_are_large_enough_and_disjoint() -> None:
 
 @pytest.mark.parametrize("name", PROJECTS)
 def test_the_committed_data_is_what_the_generator_makes(name: str, tmp_path: Path) -> None:
-    script = REPO / "projects" / name / "tools" / "make_data.py"
+    script = DIRS[name] / "tools" / "make_data.py"
     (tmp_path / "tools").mkdir()
     shutil.copy(script, tmp_path / "tools" / "make_data.py")
     subprocess.run(
@@ -95,5 +102,5 @@ def test_the_committed_data_is_what_the_generator_makes(name: str, tmp_path: Pat
         timeout=60,
     )
     for split in ("train", "test"):
-        committed = (REPO / "projects" / name / "data" / f"{split}.jsonl").read_bytes()
+        committed = (DIRS[name] / "data" / f"{split}.jsonl").read_bytes()
         assert (tmp_path / "data" / f"{split}.jsonl").read_bytes() == committed, split

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.cli.options import lock_timeout_option
 from ftctl.cli.plan_cmd import print_plan
+from ftctl.cli.progress import LineProgress
 from ftctl.errors import FtctlError, UserAbort
 from ftctl.events import Event, EventSink
 from ftctl.plan.changes import Plan, PlanOptions
@@ -31,19 +32,7 @@ def progress_sink(app: AppContext) -> Iterator[EventSink]:
         yield lambda _event: None
         return
     if not app.interactive or not app.color:  # a live display draws with escape codes
-        last: dict[str, str] = {}
-        plain = app.event_sink()
-
-        def lines(event: Event) -> None:
-            if event.kind != "progress":
-                plain(event)
-                return
-            status = str(event.data.get("status", ""))
-            if last.get(event.task) != status:  # one line per status change, not per poll
-                last[event.task] = status
-                click.echo(event.message, err=True)
-
-        yield lines
+        yield LineProgress(lambda text: click.echo(text, err=True), app.event_sink())
         return
     with Progress(
         TextColumn("{task.description}"),

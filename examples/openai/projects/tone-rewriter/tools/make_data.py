@@ -1,6 +1,6 @@
 """Generate the tone-rewriter DPO data (reproducible: seeded RNG).
 
-Run from anywhere:  python projects/tone-rewriter/tools/make_data.py
+Run from anywhere:  python examples/openai/projects/tone-rewriter/tools/make_data.py
 It rewrites data/train.jsonl and data/test.jsonl next to this tools/ directory.
 
 Each example pairs a support agent's curt draft (and the customer message it answers)
