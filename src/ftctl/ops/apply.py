@@ -96,7 +96,8 @@ def open_saved_plan(
     projects = sorted({key.split(".", 1)[0] for key in saved.data_hashes})
     workspace, desired = load_desired(root, projects, events)
     store = open_state(workspace)
-    return saved, Prepared(workspace, desired, store, store.read(), ProviderPool(workspace))
+    pool = ProviderPool(workspace, events=events)
+    return saved, Prepared(workspace, desired, store, store.read(), pool)
 
 
 @dataclass

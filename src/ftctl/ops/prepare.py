@@ -42,10 +42,11 @@ class ProviderPool:
 
     workspace: LoadedWorkspace
     opened: dict[str, Provider] = field(default_factory=dict)
+    events: EventSink = ignore  # hears where an on-demand local server was started
 
     def __call__(self, name: str) -> Provider:
         if name not in self.opened:
-            self.opened[name] = open_provider(self.workspace, name)
+            self.opened[name] = open_provider(self.workspace, name, self.events)
         return self.opened[name]
 
     @property
@@ -89,18 +90,22 @@ def load_desired(
 
 def prepare(root: Path, projects: Sequence[str] = (), events: EventSink = ignore) -> Prepared:
     workspace, desired = load_desired(root, projects, events)
-    return with_state(workspace, desired, open_state(workspace))
+    return with_state(workspace, desired, open_state(workspace), events)
 
 
 def with_state(
-    workspace: LoadedWorkspace, desired: dict[str, DesiredProject], store: StateStore
+    workspace: LoadedWorkspace,
+    desired: dict[str, DesiredProject],
+    store: StateStore,
+    events: EventSink = ignore,
 ) -> Prepared:
     """The plan's inputs once the state is read (`apply` calls this under the state lock).
     Without a recorded state the snapshot is an unsaved empty one (see `NO_STATE_LINEAGE`)."""
     recorded = store.exists()
     snapshot = store.read() if recorded else StateSnapshot.empty("", lineage=NO_STATE_LINEAGE)
     desired = with_content_diffs(workspace, desired, snapshot)
-    return Prepared(workspace, desired, store, snapshot, ProviderPool(workspace), recorded=recorded)
+    pool = ProviderPool(workspace, events=events)
+    return Prepared(workspace, desired, store, snapshot, pool, recorded=recorded)
 
 
 def with_content_diffs(
@@ -146,7 +151,7 @@ def planning_under_lock(
     workspace, desired = load_desired(root, projects, events)
     store = open_state(workspace)
     with store.lock(operation, who(workspace.root), timeout_s=lock_timeout, events=events):
-        yield with_state(workspace, desired, store)
+        yield with_state(workspace, desired, store, events)
 
 
 def plan_workspace(root: Path, options: PlanOptions, events: EventSink = ignore) -> Plan:

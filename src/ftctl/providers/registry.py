@@ -13,7 +13,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftctl.config.local_server import ServerInfo
 from ftctl.errors import ConfigError
+from ftctl.events import Event, EventSink, ignore
 from ftctl.providers.base import Provider
 from ftctl.providers.types import Capabilities, ProviderType
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from ftctl.config.loader import LoadedWorkspace
 
 ENTRY_POINT_GROUP = "ftctl.providers"
+DEFAULT_DATA_DIR = ".ftctl/server"  # where an on-demand local server keeps its data
 
 
 @cache
@@ -73,14 +76,38 @@ def pricing(workspace: LoadedWorkspace, name: str) -> str | None:
     return caps.pricing if caps is not None else None
 
 
-def open_provider(workspace: LoadedWorkspace, name: str) -> Provider:
+def open_provider(workspace: LoadedWorkspace, name: str, events: EventSink = ignore) -> Provider:
     """The provider called `name` in `ftctl.yaml`, ready to use.
 
     Raises ConfigError for an unknown name and CredentialsError (naming the variable)
     when the API key's environment variable is unset; both before any request is made.
+    A server ftctl starts on demand for it is announced once, on `events`.
     """
     config = _config(workspace, name)
-    return provider_type(config.type).open(workspace, name, config)
+    kind = provider_type(config.type)
+    data_dir = kind.local_data_dir(workspace, config)
+    before = ServerInfo.read(data_dir) if data_dir is not None else None
+    provider = kind.open(workspace, name, config)
+    after = ServerInfo.read(data_dir) if data_dir is not None else None
+    if data_dir is not None and after is not None and (before is None or before.pid != after.pid):
+        events(Event("info", _started(name, after, data_dir, workspace.root)))
+    return provider
+
+
+def _started(name: str, server: ServerInfo, data_dir: Path, root: Path) -> str:
+    """Where the on-demand server runs and how to stop it (said once: when it starts)."""
+    try:
+        shown = data_dir.relative_to(root).as_posix()
+    except ValueError:
+        shown = str(data_dir)
+    stop = "ftctl server --stop"
+    if shown != DEFAULT_DATA_DIR:
+        stop += f" --data-dir {shown}"
+    return (
+        f"Started the local fine-tuning server for provider {name!r} at {server.url} "
+        f"(pid {server.pid}, data in {shown}); it keeps running in the background. "
+        f"Stop it with `{stop}`."
+    )
 
 
 def capabilities(workspace: LoadedWorkspace, name: str) -> Capabilities | None:
