@@ -216,6 +216,46 @@ def test_a_stale_lock_blocks_writes_until_force_unlock(
     assert again.returncode == 1 and "the state is not locked" in again.stderr
 
 
+def test_waiting_for_the_lock_says_so_and_names_the_holder(
+    workspace: Path, populated: SqliteStateStore
+) -> None:
+    with populated.lock("apply", "ci-runner-7") as held:
+        waited = ftctl_process(workspace, "state", "rm", "-lock-timeout=1s", "version.bot.1")
+    assert waited.returncode == 1
+    lines = waited.stderr.splitlines()
+    assert lines[0] == (
+        "Acquiring state lock. This may take a few moments... (the state is locked: "
+        f"{held.describe()})"
+    )
+    assert f"ftctl force-unlock {held.id}" in lines[-1]
+
+
+def test_lineage_and_output_default_to_the_projects_promote_alias(
+    workspace: Path, populated: SqliteStateStore
+) -> None:
+    project = workspace / "projects" / "bot" / "project.yaml"
+    project.write_text(project.read_text().replace("alias: prod", "alias: live"))
+    populated.write(
+        populated.read().with_alias(AliasRecord("bot", "live", 1, "ft:local-tiny:local:bot:1", "t"))
+    )
+    assert ftctl(workspace, "output", "bot").stdout.strip() == "ft:local-tiny:local:bot:1"
+    traced = ftctl(workspace, "lineage", "bot")
+    assert traced.returncode == 0, traced.stderr
+    assert traced.stdout.startswith("bot/live -> ft:local-tiny:local:bot:1")
+
+
+def test_an_unknown_project_is_named_with_a_suggestion_not_nothing_promoted_yet(
+    workspace: Path, populated: SqliteStateStore
+) -> None:
+    for command in ("output", "lineage"):
+        result = ftctl(workspace, command, "bto")
+        assert result.returncode == 1
+        assert "no project 'bto' in the configuration or the state: did you mean 'bot'?" in (
+            result.stderr
+        )
+        assert "nothing promoted yet" not in result.stderr
+
+
 def _answer_on_a_terminal(workspace: Path, answer: bytes, *args: str) -> tuple[int, bytes]:
     """Run the CLI with a pseudo-terminal as stdin/stdout/stderr, typing `answer`."""
     leader, follower = pty.openpty()

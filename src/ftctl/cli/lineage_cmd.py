@@ -9,17 +9,22 @@ from dataclasses import dataclass
 import click
 
 from ftctl.cli.context import AppContext, pass_app
-from ftctl.cli.state_cmd import JSON_HELP, snapshot_or_empty, wants_json, workspace_config
-from ftctl.config.suggest import did_you_mean
+from ftctl.cli.state_cmd import (
+    JSON_HELP,
+    promote_alias,
+    snapshot_or_empty,
+    wants_json,
+    workspace_config,
+)
 from ftctl.errors import StateError
 from ftctl.lineage.graph import (
-    DEFAULT_ALIAS,
     Lineage,
     VersionLineage,
     is_model_id,
     lineage_of,
     lineage_of_model,
 )
+from ftctl.plan.selection import unknown_project_message
 from ftctl.state.model import AuditEntry
 from ftctl.state.store import open_state
 
@@ -43,10 +48,9 @@ def find_lineage(app: AppContext, target: str, alias: str | None) -> Found:
     declared = [p.name for p in workspace.projects]
     recorded = snapshot.projects()
     if target not in recorded and target not in declared:
-        known = sorted({*recorded, *declared})
-        hint = did_you_mean(target, known) or f"projects: {', '.join(known) or 'none'}"
-        raise StateError(f"no project {target!r} in the workspace or the state ({hint})")
-    return Found(lineage_of(snapshot, audit, target, alias or DEFAULT_ALIAS), audit)
+        raise StateError(unknown_project_message(target, declared, recorded))
+    chosen = alias or promote_alias(workspace, target)
+    return Found(lineage_of(snapshot, audit, target, chosen), audit)
 
 
 @click.command("lineage")
@@ -72,7 +76,7 @@ def lineage(
     mermaid: bool,
     dot: bool,
 ) -> None:
-    """Trace a model: PROJECT's ALIAS (default: prod) or version number, or a model id
+    """Trace a model: PROJECT's ALIAS (default: its promote alias) or version number, or a model id
     (ft:...). Shows commit, data hashes and sources, settings, metrics, gate decision and
     promotions, and the same for each fine-tuned base model down to the provider's."""
     if sum((json_flag, card, mermaid, dot)) > 1:

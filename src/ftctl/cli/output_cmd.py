@@ -7,9 +7,10 @@ import json
 import click
 
 from ftctl.cli.context import AppContext, pass_app
-from ftctl.cli.state_cmd import snapshot_or_empty
+from ftctl.cli.state_cmd import promote_alias, snapshot_or_empty
 from ftctl.config.loader import load_workspace
-from ftctl.errors import FtctlError
+from ftctl.errors import FtctlError, StateError
+from ftctl.plan.selection import unknown_project_message
 from ftctl.state.store import open_state
 
 
@@ -25,11 +26,11 @@ from ftctl.state.store import open_state
 def output(app: AppContext, project: str, alias: str | None, deployment: bool) -> None:
     """Print the model id PROJECT's ALIAS (default: its promote alias) points to."""
     workspace = load_workspace(app.workspace_dir)
-    if alias is None:
-        configured = next((p for p in workspace.projects if p.name == project), None)
-        promote = configured.model.spec.promote if configured else None
-        alias = promote.alias if promote else "prod"
-    snapshot = snapshot_or_empty(open_state(workspace))  # never creates it
+    snapshot = snapshot_or_empty(open_state(workspace))  # never creates the state
+    configured = [p.name for p in workspace.projects]
+    if project not in configured and project not in snapshot.projects():
+        raise StateError(unknown_project_message(project, configured, snapshot.projects()))
+    alias = alias or promote_alias(workspace, project)
     record = snapshot.alias(project, alias)
     if record is None:
         raise FtctlError(f"alias.{project}.{alias} is not in the state (nothing promoted yet?)")

@@ -20,11 +20,19 @@ from ftctl.state.model import Address, StateSnapshot
 from ftctl.state.store import StateStore
 
 JSON_HELP = "Print the result as JSON."
+DEFAULT_PROMOTE_ALIAS = "prod"
 
 
 def workspace_config(app: AppContext) -> LoadedWorkspace:
     """The workspace from ftctl.yaml alone: broken project files do not block state commands."""
     return ops_state.workspace_config(app.workspace_dir)
+
+
+def promote_alias(workspace: LoadedWorkspace, project: str) -> str:
+    """The alias commands default to for `project`: its `promote.alias` (else `prod`)."""
+    configured = next((p for p in workspace.projects if p.name == project), None)
+    promote = configured.model.spec.promote if configured else None
+    return promote.alias if promote else DEFAULT_PROMOTE_ALIAS
 
 
 def state_store(app: AppContext) -> StateStore:

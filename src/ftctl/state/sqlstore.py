@@ -46,6 +46,7 @@ from ftctl.state.model import (
 KEEP_SNAPSHOTS = 30
 _LOCK_NAME = "state"
 _POLL_S = 0.1
+_WAIT_HEARTBEAT_S = 50.0  # a line at least once a minute while waiting for the lock
 # Renewals of a held lock happen every ttl/3, but not more often than this.
 _MIN_RENEW_S = 0.05
 # The columns of a lock row, in `LockInfo`'s field order.
@@ -207,18 +208,41 @@ class SqlStateStore(ABC):
     def _acquire(
         self, operation: str, who: str, timeout_s: float, ttl_s: float, events: EventSink
     ) -> LockInfo:
-        deadline = time.monotonic() + max(timeout_s, 0.0)
+        start = time.monotonic()
+        deadline = start + max(timeout_s, 0.0)
+        said: tuple[str, float] | None = None  # (the holder named, when) while waiting
         while True:
             acquired, info, stale = self._try_acquire(operation, who, ttl_s)
             if acquired:
                 if stale is not None:
                     events(Event("warning", f"took over a stale state lock: {stale}"))
                 return info
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 raise StateLockedError(
                     f"the state is locked: {info.describe()}. If no ftctl process is "
                     f"running, remove it with `ftctl force-unlock {info.id}`"
                 )
+            # Terraform's words while it waits, naming the holder (again when it changes,
+            # and at least once a minute, so a long wait is never silent in a CI log).
+            if said is None:
+                events(
+                    Event(
+                        "info",
+                        "Acquiring state lock. This may take a few moments... "
+                        f"(the state is locked: {info.describe()})",
+                    )
+                )
+                said = (info.id, now)
+            elif said[0] != info.id or now - said[1] >= _WAIT_HEARTBEAT_S:
+                waited = int(now - start)
+                events(
+                    Event(
+                        "info",
+                        f"Still waiting for the state lock ({waited}s): {info.describe()}",
+                    )
+                )
+                said = (info.id, now)
             time.sleep(min(_POLL_S, max(deadline - time.monotonic(), 0.0)))
 
     def _try_acquire(
