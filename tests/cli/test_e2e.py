@@ -283,7 +283,9 @@ def test_sigkill_mid_apply_then_apply_again_trains_once_per_fingerprint(
     client(server).models.delete(jobs[0].fine_tuned_model or "")
     drift = ftctl(root, "plan", "--detailed-exitcode", check=2).stdout
     assert "model was deleted outside ftctl" in drift
-    ftctl(root, "destroy", "mini", "--auto-approve")
+    destroyed = ftctl(root, "destroy", "mini", "--auto-approve").stdout
+    assert re.search(r"^Destroy complete! Resources: [1-9]\d* destroyed\.$", destroyed, re.M)
+    assert "Apply complete" not in destroyed
     assert json.loads(ftctl(root, "show", "--json").stdout)["versions"] == []
     ftctl(root, "output", "mini", check=1)
 

@@ -82,7 +82,7 @@ def confirm(app: AppContext, question: str, auto_approve: bool) -> None:
         raise UserAbort("Apply cancelled.")
 
 
-def report(app: AppContext, plan: Plan, result: ApplyResult) -> None:
+def report(app: AppContext, plan: Plan, result: ApplyResult, operation: str = "apply") -> None:
     if app.json_output:
         payload = {
             "plan_id": plan.plan_id,
@@ -112,14 +112,17 @@ def report(app: AppContext, plan: Plan, result: ApplyResult) -> None:
             f"{address} is training; run `ftctl apply` again to wait for it and promote it.",
             err=True,
         )
+    if operation == "destroy":  # Terraform's words: how many resources are gone
+        counts = f"{len({address for address, _ in result.applied})} destroyed"
+    verb = "Destroy" if operation == "destroy" else "Apply"
     if result.failed:
         for address, message in result.failed:
             click.echo(f"Error: {address}: {message}", err=True)
-        click.echo(f"\nApply failed. Resources: {counts}.")
+        click.echo(f"\n{verb} failed. Resources: {counts}.")
     elif result.gates_failed:  # trained and recorded, but the alias could not move
         click.echo(f"\nApply failed: gates not passed. Resources: {counts}.")
     else:
-        click.echo(f"\nApply complete! Resources: {counts}.")
+        click.echo(f"\n{verb} complete! Resources: {counts}.")
     snapshot = result.snapshot
     if snapshot is not None:
         for project in sorted({c.project for c in plan.changes}):

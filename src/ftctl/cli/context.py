@@ -21,6 +21,8 @@ class AppContext:
     debug: bool = False
     console: Console = field(init=False)
     err_console: Console = field(init=False)
+    # Warnings already printed (on stderr), so that each is said once.
+    warned: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
@@ -48,11 +50,19 @@ class AppContext:
         def sink(event: Event) -> None:
             if self.json_output or event.kind == "progress":
                 return
-            style = "yellow" if event.kind == "warning" else "dim"
-            prefix = "Warning: " if event.kind == "warning" else ""
-            self.err_console.print(f"{prefix}{event.message}", style=style)
+            if event.kind == "warning":
+                self.warn(event.message)
+                return
+            self.err_console.print(event.message, style="dim", markup=False)
 
         return sink
+
+    def warn(self, message: str) -> None:
+        """`Warning: message` on stderr (never stdout), once per message."""
+        if self.json_output or message in self.warned:
+            return
+        self.warned.add(message)
+        self.err_console.print(f"Warning: {message}", style="yellow", markup=False)
 
 
 pass_app = click.make_pass_decorator(AppContext)

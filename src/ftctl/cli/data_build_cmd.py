@@ -126,7 +126,7 @@ def _print_human(app: AppContext, built: BuiltProject, out_dir: Path | None) -> 
     if report["leakage"].get("checked") is False:  # nothing searched: no count to show
         app.console.print("Leakage between splits: not checked (policy.leakage: off)")
     cost = built.cost
-    price = "not billed per token" if cost.cost_usd is None else f"${cost.cost_usd:,.2f}"
+    price = "price unknown" if cost.cost_usd is None else f"${cost.cost_usd:,.2f}"
     app.console.print(
         f"Estimated training cost: {price} ({cost.billed_tokens:,} billed tokens, "
         f"{cost.epochs} epochs)",

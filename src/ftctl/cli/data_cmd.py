@@ -102,6 +102,8 @@ def stats(
     else:
         for line in render_report(report):
             click.echo(line)
+        for warning in report.warnings:  # on stderr, like every warning
+            app.warn(warning)
     if report.error_count:
         raise click.exceptions.Exit(1)
 
@@ -227,7 +229,7 @@ def render_report(report: StatsReport) -> list[str]:
     out.append(line)
     out.append(f"Tokens: {_n(report.total_tokens)} in total, {_n(report.trained_tokens)} trained")
     if report.cost_usd is None:
-        cost = "n/a (not billed per token)"
+        cost = "price unknown"
     elif 0 < report.cost_usd < 0.01:
         cost = f"${report.cost_usd:.4f}"
     else:
@@ -277,8 +279,6 @@ def render_report(report: StatsReport) -> list[str]:
         if finding.count:
             text += f", e.g. {_lines_of(finding)}"
         out.append(text)
-    for warning in report.warnings:
-        out.append(f"Warning: {warning}")
     return out
 
 

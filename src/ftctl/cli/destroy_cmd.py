@@ -46,6 +46,6 @@ def destroy(
         confirm(app, "Do you really want to destroy these resources?", auto_approve)
         with progress_sink(app) as progress:
             result = planned.apply(wait=True, events=progress)
-        report(app, plan, result)
+        report(app, plan, result, "destroy")
     if not result.reached:
         raise FtctlError(failure_summary(result))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -23,10 +24,15 @@ def print_plan(app: AppContext, plan: Plan, *, markdown: bool = False) -> None:
         click.echo(render_plan_json(plan), nl=False)
     elif markdown:
         click.echo(render_plan_markdown(plan), nl=False)
-    elif app.color and app.console.is_terminal:
-        app.console.print(render_plan(plan, color=True), end="")
     else:
-        click.echo(render_plan(plan, color=False), nl=False)
+        # Warnings go to stderr (once: some were said while planning); stdout is the plan.
+        quiet = dataclasses.replace(plan, warnings=())
+        if app.color and app.console.is_terminal:
+            app.console.print(render_plan(quiet, color=True), end="")
+        else:
+            click.echo(render_plan(quiet, color=False), nl=False)
+        for warning in plan.warnings:
+            app.warn(warning)
 
 
 @click.command()

@@ -71,7 +71,7 @@ def missing_api_key(
     return source_map.diagnostic(
         ("providers", provider, "apiKeyEnv"),
         f"environment variable {variable} is not set",
-        hint=f"export {variable} with provider '{provider}''s API key, or change apiKeyEnv",
+        hint=f"export {variable} with the API key of provider '{provider}', or change apiKeyEnv",
         at_value=True,
         severity=severity,
     )

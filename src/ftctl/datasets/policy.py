@@ -245,7 +245,8 @@ def _check_min_examples(data: PolicyInput, locator: PolicyLocator, out: PolicyOu
                 ("minExamples",),
                 "error",
                 f"the train split has {n} examples; fine-tuning needs at least "
-                f"{HARD_MIN_EXAMPLES} (recommended: {check.value})",
+                f"{HARD_MIN_EXAMPLES}"
+                + (f" (recommended: {check.value})" if check.value > HARD_MIN_EXAMPLES else ""),
             )
         )
     elif check.level != "off" and n < check.value:
@@ -548,7 +549,7 @@ def _check_budget(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome)
             locator.diagnostic(
                 ("budget", "maxCostUsd"),
                 "warning",
-                f"{data.model.id} is not billed per token: the budget cannot be checked",
+                f"the training price of {data.model.id} is unknown: the budget cannot be checked",
             )
         )
     elif cost > budget.max_cost_usd:

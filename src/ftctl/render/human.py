@@ -309,7 +309,7 @@ def _cost_text(cost: float | None, tokens: int | None, epochs: int | None) -> st
         details.append(f"{epochs} epoch{'s' if epochs != 1 else ''}")
     suffix = f" ({', '.join(details)})" if details else ""
     if cost is None:
-        return f"not billed per token{suffix}"
+        return f"price unknown{suffix}"
     return f"{money(cost)}{suffix}"
 
 
