@@ -165,7 +165,7 @@ def test_azure_project_end_to_end(tmp_path: Path, double: tuple[AzureDouble, str
     assert "deployment.mini.prod has changed: deployment mini-prod was deleted outside ftctl" in (
         done.stdout
     )
-    assert "15 consecutive days" in done.stdout
+    assert "15 consecutive days" in done.stderr  # a warning: on stderr
     plan = run.plan_json()
     assert _changes(plan)["deployment.mini.prod"] == ["deploy"]
     run("apply", "--auto-approve")
