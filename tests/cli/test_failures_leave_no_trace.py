@@ -87,7 +87,7 @@ def workspace(tmp_path: Path) -> Path:
         (("state", "rm", "version.bot.1"), 1, "no resource at version.bot.1"),
         (("state", "audit"), 0, ""),
         (("lineage", "bot"), 1, "not in the state (nothing applied yet?)"),
-        (("lineage", "bto"), 1, "no project 'bto' in the workspace or the state (did you mean"),
+        (("lineage", "bto"), 1, "no project 'bto' in the configuration or the state: did you mean"),
         (("force-unlock", "0123abcd"), 1, "the state is not locked"),
     ],
 )
