@@ -73,5 +73,6 @@ def test_output_without_a_promoted_model_exits_1(tmp_path: Path) -> None:
     done = ftctl(tmp_path, "output", "support-bot")
     assert done.returncode == 1
     assert done.stdout == ""
-    assert "alias.support-bot.prod is not in the state" in done.stderr
+    # No such project in the configuration or the state: said so, not "nothing promoted yet?"
+    assert "no project 'support-bot' in the configuration or the state" in done.stderr
     assert "The state is empty" in ftctl(tmp_path, "show").stdout
