@@ -139,7 +139,6 @@ def test_an_impossible_gate_keeps_the_alias_where_it_was_and_names_the_gate(
     assert show["version"] == 1
 
 
-@pytest.mark.xfail(reason="failed gates make apply exit 1: helper `fix`'s change, not on main yet")
 def test_an_impossible_gate_makes_apply_exit_1(
     impossible_gate_apply: subprocess.CompletedProcess[str],
 ) -> None:

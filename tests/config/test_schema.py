@@ -53,7 +53,7 @@ def test_regenerate_command_writes_and_checks(tmp_path: Path) -> None:
     assert '"baseModel"' in text and '"base_model"' not in text
 
 
-@pytest.mark.parametrize("workspace", [".", "examples/openai"])
+@pytest.mark.parametrize("workspace", [".", "examples/openai", "examples/open-weights"])
 def test_example_projects_match_the_schema_and_load(repo_root: Path, workspace: str) -> None:
     root = repo_root / workspace
     up = "../" * len(Path(workspace).parts) if workspace != "." else ""

@@ -18,7 +18,7 @@ from ftctl.gates.evals import run_eval_gate
 from ftctl.gates.examples import EvalExample, load_eval_examples
 
 REPO = Path(__file__).resolve().parents[2]
-WORKSPACES = (REPO, REPO / "examples" / "openai")
+WORKSPACES = (REPO, REPO / "examples" / "openai", REPO / "examples" / "open-weights")
 DIRS = {p.parent.name: p.parent for w in WORKSPACES for p in w.glob("projects/*/project.yaml")}
 PROJECTS = sorted(DIRS)
 
@@ -49,11 +49,14 @@ def test_the_workspaces_and_every_project_validate() -> None:
     assert set(main.providers) == {"local"}
     openai = Workspace.model_validate(yaml.safe_load((WORKSPACES[1] / "ftctl.yaml").read_text()))
     assert set(openai.providers) == {"openai"}
+    hf = Workspace.model_validate(yaml.safe_load((WORKSPACES[2] / "ftctl.yaml").read_text()))
     assert {"support-triage", "tone-rewriter", "sql-helper"} <= set(PROJECTS)
     for name in PROJECTS:
         project = load_project(name)
         assert project.metadata.name == name
-        workspace = main if DIRS[name].parent.parent == REPO else openai
+        workspace = {WORKSPACES[0]: main, WORKSPACES[1]: openai, WORKSPACES[2]: hf}[
+            DIRS[name].parent.parent
+        ]
         assert project.spec.provider in workspace.providers
 
 
