@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ftctl.server.launcher import stop_local_server
+from ftctl.providers.local_launcher import stop_local_server
 
 from ..support.cli import run_ftctl
 
