@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,3 +223,31 @@ def test_the_model_card_carries_hugging_face_metadata(trained: dict[str, Any]) -
     assert card.data.datasets and card.data.datasets[0].startswith("ftctl/chat/train@sha256:")
     assert card.data.eval_results, "model-index holds the job's metrics"
     assert "# Model card: chat / " not in out or "## Data" in out
+
+
+def test_lineage_is_rebuilt_from_the_provider_after_the_state_is_lost(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    # The same workspace (same repository, same provider), its state database deleted.
+    root = tmp_path / "workspace"
+    shutil.copytree(trained["root"], root, ignore=shutil.ignore_patterns("state.db*"))
+    assert not (root / ".ftctl" / "state.db").exists()
+    out = json.loads(ftctl(root, "import", "--all", "--json").stdout)
+    rebuilt = {v["address"]: v for v in out["versions"]}
+    assert set(rebuilt) == {"version.base.1", "version.chat.1"}
+    assert rebuilt["version.base.1"]["model_id"] == trained["model1"]
+    assert out["lost_aliases"] == ["alias.base.prod", "alias.chat.prod"]
+    human = ftctl(root, "import", "--all")
+    assert "Already in the state: 2 job(s)" in human.stdout
+    assert "alias.base.prod" in human.stderr and "could not be recovered" in human.stderr
+
+    # Lineage by model id, recursively, with the commits the jobs carried.
+    found = json.loads(ftctl(root, "lineage", trained["model2"], "--json").stdout)
+    assert found["base_chain"] == [trained["model2"], trained["model1"], "local-tiny"]
+    assert found["version"]["git_commit"] == trained["second"]
+    assert found["version"]["parent"]["git_commit"] == trained["first"]
+    assert found["version"]["parent"]["build"]["config_file"] == "projects/base/project.yaml"
+    assert found["version"]["parent"]["build"]["git_dirty"] is False
+    # Fingerprints match the configuration: nothing is retrained, only the aliases return.
+    plan = ftctl(root, "plan", check=None).stdout
+    assert "will be trained" not in plan and "alias" in plan

@@ -71,23 +71,27 @@ def test_jobs_become_their_numbered_versions_and_aliases_are_reported_lost() -> 
         job("nonum", 4, project="bot", workspace="team.0000aaaa"),
         job("stranger", 5, project="not-ours", workspace="team.0000aaaa", number="1"),
     )
-    assert [(v.number, v.job.id) for v in found.versions] == [(1, "a"), (2, "b")]
-    old, new = found.versions
+    assert [(c.address, c.job_id) for c in found.changes] == [
+        ("version.bot.1", "a"),
+        ("version.bot.2", "b"),
+    ]
+    old, new = found.changes
     # An older configuration: its stamped fingerprint and data hash are kept as they were.
-    assert (old.fingerprint, old.train_sha256, old.matches_configuration) == (
+    assert (old.spec.fingerprint, old.spec.train_sha256, bool(old.mismatches)) == (
         "f" * 64,
         sha("old data"),
-        False,
+        True,
     )
     assert old.files == ()
     # The current configuration: exactly the planner's inputs, and the file is known.
-    assert new.matches_configuration and new.fingerprint_inputs == desired.fingerprint_inputs()
+    assert not new.mismatches and new.spec.fingerprint_inputs == desired.fingerprint_inputs()
     assert [(f.split, f.file_id) for f in new.files] == [("train", "file-b")]
     assert found.lost_aliases == ("alias.bot.prod",)
     assert (
         len(found.skipped) == 1 and "job nonum (bot) carries no version number" in found.skipped[0]
     )
-    assert build_from_metadata(old.job.metadata) == {
+    stamped = job("a", 1, project="bot", number="1", commit="c" * 40, dirty="true")
+    assert build_from_metadata(stamped.metadata) == {
         "config_file": None,
         "git_commit": "c" * 40,
         "git_dirty": True,
@@ -100,5 +104,5 @@ def test_the_newest_of_two_jobs_claiming_one_number_is_kept() -> None:
         job("first", 1, project="bot", workspace="team.0000aaaa", number="1"),
         job("retry", 2, project="bot", workspace="team.1111bbbb", number="1"),
     )
-    assert [v.job.id for v in found.versions] == ["retry"]
+    assert [c.job_id for c in found.changes] == ["retry"]
     assert found.skipped == ("job first also claims version.bot.1; the newer job retry was kept",)

@@ -40,6 +40,7 @@ from ftctl.plan.changes import (
     gates_json,
 )
 from ftctl.plan.desired import DesiredProject
+from ftctl.plan.rebuild import build_from_metadata
 from ftctl.plan.savedplan import check_fresh
 from ftctl.providers.base import (
     META_COMMIT,
@@ -387,6 +388,8 @@ class Executor:
             imported=True,
             checkpoints=checkpoints,
         )
+        # What the job's metadata says it was built from (commit, project file, dirty flag).
+        record = dataclasses.replace(record, build=build_from_metadata(job.metadata))
         snapshot = self._state.with_version(record)
         for file in change.files:
             current = snapshot.dataset(change.project, file.split)

@@ -7,7 +7,7 @@ version number, data hashes, commit, project file and dirty flag (see
 
 - a job belongs here when its project is one of the workspace's and its workspace id
   starts with the workspace's name (the state's id part changes with a new state);
-- its number is the one it was created as; when several jobs claim one number (an older
+- it becomes one `adopt` change (`ImportChange`) of the number it was created as; when several jobs claim one number (an older
   state's, or a retry after a crash), the newest is kept and the others are reported;
 - its fingerprint is the one stamped on it (what the planner computed then); when that is
   the configuration's fingerprint the version matches the configuration exactly and the
@@ -22,8 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ftctl.plan.changes import ImportChange, RecordedFile, VersionSpec
 from ftctl.plan.desired import DesiredProject
 from ftctl.plan.fingerprint import fingerprint, fingerprint_inputs
+from ftctl.plan.reasons import Reason, ReasonCode
 from ftctl.providers.base import (
     META_COMMIT,
     META_CONFIG,
@@ -40,34 +42,8 @@ from ftctl.state.model import StateSnapshot
 
 
 @dataclass(frozen=True)
-class RebuiltFile:
-    """An uploaded file known to hold a configured split's bytes (by its stamped hash)."""
-
-    split: str
-    sha256: str
-    file_id: str
-    examples: int
-    tokens: int
-
-
-@dataclass(frozen=True)
-class RebuiltVersion:
-    project: str
-    number: int
-    job: RemoteJob
-    fingerprint: str
-    fingerprint_inputs: Mapping[str, Any]
-    provider: str
-    hyperparameters: Mapping[str, Any]
-    train_sha256: str
-    validation_sha256: str | None
-    files: tuple[RebuiltFile, ...]
-    matches_configuration: bool
-
-
-@dataclass(frozen=True)
 class Rebuild:
-    versions: tuple[RebuiltVersion, ...]
+    changes: tuple[ImportChange, ...]  # one `adopt` per version, by project and number
     skipped: tuple[str, ...]  # jobs left out, and why
     lost_aliases: tuple[str, ...]  # alias addresses the configuration promotes
     already_recorded: int  # jobs the state already holds
@@ -116,7 +92,7 @@ def plan_rebuild(
             )
             continue
         claims.setdefault((project, int(stamped_number)), []).append(job)
-    versions: list[RebuiltVersion] = []
+    versions: list[ImportChange] = []
     for (project, number), claimants in sorted(claims.items()):
         job = claimants[-1]  # the newest
         for older in claimants[:-1]:
@@ -141,7 +117,7 @@ def plan_rebuild(
     return Rebuild(tuple(versions), tuple(skipped), lost, recorded)
 
 
-def _version(desired: DesiredProject, number: int, job: RemoteJob) -> RebuiltVersion:
+def _version(desired: DesiredProject, number: int, job: RemoteJob) -> ImportChange:
     meta = job.metadata
     train = meta.get(META_TRAIN_SHA256) or f"file:{job.training_file}"
     validation = meta.get(META_VALIDATION_SHA256) or (
@@ -149,8 +125,8 @@ def _version(desired: DesiredProject, number: int, job: RemoteJob) -> RebuiltVer
     )
     wanted = desired.fingerprint_inputs()
     stamped = meta.get(META_FINGERPRINT) or ""
-    matches = stamped == fingerprint(wanted)
-    if matches:
+    mismatches: tuple[str, ...] = ()
+    if stamped == fingerprint(wanted):
         inputs: Mapping[str, Any] = wanted
         hyperparameters: Mapping[str, Any] = desired.hyperparameters
     else:
@@ -166,6 +142,7 @@ def _version(desired: DesiredProject, number: int, job: RemoteJob) -> RebuiltVer
             train_sha256=train,
             validation_sha256=validation,
         )
+        mismatches = ("trained from another configuration than the current one",)
     files = []
     for split, file_id, sha in (
         ("train", job.training_file, train),
@@ -173,17 +150,29 @@ def _version(desired: DesiredProject, number: int, job: RemoteJob) -> RebuiltVer
     ):
         built = desired.splits.get(split)
         if built is not None and file_id and built.sha256 == sha:
-            files.append(RebuiltFile(split, sha, file_id, built.examples, built.tokens))
-    return RebuiltVersion(
-        project=desired.name,
+            files.append(RecordedFile(split, sha, file_id, built.examples, built.tokens))
+    spec = VersionSpec(
         number=number,
-        job=job,
         fingerprint=stamped or fingerprint(inputs),
         fingerprint_inputs=inputs,
         provider=desired.provider,
+        base_model=job.model,
+        method=job.method,
         hyperparameters=hyperparameters,
+        seed=job.seed,
+        suffix=None,
         train_sha256=train,
         validation_sha256=validation,
+        examples=0,
+        epochs=None,
+        billed_tokens=None,
+    )
+    return ImportChange(
+        address=f"version.{desired.name}.{number}",
+        project=desired.name,
+        reason=Reason.of(ReasonCode.IMPORT, job_id=job.id),
+        spec=spec,
+        job_id=job.id,
         files=tuple(files),
-        matches_configuration=matches,
+        mismatches=mismatches,
     )
