@@ -19,7 +19,7 @@ from ftctl.server.trainers.numpy_lm import (
     train,
 )
 
-PROJECT = Path(__file__).resolve().parents[3] / "projects" / "support-triage"
+PROJECT = Path(__file__).resolve().parents[4] / "projects" / "support-triage"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -45,8 +45,6 @@ def scores(
 
 @pytest.mark.slow
 def test_fine_tuned_local_tiny_passes_the_support_triage_gates_and_base_fails() -> None:
-    if not (PROJECT / "data" / "train.jsonl").exists():
-        pytest.skip("projects/support-triage/data/train.jsonl is missing")
     spec = yaml.safe_load((PROJECT / "project.yaml").read_text())["spec"]
     schema = json.loads((PROJECT / "evals" / "answer.schema.json").read_text())
     rows = read_jsonl(PROJECT / "data" / "train.jsonl")
