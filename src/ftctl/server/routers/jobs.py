@@ -28,6 +28,9 @@ Limit = Annotated[
     int, Query(ge=1, description=f"Page size; values above {MAX_PAGE} are treated as {MAX_PAGE}.")
 ]
 
+# Metadata keys are 1 to 64 characters (OpenAI's limit on the metadata a job carries).
+MAX_METADATA_KEY = 64
+
 # `metadata[key]=value` filters (deepObject), or `metadata=null` for jobs without metadata:
 # declared by hand, as FastAPI has no deepObject parameters.
 METADATA_FILTER = {
@@ -37,7 +40,11 @@ METADATA_FILTER = {
     "style": "deepObject",
     "explode": True,
     "description": "Only jobs with all these metadata pairs: metadata[key]=value.",
-    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+    "schema": {
+        "type": "object",
+        "propertyNames": {"minLength": 1, "maxLength": MAX_METADATA_KEY},
+        "additionalProperties": {"type": "string"},
+    },
 }
 
 
@@ -206,6 +213,13 @@ def _metadata_filter(request: Request) -> tuple[dict[str, str], bool]:
                     400,
                     f"Invalid '{key}': metadata filters are metadata[key]=value, "
                     "with a string value.",
+                    param="metadata",
+                )
+            if not 1 <= len(name) <= MAX_METADATA_KEY:
+                # metadata[]=...: no job carries an empty (or over-long) key; found by fuzzing.
+                raise ApiError(
+                    400,
+                    f"Invalid '{key}': a metadata key is 1 to {MAX_METADATA_KEY} characters.",
                     param="metadata",
                 )
             if name in wanted:
