@@ -15,7 +15,8 @@ success paths are fuzzed as well as 404s. Job creations that then succeed train 
 fail validation before anything trains. Chat completions run for real (the model is tiny).
 
 Left out, each for the reason given where it is configured: the `positive_data_acceptance`
-check, `negative_data_rejection` for the multipart upload, and the stateful phase.
+check, `negative_data_rejection` for the multipart upload and for the job listing's
+metadata filter, and the stateful phase.
 
 Runs are deterministic (fixed seed, derandomised hypothesis, no example database) and
 bounded (MAX_EXAMPLES fuzzed requests per operation plus the coverage phase's fixed list).
@@ -167,7 +168,16 @@ schema = schemathesis.openapi.from_dict(
                     # "4.4e+43", a valid upload. Everything else is checked for uploads.
                     "include-name": "POST /v1/files",
                     "checks": {"negative_data_rejection": {"enabled": False}},
-                }
+                },
+                {
+                    # A query string has no types: a schema-violating `{"a": null}` for the
+                    # metadata filter is sent as `metadata[a]=null`, a valid filter for the
+                    # string "null", so this check failed at random. The filter's real limits
+                    # (one string per key, no nesting, keys of 1 to 64 characters) are pinned
+                    # in test_openai_parity.py instead.
+                    "include-name": "GET /v1/fine_tuning/jobs",
+                    "checks": {"negative_data_rejection": {"enabled": False}},
+                },
             ],
         }
     ),
