@@ -240,7 +240,7 @@ def hf_model(model: str, root: Path | None = None, *, read: bool = False) -> Mod
     Without `read`, no file is touched (plan stays pure): a 4,096-token limit is assumed
     (and `model_dir` is None). With `read`, the model is located (`hf.locate`, raising
     `hf.ModelNotFound`) and its own config gives the context length and chat template.
-    No per-token price: the local server is free; cost shows as trained tokens.
+    No per-token price (None: "price unknown", never $0.00); cost shows as tokens.
     """
     limit, directory, template = 4096, None, True
     if read:
@@ -255,7 +255,7 @@ def hf_model(model: str, root: Path | None = None, *, read: bool = False) -> Mod
         provider="local",
         encoding="o200k_base",
         max_tokens_per_example=limit,
-        training_price_per_1m=0.0,
+        training_price_per_1m=None,
         training_available_until=None,
         retires_on=None,
         methods=hf.HF_METHODS,

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Literal
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ftctl.catalog.models import lookup_model
+from ftctl.catalog import hf
+from ftctl.catalog.models import ModelInfo, hf_model, lookup_model
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.datasets.formats import FORMATS, Format
+from ftctl.errors import DataError
 from ftctl.events import Event, EventSink
 
 if TYPE_CHECKING:  # numpy and tiktoken load only when the command runs
@@ -86,7 +88,7 @@ def stats(
 
     if json_flag:
         app.json_output = True  # quiet progress; errors as JSON
-    info = lookup_model(model)
+    info = _stats_model(model)
     with _progress(app, file) as sink:
         report = stats_with_cache(
             file,
@@ -106,6 +108,21 @@ def stats(
             app.warn(warning)
     if report.error_count:
         raise click.exceptions.Exit(1)
+
+
+def _stats_model(model: str) -> ModelInfo:
+    """The catalog entry; an hf: model is read from its files (a relative directory is
+    relative to the current one), so that its own tokenizer and chat template count."""
+    info = lookup_model(model)
+    if not hf.is_hf(info.id):
+        return info
+    missing = hf.missing_train_packages()
+    if missing:
+        raise DataError(
+            f"{info.id} counts tokens with its own tokenizer, which needs the 'train' extra "
+            f"({', '.join(missing)} not installed): {hf.INSTALL_COMMAND}"
+        )
+    return hf_model(info.id, Path.cwd(), read=True)
 
 
 class _FileDigest:

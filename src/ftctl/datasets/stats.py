@@ -48,6 +48,7 @@ from ftctl.datasets.counting import (
     tally_example,
 )
 from ftctl.datasets.formats import FORMATS, Format, check_example, detect_format
+from ftctl.datasets.hf_counting import HfTokenizer
 from ftctl.datasets.jobs import Job, JobQueue
 from ftctl.datasets.jsonl import LineChunk, LineError, iter_line_chunks, parse_line
 from ftctl.datasets.stats_report import SAMPLES_PER_FINDING, Distribution, Finding, StatsReport
@@ -85,6 +86,8 @@ class _Pending:
     to_cache: dict[str, int]  # repeated text -> its index in the batch
     batches: list[list[str]]
     jobs: list[Job[npt.NDArray[np.uint32]]]  # each batch's tokens, separators included
+    # An hf: model's counts per example (total, trained), by data build's counter.
+    hf_counts: IntArray | None = None
 
 
 @dataclass
@@ -127,8 +130,10 @@ class _Analyzer:
         fmt: Format | None,
         pool: JobQueue,
         workers: int,
+        hf: HfTokenizer | None = None,
     ) -> None:
         self.enc = enc
+        self.hf = hf
         self.fmt = fmt
         self.pool = pool
         self.workers = workers
@@ -165,6 +170,7 @@ class _Analyzer:
         cache = self.cache
         owner = 0
         extra = 0
+        hf_examples: list[dict[str, Any]] = []
 
         def add_text(text: str, trained: bool, repeated: bool) -> None:
             nonlocal extra
@@ -250,8 +256,29 @@ class _Analyzer:
                 # process, fine for finding repeats within one run.
                 hashes.append(hash(canonical_line(value)))
             line_nos.append(line_no)
+            if self.hf is not None:
+                hf_examples.append(cast(dict[str, Any], value))
             owner += 1
 
+        if self.hf is not None:
+            # An hf: model counts with its own tokenizer and chat template, as `data build`
+            # does (`HfTokenizer`); the tiktoken texts gathered above are not encoded.
+            counts = self.hf.count_examples(hf_examples, fmt)
+            return _Pending(
+                fixed=np.array(fixed, dtype=np.int64),
+                n_messages=np.array(n_messages, dtype=np.int64),
+                line_nos=np.array(line_nos, dtype=np.int64),
+                hashes=np.array(hashes, dtype=np.int64),
+                ref_owner=np.zeros(0, np.int64),
+                ref_text=np.zeros(0, np.int64),
+                ref_trained=np.zeros(0, np.bool_),
+                to_cache={},
+                batches=[],
+                jobs=[],
+                hf_counts=np.array([(c.total, c.trained) for c in counts], dtype=np.int64).reshape(
+                    -1, 2
+                ),
+            )
         # The helpers only encode: joining before and counting after hold the GIL, which
         # this thread has anyway, whereas a helper would wait for it each time.
         batches = _split(texts, self.workers * JOBS_PER_WORKER)
@@ -272,6 +299,9 @@ class _Analyzer:
         )
 
     def collect(self, pending: _Pending) -> None:
+        if pending.hf_counts is not None:
+            self._keep(pending, pending.hf_counts[:, 0], pending.hf_counts[:, 1])
+            return
         results = [
             counts_from_tokens(self.enc, self.pool.result(job), batch)
             for job, batch in zip(pending.jobs, pending.batches, strict=True)
@@ -295,6 +325,9 @@ class _Analyzer:
                 break
             self.cache[text] = int(counts[index])
             self.cached_chars += len(text)
+        self._keep(pending, total, trained)
+
+    def _keep(self, pending: _Pending, total: IntArray, trained: IntArray) -> None:
         self.parts["total"].append(total)
         self.parts["trained"].append(trained)
         self.parts["n_messages"].append(pending.n_messages)
@@ -467,7 +500,8 @@ def compute_stats(
             # Hashing releases the GIL: a helper hashes while this thread loads the encoding.
             hashing = Job.finished(sha256) if sha256 else pool.submit(sha256_file, path)
             enc = get_encoding(model.encoding)
-            analyzer = _Analyzer(enc, fmt, pool, workers)
+            hf = HfTokenizer(model.model_dir) if model.model_dir else None
+            analyzer = _Analyzer(enc, fmt, pool, workers, hf)
             in_flight: deque[_Pending] = deque()
             for chunk in iter_line_chunks(path, chunk_bytes=CHUNK_BYTES):
                 in_flight.append(analyzer.submit(chunk))
@@ -542,7 +576,7 @@ def _report(
         size_bytes=size,
         format=fmt,
         model=model.id,
-        encoding=model.encoding,
+        encoding=f"hf:{model.model_dir}" if model.model_dir else model.encoding,
         token_limit=limit,
         lines=totals.lines,
         examples=int(total.size),

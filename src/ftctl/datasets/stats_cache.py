@@ -35,6 +35,8 @@ def cache_key(
         {
             "sha256": digest,
             "model": model.id,
+            # An hf: model's tokenizer (its directory; a hub snapshot's names its commit).
+            **({"tokenizer": model.model_dir} if model.model_dir else {}),
             "epochs": n_epochs,
             "format": fmt,
             "ftctl": __version__,

@@ -80,7 +80,7 @@ def build_plan(
     drift_changes: list[ResourceChange] = []
     project_changes: list[ResourceChange] = []
     warnings: list[str] = []
-    cost: dict[str, float] = {}
+    cost: dict[str, float | None] = {}
 
     for name in selected:
         observed = observe_project(name, snapshot, world)
@@ -103,7 +103,12 @@ def build_plan(
         project_changes += planned
         if deployments_gone(name, snapshot, world):
             warnings.append(INACTIVE_DEPLOYMENT_RULE)
-        cost[name] = round(sum(c.cost_usd or 0.0 for c in planned), 6)
+        # A new job on a model with no per-token price (hf:, other endpoints' own models):
+        # the project's cost is unknown (None), not $0.00.
+        unpriced = any(
+            isinstance(c, NewVersionChange) and not c.adopt and c.cost_usd is None for c in planned
+        )
+        cost[name] = None if unpriced else round(sum(c.cost_usd or 0.0 for c in planned), 6)
         warnings += _model_warnings(project, planned, context.today)
 
     changes = [*drift_changes, *project_changes]

@@ -772,7 +772,8 @@ class Plan:
     changes: tuple[ResourceChange, ...]
     drift: tuple[DriftItem, ...] = ()
     warnings: tuple[str, ...] = ()
-    cost_by_project: Mapping[str, float] = field(default_factory=dict)
+    # None: a project whose new job has no per-token price (shown as "price unknown").
+    cost_by_project: Mapping[str, float | None] = field(default_factory=dict)
     options: PlanOptions = field(default_factory=PlanOptions)
     ftctl_version: str = ""
     format_version: int = PLAN_FORMAT_VERSION
@@ -790,7 +791,8 @@ class Plan:
 
     @property
     def total_cost_usd(self) -> float:
-        return round(sum(self.cost_by_project.values()), 6)
+        """The known costs' sum (projects whose price is unknown count nothing)."""
+        return round(sum(v or 0.0 for v in self.cost_by_project.values()), 6)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if action in c.actions)
@@ -868,7 +870,8 @@ class Plan:
                 drift=tuple(DriftItem.from_dict(d) for d in data.get("drift", ())),
                 warnings=tuple(str(w) for w in data.get("warnings", ())),
                 cost_by_project={
-                    str(k): float(v) for k, v in data.get("cost", {}).get("projects", {}).items()
+                    str(k): None if v is None else float(v)
+                    for k, v in data.get("cost", {}).get("projects", {}).items()
                 },
                 options=PlanOptions.from_dict(data.get("options", {})),
                 ftctl_version=str(data.get("ftctl_version", "")),

@@ -227,8 +227,10 @@ def _render_cost(out: _Out, plan: Plan) -> None:
     out.add(out.styled("Estimated training cost:", "bold"))
     width = max(len(name) for name in [*costs, "total", *(["hosting"] if plan.hourly_usd else [])])
     for name, value in costs.items():
-        out.add(f"  {out.text(name.ljust(width))}  {money(value)}")
-    out.add(f"  {'total'.ljust(width)}  {money(plan.total_cost_usd)}")
+        shown = "price unknown" if value is None else money(value)
+        out.add(f"  {out.text(name.ljust(width))}  {shown}")
+    unknown = " + price unknown" if None in costs.values() else ""
+    out.add(f"  {'total'.ljust(width)}  {money(plan.total_cost_usd)}{unknown}")
     if plan.hourly_usd:
         out.add(
             f"  {'hosting'.ljust(width)}  {hourly(plan.hourly_usd)} while the deployments exist"

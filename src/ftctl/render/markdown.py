@@ -26,7 +26,8 @@ def render_plan_markdown(plan: Plan) -> str:
         counted = (Action.UPLOAD, Action.CREATE, Action.PROMOTE, Action.RETIRE)
         counts = {action: sum(1 for c in mine if action in c.actions) for action in counted}
         other = sum(1 for c in mine if not set(counted) & set(c.actions))
-        cost = money(plan.cost_by_project.get(name, 0.0))
+        value = plan.cost_by_project.get(name, 0.0)
+        cost = "price unknown" if value is None else money(value)
         lines.append(
             f"| `{name}` | {counts[Action.UPLOAD]} | {counts[Action.CREATE]} "
             f"| {counts[Action.PROMOTE]} | {counts[Action.RETIRE]} | {other} | {cost} |"
