@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from ftctl.datasets.formats import Format
@@ -54,3 +55,17 @@ def test_a_relative_model_directory_is_found_from_the_current_directory(
     )
     assert missing.returncode == 1
     assert "hf download no/such-model" in missing.stderr
+
+
+def test_the_plan_shows_price_unknown_and_the_tokens_for_an_hf_model(
+    tiny_hf_model: Path, tmp_path: Path
+) -> None:
+    from ..support.hf_tiny import write_workspace
+
+    workspace = write_workspace(tmp_path / "ws", f"hf:{tiny_hf_model}", epochs=2, n_train=10)
+    env = {**os.environ, "FTCTL_CACHE_DIR": str(tmp_path / "cache")}
+    done = run_ftctl("plan", "-no-color", workspace=workspace, env=env, check=0)
+    assert "$0.00" not in done.stdout
+    assert "price unknown (" in done.stdout  # the job's line: tokens and epochs follow
+    assert "2 epochs" in done.stdout
+    assert re.search(r"total +price unknown", done.stdout)

@@ -229,8 +229,11 @@ def _render_cost(out: _Out, plan: Plan) -> None:
     for name, value in costs.items():
         shown = "price unknown" if value is None else money(value)
         out.add(f"  {out.text(name.ljust(width))}  {shown}")
-    unknown = " + price unknown" if None in costs.values() else ""
-    out.add(f"  {'total'.ljust(width)}  {money(plan.total_cost_usd)}{unknown}")
+    total = money(plan.total_cost_usd)
+    if None in costs.values():  # some project's price is unknown: no made-up $0.00
+        known = any(v is not None for v in costs.values())
+        total = f"{total} + price unknown" if known else "price unknown"
+    out.add(f"  {'total'.ljust(width)}  {total}")
     if plan.hourly_usd:
         out.add(
             f"  {'hosting'.ljust(width)}  {hourly(plan.hourly_usd)} while the deployments exist"
