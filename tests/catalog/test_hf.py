@@ -61,7 +61,8 @@ def test_a_directory_is_relative_to_the_workspace(tmp_path: Path) -> None:
     assert hf.locate(f"hf:{model}") == model
     info = hf_model("hf:./models/mine", tmp_path, read=True)
     assert (info.max_tokens_per_example, info.chat_template) == (2048, False)
-    assert info.training_price_per_1m is None  # no per-token price: "price unknown" and info.model_dir == str(model)
+    assert info.training_price_per_1m is None  # no per-token price: "price unknown"
+    assert info.model_dir == str(model)
     with pytest.raises(hf.ModelNotFound, match=r"model directory .* not found"):
         hf.locate("hf:./models/absent", tmp_path)
 
