@@ -541,7 +541,10 @@ class Executor:
             META_VERSION: __version__,
         }
 
-    def _deploy(self, change: DeployChange) -> dict[str, Any] | None:
+    def _model_to_serve(self, change: DeployChange | PromoteChange) -> str | None:
+        """The model an alias or its deployment may point at: the version's, when it trained,
+        has a model and passed its gates (unless `when: always`); else None, recorded as
+        skipped."""
         number = change.version
         version = self._state.version(change.project, number)
         if version is None or version.status != "succeeded" or not version.model_id:
@@ -551,10 +554,17 @@ class Executor:
         if gated and not (version.gates or {}).get("passed"):
             self.result.skipped.append((change.address, f"version {number} failed its gates"))
             return None
+        return version.model_id
+
+    def _deploy(self, change: DeployChange) -> dict[str, Any] | None:
+        number = change.version
+        model_id = self._model_to_serve(change)
+        if model_id is None:
+            return None
         api = self._deployments(self.providers(change.provider), change)
         deployment = api.deploy(
             change.deployment_name,
-            version.model_id,
+            model_id,
             change.sku,
             change.capacity,
             self._deployment_tags(change.project, change.alias),
@@ -566,7 +576,7 @@ class Executor:
             name=deployment.name or change.deployment_name,
             provider=change.provider,
             version=number,
-            model_id=version.model_id,
+            model_id=model_id,
             sku=change.sku,
             capacity=change.capacity,
             deployed_at=utc_now(),
@@ -575,7 +585,7 @@ class Executor:
         self._write(self._state.with_deployment(record))
         return {
             "deployment": record.name,
-            "model_id": version.model_id,
+            "model_id": model_id,
             "sku": change.sku,
             "capacity": change.capacity,
             "previous_version": previous.version if previous else None,
@@ -588,20 +598,15 @@ class Executor:
 
     def _promote(self, change: PromoteChange) -> dict[str, Any] | None:
         number = change.version
-        version = self._state.version(change.project, number)
-        if version is None or version.status != "succeeded" or not version.model_id:
-            self.result.skipped.append((change.address, f"version {number} has no model"))
-            return None
-        gated = change.when != "always" and version.gates is not None
-        if gated and not (version.gates or {}).get("passed"):
-            self.result.skipped.append((change.address, f"version {number} failed its gates"))
+        model_id = self._model_to_serve(change)
+        if model_id is None:
             return None
         name = change.alias
         alias = AliasRecord(
             project=change.project,
             name=name,
             version=number,
-            model_id=version.model_id,
+            model_id=model_id,
             moved_at=utc_now(),
             plan_id=self.plan.plan_id,
         )
@@ -609,7 +614,7 @@ class Executor:
         self._write(self._state.with_alias(alias))
         return {
             "version": number,
-            "model_id": version.model_id,
+            "model_id": model_id,
             "previous_version": previous.version if previous else None,
         }
 
