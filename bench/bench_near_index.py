@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Benchmark the compact near-duplicate index against `similarity.NearIndex`.
+
+Makes N synthetic texts (random words; 2% near-duplicates of an earlier text, 1% exact
+copies, a few without words), signs them once (`sign_texts`, not timed), then runs the
+dedupe of `near_duplicates_in_order` over the signatures both ways:
+
+- NearIndex: `nearest_signed` + `add_signed` per text, texts in a Python list;
+- BandIndex: `band_hashes` + `query_insert_in_order` per chunk, texts in a `TextSpill`;
+
+and the leakage shape (index 90%, query the other 10%): `build_index` + `nearest_signed`
+against `insert` + `query`. Prints items/s (a pass without tracemalloc) and the bytes per
+item that the index holds once built and at its peak (a second pass under tracemalloc,
+which numpy reports its arrays to), and checks that both give the same answers.
+
+Usage: bench/bench_near_index.py [--items 200000] [--chunk 2048] [--threshold 0.9]
+       [--num-perm 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ftctl.datasets.near_index import BandIndex, TextSpill, band_hashes
+from ftctl.datasets.similarity import Match, NearIndex, sign_texts
+
+
+def make_texts(n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    vocabulary = [
+        "".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(20000)
+    ]
+    texts: list[str] = []
+    for _ in range(n):
+        roll = rng.random()
+        if texts and roll < 0.02:
+            words = rng.choice(texts).split()
+            if words:
+                words[rng.randrange(len(words))] = rng.choice(vocabulary)
+            texts.append(" ".join(words))
+        elif texts and roll < 0.03:
+            texts.append(rng.choice(texts))
+        elif roll < 0.031:
+            texts.append("!!!")
+        else:
+            texts.append(" ".join(rng.choice(vocabulary) for _ in range(rng.randint(20, 80))))
+    return texts
+
+
+def near_index_dedupe(
+    texts: list[str], signatures: list[bytes | None], threshold: float, num_perm: int
+) -> tuple[list[Match | None], object]:
+    index = NearIndex(threshold, num_perm, texts.__getitem__)
+    result: list[Match | None] = []
+    for i, signature in enumerate(signatures):
+        match = index.nearest_signed(signature, lambda i=i: texts[i])  # type: ignore[misc]
+        result.append(match)
+        if match is None:
+            index.add_signed(i, signature)
+    return result, index
+
+
+def band_index_dedupe(
+    texts: list[str],
+    signatures: list[bytes | None],
+    threshold: float,
+    num_perm: int,
+    chunk: int,
+    spill: TextSpill,
+) -> tuple[list[Match | None], object]:
+    index = BandIndex(threshold, num_perm, spill.__getitem__)
+    result: list[Match | None] = []
+    for start in range(0, len(texts), chunk):
+        end = min(len(texts), start + chunk)
+        spill.add_many(texts[start:end])
+        hashes, signed = band_hashes(signatures[start:end], num_perm, threshold)
+        result.extend(
+            index.query_insert_in_order(
+                np.arange(start, end, dtype=np.int64),
+                hashes,
+                signed,
+                lambda j, s=start: texts[s + j],  # type: ignore[misc]
+                False,
+            )
+        )
+    return result, index
+
+
+def measure(
+    run: Callable[[], tuple[list[Match | None], object]],
+) -> tuple[float, list[Match | None]]:
+    gc.collect()
+    started = time.perf_counter()
+    result, _ = run()
+    return time.perf_counter() - started, result
+
+
+def memory(run: Callable[[], tuple[list[Match | None], object]]) -> tuple[int, int]:
+    """(bytes still held by the index once built, answers freed; peak bytes during it)."""
+    gc.collect()
+    tracemalloc.start()
+    before, _ = tracemalloc.get_traced_memory()
+    result, index = run()
+    del result
+    gc.collect()
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del index
+    return held - before, peak - before
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=200000)
+    parser.add_argument("--chunk", type=int, default=2048)
+    parser.add_argument("--threshold", type=float, default=0.9)
+    parser.add_argument("--num-perm", type=int, default=128)
+    args = parser.parse_args()
+    n, threshold, num_perm = args.items, args.threshold, args.num_perm
+
+    started = time.perf_counter()
+    texts = make_texts(n)
+    _, signatures = sign_texts(texts, num_perm)
+    print(f"{n} texts made and signed in {time.perf_counter() - started:.1f} s (not timed below)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spill_dir = Path(tmp)
+
+        def ours() -> tuple[list[Match | None], object]:
+            spill = TextSpill(spill_dir)
+            result, index = band_index_dedupe(
+                texts, signatures, threshold, num_perm, args.chunk, spill
+            )
+            return result, (index, spill)
+
+        def theirs() -> tuple[list[Match | None], object]:
+            return near_index_dedupe(texts, signatures, threshold, num_perm)
+
+        t_theirs, expected = measure(theirs)
+        t_ours, got = measure(ours)
+        assert got == expected, "BandIndex and NearIndex disagree"
+        found = sum(m is not None for m in expected)
+        held_theirs, peak_theirs = memory(theirs)
+        held_ours, peak_ours = memory(ours)
+
+        # Leakage shape: index 90%, query the rest.
+        cut = n * 9 // 10
+        old_texts = texts[:cut]
+
+        def leak_theirs() -> list[Match | None]:
+            index = NearIndex(threshold, num_perm, old_texts.__getitem__)
+            for i, s in enumerate(signatures[:cut]):
+                index.add_signed(i, s)
+            return [
+                index.nearest_signed(s, lambda j=j: texts[cut + j])  # type: ignore[misc]
+                for j, s in enumerate(signatures[cut:])
+            ]
+
+        def leak_ours() -> list[Match | None]:
+            with TextSpill(spill_dir) as spill:
+                index = BandIndex(threshold, num_perm, spill.__getitem__)
+                for start in range(0, cut, args.chunk):
+                    end = min(cut, start + args.chunk)
+                    spill.add_many(texts[start:end])
+                    hashes, signed = band_hashes(signatures[start:end], num_perm, threshold)
+                    index.insert(np.arange(start, end, dtype=np.int64), hashes, signed)
+                hashes, signed = band_hashes(signatures[cut:], num_perm, threshold)
+                return index.query(hashes, signed, lambda j: texts[cut + j])
+
+        started = time.perf_counter()
+        leaks_expected = leak_theirs()
+        t_leak_theirs = time.perf_counter() - started
+        started = time.perf_counter()
+        leaks_got = leak_ours()
+        t_leak_ours = time.perf_counter() - started
+        assert leaks_got == leaks_expected, "leakage answers differ"
+
+    bands = BandIndex(threshold, num_perm, str).bands
+    print(f"threshold {threshold}, num_perm {num_perm} ({bands} bands), chunk {args.chunk}")
+    print(f"dedupe: {found} near/exact duplicates found, same answers both ways")
+    print()
+    print("| dedupe of N texts | items/s | index bytes/item held | peak bytes/item |")
+    print("|---|---|---|---|")
+    print(
+        f"| NearIndex (dicts, texts in memory) | {n / t_theirs:,.0f} | "
+        f"{held_theirs / n:,.0f} | {peak_theirs / n:,.0f} |"
+    )
+    print(
+        f"| BandIndex + TextSpill | {n / t_ours:,.0f} | {held_ours / n:,.0f} | "
+        f"{peak_ours / n:,.0f} |"
+    )
+    print()
+    print(
+        f"leakage ({cut} indexed, {n - cut} queried): NearIndex {n / t_leak_theirs:,.0f} items/s, "
+        f"BandIndex {n / t_leak_ours:,.0f} items/s, same answers"
+    )
+
+
+if __name__ == "__main__":
+    main()
