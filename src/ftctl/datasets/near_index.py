@@ -224,6 +224,9 @@ class _Run:
         return self.keys.nbytes + sum(w.nbytes for w in self.words)
 
 
+_NO_WORDS: U64 = np.zeros(0, dtype=np.uint64)
+
+
 def _bits_for(n: int) -> int:
     return max(0, (n - 1).bit_length())
 
@@ -262,7 +265,8 @@ def _merge(runs: list[_Run]) -> _Run:
             old = run.words[b]
             renumbered = new_position[offset : offset + size][(old & run.mask).astype(np.intp)]
             np.bitwise_or(old & ~mask, renumbered, out=word[offset : offset + size])
-            run.words[b] = old[:0]
+            run.words[b] = _NO_WORDS  # not a view of `old`: that would keep it alive
+            del old, renumbered
             offset += size
         word.sort()
         words.append(word)
