@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """Benchmark `ftctl data stats` against the data-prep notebook's logic and the tokenizer limit.
 
-Generates the synthetic dataset with the shared `make_dataset.py`, then runs on the same
-file, one after the other:
+Generates the synthetic dataset with the shared `make_dataset.py`, then, on the same file:
 
-1. `cookbook_baseline.py` (the notebook's logic, single process) with `--bpe-file` pointing
-   at the encoding ftctl ships;
-2. `tokenizer_limit.py`: tiktoken alone on every core, JSON parsing not timed;
-3. `ftctl data stats --json` with an empty cache (every check on), then again (cache hit).
+1. The ratio, as the median of alternating pairs: `cookbook_baseline.py` (the notebook's
+   logic, single process, `--bpe-file` pointing at the encoding ftctl ships), then
+   `ftctl data stats --json --no-cache` (every check on), then the baseline again, ...;
+   each pair gives one ratio (baseline wall / ftctl wall), and the median of the pairs'
+   ratios is the figure. Alternating spreads a change in the machine's load over both
+   tools rather than over one of them; the median drops the odd disturbed pair.
+2. `tokenizer_limit.py`: tiktoken alone on every core (JSON parsing not timed).
+3. `ftctl data stats --json` with a warm cache, the cached lookup inside one process, and
+   `ftctl data stats --help` (the command's start-up floor).
 
-Each run is a child process; wall time, CPU time and peak RSS come from `os.wait4`.
-Prints a table and the ratios; checks that ftctl and the baseline count the same tokens.
+Each run is a child process; wall time, CPU time (user + system) and peak RSS come from
+`os.wait4`, and the 1-minute load average is read after each run (CPU time is the steadier
+figure on a shared machine). Children compile byte code into a cache under --workdir
+(`PYTHONPYCACHEPREFIX`), as an installed ftctl has it, even where PYTHONDONTWRITEBYTECODE
+is set. Checks that ftctl and the baseline count the same tokens.
 
-Usage: bench/bench_stats.py [--shared ../shared] [--examples 50000] [--repeat 1]
+Usage: bench/bench_stats.py [--shared ../shared] [--examples 50000] [--pairs 5]
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,27 +46,45 @@ class Run:
     wall: float
     cpu: float
     peak_mb: float
+    load: float  # 1-minute load average right after the run
     stdout: str
 
 
-def run(name: str, argv: list[str], env: dict[str, str] | None = None) -> Run:
+def run(name: str, argv: list[str], env: dict[str, str]) -> Run:
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
         child = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         stdout = out.read()
-    if child.returncode not in (0, 1):  # ftctl exits 1 on format errors; still a report
-        raise SystemExit(f"{name} failed with exit code {child.returncode}: {argv}")
+    if code not in (0, 1):  # ftctl exits 1 on format errors; still a report
+        raise SystemExit(f"{name} failed with exit code {code}: {argv}")
     # ru_maxrss is in kilobytes on Linux.
-    return Run(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout)
+    return Run(
+        name,
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        os.getloadavg()[0],
+        stdout,
+    )
 
 
-def median_run(name: str, argv: list[str], repeat: int, env: dict[str, str] | None = None) -> Run:
+def median_run(name: str, argv: list[str], repeat: int, env: dict[str, str]) -> Run:
     runs = sorted((run(name, argv, env) for _ in range(repeat)), key=lambda r: r.wall)
     return runs[len(runs) // 2]
+
+
+def row(r: Run, size_mb: float) -> str:
+    return (
+        f"{r.name:<30} {r.wall:>7.2f} {r.cpu:>7.2f} {r.peak_mb:>8.0f} {size_mb / r.wall:>7.1f}"
+        f" {r.load:>6.2f}"
+    )
+
+
+HEADER = f"{'run':<30} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'MB/s':>7} {'load':>6}"
 
 
 def main() -> int:
@@ -66,7 +92,8 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--examples", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per tool; the median is shown")
+    parser.add_argument("--pairs", type=int, default=5, help="alternating (baseline, ftctl) pairs")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the other tools (median)")
     parser.add_argument("--model", default="gpt-4o-mini-2024-07-18")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ftctl-bench")
     args = parser.parse_args()
@@ -92,17 +119,40 @@ def main() -> int:
         )
     size_mb = data.stat().st_size / 1e6
     py = sys.executable
-    baseline = median_run(
-        "cookbook_baseline.py",
-        [py, str(bench / "cookbook_baseline.py"), str(data), "--bpe-file", str(ENCODING)],
-        args.repeat,
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(args.workdir / "pycache")
+    baseline_argv = [
+        py,
+        str(bench / "cookbook_baseline.py"),
+        str(data),
+        "--bpe-file",
+        str(ENCODING),
+    ]
+    ftctl_argv = [py, "-m", "ftctl", "data", "stats", str(data), "--json", "--model", args.model]
+    # Once untimed: byte code compiled, the file in the page cache.
+    run("warm-up", [*ftctl_argv, "--no-cache"], env)
+
+    print(
+        f"file: {data} ({size_mb:.1f} MB), {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f} at the start"
     )
+    print(HEADER)
+    pairs: list[tuple[Run, Run]] = []
+    for i in range(args.pairs):
+        baseline = run(f"pair {i + 1}: cookbook_baseline", baseline_argv, env)
+        ftctl = run(f"pair {i + 1}: ftctl --no-cache", [*ftctl_argv, "--no-cache"], env)
+        pairs.append((baseline, ftctl))
+        print(row(baseline, size_mb))
+        print(f"{row(ftctl, size_mb)}   ratio {baseline.wall / ftctl.wall:.2f}x")
+    ratios = [b.wall / f.wall for b, f in pairs]
+    cpu_ratios = [b.cpu / f.cpu for b, f in pairs]
+
     limit = median_run(
         "tokenizer_limit.py",
         [py, str(bench / "tokenizer_limit.py"), str(data), "--bpe-file", str(ENCODING)],
         args.repeat,
+        env,
     )
-    ftctl_argv = [py, "-m", "ftctl", "data", "stats", str(data), "--json", "--model", args.model]
     # The cached lookup inside one process (hash the file, read the stored report).
     lookup = (
         "import sys, time; from pathlib import Path; "
@@ -112,42 +162,42 @@ def main() -> int:
         f"r = stats_with_cache(Path({str(data)!r}), lookup_model({args.model!r})); "
         "print(r.cached, time.perf_counter() - t)"
     )
-    cold_runs = []
-    for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory() as cache:
-            env = {**os.environ, "FTCTL_CACHE_DIR": cache}
-            cold_runs.append(run("ftctl data stats", ftctl_argv, env))
-            warm = run("ftctl data stats (cached)", ftctl_argv, env)
-            in_process = run("cached lookup in-process", [py, "-c", lookup], env)
-    cold_runs.sort(key=lambda r: r.wall)
-    cold = cold_runs[len(cold_runs) // 2]
+    with tempfile.TemporaryDirectory() as cache:
+        cache_env = {**env, "FTCTL_CACHE_DIR": cache}
+        cold = run("ftctl data stats (cache empty)", ftctl_argv, cache_env)
+        warm = median_run("ftctl data stats (cached)", ftctl_argv, args.repeat, cache_env)
+        in_process = run("cached lookup in-process", [py, "-c", lookup], cache_env)
     startup = median_run(
-        "ftctl data stats --help", [py, "-m", "ftctl", "data", "stats", "--help"], args.repeat
+        "ftctl data stats --help", [py, "-m", "ftctl", "data", "stats", "--help"], args.repeat, env
     )
+    for r in (limit, cold, warm, startup):
+        print(row(r, size_mb))
     was_cached, lookup_seconds = in_process.stdout.split()
     assert was_cached == "True"
-
     tokenize_seconds = float(re.search(r"seconds ([\d.]+)", limit.stdout).group(1))  # type: ignore[union-attr]
-    report = json.loads(cold.stdout)
+    report = json.loads(pairs[-1][1].stdout)
     assert json.loads(warm.stdout)["cached"] is True
-    baseline_tokens = int(re.search(r"Dataset has ~(\d+) tokens", baseline.stdout).group(1))  # type: ignore[union-attr]
+    baseline_tokens = int(re.search(r"Dataset has ~(\d+) tokens", pairs[-1][0].stdout).group(1))  # type: ignore[union-attr]
 
-    print(
-        f"file: {data} ({size_mb:.1f} MB, {report['examples']:,} examples), "
-        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
-    )
-    print(f"{'run':<28} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'MB/s':>7}")
-    for r in (baseline, limit, cold, warm, startup):
-        print(
-            f"{r.name:<28} {r.wall:>8.2f} {r.cpu:>8.2f} {r.peak_mb:>8.0f} {size_mb / r.wall:>7.1f}"
-        )
+    print(f"examples: {report['examples']:,}")
     print(f"tokenizer_limit.py: tokenization alone {tokenize_seconds:.2f} s")
-    print(f"throughput vs cookbook_baseline: {baseline.wall / cold.wall:.2f}x")
+    print(
+        f"ratio baseline wall / ftctl wall, median of {len(pairs)} alternating pairs: "
+        f"{statistics.median(ratios):.2f}x (pairs: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    print(
+        f"ftctl wall median {statistics.median(f.wall for _, f in pairs):.2f} s, "
+        f"CPU median {statistics.median(f.cpu for _, f in pairs):.2f} s; baseline wall median "
+        f"{statistics.median(b.wall for b, _ in pairs):.2f} s, CPU median "
+        f"{statistics.median(b.cpu for b, _ in pairs):.2f} s; "
+        f"CPU ratio median {statistics.median(cpu_ratios):.2f}x"
+    )
     print(
         f"cached run / first run: {warm.wall / cold.wall:.1%} end to end "
         f"(of which CLI startup {startup.wall:.2f} s); the cached lookup itself "
         f"{float(lookup_seconds):.2f} s = {float(lookup_seconds) / cold.wall:.1%}"
     )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     same = report["total_tokens"] == baseline_tokens  # no example is over either limit here
     print(
         f"same token count as the baseline: {'yes' if same else 'NO'} "
