@@ -282,3 +282,71 @@ def test_dpo_refusals_count_only_in_the_preferred_output(tmp_path: Path) -> None
     report = compute_stats(write_lines(tmp_path / "dpo.jsonl", rows), MINI)
     assert report.refusals is not None
     assert [s["line"] for s in report.refusals.samples] == [2]
+
+
+# --- worker processes (`ftctl.datasets.stats_procs`) ----------------------------------
+
+
+def _mixed_rows() -> list[Any]:
+    """Chat rows with every kind of finding, spread so that they fall in many chunks."""
+    rows: list[Any] = []
+    for i in range(240):
+        system = None if i % 17 == 0 else f"You are helper number {i % 9}."  # 9 prompts
+        rows.append(chat(f"Question {i} ü " * (i % 5 + 1), f"Answer {i}. " * (i % 7 + 1), system))
+    rows[30] = chat("Refund?", "I'm sorry, but I can't help with that.")
+    rows[31] = "{not json"
+    rows[32] = b"\xff\xfe not utf-8"
+    rows[33] = ""  # blank: skipped, still a line
+    rows[34] = chat("Hello?", "   ")
+    rows[35] = chat("Explain.", "It goes on and on about shipping and billing and then it")
+    rows[36] = chat("My key is AKIAIOSFODNN7EXAMPLE, ok?", "Please never share keys.")
+    rows[37] = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant"}]}
+    rows[150] = rows[10]  # duplicates in other chunks
+    rows[200] = rows[30]
+    # the same as row 11 with other spacing and key order: a duplicate (general path)
+    rows[230] = json.dumps(
+        {"messages": [{"content": m["content"], "role": m["role"]} for m in rows[11]["messages"]]},
+        indent=1,
+    ).replace("\n", " ")
+    rows[231] = "[1, 2]"
+    return rows
+
+
+def test_worker_processes_give_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _mixed_rows()
+    path = write_lines(tmp_path / "mixed.jsonl", rows)
+    with path.open("ab") as handle:  # CRLF line ends and a last line without any
+        handle.write(b'{"messages": [{"role": "user", "content": "x"}]}\r\n\r\n')
+        handle.write(json.dumps(chat("Last", "line.")).encode())
+    monkeypatch.setattr(stats_module, "MAX_DISTINCT_SYSTEM_PROMPTS", 6)  # the cap, in order
+    one = compute_stats(path, MINI, workers=1).to_dict()
+    monkeypatch.setattr(stats_module, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(stats_module, "CHUNK_BYTES", 700)  # about 90 chunks
+    split = compute_stats(path, MINI, workers=3).to_dict()  # two worker processes
+    assert split == one
+    quality = one["quality"]
+    assert quality["duplicates"]["samples"] == [
+        {"line": 151, "duplicate_of": 11},
+        {"line": 201, "duplicate_of": 31},
+        {"line": 231, "duplicate_of": 12},
+    ]
+    assert [s["line"] for s in quality["refusals"]["samples"]] == [31, 201]
+    assert one["lines"] == len(rows) + 2 - 1  # blank lines are not examples
+    assert {c for c in one["errors"]} >= {"invalid_json", "invalid_utf8", "data_type"}
+    assert any("distinct system prompts" in w for w in one["warnings"])
+
+
+def test_a_failed_worker_process_costs_only_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftctl.datasets import stats_procs
+
+    path = write_lines(tmp_path / "mixed.jsonl", _mixed_rows())
+    one = compute_stats(path, MINI, workers=1).to_dict()
+    monkeypatch.setattr(stats_module, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(stats_module, "CHUNK_BYTES", 700)
+    # A worker whose Python cannot start: its chunks are analysed in this process.
+    monkeypatch.setattr(stats_procs, "_worker_env", lambda: {"PYTHONHOME": str(tmp_path)})
+    assert compute_stats(path, MINI, workers=2).to_dict() == one

@@ -65,6 +65,10 @@ SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 MAX_CACHED_TEXTS = 20_000
 MAX_CACHED_CHARS = 8_000_000
 MAX_DISTINCT_SYSTEM_PROMPTS = 10_000
+# From this size on, worker processes share the chunks (`ftctl.datasets.stats_procs`):
+# starting one costs about 0.4 CPU-s (imports, the encoding), worth it on a few MB only.
+SPLIT_MIN_BYTES = 24 * 1024 * 1024
+MAX_PROCESSES = 4
 
 IntArray = npt.NDArray[np.int64]
 
@@ -110,6 +114,8 @@ class _Totals:
     secrets_samples: list[dict[str, Any]] = field(default_factory=list)
     system_prompts: Counter[int] = field(default_factory=Counter)
     system_prompts_overflow: bool = False
+    # False for one chunk's totals, merged later (`merge` applies the cap in file order).
+    capped: bool = True
 
     def error(self, category: str, line: int, path: str, message: str) -> None:
         self.error_counts[category] += 1
@@ -117,10 +123,80 @@ class _Totals:
         if len(samples) < SAMPLES_PER_FINDING:
             samples.append({"line": line, "path": path, "message": message})
 
+    def merge(self, chunk: _Totals, line_offset: int) -> None:
+        """Add one chunk's totals (line numbers relative to the chunk), chunks in file
+        order: the same totals, samples and system-prompt cap as one pass over the file."""
+        self.lines += chunk.lines
+        self.examples_with_errors += chunk.examples_with_errors
+        for category, count in chunk.error_counts.items():
+            self.error_counts[category] += count
+            _shifted(
+                self.error_samples.setdefault(category, []),
+                chunk.error_samples.get(category, []),
+                line_offset,
+            )
+        self.missing_system += chunk.missing_system
+        self.missing_user += chunk.missing_user
+        self.refusals += chunk.refusals
+        _shifted(self.refusal_samples, chunk.refusal_samples, line_offset)
+        self.empty += chunk.empty
+        _shifted(self.empty_samples, chunk.empty_samples, line_offset)
+        self.truncated += chunk.truncated
+        _shifted(self.truncated_samples, chunk.truncated_samples, line_offset)
+        self.secrets += chunk.secrets
+        _shifted(self.secrets_samples, chunk.secrets_samples, line_offset)
+        # A chunk's counter is in order of first appearance, so admitting its prompts in
+        # that order fills the cap with the same prompts as one pass would.
+        prompts = self.system_prompts
+        for digest, count in chunk.system_prompts.items():
+            if digest in prompts or len(prompts) < MAX_DISTINCT_SYSTEM_PROMPTS:
+                prompts[digest] += count
+            else:
+                self.system_prompts_overflow = True
+
+
+def _shifted(samples: list[dict[str, Any]], more: list[dict[str, Any]], offset: int) -> None:
+    for sample in more:
+        if len(samples) >= SAMPLES_PER_FINDING:
+            return
+        samples.append({**sample, "line": sample["line"] + offset})
+
 
 def _sample(samples: list[dict[str, Any]], **sample: Any) -> None:
     if len(samples) < SAMPLES_PER_FINDING:
         samples.append(sample)
+
+
+_PARTS = ("total", "trained", "n_messages", "line_no", "hash")
+
+
+@dataclass
+class ChunkResult:
+    """One chunk's analysis, line numbers relative to the chunk (`_Analyzer.analyze`)."""
+
+    totals: _Totals
+    arrays: dict[str, IntArray]  # per example: each of `_PARTS`
+
+
+# Stable digests, for processes that compare examples across chunks (Python's `hash` of
+# a str is salted per process): BLAKE2b, 64 bits, as signed int64 for the numpy arrays.
+_ROLE_TAGS = {"system": b"s", "developer": b"d", "user": b"u", "assistant": b"a"}
+
+
+def stable_digest(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+
+
+def _stable_messages_digest(messages: list[dict[str, str]]) -> int:
+    """A stable digest of a plain chat example's (role, content) sequence: equal for equal
+    canonical bytes, like `hash(tuple(...))` in one process (tagged and length-prefixed,
+    so no two sequences give the same input)."""
+    parts: list[bytes] = []
+    for message in messages:
+        content = message["content"].encode("utf-8", "surrogatepass")
+        parts.append(_ROLE_TAGS[message["role"]] + len(content).to_bytes(8, "little"))
+        parts.append(content)
+    return stable_digest(b"".join(parts))
 
 
 class _Analyzer:
@@ -131,9 +207,14 @@ class _Analyzer:
         pool: JobQueue,
         workers: int,
         hf: HfTokenizer | None = None,
+        *,
+        stable: bool = False,
     ) -> None:
         self.enc = enc
         self.hf = hf
+        # Stable digests for duplicates and system prompts (several processes), else `hash`.
+        self.stable = stable
+        self.prompt_digests: dict[str, int] = {}
         self.fmt = fmt
         self.pool = pool
         self.workers = workers
@@ -142,9 +223,15 @@ class _Analyzer:
         self.cached_chars = 0
         self.role_tokens = {role: len(enc.encode_ordinary(role)) for role in _SIMPLE_ROLES}
         self.totals = _Totals()
-        self.parts: dict[str, list[npt.NDArray[Any]]] = {
-            k: [] for k in ("total", "trained", "n_messages", "line_no", "hash")
-        }
+        self.parts: dict[str, list[npt.NDArray[Any]]] = {k: [] for k in _PARTS}
+
+    def analyze(self, lines: list[tuple[int, bytes]]) -> ChunkResult:
+        """One chunk on its own, tokenized on this thread (with a `JobQueue(0)`): its
+        totals and arrays, for `_Totals.merge` in file order."""
+        self.totals = _Totals(capped=False)
+        self.parts = {k: [] for k in _PARTS}
+        self.collect(self.submit(LineChunk(lines, 0)))
+        return ChunkResult(self.totals, {k: self.array(k) for k in _PARTS})
 
     # main thread: parse, check, gather texts
     def submit(self, chunk: LineChunk) -> _Pending:
@@ -193,6 +280,7 @@ class _Analyzer:
 
         role_tokens = self.role_tokens
         simple = fmt == "chat"
+        stable = self.stable
         for line_no, _raw, value in values:
             if isinstance(value, LineError):
                 totals.examples_with_errors += 1
@@ -237,7 +325,12 @@ class _Analyzer:
                 n_messages.append(len(messages))
                 # Equal canonical bytes (what `data build` compares) are, for plain chat,
                 # the same (role, content) sequence: hashed without making those bytes.
-                hashes.append(hash(tuple([x for m in messages for x in (m["role"], m["content"])])))
+                if stable:
+                    hashes.append(_stable_messages_digest(messages))
+                else:
+                    hashes.append(
+                        hash(tuple([x for m in messages for x in (m["role"], m["content"])]))
+                    )
             else:
                 issues = check_example(value, fmt)
                 if issues:
@@ -254,7 +347,8 @@ class _Analyzer:
                 # Duplicates are equal canonical bytes, as `data build` compares them (key
                 # order and spacing do not matter). Python's hash: 64 bits, salted per
                 # process, fine for finding repeats within one run.
-                hashes.append(hash(canonical_line(value)))
+                line = canonical_line(value)
+                hashes.append(stable_digest(line) if stable else hash(line))
             line_nos.append(line_no)
             if self.hf is not None:
                 hf_examples.append(cast(dict[str, Any], value))
@@ -334,9 +428,8 @@ class _Analyzer:
         self.parts["line_no"].append(pending.line_nos)
         self.parts["hash"].append(pending.hashes)
 
-    def array(self, name: str, dtype: type[np.generic] = np.int64) -> npt.NDArray[Any]:
-        parts = self.parts[name]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+    def array(self, name: str) -> IntArray:
+        return _concat(self.parts[name])
 
     # per-example quality findings (main thread)
     def _inspect(self, example: dict[str, Any], fmt: Format, line_no: int) -> int:
@@ -402,9 +495,17 @@ class _Analyzer:
             _sample(totals.secrets_samples, line=line_no, kinds=list(found.secrets))
 
     def _system_prompt(self, text: str) -> None:
-        digest = hash(text)  # salted per process: fine for counting within one run
-        prompts = self.totals.system_prompts
-        if digest in prompts or len(prompts) < MAX_DISTINCT_SYSTEM_PROMPTS:
+        if self.stable:
+            digest = self.prompt_digests.get(text)
+            if digest is None:
+                digest = stable_digest(text.encode("utf-8", "surrogatepass"))
+                if len(self.prompt_digests) < MAX_CACHED_TEXTS and len(text) < 10_000:
+                    self.prompt_digests[text] = digest
+        else:
+            digest = hash(text)  # salted per process: fine for counting within one run
+        totals = self.totals
+        prompts = totals.system_prompts
+        if digest in prompts or not totals.capped or len(prompts) < MAX_DISTINCT_SYSTEM_PROMPTS:
             prompts[digest] += 1
         else:
             self.totals.system_prompts_overflow = True
@@ -437,6 +538,15 @@ def _simple_chat_messages(example: object) -> list[dict[str, str]] | None:
         if role == "assistant":
             has_assistant = True
     return messages if has_assistant else None
+
+
+def _concat(parts: list[npt.NDArray[Any]]) -> IntArray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def format_of_lines(lines: list[tuple[int, bytes]]) -> Format:
+    """The format most of these lines have (what `compute_stats` detects on its first chunk)."""
+    return _majority_format(parse_line(raw) for _, raw in lines)
 
 
 def _majority_format(values: Iterator[object]) -> Format:
@@ -474,7 +584,8 @@ def compute_stats(
 ) -> StatsReport:
     """Analyse one JSONL file for `model` (format detected from its lines unless given).
 
-    `workers`: threads that tokenize, the calling thread included (default: one per core).
+    `workers`: processes (from `SPLIT_MIN_BYTES` on, an OpenAI encoding) or threads that
+    tokenize, this one included (default: one per core).
     """
     path = Path(path)
     try:
@@ -484,6 +595,19 @@ def compute_stats(
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a JSONL file")
     workers = workers or max(1, os.cpu_count() or 1)
+    if workers > 1 and size >= SPLIT_MIN_BYTES and not model.model_dir:
+        from ftctl.datasets.stats_procs import compute_split
+
+        return compute_split(
+            path,
+            model,
+            size,
+            processes=min(workers, MAX_PROCESSES),
+            n_epochs=n_epochs,
+            fmt=fmt,
+            sink=sink,
+            sha256=sha256,
+        )
     sink(Event("progress", f"Analysing {path.name}", task="data-stats", completed=0, total=size))
     switch_interval = sys.getswitchinterval()
     collecting = gc.isenabled()
@@ -526,24 +650,28 @@ def compute_stats(
         sys.setswitchinterval(switch_interval)
         if collecting:
             gc.enable()
-    return _report(path, digest, size, model, n_epochs, analyzer)
+    return report(
+        path, digest, size, model, n_epochs, analyzer.totals, analyzer.parts, analyzer.fmt
+    )
 
 
-def _report(
+def report(
     path: Path,
     digest: str,
     size: int,
     model: ModelInfo,
     n_epochs: int | Literal["auto"],
-    analyzer: _Analyzer,
+    totals: _Totals,
+    parts: dict[str, list[npt.NDArray[Any]]],
+    fmt: Format | None,
 ) -> StatsReport:
-    totals = analyzer.totals
-    total = analyzer.array("total")
-    trained = analyzer.array("trained")
-    line_no = analyzer.array("line_no")
-    hashes = analyzer.array("hash")
-    n_messages = analyzer.array("n_messages")
-    fmt: Format = analyzer.fmt or "chat"
+    """The report from the totals and per-example arrays (`_PARTS`) of the whole file."""
+    total = _concat(parts["total"])
+    trained = _concat(parts["trained"])
+    line_no = _concat(parts["line_no"])
+    hashes = _concat(parts["hash"])
+    n_messages = _concat(parts["n_messages"])
+    fmt = fmt or "chat"
     limit = model.max_tokens_per_example
 
     over = np.flatnonzero(total > limit)

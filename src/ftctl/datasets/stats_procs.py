@@ -1,0 +1,371 @@
+"""`data stats` on several processes: this one and worker processes share out the chunks.
+
+Parsing and checking examples is Python and holds the GIL, so with threads alone one core
+runs all of it while the others tokenize, and the threads get in each other's way (GIL
+hand-overs, the main thread tokenizing what the helpers have not reached): on 50,000
+examples and two cores, 5.8-6.2 CPU-s with a tokenizing thread against 4.5-4.8 for two
+processes that each do everything for half of the chunks. Here every process parses,
+checks and tokenizes whole chunks on its own thread (`_Analyzer.analyze`).
+
+The file is cut into a grid that every process finds by itself: chunk `k` starts at the
+first line that starts at or after `k * chunk_bytes` (chunk 0 at 0: the lines `compute_stats`
+reads first, so the format is detected on the same lines). This process hands out chunk
+numbers (`_Claims`): its own loop takes the next free one, and a thread per worker sends a
+worker the next free one each time it returns a result (two in flight, so a worker never
+waits for work). Results are merged here in chunk order (`_Totals.merge`) with line
+numbers made absolute from the chunks' line counts, so the report is the one a single pass
+gives. Duplicates and system prompts are compared by a stable digest (BLAKE2b), as Python's
+`hash` of a string differs from process to process.
+
+Workers are plain subprocesses (`python -m ftctl.datasets.stats_procs FILE ENCODING
+FORMAT CHUNK_BYTES`), as in `ftctl.datasets.signer` (not `multiprocessing`: it re-imports
+the caller's main module or forks a process that has threads). A worker reads chunk
+numbers from stdin and writes `(k, lines, ChunkResult)` pickles to stdout, each after 8
+bytes of length; the pickles are this process's own, from a process it started. A worker
+that fails costs only time: the chunks it did not return are analysed here.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from ftctl.catalog.models import ModelInfo
+from ftctl.datasets import stats
+from ftctl.datasets.formats import FORMATS, Format
+from ftctl.datasets.jobs import JobQueue
+from ftctl.datasets.stats_report import StatsReport
+from ftctl.datasets.tokenizers import get_encoding
+from ftctl.errors import DataError
+from ftctl.events import Event, EventSink, ignore
+
+_HEADER = 8
+IN_FLIGHT = 2  # chunks handed to a worker ahead of its results
+
+
+# --- the chunk grid ------------------------------------------------------------------
+
+
+def chunk_count(size: int, chunk_bytes: int) -> int:
+    return max(1, -(-size // chunk_bytes))
+
+
+def chunk_start(handle: IO[bytes], k: int, chunk_bytes: int, size: int) -> int:
+    """Where chunk `k` starts: the first line starting at or after `k * chunk_bytes`."""
+    offset = k * chunk_bytes
+    if offset <= 0:
+        return 0
+    if offset >= size:
+        return size
+    handle.seek(offset - 1)
+    handle.readline()
+    return min(handle.tell(), size)
+
+
+def read_chunk(
+    handle: IO[bytes], k: int, chunk_bytes: int, size: int
+) -> tuple[list[tuple[int, bytes]], int, int]:
+    """Chunk `k`'s non-blank lines, numbered from 1 at the chunk's start and without their
+    line ends (as `iter_line_chunks` gives them), its number of lines, blank ones included,
+    and the file offset where it ends."""
+    start = chunk_start(handle, k, chunk_bytes, size)
+    end = chunk_start(handle, k + 1, chunk_bytes, size)
+    handle.seek(start)
+    pieces = handle.read(end - start).split(b"\n")
+    if pieces[-1] == b"":  # the chunk ends with a line end (or is empty)
+        pieces.pop()
+    lines: list[tuple[int, bytes]] = []
+    for number, raw in enumerate(pieces, 1):
+        stripped = raw.rstrip(b"\r\n")
+        if stripped.strip():
+            lines.append((number, stripped))
+    return lines, len(pieces), end
+
+
+# --- messages between the processes --------------------------------------------------
+
+
+def _write(stream: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(data).to_bytes(_HEADER, "little"))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> Any:
+    header = stream.read(_HEADER)
+    if len(header) < _HEADER:
+        raise EOFError("the stats worker stopped")
+    size = int.from_bytes(header, "little")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the stats worker stopped")
+    return pickle.loads(data)
+
+
+# --- this process's side -------------------------------------------------------------
+
+
+class _Claims:
+    """The chunk numbers not yet handed out, taken by any thread."""
+
+    def __init__(self, chunks: int) -> None:
+        self._next = 0
+        self._chunks = chunks
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._next >= self._chunks:
+                return None
+            self._next += 1
+            return self._next - 1
+
+
+# What a worker's thread puts in the inbox: (k, lines, end, result), or (k, 0, 0, None)
+# for a chunk handed out that its worker did not return (analysed here instead).
+_Delivery = tuple[int, int, int, stats.ChunkResult | None]
+
+
+class _Worker:
+    """One worker process and the thread that feeds it chunk numbers and takes its results."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        claims: _Claims,
+        inbox: queue.SimpleQueue[_Delivery],
+    ) -> None:
+        self._claims = claims
+        self._inbox = inbox
+        self._outstanding: list[int] = []
+        self._process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        self._thread = threading.Thread(target=self._serve, name="ftctl-stats-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _assign(self) -> None:
+        k = self._claims.take()
+        if k is None:
+            return
+        self._outstanding.append(k)
+        assert self._process.stdin is not None
+        _write(self._process.stdin, k)
+
+    def _serve(self) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        try:
+            for _ in range(IN_FLIGHT):
+                self._assign()
+            while self._outstanding:
+                k, lines, end, result = _read(stdout)
+                self._outstanding.remove(k)
+                self._inbox.put((k, lines, end, result))
+                self._assign()
+        except Exception:  # a failed worker: its chunks are done here
+            pass
+        finally:
+            for k in self._outstanding:
+                self._inbox.put((k, 0, 0, None))
+            self._outstanding.clear()
+            self.close()
+
+    def close(self) -> None:
+        try:
+            if self._process.stdin is not None:
+                self._process.stdin.close()  # the worker ends when its input does
+        except OSError:
+            pass
+        if self._process.poll() is None:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def stop(self) -> None:
+        """After an error here: end the worker now."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._thread.join(timeout=5)
+
+
+def _worker_env() -> dict[str, str]:
+    import ftctl
+
+    env = dict(os.environ)
+    # The workers import the same ftctl as this process, wherever it was found.
+    package_root = str(Path(ftctl.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class _Merge:
+    """Chunk results merged in chunk order, whichever process delivered them first."""
+
+    def __init__(self) -> None:
+        self.totals = stats._Totals()
+        self.parts: dict[str, list[Any]] = {name: [] for name in stats._PARTS}
+        self.next = 0
+        self.line_offset = 0
+        self.bytes_done = 0
+        self._waiting: dict[int, tuple[int, int, stats.ChunkResult]] = {}
+
+    def add(self, k: int, lines: int, end: int, result: stats.ChunkResult) -> None:
+        self._waiting[k] = (lines, end, result)
+        while self.next in self._waiting:
+            lines, end, result = self._waiting.pop(self.next)
+            self.totals.merge(result.totals, self.line_offset)
+            for name in stats._PARTS:
+                array = result.arrays[name]
+                self.parts[name].append(array + self.line_offset if name == "line_no" else array)
+            self.line_offset += lines
+            self.bytes_done = end
+            self.next += 1
+
+
+def compute_split(
+    path: Path,
+    model: ModelInfo,
+    size: int,
+    *,
+    processes: int,
+    n_epochs: int | Literal["auto"] = "auto",
+    fmt: Format | None = None,
+    sink: EventSink = ignore,
+    sha256: str | None = None,
+) -> StatsReport:
+    """`compute_stats` with `processes - 1` worker processes (an OpenAI encoding only)."""
+    chunk_bytes = stats.CHUNK_BYTES
+    chunks = chunk_count(size, chunk_bytes)
+    claims = _Claims(chunks)
+    inbox: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
+    env = _worker_env()
+    argv = [sys.executable, "-m", "ftctl.datasets.stats_procs", str(path), model.encoding]
+    argv += [fmt or "-", str(chunk_bytes)]
+    # Started first: they import and load the encoding while this process does the same.
+    workers = [_Worker(argv, env, claims, inbox) for _ in range(max(1, processes - 1))]
+    collecting = gc.isenabled()
+    gc.disable()  # see `compute_stats`
+    merge = _Merge()
+    try:
+        with JobQueue(1) as hasher, JobQueue(0) as inline, open(path, "rb") as handle:
+            hashing = None if sha256 else hasher.submit(stats.sha256_file, path)
+            first = claims.take()  # chunk 0: the format is detected on its lines
+            assert first == 0
+            lines, count, end = read_chunk(handle, 0, chunk_bytes, size)
+            fmt = fmt or stats.format_of_lines(lines)
+            for worker in workers:
+                worker.start()
+            enc = get_encoding(model.encoding)
+            analyzer = stats._Analyzer(enc, fmt, inline, 1, stable=True)
+            merge.add(0, count, end, analyzer.analyze(lines))
+            _progress(sink, path, merge, size)
+            k = claims.take()
+            while k is not None:
+                lines, count, end = read_chunk(handle, k, chunk_bytes, size)
+                merge.add(k, count, end, analyzer.analyze(lines))
+                _drain(inbox, merge, analyzer, handle, chunk_bytes, size, block=False)
+                _progress(sink, path, merge, size)
+                k = claims.take()
+            while merge.next < chunks:
+                _drain(inbox, merge, analyzer, handle, chunk_bytes, size, block=True)
+                _progress(sink, path, merge, size)
+            digest = sha256 if hashing is None else hasher.result(hashing)
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from error
+    finally:
+        for worker in workers:
+            worker.stop()
+        if collecting:
+            gc.enable()
+    assert digest is not None
+    return stats.report(path, digest, size, model, n_epochs, merge.totals, merge.parts, fmt)
+
+
+def _drain(
+    inbox: queue.SimpleQueue[_Delivery],
+    merge: _Merge,
+    analyzer: stats._Analyzer,
+    handle: IO[bytes],
+    chunk_bytes: int,
+    size: int,
+    *,
+    block: bool,
+) -> None:
+    """Merge the workers' results that have come (waiting for one if `block`)."""
+    while True:
+        try:
+            k, lines, end, result = inbox.get(block=block)
+        except queue.Empty:
+            return
+        block = False
+        if result is None:  # its worker failed: analysed here
+            chunk, lines, end = read_chunk(handle, k, chunk_bytes, size)
+            result = analyzer.analyze(chunk)
+        merge.add(k, lines, end, result)
+
+
+def _progress(sink: EventSink, path: Path, merge: _Merge, size: int) -> None:
+    sink(
+        Event(
+            "progress",
+            f"Analysing {path.name}",
+            task="data-stats",
+            completed=merge.bytes_done,
+            total=size,
+        )
+    )
+
+
+# --- a worker process ----------------------------------------------------------------
+
+
+def _chunk_numbers(stream: IO[bytes]) -> Iterator[int]:
+    while True:
+        try:
+            k = _read(stream)
+        except EOFError:
+            return
+        yield int(k)
+
+
+def main(argv: list[str]) -> int:
+    path, encoding, fmt_arg, chunk_arg = argv
+    gc.disable()
+    enc = get_encoding(encoding)
+    chunk_bytes = int(chunk_arg)
+    size = os.path.getsize(path)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    with JobQueue(0) as inline, open(path, "rb") as handle:
+        if fmt_arg in FORMATS:
+            fmt: Format = fmt_arg
+        else:
+            fmt = stats.format_of_lines(read_chunk(handle, 0, chunk_bytes, size)[0])
+        analyzer = stats._Analyzer(enc, fmt, inline, 1, stable=True)
+        for k in _chunk_numbers(stdin):
+            lines, count, end = read_chunk(handle, k, chunk_bytes, size)
+            _write(stdout, (k, count, end, analyzer.analyze(lines)))
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    # Everything is written: skip the interpreter's teardown (freeing the encoding alone
+    # takes 0.08 s), which would compete with the parent's last chunks for a core.
+    os._exit(code)
