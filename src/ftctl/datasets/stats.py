@@ -174,29 +174,9 @@ _PARTS = ("total", "trained", "n_messages", "line_no", "hash")
 class ChunkResult:
     """One chunk's analysis, line numbers relative to the chunk (`_Analyzer.analyze`)."""
 
+    fmt: Format
     totals: _Totals
     arrays: dict[str, IntArray]  # per example: each of `_PARTS`
-
-
-# Stable digests, for processes that compare examples across chunks (Python's `hash` of
-# a str is salted per process): BLAKE2b, 64 bits, as signed int64 for the numpy arrays.
-_ROLE_TAGS = {"system": b"s", "developer": b"d", "user": b"u", "assistant": b"a"}
-
-
-def stable_digest(data: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
-
-
-def _stable_messages_digest(messages: list[dict[str, str]]) -> int:
-    """A stable digest of a plain chat example's (role, content) sequence: equal for equal
-    canonical bytes, like `hash(tuple(...))` in one process (tagged and length-prefixed,
-    so no two sequences give the same input)."""
-    parts: list[bytes] = []
-    for message in messages:
-        content = message["content"].encode("utf-8", "surrogatepass")
-        parts.append(_ROLE_TAGS[message["role"]] + len(content).to_bytes(8, "little"))
-        parts.append(content)
-    return stable_digest(b"".join(parts))
 
 
 class _Analyzer:
@@ -207,14 +187,9 @@ class _Analyzer:
         pool: JobQueue,
         workers: int,
         hf: HfTokenizer | None = None,
-        *,
-        stable: bool = False,
     ) -> None:
         self.enc = enc
         self.hf = hf
-        # Stable digests for duplicates and system prompts (several processes), else `hash`.
-        self.stable = stable
-        self.prompt_digests: dict[str, int] = {}
         self.fmt = fmt
         self.pool = pool
         self.workers = workers
@@ -231,7 +206,7 @@ class _Analyzer:
         self.totals = _Totals(capped=False)
         self.parts = {k: [] for k in _PARTS}
         self.collect(self.submit(LineChunk(lines, 0)))
-        return ChunkResult(self.totals, {k: self.array(k) for k in _PARTS})
+        return ChunkResult(self.fmt or "chat", self.totals, {k: self.array(k) for k in _PARTS})
 
     # main thread: parse, check, gather texts
     def submit(self, chunk: LineChunk) -> _Pending:
@@ -280,7 +255,6 @@ class _Analyzer:
 
         role_tokens = self.role_tokens
         simple = fmt == "chat"
-        stable = self.stable
         for line_no, _raw, value in values:
             if isinstance(value, LineError):
                 totals.examples_with_errors += 1
@@ -325,12 +299,7 @@ class _Analyzer:
                 n_messages.append(len(messages))
                 # Equal canonical bytes (what `data build` compares) are, for plain chat,
                 # the same (role, content) sequence: hashed without making those bytes.
-                if stable:
-                    hashes.append(_stable_messages_digest(messages))
-                else:
-                    hashes.append(
-                        hash(tuple([x for m in messages for x in (m["role"], m["content"])]))
-                    )
+                hashes.append(hash(tuple([x for m in messages for x in (m["role"], m["content"])])))
             else:
                 issues = check_example(value, fmt)
                 if issues:
@@ -347,8 +316,7 @@ class _Analyzer:
                 # Duplicates are equal canonical bytes, as `data build` compares them (key
                 # order and spacing do not matter). Python's hash: 64 bits, salted per
                 # process, fine for finding repeats within one run.
-                line = canonical_line(value)
-                hashes.append(stable_digest(line) if stable else hash(line))
+                hashes.append(hash(canonical_line(value)))
             line_nos.append(line_no)
             if self.hf is not None:
                 hf_examples.append(cast(dict[str, Any], value))
@@ -495,14 +463,8 @@ class _Analyzer:
             _sample(totals.secrets_samples, line=line_no, kinds=list(found.secrets))
 
     def _system_prompt(self, text: str) -> None:
-        if self.stable:
-            digest = self.prompt_digests.get(text)
-            if digest is None:
-                digest = stable_digest(text.encode("utf-8", "surrogatepass"))
-                if len(self.prompt_digests) < MAX_CACHED_TEXTS and len(text) < 10_000:
-                    self.prompt_digests[text] = digest
-        else:
-            digest = hash(text)  # salted per process: fine for counting within one run
+        # Salted per process (worker processes share a seed): fine for counting in one run.
+        digest = hash(text)
         totals = self.totals
         prompts = totals.system_prompts
         if digest in prompts or not totals.capped or len(prompts) < MAX_DISTINCT_SYSTEM_PROMPTS:
@@ -598,7 +560,7 @@ def compute_stats(
     if workers > 1 and size >= SPLIT_MIN_BYTES and not model.model_dir:
         from ftctl.datasets.stats_procs import compute_split
 
-        return compute_split(
+        split = compute_split(
             path,
             model,
             size,
@@ -608,6 +570,9 @@ def compute_stats(
             sink=sink,
             sha256=sha256,
         )
+        if split is not None:
+            return split
+        # A worker process failed (it said why on stderr): this process does it all.
     sink(Event("progress", f"Analysing {path.name}", task="data-stats", completed=0, total=size))
     switch_interval = sys.getswitchinterval()
     collecting = gc.isenabled()

@@ -1,28 +1,28 @@
-"""`data stats` on several processes: this one and worker processes share out the chunks.
+"""`data stats` on several processes: worker processes share out the file's chunks.
 
-Parsing and checking examples is Python and holds the GIL, so with threads alone one core
-runs all of it while the others tokenize, and the threads get in each other's way (GIL
+Parsing and checking examples is Python and holds the GIL, so with threads one core runs
+all of it while the others tokenize, and the threads get in each other's way (GIL
 hand-overs, the main thread tokenizing what the helpers have not reached): on 50,000
 examples and two cores, 5.8-6.2 CPU-s with a tokenizing thread against 4.5-4.8 for two
-processes that each do everything for half of the chunks. Here every process parses,
-checks and tokenizes whole chunks on its own thread (`_Analyzer.analyze`).
+processes that each do everything for half of the chunks. Here a worker process per core
+parses, checks and tokenizes whole chunks on its one thread (`_Analyzer.analyze`), and this
+process only hands out chunks and merges the results (it needs no encoding).
 
 The file is cut into a grid that every process finds by itself: chunk `k` starts at the
 first line that starts at or after `k * chunk_bytes` (chunk 0 at 0: the lines `compute_stats`
-reads first, so the format is detected on the same lines). This process hands out chunk
-numbers (`_Claims`): its own loop takes the next free one, and a thread per worker sends a
-worker the next free one each time it returns a result (two in flight, so a worker never
-waits for work). Results are merged here in chunk order (`_Totals.merge`) with line
-numbers made absolute from the chunks' line counts, so the report is the one a single pass
-gives. Duplicates and system prompts are compared by a stable digest (BLAKE2b), as Python's
-`hash` of a string differs from process to process.
+reads first, so the format is detected on the same lines). A thread per worker sends its
+worker the next free chunk number (`_Claims`) each time the worker returns a result, two in
+flight so that a worker never waits for work. Results are merged in chunk order
+(`_Totals.merge`), line numbers made absolute from the chunks' line counts, so the report
+is the one a single pass gives. Duplicates and system prompts are compared by Python's
+`hash`, salted per process: the workers get one seed (`PYTHONHASHSEED`, random per run).
 
-Workers are plain subprocesses (`python -m ftctl.datasets.stats_procs FILE ENCODING
-FORMAT CHUNK_BYTES`), as in `ftctl.datasets.signer` (not `multiprocessing`: it re-imports
-the caller's main module or forks a process that has threads). A worker reads chunk
-numbers from stdin and writes `(k, lines, ChunkResult)` pickles to stdout, each after 8
-bytes of length; the pickles are this process's own, from a process it started. A worker
-that fails costs only time: the chunks it did not return are analysed here.
+Workers are plain subprocesses (`python -m ftctl.datasets.stats_procs FILE ENCODING FORMAT
+CHUNK_BYTES`), as in `ftctl.datasets.signer` (not `multiprocessing`: it re-imports the
+caller's main module or forks a process that has threads). A worker reads chunk numbers
+from stdin and writes `(k, lines, end, ChunkResult)` pickles to stdout, each after 8 bytes
+of length; the pickles are this process's own, from a process it started. If a worker
+fails, `compute_split` returns None and `compute_stats` does the file in one process.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import gc
 import os
 import pickle
 import queue
+import secrets
 import subprocess
 import sys
 import threading
@@ -41,7 +42,7 @@ from typing import IO, Any, Literal
 from ftctl.catalog.models import ModelInfo
 from ftctl.datasets import stats
 from ftctl.datasets.formats import FORMATS, Format
-from ftctl.datasets.jobs import JobQueue
+from ftctl.datasets.jobs import Job, JobQueue
 from ftctl.datasets.stats_report import StatsReport
 from ftctl.datasets.tokenizers import get_encoding
 from ftctl.errors import DataError
@@ -131,7 +132,7 @@ class _Claims:
 
 
 # What a worker's thread puts in the inbox: (k, lines, end, result), or (k, 0, 0, None)
-# for a chunk handed out that its worker did not return (analysed here instead).
+# for a chunk handed out that its worker did not return (it failed).
 _Delivery = tuple[int, int, int, stats.ChunkResult | None]
 
 
@@ -175,7 +176,7 @@ class _Worker:
                 self._outstanding.remove(k)
                 self._inbox.put((k, lines, end, result))
                 self._assign()
-        except Exception:  # a failed worker: its chunks are done here
+        except Exception:  # a failed worker: `compute_split` gives up
             pass
         finally:
             for k in self._outstanding:
@@ -197,7 +198,7 @@ class _Worker:
                 self._process.wait()
 
     def stop(self) -> None:
-        """After an error here: end the worker now."""
+        """End the worker now (all its results are in, or there was an error)."""
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
@@ -223,9 +224,12 @@ class _Merge:
         self.next = 0
         self.line_offset = 0
         self.bytes_done = 0
+        self.fmt: Format | None = None
         self._waiting: dict[int, tuple[int, int, stats.ChunkResult]] = {}
 
     def add(self, k: int, lines: int, end: int, result: stats.ChunkResult) -> None:
+        if k == 0:
+            self.fmt = result.fmt  # as detected on chunk 0 (or given)
         self._waiting[k] = (lines, end, result)
         while self.next in self._waiting:
             lines, end, result = self._waiting.pop(self.next)
@@ -248,76 +252,37 @@ def compute_split(
     fmt: Format | None = None,
     sink: EventSink = ignore,
     sha256: str | None = None,
-) -> StatsReport:
-    """`compute_stats` with `processes - 1` worker processes (an OpenAI encoding only)."""
+) -> StatsReport | None:
+    """`compute_stats` on `processes` worker processes (an OpenAI encoding only); None if
+    a worker failed."""
     chunk_bytes = stats.CHUNK_BYTES
     chunks = chunk_count(size, chunk_bytes)
     claims = _Claims(chunks)
     inbox: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
     env = _worker_env()
+    env["PYTHONHASHSEED"] = str(1 + secrets.randbelow(2**32 - 1))
     argv = [sys.executable, "-m", "ftctl.datasets.stats_procs", str(path), model.encoding]
     argv += [fmt or "-", str(chunk_bytes)]
-    # Started first: they import and load the encoding while this process does the same.
-    workers = [_Worker(argv, env, claims, inbox) for _ in range(max(1, processes - 1))]
-    collecting = gc.isenabled()
-    gc.disable()  # see `compute_stats`
+    workers = [_Worker(argv, env, claims, inbox) for _ in range(max(1, processes))]
+    for worker in workers:
+        worker.start()
     merge = _Merge()
     try:
-        with JobQueue(1) as hasher, JobQueue(0) as inline, open(path, "rb") as handle:
-            hashing = None if sha256 else hasher.submit(stats.sha256_file, path)
-            first = claims.take()  # chunk 0: the format is detected on its lines
-            assert first == 0
-            lines, count, end = read_chunk(handle, 0, chunk_bytes, size)
-            fmt = fmt or stats.format_of_lines(lines)
-            for worker in workers:
-                worker.start()
-            enc = get_encoding(model.encoding)
-            analyzer = stats._Analyzer(enc, fmt, inline, 1, stable=True)
-            merge.add(0, count, end, analyzer.analyze(lines))
-            _progress(sink, path, merge, size)
-            k = claims.take()
-            while k is not None:
-                lines, count, end = read_chunk(handle, k, chunk_bytes, size)
-                merge.add(k, count, end, analyzer.analyze(lines))
-                _drain(inbox, merge, analyzer, handle, chunk_bytes, size, block=False)
-                _progress(sink, path, merge, size)
-                k = claims.take()
+        with JobQueue(1) as hasher:
+            hashing = Job.finished(sha256) if sha256 else hasher.submit(stats.sha256_file, path)
             while merge.next < chunks:
-                _drain(inbox, merge, analyzer, handle, chunk_bytes, size, block=True)
+                k, lines, end, result = inbox.get()
+                if result is None:
+                    return None
+                merge.add(k, lines, end, result)
                 _progress(sink, path, merge, size)
-            digest = sha256 if hashing is None else hasher.result(hashing)
+            digest = hasher.result(hashing)
     except OSError as error:
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
     finally:
         for worker in workers:
             worker.stop()
-        if collecting:
-            gc.enable()
-    assert digest is not None
-    return stats.report(path, digest, size, model, n_epochs, merge.totals, merge.parts, fmt)
-
-
-def _drain(
-    inbox: queue.SimpleQueue[_Delivery],
-    merge: _Merge,
-    analyzer: stats._Analyzer,
-    handle: IO[bytes],
-    chunk_bytes: int,
-    size: int,
-    *,
-    block: bool,
-) -> None:
-    """Merge the workers' results that have come (waiting for one if `block`)."""
-    while True:
-        try:
-            k, lines, end, result = inbox.get(block=block)
-        except queue.Empty:
-            return
-        block = False
-        if result is None:  # its worker failed: analysed here
-            chunk, lines, end = read_chunk(handle, k, chunk_bytes, size)
-            result = analyzer.analyze(chunk)
-        merge.add(k, lines, end, result)
+    return stats.report(path, digest, size, model, n_epochs, merge.totals, merge.parts, merge.fmt)
 
 
 def _progress(sink: EventSink, path: Path, merge: _Merge, size: int) -> None:
@@ -356,7 +321,7 @@ def main(argv: list[str]) -> int:
             fmt: Format = fmt_arg
         else:
             fmt = stats.format_of_lines(read_chunk(handle, 0, chunk_bytes, size)[0])
-        analyzer = stats._Analyzer(enc, fmt, inline, 1, stable=True)
+        analyzer = stats._Analyzer(enc, fmt, inline, 1)
         for k in _chunk_numbers(stdin):
             lines, count, end = read_chunk(handle, k, chunk_bytes, size)
             _write(stdout, (k, count, end, analyzer.analyze(lines)))
