@@ -13,9 +13,11 @@ Generates the synthetic dataset with the shared `make_dataset.py`, then, on the 
 3. `ftctl data stats --json` with a warm cache, the cached lookup inside one process, and
    `ftctl data stats --help` (the command's start-up floor).
 
-Each run is a child process; wall time, CPU time (user + system) and peak RSS come from
-`os.wait4`, and the 1-minute load average is read after each run (CPU time is the steadier
-figure on a shared machine). Children compile byte code into a cache under --workdir
+Each run is a child process; wall time, CPU time (user + system, its own processes
+included) and the largest single process's peak RSS come from `os.wait4`; the peak of the
+RSS summed over the run's processes (`data stats` starts worker processes) is sampled from
+/proc every 10 ms; the 1-minute load average is read after each run (CPU time is the
+steadier figure on a shared machine). Children compile byte code into a cache under --workdir
 (`PYTHONPYCACHEPREFIX`), as an installed ftctl has it, even where PYTHONDONTWRITEBYTECODE
 is set. Checks that ftctl and the baseline count the same tokens.
 
@@ -32,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,17 +48,53 @@ class Run:
     name: str
     wall: float
     cpu: float
-    peak_mb: float
+    peak_mb: float  # the largest process's peak RSS (wait4)
+    sum_mb: float  # the peak of the RSS summed over the run's processes (sampled)
     load: float  # 1-minute load average right after the run
     stdout: str
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(pid: int) -> int:
+    """The RSS in bytes of process `pid` and its descendants (0 once it is gone)."""
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.01):
+            self.peak = max(self.peak, tree_rss(self.pid))
 
 
 def run(name: str, argv: list[str], env: dict[str, str]) -> Run:
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
         child = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        sampler = RssSampler(child.pid)
+        sampler.start()
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
+        sampler.done.set()
+        sampler.join()
         code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         stdout = out.read()
@@ -67,6 +106,7 @@ def run(name: str, argv: list[str], env: dict[str, str]) -> Run:
         wall,
         usage.ru_utime + usage.ru_stime,
         usage.ru_maxrss / 1024,
+        sampler.peak / 2**20,
         os.getloadavg()[0],
         stdout,
     )
@@ -79,12 +119,14 @@ def median_run(name: str, argv: list[str], repeat: int, env: dict[str, str]) -> 
 
 def row(r: Run, size_mb: float) -> str:
     return (
-        f"{r.name:<30} {r.wall:>7.2f} {r.cpu:>7.2f} {r.peak_mb:>8.0f} {size_mb / r.wall:>7.1f}"
-        f" {r.load:>6.2f}"
+        f"{r.name:<30} {r.wall:>7.2f} {r.cpu:>7.2f} {r.peak_mb:>8.0f} {r.sum_mb:>7.0f}"
+        f" {size_mb / r.wall:>7.1f} {r.load:>6.2f}"
     )
 
 
-HEADER = f"{'run':<30} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'MB/s':>7} {'load':>6}"
+HEADER = (
+    f"{'run':<30} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'sum MB':>7} {'MB/s':>7} {'load':>6}"
+)
 
 
 def main() -> int:
@@ -191,6 +233,11 @@ def main() -> int:
         f"{statistics.median(b.wall for b, _ in pairs):.2f} s, CPU median "
         f"{statistics.median(b.cpu for b, _ in pairs):.2f} s; "
         f"CPU ratio median {statistics.median(cpu_ratios):.2f}x"
+    )
+    print(
+        f"ftctl peak RSS: largest process {max(f.peak_mb for _, f in pairs):.0f} MB, summed "
+        f"over its processes {max(f.sum_mb for _, f in pairs):.0f} MB (sampled); baseline "
+        f"{max(b.peak_mb for b, _ in pairs):.0f} MB"
     )
     print(
         f"cached run / first run: {warm.wall / cold.wall:.1%} end to end "

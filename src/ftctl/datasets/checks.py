@@ -185,36 +185,48 @@ class ExampleChecks:
     def examine(self, example: dict[str, Any]) -> ExampleFindings:
         messages = _simple_chat(example) if self.fmt != "dpo" else None
         if messages is not None:
-            # Plain chat: the same answers as the general path, without its walks.
-            answer: str | None = None
-            empty_at: int | None = None
-            answers = 0
-            for message in messages:
-                if message["role"] == "assistant":
-                    answers += 1
-                    answer = message["content"]
-                    if empty_at is None and not answer.strip():
-                        empty_at = answers
-            if answers == 0:
-                problem: str | None = "example has no assistant message"
-            elif empty_at is not None:
-                problem = f"assistant message {empty_at} of {answers} is empty"
-            else:
-                problem = None
+            return self.examine_plain(messages)
+        answer = last_answer_text(example)
+        problem = answer_problem(example, self.fmt)
+        kinds = tuple(secrets_in_example(example)) if self._secrets else ()
+        return self._found(answer, problem, kinds)
+
+    def examine_plain(self, messages: list[dict[str, Any]]) -> ExampleFindings:
+        """`examine` of a plain text chat example (not DPO) given its messages: each exactly
+        a string `role` and a non-empty string `content`, as `_simple_chat` checks them
+        (`data stats` has checked that already). The same answers as the general path,
+        without its walks."""
+        answer: str | None = None
+        empty_at: int | None = None
+        answers = 0
+        for message in messages:
+            if message["role"] == "assistant":
+                answers += 1
+                answer = message["content"]
+                if empty_at is None and not answer.strip():
+                    empty_at = answers
+        if answers == 0:
+            problem: str | None = "example has no assistant message"
+        elif empty_at is not None:
+            problem = f"assistant message {empty_at} of {answers} is empty"
         else:
-            answer = last_answer_text(example)
-            problem = answer_problem(example, self.fmt)
+            problem = None
+        # its strings: each message's role and content
+        kinds = (
+            tuple(secrets_in_strings([x for m in messages for x in m.values()]))
+            if self._secrets
+            else ()
+        )
+        return self._found(answer, problem, kinds)
+
+    def _found(
+        self, answer: str | None, problem: str | None, kinds: tuple[str, ...]
+    ) -> ExampleFindings:
         refusal = self._refusal is not None and self._refusal(answer or "")
         empty_found = problem if self._empty else None
         cut = (
             cut_off_message(answer) if self._cut_off and answer and looks_cut_off(answer) else None
         )
-        if not self._secrets:
-            kinds: tuple[str, ...] = ()
-        elif messages is not None:  # its strings: each message's role and content
-            kinds = tuple(secrets_in_strings([x for m in messages for x in m.values()]))
-        else:
-            kinds = tuple(secrets_in_example(example))
         if not (refusal or empty_found or cut or kinds):
             return NOTHING
         return ExampleFindings(refusal, empty_found, cut, kinds)

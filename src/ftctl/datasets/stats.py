@@ -217,6 +217,7 @@ class _Analyzer:
         if self._checks is None:
             self._checks = ExampleChecks(fmt)  # `ftctl.datasets.checks`: what `data build` runs
         examine = self._checks.examine
+        examine_plain = self._checks.examine_plain
         totals = self.totals
         totals.lines += len(values)
 
@@ -294,7 +295,8 @@ class _Analyzer:
                     ref_owner.append(owner)
                     ref_text.append(len(texts))
                     texts.append(content)
-                self._findings(line_no, has_system, has_user, examine(cast(dict[str, Any], value)))
+                # `_simple_chat_messages` checked what `examine` would check again.
+                self._findings(line_no, has_system, has_user, examine_plain(messages))
                 fixed.append(base)
                 n_messages.append(len(messages))
                 # Equal canonical bytes (what `data build` compares) are, for plain chat,
