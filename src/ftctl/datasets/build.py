@@ -22,35 +22,42 @@ source file and line of the example (not the build output).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
 import os
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import tiktoken
+import numpy as np
 
 from ftctl import __version__
 from ftctl.catalog import hf
 from ftctl.catalog.models import ModelInfo, compatible_model, lookup_model
 from ftctl.config.loader import LoadedProject, LoadedWorkspace, sorted_diagnostics
-from ftctl.config.models import DerivedSplit, NearDedupeTransform, SplitData
+from ftctl.config.models import (
+    DedupeTransform,
+    DerivedSplit,
+    MapFieldsTransform,
+    MaxTokensTransform,
+    NearDedupeTransform,
+    PathSource,
+    SplitData,
+    SystemPromptTransform,
+    Transform,
+)
 from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
 from ftctl.datasets.canonical import canonical_json, sha256_hex
-from ftctl.datasets.checks import answer_problem
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
-from ftctl.datasets.counting import TokenCount, count_example, count_examples
-from ftctl.datasets.example_cache import ExampleCache, cache_file, content_key
-from ftctl.datasets.formats import Format, check_example
-from ftctl.datasets.hf_counting import HfTokenizer
+from ftctl.datasets.example_cache import ExampleCache, cache_file
+from ftctl.datasets.formats import Format
 from ftctl.datasets.hf_models import hf_model_info
+from ftctl.datasets.leakage import find_leakage
 from ftctl.datasets.policy import (
     NEAR_DUPLICATE_NUM_PERM,
     NEAR_DUPLICATE_THRESHOLD,
@@ -58,22 +65,28 @@ from ftctl.datasets.policy import (
     PolicyLocator,
     run_policy,
 )
-from ftctl.datasets.provenance import Origin, Record
-from ftctl.datasets.similarity import reuse_signatures
+from ftctl.datasets.row_pool import LocalPool, ProcessPool, RowPool
+from ftctl.datasets.row_work import RowPlan, Step
 from ftctl.datasets.sources import (
     SourceContext,
     SourceRead,
-    apply_weights,
     digest_sources,
-    read_sources,
+    resolve_path_source,
 )
-from ftctl.datasets.splits import SPLIT_ORDER, Leak, SplitName, find_leakage, hash_split
+from ftctl.datasets.splits import SPLIT_ORDER, Leak, SplitName
+from ftctl.datasets.stream import (
+    SplitColumns,
+    SplitInput,
+    StreamBuild,
+    Streamed,
+    results_namespace,
+)
 from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
-from ftctl.datasets.tokenizers import get_encoding
-from ftctl.datasets.transforms import TransformContext, TransformReport, apply_transforms
+from ftctl.datasets.transforms import TransformReport
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
 from ftctl.providers.registry import capabilities
+from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES
 
 METHOD_FORMAT: dict[str, Format] = {
     "supervised": "chat",
@@ -81,11 +94,7 @@ METHOD_FORMAT: dict[str, Format] = {
     "reinforcement": "reinforcement",
 }
 LISTED_LEAKS = 50
-LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
-# Format issues that the `emptyAnswers` policy check reports instead (at its level).
-_ANSWER_CATEGORIES = frozenset({"missing_content", "example_missing_assistant_message"})
-_MESSAGE_INDEX = re.compile(r"^\$\.messages\[(\d+)\]")
-COUNT_BATCH = 1024  # examples per tiktoken call (one task of the counting threads)
+POOL_MIN_BYTES = 4 << 20  # data below this is worked on in this process (no worker start)
 
 
 @dataclass(frozen=True)
@@ -142,47 +151,48 @@ def build_project(
         events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
         return cached
     events(Event("step", f"Reading the data of {project.name}"))
-    reads = _read_all(project, workspace)
-    problems = [d for split_reads in reads.values() for r in split_reads for d in r.diagnostics]
-    problems = capped_per_file(problems)
-    if problems:
-        raise DataError(
-            f"project '{project.name}': cannot read its data", sorted_diagnostics(problems)
-        )
-
-    key = _cache_key(project, workspace, reads, info)
-    cached = _from_cache(cache, key, project.name)
-    if cached is not None:
-        if quick is not None:  # a build cached before its sources were hashed whole
-            cache.put_build(quick, _manifest(cached))
-        events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
-        return cached
-
-    workers = max(1, os.cpu_count() or 1)
+    inputs = _split_inputs(project, workspace, info, fmt)
     examples = ExampleCache(cache_file(cache.root))
+    pool: RowPool = _pool(project, workspace)
     try:
-        with (
-            reuse_signatures(examples),
-            ThreadPoolExecutor(workers, thread_name_prefix="ftctl-build-tokens") as pool,
-        ):
-            built = _Build(project, workspace, info, fmt, reads, events, pool, examples).run()
-        built.diagnostics[:0] = model_findings
         with Staging(cache) as staging:
+            passed = StreamBuild(
+                inputs,
+                _derived(project),
+                pool,
+                examples,
+                staging,
+                results_namespace(inputs[0].plan, _installed_versions(), _ranks(info.encoding)),
+            )
+            streamed = passed.run()
+            pool.close()
+            if streamed.read_problems:
+                raise DataError(
+                    f"project '{project.name}': cannot read its data",
+                    sorted_diagnostics(streamed.read_problems),
+                )
+            key = _cache_key(project, workspace, streamed.reads, info)
+            cached = _from_cache(cache, key, project.name)
+            if cached is not None:
+                if quick is not None:  # a build cached before its sources were hashed whole
+                    cache.put_build(quick, _manifest(cached))
+                events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
+                return cached
+            events(Event("step", f"Checking the policy of {project.name}"))
+            built = _check(project, workspace, info, fmt, streamed)
+            built.diagnostics[:0] = model_findings
             result = _finish(project, info, fmt, cache, built, key, quick, staging)
-        # Only a build that succeeded leaves anything behind, example results included.
-        examples.commit()
+            # Only a build that succeeded leaves anything behind, row results included.
+            examples.put_many("rows", passed.new_results())
+            examples.commit()
     finally:
+        pool.close()
         examples.close()
-    (tokens_found, tokens_missed), (signatures_found, signatures_missed) = (
-        examples.counts["tokens"],
-        examples.counts["minhash"],
-    )
     events(
         Event(
             "info",
-            f"{project.name}: reused the token counts of {tokens_found} of "
-            f"{tokens_found + tokens_missed} examples and {signatures_found} of "
-            f"{signatures_found + signatures_missed} MinHash signatures from earlier builds",
+            f"{project.name}: reused the results of {streamed.rows_reused} of "
+            f"{streamed.rows_reused + streamed.rows_computed} rows from earlier builds",
         )
     )
     return result
@@ -198,32 +208,30 @@ def _finish(
     quick: str | None,
     staging: Staging,
 ) -> BuiltProject:
-    """Write each split's canonical bytes (streamed, hashed on the way), then the result.
+    """Record the splits streamed to the staging area, then the result.
 
-    Only data that passed is kept: a build with errors raises before writing anything.
+    Only data that passed is kept: a build with errors raises before anything is committed.
     """
     diagnostics = sorted_diagnostics(built.diagnostics)
     if any(d.severity == "error" for d in diagnostics):
         errors = sum(1 for d in diagnostics if d.severity == "error")
         raise DataError(f"project '{project.name}': {errors} data error(s)", diagnostics)
     splits: dict[str, BuiltSplit] = {}
-    for name, records in built.records.items():
-        # Each row's canonical line was made once (for dedupe, the split hash, ...): reused.
-        staged = staging.stage(
-            (r.canonical for r in records), _origin_lines(r.origin for r in records)
-        )
-        sha = staged.sha256
-        counts = built.counts[name]
+    for name, columns in built.columns.items():
+        staged = columns.staged
+        assert staged is not None
+        totals = columns.totals_uploaded()
+        trained = np.repeat(np.frombuffer(columns.trained, dtype=np.int64), columns.copies)
         splits[name] = BuiltSplit(
             project=project.name,
             split=name,
-            path=cache.object_path(sha),
-            sha256=sha,
-            examples=len(records),
-            tokens=sum(c.total for c in counts),
-            trained_tokens=sum(c.trained for c in counts),
+            path=cache.object_path(staged.sha256),
+            sha256=staged.sha256,
+            examples=int(totals.size),
+            tokens=int(totals.sum()),
+            trained_tokens=int(trained.sum()),
             billed_tokens_per_epoch=(
-                billed_tokens_per_epoch([c.total for c in counts], info.max_tokens_per_example)
+                billed_tokens_per_epoch(totals.tolist(), info.max_tokens_per_example)
                 if name == "train"
                 else 0
             ),
@@ -236,17 +244,6 @@ def _finish(
     if quick is not None:
         cache.put_build(quick, _manifest(result))
     return result
-
-
-def _origin_lines(origins: Iterable[Origin]) -> Iterator[bytes]:
-    """`canonical_json([file, line])` and a newline per origin (each file name encoded once)."""
-    files: dict[str, str] = {}
-    for origin in origins:
-        shown = files.get(origin.file)
-        if shown is None:
-            shown = files[origin.file] = canonical_json(origin.file)
-        line = "null" if origin.line is None else str(origin.line)
-        yield f"[{shown},{line}]\n".encode()
 
 
 # --------------------------------------------------------------------------- stages
@@ -287,151 +284,116 @@ def declared_splits(project: LoadedProject) -> dict[SplitName, SplitData]:
     return found
 
 
-def _read_all(
-    project: LoadedProject, workspace: LoadedWorkspace
-) -> dict[SplitName, list[SourceRead]]:
-    reads: dict[SplitName, list[SourceRead]] = {}
+def _derived(project: LoadedProject) -> DerivedSplit | None:
+    validation = project.model.spec.data.validation
+    return validation if isinstance(validation, DerivedSplit) else None
+
+
+def _split_inputs(
+    project: LoadedProject, workspace: LoadedWorkspace, info: ModelInfo, fmt: Format
+) -> list[SplitInput]:
+    spec = project.model.spec
+    policy = spec.policy  # `defaults.policy` merged by the loader
+    derived = _derived(project)
+    threshold, num_perm = _near_settings(project)
+    refusal = policy.max_refusal_ratio
+    inputs: list[SplitInput] = []
+    for position, (name, split) in enumerate(declared_splits(project).items()):
+        steps = tuple(_step(t, info) for t in split.transforms)
+        plan = RowPlan(
+            fmt=fmt,
+            encoding=info.encoding,
+            model_dir=info.model_dir,
+            steps=steps,
+            phrases=tuple(
+                refusal.phrases if refusal.phrases is not None else DEFAULT_REFUSAL_PHRASES
+            ),
+            refusals=refusal.level != "off",
+            empty=policy.empty_answers.level != "off",
+            cut_off=policy.truncated_answers.level != "off",
+            secrets=policy.secrets.level != "off",
+            answers_by_policy=policy.empty_answers.level != "off",
+            near=(
+                (threshold, num_perm)
+                if name == "train" and policy.max_near_duplicate_ratio.level != "off"
+                else None
+            ),
+            leakage=policy.leakage.level != "off",
+            system_prompts=(
+                policy.require_system_prompt.level != "off"
+                and policy.require_system_prompt.mode != "off"
+            ),
+            diversity=name == "train" and policy.min_prompt_diversity.level != "off",
+            split_seed=derived.split.seed if name == "train" and derived is not None else None,
+        )
+        context = SourceContext(project.dir, workspace.root, project.source_map, name)
+        inputs.append(SplitInput(name, split, context, plan, position))
+    return inputs
+
+
+def _step(transform: Transform, info: ModelInfo) -> Step:
+    if isinstance(transform, SystemPromptTransform):
+        args = transform.system_prompt
+        if args.mode != "remove" and not args.text.strip():
+            return Step("skip")  # reported once by `_empty_system_prompts`
+        return Step("system", text=args.text, mode=args.mode)
+    if isinstance(transform, MapFieldsTransform):
+        return Step("map", map_args=transform.map_fields)
+    if isinstance(transform, DedupeTransform):
+        return Step("dedupe")
+    if isinstance(transform, NearDedupeTransform):
+        near = transform.near_dedupe
+        return Step("near", threshold=near.threshold, num_perm=near.num_perm)
+    assert isinstance(transform, MaxTokensTransform)
+    args_max = transform.max_tokens
+    limit = info.max_tokens_per_example if args_max.limit == "auto" else args_max.limit
+    return Step("max", limit=limit, action=args_max.action)
+
+
+def _empty_system_prompts(project: LoadedProject) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for name, split in declared_splits(project).items():
+        for index, transform in enumerate(split.transforms):
+            if not isinstance(transform, SystemPromptTransform):
+                continue
+            args = transform.system_prompt
+            if args.mode != "remove" and not args.text.strip():
+                found.append(
+                    project.source_map.diagnostic(
+                        ("spec", "data", name, "transforms", index, "systemPrompt", "text"),
+                        f"systemPrompt mode '{args.mode}' needs a non-empty text",
+                    )
+                )
+    return found
+
+
+def _near_settings(project: LoadedProject) -> tuple[float, int]:
+    """The train split's nearDedupe settings, if it has one, else the defaults."""
+    for transform in project.model.spec.data.train.transforms:
+        if isinstance(transform, NearDedupeTransform):
+            return transform.near_dedupe.threshold, transform.near_dedupe.num_perm
+    return NEAR_DUPLICATE_THRESHOLD, NEAR_DUPLICATE_NUM_PERM
+
+
+def _pool(project: LoadedProject, workspace: LoadedWorkspace) -> RowPool:
+    """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s)."""
+    workers = os.cpu_count() or 1
+    if workers < 2:
+        return LocalPool()
+    size = 0
     for name, split in declared_splits(project).items():
         context = SourceContext(project.dir, workspace.root, project.source_map, name)
-        reads[name] = read_sources(split.sources, context)
-    return reads
-
-
-class _TokenCounter:
-    """Token counts of examples, in batches on the counting threads, each example once.
-
-    `submit` queues examples (one `count_examples` call, hence one tiktoken call, per
-    `COUNT_BATCH`; tiktoken releases the GIL, so the threads encode while the main thread
-    goes on with the checks); `total`/`counts` wait for them. Examples are known by
-    identity: a row repeated by a weight, or moved to validation, is the same dict and is
-    not counted again. Each counted dict is held, so that its id cannot be reused.
-
-    `submit_records` first looks the records up in the example cache by their canonical
-    bytes (the counts of an unchanged example are not computed again) and stores the
-    counts it computes there.
-    """
-
-    def __init__(
-        self,
-        fmt: Format,
-        encoding: tiktoken.Encoding,
-        pool: ThreadPoolExecutor,
-        store: ExampleCache | None = None,
-        namespace: str = "",
-        hf: HfTokenizer | None = None,
-    ) -> None:
-        self.fmt = fmt
-        self.encoding = encoding
-        self.hf = hf
-        self.pool = pool
-        self.store = store
-        self.namespace = namespace
-        self._known: dict[int, tuple[dict[str, Any], TokenCount]] = {}
-        self._queued: set[int] = set()
-        self._pending: list[
-            tuple[list[dict[str, Any]], list[bytes] | None, Future[list[TokenCount]]]
-        ] = []
-
-    def submit_records(self, records: Iterable[Record]) -> None:
-        """`submit` for records, answered from the example cache where it knows them."""
-        if self.store is None:
-            self.submit(r.example for r in records)
-            return
-        batch: list[Record] = []
-        for record in records:
-            key = id(record.example)
-            if key in self._known or key in self._queued:
-                continue
-            self._queued.add(key)
-            batch.append(record)
-            if len(batch) >= COUNT_BATCH:
-                self._lookup(batch)
-                batch = []
-        if batch:
-            self._lookup(batch)
-
-    def _lookup(self, batch: list[Record]) -> None:
-        assert self.store is not None
-        keys = [content_key(self.namespace, r.canonical) for r in batch]
-        stored = self.store.get_many("tokens", keys)
-        missing: list[dict[str, Any]] = []
-        missing_keys: list[bytes] = []
-        for record, key in zip(batch, keys, strict=True):
-            raw = stored.get(key)
-            if raw is not None and len(raw) == 16:
-                total = int.from_bytes(raw[:8], "little")
-                trained = int.from_bytes(raw[8:], "little")
-                self._known[id(record.example)] = (record.example, TokenCount(total, trained))
-            else:
-                missing.append(record.example)
-                missing_keys.append(key)
-        if missing:
-            self._send(missing, missing_keys)
-
-    def submit(self, examples: Iterable[dict[str, Any]]) -> None:
-        batch: list[dict[str, Any]] = []
-        for example in examples:
-            key = id(example)
-            if key in self._known or key in self._queued:
-                continue
-            self._queued.add(key)
-            batch.append(example)
-            if len(batch) >= COUNT_BATCH:
-                self._send(batch)
-                batch = []
-        if batch:
-            self._send(batch)
-
-    def _send(self, batch: list[dict[str, Any]], keys: list[bytes] | None = None) -> None:
-        future: Future[list[TokenCount]]
-        if self.hf is not None:  # an hf: model's tokenizer and chat template
-            future = self.pool.submit(self.hf.count_examples, batch, self.fmt)
-        else:
-            future = self.pool.submit(count_examples, batch, self.fmt, self.encoding)
-        self._pending.append((batch, keys, future))
-
-    def _drain(self) -> None:
-        for batch, keys, future in self._pending:
-            counts = future.result()
-            for example, count in zip(batch, counts, strict=True):
-                self._known[id(example)] = (example, count)
-            if keys is not None and self.store is not None:
-                self.store.put_many(
-                    "tokens",
-                    (
-                        (key, c.total.to_bytes(8, "little") + c.trained.to_bytes(8, "little"))
-                        for key, c in zip(keys, counts, strict=True)
-                    ),
-                )
-        self._pending.clear()
-        self._queued.clear()
-
-    def count(self, example: dict[str, Any]) -> TokenCount:
-        known = self._known.get(id(example))
-        if known is None:
-            if id(example) in self._queued:
-                self._drain()
-                return self.count(example)
-            # Not kept: `maxTokens: truncate` counts many candidate cuts it then discards.
-            if self.hf is not None:
-                return self.hf.count_example(example, self.fmt)
-            return count_example(example, self.fmt, self.encoding)
-        return known[1]
-
-    def counts(self, examples: Iterable[dict[str, Any]]) -> list[TokenCount]:
-        examples = list(examples)
-        self.submit(examples)
-        self._drain()
-        return [self.count(example) for example in examples]
-
-    def totals(self, examples: Sequence[dict[str, Any]]) -> list[int]:
-        return [c.total for c in self.counts(examples)]
+        for index, source in enumerate(split.sources):
+            if isinstance(source, PathSource):
+                for path in resolve_path_source(source, context, index):
+                    with contextlib.suppress(OSError):
+                        size += path.stat().st_size
+    return ProcessPool(workers) if size >= POOL_MIN_BYTES else LocalPool()
 
 
 @dataclass
 class _Built:
-    records: dict[SplitName, list[Record]]
-    counts: dict[SplitName, list[TokenCount]]
+    columns: dict[SplitName, SplitColumns]
     transforms: dict[SplitName, list[TransformReport]]
     reads: dict[SplitName, list[SourceRead]]
     weighted: dict[SplitName, tuple[int, int]]  # rows before and after weights
@@ -442,198 +404,55 @@ class _Built:
     cost: CostEstimate
 
 
-class _Build:
-    def __init__(
-        self,
-        project: LoadedProject,
-        workspace: LoadedWorkspace,
-        info: ModelInfo,
-        fmt: Format,
-        reads: dict[SplitName, list[SourceRead]],
-        events: EventSink,
-        pool: ThreadPoolExecutor,
-        store: ExampleCache | None = None,
-    ) -> None:
-        self.project = project
-        self.workspace = workspace
-        self.info = info
-        self.fmt = fmt
-        self.reads = reads
-        self.events = events
-        self.encoding = get_encoding(info.encoding)
-        self.counter = _TokenCounter(
-            fmt,
-            self.encoding,
-            pool,
-            store,
-            _tokens_namespace(_counting_identity(info), fmt),
-            HfTokenizer(info.model_dir) if info.model_dir else None,
-        )
-
-    def run(self) -> _Built:
-        spec = self.project.model.spec
-        diagnostics: list[Diagnostic] = []
-        records: dict[SplitName, list[Record]] = {}
-        transforms: dict[SplitName, list[TransformReport]] = {}
-        weighted: dict[SplitName, tuple[int, int]] = {}
-        for name, split in declared_splits(self.project).items():
-            self.events(Event("step", f"Transforming {self.project.name}/{name}"))
-            rows = [r for read in self.reads[name] for r in read.records]
-            context = TransformContext(
-                source_map=self.project.source_map,
-                split=name,
-                count_tokens=lambda example: self.counter.count(example).total,
-                encoding=self.encoding,
-                model_limit=self.info.max_tokens_per_example,
-                count_many=self.counter.totals,
-            )
-            result = apply_transforms(rows, split.transforms, context)
-            # Counted on the threads while the main thread checks formats and leakage.
-            self.counter.submit_records(result.records)
-            diagnostics.extend(result.diagnostics)
-            transforms[name] = result.reports
-            records[name] = apply_weights(result.records, split.sources)
-            weighted[name] = (len(result.records), len(records[name]))
-        validation = spec.data.validation
-        if isinstance(validation, DerivedSplit):
-            records["train"], records["validation"] = hash_split(
-                records["train"], validation.split.fraction, validation.split.seed
-            )
-        records = {name: records[name] for name in SPLIT_ORDER if name in records}
-
-        policy = self.project.model.spec.policy  # `defaults.policy` merged by the loader
-        diagnostics.extend(
-            capped_per_file(self._format_problems(records, policy.empty_answers.level != "off"))
-        )
-        self.events(Event("step", f"Checking the policy of {self.project.name}"))
-        # Near-leak search signs every prompt (MinHash): only done when the check is on.
-        leaks = find_leakage(records) if policy.leakage.level != "off" else []
-        self.events(Event("step", f"Counting tokens of {self.project.name}"))
-        counts = {
-            name: self.counter.counts(r.example for r in rows) for name, rows in records.items()
-        }
-        cost = estimate_cost(
-            [c.total for c in counts["train"]], self.info, spec.training.hyperparameters.n_epochs
-        )
-        threshold, num_perm = self._near_settings()
-        outcome = run_policy(
-            PolicyInput(
-                policy=policy,
-                fmt=self.fmt,
-                model=self.info,
-                splits=records,
-                counts=counts,
-                cost=cost,
-                leaks=leaks,
-                near_threshold=threshold,
-                near_num_perm=num_perm,
-            ),
-            PolicyLocator(self.project, self.workspace),
-        )
-        diagnostics.extend(outcome.diagnostics)
-        return _Built(
-            records=records,
-            counts=counts,
-            transforms=transforms,
-            reads=self.reads,
-            weighted=weighted,
-            leaks=leaks,
-            leakage_checked=policy.leakage.level != "off",
-            policy_results=[r.to_dict() for r in outcome.results],
-            diagnostics=diagnostics,
+def _check(
+    project: LoadedProject,
+    workspace: LoadedWorkspace,
+    info: ModelInfo,
+    fmt: Format,
+    streamed: Streamed,
+) -> _Built:
+    """The whole-set checks over the pass's columns: leakage, then the policy."""
+    spec = project.model.spec
+    policy = spec.policy
+    columns = {name: streamed.columns[name] for name in SPLIT_ORDER if name in streamed.columns}
+    leaks = find_leakage(columns, streamed.table) if policy.leakage.level != "off" else []
+    train = columns["train"]
+    cost = estimate_cost(
+        train.totals_uploaded().tolist(), info, spec.training.hyperparameters.n_epochs
+    )
+    threshold, num_perm = _near_settings(project)
+    outcome = run_policy(
+        PolicyInput(
+            policy=policy,
+            fmt=fmt,
+            model=info,
+            splits=columns,
+            table=streamed.table,
+            system_prompts=streamed.system_prompts,
+            diversity=streamed.diversity,
             cost=cost,
-        )
-
-    def _near_settings(self) -> tuple[float, int]:
-        """The train split's nearDedupe settings, if it has one, else the defaults."""
-        for transform in self.project.model.spec.data.train.transforms:
-            if isinstance(transform, NearDedupeTransform):
-                return transform.near_dedupe.threshold, transform.near_dedupe.num_perm
-        return NEAR_DUPLICATE_THRESHOLD, NEAR_DUPLICATE_NUM_PERM
-
-    def _format_problems(
-        self, records: Mapping[SplitName, Sequence[Record]], answers_by_policy: bool
-    ) -> list[Diagnostic]:
-        problems: list[Diagnostic] = []
-        for rows in records.values():
-            for record in rows:
-                if record.copy != 0:
-                    continue
-                issues = check_example(record.example, self.fmt)
-                if not issues:
-                    continue
-                policy_decides = (
-                    answers_by_policy and answer_problem(record.example, self.fmt) is not None
-                )
-                for issue in issues:
-                    if policy_decides and self._is_answer_issue(
-                        record.example, issue.category, issue.path
-                    ):
-                        continue
-                    problems.append(
-                        Diagnostic(
-                            file=record.origin.file,
-                            line=record.origin.line,
-                            field=issue.path,
-                            message=f"{issue.message} [{issue.category}]",
-                        )
-                    )
-        return problems
-
-    @staticmethod
-    def _is_answer_issue(example: dict[str, Any], category: str, path: str) -> bool:
-        if category not in _ANSWER_CATEGORIES:
-            return False
-        if category == "example_missing_assistant_message":
-            return True
-        match = _MESSAGE_INDEX.match(path)
-        messages = example.get("messages")
-        if match is None or not isinstance(messages, list):
-            return False
-        index = int(match.group(1))
-        return (
-            index < len(messages)
-            and isinstance(messages[index], dict)
-            and messages[index].get("role") == "assistant"
-        )
+            leaks=leaks,
+            near_threshold=threshold,
+            near_num_perm=num_perm,
+        ),
+        PolicyLocator(project, workspace),
+    )
+    return _Built(
+        columns=columns,
+        transforms=streamed.transforms,
+        reads=streamed.reads,
+        weighted=streamed.weighted,
+        leaks=leaks,
+        leakage_checked=policy.leakage.level != "off",
+        policy_results=[r.to_dict() for r in outcome.results],
+        diagnostics=[*_empty_system_prompts(project), *streamed.diagnostics, *outcome.diagnostics],
+        cost=cost,
+    )
 
 
-def _counting_identity(info: ModelInfo) -> str:
-    """The encoding, or for an hf: model its tokenizer (the model directory, which for a hub
-    model names the snapshot's commit): cached counts of one never answer for another."""
-    return f"hf:{info.model_dir}" if info.model_dir else info.encoding
-
-
-def _tokens_namespace(encoding: str, fmt: Format) -> str:
-    """What decides an example's token counts besides its bytes: the encoding (its rank
-    file's hash), the format, tiktoken's and ftctl's versions (the counting method)."""
+def _ranks(encoding: str) -> str:
     spec = ENCODING_SPECS.get(encoding)
-    ranks = spec.sha256 if spec is not None else encoding
-    tiktoken_version = dict(_installed_versions()).get("tiktoken", "")
-    return f"tokens/{encoding}/{ranks}/{fmt}/tiktoken={tiktoken_version}/ftctl={__version__}"
-
-
-def capped_per_file(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
-    """The first `LISTED_PER_FILE` row errors of each file, then one line with the rest.
-
-    A file in the wrong format (CSV, say) has an error on every line: the first hundred
-    show the problem, the count shows its size.
-    """
-    shown: dict[str, int] = {}
-    hidden: dict[str, int] = {}
-    out: list[Diagnostic] = []
-    for diagnostic in diagnostics:
-        if diagnostic.line is None or shown.get(diagnostic.file, 0) < LISTED_PER_FILE:
-            if diagnostic.line is not None:
-                shown[diagnostic.file] = shown.get(diagnostic.file, 0) + 1
-            out.append(diagnostic)
-        else:
-            hidden[diagnostic.file] = hidden.get(diagnostic.file, 0) + 1
-    for file, count in hidden.items():
-        out.append(
-            Diagnostic(file=file, message=f"{count} more row error(s) in this file not listed")
-        )
-    return out
+    return spec.sha256 if spec is not None else encoding
 
 
 # --------------------------------------------------------------------------- cache
@@ -755,14 +574,14 @@ def _report(
     spec = project.model.spec
     split_reports: dict[str, Any] = {}
     for name, split in splits.items():
-        counts = built.counts[cast(SplitName, name)]
+        columns = built.columns[cast(SplitName, name)]
         entry: dict[str, Any] = {
             "sha256": split.sha256,
             "examples": split.examples,
             "tokens": split.tokens,
             "trained_tokens": split.trained_tokens,
             "billed_tokens_per_epoch": split.billed_tokens_per_epoch,
-            "max_example_tokens": max((c.total for c in counts), default=0),
+            "max_example_tokens": max(columns.total, default=0),
         }
         if name in built.reads:
             entry["sources"] = [r.report() for r in built.reads[name]]
@@ -797,9 +616,9 @@ def _report(
             "examples": [
                 {
                     "split": leak.split,
-                    "at": str(leak.record.origin),
+                    "at": str(leak.origin),
                     "other_split": leak.other_split,
-                    "other": str(leak.other.origin),
+                    "other": str(leak.other),
                     "kind": leak.kind,
                     "similarity": round(leak.similarity, 4),
                 }

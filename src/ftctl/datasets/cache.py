@@ -152,9 +152,48 @@ class Staging:
         self.staged.append(staged)
         return staged
 
+    def writer(self) -> StagedWriter:
+        """A split written line by line (`StagedWriter.finish` stages it)."""
+        return StagedWriter(
+            self, self._temporary_file(".jsonl.tmp"), self._temporary_file(".origins.tmp")
+        )
+
     def commit(self) -> None:
         """Move every staged object into place (an intact existing copy is kept)."""
         for staged in self.staged:
             if not self.cache.has_object(staged.sha256):
                 os.replace(staged.data, self.cache.object_path(staged.sha256))
             os.replace(staged.origins, self.cache.origins_path(staged.sha256))
+
+
+class StagedWriter:
+    """One split's canonical lines and their origins, written and hashed as they come."""
+
+    def __init__(self, staging: Staging, data: Path, origins: Path) -> None:
+        self.staging = staging
+        self.data_path = data
+        self.origins_path = origins
+        self._data = open(data, "wb", buffering=1 << 20)  # noqa: SIM115 (closed by finish)
+        self._origins = open(origins, "wb", buffering=1 << 20)  # noqa: SIM115
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.lines = 0
+
+    def write(self, line: bytes, origin: bytes, times: int = 1) -> None:
+        for _ in range(times):
+            self._hash.update(line)
+            self._data.write(line)
+            self._origins.write(origin)
+        self.size += len(line) * times
+        self.lines += times
+
+    def finish(self) -> StagedObject:
+        self._data.close()
+        self._origins.close()
+        staged = StagedObject(self._hash.hexdigest(), self.size, self.data_path, self.origins_path)
+        self.staging.staged.append(staged)
+        return staged
+
+    def abandon(self) -> None:
+        self._data.close()
+        self._origins.close()

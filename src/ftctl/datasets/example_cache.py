@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-TABLES = ("tokens", "minhash")
+TABLES = ("tokens", "minhash", "rows")
 _CHECK = 8  # checksum bytes after each value
 _BATCH = 500  # keys per SELECT (SQLite allows 32,766 parameters; small keeps it quick)
 

@@ -25,35 +25,22 @@ import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
+
+import numpy as np
 
 from ftctl.catalog.models import ModelInfo
 from ftctl.config.loader import LoadedProject, LoadedWorkspace
 from ftctl.config.models import FlagCheck, Level, Policy, RatioCheck
-from ftctl.datasets.checks import (
-    CUT_OFF_MIN_WORDS,
-    ExampleChecks,
-    ExampleFindings,
-    answer_problem,
-    example_digest,
-    looks_cut_off,
-)
+from ftctl.datasets.checks import CUT_OFF_MIN_WORDS, answer_problem, looks_cut_off
 from ftctl.datasets.cost import CostEstimate
-from ftctl.datasets.counting import TokenCount
 from ftctl.datasets.formats import Format
-from ftctl.datasets.provenance import Record
-from ftctl.datasets.similarity import (
-    LazyTexts,
-    content_text,
-    example_text,
-    messages_of,
-    near_duplicates_in_order,
-    user_prompt_text,
-)
+from ftctl.datasets.near_index import BandIndex
+from ftctl.datasets.provenance import Origin
+from ftctl.datasets.similarity import user_prompt_text
 from ftctl.datasets.splits import Leak, SplitName
+from ftctl.datasets.stream import Diversity, RowTable, SplitColumns, band_matrix
 from ftctl.errors import Diagnostic, Severity
-from ftctl.text.refusals import DEFAULT_REFUSAL_PHRASES
 
 HARD_MIN_EXAMPLES = 10  # OpenAI rejects training files with fewer examples
 LISTED_PER_CHECK = 20
@@ -106,34 +93,24 @@ class PolicyLocator:
 
 @dataclass(frozen=True)
 class PolicyInput:
+    """The built splits as compact columns (`ftctl.datasets.stream`), and what was found
+    on the way."""
+
     policy: Policy
     fmt: Format
     model: ModelInfo
-    splits: Mapping[SplitName, Sequence[Record]]
-    counts: Mapping[SplitName, Sequence[TokenCount]]
+    splits: Mapping[SplitName, SplitColumns]
+    table: RowTable
+    system_prompts: Sequence[str | None]
+    diversity: Diversity
     cost: CostEstimate
     leaks: Sequence[Leak]
     near_threshold: float = NEAR_DUPLICATE_THRESHOLD
     near_num_perm: int = NEAR_DUPLICATE_NUM_PERM
 
-    @cached_property
-    def findings(self) -> dict[SplitName, list[ExampleFindings]]:
-        """The per-example checks (`ftctl.datasets.checks`) of each split's rows as read,
-        each example examined once for every check that is on."""
-        policy = self.policy
-        refusal = policy.max_refusal_ratio
-        checks = ExampleChecks(
-            self.fmt,
-            phrases=refusal.phrases if refusal.phrases is not None else DEFAULT_REFUSAL_PHRASES,
-            refusals=refusal.level != "off",
-            empty=policy.empty_answers.level != "off",
-            cut_off=policy.truncated_answers.level != "off",
-            secrets=policy.secrets.level != "off",
-        )
-        return {
-            split: [checks.examine(r.example) for r in _unique_rows(records)]
-            for split, records in self.splits.items()
-        }
+    def origins(self, split: SplitName, positions: Sequence[int]) -> list[Origin]:
+        columns = self.splits[split]
+        return [self.table.origin(columns.row[p]) for p in positions]
 
 
 @dataclass
@@ -179,14 +156,10 @@ def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _unique_rows(records: Sequence[Record]) -> list[Record]:
-    """The rows as read: repeats made by a weight above 1 left out."""
-    return [r for r in records if r.copy == 0]
-
-
-def _where(records: Sequence[Record], limit: int = 5) -> str:
-    shown = ", ".join(str(r.origin) for r in records[:limit])
-    more = f" and {len(records) - limit} more" if len(records) > limit else ""
+def _where(origins: Sequence[Origin], count: int) -> str:
+    """Where the first few of `count` findings are (`origins`: at least the first five)."""
+    shown = ", ".join(str(o) for o in origins[:5])
+    more = f" and {count - 5} more" if count > 5 else ""
     return f"e.g. {shown}{more}" if shown else ""
 
 
@@ -209,13 +182,13 @@ class _PerExample:
         self.outcome = outcome
         self.count = 0
 
-    def add(self, record: Record, message: str) -> None:
+    def add(self, origin: Origin, message: str) -> None:
         self.count += 1
         if self.count <= LISTED_PER_CHECK:
             self.outcome.diagnostics.append(
                 Diagnostic(
-                    file=record.origin.file,
-                    line=record.origin.line,
+                    file=origin.file,
+                    line=origin.line,
                     severity=self.severity,
                     field=f"policy.{self.key}",
                     message=message,
@@ -235,7 +208,8 @@ class _PerExample:
 
 def _check_min_examples(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.min_examples
-    n = len(data.splits.get("train", ()))
+    train = data.splits.get("train")
+    n = 0 if train is None else train.uploaded
     result = CheckResult("minExamples", check.level, check.value, n)
     out.results.append(result)
     if n < HARD_MIN_EXAMPLES:
@@ -269,16 +243,19 @@ def _check_max_tokens(data: PolicyInput, locator: PolicyLocator, out: PolicyOutc
     largest = 0
     findings = _PerExample("maxTokensPerExample", check.level, out)
     for split in ("train", "validation"):
-        for record, count in zip(
-            data.splits.get(split, ()), data.counts.get(split, ()), strict=True
-        ):
-            largest = max(largest, count.total)
-            if check.level != "off" and record.copy == 0 and count.total > limit:
-                findings.add(
-                    record,
-                    f"example has {count.total} tokens, more than the limit of {limit}"
-                    f" ({data.model.id}); tokens beyond it are cut off in training",
-                )
+        columns = data.splits.get(split)  # type: ignore[call-overload]
+        if columns is None or not len(columns):
+            continue
+        totals = np.frombuffer(columns.total, dtype=np.int64)
+        largest = max(largest, int(totals.max()))
+        if check.level == "off":
+            continue
+        for position in np.flatnonzero(totals > limit).tolist():
+            findings.add(
+                data.table.origin(columns.row[position]),
+                f"example has {int(totals[position])} tokens, more than the limit of {limit}"
+                f" ({data.model.id}); tokens beyond it are cut off in training",
+            )
     result.observed = largest
     result.findings = findings.count
     findings.close(locator, f"examples above {limit} tokens")
@@ -290,32 +267,33 @@ def _check_train_ratio(
     data: PolicyInput,
     locator: PolicyLocator,
     out: PolicyOutcome,
-    flag: Callable[[list[Record]], list[Record]],
+    flag: Callable[[SplitColumns], list[int]],
     what: str,
     fix: str | None = None,
 ) -> None:
-    """A `max…Ratio` check: the share of train rows that `flag` picks out, at most the value.
+    """A `max…Ratio` check: the share of train rows (as read) that `flag` picks out (their
+    positions), at most the value.
 
     `what` completes "N of M train …"; `fix` names the transform that removes such rows.
     """
-    rows = _unique_rows(data.splits.get("train", ()))
+    train = data.splits.get("train")
     result = CheckResult(key, check.level, check.value, None)
     out.results.append(result)
-    if check.level == "off" or not rows:
+    if check.level == "off" or train is None or not len(train):
         return
-    flagged = flag(rows)
-    ratio = _ratio(len(flagged), len(rows))
+    positions = flag(train)
+    ratio = _ratio(len(positions), len(train))
     result.observed = ratio
     if ratio > check.value:
-        result.findings = len(flagged)
-        hint = _where(flagged)
+        result.findings = len(positions)
+        hint = _where(data.origins("train", positions[:5]), len(positions))
         if fix is not None:
             hint = (hint + f"; add a `{fix}` transform").lstrip("; ")
         out.diagnostics.append(
             locator.diagnostic(
                 (key,),
                 severity_of(check.level),
-                f"{len(flagged)} of {len(rows)} train {what} ({ratio:.1%}), "
+                f"{len(positions)} of {len(train)} train {what} ({ratio:.1%}), "
                 f"more than {key} {check.value:.1%}",
                 hint=hint,
             )
@@ -325,24 +303,20 @@ def _check_train_ratio(
 def _check_refusals(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.max_refusal_ratio
 
-    def refusals(rows: list[Record]) -> list[Record]:
-        found = data.findings.get("train", [])
-        return [r for r, f in zip(rows, found, strict=True) if f.refusal]
+    def refusals(rows: SplitColumns) -> list[int]:
+        return np.flatnonzero(np.frombuffer(rows.refusal, dtype=np.int8)).tolist()
 
     what = "answers are refusals"
     _check_train_ratio("maxRefusalRatio", check, data, locator, out, refusals, what)
 
 
-def _exact_duplicates(rows: list[Record]) -> list[Record]:
+def _exact_duplicates(rows: SplitColumns) -> list[int]:
     """The rows whose canonical bytes an earlier row already has."""
-    seen: set[bytes] = set()
-    duplicates: list[Record] = []
-    for record in rows:
-        digest = example_digest(record.canonical)
-        if digest in seen:
-            duplicates.append(record)
-        seen.add(digest)
-    return duplicates
+    digests = rows.digests.array("V16")
+    _, first = np.unique(digests, return_index=True)
+    repeated = np.ones(len(digests), dtype=np.bool_)
+    repeated[first] = False
+    return np.flatnonzero(repeated).tolist()
 
 
 def _check_duplicates(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
@@ -356,16 +330,21 @@ def _check_duplicates(data: PolicyInput, locator: PolicyLocator, out: PolicyOutc
 def _check_near_duplicates(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.max_near_duplicate_ratio
 
-    def near_duplicates(rows: list[Record]) -> list[Record]:
-        # Made when indexed or verified, not held all at once (that was ~3.4 KB a row).
-        texts = LazyTexts([r.example for r in rows], example_text)
-        matches = near_duplicates_in_order(
-            texts, data.near_threshold, data.near_num_perm, keep_all=True
+    def near_duplicates(rows: SplitColumns) -> list[int]:
+        # Texts are made again from the source rows only to verify a candidate.
+        hashes, signed = band_matrix(rows.text_bands, rows.text_signed)
+        index = BandIndex(
+            data.near_threshold, data.near_num_perm, lambda k: data.table.text(rows.row[k])
         )
+        keys = np.arange(len(rows), dtype=np.int64)
+        matches = index.query_insert_in_order(
+            keys, hashes, signed, lambda j: data.table.text(rows.row[j]), keep_all=True
+        )
+        digests = rows.digests.array("V16")
         return [
-            record
-            for record, match in zip(rows, matches, strict=True)
-            if match is not None and rows[match.key].canonical != record.canonical
+            position
+            for position, match in enumerate(matches)
+            if match is not None and digests[match.key] != digests[position]
         ]
 
     what = f"examples are near-duplicates (similarity >= {data.near_threshold}) of an earlier one"
@@ -374,22 +353,15 @@ def _check_near_duplicates(data: PolicyInput, locator: PolicyLocator, out: Polic
     )
 
 
-def system_prompt_of(example: dict[str, Any]) -> str | None:
-    for message in messages_of(example):
-        if message.get("role") == "system":
-            return content_text(message.get("content"))
-    return None
-
-
 def _check_system_prompt(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.require_system_prompt
     result = CheckResult("requireSystemPrompt", check.level, check.mode, None)
     out.results.append(result)
     if check.level == "off" or check.mode == "off":
         return
-    train_prompts = Counter(
-        system_prompt_of(r.example) for r in _unique_rows(data.splits.get("train", ()))
-    )
+    train = data.splits.get("train")
+    train_ids = Counter(() if train is None else train.system)
+    train_prompts = Counter({data.system_prompts[i]: n for i, n in train_ids.items()})
     result.observed = len(train_prompts)
     # What every example should carry: `expected` when given; in `consistent` mode else the
     # most common prompt of train (ties: a prompt before none, then by text).
@@ -399,22 +371,23 @@ def _check_system_prompt(data: PolicyInput, locator: PolicyLocator, out: PolicyO
         target = max(train_prompts, key=lambda p: (train_prompts[p], p is not None, p or ""))
     what = "the expected one" if check.expected is not None else "the most common one"
     findings = _PerExample("requireSystemPrompt", check.level, out)
-    for split, records in data.splits.items():
-        for record in _unique_rows(records):
-            prompt = system_prompt_of(record.example)
+    for split, columns in data.splits.items():
+        for position, system in enumerate(columns.system):
+            prompt = data.system_prompts[system]
             if prompt == target and not (prompt is None and check.mode == "required"):
                 continue
+            origin = data.table.origin(columns.row[position])
             if prompt is None and (check.mode == "required" or compare):
-                findings.add(record, f"{split} example has no system prompt")
+                findings.add(origin, f"{split} example has no system prompt")
             elif compare and target is None:
                 findings.add(
-                    record,
+                    origin,
                     f"{split} example has a system prompt {_short(str(prompt))}, "
                     "most examples have none",
                 )
             elif compare:
                 findings.add(
-                    record,
+                    origin,
                     f"{split} example's system prompt {_short(str(prompt))} differs from "
                     f"{what} {_short(str(target))}",
                 )
@@ -433,30 +406,27 @@ def _check_each_row(
     data: PolicyInput,
     locator: PolicyLocator,
     out: PolicyOutcome,
-    problem: Callable[[SplitName, Record, ExampleFindings], str | None],
+    problem: Callable[[SplitName, SplitColumns], Sequence[tuple[int, str]]],
     summary: str,
     applies: bool = True,
 ) -> None:
-    """A flag check run on every row as read, of every split: `problem` says what is wrong
-    with one (None: nothing); the count of findings is also what the report observes."""
+    """A flag check run on every row as read, of every split: `problem` gives the rows of a
+    split with a finding (position, message); their count is also what the report observes."""
     result = CheckResult(key, check.level, None, None)
     out.results.append(result)
     if check.level == "off" or not applies:
         return
     findings = _PerExample(key, check.level, out)
-    for split, records in data.splits.items():
-        found = data.findings[split]
-        for record, example in zip(_unique_rows(records), found, strict=True):
-            message = problem(split, record, example)
-            if message is not None:
-                findings.add(record, message)
+    for split, columns in data.splits.items():
+        for position, message in problem(split, columns):
+            findings.add(data.table.origin(columns.row[position]), message)
     result.observed = result.findings = findings.count
     findings.close(locator, summary)
 
 
 def _check_empty_answers(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    def problem(split: SplitName, record: Record, found: ExampleFindings) -> str | None:
-        return found.empty
+    def problem(split: SplitName, columns: SplitColumns) -> Sequence[tuple[int, str]]:
+        return columns.empty
 
     check = data.policy.empty_answers
     summary = "examples without an answer"
@@ -464,8 +434,8 @@ def _check_empty_answers(data: PolicyInput, locator: PolicyLocator, out: PolicyO
 
 
 def _check_truncated(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    def problem(split: SplitName, record: Record, found: ExampleFindings) -> str | None:
-        return found.cut_off
+    def problem(split: SplitName, columns: SplitColumns) -> Sequence[tuple[int, str]]:
+        return columns.cut_off
 
     check = data.policy.truncated_answers
     summary = "answers that look cut off"
@@ -483,7 +453,7 @@ def _check_leakage(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome
     result.observed = len(data.leaks)
     findings = _PerExample("leakage", check.level, out)
     for leak in data.leaks:
-        if leak.record.copy != 0:
+        if leak.copy != 0:
             continue
         how = (
             "the same prompt"
@@ -491,19 +461,18 @@ def _check_leakage(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome
             else (f"a prompt {leak.similarity:.0%} similar to one")
         )
         findings.add(
-            leak.record,
-            f"{leak.split} example has {how} in {leak.other_split} ({leak.other.origin})",
+            leak.origin, f"{leak.split} example has {how} in {leak.other_split} ({leak.other})"
         )
     result.findings = findings.count
     findings.close(locator, "examples leaking between splits")
 
 
 def _check_secrets(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
-    def problem(split: SplitName, record: Record, found: ExampleFindings) -> str | None:
-        kinds = found.secrets
-        if kinds:
-            return f"{split} example contains what looks like a secret: {', '.join(kinds)}"
-        return None
+    def problem(split: SplitName, columns: SplitColumns) -> Sequence[tuple[int, str]]:
+        return [
+            (position, f"{split} example contains what looks like a secret: {', '.join(kinds)}")
+            for position, kinds in columns.secrets
+        ]
 
     summary = "examples containing secrets"
     _check_each_row("secrets", data.policy.secrets, data, locator, out, problem, summary)
@@ -511,23 +480,25 @@ def _check_secrets(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome
 
 def _check_diversity(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.min_prompt_diversity
-    rows = _unique_rows(data.splits.get("train", ()))
+    train = data.splits.get("train")
     result = CheckResult("minPromptDiversity", check.level, check.value, None)
     out.results.append(result)
-    if check.level == "off" or not rows:
+    if check.level == "off" or train is None or not len(train):
         return
-    prompts = [" ".join(user_prompt_text(r.example).lower().split()) for r in rows]
-    distinct = len(set(prompts))
-    ratio = _ratio(distinct, len(rows))
+    seen = data.diversity.seen
+    distinct = len(seen)
+    ratio = _ratio(distinct, len(train))
     result.observed = ratio
     if ratio < check.value:
         result.findings = 1
-        common, times = Counter(prompts).most_common(1)[0]
+        times, row = max(seen.values(), key=lambda found: found[0])  # the first of the most
+        example = data.table.replay(row)
+        common = " ".join(user_prompt_text(example or {}).lower().split())
         out.diagnostics.append(
             locator.diagnostic(
                 ("minPromptDiversity",),
                 severity_of(check.level),
-                f"only {distinct} distinct user prompts in {len(rows)} train examples "
+                f"only {distinct} distinct user prompts in {len(train)} train examples "
                 f"({ratio:.1%}), less than minPromptDiversity {check.value:.1%}",
                 hint=f"the most common, {times} times: {_short(common)}",
             )

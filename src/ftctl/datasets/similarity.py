@@ -222,6 +222,77 @@ def compute_pair(
     return whole, part
 
 
+_PAIR_BLOCK = 32768  # shingles per numpy block of `sign_pairs` (x num_perm x 4 bytes)
+
+
+def sign_pairs(
+    items: Sequence[tuple[str, str | None]], num_perm: int
+) -> list[tuple[Signature | None, Signature | None]]:
+    """`[compute_pair(first, rest, num_perm) for first, rest in items]`, the same values,
+    with the hashing of many items done in a few numpy operations instead of a few per item."""
+    out: list[tuple[Signature | None, Signature | None]] = [(None, None)] * len(items)
+    a, b = _affine32_permutations(num_perm)
+    block: list[tuple[int, int, int, int, int]] = []  # (item, start, prefix, end, k==n)
+    shingled: list[list[bytes]] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal size
+        if not block:
+            return
+        hashes = np.fromiter(
+            map(zlib.crc32, (x for group in shingled for x in group)), dtype=np.uint32, count=size
+        )
+        matrix = _fmix32(hashes)[:, None] * a + b
+        cuts: list[int] = []
+        for _item, start, prefix, _end, _whole in block:
+            cuts.append(start)
+            if prefix:
+                cuts.append(start + prefix)
+        lows = np.minimum.reduceat(matrix, np.array(cuts, dtype=np.intp), axis=0)
+        at = 0
+        for item, _start, prefix, _end, whole_prompt in block:
+            if prefix:
+                part, tail = lows[at], lows[at + 1]
+                out[item] = (np.minimum(part, tail), part)
+                at += 2
+            else:
+                low = lows[at]
+                out[item] = (low, low if whole_prompt == 1 else None)
+                at += 1
+        block.clear()
+        shingled.clear()
+        size = 0
+
+    fallback: list[int] = []
+    for item, (first, rest) in enumerate(items):
+        head = _words(first)
+        words = head if rest is None else head + _words(rest)
+        if not words:
+            continue
+        group = _shingle_bytes(words)
+        k, n, m = len(head), len(words), len(group)
+        prefix = k - (SHINGLE_WORDS - 1) if k >= SHINGLE_WORDS and n > SHINGLE_WORDS else 0
+        if prefix >= m:  # the prompt is all of the text
+            prefix = 0
+        if k == 0:
+            marker = 2  # no prompt words: no part
+        elif prefix == 0 and k != n:
+            marker = 3  # the prompt is one shingle of its own: signed on its own below
+            fallback.append(item)
+        else:
+            marker = 1 if prefix == 0 else 0
+        block.append((item, size, prefix, size + m, marker))
+        shingled.append(group)
+        size += m
+        if size >= _PAIR_BLOCK:
+            flush()
+    flush()
+    for item in fallback:
+        out[item] = (out[item][0], compute_signature(items[item][0], num_perm))
+    return out
+
+
 # Signatures computed during one build, by (num_perm, digest of the text): the nearDedupe
 # transform and the near-duplicate check hash the same texts; `reuse_signatures()` scopes
 # the memo. Keyed by a 16-byte digest, not the text, so the memo does not keep every text

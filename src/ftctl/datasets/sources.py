@@ -74,6 +74,7 @@ class SourceRead:
     rows_read: int = 0
     content_hash: str = ""  # SHA-256 over the names and bytes read, for the cache key
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    kept: int | None = None  # rows kept, when they are not held in `records` (a streaming read)
 
     def report(self) -> dict[str, Any]:
         return {
@@ -84,7 +85,7 @@ class SourceRead:
                 for name, sha in zip(self.files, self.file_hashes, strict=True)
             ],
             "rows_read": self.rows_read,
-            "rows_kept": len(self.records),
+            "rows_kept": len(self.records) if self.kept is None else self.kept,
         }
 
 
@@ -231,10 +232,26 @@ def _take(value: object, origin: Origin, index: int, result: SourceRead) -> bool
 
 
 def _read_git_source(index: int, source: GitSource, context: SourceContext) -> SourceRead:
+    result = SourceRead(index=index, kind="git", name=f"{source.git.path}@{source.git.rev}")
+    found = read_git_blob(index, source, context, result)
+    if found is None:
+        return result
+    shown, data = found
+    for line_no, _offset, raw in blob_lines(data):
+        _take(parse_line(raw), Origin(shown, line_no), index, result)
+        if source.limit is not None and len(result.records) >= source.limit:
+            break
+    return result
+
+
+def read_git_blob(
+    index: int, source: GitSource, context: SourceContext, result: SourceRead
+) -> tuple[str, bytes] | None:
+    """The file's name as shown and its bytes at the revision (recorded in `result`), or
+    None with a diagnostic in `result`."""
     import git  # GitPython costs ~50 ms to import: only projects with git sources pay it
 
     rev, rel = source.git.rev, source.git.path
-    result = SourceRead(index=index, kind="git", name=f"{rel}@{rev}")
     try:
         repo = git.Repo(context.workspace_root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -245,7 +262,7 @@ def _read_git_source(index: int, source: GitSource, context: SourceContext) -> S
                 f"the workspace {context.workspace_root} is not in a git repository",
             )
         )
-        return result
+        return None
     with repo:
         try:
             commit = repo.commit(rev)
@@ -256,7 +273,7 @@ def _read_git_source(index: int, source: GitSource, context: SourceContext) -> S
                     index, ("git", "rev"), f"unknown git revision '{rev}' in {repo.working_dir}"
                 )
             )
-            return result
+            return None
         work_tree = Path(str(repo.working_tree_dir)).resolve()
         wanted = Path(os.path.normpath(context.project_dir.resolve() / rel))
         try:
@@ -265,7 +282,7 @@ def _read_git_source(index: int, source: GitSource, context: SourceContext) -> S
             result.diagnostics.append(
                 context.error(index, ("git", "path"), f"'{rel}' is outside the git repository")
             )
-            return result
+            return None
         try:
             blob = commit.tree / in_repo
         except KeyError:
@@ -276,32 +293,31 @@ def _read_git_source(index: int, source: GitSource, context: SourceContext) -> S
                     f"'{in_repo}' does not exist at revision '{rev}' (commit {commit.hexsha[:12]})",
                 )
             )
-            return result
+            return None
         if blob.type != "blob":
             result.diagnostics.append(
                 context.error(
                     index, ("git", "path"), f"'{in_repo}' is a directory at revision '{rev}'"
                 )
             )
-            return result
+            return None
         data: bytes = blob.data_stream.read()
     shown = f"{in_repo}@{rev}"
     result.files.append(shown)
     result.file_hashes.append(hashlib.sha256(data).hexdigest())
     result.content_hash = hashlib.sha256(shown.encode() + b"\0" + data).hexdigest()
-    for line_no, raw in _lines(data):
-        _take(parse_line(raw), Origin(shown, line_no), index, result)
-        if source.limit is not None and len(result.records) >= source.limit:
-            break
-    return result
+    return shown, data
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines of a blob with their 1-based numbers (same rules as `read_jsonl`)."""
+def blob_lines(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Non-blank lines of a blob with their 1-based numbers and byte offsets (same rules as
+    `read_jsonl`)."""
+    offset = 0
     for number, raw in enumerate(data.split(b"\n"), start=1):
         stripped = raw.rstrip(b"\r")
         if stripped.strip():
-            yield number, stripped
+            yield number, offset, stripped
+        offset += len(raw) + 1
 
 
 # --------------------------------------------------------------------------- inline sources

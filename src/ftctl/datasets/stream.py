@@ -1,0 +1,901 @@
+"""The one pass of a data build: sources read in chunks, rows worked on in parallel, the
+stateful transforms and the split decided in order, the output streamed to the cache.
+
+    read (chunks of lines) --> per-row work (`row_work`, on `row_pool` workers)
+        --> in order: transforms' decisions (dedupe, nearDedupe, maxTokens, mapFields errors)
+        --> weights --> validation hash split --> canonical lines to the staged splits
+        --> compact per-row columns (`SplitColumns`) for the whole-set checks
+
+Nothing per row is held but those columns (a few hundred bytes a row: digests, counts,
+flags, LSH band hashes) and where the row was read (file, line, byte offset). A text that
+must be seen again (to verify a near-duplicate candidate, or show a most common prompt) is
+made again from the source row (`RowTable.replay`).
+
+Rows whose result an earlier build computed are not worked on again: results are kept in
+the example cache by the row's bytes and the plan (`ftctl.datasets.example_cache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ftctl import __version__
+from ftctl.config.models import (
+    DerivedSplit,
+    InlineSource,
+    PathSource,
+    Source,
+    SplitData,
+    Transform,
+)
+from ftctl.datasets.cache import StagedObject, StagedWriter, Staging
+from ftctl.datasets.canonical import canonical_json, canonical_line
+from ftctl.datasets.checks import CHECKS_VERSION
+from ftctl.datasets.example_cache import ExampleCache, content_key
+from ftctl.datasets.jsonl import CHUNK_BYTES
+from ftctl.datasets.near_index import BandIndex
+from ftctl.datasets.provenance import Origin
+from ftctl.datasets.row_pool import RowPool
+from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker, Step
+from ftctl.datasets.similarity import SIGNATURE_VERSION, Match, example_text
+from ftctl.datasets.sources import (
+    GLOB_CHARS,
+    SourceContext,
+    SourceRead,
+    blob_lines,
+    read_git_blob,
+    resolve_path_source,
+)
+from ftctl.datasets.splits import SPLIT_ORDER, SplitName
+from ftctl.datasets.transforms import TransformReport, transform_name
+from ftctl.errors import Diagnostic
+
+BATCH_ROWS = 512  # rows per request to a worker
+MAX_PENDING = 16  # batches read ahead of the one being decided
+LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
+RESULT_VERSION = 1  # of `RowResult`'s meaning: part of the cached results' keys
+
+
+# --------------------------------------------------------------------------- where rows are
+
+
+class RowTable:
+    """Where each row read was (file, line, byte offset), and how to read it again."""
+
+    def __init__(self) -> None:
+        self.files: list[str] = []  # as shown in findings
+        self._origin_json: list[bytes] = []
+        self._payload: list[Path | bytes | list[dict[str, Any]]] = []
+        self._file = array("i")
+        self._line = array("i")
+        self._offset = array("q")
+        self._plan = array("b")
+        self.plans: list[RowPlan] = []
+        self._replayers: dict[int, RowWorker] = {}
+
+    def add_file(self, shown: str, payload: Path | bytes | list[dict[str, Any]]) -> int:
+        self.files.append(shown)
+        self._origin_json.append(canonical_json(shown).encode())
+        self._payload.append(payload)
+        return len(self.files) - 1
+
+    def add_row(self, file: int, line: int | None, offset: int, plan: int) -> int:
+        self._file.append(file)
+        self._line.append(-1 if line is None else line)
+        self._offset.append(offset)
+        self._plan.append(plan)
+        return len(self._file) - 1
+
+    def origin(self, row: int) -> Origin:
+        line = self._line[row]
+        return Origin(self.files[self._file[row]], None if line < 0 else line)
+
+    def origin_line(self, row: int) -> bytes:
+        line = self._line[row]
+        shown = b"null" if line < 0 else str(line).encode()
+        return b"[" + self._origin_json[self._file[row]] + b"," + shown + b"]\n"
+
+    def raw(self, row: int) -> bytes | dict[str, Any]:
+        payload = self._payload[self._file[row]]
+        offset = self._offset[row]
+        if isinstance(payload, list):
+            return payload[offset]
+        if isinstance(payload, bytes):
+            end = payload.find(b"\n", offset)
+            return payload[offset : None if end < 0 else end].rstrip(b"\r")
+        with open(payload, "rb") as handle:
+            handle.seek(offset)
+            return handle.readline().rstrip(b"\r\n")
+
+    def replay(self, row: int, upto: int | None = None) -> dict[str, Any] | None:
+        """Row `row`'s example as it enters transform `upto` (None: the final example)."""
+        plan_index = self._plan[row]
+        worker = self._replayers.get(plan_index)
+        if worker is None:
+            worker = self._replayers[plan_index] = RowWorker(self.plans[plan_index])
+        steps = len(self.plans[plan_index].steps)
+        return worker.replay(self.raw(row), steps if upto is None else upto)
+
+    def text(self, row: int, upto: int | None = None, of: Callable[..., str] = example_text) -> str:
+        example = self.replay(row, upto)
+        return "" if example is None else of(example)
+
+
+# --------------------------------------------------------------------------- columns
+
+
+class _Bytes:
+    """Fixed-width byte strings appended one at a time, read as one numpy array."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.data = bytearray()
+
+    def append(self, value: bytes) -> None:
+        self.data += value
+
+    def array(self, dtype: str) -> npt.NDArray[Any]:
+        values = np.frombuffer(bytes(self.data), dtype=dtype)
+        per_row = self.width // np.dtype(dtype).itemsize
+        return values.reshape(-1, per_row) if per_row > 1 else values
+
+
+@dataclass
+class SplitColumns:
+    """One output split's rows, compactly: one entry per row as read (a weight's repeats are
+    `copies`), in output order. Per-example findings are kept only for rows that have one."""
+
+    name: SplitName
+    row: array[int] = field(default_factory=lambda: array("q"))  # RowTable index
+    copies: array[int] = field(default_factory=lambda: array("h"))
+    total: array[int] = field(default_factory=lambda: array("q"))
+    trained: array[int] = field(default_factory=lambda: array("q"))
+    refusal: array[int] = field(default_factory=lambda: array("b"))
+    system: array[int] = field(default_factory=lambda: array("i"))  # index into `system_prompts`
+    digests: _Bytes = field(default_factory=lambda: _Bytes(16))
+    prompts: list[bytes] = field(default_factory=list)  # prompt digests (b"": empty prompt)
+    prompt_bands: _Bytes | None = None
+    prompt_signed: array[int] = field(default_factory=lambda: array("b"))
+    text_bands: _Bytes | None = None
+    text_signed: array[int] = field(default_factory=lambda: array("b"))
+    empty: list[tuple[int, str]] = field(default_factory=list)  # (position, message)
+    cut_off: list[tuple[int, str]] = field(default_factory=list)
+    secrets: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
+    writer: StagedWriter | None = None
+    staged: StagedObject | None = None
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    @property
+    def uploaded(self) -> int:
+        """Rows in the output, repeats included."""
+        return int(sum(self.copies))
+
+    def totals_uploaded(self) -> npt.NDArray[np.int64]:
+        return np.repeat(np.frombuffer(self.total, dtype=np.int64), self.copies)
+
+
+@dataclass
+class Diversity:
+    """Distinct normalised user prompts of train, and the first row of each (for the hint)."""
+
+    seen: dict[bytes, list[int]] = field(default_factory=dict)  # digest -> [count, row]
+
+    def add(self, digest: bytes, row: int) -> None:
+        found = self.seen.get(digest)
+        if found is None:
+            self.seen[digest] = [1, row]
+        else:
+            found[0] += 1
+
+
+# --------------------------------------------------------------------------- the pass
+
+
+@dataclass
+class SplitInput:
+    """A declared split: its sources, transforms and the plan of its rows' work."""
+
+    name: SplitName
+    data: SplitData
+    context: SourceContext
+    plan: RowPlan
+    plan_index: int
+
+
+@dataclass
+class _Chain:
+    """The stateful part of a split's transforms, applied in order to the rows that reach
+    each one."""
+
+    split: str
+    transforms: Sequence[Transform]
+    steps: Sequence[Step]
+    table: RowTable
+    reports: list[TransformReport]
+    diagnostics: list[Diagnostic]
+    seen: list[dict[bytes, int]] = field(default_factory=list)
+    near: list[BandIndex | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for index, step in enumerate(self.steps):
+            self.seen.append({})
+            if step.kind == "near":
+                self.near.append(
+                    BandIndex(
+                        step.threshold,
+                        step.num_perm,
+                        lambda key, upto=index: self.table.text(key, upto),  # type: ignore[misc]
+                    )
+                )
+            else:
+                self.near.append(None)
+
+    def run(self, rows: list[int], results: list[RowResult]) -> list[int]:
+        """The positions (into `rows`) of the rows that come out of every transform."""
+        live = list(range(len(rows)))
+        for index, step in enumerate(self.steps):
+            report = self.reports[index]
+            report.rows_in += len(live)
+            kept: list[int] = []
+            if step.kind == "near":
+                kept = self._near(index, live, rows, results, report)
+            else:
+                for j in live:
+                    if self._keep(index, step, rows[j], results[j], report):
+                        kept.append(j)
+            report.rows_out += len(kept)
+            live = kept
+        return live
+
+    def _keep(
+        self, index: int, step: Step, row: int, result: RowResult, report: TransformReport
+    ) -> bool:
+        value = result.steps[index]
+        if step.kind in ("system", "map", "skip"):
+            if result.stop == index:  # a mapFields error: reported once, here
+                origin = self.table.origin(row)
+                self.diagnostics.append(
+                    Diagnostic(
+                        file=origin.file,
+                        line=origin.line,
+                        field="mapFields",
+                        message=result.stop_why,
+                    )
+                )
+                return False
+            if value:
+                report.changed += 1
+            return True
+        if step.kind == "dedupe":
+            seen = self.seen[index]
+            earlier = seen.get(value)
+            if earlier is not None:
+                _drop(report, self.table.origin(row), f"duplicate of {self.table.origin(earlier)}")
+                return False
+            seen[value] = row
+            return True
+        tokens, status = value  # max
+        if status == 0:
+            return True
+        if step.action == "error":
+            origin = self.table.origin(row)
+            self.diagnostics.append(
+                Diagnostic(
+                    file=origin.file,
+                    line=origin.line,
+                    field=f"data.{self.split}.transforms[{index}].maxTokens",
+                    message=f"example has {tokens} tokens, more than the limit of {step.limit}",
+                )
+            )
+            return True
+        if status == 1:
+            report.changed += 1
+            return True
+        _drop(report, self.table.origin(row), result.stop_why)
+        return False
+
+    def _near(
+        self,
+        index: int,
+        live: list[int],
+        rows: list[int],
+        results: list[RowResult],
+        report: TransformReport,
+    ) -> list[int]:
+        index_of = self.near[index]
+        assert index_of is not None
+        if not live:
+            return []
+        keys = np.array([rows[j] for j in live], dtype=np.int64)
+        hashes, signed = _bands([results[j].steps[index] for j in live])
+        matches = index_of.query_insert_in_order(
+            keys,
+            hashes,
+            signed,
+            lambda k: self.table.text(int(keys[k]), index),
+            keep_all=False,
+        )
+        kept: list[int] = []
+        for j, match in zip(live, matches, strict=True):
+            if match is None:
+                kept.append(j)
+                continue
+            _drop(
+                report,
+                self.table.origin(rows[j]),
+                f"near-duplicate of {self.table.origin(match.key)}, {match.similarity:.0%} similar",
+            )
+        return kept
+
+
+def _drop(report: TransformReport, origin: Origin, why: str) -> None:
+    report.dropped_count += 1
+    if len(report.dropped) < 20:
+        report.dropped.append(f"{origin} ({why})")
+
+
+def _bands(values: Sequence[bytes | None]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """(hashes, signed) for band hash bytes (None: a text without words)."""
+    width = next((len(v) for v in values if v is not None), 8)
+    signed = np.array([v is not None for v in values], dtype=np.bool_)
+    blank = bytes(width)
+    joined = b"".join(blank if v is None else v for v in values)
+    hashes = np.frombuffer(joined, dtype=np.uint64).reshape(len(values), width // 8)
+    return hashes, signed
+
+
+@dataclass
+class Streamed:
+    """What the pass produced: the output splits, reports and diagnostics."""
+
+    columns: dict[SplitName, SplitColumns]
+    reads: dict[SplitName, list[SourceRead]]
+    transforms: dict[SplitName, list[TransformReport]]
+    weighted: dict[SplitName, tuple[int, int]]
+    read_problems: list[Diagnostic]
+    diagnostics: list[Diagnostic]  # transforms' findings and format errors (capped per file)
+    system_prompts: list[str | None]
+    diversity: Diversity
+    table: RowTable
+    rows_computed: int = 0
+    rows_reused: int = 0
+
+
+@dataclass
+class _Batch:
+    split: SplitInput
+    source: int
+    rows: list[int]  # RowTable indexes
+    raws: list[bytes | dict[str, Any]]
+    keys: list[bytes]
+    results: list[RowResult | None]
+    waiting: bool  # some results come from the pool
+    last_of: tuple[SourceRead, _Limit] | None = None
+
+
+@dataclass
+class _Limit:
+    """A source's `limit`: rows counted as their results come back, in order."""
+
+    limit: int | None
+    count_reads: bool = True  # False: the rows were counted when read (inline rows)
+    kept: int = 0
+    read: int = 0
+    done: bool = False
+
+
+class StreamBuild:
+    """One pass over a project's declared splits (see the module's docstring)."""
+
+    def __init__(
+        self,
+        splits: Sequence[SplitInput],
+        derived: DerivedSplit | None,
+        pool: RowPool,
+        store: ExampleCache | None,
+        staging: Staging,
+        namespace: str,
+    ) -> None:
+        self.splits = splits
+        self.derived = derived
+        self.pool = pool
+        self.store = store
+        self.staging = staging
+        self.namespace = namespace
+        self.table = RowTable()
+        self.table.plans = [s.plan for s in splits]
+        self.columns: dict[SplitName, SplitColumns] = {}
+        self.reads: dict[SplitName, list[SourceRead]] = {}
+        self.reports: dict[SplitName, list[TransformReport]] = {}
+        self.weighted: dict[SplitName, list[int]] = {}
+        self.read_problems: list[Diagnostic] = []
+        self.transform_diagnostics: list[Diagnostic] = []
+        self.format_problems: dict[SplitName, list[Diagnostic]] = {}
+        self.system_prompts: list[str | None] = []
+        self._system_ids: dict[str | None, int] = {}
+        self.diversity = Diversity()
+        self._chains: dict[SplitName, _Chain] = {}
+        self._pending: deque[_Batch] = deque()
+        self._new_results: list[tuple[bytes, bytes]] = []
+        self.computed = 0
+        self.reused = 0
+
+    # ------------------------------------------------------------------ driving
+
+    def run(self) -> Streamed:
+        for split in self.splits:
+            transforms = split.data.transforms
+            self.reports[split.name] = [TransformReport(name=transform_name(t)) for t in transforms]
+            self._chains[split.name] = _Chain(
+                split.name,
+                transforms,
+                split.plan.steps,
+                self.table,
+                self.reports[split.name],
+                self.transform_diagnostics,
+            )
+            self.weighted[split.name] = [0, 0]
+            self.reads[split.name] = []
+        for name in SPLIT_ORDER:
+            if any(s.name == name for s in self.splits) or (
+                name == "validation" and self.derived is not None
+            ):
+                self.columns[name] = self._new_columns(name)
+        for split in self.splits:
+            for index, source in enumerate(split.data.sources):
+                self._read_source(split, index, source)
+        self._drain()
+        for columns in self.columns.values():
+            assert columns.writer is not None
+            columns.staged = columns.writer.finish()
+        return Streamed(
+            columns=self.columns,
+            reads=self.reads,
+            transforms=self.reports,
+            weighted={k: (v[0], v[1]) for k, v in self.weighted.items()},
+            read_problems=capped(self.read_problems),
+            diagnostics=[*self.transform_diagnostics, *self._capped_format_problems()],
+            system_prompts=self.system_prompts,
+            diversity=self.diversity,
+            table=self.table,
+            rows_computed=self.computed,
+            rows_reused=self.reused,
+        )
+
+    def new_results(self) -> list[tuple[bytes, bytes]]:
+        """The results computed by this pass, for the example cache (kept on success)."""
+        return self._new_results
+
+    def _new_columns(self, name: SplitName) -> SplitColumns:
+        columns = SplitColumns(name)
+        plan = next((s.plan for s in self.splits if s.name == name), self.splits[0].plan)
+        if plan.leakage:
+            columns.prompt_bands = _Bytes(0)
+        if plan.near is not None:
+            columns.text_bands = _Bytes(0)
+        columns.writer = self.staging.writer()
+        return columns
+
+    # ------------------------------------------------------------------ reading
+
+    def _read_source(self, split: SplitInput, index: int, source: Source) -> None:
+        context = split.context
+        read = SourceRead(index=index, kind="path", name="", kept=0)
+        self.reads[split.name].append(read)
+        limit = _Limit(source.limit)
+        if isinstance(source, InlineSource):
+            read.kind, read.name = "inline", "inline"
+            self._read_inline(split, index, source, read, limit)
+        elif isinstance(source, PathSource):
+            read.name = source.path
+            self._read_path(split, index, source, read, limit)
+        else:
+            read.kind, read.name = "git", f"{source.git.path}@{source.git.rev}"
+            found = read_git_blob(index, source, context, read)
+            self.read_problems.extend(read.diagnostics)
+            if found is None:
+                return
+            shown, data = found
+            file = self.table.add_file(shown, data)
+            rows = ((line, offset, raw) for line, offset, raw in blob_lines(data))
+            self._feed(split, index, file, rows, read, limit)
+            self._drain()
+
+    def _read_inline(
+        self, split: SplitInput, index: int, source: InlineSource, read: SourceRead, limit: _Limit
+    ) -> None:
+        context = split.context
+        shown = context.source_map.display
+        read.files.append(shown)
+        digest = hashlib.sha256()
+        good: list[dict[str, Any]] = []
+        lines: list[int | None] = []
+        for row, example in enumerate(source.inline):
+            line, _column = context.source_map.locate(context.field(index, "inline", row))
+            read.rows_read += 1
+            try:
+                digest.update(canonical_line(example))
+            except (ValueError, TypeError) as problem:  # YAML allows .nan, .inf, !!binary
+                read.diagnostics.append(
+                    context.error(index, ("inline", row), f"the row is not JSON: {problem}")
+                )
+                continue
+            good.append(example)
+            lines.append(line)
+            if source.limit is not None and len(good) >= source.limit:
+                break
+        read.content_hash = digest.hexdigest()
+        read.file_hashes.append(read.content_hash)
+        self.read_problems.extend(read.diagnostics)
+        file = self.table.add_file(shown, good)
+        limit.limit = None  # already applied, and the rows counted
+        limit.count_reads = False
+        self._feed(
+            split, index, file, ((ln, i, good[i]) for i, ln in enumerate(lines)), read, limit
+        )
+        self._drain()
+
+    def _read_path(
+        self, split: SplitInput, index: int, source: PathSource, read: SourceRead, limit: _Limit
+    ) -> None:
+        import os
+
+        context = split.context
+        files = resolve_path_source(source, context, index)
+        if not files:
+            is_glob = bool(GLOB_CHARS & set(source.path))
+            candidate = Path(os.path.normpath(context.project_dir / source.path))
+            if is_glob:
+                message = f"glob '{source.path}' matches no file"
+            elif candidate.is_dir():
+                message = f"'{source.path}' is a directory; expected a JSONL file"
+            else:
+                message = f"file not found: {context.display(candidate)}"
+            problem = context.error(index, ("path",), message)
+            read.diagnostics.append(problem)
+            self.read_problems.append(problem)
+            return
+        content = hashlib.sha256()
+        for path in files:
+            shown = context.display(path)
+            read.files.append(shown)
+            file = self.table.add_file(shown, path)
+            digest = hashlib.sha256()
+            try:
+                stopped = self._feed_file(
+                    split, index, file, _file_chunks(path, digest), read, limit
+                )
+            except OSError as problem:
+                error = context.error(index, ("path",), f"cannot read {shown}: {problem.strerror}")
+                read.diagnostics.append(error)
+                self.read_problems.append(error)
+                file_hash, complete = "", False
+            else:
+                if stopped is not None:
+                    file_hash, consumed = stopped
+                    complete = path.stat().st_size <= consumed
+                else:
+                    file_hash, complete = digest.hexdigest(), True
+            read.file_hashes.append(file_hash if complete else None)
+            content.update(f"{shown}\0{file_hash}\0{limit.kept}\n".encode())
+            if limit.done:
+                break
+        read.content_hash = content.hexdigest()
+
+    def _feed_file(
+        self,
+        split: SplitInput,
+        index: int,
+        file: int,
+        chunks: Iterator[tuple[list[tuple[int, int, bytes]], int, Any]],
+        read: SourceRead,
+        limit: _Limit,
+    ) -> tuple[str, int] | None:
+        """Feed a file's chunks. With a `limit`, each chunk is settled before the next is
+        read: (the hash of the bytes read, bytes consumed) where the limit was reached, or
+        None when the file was read to its end."""
+        for lines, consumed, hasher in chunks:
+            self._feed(split, index, file, iter(lines), read, limit)
+            if limit.limit is not None:
+                self._drain()
+                if limit.done:
+                    return hasher.hexdigest(), consumed
+        return None
+
+    def _feed(
+        self,
+        split: SplitInput,
+        index: int,
+        file: int,
+        rows: Iterator[tuple[int | None, int, bytes | dict[str, Any]]],
+        read: SourceRead,
+        limit: _Limit,
+    ) -> None:
+        batch_rows: list[int] = []
+        batch_raws: list[bytes | dict[str, Any]] = []
+        for line, offset, raw in rows:
+            if limit.done:
+                return
+            batch_rows.append(self.table.add_row(file, line, offset, split.plan_index))
+            batch_raws.append(raw)
+            if len(batch_rows) >= BATCH_ROWS:
+                self._submit(split, index, batch_rows, batch_raws, read, limit)
+                batch_rows, batch_raws = [], []
+        if batch_rows:
+            self._submit(split, index, batch_rows, batch_raws, read, limit)
+
+    # ------------------------------------------------------------------ batches
+
+    def _submit(
+        self,
+        split: SplitInput,
+        index: int,
+        rows: list[int],
+        raws: list[bytes | dict[str, Any]],
+        read: SourceRead,
+        limit: _Limit,
+    ) -> None:
+        keys = [
+            content_key(self.namespace, raw if isinstance(raw, bytes) else canonical_line(raw))
+            for raw in raws
+        ]
+        results: list[RowResult | None] = [None] * len(rows)
+        if self.store is not None:
+            stored = self.store.get_many("rows", keys)
+            for j, key in enumerate(keys):
+                value = stored.get(key)
+                if value is not None:
+                    try:
+                        results[j] = RowResult(*pickle.loads(value))
+                    except Exception:  # an old or damaged value: a miss
+                        results[j] = None
+        full = [r is None for r in results]
+        batch = _Batch(split, index, rows, raws, keys, results, True, (read, limit))
+        missing = sum(full)
+        self.reused += len(rows) - missing
+        self.computed += missing
+        # Cached rows still need their canonical line (not kept: it is most of a row's
+        # bytes); the workers make it again from the row, which is cheap.
+        while self.pool.full:
+            self._collect_one()
+        self.pool.submit(batch, split.plan, raws, full)
+        self._pending.append(batch)
+        while self.pool.ready or len(self._pending) > MAX_PENDING:
+            if self._pending[0].waiting:
+                self._collect_one()
+            else:
+                self._process(self._pending.popleft())
+
+    def _collect_one(self) -> None:
+        batch, computed = self.pool.collect()
+        assert isinstance(batch, _Batch)
+        for j, value in enumerate(computed):
+            if isinstance(value, bytes):
+                found = batch.results[j]
+                assert found is not None
+                batch.results[j] = found._replace(line=value)
+                continue
+            batch.results[j] = value
+            if self.store is not None:
+                stored = tuple(value._replace(line=b""))
+                self._new_results.append(
+                    (batch.keys[j], pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
+                )
+        batch.waiting = False
+        while self._pending and not self._pending[0].waiting:
+            self._process(self._pending.popleft())
+
+    def _drain(self) -> None:
+        while self._pending:
+            if self._pending[0].waiting:
+                self._collect_one()
+            else:
+                self._process(self._pending.popleft())
+
+    # ------------------------------------------------------------------ in order
+
+    def _process(self, batch: _Batch) -> None:
+        assert batch.last_of is not None
+        read, limit = batch.last_of
+        if limit.done:
+            return
+        split = batch.split
+        rows: list[int] = []
+        results: list[RowResult] = []
+        for row, result in zip(batch.rows, batch.results, strict=True):
+            assert result is not None
+            if limit.count_reads:
+                read.rows_read += 1
+            if result.error is not None:
+                category, message, column = result.error
+                origin = self.table.origin(row)
+                self.read_problems.append(
+                    Diagnostic(
+                        file=origin.file,
+                        line=origin.line,
+                        column=column,
+                        field=category,
+                        message=message,
+                    )
+                )
+                continue
+            rows.append(row)
+            results.append(result)
+            limit.kept += 1
+            if limit.limit is not None and limit.kept >= limit.limit:
+                limit.done = True
+                break
+        read.kept = (read.kept or 0) + len(rows)
+        if self.read_problems:
+            return  # the build fails on reading: nothing more to decide
+        survivors = self._chains[split.name].run(rows, results)
+        weights = [s.weight for s in split.data.sources]
+        weight = weights[batch.source]
+        counts = self.weighted[split.name]
+        counts[0] += len(survivors)
+        for j in survivors:
+            result = results[j]
+            copies = _copies(weight, result.weight_u)
+            if copies == 0:
+                continue
+            counts[1] += copies
+            target: SplitName = split.name
+            if (
+                split.name == "train"
+                and self.derived is not None
+                and result.split_u < self.derived.split.fraction
+            ):
+                target = "validation"
+            self._append(self.columns[target], rows[j], result, copies)
+
+    def _append(self, columns: SplitColumns, row: int, result: RowResult, copies: int) -> None:
+        position = len(columns)
+        assert columns.writer is not None
+        columns.writer.write(result.line, self.table.origin_line(row), copies)
+        columns.row.append(row)
+        columns.copies.append(copies)
+        columns.total.append(result.total)
+        columns.trained.append(result.trained)
+        columns.refusal.append(1 if result.refusal else 0)
+        system = self._system_ids.get(result.system)
+        if system is None:
+            system = self._system_ids[result.system] = len(self.system_prompts)
+            self.system_prompts.append(result.system)
+        columns.system.append(system)
+        columns.digests.append(result.digest)
+        if columns.prompt_bands is not None:
+            columns.prompts.append(result.prompt)
+            _append_bands(columns.prompt_bands, columns.prompt_signed, result.prompt_bands)
+        if columns.text_bands is not None:
+            _append_bands(columns.text_bands, columns.text_signed, result.text_bands)
+        if result.empty is not None:
+            columns.empty.append((position, result.empty))
+        if result.cut_off is not None:
+            columns.cut_off.append((position, result.cut_off))
+        if result.secrets:
+            columns.secrets.append((position, result.secrets))
+        if result.issues:
+            origin = self.table.origin(row)
+            problems = self.format_problems.setdefault(columns.name, [])
+            for path, message in result.issues:
+                problems.append(
+                    Diagnostic(file=origin.file, line=origin.line, field=path, message=message)
+                )
+        if columns.name == "train" and result.diversity:
+            self.diversity.add(result.diversity, row)
+
+    def _capped_format_problems(self) -> list[Diagnostic]:
+        ordered = [d for name in SPLIT_ORDER for d in self.format_problems.get(name, [])]
+        return capped(ordered)
+
+
+def _append_bands(store: _Bytes, signed: array[int], value: bytes | None) -> None:
+    if value is not None and store.width == 0:
+        store.width = len(value)
+    if value is None:
+        signed.append(0)
+        store.append(bytes(store.width) if store.width else b"")
+        return
+    if len(store.data) == 0 and len(signed) > 0:
+        # Rows without words came before the first signed one: pad them now.
+        store.data += bytes(store.width * len(signed))
+    signed.append(1)
+    store.append(value)
+
+
+def band_matrix(
+    store: _Bytes | None, signed: array[int]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    flags = (
+        np.frombuffer(signed, dtype=np.int8).astype(np.bool_)
+        if len(signed)
+        else np.zeros(0, np.bool_)
+    )
+    if store is None or store.width == 0:
+        return np.zeros((len(flags), 1), dtype=np.uint64), np.zeros(len(flags), dtype=np.bool_)
+    hashes = np.frombuffer(bytes(store.data), dtype=np.uint64).reshape(len(flags), store.width // 8)
+    return hashes, flags
+
+
+def _copies(weight: float, unit: float) -> int:
+    whole = int(weight)
+    fraction = weight - whole
+    return whole + (1 if fraction > 0 and unit < fraction else 0)
+
+
+def _file_chunks(
+    path: Path, digest: Any
+) -> Iterator[tuple[list[tuple[int, int, bytes]], int, Any]]:
+    """(lines (number, offset, bytes), bytes consumed, the hash so far) per chunk of a file;
+    blank lines skipped, terminators stripped (the rules of `ftctl.datasets.jsonl`)."""
+    line_no = 0
+    consumed = 0
+    with open(path, "rb") as handle:
+        while True:
+            raw_lines = handle.readlines(CHUNK_BYTES)
+            if not raw_lines:
+                return
+            lines: list[tuple[int, int, bytes]] = []
+            for raw in raw_lines:
+                line_no += 1
+                stripped = raw.rstrip(b"\r\n")
+                if stripped.strip():
+                    lines.append((line_no, consumed, stripped))
+                consumed += len(raw)
+            digest.update(b"".join(raw_lines))
+            yield lines, consumed, digest.copy()
+
+
+def capped(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """The first `LISTED_PER_FILE` row errors of each file, then one line with the rest."""
+    shown: dict[str, int] = {}
+    hidden: dict[str, int] = {}
+    out: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        if diagnostic.line is None or shown.get(diagnostic.file, 0) < LISTED_PER_FILE:
+            if diagnostic.line is not None:
+                shown[diagnostic.file] = shown.get(diagnostic.file, 0) + 1
+            out.append(diagnostic)
+        else:
+            hidden[diagnostic.file] = hidden.get(diagnostic.file, 0) + 1
+    for file, count in hidden.items():
+        out.append(
+            Diagnostic(file=file, message=f"{count} more row error(s) in this file not listed")
+        )
+    return out
+
+
+def results_namespace(plan: RowPlan, versions: Sequence[tuple[str, str]], ranks: str) -> str:
+    """What decides a row's result besides its bytes: the plan and the versions of what
+    computes it (ftctl, tiktoken and the encoding's rank file, the checks, MinHash)."""
+    payload = pickle.dumps((plan, tuple(versions), ranks), protocol=4)
+    digest = hashlib.sha256(payload).hexdigest()
+    return (
+        f"rows/{RESULT_VERSION}/{digest}/checks={CHECKS_VERSION}/minhash={SIGNATURE_VERSION}"
+        f"/ftctl={__version__}"
+    )
+
+
+__all__ = [
+    "Match",
+    "RowTable",
+    "SplitColumns",
+    "SplitInput",
+    "StreamBuild",
+    "Streamed",
+    "band_matrix",
+    "capped",
+    "results_namespace",
+]
