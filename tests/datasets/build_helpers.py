@@ -123,6 +123,15 @@ def built_rows(built: BuiltProject, split: str = "train") -> list[dict[str, Any]
     return [json.loads(line) for line in text.splitlines()]
 
 
+def built_origins(built: BuiltProject, split: str = "train") -> list[str]:
+    """Where each row of a built split was read ("file:line"), from the origins file kept
+    beside its canonical JSONL."""
+    path = built.splits[split].path
+    origins = path.with_name(path.name.replace(".jsonl", ".origins.jsonl"))
+    rows = [json.loads(line) for line in origins.read_text(encoding="utf-8").splitlines()]
+    return [file if line is None else f"{file}:{line}" for file, line in rows]
+
+
 def line_of(text: str, needle: str, occurrence: int = 1) -> int:
     """The 1-based line of the `occurrence`-th line containing `needle`."""
     seen = 0

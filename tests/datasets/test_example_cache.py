@@ -1,5 +1,5 @@
-"""The example cache: a rebuild reuses what it computed for unchanged examples, and a change
-of a line, a transform, the policy or the tokenizer gives exactly what a build with an empty
+"""The example cache: a rebuild reuses what it computed for unchanged rows, and a change of
+a line, a transform, the policy or the tokenizer gives exactly what a build with an empty
 cache gives."""
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ def _outcome(root: Path) -> tuple[dict[str, Any], list[str]]:
     return outcome, [e.message for e in events if e.kind == "info"]
 
 
-def _reused(messages: list[str]) -> tuple[int, int, int, int]:
+def _reused(messages: list[str]) -> tuple[int, int]:
+    """(rows whose results came from the cache, rows read)."""
     for message in messages:
-        found = re.search(r"counts of (\d+) of (\d+) examples and (\d+) of (\d+) MinHash", message)
+        found = re.search(r"reused the results of (\d+) of (\d+) rows", message)
         if found:
-            a, b, c, d = (int(x) for x in found.groups())
-            return a, b, c, d
+            return int(found.group(1)), int(found.group(2))
     raise AssertionError(messages)
 
 
@@ -83,13 +83,11 @@ def root(tmp_path: Path) -> Path:
 
 def test_a_rebuild_reuses_every_unchanged_example(root: Path, tmp_path: Path) -> None:
     first, messages = _outcome(root)
-    found, looked_up, signatures_found, signed = _reused(messages)
-    assert found == 0 and looked_up > 0 and signatures_found == 0 and signed > 0
+    assert _reused(messages) == (0, len(_rows()))
     _touch(root)  # the whole-build cache misses; every example is the same
     again, messages = _outcome(root)
     assert again == first
-    found, looked_up, signatures_found, signed = _reused(messages)
-    assert found == looked_up > 0 and signatures_found == signed > 0
+    assert _reused(messages) == (len(_rows()), len(_rows()))
 
 
 def test_an_edited_line_is_all_that_is_computed_again(root: Path, tmp_path: Path) -> None:
@@ -100,8 +98,8 @@ def test_an_edited_line_is_all_that_is_computed_again(root: Path, tmp_path: Path
     train.write_text("".join(lines), encoding="utf-8")
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
-    found, looked_up, _, _ = _reused(messages)
-    assert looked_up - found == 1  # the edited example's counts; the rest came from the cache
+    found, looked_up = _reused(messages)
+    assert looked_up - found == 1  # the edited row; the rest came from the cache
 
 
 def test_a_changed_transform_gives_a_cold_builds_output(root: Path, tmp_path: Path) -> None:
@@ -114,8 +112,8 @@ def test_a_changed_transform_gives_a_cold_builds_output(root: Path, tmp_path: Pa
     project.write_text(text, encoding="utf-8")
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
-    found, looked_up, _, _ = _reused(messages)
-    assert found == 0 and looked_up > 0  # every example changed: nothing reused
+    found, looked_up = _reused(messages)
+    assert found == 0 and looked_up > 0  # every row is worked on differently: nothing reused
 
 
 def test_a_changed_policy_gives_a_cold_builds_findings(root: Path, tmp_path: Path) -> None:
@@ -136,49 +134,51 @@ def test_a_changed_tokenizer_counts_again(root: Path, tmp_path: Path) -> None:
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
     assert again["splits"]["train"][1] != first["splits"]["train"][1]  # cl100k, not o200k
-    found, looked_up, signatures_found, signed = _reused(messages)
+    found, looked_up = _reused(messages)
     assert found == 0 and looked_up > 0  # counts belong to an encoding
-    assert signatures_found == signed > 0  # signatures do not
 
 
 def test_a_damaged_cache_is_a_miss_never_a_wrong_result(root: Path, tmp_path: Path) -> None:
     first, _ = _outcome(root)
     database = root / ".ftctl" / "cache" / "datasets" / "examples.sqlite"
     with sqlite3.connect(database) as db:
-        db.execute("UPDATE tokens SET value = zeroblob(24)")
-        db.execute("UPDATE minhash SET value = substr(value, 2)")
+        db.execute("UPDATE rows SET value = substr(value, 2) WHERE unicode(key) % 2 = 0")
+        db.execute("UPDATE rows SET value = zeroblob(length(value)) WHERE unicode(key) % 2 = 1")
     _touch(root)
     again, messages = _outcome(root)
     assert again == first
-    found, _, signatures_found, _ = _reused(messages)
-    assert found == 0 and signatures_found == 0
+    assert _reused(messages)[0] == 0
 
 
 def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     cache = ExampleCache(tmp_path / "file-not-dir" / "examples.sqlite")
     (tmp_path / "file-not-dir").write_text("", encoding="utf-8")
-    cache.put_many("tokens", [(b"k" * 16, b"v")])
+    cache.put_many("rows", [(b"k" * 16, b"v")])
     cache.commit()
-    assert cache.get_many("tokens", [b"k" * 16]) == {}
+    assert cache.get_many("rows", [b"k" * 16]) == {}
 
 
-def test_signatures_signed_on_worker_processes_are_the_same(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    texts = [h.sentence(seed, words=5 + seed % 40) for seed in range(300)] + ["", "!!"]
-    monkeypatch.setattr(similarity, "POOL_MIN_TEXTS", 10)
-    monkeypatch.setattr(similarity, "PREFETCH_CHUNK", 64)
-    monkeypatch.setattr(similarity.os, "cpu_count", lambda: 2)
-    with similarity.reuse_signatures():
-        similarity.prefetch_signatures(texts, 64)
-        memo = similarity._memo.get()
-        assert memo is not None and len(memo) == len(set(texts))
-        for text in texts:
-            ours = similarity.signature_of(text, 64)
-            direct = similarity.compute_signature(text, 64)
-            assert (ours is None and direct is None) or (
-                ours is not None and direct is not None and (ours == direct).all()
-            )
+def test_rows_worked_on_by_worker_processes_are_the_same(root: Path) -> None:
+    from ftctl.datasets import build as build_module
+    from ftctl.datasets.row_pool import LocalPool, ProcessPool
+
+    project, workspace = h.load(root)
+    info, _ = build_module._model_info(project, workspace)
+    plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
+    rows += [b"not json", b"[1, 2]"]
+    full = [i % 3 != 0 for i in range(len(rows))]
+    local, processes = LocalPool(), ProcessPool(2)
+    try:
+        for pool in (local, processes):
+            pool.submit("a", plan, rows[:40], full[:40])
+            pool.submit("b", plan, rows[40:], full[40:])
+        expected = local.collect()[1] + local.collect()[1]
+        assert processes.collect()[1] + processes.collect()[1] == expected
+    finally:
+        processes.close()
+    assert sum(isinstance(r, bytes) for r in expected) == full.count(False)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -189,27 +189,9 @@ def _same(a: Any, b: Any) -> bool:
 def test_a_text_and_its_prompt_signed_in_one_pass_are_signed_right(num_perm: int) -> None:
     parts = ["", "one", "one two", "one two three", "Ünï cödé 東京 ΣΑΣ", "x\u0307y İİ", "!!"]
     parts += [h.sentence(seed, words=1 + seed % 9) for seed in range(30)]
-    for first in parts:
-        for rest in [None, *parts[:8]]:
-            whole = first if rest is None else first + "\n" + rest
-            got_whole, got_first = similarity.compute_pair(first, rest, num_perm)
-            assert _same(got_whole, similarity.compute_signature(whole, num_perm)), (first, rest)
-            assert _same(got_first, similarity.compute_signature(first, num_perm)), (first, rest)
-
-
-def test_signing_examples_signs_their_prompts_too() -> None:
-    rows = [h.example(seed) for seed in range(50)] + [h.chat("", "Only an answer here.")]
-    with similarity.reuse_signatures():
-        similarity.sign_texts(similarity.LazyTexts(rows, similarity.example_text), 128)
-        memo = similarity._memo.get()
-        assert memo is not None
-        for row in rows:
-            prompt = similarity.prompt_text(row)
-            if prompt:
-                key = (128, similarity._text_digest(prompt))
-                raw = memo[key]
-                assert raw is not None
-                assert (
-                    similarity.np.frombuffer(raw, dtype=similarity.np.uint32)
-                    == similarity.compute_signature(prompt, 128)
-                ).all()
+    items = [(first, rest) for first in parts for rest in [None, *parts[:8]]]
+    signed = similarity.sign_pairs(items, num_perm)
+    for (first, rest), (got_whole, got_first) in zip(items, signed, strict=True):
+        whole = first if rest is None else first + "\n" + rest
+        assert _same(got_whole, similarity.compute_signature(whole, num_perm)), (first, rest)
+        assert _same(got_first, similarity.compute_signature(first, num_perm)), (first, rest)

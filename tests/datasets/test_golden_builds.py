@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ftctl.datasets import build, stream
+
 from . import golden_builds as g
 
 
@@ -25,3 +27,15 @@ def test_a_rebuild_from_the_example_cache_gives_the_same_output(tmp_path: Path, 
     project = tmp_path / "projects" / "demo" / "project.yaml"
     project.write_text(project.read_text(encoding="utf-8") + "# touched\n", encoding="utf-8")
     assert g.build_scenario_again(tmp_path) == expected
+
+
+@pytest.mark.parametrize("name", ["everything", "order_and_truncate", "fails"])
+def test_rows_worked_on_by_worker_processes_give_the_same_output(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Large data goes to worker processes; these small workspaces are sent there too.
+    monkeypatch.setattr(build, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(stream, "BATCH_ROWS", 7)  # many batches in flight, out of step
+    expected = json.loads(g.GOLDEN.read_text(encoding="utf-8"))[name]
+    assert g.build_scenario(tmp_path, name) == expected

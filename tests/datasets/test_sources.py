@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import git
 import pytest
 
-from ftctl.config.models import PathSource
-from ftctl.datasets.build import build_project
-from ftctl.datasets.provenance import Record
-from ftctl.datasets.sources import SourceContext, apply_weights, read_source
+from ftctl.datasets.build import BuiltProject, build_project
 from ftctl.errors import DataError, Diagnostic
 
 from . import build_helpers as h
@@ -22,52 +20,53 @@ train:
 """
 
 
-def _context(tmp_path: Path) -> SourceContext:
-    project, workspace = h.load(tmp_path)
-    return SourceContext(project.dir, workspace.root, project.source_map, "train")
+def _build(root: Path) -> BuiltProject:
+    return build_project(*h.load(root))
 
 
 def test_a_path_source_keeps_file_and_line_of_every_row(tmp_path: Path) -> None:
-    rows = [h.example(1), "", h.example(2), "   ", h.example(3)]
+    # A build needs ten examples: the three looked at, then more.
+    rows = [h.example(1), "", h.example(2), "   ", h.example(3), *h.examples(10, 10)]
     h.write_workspace(
         tmp_path,
         h.project_yaml(ONE_SOURCE.format(path="data/train.jsonl")),
         {"data/train.jsonl": rows},
     )
-    read = read_source(0, PathSource(path="data/train.jsonl"), _context(tmp_path))
-    assert read.diagnostics == []
-    assert [str(r.origin) for r in read.records] == [
+    built = _build(tmp_path)
+    assert h.built_origins(built)[:4] == [
         f"{h.TRAIN_FILE}:1",
         f"{h.TRAIN_FILE}:3",
         f"{h.TRAIN_FILE}:5",
+        f"{h.TRAIN_FILE}:6",
     ]
-    assert [r.example for r in read.records] == [h.example(1), h.example(2), h.example(3)]
+    assert h.built_rows(built)[:3] == [h.example(1), h.example(2), h.example(3)]
 
 
 def test_a_glob_reads_its_files_in_sorted_order(tmp_path: Path) -> None:
     files = {
-        "data/b.jsonl": [h.example(2)],
-        "data/a.jsonl": [h.example(1)],
-        "data/c/z.jsonl": [h.example(4)],
-        "data/c/m.jsonl": [h.example(3)],
+        "data/b.jsonl": h.examples(20, 3),
+        "data/a.jsonl": h.examples(10, 3),
+        "data/c/z.jsonl": h.examples(40, 3),
+        "data/c/m.jsonl": h.examples(30, 3),
     }
     h.write_workspace(tmp_path, h.project_yaml(ONE_SOURCE.format(path="'data/**/*.jsonl'")), files)
-    read = read_source(0, PathSource(path="data/**/*.jsonl"), _context(tmp_path))
-    assert read.files == [
+    built = _build(tmp_path)
+    assert [f["file"] for f in built.report["splits"]["train"]["sources"][0]["files"]] == [
         "projects/demo/data/a.jsonl",
         "projects/demo/data/b.jsonl",
         "projects/demo/data/c/m.jsonl",
         "projects/demo/data/c/z.jsonl",
     ]
-    assert [r.example for r in read.records] == [h.example(i) for i in (1, 2, 3, 4)]
+    assert h.built_rows(built) == [h.example(i + j) for i in (10, 20, 30, 40) for j in range(3)]
 
 
 def test_limit_keeps_the_first_rows_across_the_files_of_a_glob(tmp_path: Path) -> None:
-    files = {"data/a.jsonl": h.examples(0, 3), "data/b.jsonl": h.examples(3, 3)}
-    h.write_workspace(tmp_path, h.project_yaml(ONE_SOURCE.format(path="'data/*.jsonl'")), files)
-    read = read_source(0, PathSource(path="data/*.jsonl", limit=4), _context(tmp_path))
-    assert [r.example for r in read.records] == h.examples(0, 4)
-    assert str(read.records[-1].origin) == "projects/demo/data/b.jsonl:1"
+    files = {"data/a.jsonl": h.examples(0, 10), "data/b.jsonl": h.examples(10, 10)}
+    data = ONE_SOURCE.format(path="'data/*.jsonl'") + "      limit: 12\n"
+    h.write_workspace(tmp_path, h.project_yaml(data), files)
+    built = _build(tmp_path)
+    assert h.built_rows(built) == h.examples(0, 12)
+    assert h.built_origins(built)[-1] == "projects/demo/data/b.jsonl:2"
 
 
 @pytest.mark.parametrize(
@@ -136,22 +135,26 @@ train:
 
 
 def test_weight_two_repeats_every_row_and_a_half_keeps_a_stable_half(tmp_path: Path) -> None:
-    rows = [
-        Record(example=e, origin=h.origin(i), source=0) for i, e in enumerate(h.examples(0, 400))
-    ]
-    doubled = apply_weights(rows, [PathSource(path="x", weight=2)])
-    assert [r.example for r in doubled] == [e for r in rows for e in (r.example, r.example)]
-    assert [r.copy for r in doubled[:4]] == [0, 1, 0, 1]
+    rows = h.examples(0, 400)
+    weighted = ONE_SOURCE.format(path="data/train.jsonl") + "      weight: {weight}\n"
 
-    halved = apply_weights(rows, [PathSource(path="x", weight=0.5)])
-    assert 160 <= len(halved) <= 240  # a hash-selected half, not the first half
-    assert {r.origin.line for r in halved} != set(range(len(halved)))
+    def build(root: Path, weight: float, data: list[Any]) -> BuiltProject:
+        files = {"data/train.jsonl": data}
+        policy = "minExamples: 10\nmaxDuplicateRatio: {level: \"off\"}"
+        h.write_workspace(root, h.project_yaml(weighted.format(weight=weight), policy), files)
+        return _build(root)
+
+    doubled = build(tmp_path / "two", 2, rows)
+    assert h.built_rows(doubled) == [e for e in rows for e in (e, e)]  # repeats follow
+    halved = build(tmp_path / "half", 0.5, rows)
+    kept = h.built_rows(halved)
+    assert 160 <= len(kept) <= 240  # a hash-selected half, not the first half
+    assert kept != rows[: len(kept)]
     # Stable: the same rows are kept when other rows are added or the order changes.
-    more = rows + [Record(example=e, origin=h.origin(900), source=0) for e in h.examples(5000, 100)]
-    again = apply_weights(list(reversed(more)), [PathSource(path="x", weight=0.5)])
-    kept_before = {r.canonical for r in halved}
-    kept_now = {r.canonical for r in again}
-    assert kept_before == kept_now & {r.canonical for r in rows}
+    more = list(reversed(rows + h.examples(5000, 100)))
+    again = h.built_rows(build(tmp_path / "more", 0.5, more))
+    as_json = {h.canonical(e) for e in again}
+    assert {h.canonical(e) for e in kept} == as_json & {h.canonical(e) for e in rows}
 
 
 def test_weights_mix_sources_in_a_build(tmp_path: Path) -> None:

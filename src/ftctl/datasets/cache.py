@@ -167,33 +167,53 @@ class Staging:
 
 
 class StagedWriter:
-    """One split's canonical lines and their origins, written and hashed as they come."""
+    """One split's canonical lines and their origins, written and hashed as they come.
+
+    Lines are gathered into blocks of about `BLOCK` bytes, each hashed and written with one
+    call: per-line calls cost more than the bytes themselves.
+    """
+
+    BLOCK = 1 << 20
 
     def __init__(self, staging: Staging, data: Path, origins: Path) -> None:
         self.staging = staging
         self.data_path = data
         self.origins_path = origins
-        self._data = open(data, "wb", buffering=1 << 20)  # noqa: SIM115 (closed by finish)
-        self._origins = open(origins, "wb", buffering=1 << 20)  # noqa: SIM115
+        self._data = open(data, "wb")  # noqa: SIM115 (closed by finish)
+        self._origins = open(origins, "wb")  # noqa: SIM115
         self._hash = hashlib.sha256()
+        self._lines: list[bytes] = []
+        self._origin_lines: list[bytes] = []
+        self._pending = 0
         self.size = 0
         self.lines = 0
 
     def write(self, line: bytes, origin: bytes, times: int = 1) -> None:
-        for _ in range(times):
-            self._hash.update(line)
-            self._data.write(line)
-            self._origins.write(origin)
+        if times == 1:
+            self._lines.append(line)
+            self._origin_lines.append(origin)
+        else:
+            self._lines.extend([line] * times)
+            self._origin_lines.extend([origin] * times)
+        self._pending += len(line) * times
         self.size += len(line) * times
         self.lines += times
+        if self._pending >= self.BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        block = b"".join(self._lines)
+        self._hash.update(block)
+        self._data.write(block)
+        self._origins.write(b"".join(self._origin_lines))
+        self._lines.clear()
+        self._origin_lines.clear()
+        self._pending = 0
 
     def finish(self) -> StagedObject:
+        self._flush()
         self._data.close()
         self._origins.close()
         staged = StagedObject(self._hash.hexdigest(), self.size, self.data_path, self.origins_path)
         self.staging.staged.append(staged)
         return staged
-
-    def abandon(self) -> None:
-        self._data.close()
-        self._origins.close()

@@ -222,7 +222,7 @@ def compute_pair(
     return whole, part
 
 
-_PAIR_BLOCK = 32768  # shingles per numpy block of `sign_pairs` (x num_perm x 4 bytes)
+_PAIR_BLOCK = 2048  # shingles per numpy block of `sign_pairs` (x num_perm x 4 bytes)
 
 
 def sign_pairs(

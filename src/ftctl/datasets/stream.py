@@ -457,6 +457,7 @@ class StreamBuild:
             for index, source in enumerate(split.data.sources):
                 self._read_source(split, index, source)
         self._drain()
+        self._chains.clear()  # the transforms' indexes are not needed past the pass
         for columns in self.columns.values():
             assert columns.writer is not None
             columns.staged = columns.writer.finish()
