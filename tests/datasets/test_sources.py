@@ -140,7 +140,7 @@ def test_weight_two_repeats_every_row_and_a_half_keeps_a_stable_half(tmp_path: P
 
     def build(root: Path, weight: float, data: list[Any]) -> BuiltProject:
         files = {"data/train.jsonl": data}
-        policy = "minExamples: 10\nmaxDuplicateRatio: {level: \"off\"}"
+        policy = 'minExamples: 10\nmaxDuplicateRatio: {level: "off"}'
         h.write_workspace(root, h.project_yaml(weighted.format(weight=weight), policy), files)
         return _build(root)
 

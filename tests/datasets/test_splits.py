@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 
 from ftctl.datasets.build import BuiltProject, build_project
-from ftctl.datasets.provenance import Origin, Record
-from ftctl.datasets.splits import hash_split
 from ftctl.errors import DataError
 
 from . import build_helpers as h
@@ -58,13 +56,17 @@ def test_the_seed_decides_the_split_and_is_recorded(tmp_path: Path) -> None:
     }
 
 
-def test_hash_split_depends_on_content_not_position() -> None:
-    records = [Record(e, Origin("f", i)) for i, e in enumerate(h.examples(0, 200))]
-    train, validation = hash_split(records, 0.1, 3)
+def test_the_split_depends_on_a_rows_content_and_the_seed_only(tmp_path: Path) -> None:
+    rows = h.examples(0, 200)
+    first = _build(tmp_path / "a", DERIVED.replace("0.25", "0.1"), {"data/train.jsonl": rows})
+    validation = h.built_rows(first, "validation")
     assert 5 <= len(validation) <= 40
-    _, again_validation = hash_split(list(reversed(records)), 0.1, 3)
-    assert {r.canonical for r in validation} == {r.canonical for r in again_validation}
-    assert [r.origin.line for r in train] == sorted(r.origin.line for r in train)
+    again = _build(tmp_path / "b", DERIVED.replace("0.25", "0.1"), {"data/train.jsonl": rows[::-1]})
+    assert sorted(map(h.canonical, h.built_rows(again, "validation"))) == sorted(
+        map(h.canonical, validation)
+    )
+    lines = [int(o.rsplit(":", 1)[1]) for o in h.built_origins(first, "train")]
+    assert lines == sorted(lines)  # each side keeps the order of the source
 
 
 def test_leakage_exact_and_near_between_explicit_splits(tmp_path: Path) -> None:
@@ -118,7 +120,7 @@ def test_a_derived_split_does_not_leak_identical_rows(tmp_path: Path) -> None:
         tmp_path,
         DERIVED.replace("0.25", "0.3"),
         {"data/train.jsonl": rows},
-        policy="minExamples: 10\nmaxDuplicateRatio: {level: \"off\"}\nleakage: warn",
+        policy='minExamples: 10\nmaxDuplicateRatio: {level: "off"}\nleakage: warn',
     )
     assert built.report["splits"]["validation"]["examples"] > 0
     assert built.report["leakage"]["count"] == 0

@@ -242,8 +242,9 @@ def _check_max_tokens(data: PolicyInput, locator: PolicyLocator, out: PolicyOutc
     out.results.append(result)
     largest = 0
     findings = _PerExample("maxTokensPerExample", check.level, out)
+    split: SplitName
     for split in ("train", "validation"):
-        columns = data.splits.get(split)  # type: ignore[call-overload]
+        columns = data.splits.get(split)
         if columns is None or not len(columns):
             continue
         totals = np.frombuffer(columns.total, dtype=np.int64)

@@ -1,16 +1,14 @@
 """Where each example came from, so that findings name the source file and line.
 
-Every row carries an `Origin` from the moment it is read until it is written: transforms
-and splits move `Record`s, never bare dicts. The build output itself has no provenance
-in it (its bytes are what gets uploaded); the origins are kept next to it in the cache.
+A build keeps where every row was read (`ftctl.datasets.stream.RowTable`) and names it
+with an `Origin` in findings. The build output itself has no provenance in it (its bytes
+are what gets uploaded); the origins are kept next to it in the cache.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-from ftctl.datasets.canonical import canonical_line
 
 
 @dataclass(frozen=True, order=True)
@@ -26,31 +24,3 @@ class Origin:
 
     def to_json(self) -> list[Any]:
         return [self.file, self.line]
-
-
-@dataclass(frozen=True)
-class Record:
-    """One example and where it came from.
-
-    `source` is the index of the source within its split (for per-source weights and the
-    report); `copy` numbers the repeats a weight above 1 makes (0 for the original), so that
-    intentional repeats are not counted as duplicates.
-    """
-
-    example: dict[str, Any]
-    origin: Origin
-    source: int = 0
-    copy: int = 0
-    _line: bytes | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def canonical(self) -> bytes:
-        """The example's canonical JSONL line (computed once)."""
-        cached = self._line
-        if cached is None:
-            cached = canonical_line(self.example)
-            object.__setattr__(self, "_line", cached)
-        return cached
-
-    def with_example(self, example: dict[str, Any]) -> Record:
-        return Record(example=example, origin=self.origin, source=self.source, copy=self.copy)

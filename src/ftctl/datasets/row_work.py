@@ -38,10 +38,10 @@ from ftctl.datasets.similarity import (
     sign_pairs,
     user_prompt_text,
 )
+from ftctl.datasets.splits import split_hash
 from ftctl.datasets.transforms import map_fields, set_system_prompt, truncate_example
 
-# The split's validation hash and the weights' hash (`ftctl.datasets.splits`, `sources`).
-SPLIT_SALT = "ftctl-split:{seed}"
+# The weights' hash: salted apart from the split's, so that the two choices are independent.
 WEIGHT_SALT = "ftctl-weight"
 LEAKAGE_THRESHOLD = 0.9  # prompts compared for leakage (`ftctl.datasets.splits`)
 LEAKAGE_NUM_PERM = 128
@@ -123,11 +123,9 @@ def text_digest(text: str) -> bytes:
 
 # Odd 64-bit multipliers, one per row of a band: a band's hash is the sum of its values
 # times these (mod 2^64), then mixed. Fixed, so hashes are the same in every process.
-_MULTIPLIERS = (
-    np.random.RandomState(20261204).randint(0, 1 << 62, 256, dtype=np.int64).astype(np.uint64)
-    * np.uint64(2)
-    + np.uint64(1)
-)
+_MULTIPLIERS = np.random.RandomState(20261204).randint(0, 1 << 62, 256, dtype=np.int64).astype(
+    np.uint64
+) * np.uint64(2) + np.uint64(1)
 
 
 def band_bytes(signature: np.ndarray | None, threshold: float, num_perm: int) -> bytes | None:
@@ -144,7 +142,7 @@ def band_bytes(signature: np.ndarray | None, threshold: float, num_perm: int) ->
     hashes ^= hashes >> np.uint64(29)
     hashes *= np.uint64(0xBF58476D1CE4E5B9)
     hashes ^= hashes >> np.uint64(32)
-    return hashes.tobytes()
+    return bytes(hashes.tobytes())
 
 
 class RowWorker:
@@ -175,7 +173,8 @@ class RowWorker:
 
     def count(self, example: dict[str, Any]) -> TokenCount:
         if self.plan.model_dir is not None:
-            return self._tokenizer().count_example(example, self.plan.fmt)
+            count: TokenCount = self._tokenizer().count_example(example, self.plan.fmt)
+            return count
         return count_example(example, self.plan.fmt, self.encoding)
 
     def count_many(self, examples: Sequence[dict[str, Any]]) -> list[TokenCount]:
@@ -211,7 +210,9 @@ class RowWorker:
         # that a step and the end do not compute it twice; the object is held with it, so
         # that its id is not reused. Transforms make new objects, never change one.
         self._lines: dict[int, tuple[dict[str, Any], bytes]] = {}
-        self._signed: dict[int, tuple[dict[str, Any], tuple[bytes | None, bytes, bytes | None]]] = {}
+        self._signed: dict[
+            int, tuple[dict[str, Any], tuple[bytes | None, bytes, bytes | None]]
+        ] = {}
         n = len(rows)
         examples: list[dict[str, Any] | None] = [None] * n
         done: list[RowResult | None] = [None] * n
@@ -327,7 +328,6 @@ class RowWorker:
         if plan.leakage or plan.near is not None:
             self._sign_many(chosen)  # type: ignore[arg-type]
         out: dict[int, RowResult] = {}
-        split_salt = None if plan.split_seed is None else SPLIT_SALT.format(seed=plan.split_seed)
         for i, example, count in zip(final, chosen, counts, strict=True):
             assert example is not None
             line = self._line(example)
@@ -345,7 +345,7 @@ class RowWorker:
                 line=line,
                 digest=example_digest(line),
                 weight_u=unit_hash(WEIGHT_SALT, line),
-                split_u=0.0 if split_salt is None else unit_hash(split_salt, line),
+                split_u=0.0 if plan.split_seed is None else split_hash(plan.split_seed, line),
                 total=count.total,
                 trained=count.trained,
                 refusal=found.refusal,

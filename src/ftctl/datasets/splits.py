@@ -7,30 +7,19 @@ rows never moves an existing row to the other side (a changed row may move: it i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ftctl.datasets.canonical import unit_hash
-from ftctl.datasets.provenance import Origin, Record
+from ftctl.datasets.provenance import Origin
 
 SplitName = Literal["train", "validation", "test"]
 SPLIT_ORDER: tuple[SplitName, ...] = ("train", "validation", "test")
 
 
-def in_validation(record: Record, fraction: float, seed: int) -> bool:
-    return unit_hash(f"ftctl-split:{seed}", record.canonical) < fraction
-
-
-def hash_split(
-    records: Sequence[Record], fraction: float, seed: int
-) -> tuple[list[Record], list[Record]]:
-    """(train, validation), each in input order."""
-    train: list[Record] = []
-    validation: list[Record] = []
-    for record in records:
-        (validation if in_validation(record, fraction, seed) else train).append(record)
-    return train, validation
+def split_hash(seed: int, canonical: bytes) -> float:
+    """Where a row falls in [0, 1): it goes to validation when this is below the fraction."""
+    return unit_hash(f"ftctl-split:{seed}", canonical)
 
 
 @dataclass(frozen=True)

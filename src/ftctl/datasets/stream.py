@@ -282,7 +282,7 @@ class _Chain:
             seen = self.seen[index]
             earlier = seen.get(value)
             if earlier is not None:
-                _drop(report, self.table.origin(row), f"duplicate of {self.table.origin(earlier)}")
+                report.drop(self.table.origin(row), f"duplicate of {self.table.origin(earlier)}")
                 return False
             seen[value] = row
             return True
@@ -303,7 +303,7 @@ class _Chain:
         if status == 1:
             report.changed += 1
             return True
-        _drop(report, self.table.origin(row), result.stop_why)
+        report.drop(self.table.origin(row), result.stop_why)
         return False
 
     def _near(
@@ -332,18 +332,11 @@ class _Chain:
             if match is None:
                 kept.append(j)
                 continue
-            _drop(
-                report,
+            report.drop(
                 self.table.origin(rows[j]),
                 f"near-duplicate of {self.table.origin(match.key)}, {match.similarity:.0%} similar",
             )
         return kept
-
-
-def _drop(report: TransformReport, origin: Origin, why: str) -> None:
-    report.dropped_count += 1
-    if len(report.dropped) < 20:
-        report.dropped.append(f"{origin} ({why})")
 
 
 def _bands(values: Sequence[bytes | None]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:

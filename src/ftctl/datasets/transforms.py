@@ -32,42 +32,14 @@ from typing import Any
 import tiktoken
 
 from ftctl.config.models import (
-    DedupeTransform,
     MapFieldsArgs,
-    MapFieldsTransform,
-    MaxTokensArgs,
-    MaxTokensTransform,
-    NearDedupeArgs,
-    NearDedupeTransform,
-    SystemPromptArgs,
-    SystemPromptTransform,
     Transform,
 )
-from ftctl.config.yaml_marks import FieldPath, SourceMap
-from ftctl.datasets.provenance import Record
-from ftctl.datasets.similarity import (
-    LazyTexts,
-    example_text,
-    near_duplicates_in_order,
-)
-from ftctl.errors import Diagnostic
+from ftctl.datasets.provenance import Origin
 
 CountTokens = Callable[[dict[str, Any]], int]
 CountMany = Callable[[Sequence[dict[str, Any]]], list[int]]
 LISTED_DROPS = 20  # origins of dropped rows kept in the report, per transform
-
-
-@dataclass(frozen=True)
-class TransformContext:
-    source_map: SourceMap
-    split: str
-    count_tokens: CountTokens
-    encoding: tiktoken.Encoding
-    model_limit: int
-    count_many: CountMany | None = None  # the counts of many examples at once (batched)
-
-    def field(self, index: int, *rest: str | int) -> FieldPath:
-        return ("spec", "data", self.split, "transforms", index, *rest)
 
 
 @dataclass
@@ -79,10 +51,10 @@ class TransformReport:
     dropped: list[str] = field(default_factory=list)  # "file:line (why)", first LISTED_DROPS
     dropped_count: int = 0
 
-    def drop(self, record: Record, why: str) -> None:
+    def drop(self, origin: Origin, why: str) -> None:
         self.dropped_count += 1
         if len(self.dropped) < LISTED_DROPS:
-            self.dropped.append(f"{record.origin} ({why})")
+            self.dropped.append(f"{origin} ({why})")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,51 +67,9 @@ class TransformReport:
         }
 
 
-@dataclass
-class TransformResult:
-    records: list[Record]
-    reports: list[TransformReport]
-    diagnostics: list[Diagnostic]
-
-
-def apply_transforms(
-    records: Sequence[Record], transforms: Sequence[Transform], context: TransformContext
-) -> TransformResult:
-    current = list(records)
-    reports: list[TransformReport] = []
-    diagnostics: list[Diagnostic] = []
-    for index, transform in enumerate(transforms):
-        report = TransformReport(name=transform_name(transform), rows_in=len(current))
-        current = _apply_one(current, transform, index, context, report, diagnostics)
-        report.rows_out = len(current)
-        reports.append(report)
-    return TransformResult(current, reports, diagnostics)
-
-
 def transform_name(transform: Transform) -> str:
     alias = next(iter(transform.model_dump(by_alias=True)))
     return str(alias)
-
-
-def _apply_one(
-    records: list[Record],
-    transform: Transform,
-    index: int,
-    context: TransformContext,
-    report: TransformReport,
-    diagnostics: list[Diagnostic],
-) -> list[Record]:
-    if isinstance(transform, SystemPromptTransform):
-        return _system_prompt(records, transform.system_prompt, index, context, report, diagnostics)
-    if isinstance(transform, DedupeTransform):
-        return _dedupe(records, report)
-    if isinstance(transform, NearDedupeTransform):
-        return _near_dedupe(records, transform.near_dedupe, report)
-    if isinstance(transform, MaxTokensTransform):
-        return _max_tokens(records, transform.max_tokens, index, context, report, diagnostics)
-    if isinstance(transform, MapFieldsTransform):
-        return _map_fields(records, transform.map_fields, report, diagnostics)
-    raise AssertionError(f"unknown transform {transform!r}")
 
 
 # --------------------------------------------------------------------------- systemPrompt
@@ -183,108 +113,7 @@ def set_system_prompt(example: dict[str, Any], text: str, mode: str) -> dict[str
     return example if replaced == messages else _with_messages(example, replaced)
 
 
-def _system_prompt(
-    records: list[Record],
-    args: SystemPromptArgs,
-    index: int,
-    context: TransformContext,
-    report: TransformReport,
-    diagnostics: list[Diagnostic],
-) -> list[Record]:
-    if args.mode != "remove" and not args.text.strip():
-        diagnostics.append(
-            context.source_map.diagnostic(
-                context.field(index, "systemPrompt", "text"),
-                f"systemPrompt mode '{args.mode}' needs a non-empty text",
-            )
-        )
-        return records
-    out: list[Record] = []
-    for record in records:
-        example = set_system_prompt(record.example, args.text, args.mode)
-        if example is not record.example:
-            report.changed += 1
-            record = record.with_example(example)
-        out.append(record)
-    return out
-
-
-# --------------------------------------------------------------------------- dedupe
-
-
-def _dedupe(records: list[Record], report: TransformReport) -> list[Record]:
-    first: dict[bytes, Record] = {}
-    out: list[Record] = []
-    for record in records:
-        earlier = first.get(record.canonical)
-        if earlier is not None:
-            report.drop(record, f"duplicate of {earlier.origin}")
-            continue
-        first[record.canonical] = record
-        out.append(record)
-    return out
-
-
-def _near_dedupe(
-    records: list[Record], args: NearDedupeArgs, report: TransformReport
-) -> list[Record]:
-    # Made one at a time as compared (and again only for a candidate): never all held.
-    texts = LazyTexts([r.example for r in records], example_text)
-    matches = near_duplicates_in_order(texts, args.threshold, args.num_perm, keep_all=False)
-    out: list[Record] = []
-    for record, match in zip(records, matches, strict=True):
-        if match is not None:
-            report.drop(
-                record,
-                f"near-duplicate of {records[match.key].origin}, {match.similarity:.0%} similar",
-            )
-            continue
-        out.append(record)
-    return out
-
-
 # --------------------------------------------------------------------------- maxTokens
-
-
-def _max_tokens(
-    records: list[Record],
-    args: MaxTokensArgs,
-    index: int,
-    context: TransformContext,
-    report: TransformReport,
-    diagnostics: list[Diagnostic],
-) -> list[Record]:
-    limit = context.model_limit if args.limit == "auto" else args.limit
-    field_name = f"data.{context.split}.transforms[{index}].maxTokens"
-    out: list[Record] = []
-    if context.count_many is not None:
-        totals = context.count_many([r.example for r in records])
-    else:
-        totals = [context.count_tokens(r.example) for r in records]
-    for record, tokens in zip(records, totals, strict=True):
-        if tokens <= limit:
-            out.append(record)
-            continue
-        if args.action == "error":
-            diagnostics.append(
-                Diagnostic(
-                    file=record.origin.file,
-                    line=record.origin.line,
-                    field=field_name,
-                    message=f"example has {tokens} tokens, more than the limit of {limit}",
-                )
-            )
-            out.append(record)
-        elif args.action == "truncate":
-            cut = truncate_example(record.example, limit, context.count_tokens, context.encoding)
-            if cut is None:
-                report.drop(record, f"{tokens} tokens > {limit}, cannot be truncated")
-            else:
-                report.changed += 1
-                out.append(record.with_example(cut))
-        else:
-            report.drop(record, f"{tokens} tokens > {limit}")
-    return out
 
 
 def truncate_example(
@@ -355,29 +184,3 @@ def map_fields(example: dict[str, Any], args: MapFieldsArgs) -> dict[str, Any] |
             return {"messages": messages}
     wanted = " or ".join(f"'{p}' and '{c}'" for p, c in names)
     return f"row has neither 'messages' nor {wanted}"
-
-
-def _map_fields(
-    records: list[Record],
-    args: MapFieldsArgs,
-    report: TransformReport,
-    diagnostics: list[Diagnostic],
-) -> list[Record]:
-    out: list[Record] = []
-    for record in records:
-        mapped = map_fields(record.example, args)
-        if isinstance(mapped, str):
-            diagnostics.append(
-                Diagnostic(
-                    file=record.origin.file,
-                    line=record.origin.line,
-                    field="mapFields",
-                    message=mapped,
-                )
-            )
-            continue  # reported once here, not again by the format check
-        if mapped is not record.example:
-            report.changed += 1
-            record = record.with_example(mapped)
-        out.append(record)
-    return out
