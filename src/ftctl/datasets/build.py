@@ -183,7 +183,6 @@ def build_project(
             built.diagnostics[:0] = model_findings
             result = _finish(project, info, fmt, cache, built, key, quick, staging)
             # Only a build that succeeded leaves anything behind, row results included.
-            examples.put_many("rows", passed.new_results())
             examples.commit()
     finally:
         pool.close()
@@ -429,7 +428,6 @@ def _check(
             splits=columns,
             table=streamed.table,
             system_prompts=streamed.system_prompts,
-            diversity=streamed.diversity,
             cost=cost,
             leaks=leaks,
             near_threshold=threshold,

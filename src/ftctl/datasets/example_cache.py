@@ -1,16 +1,18 @@
-"""Per-example results kept between builds, keyed by the example's content.
+"""Per-row results kept between builds, keyed by the row's content.
 
-A rebuild after a small edit re-does only the examples whose content changed: the token
-counts of an example (by its canonical bytes, the encoding, the format and the versions
-that decide them) and the MinHash signature of a text (by its bytes and the permutation
-count) are looked up here first. Everything else about an example is cheap to recompute.
+A rebuild after a small edit re-does only the rows whose bytes changed: what the build
+computed for a row on its own (`ftctl.datasets.row_work.RowResult`: its digests, token
+counts, findings, MinHash band hashes) is stored by a digest of the row's bytes and of
+everything else that decides it (the plan of the split's transforms and checks, the
+encoding, the versions of ftctl and tiktoken; see `ftctl.datasets.stream.results_namespace`).
 
-Results are written only when the build succeeds (`commit`): a build that fails leaves
-nothing behind. Storage: one SQLite file per workspace (`<workspace>/.ftctl/cache/datasets/examples.sqlite`),
-one table per kind of result, each value followed by a checksum of key and value: a value
-that does not verify is a miss, so a damaged cache costs time, never a wrong result. A cache
-that cannot be opened or written is ignored in the same way (builds work on read-only
-checkouts). Keys are 16-byte BLAKE2b digests of a namespace and the content.
+Results are written as the build goes, inside one transaction that is committed only when
+the build succeeds (`commit`) and rolled back otherwise (`close`): a build that fails leaves
+nothing behind, and nothing waits in memory. Storage: one SQLite file per workspace
+(`<workspace>/.ftctl/cache/datasets/examples.sqlite`), each value followed by a checksum of
+key and value: a value that does not verify is a miss, so a damaged cache costs time, never
+a wrong result. A cache that cannot be opened or written is ignored in the same way (builds
+work on read-only checkouts). Keys are 16-byte BLAKE2b digests of a namespace and the content.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-TABLES = ("tokens", "minhash", "rows")
+TABLES = ("rows",)
 _CHECK = 8  # checksum bytes after each value
 _BATCH = 500  # keys per SELECT (SQLite allows 32,766 parameters; small keeps it quick)
 
@@ -46,14 +48,14 @@ class ExampleCache:
         self._broken = path is None
         # Per table: [values found, values looked up in vain] (for the build's message).
         self.counts: dict[str, list[int]] = {table: [0, 0] for table in TABLES}
-        self._pending: dict[str, list[tuple[bytes, bytes]]] = {table: [] for table in TABLES}
+        self._writing = False  # a transaction is open
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
             return self._db
         assert self.path is not None
         if not create and not self.path.is_file():
-            return None  # nothing stored yet; created by the first `commit`
+            return None  # nothing stored yet; created by the first `put_many`
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
@@ -95,31 +97,43 @@ class ExampleCache:
         return found
 
     def put_many(self, table: str, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """Keep values to store when the build succeeds (`commit`)."""
+        """Store values, visible to others once the build succeeds (`commit`)."""
         assert table in TABLES
-        if not self._broken:
-            self._pending[table].extend(items)
-
-    def commit(self) -> None:
-        """Store the values kept by `put_many`, in one transaction."""
-        if not any(self._pending.values()):
+        rows = [(key, value + _checksum(key, value)) for key, value in items]
+        if self._broken or not rows:
             return
         db = self._connect(create=True)
         if db is None:
             return
         try:
-            db.execute("BEGIN")
-            for table, items in self._pending.items():
-                rows = [(key, value + _checksum(key, value)) for key, value in items]
-                db.executemany(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", rows)
-                items.clear()
-            db.execute("COMMIT")
+            if not self._writing:
+                db.execute("BEGIN IMMEDIATE")
+                self._writing = True
+            db.executemany(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", rows)
         except sqlite3.Error:
             self._broken = True  # a read-only or busy cache only costs speed
+            self._rollback()
+
+    def commit(self) -> None:
+        """Keep what `put_many` stored."""
+        if self._db is None or not self._writing:
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._broken = True
+            self._rollback()
+        self._writing = False
+
+    def _rollback(self) -> None:
+        if self._db is not None and self._writing:
             with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
+                self._db.execute("ROLLBACK")
+        self._writing = False
 
     def close(self) -> None:
+        """Close; what was stored and not committed is dropped."""
+        self._rollback()
         if self._db is not None:
             self._db.close()
             self._db = None

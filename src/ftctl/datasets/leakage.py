@@ -42,10 +42,22 @@ def _leaks_between(
     table: RowTable,
     reported: set[int],
 ) -> list[Leak]:
-    exact: dict[bytes, int] = {}
-    for position, digest in enumerate(earlier_rows.prompts):
-        if digest:
-            exact.setdefault(digest, position)
+    # Exact: the first earlier row with the same prompt digest (sorted, searched).
+    earlier_present = np.frombuffer(earlier_rows.prompt_present, dtype=np.int8).astype(bool)
+    earlier_digests = earlier_rows.prompts.array("V16")
+    candidates = np.flatnonzero(earlier_present)
+    known, first = np.unique(earlier_digests[candidates], return_index=True)
+    first_row = candidates[first]
+    later_present = np.frombuffer(later_rows.prompt_present, dtype=np.int8).astype(bool)
+    later_digests = later_rows.prompts.array("V16")
+    at = np.searchsorted(known, later_digests) if len(known) else np.zeros(0, np.intp)
+    exact = np.full(len(later_rows), -1, dtype=np.int64)
+    if len(known):
+        inside = at < len(known)
+        hit = np.zeros(len(later_rows), dtype=bool)
+        hit[inside] = known[at[inside]] == later_digests[inside]
+        hit &= later_present
+        exact[hit] = first_row[at[hit]]
 
     def earlier_text(key: int) -> str:
         return table.text(earlier_rows.row[key], of=prompt_text)
@@ -53,22 +65,20 @@ def _leaks_between(
     index = BandIndex(LEAKAGE_THRESHOLD, LEAKAGE_NUM_PERM, earlier_text)
     hashes, signed = band_matrix(earlier_rows.prompt_bands, earlier_rows.prompt_signed)
     index.insert(np.arange(len(earlier_rows), dtype=np.int64), hashes, signed)
-    # Rows with an exact leak are not searched for a near one.
+    # Rows with an exact leak, or reported already, are not searched for a near one.
     later_hashes, later_signed = band_matrix(later_rows.prompt_bands, later_rows.prompt_signed)
-    search = later_signed.copy()
-    for position, digest in enumerate(later_rows.prompts):
-        if not digest or position in reported or digest in exact:
-            search[position] = False
+    search = later_signed & later_present & (exact < 0)
+    for position in reported:
+        search[position] = False
     near = index.query(
         later_hashes, search, lambda j: table.text(later_rows.row[j], of=prompt_text)
     )
     leaks: list[Leak] = []
-    for position, digest in enumerate(later_rows.prompts):
-        if position in reported or not digest:
+    for position in np.flatnonzero(later_present).tolist():
+        if position in reported:
             continue
-        found = exact.get(digest)
-        if found is not None:
-            kind, other, similarity = "exact", found, 1.0
+        if exact[position] >= 0:
+            kind, other, similarity = "exact", int(exact[position]), 1.0
         else:
             match = near[position]
             if match is None:

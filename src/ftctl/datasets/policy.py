@@ -39,7 +39,7 @@ from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
 from ftctl.datasets.similarity import user_prompt_text
 from ftctl.datasets.splits import Leak, SplitName
-from ftctl.datasets.stream import Diversity, RowTable, SplitColumns, band_matrix
+from ftctl.datasets.stream import RowTable, SplitColumns, band_matrix
 from ftctl.errors import Diagnostic, Severity
 
 HARD_MIN_EXAMPLES = 10  # OpenAI rejects training files with fewer examples
@@ -102,7 +102,6 @@ class PolicyInput:
     splits: Mapping[SplitName, SplitColumns]
     table: RowTable
     system_prompts: Sequence[str | None]
-    diversity: Diversity
     cost: CostEstimate
     leaks: Sequence[Leak]
     near_threshold: float = NEAR_DUPLICATE_THRESHOLD
@@ -486,14 +485,17 @@ def _check_diversity(data: PolicyInput, locator: PolicyLocator, out: PolicyOutco
     out.results.append(result)
     if check.level == "off" or train is None or not len(train):
         return
-    seen = data.diversity.seen
-    distinct = len(seen)
+    digests = train.diversity.array("V16")
+    _unique, first, counts = np.unique(digests, return_index=True, return_counts=True)
+    distinct = len(counts)
     ratio = _ratio(distinct, len(train))
     result.observed = ratio
     if ratio < check.value:
         result.findings = 1
-        times, row = max(seen.values(), key=lambda found: found[0])  # the first of the most
-        example = data.table.replay(row)
+        # The most common prompt; of equally common ones, the first seen.
+        times = int(counts.max())
+        position = int(first[counts == times].min())
+        example = data.table.replay(train.row[position])
         common = " ".join(user_prompt_text(example or {}).lower().split())
         out.diagnostics.append(
             locator.diagnostic(

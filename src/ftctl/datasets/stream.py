@@ -60,8 +60,9 @@ from ftctl.datasets.splits import SPLIT_ORDER, SplitName
 from ftctl.datasets.transforms import TransformReport, transform_name
 from ftctl.errors import Diagnostic
 
+_NO_PROMPT = bytes(16)
 BATCH_ROWS = 512  # rows per request to a worker
-MAX_PENDING = 16  # batches read ahead of the one being decided
+MAX_PENDING = 8  # batches read ahead of the one being decided
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
 RESULT_VERSION = 1  # of `RowResult`'s meaning: part of the cached results' keys
 
@@ -163,7 +164,9 @@ class SplitColumns:
     refusal: array[int] = field(default_factory=lambda: array("b"))
     system: array[int] = field(default_factory=lambda: array("i"))  # index into `system_prompts`
     digests: _Bytes = field(default_factory=lambda: _Bytes(16))
-    prompts: list[bytes] = field(default_factory=list)  # prompt digests (b"": empty prompt)
+    prompts: _Bytes = field(default_factory=lambda: _Bytes(16))  # digests of the prompts
+    prompt_present: array[int] = field(default_factory=lambda: array("b"))  # 0: empty prompt
+    diversity: _Bytes = field(default_factory=lambda: _Bytes(16))  # normalised user prompts
     prompt_bands: _Bytes | None = None
     prompt_signed: array[int] = field(default_factory=lambda: array("b"))
     text_bands: _Bytes | None = None
@@ -184,20 +187,6 @@ class SplitColumns:
 
     def totals_uploaded(self) -> npt.NDArray[np.int64]:
         return np.repeat(np.frombuffer(self.total, dtype=np.int64), self.copies)
-
-
-@dataclass
-class Diversity:
-    """Distinct normalised user prompts of train, and the first row of each (for the hint)."""
-
-    seen: dict[bytes, list[int]] = field(default_factory=dict)  # digest -> [count, row]
-
-    def add(self, digest: bytes, row: int) -> None:
-        found = self.seen.get(digest)
-        if found is None:
-            self.seen[digest] = [1, row]
-        else:
-            found[0] += 1
 
 
 # --------------------------------------------------------------------------- the pass
@@ -360,7 +349,6 @@ class Streamed:
     read_problems: list[Diagnostic]
     diagnostics: list[Diagnostic]  # transforms' findings and format errors (capped per file)
     system_prompts: list[str | None]
-    diversity: Diversity
     table: RowTable
     rows_computed: int = 0
     rows_reused: int = 0
@@ -418,10 +406,8 @@ class StreamBuild:
         self.format_problems: dict[SplitName, list[Diagnostic]] = {}
         self.system_prompts: list[str | None] = []
         self._system_ids: dict[str | None, int] = {}
-        self.diversity = Diversity()
         self._chains: dict[SplitName, _Chain] = {}
         self._pending: deque[_Batch] = deque()
-        self._new_results: list[tuple[bytes, bytes]] = []
         self.computed = 0
         self.reused = 0
 
@@ -462,15 +448,10 @@ class StreamBuild:
             read_problems=capped(self.read_problems),
             diagnostics=[*self.transform_diagnostics, *self._capped_format_problems()],
             system_prompts=self.system_prompts,
-            diversity=self.diversity,
             table=self.table,
             rows_computed=self.computed,
             rows_reused=self.reused,
         )
-
-    def new_results(self) -> list[tuple[bytes, bytes]]:
-        """The results computed by this pass, for the example cache (kept on success)."""
-        return self._new_results
 
     def _new_columns(self, name: SplitName) -> SplitColumns:
         columns = SplitColumns(name)
@@ -675,6 +656,7 @@ class StreamBuild:
     def _collect_one(self) -> None:
         batch, computed = self.pool.collect()
         assert isinstance(batch, _Batch)
+        fresh: list[tuple[bytes, bytes]] = []
         for j, value in enumerate(computed):
             if isinstance(value, bytes):
                 found = batch.results[j]
@@ -684,9 +666,11 @@ class StreamBuild:
             batch.results[j] = value
             if self.store is not None:
                 stored = tuple(value._replace(line=b""))
-                self._new_results.append(
+                fresh.append(
                     (batch.keys[j], pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
                 )
+        if fresh and self.store is not None:
+            self.store.put_many("rows", fresh)  # kept only if the build succeeds
         batch.waiting = False
         while self._pending and not self._pending[0].waiting:
             self._process(self._pending.popleft())
@@ -770,7 +754,8 @@ class StreamBuild:
         columns.system.append(system)
         columns.digests.append(result.digest)
         if columns.prompt_bands is not None:
-            columns.prompts.append(result.prompt)
+            columns.prompts.append(result.prompt or _NO_PROMPT)
+            columns.prompt_present.append(1 if result.prompt else 0)
             _append_bands(columns.prompt_bands, columns.prompt_signed, result.prompt_bands)
         if columns.text_bands is not None:
             _append_bands(columns.text_bands, columns.text_signed, result.text_bands)
@@ -787,8 +772,8 @@ class StreamBuild:
                 problems.append(
                     Diagnostic(file=origin.file, line=origin.line, field=path, message=message)
                 )
-        if columns.name == "train" and result.diversity:
-            self.diversity.add(result.diversity, row)
+        if result.diversity:
+            columns.diversity.append(result.diversity)
 
     def _capped_format_problems(self) -> list[Diagnostic]:
         ordered = [d for name in SPLIT_ORDER for d in self.format_problems.get(name, [])]
