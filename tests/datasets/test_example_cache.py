@@ -158,9 +158,9 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     assert cache.get_many("rows", [b"k" * 16]) == {}
 
 
-def test_rows_worked_on_by_worker_processes_are_the_same(root: Path) -> None:
+def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: Path) -> None:
     from ftctl.datasets import build as build_module
-    from ftctl.datasets.row_pool import LocalPool, ProcessPool
+    from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
 
     project, workspace = h.load(root)
     info, _ = build_module._model_info(project, workspace)
@@ -168,17 +168,27 @@ def test_rows_worked_on_by_worker_processes_are_the_same(root: Path) -> None:
     train = root / "projects" / "demo" / "data" / "train.jsonl"
     rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
     rows += [b"not json", b"[1, 2]"]
-    full = [i % 3 != 0 for i in range(len(rows))]
+    job = Job(plan, "test", tmp_path / "examples.sqlite")
+    warm = LocalPool()
+    warm.submit("warm", job, rows[::2])  # every other row's result is cached
+    store = ExampleCache(job.cache)
+    store.put_many("rows", warm.collect()[1].fresh)
+    store.commit()
+    store.close()
+    warm.close()
     local, processes = LocalPool(), ProcessPool(2)
     try:
         for pool in (local, processes):
-            pool.submit("a", plan, rows[:40], full[:40])
-            pool.submit("b", plan, rows[40:], full[40:])
-        expected = local.collect()[1] + local.collect()[1]
-        assert processes.collect()[1] + processes.collect()[1] == expected
+            pool.submit("a", job, rows[:40])
+            pool.submit("b", job, rows[40:])
+        expected = [local.collect()[1], local.collect()[1]]
+        assert [processes.collect()[1], processes.collect()[1]] == expected
     finally:
+        local.close()
         processes.close()
-    assert sum(isinstance(r, bytes) for r in expected) == full.count(False)
+    cached = set(rows[::2])  # by content: a repeat of a cached row is a hit too
+    assert sum(a.reused for a in expected) == sum(row in cached for row in rows)
+    assert all(r.line for a in expected for r in a.results if r.error is None)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -162,7 +162,10 @@ def build_project(
                 pool,
                 examples,
                 staging,
-                results_namespace(inputs[0].plan, _installed_versions(), _ranks(info.encoding)),
+                [
+                    results_namespace(i.plan, _installed_versions(), _ranks(info.encoding))
+                    for i in inputs
+                ],
             )
             streamed = passed.run()
             pool.close()

@@ -3,9 +3,10 @@
 Parsing, transforming, canonicalising, counting, checking and signing a row is Python
 that holds the GIL, so threads do not help; processes do. Workers are plain subprocesses
 (`python -m ftctl.datasets.row_pool`), for the reasons given in `ftctl.datasets.signer`
-(whose framing they share): a request is `(plan, rows)`, the answer the list of
-`RowResult`s. Each worker keeps a `RowWorker` per plan it has seen, so its encoding and
-refusal matcher are loaded once. At most one batch is in flight per worker, so neither side
+(whose framing they share): a request is `(job, rows)`, the answer an `Answer`. A worker
+looks its rows up in the example cache first (a read connection of its own) and works only
+on the others; it keeps a `RowWorker` per plan it has seen, so its encoding and refusal
+matcher are loaded once. At most one batch is in flight per worker, so neither side
 blocks writing while the other does; batches come back in the order they were sent.
 
 `LocalPool` does the same work in this process (small builds: no worker start-up).
@@ -13,16 +14,37 @@ blocks writing while the other does; batches come back in the order they were se
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import subprocess
 import sys
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from ftctl.datasets.canonical import canonical_line
+from ftctl.datasets.example_cache import ExampleCache, content_key
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
 from ftctl.datasets.signer import _read, _write
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a batch of rows is worked on with: the split's plan, and where the results of
+    earlier builds are (the example cache and the namespace of this plan's keys)."""
+
+    plan: RowPlan
+    namespace: str
+    cache: Path | None
+
+
+class Answer(NamedTuple):
+    results: list[RowResult]  # one per row, in order
+    fresh: list[tuple[bytes, bytes]]  # (key, value) of the results computed, for the cache
+    reused: int  # rows whose result came from the cache
 
 
 class RowPool(Protocol):
@@ -32,39 +54,70 @@ class RowPool(Protocol):
     def ready(self) -> bool:
         """A result can be collected without waiting."""
 
-    def submit(
-        self, tag: Any, plan: RowPlan, rows: Sequence[bytes | dict[str, Any]], full: Sequence[bool]
-    ) -> None:
-        """Queue `rows`: a full `RowResult` for each row whose `full` flag is set, else its
-        canonical line only (bytes; b"" when it does not reach the end)."""
+    def submit(self, tag: Any, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> None:
+        """Queue `rows` (raw JSONL lines, or inline rows already parsed)."""
 
     def pending(self) -> bool: ...
-    def collect(self) -> tuple[Any, list[RowResult | bytes]]: ...
+    def collect(self) -> tuple[Any, Answer]: ...
     def close(self) -> None: ...
 
 
-def work(
-    worker: RowWorker, rows: Sequence[bytes | dict[str, Any]], full: Sequence[bool]
-) -> list[RowResult | bytes]:
-    """Full results for the rows flagged `full`, canonical lines for the others."""
-    whole = worker.run([r for r, f in zip(rows, full, strict=True) if f])
-    lines = worker.lines([r for r, f in zip(rows, full, strict=True) if not f])
-    made, remade = iter(whole), iter(lines)
-    return [next(made) if flag else next(remade) for flag in full]
+class _Workbench:
+    """A process's workers by plan and caches by file, each made once."""
+
+    def __init__(self) -> None:
+        self._workers: dict[RowPlan, RowWorker] = {}
+        self._caches: dict[Path, ExampleCache] = {}
+
+    def work(self, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> Answer:
+        """Each row's result: from the cache where an earlier build computed it (its canonical
+        line made again: not kept there), else computed."""
+        worker = self._workers.get(job.plan)
+        if worker is None:
+            worker = self._workers[job.plan] = RowWorker(job.plan)
+        keys = [
+            content_key(job.namespace, raw if isinstance(raw, bytes) else canonical_line(raw))
+            for raw in rows
+        ]
+        found: list[RowResult | None] = [None] * len(rows)
+        if job.cache is not None:
+            store = self._caches.get(job.cache)
+            if store is None:
+                store = self._caches[job.cache] = ExampleCache(job.cache)
+            stored = store.get_many("rows", keys)
+            for i, key in enumerate(keys):
+                value = stored.get(key)
+                if value is not None:
+                    with contextlib.suppress(Exception):  # an old or damaged value: a miss
+                        found[i] = RowResult(*pickle.loads(value))
+        computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
+        hits = [r for r, f in zip(rows, found, strict=True) if f is not None]
+        lines = iter(worker.lines(hits))
+        results: list[RowResult] = []
+        fresh: list[tuple[bytes, bytes]] = []
+        for key, cached in zip(keys, found, strict=True):
+            if cached is not None:
+                results.append(cached._replace(line=next(lines)))
+                continue
+            result = next(computed)
+            results.append(result)
+            kept = tuple(result._replace(line=b""))
+            fresh.append((key, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)))
+        return Answer(results, fresh, len(hits))
+
+    def close(self) -> None:
+        for store in self._caches.values():
+            store.close()
+        self._caches.clear()
+        self._workers.clear()
 
 
 class LocalPool:
     """`RowPool` in this process: each batch is done when submitted."""
 
     def __init__(self) -> None:
-        self._workers: dict[RowPlan, RowWorker] = {}
-        self._done: deque[tuple[Any, list[RowResult | bytes]]] = deque()
-
-    def worker(self, plan: RowPlan) -> RowWorker:
-        found = self._workers.get(plan)
-        if found is None:
-            found = self._workers[plan] = RowWorker(plan)
-        return found
+        self.bench = _Workbench()
+        self._done: deque[tuple[Any, Answer]] = deque()
 
     @property
     def full(self) -> bool:
@@ -74,19 +127,17 @@ class LocalPool:
     def ready(self) -> bool:
         return bool(self._done)
 
-    def submit(
-        self, tag: Any, plan: RowPlan, rows: Sequence[bytes | dict[str, Any]], full: Sequence[bool]
-    ) -> None:
-        self._done.append((tag, work(self.worker(plan), rows, full)))
+    def submit(self, tag: Any, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> None:
+        self._done.append((tag, self.bench.work(job, rows)))
 
     def pending(self) -> bool:
         return bool(self._done)
 
-    def collect(self) -> tuple[Any, list[RowResult | bytes]]:
+    def collect(self) -> tuple[Any, Answer]:
         return self._done.popleft()
 
     def close(self) -> None:
-        self._workers.clear()
+        self.bench.close()
 
 
 class ProcessPool:
@@ -120,19 +171,17 @@ class ProcessPool:
     def ready(self) -> bool:
         return False
 
-    def submit(
-        self, tag: Any, plan: RowPlan, rows: Sequence[bytes | dict[str, Any]], full: Sequence[bool]
-    ) -> None:
+    def submit(self, tag: Any, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> None:
         worker = self._free.popleft()
         stdin = self._processes[worker].stdin
         assert stdin is not None
-        _write(stdin, (plan, list(rows), list(full)))
+        _write(stdin, (job, list(rows)))
         self._busy.append((worker, tag))
 
     def pending(self) -> bool:
         return bool(self._busy)
 
-    def collect(self) -> tuple[Any, list[RowResult | bytes]]:
+    def collect(self) -> tuple[Any, Answer]:
         worker, tag = self._busy.popleft()
         stdout = self._processes[worker].stdout
         assert stdout is not None
@@ -140,7 +189,8 @@ class ProcessPool:
         self._free.append(worker)
         if isinstance(answer, BaseException):
             raise answer
-        return tag, [v if isinstance(v, bytes) else RowResult(*v) for v in answer]
+        results, fresh, reused = answer
+        return tag, Answer([RowResult(*values) for values in results], fresh, reused)
 
     def close(self) -> None:
         for process in self._processes:
@@ -159,21 +209,22 @@ class ProcessPool:
 def main() -> None:
     """A worker: answer each request until stdin closes."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    local = LocalPool()
-    while True:
-        try:
-            plan, rows, full = _read(stdin)
-        except EOFError:
-            return
-        try:
-            # Plain tuples: a NamedTuple pickles by class name, slower and larger.
-            answer: Any = [
-                r if isinstance(r, bytes) else tuple(r)
-                for r in work(local.worker(plan), rows, full)
-            ]
-        except Exception as error:  # raised again in the build, with its traceback text
-            answer = RuntimeError(f"data build worker failed: {error!r}")
-        _write(stdout, answer)
+    bench = _Workbench()
+    try:
+        while True:
+            try:
+                job, rows = _read(stdin)
+            except EOFError:
+                return
+            try:
+                results, fresh, reused = bench.work(job, rows)
+                # Plain tuples: a NamedTuple pickles by class name, slower and larger.
+                answer: Any = ([tuple(r) for r in results], fresh, reused)
+            except Exception as error:  # raised again in the build
+                answer = RuntimeError(f"data build worker failed: {error!r}")
+            _write(stdout, answer)
+    finally:
+        bench.close()
 
 
 if __name__ == "__main__":

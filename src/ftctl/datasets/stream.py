@@ -41,11 +41,11 @@ from ftctl.config.models import (
 from ftctl.datasets.cache import StagedObject, StagedWriter, Staging
 from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.checks import CHECKS_VERSION
-from ftctl.datasets.example_cache import ExampleCache, content_key
+from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
-from ftctl.datasets.row_pool import RowPool
+from ftctl.datasets.row_pool import Job, RowPool
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker, Step
 from ftctl.datasets.similarity import SIGNATURE_VERSION, Match, example_text
 from ftctl.datasets.sources import (
@@ -359,11 +359,8 @@ class _Batch:
     split: SplitInput
     source: int
     rows: list[int]  # RowTable indexes
-    raws: list[bytes | dict[str, Any]]
-    keys: list[bytes]
-    results: list[RowResult | None]
-    waiting: bool  # some results come from the pool
-    last_of: tuple[SourceRead, _Limit] | None = None
+    last_of: tuple[SourceRead, _Limit]
+    results: list[RowResult] | None = None  # None: still with the pool
 
 
 @dataclass
@@ -387,14 +384,15 @@ class StreamBuild:
         pool: RowPool,
         store: ExampleCache | None,
         staging: Staging,
-        namespace: str,
+        namespaces: Sequence[str],
     ) -> None:
         self.splits = splits
         self.derived = derived
         self.pool = pool
         self.store = store
         self.staging = staging
-        self.namespace = namespace
+        cache = None if store is None else store.path
+        self.jobs = [Job(s.plan, ns, cache) for s, ns in zip(splits, namespaces, strict=True)]
         self.table = RowTable()
         self.table.plans = [s.plan for s in splits]
         self.columns: dict[SplitName, SplitColumns] = {}
@@ -622,62 +620,31 @@ class StreamBuild:
         read: SourceRead,
         limit: _Limit,
     ) -> None:
-        keys = [
-            content_key(self.namespace, raw if isinstance(raw, bytes) else canonical_line(raw))
-            for raw in raws
-        ]
-        results: list[RowResult | None] = [None] * len(rows)
-        if self.store is not None:
-            stored = self.store.get_many("rows", keys)
-            for j, key in enumerate(keys):
-                value = stored.get(key)
-                if value is not None:
-                    try:
-                        results[j] = RowResult(*pickle.loads(value))
-                    except Exception:  # an old or damaged value: a miss
-                        results[j] = None
-        full = [r is None for r in results]
-        batch = _Batch(split, index, rows, raws, keys, results, True, (read, limit))
-        missing = sum(full)
-        self.reused += len(rows) - missing
-        self.computed += missing
-        # Cached rows still need their canonical line (not kept: it is most of a row's
-        # bytes); the workers make it again from the row, which is cheap.
+        batch = _Batch(split, index, rows, (read, limit))
         while self.pool.full:
             self._collect_one()
-        self.pool.submit(batch, split.plan, raws, full)
+        self.pool.submit(batch, self.jobs[split.plan_index], raws)
         self._pending.append(batch)
         while self.pool.ready or len(self._pending) > MAX_PENDING:
-            if self._pending[0].waiting:
+            if self._pending[0].results is None:
                 self._collect_one()
             else:
                 self._process(self._pending.popleft())
 
     def _collect_one(self) -> None:
-        batch, computed = self.pool.collect()
+        batch, answer = self.pool.collect()
         assert isinstance(batch, _Batch)
-        fresh: list[tuple[bytes, bytes]] = []
-        for j, value in enumerate(computed):
-            if isinstance(value, bytes):
-                found = batch.results[j]
-                assert found is not None
-                batch.results[j] = found._replace(line=value)
-                continue
-            batch.results[j] = value
-            if self.store is not None:
-                stored = tuple(value._replace(line=b""))
-                fresh.append(
-                    (batch.keys[j], pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
-                )
-        if fresh and self.store is not None:
-            self.store.put_many("rows", fresh)  # kept only if the build succeeds
-        batch.waiting = False
-        while self._pending and not self._pending[0].waiting:
+        batch.results = answer.results
+        if answer.fresh and self.store is not None:
+            self.store.put_many("rows", answer.fresh)  # kept only if the build succeeds
+        self.reused += answer.reused
+        self.computed += len(answer.results) - answer.reused
+        while self._pending and self._pending[0].results is not None:
             self._process(self._pending.popleft())
 
     def _drain(self) -> None:
         while self._pending:
-            if self._pending[0].waiting:
+            if self._pending[0].results is None:
                 self._collect_one()
             else:
                 self._process(self._pending.popleft())
@@ -685,7 +652,7 @@ class StreamBuild:
     # ------------------------------------------------------------------ in order
 
     def _process(self, batch: _Batch) -> None:
-        assert batch.last_of is not None
+        assert batch.results is not None
         read, limit = batch.last_of
         if limit.done:
             return
@@ -693,7 +660,6 @@ class StreamBuild:
         rows: list[int] = []
         results: list[RowResult] = []
         for row, result in zip(batch.rows, batch.results, strict=True):
-            assert result is not None
             if limit.count_reads:
                 read.rows_read += 1
             if result.error is not None:
