@@ -49,6 +49,8 @@ class ExampleCache:
         # Per table: [values found, values looked up in vain] (for the build's message).
         self.counts: dict[str, list[int]] = {table: [0, 0] for table in TABLES}
         self._writing = False  # a transaction is open
+        self._created = False  # this object created the file
+        self._committed = False
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
@@ -57,6 +59,7 @@ class ExampleCache:
         if not create and not self.path.is_file():
             return None  # nothing stored yet; created by the first `put_many`
         try:
+            self._created = not self.path.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
@@ -120,6 +123,7 @@ class ExampleCache:
             return
         try:
             self._db.execute("COMMIT")
+            self._committed = True
         except sqlite3.Error:
             self._broken = True
             self._rollback()
@@ -132,11 +136,15 @@ class ExampleCache:
         self._writing = False
 
     def close(self) -> None:
-        """Close; what was stored and not committed is dropped."""
+        """Close; what was stored and not committed is dropped (and the file, when this
+        build created it and kept nothing: a failing build leaves nothing behind)."""
         self._rollback()
         if self._db is not None:
             self._db.close()
             self._db = None
+            if self._created and not self._committed and self.path is not None:
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
 def cache_file(cache_root: Path) -> Path:
