@@ -30,10 +30,10 @@ from ftctl.datasets.checks import ExampleChecks, answer_problem, example_digest
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
 from ftctl.datasets.formats import Format, check_example
 from ftctl.datasets.jsonl import LineError, parse_line
+from ftctl.datasets.near_index import band_hashes
 from ftctl.datasets.similarity import (
     compute_signature,
     example_text,
-    lsh_params,
     prompt_text,
     sign_pairs,
     user_prompt_text,
@@ -121,28 +121,16 @@ def text_digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-# Odd 64-bit multipliers, one per row of a band: a band's hash is the sum of its values
-# times these (mod 2^64), then mixed. Fixed, so hashes are the same in every process.
-_MULTIPLIERS = np.random.RandomState(20261204).randint(0, 1 << 62, 256, dtype=np.int64).astype(
-    np.uint64
-) * np.uint64(2) + np.uint64(1)
-
-
-def band_bytes(signature: np.ndarray | None, threshold: float, num_perm: int) -> bytes | None:
-    """The LSH band hashes of a signature, 8 bytes per band (None: a text without words).
-
-    Equal bands give equal hashes; a collision of unequal bands only adds a candidate, which
-    the exact Jaccard check rejects.
-    """
-    if signature is None:
-        return None
-    bands, rows = lsh_params(threshold, num_perm)
-    values = signature[: bands * rows].astype(np.uint64).reshape(bands, rows)
-    hashes = (values * _MULTIPLIERS[:rows]).sum(axis=1, dtype=np.uint64)
-    hashes ^= hashes >> np.uint64(29)
-    hashes *= np.uint64(0xBF58476D1CE4E5B9)
-    hashes ^= hashes >> np.uint64(32)
-    return bytes(hashes.tobytes())
+def band_bytes(
+    signatures: Sequence[np.ndarray | None], threshold: float, num_perm: int
+) -> list[bytes | None]:
+    """The LSH band hashes of each signature (`near_index.band_hashes`), 8 bytes per band;
+    None for a text without words."""
+    if not signatures:
+        return []
+    raw = [None if s is None else s.tobytes() for s in signatures]
+    hashes, signed = band_hashes(raw, num_perm, threshold)
+    return [h.tobytes() if ok else None for h, ok in zip(hashes, signed.tolist(), strict=True)]
 
 
 class RowWorker:
@@ -294,7 +282,7 @@ class RowWorker:
                     steps[i].append(self._sign(example)[0])
                     continue
                 signature = compute_signature(example_text(example), step.num_perm)
-                steps[i].append(band_bytes(signature, step.threshold, step.num_perm))
+                steps[i].append(band_bytes([signature], step.threshold, step.num_perm)[0])
         else:  # max
             counts = self.count_many([examples[i] for i in live])  # type: ignore[misc]
             for i, count in zip(live, counts, strict=True):
@@ -425,15 +413,18 @@ class RowWorker:
             if prompt:
                 add(LEAKAGE_NUM_PERM, (prompt, None), position, 1)
         for num_perm, (items, owners) in batches.items():
-            for (position, kind), (whole, part) in zip(
-                owners, sign_pairs(items, num_perm), strict=True
-            ):
+            signed = sign_pairs(items, num_perm)
+            wholes = [whole for whole, _part in signed]
+            text_bands = band_bytes(wholes, near[0], num_perm) if near is not None else []
+            prompt_bands = band_bytes(wholes, LEAKAGE_THRESHOLD, num_perm)
+            part_bands = band_bytes([part for _whole, part in signed], LEAKAGE_THRESHOLD, num_perm)
+            for j, (position, kind) in enumerate(owners):
                 if kind != 1 and near is not None:
-                    values[position][0] = band_bytes(whole, near[0], num_perm)
+                    values[position][0] = text_bands[j]
                 if kind == 1:
-                    values[position][2] = band_bytes(whole, LEAKAGE_THRESHOLD, num_perm)
+                    values[position][2] = prompt_bands[j]
                 elif kind == 2:
-                    values[position][2] = band_bytes(part, LEAKAGE_THRESHOLD, num_perm)
+                    values[position][2] = part_bands[j]
         for example, (text_bands, prompt, prompt_bands) in zip(todo, values, strict=True):
             self._signed[id(example)] = (example, (text_bands, prompt, prompt_bands))
 
