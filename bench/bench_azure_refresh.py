@@ -18,12 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.azure_double.app import AzureDouble, serving
+
 from ftctl.config.models import AzureProvider as AzureConfig
 from ftctl.providers.azure import AzureProvider
 from ftctl.providers.base import META_PROJECT, META_WORKSPACE, JobRequest
 from ftctl.refresh import refresh
 from ftctl.state.model import StateSnapshot
-from tests.support.azure_double.app import AzureDouble, serving
 
 KEY = "0123456789abcdef0123456789abcdef"
 

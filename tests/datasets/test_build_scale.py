@@ -23,6 +23,7 @@ from ftctl.datasets import similarity
 from ftctl.datasets.build import build_project
 from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.counting import count_example
+from ftctl.datasets.near_index import BandIndex, band_hashes
 from ftctl.datasets.tokenizers import get_encoding
 from ftctl.errors import DataError
 
@@ -105,7 +106,7 @@ def test_near_duplicate_candidates_are_the_ones_datasketch_lsh_finds() -> None:
     words = ["refund", "order", "parcel", "late", "card"]
     texts = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))) for _ in range(400)]
     lsh = MinHashLSH(threshold=0.5, num_perm=64, weights=similarity.LSH_WEIGHTS)
-    index = similarity.NearIndex(0.5, 64)
+    index = BandIndex(0.5, 64, texts.__getitem__)
     for key, text in enumerate(texts):
         grams = _reference_shingles(text)
         minhash = MinHash(num_perm=64, seed=1, hashfunc=zlib.crc32, scheme="affine32")
@@ -116,9 +117,11 @@ def test_near_duplicate_candidates_are_the_ones_datasketch_lsh_finds() -> None:
             if score >= 0.5:
                 expected = similarity.Match(candidate, score)
                 break
-        assert index.nearest(text) == expected
+        signature = similarity.compute_signature(text, 64)
+        hashes, signed = band_hashes([None if signature is None else signature.tobytes()], 64, 0.5)
+        assert index.query(hashes, signed, lambda _j, text=text: text) == [expected]  # type: ignore[misc]
         lsh.insert(key, minhash)
-        index.add(key, text)
+        index.insert(np.array([key]), hashes, signed)
 
 
 DATA = """

@@ -1,4 +1,5 @@
-"""The compact near-duplicate index gives exactly what `similarity`'s NearIndex gives.
+"""The compact near-duplicate index gives exactly what the dict-based index it replaced
+(`reference_near.NearIndex`) gives.
 
 `BandIndex` (numpy runs of band hashes) and `TextSpill` (texts in a temporary file) replace
 NearIndex's dicts and in-memory texts for a streaming build: every near-duplicate decision,
@@ -15,13 +16,9 @@ import numpy as np
 import pytest
 
 from ftctl.datasets.near_index import BandIndex, TextSpill, band_hashes
-from ftctl.datasets.similarity import (
-    Match,
-    build_index,
-    lsh_params,
-    near_duplicates_in_order,
-    sign_texts,
-)
+from ftctl.datasets.similarity import Match, lsh_params
+
+from .reference_near import build_index, near_duplicates_in_order, sign_texts
 
 SETTINGS = [(0.9, 128), (0.7, 128), (0.9, 64), (0.7, 64)]
 

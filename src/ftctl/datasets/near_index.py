@@ -1,6 +1,7 @@
 """Near-duplicate search over a stream, in compact numpy arrays (MinHash LSH).
 
-The same decisions as `similarity.NearIndex` and `near_duplicates_in_order` (candidates are
+The same decisions as the dict-based `NearIndex` and `near_duplicates_in_order` it replaced
+(kept as the tests' reference, tests/datasets/reference_near.py; candidates are
 items sharing a whole LSH band of the signature, verified with the exact Jaccard of the
 shingle sets, the smallest verified key wins), at a fraction of the memory:
 

@@ -2,8 +2,11 @@
 
 Parsing, transforming, canonicalising, counting, checking and signing a row is Python
 that holds the GIL, so threads do not help; processes do. Workers are plain subprocesses
-(`python -m ftctl.datasets.row_pool`), for the reasons given in `ftctl.datasets.signer`
-(whose framing they share): a request is `(job, rows)`, the answer an `Answer`. A worker
+(`python -m ftctl.datasets.row_pool`) rather than `multiprocessing`'s: those re-import the
+caller's main module (a user's script without an `if __name__ == "__main__"` guard would
+run again) or fork a process that may have threads. A worker reads requests from stdin and
+answers on stdout, one at a time: 8 bytes of length, then a pickle (the parent's own, from a
+process it started). A request is `(job, rows)`, the answer an `Answer`. A worker
 looks its rows up in the example cache first (a read connection of its own) and works only
 on the others; it keeps a `RowWorker` per plan it has seen, so its encoding and refusal
 matcher are loaded once. At most one batch is in flight per worker, so neither side
@@ -23,12 +26,31 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.example_cache import ExampleCache, content_key
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
-from ftctl.datasets.signer import _read, _write
+
+_HEADER = 8
+
+
+def _write(stream: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(data).to_bytes(_HEADER, "little"))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> Any:
+    header = stream.read(_HEADER)
+    if len(header) < _HEADER:
+        raise EOFError("the data build worker stopped")
+    size = int.from_bytes(header, "little")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the data build worker stopped")
+    return pickle.loads(data)
 
 
 @dataclass(frozen=True)

@@ -372,7 +372,7 @@ class RowWorker:
         """Sign the examples not signed yet: (text bands, prompt digest, prompt bands) each.
 
         The example's text and its prompt are signed in one pass when both use the same
-        permutations (`compute_pair`); all of them in a few numpy operations (`sign_pairs`).
+        permutations, all of them in a few numpy operations (`sign_pairs`).
         """
         plan = self.plan
         near = plan.near

@@ -18,7 +18,7 @@ is the one a single pass gives. Duplicates and system prompts are compared by Py
 `hash`, salted per process: the workers get one seed (`PYTHONHASHSEED`, random per run).
 
 Workers are plain subprocesses (`python -m ftctl.datasets.stats_procs FILE ENCODING FORMAT
-CHUNK_BYTES`), as in `ftctl.datasets.signer` (not `multiprocessing`: it re-imports the
+CHUNK_BYTES`), as in `ftctl.datasets.row_pool` (not `multiprocessing`: it re-imports the
 caller's main module or forks a process that has threads). A worker reads chunk numbers
 from stdin and writes `(k, lines, end, ChunkResult)` pickles to stdout, each after 8 bytes
 of length; the pickles are this process's own, from a process it started. If a worker

@@ -146,7 +146,7 @@ class _Bytes:
         self.data += value
 
     def array(self, dtype: str) -> npt.NDArray[Any]:
-        values = np.frombuffer(bytes(self.data), dtype=dtype)
+        values = np.frombuffer(self.data, dtype=dtype)  # shared, not copied: read after the pass
         per_row = self.width // np.dtype(dtype).itemsize
         return values.reshape(-1, per_row) if per_row > 1 else values
 
@@ -770,7 +770,7 @@ def band_matrix(
     )
     if store is None or store.width == 0:
         return np.zeros((len(flags), 1), dtype=np.uint64), np.zeros(len(flags), dtype=np.bool_)
-    hashes = np.frombuffer(bytes(store.data), dtype=np.uint64).reshape(len(flags), store.width // 8)
+    hashes = np.frombuffer(store.data, dtype=np.uint64).reshape(len(flags), store.width // 8)
     return hashes, flags
 
 
