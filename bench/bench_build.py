@@ -17,9 +17,10 @@ Even rounds run stats first, odd rounds the builds first (A B / B A), so that a 
 the machine's load hits both sides alike; the ratios (cold / stats, rebuild / cold) are
 computed within each round and their medians printed. Wall time, CPU time (user + system,
 the process and the workers it waited for) and peak RSS (the largest of the process and its
-workers) come from `os.wait4`. The load average is printed with each round. The SHA-256 of
-the first cold build's splits (of the unedited file) is printed so that it can be compared
-with other versions.
+workers) come from `os.wait4`; in brackets, the peak of the RSS summed over the process and
+its workers (sampled from /proc every 10 ms, as bench_stats.py does). The load average is
+printed with each round. The SHA-256 of the first cold build's splits (of the unedited
+file) is printed so that it can be compared with other versions.
 
 Usage: bench/bench_build.py [--shared ../shared] [--sizes 50000 200000] [--rounds 3]
 """
@@ -37,6 +38,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench_stats import RssSampler  # the same sampling of a process tree's RSS
 
 PROJECT = """\
 apiVersion: ftctl/v1
@@ -67,7 +70,8 @@ providers: {local: {type: local}}
 class Run:
     wall: float
     cpu: float
-    peak_mb: float
+    peak_mb: float  # the largest process's peak RSS
+    sum_mb: float  # the peak of the RSS summed over the run's processes (sampled)
     stdout: str
 
 
@@ -75,13 +79,18 @@ def run(command: list[str], env: dict[str, str]) -> Run:
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        sampler = RssSampler(process.pid)
+        sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
+        sampler.done.set()
+        sampler.join()
         out.seek(0)
         stdout = out.read().decode("utf-8", "replace")
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{stdout[-2000:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss / 1024, sampler.peak / 2**20, stdout)
 
 
 def edit_one_percent(path: Path, round_no: int) -> int:
@@ -121,8 +130,8 @@ def bench_size(shared: Path, examples: int, rounds: int, root: Path) -> None:
     build_cmd = [*ftctl, "--workspace", str(root), "--json", "data", "build", "bench"]
     print(f"\n## {examples:,} examples ({size_mb:.1f} MB)")
     print(
-        "| round | load avg | stats wall / CPU / MB | cold build wall / CPU / MB "
-        "| rebuild (1% edited) wall / CPU / MB | cold/stats | rebuild/cold |"
+        "| round | load avg | stats wall / CPU / MB (all) | cold build wall / CPU / MB (all) "
+        "| rebuild (1% edited) wall / CPU / MB (all) | cold/stats | rebuild/cold |"
     )
     print("|---|---|---|---|---|---|---|")
     cold_ratios: list[float] = []
@@ -150,20 +159,23 @@ def bench_size(shared: Path, examples: int, rounds: int, root: Path) -> None:
         cold_ratios.append(cold.wall / stats.wall)
         rebuild_ratios.append(rebuild.wall / cold.wall)
         load = os.getloadavg()[0]
-        cells = [f"{r.wall:.2f} / {r.cpu:.2f} / {r.peak_mb:.0f}" for r in (stats, cold, rebuild)]
+        cells = [
+            f"{r.wall:.2f} / {r.cpu:.2f} / {r.peak_mb:.0f} ({r.sum_mb:.0f})"
+            for r in (stats, cold, rebuild)
+        ]
         print(
             f"| {round_no + 1} | {load:.2f} | {' | '.join(cells)} "
             f"| {cold_ratios[-1]:.2f}x | {rebuild_ratios[-1]:.1%} |",
             flush=True,
         )
     med = statistics.median
+    cells = [
+        f"{med(r[i].wall for r in rows):.2f} / {med(r[i].cpu for r in rows):.2f} "
+        f"/ {med(r[i].peak_mb for r in rows):.0f} ({med(r[i].sum_mb for r in rows):.0f})"
+        for i in range(3)
+    ]
     print(
-        f"| median | | {med(r[0].wall for r in rows):.2f} / {med(r[0].cpu for r in rows):.2f} "
-        f"/ {med(r[0].peak_mb for r in rows):.0f} "
-        f"| {med(r[1].wall for r in rows):.2f} / {med(r[1].cpu for r in rows):.2f} "
-        f"/ {med(r[1].peak_mb for r in rows):.0f} "
-        f"| {med(r[2].wall for r in rows):.2f} / {med(r[2].cpu for r in rows):.2f} "
-        f"/ {med(r[2].peak_mb for r in rows):.0f} "
+        f"| median | | {' | '.join(cells)} "
         f"| **{med(cold_ratios):.2f}x** | **{med(rebuild_ratios):.1%}** |"
     )
 
