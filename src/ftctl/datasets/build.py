@@ -145,7 +145,8 @@ def build_project(
     cache = DatasetCache(cache_root(workspace.root))
     # An unchanged build is found from the hashes of the source bytes, before any row is
     # parsed (parsing costs twenty times the hashing).
-    quick = _bytes_key(project, workspace, info)
+    digests = _source_digests(project, workspace)
+    quick = _bytes_key(project, workspace, info, digests)
     cached = None if quick is None else _from_cache(cache, quick, project.name)
     if cached is not None:
         events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
@@ -173,6 +174,17 @@ def build_project(
                 raise DataError(
                     f"project '{project.name}': cannot read its data",
                     sorted_diagnostics(streamed.read_problems),
+                )
+            changed = _changed_while_read(digests, streamed.reads)
+            if changed:
+                raise DataError(
+                    f"project '{project.name}': its data changed while it was being built",
+                    [
+                        Diagnostic(
+                            file=file, message="changed while the build read it; build again"
+                        )
+                        for file in changed
+                    ],
                 )
             key = _cache_key(project, workspace, streamed.reads, info)
             cached = _from_cache(cache, key, project.name)
@@ -477,12 +489,11 @@ def _cache_key(
     return _key(project, workspace, info, sources)
 
 
-def _bytes_key(project: LoadedProject, workspace: LoadedWorkspace, info: ModelInfo) -> str | None:
-    """The cache key from the whole bytes of every source file, without parsing them.
-
-    The same bytes and project.yaml (which holds any `limit`) give the same rows, so this
-    key is as faithful as `_cache_key`; None when a source is not a local file or inline.
-    """
+def _source_digests(
+    project: LoadedProject, workspace: LoadedWorkspace
+) -> dict[str, list[list[Any]]] | None:
+    """The SHA-256 of the whole bytes of every source file, per split (`digest_sources`);
+    None when a source is not a local file or inline."""
     digests: dict[str, list[list[Any]]] = {}
     for name, split in declared_splits(project).items():
         context = SourceContext(project.dir, workspace.root, project.source_map, name)
@@ -490,7 +501,45 @@ def _bytes_key(project: LoadedProject, workspace: LoadedWorkspace, info: ModelIn
         if digest is None:
             return None
         digests[name] = digest
+    return digests
+
+
+def _bytes_key(
+    project: LoadedProject,
+    workspace: LoadedWorkspace,
+    info: ModelInfo,
+    digests: dict[str, list[list[Any]]] | None,
+) -> str | None:
+    """The cache key from the whole bytes of every source file, without parsing them.
+
+    The same bytes and project.yaml (which holds any `limit`) give the same rows, so this
+    key is as faithful as `_cache_key`; None when a source is not a local file or inline.
+    """
+    if digests is None:
+        return None
     return _key(project, workspace, info, {"source_bytes": digests})
+
+
+def _changed_while_read(
+    digests: Mapping[str, list[list[Any]]] | None,
+    reads: Mapping[SplitName, Sequence[SourceRead]],
+) -> list[str]:
+    """Files whose bytes the pass read differ from those hashed before it: edited while the
+    build ran. Their rows were read once, but a near-duplicate candidate is read again, and
+    the build would be cached under the bytes of before."""
+    if digests is None:
+        return []
+    changed: list[str] = []
+    for name, entries in digests.items():
+        for entry, read in zip(entries, reads.get(cast(SplitName, name)) or (), strict=False):
+            if entry[0] != "path":
+                continue
+            before = {file: sha for file, sha in entry[2:]}
+            # A file read whole (not cut short by a `limit`) must have the bytes hashed before.
+            for file, sha in zip(read.files, read.file_hashes, strict=True):
+                if sha is not None and before.get(file) != sha:
+                    changed.append(file)
+    return changed
 
 
 def _key(project: LoadedProject, workspace: LoadedWorkspace, info: ModelInfo, sources: Any) -> str:

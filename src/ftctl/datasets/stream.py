@@ -399,9 +399,9 @@ class StreamBuild:
         self.reads: dict[SplitName, list[SourceRead]] = {}
         self.reports: dict[SplitName, list[TransformReport]] = {}
         self.weighted: dict[SplitName, list[int]] = {}
-        self.read_problems: list[Diagnostic] = []
+        self.read_problems = RowErrors()
         self.transform_diagnostics: list[Diagnostic] = []
-        self.format_problems: dict[SplitName, list[Diagnostic]] = {}
+        self.format_problems: dict[SplitName, RowErrors] = {}
         self.system_prompts: list[str | None] = []
         self._system_ids: dict[str | None, int] = {}
         self._chains: dict[SplitName, _Chain] = {}
@@ -443,8 +443,13 @@ class StreamBuild:
             reads=self.reads,
             transforms=self.reports,
             weighted={k: (v[0], v[1]) for k, v in self.weighted.items()},
-            read_problems=capped(self.read_problems),
-            diagnostics=[*self.transform_diagnostics, *self._capped_format_problems()],
+            read_problems=listed([self.read_problems]),
+            diagnostics=[
+                *self.transform_diagnostics,
+                *listed(
+                    [self.format_problems[n] for n in SPLIT_ORDER if n in self.format_problems]
+                ),
+            ],
             system_prompts=self.system_prompts,
             table=self.table,
             rows_computed=self.computed,
@@ -477,7 +482,8 @@ class StreamBuild:
         else:
             read.kind, read.name = "git", f"{source.git.path}@{source.git.rev}"
             found = read_git_blob(index, source, context, read)
-            self.read_problems.extend(read.diagnostics)
+            for problem in read.diagnostics:
+                self.read_problems.add(problem)
             if found is None:
                 return
             shown, data = found
@@ -500,9 +506,9 @@ class StreamBuild:
             read.rows_read += 1
             try:
                 digest.update(canonical_line(example))
-            except (ValueError, TypeError) as problem:  # YAML allows .nan, .inf, !!binary
+            except (ValueError, TypeError) as error:  # YAML allows .nan, .inf, !!binary
                 read.diagnostics.append(
-                    context.error(index, ("inline", row), f"the row is not JSON: {problem}")
+                    context.error(index, ("inline", row), f"the row is not JSON: {error}")
                 )
                 continue
             good.append(example)
@@ -511,7 +517,8 @@ class StreamBuild:
                 break
         read.content_hash = digest.hexdigest()
         read.file_hashes.append(read.content_hash)
-        self.read_problems.extend(read.diagnostics)
+        for problem in read.diagnostics:
+            self.read_problems.add(problem)
         file = self.table.add_file(shown, good)
         limit.limit = None  # already applied, and the rows counted
         limit.count_reads = False
@@ -538,7 +545,7 @@ class StreamBuild:
                 message = f"file not found: {context.display(candidate)}"
             problem = context.error(index, ("path",), message)
             read.diagnostics.append(problem)
-            self.read_problems.append(problem)
+            self.read_problems.add(problem)
             return
         content = hashlib.sha256()
         for path in files:
@@ -553,7 +560,7 @@ class StreamBuild:
             except OSError as problem:
                 error = context.error(index, ("path",), f"cannot read {shown}: {problem.strerror}")
                 read.diagnostics.append(error)
-                self.read_problems.append(error)
+                self.read_problems.add(error)
                 file_hash, complete = "", False
             else:
                 if stopped is not None:
@@ -665,7 +672,7 @@ class StreamBuild:
             if result.error is not None:
                 category, message, column = result.error
                 origin = self.table.origin(row)
-                self.read_problems.append(
+                self.read_problems.add(
                     Diagnostic(
                         file=origin.file,
                         line=origin.line,
@@ -733,17 +740,13 @@ class StreamBuild:
             columns.secrets.append((position, result.secrets))
         if result.issues:
             origin = self.table.origin(row)
-            problems = self.format_problems.setdefault(columns.name, [])
+            problems = self.format_problems.setdefault(columns.name, RowErrors())
             for path, message in result.issues:
-                problems.append(
+                problems.add(
                     Diagnostic(file=origin.file, line=origin.line, field=path, message=message)
                 )
         if result.diversity:
             columns.diversity.append(result.diversity)
-
-    def _capped_format_problems(self) -> list[Diagnostic]:
-        ordered = [d for name in SPLIT_ORDER for d in self.format_problems.get(name, [])]
-        return capped(ordered)
 
 
 def _append_bands(store: _Bytes, signed: array[int], value: bytes | None) -> None:
@@ -803,23 +806,47 @@ def _file_chunks(
             yield lines, consumed, digest.copy()
 
 
-def capped(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
-    """The first `LISTED_PER_FILE` row errors of each file, then one line with the rest."""
-    shown: dict[str, int] = {}
-    hidden: dict[str, int] = {}
-    out: list[Diagnostic] = []
-    for diagnostic in diagnostics:
-        if diagnostic.line is None or shown.get(diagnostic.file, 0) < LISTED_PER_FILE:
-            if diagnostic.line is not None:
-                shown[diagnostic.file] = shown.get(diagnostic.file, 0) + 1
-            out.append(diagnostic)
+class RowErrors:
+    """Row errors as they are found: the first `LISTED_PER_FILE` of each file kept, the
+    rest counted (a file in the wrong format has an error on every line: the first hundred
+    show the problem, the count its size, and memory stays flat)."""
+
+    def __init__(self) -> None:
+        self.kept: list[Diagnostic] = []
+        self.hidden: dict[str, int] = {}
+        self._shown: dict[str, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.kept)
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        if diagnostic.line is None:
+            self.kept.append(diagnostic)
+            return
+        shown = self._shown.get(diagnostic.file, 0)
+        if shown < LISTED_PER_FILE:
+            self._shown[diagnostic.file] = shown + 1
+            self.kept.append(diagnostic)
         else:
-            hidden[diagnostic.file] = hidden.get(diagnostic.file, 0) + 1
-    for file, count in hidden.items():
-        out.append(
+            self.hidden[diagnostic.file] = self.hidden.get(diagnostic.file, 0) + 1
+
+
+def listed(groups: Sequence[RowErrors]) -> list[Diagnostic]:
+    """The errors of `groups` in order, the first `LISTED_PER_FILE` of each file, then one
+    line per file with the number not listed."""
+    merged = RowErrors()
+    for group in groups:
+        for diagnostic in group.kept:
+            merged.add(diagnostic)
+        for file, count in group.hidden.items():
+            merged.hidden[file] = merged.hidden.get(file, 0) + count
+    return [
+        *merged.kept,
+        *(
             Diagnostic(file=file, message=f"{count} more row error(s) in this file not listed")
-        )
-    return out
+            for file, count in merged.hidden.items()
+        ),
+    ]
 
 
 def results_namespace(plan: RowPlan, versions: Sequence[tuple[str, str]], ranks: str) -> str:
@@ -841,6 +868,6 @@ __all__ = [
     "StreamBuild",
     "Streamed",
     "band_matrix",
-    "capped",
+    "listed",
     "results_namespace",
 ]
