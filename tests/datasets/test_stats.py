@@ -315,6 +315,8 @@ def _mixed_rows() -> list[Any]:
 def test_worker_processes_give_the_same_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ftctl.datasets import stats_procs
+
     rows = _mixed_rows()
     path = write_lines(tmp_path / "mixed.jsonl", rows)
     with path.open("ab") as handle:  # CRLF line ends and a last line without any
@@ -322,7 +324,7 @@ def test_worker_processes_give_the_same_report(
         handle.write(json.dumps(chat("Last", "line.")).encode())
     monkeypatch.setattr(stats_module, "MAX_DISTINCT_SYSTEM_PROMPTS", 6)  # the cap, in order
     one = compute_stats(path, MINI, workers=1).to_dict()
-    monkeypatch.setattr(stats_module, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(stats_procs, "SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(stats_module, "CHUNK_BYTES", 700)  # about 90 chunks
     split = compute_stats(path, MINI, workers=3).to_dict()  # two worker processes
     assert split == one
@@ -345,8 +347,24 @@ def test_a_failed_worker_process_costs_only_time(
 
     path = write_lines(tmp_path / "mixed.jsonl", _mixed_rows())
     one = compute_stats(path, MINI, workers=1).to_dict()
-    monkeypatch.setattr(stats_module, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(stats_procs, "SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(stats_module, "CHUNK_BYTES", 700)
     # A worker whose Python cannot start: its chunks are analysed in this process.
     monkeypatch.setattr(stats_procs, "_worker_env", lambda: {"PYTHONHOME": str(tmp_path)})
     assert compute_stats(path, MINI, workers=2).to_dict() == one
+
+
+def test_workers_started_ahead_are_the_ones_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftctl.datasets import stats_procs
+
+    path = write_lines(tmp_path / "mixed.jsonl", _mixed_rows())
+    one = compute_stats(path, MINI, workers=1).to_dict()
+    monkeypatch.setattr(stats_procs, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(stats_module, "CHUNK_BYTES", 700)
+    stats_procs.prestart(path, MINI.encoding, processes=2)
+    started = list(stats_procs._prestarted[(str(path), MINI.encoding)])
+    assert compute_stats(path, MINI, workers=2).to_dict() == one
+    assert not stats_procs._prestarted  # taken
+    assert all(w._process.poll() is not None for w in started)  # and ended

@@ -84,11 +84,17 @@ def stats(
     """
     # Hash the file (hashlib releases the GIL) while numpy and tiktoken load.
     hashing = None if no_cache else _FileDigest(file)
-    from ftctl.datasets.stats_cache import stats_with_cache
-
     if json_flag:
         app.json_output = True  # quiet progress; errors as JSON
     info = _stats_model(model)
+    if no_cache and not info.model_dir:
+        # A big file is shared out to worker processes: start them now, so that they load
+        # while this process imports the rest (a cached run may not need them).
+        from ftctl.datasets.stats_procs import prestart
+
+        prestart(file, info.encoding)
+    from ftctl.datasets.stats_cache import stats_with_cache
+
     with _progress(app, file) as sink:
         report = stats_with_cache(
             file,

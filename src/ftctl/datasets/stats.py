@@ -37,6 +37,7 @@ import numpy.typing as npt
 import tiktoken
 
 from ftctl.catalog.models import ModelInfo
+from ftctl.datasets import stats_procs
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.checks import NOTHING, ExampleChecks, ExampleFindings
 from ftctl.datasets.cost import estimate_cost
@@ -65,10 +66,6 @@ SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 MAX_CACHED_TEXTS = 20_000
 MAX_CACHED_CHARS = 8_000_000
 MAX_DISTINCT_SYSTEM_PROMPTS = 10_000
-# From this size on, worker processes share the chunks (`ftctl.datasets.stats_procs`):
-# starting one costs about 0.4 CPU-s (imports, the encoding), worth it on a few MB only.
-SPLIT_MIN_BYTES = 24 * 1024 * 1024
-MAX_PROCESSES = 4
 
 IntArray = npt.NDArray[np.int64]
 
@@ -559,14 +556,12 @@ def compute_stats(
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a JSONL file")
     workers = workers or max(1, os.cpu_count() or 1)
-    if workers > 1 and size >= SPLIT_MIN_BYTES and not model.model_dir:
-        from ftctl.datasets.stats_procs import compute_split
-
-        split = compute_split(
+    if workers > 1 and size >= stats_procs.SPLIT_MIN_BYTES and not model.model_dir:
+        split = stats_procs.compute_split(
             path,
             model,
             size,
-            processes=min(workers, MAX_PROCESSES),
+            processes=min(workers, stats_procs.MAX_PROCESSES),
             n_epochs=n_epochs,
             fmt=fmt,
             sink=sink,

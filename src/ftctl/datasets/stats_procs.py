@@ -17,12 +17,14 @@ flight so that a worker never waits for work. Results are merged in chunk order
 is the one a single pass gives. Duplicates and system prompts are compared by Python's
 `hash`, salted per process: the workers get one seed (`PYTHONHASHSEED`, random per run).
 
-Workers are plain subprocesses (`python -m ftctl.datasets.stats_procs FILE ENCODING FORMAT
-CHUNK_BYTES`), as in `ftctl.datasets.row_pool` (not `multiprocessing`: it re-imports the
-caller's main module or forks a process that has threads). A worker reads chunk numbers
-from stdin and writes `(k, lines, end, ChunkResult)` pickles to stdout, each after 8 bytes
-of length; the pickles are this process's own, from a process it started. If a worker
-fails, `compute_split` returns None and `compute_stats` does the file in one process.
+Workers are plain subprocesses (`python -m ftctl.datasets.stats_procs FILE ENCODING`), as
+in `ftctl.datasets.row_pool` (not `multiprocessing`: it re-imports the caller's main module or
+forks a process that has threads). A worker loads the encoding, reads `(format or None,
+chunk_bytes)` then chunk numbers from stdin, and writes `(k, lines, end, ChunkResult)`
+pickles to stdout, each after 8 bytes of length; the pickles are this process's own, from a
+process it started. If a worker fails, `compute_split` returns None and `compute_stats`
+does the file in one process. `prestart` starts the workers before the caller has imported
+numpy and tiktoken itself (`ftctl data stats --no-cache` does).
 """
 
 from __future__ import annotations
@@ -37,19 +39,28 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
-from ftctl.catalog.models import ModelInfo
-from ftctl.datasets import stats
-from ftctl.datasets.formats import FORMATS, Format
 from ftctl.datasets.jobs import Job, JobQueue
-from ftctl.datasets.stats_report import StatsReport
-from ftctl.datasets.tokenizers import get_encoding
 from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
 
+if TYPE_CHECKING:  # numpy and tiktoken load after the workers have started (`prestart`)
+    from ftctl.catalog.models import ModelInfo
+    from ftctl.datasets.formats import Format
+    from ftctl.datasets.stats import ChunkResult
+    from ftctl.datasets.stats_report import StatsReport
+
 _HEADER = 8
 IN_FLIGHT = 2  # chunks handed to a worker ahead of its results
+# From this size on, `compute_stats` uses worker processes: starting one costs about
+# 0.25 CPU-s (Python, imports, the encoding), worth it from a few MB of work on.
+SPLIT_MIN_BYTES = 24 * 1024 * 1024
+MAX_PROCESSES = 4
+
+
+def default_processes() -> int:
+    return min(max(1, os.cpu_count() or 1), MAX_PROCESSES)
 
 
 # --- the chunk grid ------------------------------------------------------------------
@@ -133,28 +144,30 @@ class _Claims:
 
 # What a worker's thread puts in the inbox: (k, lines, end, result), or (k, 0, 0, None)
 # for a chunk handed out that its worker did not return (it failed).
-_Delivery = tuple[int, int, int, stats.ChunkResult | None]
+_Delivery = tuple[int, int, int, "ChunkResult | None"]
 
 
 class _Worker:
     """One worker process and the thread that feeds it chunk numbers and takes its results."""
 
-    def __init__(
-        self,
-        argv: list[str],
-        env: dict[str, str],
-        claims: _Claims,
-        inbox: queue.SimpleQueue[_Delivery],
-    ) -> None:
-        self._claims = claims
-        self._inbox = inbox
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self._outstanding: list[int] = []
         self._process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
         self._thread = threading.Thread(target=self._serve, name="ftctl-stats-worker", daemon=True)
 
-    def start(self) -> None:
+    def start(
+        self, config: tuple[str | None, int], claims: _Claims, inbox: queue.SimpleQueue[_Delivery]
+    ) -> None:
+        """Send the worker its (format, chunk size) and start handing it chunks."""
+        self._claims = claims
+        self._inbox = inbox
+        try:
+            assert self._process.stdin is not None
+            _write(self._process.stdin, config)
+        except OSError:
+            pass  # it failed: `_serve` finds out
         self._thread.start()
 
     def _assign(self) -> None:
@@ -215,26 +228,63 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
+# Workers started ahead by `prestart`, by (file, encoding): taken by `compute_split`.
+_prestarted: dict[tuple[str, str], list[_Worker]] = {}
+
+
+def _spawn(path: Path, encoding: str, processes: int) -> list[_Worker]:
+    env = _worker_env()
+    # One seed for all workers: `hash` of a string is then the same in each of them.
+    env["PYTHONHASHSEED"] = str(1 + secrets.randbelow(2**32 - 1))
+    argv = [sys.executable, "-m", "ftctl.datasets.stats_procs", str(path), encoding]
+    return [_Worker(argv, env) for _ in range(max(1, processes))]
+
+
+def prestart(path: Path, encoding: str, processes: int | None = None) -> None:
+    """Start the worker processes that `compute_stats(path)` will use, now, so that they
+    import and load `encoding` while the caller imports the rest (numpy, tiktoken, the
+    checks). Does nothing for a file too small to share out, or a single core. Workers
+    nobody takes end with this process (their input closes)."""
+    processes = processes or default_processes()
+    try:
+        big = os.path.getsize(path) >= SPLIT_MIN_BYTES and not os.path.isdir(path)
+    except OSError:
+        return
+    if processes > 1 and big:
+        _prestarted[(str(path), encoding)] = _spawn(path, encoding, processes)
+
+
+def _workers_for(path: Path, encoding: str, processes: int) -> list[_Worker]:
+    workers = _prestarted.pop((str(path), encoding), [])
+    if len(workers) == processes:
+        return workers
+    for worker in workers:
+        worker.stop()
+    return _spawn(path, encoding, processes)
+
+
 class _Merge:
     """Chunk results merged in chunk order, whichever process delivered them first."""
 
     def __init__(self) -> None:
+        from ftctl.datasets import stats
+
         self.totals = stats._Totals()
         self.parts: dict[str, list[Any]] = {name: [] for name in stats._PARTS}
         self.next = 0
         self.line_offset = 0
         self.bytes_done = 0
         self.fmt: Format | None = None
-        self._waiting: dict[int, tuple[int, int, stats.ChunkResult]] = {}
+        self._waiting: dict[int, tuple[int, int, ChunkResult]] = {}
 
-    def add(self, k: int, lines: int, end: int, result: stats.ChunkResult) -> None:
+    def add(self, k: int, lines: int, end: int, result: ChunkResult) -> None:
         if k == 0:
             self.fmt = result.fmt  # as detected on chunk 0 (or given)
         self._waiting[k] = (lines, end, result)
         while self.next in self._waiting:
             lines, end, result = self._waiting.pop(self.next)
             self.totals.merge(result.totals, self.line_offset)
-            for name in stats._PARTS:
+            for name in self.parts:
                 array = result.arrays[name]
                 self.parts[name].append(array + self.line_offset if name == "line_no" else array)
             self.line_offset += lines
@@ -255,17 +305,15 @@ def compute_split(
 ) -> StatsReport | None:
     """`compute_stats` on `processes` worker processes (an OpenAI encoding only); None if
     a worker failed."""
+    from ftctl.datasets import stats
+
+    workers = _workers_for(path, model.encoding, processes)
     chunk_bytes = stats.CHUNK_BYTES
     chunks = chunk_count(size, chunk_bytes)
     claims = _Claims(chunks)
     inbox: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
-    env = _worker_env()
-    env["PYTHONHASHSEED"] = str(1 + secrets.randbelow(2**32 - 1))
-    argv = [sys.executable, "-m", "ftctl.datasets.stats_procs", str(path), model.encoding]
-    argv += [fmt or "-", str(chunk_bytes)]
-    workers = [_Worker(argv, env, claims, inbox) for _ in range(max(1, processes))]
     for worker in workers:
-        worker.start()
+        worker.start((fmt, chunk_bytes), claims, inbox)
     merge = _Merge()
     try:
         with JobQueue(1) as hasher:
@@ -310,16 +358,20 @@ def _chunk_numbers(stream: IO[bytes]) -> Iterator[int]:
 
 
 def main(argv: list[str]) -> int:
-    path, encoding, fmt_arg, chunk_arg = argv
+    from ftctl.datasets import stats
+    from ftctl.datasets.tokenizers import get_encoding
+
+    path, encoding = argv
     gc.disable()
-    enc = get_encoding(encoding)
-    chunk_bytes = int(chunk_arg)
-    size = os.path.getsize(path)
+    enc = get_encoding(encoding)  # while the parent gets ready
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        fmt, chunk_bytes = _read(stdin)
+    except EOFError:
+        return 0  # started ahead, not needed after all
+    size = os.path.getsize(path)
     with JobQueue(0) as inline, open(path, "rb") as handle:
-        if fmt_arg in FORMATS:
-            fmt: Format = fmt_arg
-        else:
+        if fmt is None:
             fmt = stats.format_of_lines(read_chunk(handle, 0, chunk_bytes, size)[0])
         analyzer = stats._Analyzer(enc, fmt, inline, 1)
         for k in _chunk_numbers(stdin):
