@@ -21,7 +21,11 @@ steadier figure on a shared machine). Children compile byte code into a cache un
 (`PYTHONPYCACHEPREFIX`), as an installed ftctl has it, even where PYTHONDONTWRITEBYTECODE
 is set. Checks that ftctl and the baseline count the same tokens.
 
+`--compare-src DIR` adds another ftctl (its `src` directory, e.g. from `git archive`) to
+every round, between the baseline and this tree's ftctl, for a before/after in one run.
+
 Usage: bench/bench_stats.py [--shared ../shared] [--examples 50000] [--pairs 5]
+                            [--compare-src DIR]
 """
 
 from __future__ import annotations
@@ -137,6 +141,9 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=5, help="alternating (baseline, ftctl) pairs")
     parser.add_argument("--repeat", type=int, default=1, help="runs of the other tools (median)")
     parser.add_argument("--model", default="gpt-4o-mini-2024-07-18")
+    parser.add_argument(
+        "--compare-src", type=Path, help="another ftctl's src/ directory, run in every round"
+    )
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ftctl-bench")
     args = parser.parse_args()
 
@@ -180,11 +187,21 @@ def main() -> int:
     )
     print(HEADER)
     pairs: list[tuple[Run, Run]] = []
+    others: list[tuple[Run, Run]] = []  # (baseline, --compare-src ftctl)
+    other_env = {**env, "PYTHONPATH": str(args.compare_src)} if args.compare_src else None
+    if other_env is not None:
+        run("warm-up", [*ftctl_argv, "--no-cache"], other_env)
     for i in range(args.pairs):
         baseline = run(f"pair {i + 1}: cookbook_baseline", baseline_argv, env)
+        print(row(baseline, size_mb))
+        if other_env is not None:
+            other = run(
+                f"pair {i + 1}: compared --no-cache", [*ftctl_argv, "--no-cache"], other_env
+            )
+            others.append((baseline, other))
+            print(f"{row(other, size_mb)}   ratio {baseline.wall / other.wall:.2f}x")
         ftctl = run(f"pair {i + 1}: ftctl --no-cache", [*ftctl_argv, "--no-cache"], env)
         pairs.append((baseline, ftctl))
-        print(row(baseline, size_mb))
         print(f"{row(ftctl, size_mb)}   ratio {baseline.wall / ftctl.wall:.2f}x")
     ratios = [b.wall / f.wall for b, f in pairs]
     cpu_ratios = [b.cpu / f.cpu for b, f in pairs]
@@ -234,6 +251,15 @@ def main() -> int:
         f"{statistics.median(b.cpu for b, _ in pairs):.2f} s; "
         f"CPU ratio median {statistics.median(cpu_ratios):.2f}x"
     )
+    if others:
+        other_ratios = [b.wall / o.wall for b, o in others]
+        print(
+            f"--compare-src {args.compare_src}: median ratio {statistics.median(other_ratios):.2f}x "
+            f"(rounds: {', '.join(f'{r:.2f}' for r in other_ratios)}), wall median "
+            f"{statistics.median(o.wall for _, o in others):.2f} s, CPU median "
+            f"{statistics.median(o.cpu for _, o in others):.2f} s, summed peak RSS "
+            f"{max(o.sum_mb for _, o in others):.0f} MB"
+        )
     print(
         f"ftctl peak RSS: largest process {max(f.peak_mb for _, f in pairs):.0f} MB, summed "
         f"over its processes {max(f.sum_mb for _, f in pairs):.0f} MB (sampled); baseline "

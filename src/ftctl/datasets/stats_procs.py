@@ -29,6 +29,7 @@ numpy and tiktoken itself (`ftctl data stats --no-cache` does).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
@@ -251,7 +252,8 @@ def prestart(path: Path, encoding: str, processes: int | None = None) -> None:
     except OSError:
         return
     if processes > 1 and big:
-        _prestarted[(str(path), encoding)] = _spawn(path, encoding, processes)
+        with contextlib.suppress(OSError):  # `compute_stats` will find out
+            _prestarted[(str(path), encoding)] = _spawn(path, encoding, processes)
 
 
 def _workers_for(path: Path, encoding: str, processes: int) -> list[_Worker]:
@@ -307,7 +309,10 @@ def compute_split(
     a worker failed."""
     from ftctl.datasets import stats
 
-    workers = _workers_for(path, model.encoding, processes)
+    try:
+        workers = _workers_for(path, model.encoding, processes)
+    except OSError:  # no Python to start (an embedded interpreter?): one process, then
+        return None
     chunk_bytes = stats.CHUNK_BYTES
     chunks = chunk_count(size, chunk_bytes)
     claims = _Claims(chunks)
