@@ -16,8 +16,11 @@ Generates the synthetic dataset with the shared `make_dataset.py`, then, on the 
 Each run is a child process; wall time, CPU time (user + system, its own processes
 included) and the largest single process's peak RSS come from `os.wait4`; the peak of the
 RSS summed over the run's processes (`data stats` starts worker processes) is sampled from
-/proc every 10 ms; the 1-minute load average is read after each run (CPU time is the
-steadier figure on a shared machine). Children compile byte code into a cache under --workdir
+/proc every 10 ms; the 1-minute load average is read after each run, and "others" is the
+CPU time the rest of the machine used during the run (busy time from /proc/stat less the
+run's own): on a shared machine it says which runs had the cores to themselves (CPU time is
+the steadier figure). The pairs whose two runs each had under 0.3 CPU-s of others' work
+get their own median. Children compile byte code into a cache under --workdir
 (`PYTHONPYCACHEPREFIX`), as an installed ftctl has it, even where PYTHONDONTWRITEBYTECODE
 is set. Checks that ftctl and the baseline count the same tokens.
 
@@ -55,10 +58,19 @@ class Run:
     peak_mb: float  # the largest process's peak RSS (wait4)
     sum_mb: float  # the peak of the RSS summed over the run's processes (sampled)
     load: float  # 1-minute load average right after the run
+    others: float  # CPU seconds the rest of the machine used meanwhile
     stdout: str
 
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU time spent by the whole machine (all cores, not idle or waiting for I/O)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / TICK
 
 
 def tree_rss(pid: int) -> int:
@@ -91,12 +103,14 @@ class RssSampler(threading.Thread):
 
 def run(name: str, argv: list[str], env: dict[str, str]) -> Run:
     with tempfile.TemporaryFile("w+") as out:
+        busy = busy_seconds()
         start = time.perf_counter()
         child = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
         sampler = RssSampler(child.pid)
         sampler.start()
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
+        busy = busy_seconds() - busy
         sampler.done.set()
         sampler.join()
         code = os.waitstatus_to_exitcode(status)
@@ -105,13 +119,15 @@ def run(name: str, argv: list[str], env: dict[str, str]) -> Run:
     if code not in (0, 1):  # ftctl exits 1 on format errors; still a report
         raise SystemExit(f"{name} failed with exit code {code}: {argv}")
     # ru_maxrss is in kilobytes on Linux.
+    cpu = usage.ru_utime + usage.ru_stime
     return Run(
         name,
         wall,
-        usage.ru_utime + usage.ru_stime,
+        cpu,
         usage.ru_maxrss / 1024,
         sampler.peak / 2**20,
         os.getloadavg()[0],
+        max(0.0, busy - cpu),
         stdout,
     )
 
@@ -124,12 +140,13 @@ def median_run(name: str, argv: list[str], repeat: int, env: dict[str, str]) -> 
 def row(r: Run, size_mb: float) -> str:
     return (
         f"{r.name:<30} {r.wall:>7.2f} {r.cpu:>7.2f} {r.peak_mb:>8.0f} {r.sum_mb:>7.0f}"
-        f" {size_mb / r.wall:>7.1f} {r.load:>6.2f}"
+        f" {size_mb / r.wall:>7.1f} {r.load:>6.2f} {r.others:>6.2f}"
     )
 
 
 HEADER = (
     f"{'run':<30} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'sum MB':>7} {'MB/s':>7} {'load':>6}"
+    f" {'others':>6}"
 )
 
 
@@ -251,6 +268,12 @@ def main() -> int:
         f"{statistics.median(b.cpu for b, _ in pairs):.2f} s; "
         f"CPU ratio median {statistics.median(cpu_ratios):.2f}x"
     )
+    clean = [b.wall / f.wall for b, f in pairs if max(b.others, f.others) < 0.3]
+    if clean:
+        print(
+            f"pairs without others' work (under 0.3 CPU-s in each run): {len(clean)}, median "
+            f"ratio {statistics.median(clean):.2f}x ({', '.join(f'{r:.2f}' for r in clean)})"
+        )
     if others:
         other_ratios = [b.wall / o.wall for b, o in others]
         print(
