@@ -14,6 +14,7 @@ datasketch itself is imported only to choose the band count for an unusual
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from collections.abc import Sequence
@@ -180,7 +181,7 @@ def compute_signature(text: str, num_perm: int) -> Signature | None:
     return signature
 
 
-_PAIR_BLOCK = 2048  # shingles per numpy block of `sign_pairs` (x num_perm x 4 bytes)
+_PAIR_BLOCK = 4096  # shingles per numpy block of `sign_pairs` (x num_perm x 4 bytes)
 
 
 def sign_pairs(
@@ -205,15 +206,20 @@ def sign_pairs(
         if not block:
             return
         hashes = np.fromiter(
-            map(zlib.crc32, (x for group in shingled for x in group)), dtype=np.uint32, count=size
+            map(zlib.crc32, itertools.chain.from_iterable(shingled)), dtype=np.uint32, count=size
         )
-        matrix = _fmix32(hashes)[:, None] * a + b
+        # Permutations by shingles (not shingles by permutations): each item's minimum is
+        # then over a contiguous run of each row, several times faster to reduce.
+        matrix = a[:, None] * _fmix32(hashes)[None, :]
+        matrix += b[:, None]
         cuts: list[int] = []
         for _item, start, prefix, _end, _whole in block:
             cuts.append(start)
             if prefix:
                 cuts.append(start + prefix)
-        lows = np.minimum.reduceat(matrix, np.array(cuts, dtype=np.intp), axis=0)
+        lows = np.ascontiguousarray(
+            np.minimum.reduceat(matrix, np.array(cuts, dtype=np.intp), axis=1).T
+        )
         at = 0
         for item, _start, prefix, _end, whole_prompt in block:
             if prefix:
