@@ -22,6 +22,7 @@ import pickle
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,6 +407,7 @@ class StreamBuild:
         self._system_ids: dict[str | None, int] = {}
         self._chains: dict[SplitName, _Chain] = {}
         self._pending: deque[_Batch] = deque()
+        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="ftctl-source-hash")
         self.computed = 0
         self.reused = 0
 
@@ -430,10 +432,13 @@ class StreamBuild:
                 name == "validation" and self.derived is not None
             ):
                 self.columns[name] = self._new_columns(name)
-        for split in self.splits:
-            for index, source in enumerate(split.data.sources):
-                self._read_source(split, index, source)
-        self._drain()
+        try:
+            for split in self.splits:
+                for index, source in enumerate(split.data.sources):
+                    self._read_source(split, index, source)
+            self._drain()
+        finally:
+            self._hashing.shutdown()
         self._chains.clear()  # the transforms' indexes are not needed past the pass
         for columns in self.columns.values():
             assert columns.writer is not None
@@ -555,7 +560,7 @@ class StreamBuild:
             digest = hashlib.sha256()
             try:
                 stopped = self._feed_file(
-                    split, index, file, _file_chunks(path, digest), read, limit
+                    split, index, file, _file_chunks(path, digest, self._hashing), read, limit
                 )
             except OSError as problem:
                 error = context.error(index, ("path",), f"cannot read {shown}: {problem.strerror}")
@@ -579,19 +584,19 @@ class StreamBuild:
         split: SplitInput,
         index: int,
         file: int,
-        chunks: Iterator[tuple[list[tuple[int, int, bytes]], int, Any]],
+        chunks: Iterator[tuple[list[tuple[int, int, bytes]], int, Future[Any]]],
         read: SourceRead,
         limit: _Limit,
     ) -> tuple[str, int] | None:
         """Feed a file's chunks. With a `limit`, each chunk is settled before the next is
         read: (the hash of the bytes read, bytes consumed) where the limit was reached, or
         None when the file was read to its end."""
-        for lines, consumed, hasher in chunks:
+        for lines, consumed, hashed in chunks:
             self._feed(split, index, file, iter(lines), read, limit)
             if limit.limit is not None:
                 self._drain()
                 if limit.done:
-                    return hasher.hexdigest(), consumed
+                    return hashed.result().hexdigest(), consumed
         return None
 
     def _feed(
@@ -784,17 +789,21 @@ def _copies(weight: float, unit: float) -> int:
 
 
 def _file_chunks(
-    path: Path, digest: Any
-) -> Iterator[tuple[list[tuple[int, int, bytes]], int, Any]]:
+    path: Path, digest: Any, hashing: ThreadPoolExecutor
+) -> Iterator[tuple[list[tuple[int, int, bytes]], int, Future[Any]]]:
     """(lines (number, offset, bytes), bytes consumed, the hash so far) per chunk of a file;
-    blank lines skipped, terminators stripped (the rules of `ftctl.datasets.jsonl`)."""
+    blank lines skipped, terminators stripped (the rules of `ftctl.datasets.jsonl`).
+
+    `digest` is fed on the `hashing` thread (hashlib releases the GIL), in order; when the
+    file is read to its end, it holds the whole file's hash."""
     line_no = 0
     consumed = 0
+    hashed: Future[Any] | None = None
     with open(path, "rb") as handle:
         while True:
             raw_lines = handle.readlines(CHUNK_BYTES)
             if not raw_lines:
-                return
+                break
             lines: list[tuple[int, int, bytes]] = []
             for raw in raw_lines:
                 line_no += 1
@@ -802,8 +811,15 @@ def _file_chunks(
                 if stripped.strip():
                     lines.append((line_no, consumed, stripped))
                 consumed += len(raw)
-            digest.update(b"".join(raw_lines))
-            yield lines, consumed, digest.copy()
+            hashed = hashing.submit(_hash_chunk, digest, raw_lines)
+            yield lines, consumed, hashed
+    if hashed is not None:
+        hashed.result()
+
+
+def _hash_chunk(digest: Any, raw_lines: list[bytes]) -> Any:
+    digest.update(b"".join(raw_lines))
+    return digest.copy()
 
 
 class RowErrors:
