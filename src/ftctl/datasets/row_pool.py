@@ -182,6 +182,8 @@ class ProcessPool:
             )
             for _ in range(workers)
         ]
+        for process in self._processes:
+            _widen(process)
         self._free = deque(range(workers))
         self._busy: deque[tuple[int, Any]] = deque()
 
@@ -226,6 +228,22 @@ class ProcessPool:
                 process.wait()
             if process.stdout is not None:
                 process.stdout.close()
+
+
+_PIPE_BYTES = 1 << 20
+_F_SETPIPE_SZ = 1031  # Linux's fcntl to resize a pipe
+
+
+def _widen(process: subprocess.Popen[bytes]) -> None:
+    """Pipes of 1 MB instead of 64 KB (Linux): a batch of rows (about a megabyte) then
+    crosses in one go instead of sixteen turns of the two processes."""
+    for stream in (process.stdin, process.stdout):
+        if stream is None:
+            continue
+        with contextlib.suppress(OSError, ImportError):
+            import fcntl
+
+            fcntl.fcntl(stream.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
 
 
 def main() -> None:
