@@ -171,7 +171,6 @@ _PARTS = ("total", "trained", "n_messages", "line_no", "hash")
 class ChunkResult:
     """One chunk's analysis, line numbers relative to the chunk (`_Analyzer.analyze`)."""
 
-    fmt: Format
     totals: _Totals
     arrays: dict[str, IntArray]  # per example: each of `_PARTS`
 
@@ -203,7 +202,7 @@ class _Analyzer:
         self.totals = _Totals(capped=False)
         self.parts = {k: [] for k in _PARTS}
         self.collect(self.submit(LineChunk(lines, 0)))
-        return ChunkResult(self.fmt or "chat", self.totals, {k: self.array(k) for k in _PARTS})
+        return ChunkResult(self.totals, {k: self.array(k) for k in _PARTS})
 
     # main thread: parse, check, gather texts
     def submit(self, chunk: LineChunk) -> _Pending:

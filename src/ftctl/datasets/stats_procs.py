@@ -19,8 +19,8 @@ is the one a single pass gives. Duplicates and system prompts are compared by Py
 
 Workers are plain subprocesses (`python -m ftctl.datasets.stats_procs FILE ENCODING`), as
 in `ftctl.datasets.row_pool` (not `multiprocessing`: it re-imports the caller's main module or
-forks a process that has threads). A worker loads the encoding, reads `(format or None,
-chunk_bytes)` then chunk numbers from stdin, and writes `(k, lines, end, ChunkResult)`
+forks a process that has threads). A worker loads the encoding, reads `(format, chunk_bytes)`
+then chunk numbers from stdin, and writes `(k, lines, end, ChunkResult)`
 pickles to stdout, each after 8 bytes of length; the pickles are this process's own, from a
 process it started. If a worker fails, `compute_split` returns None and `compute_stats`
 does the file in one process. `prestart` starts the workers before the caller has imported
@@ -276,12 +276,9 @@ class _Merge:
         self.next = 0
         self.line_offset = 0
         self.bytes_done = 0
-        self.fmt: Format | None = None
         self._waiting: dict[int, tuple[int, int, ChunkResult]] = {}
 
     def add(self, k: int, lines: int, end: int, result: ChunkResult) -> None:
-        if k == 0:
-            self.fmt = result.fmt  # as detected on chunk 0 (or given)
         self._waiting[k] = (lines, end, result)
         while self.next in self._waiting:
             lines, end, result = self._waiting.pop(self.next)
@@ -317,10 +314,13 @@ def compute_split(
     chunks = chunk_count(size, chunk_bytes)
     claims = _Claims(chunks)
     inbox: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
-    for worker in workers:
-        worker.start((fmt, chunk_bytes), claims, inbox)
     merge = _Merge()
     try:
+        if fmt is None:  # detected here, on chunk 0, while the workers load their encoding
+            with open(path, "rb") as handle:
+                fmt = stats.format_of_lines(read_chunk(handle, 0, chunk_bytes, size)[0])
+        for worker in workers:
+            worker.start((fmt, chunk_bytes), claims, inbox)
         with JobQueue(1) as hasher:
             hashing = Job.finished(sha256) if sha256 else hasher.submit(stats.sha256_file, path)
             while merge.next < chunks:
@@ -335,7 +335,7 @@ def compute_split(
     finally:
         for worker in workers:
             worker.stop()
-    return stats.report(path, digest, size, model, n_epochs, merge.totals, merge.parts, merge.fmt)
+    return stats.report(path, digest, size, model, n_epochs, merge.totals, merge.parts, fmt)
 
 
 def _progress(sink: EventSink, path: Path, merge: _Merge, size: int) -> None:
