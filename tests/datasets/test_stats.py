@@ -309,6 +309,7 @@ def _mixed_rows() -> list[Any]:
         indent=1,
     ).replace("\n", " ")
     rows[231] = "[1, 2]"
+    rows[120] = chat("Long?", "A long answer. " * 300)  # spans several chunks: some are empty
     return rows
 
 
