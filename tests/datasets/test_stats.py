@@ -369,3 +369,17 @@ def test_workers_started_ahead_are_the_ones_used(
     assert compute_stats(path, MINI, workers=2).to_dict() == one
     assert not stats_procs._prestarted  # taken
     assert all(w._process.poll() is not None for w in started)  # and ended
+
+
+def test_workers_started_ahead_for_another_count_are_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftctl.datasets import stats_procs
+
+    path = write_lines(tmp_path / "mixed.jsonl", _mixed_rows())
+    one = compute_stats(path, MINI, workers=1).to_dict()
+    monkeypatch.setattr(stats_procs, "SPLIT_MIN_BYTES", 0)
+    stats_procs.prestart(path, MINI.encoding, processes=3)
+    ahead = list(stats_procs._prestarted[(str(path), MINI.encoding)])
+    assert compute_stats(path, MINI, workers=2).to_dict() == one
+    assert all(w._process.poll() is not None for w in ahead)  # ended, not left behind

@@ -216,7 +216,8 @@ class _Worker:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # started (a worker started ahead may not be)
+            self._thread.join(timeout=5)
 
 
 def _worker_env() -> dict[str, str]:
