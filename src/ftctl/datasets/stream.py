@@ -392,7 +392,8 @@ class StreamBuild:
         self.pool = pool
         self.store = store
         self.staging = staging
-        cache = None if store is None else store.path
+        # Workers look rows up only in a cache that holds something (a first build has none).
+        cache = store.path if store is not None and store.path and store.path.exists() else None
         self.jobs = [Job(s.plan, ns, cache) for s, ns in zip(splits, namespaces, strict=True)]
         self.table = RowTable()
         self.table.plans = [s.plan for s in splits]
