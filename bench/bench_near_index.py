@@ -40,7 +40,7 @@ from ftctl.datasets.similarity import Match
 
 # The dict-based index the compact one replaced lives with the tests, as their reference.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "datasets"))
-from reference_near import NearIndex, sign_texts
+from reference_near import NearIndex, dedupe_signed, sign_texts
 
 
 def make_texts(n: int, seed: int = 1) -> list[str]:
@@ -73,14 +73,7 @@ def near_index_dedupe(
     num_perm: int,
     keep_all: bool,
 ) -> tuple[list[Match | None], object]:
-    index = NearIndex(threshold, num_perm, texts.__getitem__)
-    result: list[Match | None] = []
-    for i, signature in enumerate(signatures):
-        match = index.nearest_signed(signature, lambda i=i: texts[i])  # type: ignore[misc]
-        result.append(match)
-        if match is None or keep_all:
-            index.add_signed(i, signature)
-    return result, index
+    return dedupe_signed(texts, signatures, threshold, num_perm, keep_all=keep_all)
 
 
 def band_index_dedupe(

@@ -106,6 +106,18 @@ def near_duplicates_in_order(
     every text is indexed (what a ratio counts).
     """
     _, signatures = sign_texts(texts, num_perm)  # each text made once; again for candidates
+    return dedupe_signed(texts, signatures, threshold, num_perm, keep_all=keep_all)[0]
+
+
+def dedupe_signed(
+    texts: Sequence[str],
+    signatures: Sequence[bytes | None],
+    threshold: float,
+    num_perm: int,
+    *,
+    keep_all: bool,
+) -> tuple[list[Match | None], NearIndex]:
+    """`near_duplicates_in_order` for texts already signed, and the index it filled."""
     index = NearIndex(threshold, num_perm, texts.__getitem__)
     result: list[Match | None] = []
     for i, signature in enumerate(signatures):
@@ -113,7 +125,7 @@ def near_duplicates_in_order(
         result.append(match)
         if match is None or keep_all:
             index.add_signed(i, signature)
-    return result
+    return result, index
 
 
 def build_index(

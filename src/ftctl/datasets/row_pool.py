@@ -6,7 +6,8 @@ that holds the GIL, so threads do not help; processes do. Workers are plain subp
 caller's main module (a user's script without an `if __name__ == "__main__"` guard would
 run again) or fork a process that may have threads. A worker reads requests from stdin and
 answers on stdout, one at a time: 8 bytes of length, then a pickle (the parent's own, from a
-process it started). A request is `(job, rows)`, the answer an `Answer`. A worker
+process it started; `ftctl.datasets.worker_pipe`). A request is `(job, rows)`, the answer an
+`Answer`. A worker
 looks its rows up in the example cache first (a read connection of its own) and works only
 on the others; it keeps a `RowWorker` per plan it has seen, so its encoding and refusal
 matcher are loaded once. At most one batch is in flight per worker, so neither side
@@ -26,31 +27,12 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.example_cache import ExampleCache, content_key
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
-
-_HEADER = 8
-
-
-def _write(stream: IO[bytes], value: Any) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(_HEADER, "little"))
-    stream.write(data)
-    stream.flush()
-
-
-def _read(stream: IO[bytes]) -> Any:
-    header = stream.read(_HEADER)
-    if len(header) < _HEADER:
-        raise EOFError("the data build worker stopped")
-    size = int.from_bytes(header, "little")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("the data build worker stopped")
-    return pickle.loads(data)
+from ftctl.datasets.worker_pipe import receive, send, widen
 
 
 @dataclass(frozen=True)
@@ -183,7 +165,7 @@ class ProcessPool:
             for _ in range(workers)
         ]
         for process in self._processes:
-            _widen(process)
+            widen(process)
         self._free = deque(range(workers))
         self._busy: deque[tuple[int, Any]] = deque()
 
@@ -199,7 +181,7 @@ class ProcessPool:
         worker = self._free.popleft()
         stdin = self._processes[worker].stdin
         assert stdin is not None
-        _write(stdin, (job, list(rows)))
+        send(stdin, (job, list(rows)))
         self._busy.append((worker, tag))
 
     def pending(self) -> bool:
@@ -209,7 +191,7 @@ class ProcessPool:
         worker, tag = self._busy.popleft()
         stdout = self._processes[worker].stdout
         assert stdout is not None
-        answer = _read(stdout)
+        answer = receive(stdout, "data build worker")
         self._free.append(worker)
         if isinstance(answer, BaseException):
             raise answer
@@ -230,22 +212,6 @@ class ProcessPool:
                 process.stdout.close()
 
 
-_PIPE_BYTES = 1 << 20
-_F_SETPIPE_SZ = 1031  # Linux's fcntl to resize a pipe
-
-
-def _widen(process: subprocess.Popen[bytes]) -> None:
-    """Pipes of 1 MB instead of 64 KB (Linux): a batch of rows (about a megabyte) then
-    crosses in one go instead of sixteen turns of the two processes."""
-    for stream in (process.stdin, process.stdout):
-        if stream is None:
-            continue
-        with contextlib.suppress(OSError, ImportError):
-            import fcntl
-
-            fcntl.fcntl(stream.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
-
-
 def main() -> None:
     """A worker: answer each request until stdin closes."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
@@ -253,7 +219,7 @@ def main() -> None:
     try:
         while True:
             try:
-                job, rows = _read(stdin)
+                job, rows = receive(stdin)
             except EOFError:
                 return
             try:
@@ -262,7 +228,7 @@ def main() -> None:
                 answer: Any = ([tuple(r) for r in results], fresh, reused)
             except Exception as error:  # raised again in the build
                 answer = RuntimeError(f"data build worker failed: {error!r}")
-            _write(stdout, answer)
+            send(stdout, answer)
     finally:
         bench.close()
 

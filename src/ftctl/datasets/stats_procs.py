@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import pickle
 import queue
 import secrets
 import subprocess
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from ftctl.datasets.jobs import Job, JobQueue
+from ftctl.datasets.worker_pipe import receive, send
 from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
 
@@ -52,7 +52,6 @@ if TYPE_CHECKING:  # numpy and tiktoken load after the workers have started (`pr
     from ftctl.datasets.stats import ChunkResult
     from ftctl.datasets.stats_report import StatsReport
 
-_HEADER = 8
 IN_FLIGHT = 2  # chunks handed to a worker ahead of its results
 # From this size on, `compute_stats` uses worker processes: starting one costs about
 # 0.25 CPU-s (Python, imports, the encoding), worth it from a few MB of work on.
@@ -106,24 +105,6 @@ def read_chunk(
 # --- messages between the processes --------------------------------------------------
 
 
-def _write(stream: IO[bytes], value: Any) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(_HEADER, "little"))
-    stream.write(data)
-    stream.flush()
-
-
-def _read(stream: IO[bytes]) -> Any:
-    header = stream.read(_HEADER)
-    if len(header) < _HEADER:
-        raise EOFError("the stats worker stopped")
-    size = int.from_bytes(header, "little")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("the stats worker stopped")
-    return pickle.loads(data)
-
-
 # --- this process's side -------------------------------------------------------------
 
 
@@ -166,7 +147,7 @@ class _Worker:
         self._inbox = inbox
         try:
             assert self._process.stdin is not None
-            _write(self._process.stdin, config)
+            send(self._process.stdin, config)
         except OSError:
             pass  # it failed: `_serve` finds out
         self._thread.start()
@@ -177,7 +158,7 @@ class _Worker:
             return
         self._outstanding.append(k)
         assert self._process.stdin is not None
-        _write(self._process.stdin, k)
+        send(self._process.stdin, k)
 
     def _serve(self) -> None:
         stdout = self._process.stdout
@@ -186,7 +167,7 @@ class _Worker:
             for _ in range(IN_FLIGHT):
                 self._assign()
             while self._outstanding:
-                k, lines, end, result = _read(stdout)
+                k, lines, end, result = receive(stdout, "stats worker")
                 self._outstanding.remove(k)
                 self._inbox.put((k, lines, end, result))
                 self._assign()
@@ -357,7 +338,7 @@ def _progress(sink: EventSink, path: Path, merge: _Merge, size: int) -> None:
 def _chunk_numbers(stream: IO[bytes]) -> Iterator[int]:
     while True:
         try:
-            k = _read(stream)
+            k = receive(stream, "stats worker")
         except EOFError:
             return
         yield int(k)
@@ -372,7 +353,7 @@ def main(argv: list[str]) -> int:
     enc = get_encoding(encoding)  # while the parent gets ready
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
-        fmt, chunk_bytes = _read(stdin)
+        fmt, chunk_bytes = receive(stdin, "stats worker")
     except EOFError:
         return 0  # started ahead, not needed after all
     size = os.path.getsize(path)
@@ -382,7 +363,7 @@ def main(argv: list[str]) -> int:
         analyzer = stats._Analyzer(enc, fmt, inline, 1)
         for k in _chunk_numbers(stdin):
             lines, count, end = read_chunk(handle, k, chunk_bytes, size)
-            _write(stdout, (k, count, end, analyzer.analyze(lines)))
+            send(stdout, (k, count, end, analyzer.analyze(lines)))
     return 0
 
 
