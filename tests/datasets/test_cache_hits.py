@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from ftctl.datasets import build
 from ftctl.datasets.build import BuiltProject, build_project
+from ftctl.errors import DataError
 from ftctl.events import Event
 
 from . import build_helpers as h
@@ -59,3 +64,46 @@ def test_a_changed_row_is_rebuilt(tmp_path: Path) -> None:
     events, changed = _build(tmp_path)
     assert not any("unchanged" in m for m in events)
     assert changed.splits["train"].sha256 != first.splits["train"].sha256
+
+
+WHOLE = """
+train:
+  sources:
+    - path: data/train.jsonl
+validation:
+  split: {fraction: 0.3, seed: 1}
+"""
+
+
+def test_a_cached_build_lists_its_splits_in_the_same_order(tmp_path: Path) -> None:
+    data = WHOLE + "test:\n  sources:\n    - path: data/test.jsonl\n"
+    files = {"data/train.jsonl": h.examples(0, 30), "data/test.jsonl": h.examples(500, 5)}
+    h.write_workspace(tmp_path, h.project_yaml(data), files)
+    _, first = _build(tmp_path)
+    events, again = _build(tmp_path)
+    assert [m for m in events if "unchanged" in m]
+    assert list(again.splits) == list(first.splits) == ["train", "validation", "test"]
+
+
+def test_a_file_edited_while_the_build_reads_it_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(WHOLE), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    hashed_before = build._source_digests
+
+    def hash_then_edit(project: Any, workspace: Any) -> Any:
+        found = hashed_before(project, workspace)
+        h.write_jsonl(project_dir / "data/train.jsonl", h.examples(100, 30))  # meanwhile
+        return found
+
+    monkeypatch.setattr(build, "_source_digests", hash_then_edit)
+    with pytest.raises(DataError) as caught:
+        build_project(*h.load(tmp_path))
+    [finding] = caught.value.diagnostics
+    assert (finding.file, finding.message) == (
+        h.TRAIN_FILE,
+        "changed while the build read it; build again",
+    )
+    assert not (tmp_path / ".ftctl/cache/datasets/builds").exists()

@@ -588,7 +588,10 @@ def _from_cache(cache: DatasetCache, key: str, project: str) -> BuiltProject | N
         return None
     try:
         splits: dict[str, BuiltSplit] = {}
-        for name, entry in manifest["splits"].items():
+        # In split order (the manifest's JSON has its keys sorted): as a fresh build lists them.
+        stored = manifest["splits"]
+        for name in sorted(stored, key=lambda n: SPLIT_ORDER.index(n)):
+            entry = stored[name]
             if not cache.has_object(entry["sha256"]):
                 return None
             splits[name] = BuiltSplit(
