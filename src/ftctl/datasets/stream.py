@@ -37,7 +37,6 @@ from ftctl.config.models import (
     PathSource,
     Source,
     SplitData,
-    Transform,
 )
 from ftctl.datasets.cache import StagedObject, StagedWriter, Staging
 from ftctl.datasets.canonical import canonical_json, canonical_line
@@ -48,7 +47,7 @@ from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
 from ftctl.datasets.row_pool import Job, RowPool
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker, Step
-from ftctl.datasets.similarity import SIGNATURE_VERSION, Match, example_text
+from ftctl.datasets.similarity import SIGNATURE_VERSION, example_text
 from ftctl.datasets.sources import (
     GLOB_CHARS,
     SourceContext,
@@ -210,7 +209,6 @@ class _Chain:
     each one."""
 
     split: str
-    transforms: Sequence[Transform]
     steps: Sequence[Step]
     table: RowTable
     reports: list[TransformReport]
@@ -420,7 +418,6 @@ class StreamBuild:
             self.reports[split.name] = [TransformReport(name=transform_name(t)) for t in transforms]
             self._chains[split.name] = _Chain(
                 split.name,
-                transforms,
                 split.plan.steps,
                 self.table,
                 self.reports[split.name],
@@ -878,7 +875,6 @@ def results_namespace(plan: RowPlan, versions: Sequence[tuple[str, str]], ranks:
 
 
 __all__ = [
-    "Match",
     "RowTable",
     "SplitColumns",
     "SplitInput",
