@@ -191,6 +191,83 @@ def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: P
     assert all(r.line for a in expected for r in a.results if r.error is None)
 
 
+def _count_lines_made(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows whose canonical line a build makes again (not copied from its last build)."""
+    from ftctl.datasets.row_work import RowWorker
+
+    made: list[int] = []
+    original = RowWorker.lines
+
+    def lines(self: RowWorker, rows: Any) -> list[bytes]:
+        made.append(len(rows))
+        return original(self, rows)
+
+    monkeypatch.setattr(RowWorker, "lines", lines)
+    return made
+
+
+def _objects(root: Path) -> list[Path]:
+    folder = root / ".ftctl" / "cache" / "datasets" / "objects"
+    return sorted(p for p in folder.glob("*.jsonl") if not p.name.endswith(".origins.jsonl"))
+
+
+def test_a_rebuild_copies_unchanged_lines_from_the_last_build(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _outcome(root)
+    assert all(path.with_suffix(".lines").is_file() for path in _objects(root))
+    made = _count_lines_made(monkeypatch)
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[10] = json.dumps(h.chat("A new question entirely?", "And a new answer.")) + "\n"
+    train.write_text("".join(lines), encoding="utf-8")
+    again, messages = _outcome(root)
+    assert again == _cold(root, tmp_path)
+    found, _ = _reused(messages)
+    # Every cached row's line is copied, but the near repeat's: nearDedupe left it out of
+    # the last build's output, so it is made again.
+    assert found > 70 and sum(made) == 1
+
+
+def test_a_damaged_earlier_output_is_made_again_not_copied(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = _outcome(root)
+    objects = _objects(root)
+    # The first object's index cut short; the others' bytes changed in place (same size:
+    # every offset in their indexes still points into the file, at the wrong text).
+    objects[0].with_suffix(".lines").write_bytes(b"FTLX1\n" + b"\xff" * 20)
+    for path in objects[1:]:
+        path.write_bytes(path.read_bytes().replace(b"e", b"E"))
+    made = _count_lines_made(monkeypatch)
+    _touch(root)
+    again, messages = _outcome(root)
+    assert again == first
+    found, _ = _reused(messages)
+    assert sum(made) == found  # nothing copied from the damaged objects
+
+
+def test_a_line_index_finds_lines_by_digest_and_checks_them(tmp_path: Path) -> None:
+    from ftctl.datasets.checks import example_digest
+    from ftctl.datasets.line_index import LineIndexWriter, PreviousLines, index_path
+
+    lines = [b'{"a":%d}\n' % i for i in range(300)]
+    data = tmp_path / "object.jsonl"
+    data.write_bytes(b"".join(lines))
+    writer = LineIndexWriter()
+    at = 0
+    for line in lines:
+        writer.add(example_digest(line), at, len(line))
+        at += len(line)
+    writer.write_to(index_path(data))
+    previous = PreviousLines([data, tmp_path / "gone.jsonl"])
+    wanted = [example_digest(lines[i]) for i in (299, 0, 7)] + [example_digest(b"other\n")]
+    assert previous.lines(wanted) == [lines[299], lines[0], lines[7], None]
+    data.write_bytes(b"".join(lines).replace(b'"a"', b'"b"'))  # the object changed since
+    assert previous.lines(wanted) == [None, None, None, None]
+    previous.close()
+
+
 def _same(a: Any, b: Any) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and (a == b).all())
 

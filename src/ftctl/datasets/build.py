@@ -167,6 +167,7 @@ def build_project(
                     results_namespace(i.plan, _installed_versions(), _ranks(info.encoding))
                     for i in inputs
                 ],
+                cache.latest(project.name),
             )
             streamed = passed.run()
             pool.close()
@@ -254,6 +255,7 @@ def _finish(
     report = _report(project, info, fmt, built, splits, key)
     staging.commit()
     result = BuiltProject(project.name, splits, diagnostics, built.cost, report)
+    cache.put_latest(project.name, (split.sha256 for split in splits.values()))
     cache.put_build(key, _manifest(result))
     if quick is not None:
         cache.put_build(quick, _manifest(result))

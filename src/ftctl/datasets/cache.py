@@ -4,6 +4,8 @@ Layout under `<workspace>/.ftctl/cache/datasets/`:
 
     objects/<sha256>.jsonl          the canonical bytes of a split (what is uploaded)
     objects/<sha256>.origins.jsonl  `[file, line]` of each of its rows, in order
+    objects/<sha256>.lines          where each distinct line is, by digest (what a rebuild
+                                    copies unchanged lines from: `line_index`)
     builds/<key>.json               a project's build result, keyed by the hash of every
                                     input (source bytes, project.yaml, policy defaults,
                                     ftctl version, cache format)
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from ftctl.datasets.line_index import LineIndexWriter, index_path
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
 CACHE_FORMAT = 4  # 4: leakage observed is null when the check is off (3: not searched)
@@ -90,6 +94,26 @@ class DatasetCache:
         text = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=1)
         atomic_write(self.root / "builds" / f"{key}.json", text.encode("utf-8"))
 
+    def _latest_path(self, project: str) -> Path:
+        name = hashlib.blake2b(project.encode("utf-8"), digest_size=16).hexdigest()
+        return self.root / "builds" / "latest" / f"{name}.json"
+
+    def put_latest(self, project: str, sha256s: Iterable[str]) -> None:
+        """Record the split objects of `project`'s last build (what its next rebuild copies
+        unchanged lines from)."""
+        text = json.dumps({"project": project, "objects": sorted(set(sha256s))})
+        atomic_write(self._latest_path(project), text.encode("utf-8"))
+
+    def latest(self, project: str) -> list[Path]:
+        """The split objects of `project`'s last build that are still there."""
+        try:
+            value = json.loads(self._latest_path(project).read_text(encoding="utf-8"))
+            names = value["objects"] if value.get("project") == project else []
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            return []
+        paths = [self.object_path(n) for n in names if isinstance(n, str) and n.isalnum()]
+        return [p for p in paths if p.is_file()]
+
 
 @dataclass(frozen=True)
 class StagedObject:
@@ -99,6 +123,7 @@ class StagedObject:
     size: int
     data: Path  # temporary files, renamed into objects/ by `Staging.commit`
     origins: Path
+    lines: Path | None = None  # its line index (`ftctl.datasets.line_index`)
 
 
 def _write_hashed(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
@@ -162,7 +187,10 @@ class Staging:
     def writer(self) -> StagedWriter:
         """A split written line by line (`StagedWriter.finish` stages it)."""
         return StagedWriter(
-            self, self._temporary_file(".jsonl.tmp"), self._temporary_file(".origins.tmp")
+            self,
+            self._temporary_file(".jsonl.tmp"),
+            self._temporary_file(".origins.tmp"),
+            self._temporary_file(".lines.tmp"),
         )
 
     def commit(self) -> None:
@@ -171,6 +199,8 @@ class Staging:
             if not self.cache.has_object(staged.sha256):
                 os.replace(staged.data, self.cache.object_path(staged.sha256))
             os.replace(staged.origins, self.cache.origins_path(staged.sha256))
+            if staged.lines is not None:
+                os.replace(staged.lines, index_path(self.cache.object_path(staged.sha256)))
 
 
 class StagedWriter:
@@ -184,10 +214,12 @@ class StagedWriter:
     BLOCK = 1 << 20
     IN_FLIGHT = 4
 
-    def __init__(self, staging: Staging, data: Path, origins: Path) -> None:
+    def __init__(self, staging: Staging, data: Path, origins: Path, lines: Path) -> None:
         self.staging = staging
         self.data_path = data
         self.origins_path = origins
+        self.lines_path = lines
+        self._index = LineIndexWriter()
         self._data = open(data, "wb")  # noqa: SIM115 (closed by finish)
         self._origins = open(origins, "wb")  # noqa: SIM115
         self._hash = hashlib.sha256()
@@ -199,7 +231,9 @@ class StagedWriter:
         self.size = 0
         self.lines = 0
 
-    def write(self, line: bytes, origin: bytes, times: int = 1) -> None:
+    def write(self, line: bytes, origin: bytes, times: int = 1, digest: bytes = b"") -> None:
+        """Write `line` `times` times; `digest` (its `example_digest`) indexes it."""
+        self._index.add(digest, self.size, len(line))
         if times == 1:
             self._lines.append(line)
             self._origin_lines.append(origin)
@@ -240,6 +274,9 @@ class StagedWriter:
     def finish(self) -> StagedObject:
         self._flush()
         self.close()
-        staged = StagedObject(self._hash.hexdigest(), self.size, self.data_path, self.origins_path)
+        self._index.write_to(self.lines_path)
+        staged = StagedObject(
+            self._hash.hexdigest(), self.size, self.data_path, self.origins_path, self.lines_path
+        )
         self.staging.staged.append(staged)
         return staged

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, Protocol
 
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.example_cache import ExampleCache, content_key
+from ftctl.datasets.line_index import PreviousLines
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
 from ftctl.datasets.worker_pipe import receive, send, widen
 
@@ -43,6 +44,7 @@ class Job:
     plan: RowPlan
     namespace: str
     cache: Path | None
+    previous: tuple[Path, ...] = ()  # split objects of the last build (`line_index`)
 
 
 class Answer(NamedTuple):
@@ -72,10 +74,12 @@ class _Workbench:
     def __init__(self) -> None:
         self._workers: dict[RowPlan, RowWorker] = {}
         self._caches: dict[Path, ExampleCache] = {}
+        self._previous: dict[tuple[Path, ...], PreviousLines] = {}
 
     def work(self, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> Answer:
         """Each row's result: from the cache where an earlier build computed it (its canonical
-        line made again: not kept there), else computed."""
+        line, not kept there, copied from the last build's output or made again), else
+        computed."""
         worker = self._workers.get(job.plan)
         if worker is None:
             worker = self._workers[job.plan] = RowWorker(job.plan)
@@ -95,8 +99,7 @@ class _Workbench:
                     with contextlib.suppress(Exception):  # an old or damaged value: a miss
                         found[i] = RowResult(*pickle.loads(value))
         computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
-        hits = [r for r, f in zip(rows, found, strict=True) if f is not None]
-        lines = iter(worker.lines(hits))
+        lines = iter(self._lines(job, worker, rows, found))
         results: list[RowResult] = []
         fresh: list[tuple[bytes, bytes]] = []
         for key, cached in zip(keys, found, strict=True):
@@ -107,13 +110,46 @@ class _Workbench:
             results.append(result)
             kept = tuple(result._replace(line=b""))
             fresh.append((key, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)))
-        return Answer(results, fresh, len(hits))
+        return Answer(results, fresh, len(results) - len(fresh))
+
+    def _lines(
+        self,
+        job: Job,
+        worker: RowWorker,
+        rows: Sequence[bytes | dict[str, Any]],
+        found: Sequence[RowResult | None],
+    ) -> list[bytes]:
+        """The canonical lines of the cached rows (those `found`), in order: copied from the
+        last build's objects where they are there, else made again; b"" for a row without
+        one (not an example, or left out by a transform)."""
+        cached = [(i, result) for i, result in enumerate(found) if result is not None]
+        lines = [b""] * len(cached)
+        wanted = [n for n, (_i, result) in enumerate(cached) if result.digest]
+        copied: list[bytes | None] = [None] * len(wanted)
+        if job.previous and wanted:
+            previous = self._previous.get(job.previous)
+            if previous is None:
+                previous = self._previous[job.previous] = PreviousLines(job.previous)
+            copied = previous.lines([cached[n][1].digest for n in wanted])
+        missing: list[int] = []
+        for n, line in zip(wanted, copied, strict=True):
+            if line is None:
+                missing.append(n)
+            else:
+                lines[n] = line
+        made = worker.lines([rows[cached[n][0]] for n in missing])
+        for n, line in zip(missing, made, strict=True):
+            lines[n] = line
+        return lines
 
     def close(self) -> None:
         for store in self._caches.values():
             store.close()
         self._caches.clear()
         self._workers.clear()
+        for previous in self._previous.values():
+            previous.close()
+        self._previous.clear()
 
 
 class LocalPool:

@@ -394,8 +394,9 @@ class RowWorker:
             owners.append((position, kind))
 
         for position, example in enumerate(todo):
-            text = example_text(example) if near is not None else ""
             prompt = prompt_text(example) if plan.leakage else ""
+            known = prompt if plan.leakage else None
+            text = example_text(example, known) if near is not None else ""
             if prompt:
                 values[position][1] = text_digest(prompt)
             paired = (

@@ -384,7 +384,9 @@ class StreamBuild:
         store: ExampleCache | None,
         staging: Staging,
         namespaces: Sequence[str],
+        previous: Sequence[Path] = (),
     ) -> None:
+        """`previous`: the split objects of the project's last build (lines to copy)."""
         self.splits = splits
         self.derived = derived
         self.pool = pool
@@ -392,7 +394,10 @@ class StreamBuild:
         self.staging = staging
         # Workers look rows up only in a cache that holds something (a first build has none).
         cache = store.path if store is not None and store.path and store.path.exists() else None
-        self.jobs = [Job(s.plan, ns, cache) for s, ns in zip(splits, namespaces, strict=True)]
+        earlier = tuple(previous) if cache is not None else ()
+        self.jobs = [
+            Job(s.plan, ns, cache, earlier) for s, ns in zip(splits, namespaces, strict=True)
+        ]
         self.table = RowTable()
         self.table.plans = [s.plan for s in splits]
         self.columns: dict[SplitName, SplitColumns] = {}
@@ -717,7 +722,7 @@ class StreamBuild:
     def _append(self, columns: SplitColumns, row: int, result: RowResult, copies: int) -> None:
         position = len(columns)
         assert columns.writer is not None
-        columns.writer.write(result.line, self.table.origin_line(row), copies)
+        columns.writer.write(result.line, self.table.origin_line(row), copies, result.digest)
         columns.row.append(row)
         columns.copies.append(copies)
         columns.total.append(result.total)

@@ -1,0 +1,122 @@
+"""Where each canonical line of a built split is: what lets a rebuild copy unchanged lines.
+
+A row whose result comes from the example cache still needs its canonical line, and making
+it again (parse, transforms, `json.dumps` with sorted keys) is most of what such a row
+costs. The previous build wrote that very line to one of its split objects: each object
+gets a sidecar (`objects/<sha256>.lines`) with the 16-byte digest (`example_digest`), the
+offset and the length of each distinct line, sorted by digest. A worker finds a cached
+row's digest there, reads the line with one `pread`, and checks it against the digest;
+a line not found, or one that does not verify (a damaged or missing object), is made again
+as before. Lines are read, not memory-mapped, so that the worker does not hold the object's
+pages.
+
+File format: b"FTLX1\\n", the count (8 bytes, little-endian), then the digests, the
+offsets (int64) and the lengths (int32), each as one array in digest order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from array import array
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ftctl.datasets.checks import example_digest
+
+MAGIC = b"FTLX1\n"
+DIGEST_BYTES = 16
+
+
+class LineIndexWriter:
+    """Collects (digest, offset, length) as a split's lines are written; `write_to` saves
+    them sorted."""
+
+    def __init__(self) -> None:
+        self._digests = bytearray()
+        self._offsets = array("q")
+        self._lengths = array("i")
+
+    def add(self, digest: bytes, offset: int, length: int) -> None:
+        if len(digest) != DIGEST_BYTES:
+            return  # not an example's digest: nothing to find it by
+        self._digests += digest
+        self._offsets.append(offset)
+        self._lengths.append(length)
+
+    def write_to(self, path: Path) -> None:
+        digests = np.frombuffer(self._digests, dtype=f"S{DIGEST_BYTES}")
+        order = np.argsort(digests, kind="stable")
+        with open(path, "wb") as out:
+            out.write(MAGIC)
+            out.write(len(order).to_bytes(8, "little"))
+            out.write(digests[order].tobytes())
+            out.write(np.frombuffer(self._offsets, dtype="<i8")[order].tobytes())
+            out.write(np.frombuffer(self._lengths, dtype="<i4")[order].tobytes())
+
+
+class _Index:
+    def __init__(self, data: Path, index: Path) -> None:
+        raw = index.read_bytes()
+        if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 8:
+            raise ValueError(f"{index}: not a line index")
+        count = int.from_bytes(raw[len(MAGIC) : len(MAGIC) + 8], "little")
+        at = len(MAGIC) + 8
+        sizes = (count * DIGEST_BYTES, count * 8, count * 4)
+        if len(raw) != at + sum(sizes):
+            raise ValueError(f"{index}: truncated")
+        self.digests: npt.NDArray[np.bytes_] = np.frombuffer(
+            raw, dtype=f"S{DIGEST_BYTES}", count=count, offset=at
+        )
+        self.offsets = np.frombuffer(raw, dtype="<i8", count=count, offset=at + sizes[0])
+        self.lengths = np.frombuffer(raw, dtype="<i4", count=count, offset=at + sum(sizes[:2]))
+        self.fd = os.open(data, os.O_RDONLY)
+
+
+class PreviousLines:
+    """The lines of earlier split objects, found by digest (see the module's doc)."""
+
+    def __init__(self, objects: Sequence[Path]) -> None:
+        self._indexes: list[_Index] = []
+        for data in objects:
+            # An object or index gone or damaged: its lines are made again instead.
+            with contextlib.suppress(OSError, ValueError):
+                self._indexes.append(_Index(data, index_path(data)))
+        self.found = 0
+
+    def lines(self, digests: Sequence[bytes]) -> list[bytes | None]:
+        """Each digest's line, where an earlier object holds one that verifies."""
+        out: list[bytes | None] = [None] * len(digests)
+        if not self._indexes or not digests:
+            return out
+        wanted = np.array(digests, dtype=f"S{DIGEST_BYTES}")
+        for index in self._indexes:
+            if index.digests.size == 0:
+                continue
+            at = np.searchsorted(index.digests, wanted)
+            at[at == index.digests.size] = 0
+            hit = index.digests[at] == wanted
+            for i in np.flatnonzero(hit).tolist():
+                if out[i] is not None:
+                    continue
+                j = int(at[i])
+                with contextlib.suppress(OSError):
+                    line = os.pread(index.fd, int(index.lengths[j]), int(index.offsets[j]))
+                    if example_digest(line) == digests[i]:
+                        out[i] = line
+                        self.found += 1
+        return out
+
+    def close(self) -> None:
+        for index in self._indexes:
+            with contextlib.suppress(OSError):
+                os.close(index.fd)
+        self._indexes.clear()
+
+
+def index_path(data: Path) -> Path:
+    """The line index beside a split object (`<sha256>.jsonl` -> `<sha256>.lines`)."""
+    return data.with_suffix(".lines")
