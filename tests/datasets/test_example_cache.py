@@ -191,6 +191,34 @@ def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: P
     assert all(r.line for a in expected for r in a.results if r.error is None)
 
 
+def test_a_worker_that_stops_costs_time_not_the_build(root: Path) -> None:
+    from ftctl.datasets import build as build_module
+    from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
+
+    project, workspace = h.load(root)
+    info, _ = build_module._model_info(project, workspace)
+    plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
+    job = Job(plan, "test", None)
+    batches = [("a", rows[:30]), ("b", rows[30:60]), ("c", rows[60:])]
+    local, processes = LocalPool(), ProcessPool(2)
+    try:
+        processes.submit("a", job, batches[0][1])
+        processes._processes[1].kill()  # as the kernel's OOM killer would
+        processes._processes[1].wait()
+        for tag, part in batches[1:]:  # "b" goes to the stopped worker
+            processes.submit(tag, job, part)
+        for tag, part in batches:
+            local.submit(tag, job, part)
+        expected = [local.collect() for _ in batches]
+        assert [processes.collect() for _ in batches] == expected
+        assert processes.lost == "killed by signal 9"
+    finally:
+        local.close()
+        processes.close()
+
+
 def _count_lines_made(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Rows whose canonical line a build makes again (not copied from its last build)."""
     from ftctl.datasets.row_work import RowWorker

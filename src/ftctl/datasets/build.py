@@ -171,6 +171,14 @@ def build_project(
             )
             streamed = passed.run()
             pool.close()
+            if pool.lost is not None:
+                events(
+                    Event(
+                        "warning",
+                        f"{project.name}: a data build worker process failed ({pool.lost}); "
+                        "the rest of the rows were worked on in this process",
+                    )
+                )
             if streamed.read_problems:
                 raise DataError(
                     f"project '{project.name}': cannot read its data",

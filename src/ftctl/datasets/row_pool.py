@@ -54,6 +54,8 @@ class Answer(NamedTuple):
 
 
 class RowPool(Protocol):
+    lost: str | None  # why worker processes were given up (the rest done in process)
+
     @property
     def full(self) -> bool: ...
     @property
@@ -158,6 +160,7 @@ class LocalPool:
     def __init__(self) -> None:
         self.bench = _Workbench()
         self._done: deque[tuple[Any, Answer]] = deque()
+        self.lost: str | None = None
 
     @property
     def full(self) -> bool:
@@ -181,7 +184,14 @@ class LocalPool:
 
 
 class ProcessPool:
-    """`RowPool` on worker processes."""
+    """`RowPool` on worker processes.
+
+    A worker that stops (killed for memory, say) or fails does not fail the build: the pool
+    stops its workers and does the batches still owed, and all later ones, in this process
+    (`lost` says why; the build reports it). Slower, never different: a row's result is a
+    function of its bytes and plan alone. An error in the row work itself is then raised
+    here, with its own traceback.
+    """
 
     def __init__(self, workers: int) -> None:
         import ftctl
@@ -203,41 +213,77 @@ class ProcessPool:
         for process in self._processes:
             widen(process)
         self._free = deque(range(workers))
-        self._busy: deque[tuple[int, Any]] = deque()
+        # Batches in order: (worker or None once done here, tag, job, rows).
+        self._busy: deque[tuple[int | None, Any, Job, list[bytes | dict[str, Any]]]] = deque()
+        self._local: _Workbench | None = None
+        self.lost: str | None = None  # why the workers were given up, if they were
 
     @property
     def full(self) -> bool:
-        return not self._free
+        return self._local is None and not self._free
 
     @property
     def ready(self) -> bool:
-        return False
+        return self._local is not None and bool(self._busy)
 
     def submit(self, tag: Any, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> None:
+        batch = list(rows)
+        if self._local is not None:
+            self._busy.append((None, tag, job, batch))
+            return
         worker = self._free.popleft()
         stdin = self._processes[worker].stdin
         assert stdin is not None
-        send(stdin, (job, list(rows)))
-        self._busy.append((worker, tag))
+        try:
+            send(stdin, (job, batch))
+        except OSError as error:  # the worker is gone (a broken pipe)
+            self._give_up(worker, str(error))
+            self._busy.append((None, tag, job, batch))
+            return
+        self._busy.append((worker, tag, job, batch))
 
     def pending(self) -> bool:
         return bool(self._busy)
 
     def collect(self) -> tuple[Any, Answer]:
-        worker, tag = self._busy.popleft()
-        stdout = self._processes[worker].stdout
-        assert stdout is not None
-        answer = receive(stdout, "data build worker")
-        self._free.append(worker)
-        if isinstance(answer, BaseException):
-            raise answer
-        results, fresh, reused = answer
-        return tag, Answer([RowResult(*values) for values in results], fresh, reused)
+        worker, tag, job, rows = self._busy.popleft()
+        if worker is not None and self._local is None:
+            stdout = self._processes[worker].stdout
+            assert stdout is not None
+            try:
+                answer = receive(stdout, "data build worker")
+            except (EOFError, OSError) as error:
+                answer = error
+            if not isinstance(answer, BaseException):
+                self._free.append(worker)
+                results, fresh, reused = answer
+                return tag, Answer([RowResult(*values) for values in results], fresh, reused)
+            self._give_up(worker, str(answer))
+        assert self._local is not None
+        return tag, self._local.work(job, rows)
+
+    def _give_up(self, worker: int, error: str) -> None:
+        """Stop the workers; what is owed and what comes is done in this process."""
+        if self._local is not None:
+            return
+        try:
+            code: int | None = self._processes[worker].wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            code = None  # still running: it answered with an error
+        if code is None:
+            self.lost = error
+        elif code < 0:
+            self.lost = f"killed by signal {-code}"
+        else:
+            self.lost = f"exit code {code}"
+        self.close()
+        self._local = _Workbench()
 
     def close(self) -> None:
         for process in self._processes:
             if process.stdin is not None:
-                process.stdin.close()
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
         for process in self._processes:
             try:
                 process.wait(timeout=5)
@@ -246,6 +292,8 @@ class ProcessPool:
                 process.wait()
             if process.stdout is not None:
                 process.stdout.close()
+        if self._local is not None:
+            self._local.close()
 
 
 def main() -> None:
@@ -262,7 +310,7 @@ def main() -> None:
                 results, fresh, reused = bench.work(job, rows)
                 # Plain tuples: a NamedTuple pickles by class name, slower and larger.
                 answer: Any = ([tuple(r) for r in results], fresh, reused)
-            except Exception as error:  # raised again in the build
+            except Exception as error:  # the build does the batch itself (`ProcessPool`)
                 answer = RuntimeError(f"data build worker failed: {error!r}")
             send(stdout, answer)
     finally:
