@@ -73,7 +73,7 @@ class _Index:
         )
         self.offsets = np.frombuffer(raw, dtype="<i8", count=count, offset=at + sizes[0])
         self.lengths = np.frombuffer(raw, dtype="<i4", count=count, offset=at + sum(sizes[:2]))
-        self.fd = os.open(data, os.O_RDONLY)
+        self.fd = os.open(data, os.O_RDONLY | getattr(os, "O_BINARY", 0))
 
 
 class PreviousLines:
@@ -104,7 +104,7 @@ class PreviousLines:
                     continue
                 j = int(at[i])
                 with contextlib.suppress(OSError):
-                    line = os.pread(index.fd, int(index.lengths[j]), int(index.offsets[j]))
+                    line = _pread(index.fd, int(index.lengths[j]), int(index.offsets[j]))
                     if example_digest(line) == digests[i]:
                         out[i] = line
                         self.found += 1
@@ -115,6 +115,14 @@ class PreviousLines:
             with contextlib.suppress(OSError):
                 os.close(index.fd)
         self._indexes.clear()
+
+
+def _pread(fd: int, length: int, offset: int) -> bytes:
+    """`os.pread`, where there is one (not on Windows: a seek and a read there)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, length, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, length)
 
 
 def index_path(data: Path) -> Path:
