@@ -277,7 +277,12 @@ def test_a_damaged_earlier_output_is_made_again_not_copied(
 
 def test_a_line_index_finds_lines_by_digest_and_checks_them(tmp_path: Path) -> None:
     from ftctl.datasets.checks import example_digest
-    from ftctl.datasets.line_index import LineIndexWriter, PreviousLines, index_path
+    from ftctl.datasets.line_index import (
+        LineIndexWriter,
+        PreviousLines,
+        index_path,
+        line_digests,
+    )
 
     lines = [b'{"a":%d}\n' % i for i in range(300)]
     data = tmp_path / "object.jsonl"
@@ -291,9 +296,12 @@ def test_a_line_index_finds_lines_by_digest_and_checks_them(tmp_path: Path) -> N
     previous = PreviousLines([data, tmp_path / "gone.jsonl"])
     wanted = [example_digest(lines[i]) for i in (299, 0, 7)] + [example_digest(b"other\n")]
     assert previous.lines(wanted) == [lines[299], lines[0], lines[7], None]
+    assert line_digests(data) is not None and len(line_digests(data)) == 300  # type: ignore[arg-type]
     data.write_bytes(b"".join(lines).replace(b'"a"', b'"b"'))  # the object changed since
     assert previous.lines(wanted) == [None, None, None, None]
     previous.close()
+    data.write_bytes(b"".join(lines) + b'{"a":"one more"}\n')  # a line the index lacks
+    assert line_digests(data) is None  # not trusted for a plan's added/removed counts
 
 
 def _same(a: Any, b: Any) -> bool:

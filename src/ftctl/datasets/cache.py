@@ -233,7 +233,7 @@ class StagedWriter:
 
     def write(self, line: bytes, origin: bytes, times: int = 1, digest: bytes = b"") -> None:
         """Write `line` `times` times; `digest` (its `example_digest`) indexes it."""
-        self._index.add(digest, self.size, len(line))
+        self._index.add(digest, self.size, len(line), times)
         if times == 1:
             self._lines.append(line)
             self._origin_lines.append(origin)

@@ -10,8 +10,12 @@ a line not found, or one that does not verify (a damaged or missing object), is 
 as before. Lines are read, not memory-mapped, so that the worker does not hold the object's
 pages.
 
-File format: b"FTLX1\\n", the count (8 bytes, little-endian), then the digests, the
-offsets (int64) and the lengths (int32), each as one array in digest order.
+The digests also give `plan` the lines added and removed between two objects without
+reading them (`line_digests`).
+
+File format: b"FTLX1\\n", the count of entries and the bytes of the object they cover
+(8 bytes each, little-endian; covering all of it means every line is indexed), then the
+digests, the offsets (int64) and the lengths (int32), each as one array in digest order.
 """
 
 from __future__ import annotations
@@ -39,13 +43,16 @@ class LineIndexWriter:
         self._digests = bytearray()
         self._offsets = array("q")
         self._lengths = array("i")
+        self._covered = 0
 
-    def add(self, digest: bytes, offset: int, length: int) -> None:
+    def add(self, digest: bytes, offset: int, length: int, times: int = 1) -> None:
+        """A line at `offset`, written `times` times in a row."""
         if len(digest) != DIGEST_BYTES:
             return  # not an example's digest: nothing to find it by
         self._digests += digest
         self._offsets.append(offset)
         self._lengths.append(length)
+        self._covered += length * times
 
     def write_to(self, path: Path) -> None:
         digests = np.frombuffer(self._digests, dtype=f"S{DIGEST_BYTES}")
@@ -53,6 +60,7 @@ class LineIndexWriter:
         with open(path, "wb") as out:
             out.write(MAGIC)
             out.write(len(order).to_bytes(8, "little"))
+            out.write(self._covered.to_bytes(8, "little"))
             out.write(digests[order].tobytes())
             out.write(np.frombuffer(self._offsets, dtype="<i8")[order].tobytes())
             out.write(np.frombuffer(self._lengths, dtype="<i4")[order].tobytes())
@@ -61,10 +69,11 @@ class LineIndexWriter:
 class _Index:
     def __init__(self, data: Path, index: Path) -> None:
         raw = index.read_bytes()
-        if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 8:
+        at = len(MAGIC) + 16
+        if not raw.startswith(MAGIC) or len(raw) < at:
             raise ValueError(f"{index}: not a line index")
         count = int.from_bytes(raw[len(MAGIC) : len(MAGIC) + 8], "little")
-        at = len(MAGIC) + 8
+        self.covered = int.from_bytes(raw[len(MAGIC) + 8 : at], "little")
         sizes = (count * DIGEST_BYTES, count * 8, count * 4)
         if len(raw) != at + sum(sizes):
             raise ValueError(f"{index}: truncated")
@@ -74,6 +83,10 @@ class _Index:
         self.offsets = np.frombuffer(raw, dtype="<i8", count=count, offset=at + sizes[0])
         self.lengths = np.frombuffer(raw, dtype="<i4", count=count, offset=at + sum(sizes[:2]))
         self.fd = os.open(data, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
 
 
 class PreviousLines:
@@ -112,9 +125,25 @@ class PreviousLines:
 
     def close(self) -> None:
         for index in self._indexes:
-            with contextlib.suppress(OSError):
-                os.close(index.fd)
+            index.close()
         self._indexes.clear()
+
+
+def line_digests(data: Path) -> npt.NDArray[np.bytes_] | None:
+    """The digests of every line of a split object, from its index (sorted, a repeated line
+    once per run of writes); None when there is no index that covers the whole object.
+    Equal digests, equal lines (BLAKE2b-128); whether the object itself is intact is the
+    caller's to check (`DatasetCache.has_object`)."""
+    try:
+        index = _Index(data, index_path(data))
+    except (OSError, ValueError):
+        return None
+    try:
+        if index.covered != os.fstat(index.fd).st_size:
+            return None
+        return index.digests
+    finally:
+        index.close()
 
 
 def _pread(fd: int, length: int, offset: int) -> bytes:

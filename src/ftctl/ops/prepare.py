@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from ftctl import __version__
 from ftctl.apply.identity import who
 from ftctl.config.loader import LoadedWorkspace, load_workspace
 from ftctl.datasets.build import build_project
 from ftctl.datasets.cache import DatasetCache, cache_root
+from ftctl.datasets.line_index import line_digests
 from ftctl.errors import CredentialsError
 from ftctl.events import Event, EventSink, ignore
 from ftctl.plan.builder import PlanContext, build_plan
@@ -124,12 +127,24 @@ def with_content_diffs(
                 continue
             if not cache.has_object(recorded.sha256):
                 continue
-            old = _line_hashes(cache.object_path(recorded.sha256))
-            new = _line_hashes(built.path)
-            diff = ContentDiff(recorded.sha256, added=len(new - old), removed=len(old - new))
+            added, removed = lines_added_removed(cache.object_path(recorded.sha256), built.path)
+            diff = ContentDiff(recorded.sha256, added=added, removed=removed)
             splits[split] = dataclasses.replace(built, content_diff=diff)
         out[name] = dataclasses.replace(project, splits=splits)
     return out
+
+
+def lines_added_removed(old_path: Path, new_path: Path) -> tuple[int, int]:
+    """How many distinct lines `new_path` has that `old_path` has not, and the reverse: from
+    the objects' line indexes where both have one (no reading of the data), else by
+    hashing every line."""
+    old_digests, new_digests = line_digests(old_path), line_digests(new_path)
+    if old_digests is not None and new_digests is not None:
+        added = np.setdiff1d(new_digests, old_digests).size
+        removed = np.setdiff1d(old_digests, new_digests).size
+        return int(added), int(removed)
+    old, new = _line_hashes(old_path), _line_hashes(new_path)
+    return len(new - old), len(old - new)
 
 
 def _line_hashes(path: Path) -> set[bytes]:
