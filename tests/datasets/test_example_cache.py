@@ -150,6 +150,23 @@ def test_a_damaged_cache_is_a_miss_never_a_wrong_result(root: Path, tmp_path: Pa
     assert _reused(messages)[0] == 0
 
 
+def test_a_cache_of_the_older_layout_is_replaced(root: Path, tmp_path: Path) -> None:
+    database = root / ".ftctl" / "cache" / "datasets" / "examples.sqlite"
+    database.parent.mkdir(parents=True)
+    with sqlite3.connect(database) as db:  # keyed by key, as before: built again, once
+        db.execute("CREATE TABLE rows (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT INTO rows VALUES (x'00', x'01')")
+    first, messages = _outcome(root)
+    assert first == _cold(root, tmp_path)
+    assert _reused(messages)[0] == 0
+    _touch(root)
+    again, messages = _outcome(root)
+    assert again == first and _reused(messages) == (len(_rows()), len(_rows()))
+    with sqlite3.connect(database) as db:
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'rows'").fetchone()
+    assert "WITHOUT ROWID" not in sql.upper()
+
+
 def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     cache = ExampleCache(tmp_path / "file-not-dir" / "examples.sqlite")
     (tmp_path / "file-not-dir").write_text("", encoding="utf-8")

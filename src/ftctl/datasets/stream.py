@@ -704,6 +704,9 @@ class StreamBuild:
         weight = weights[batch.source]
         counts = self.weighted[split.name]
         counts[0] += len(survivors)
+        # Per output split, in order: (row, result, copies).
+        chosen: dict[SplitName, tuple[list[int], list[RowResult], list[int]]] = {}
+        fraction = self.derived.split.fraction if self.derived is not None else None
         for j in survivors:
             result = results[j]
             copies = _copies(weight, result.weight_u)
@@ -711,50 +714,66 @@ class StreamBuild:
                 continue
             counts[1] += copies
             target: SplitName = split.name
-            if (
-                split.name == "train"
-                and self.derived is not None
-                and result.split_u < self.derived.split.fraction
-            ):
+            if split.name == "train" and fraction is not None and result.split_u < fraction:
                 target = "validation"
-            self._append(self.columns[target], rows[j], result, copies)
+            found = chosen.get(target)
+            if found is None:
+                found = chosen[target] = ([], [], [])
+            found[0].append(rows[j])
+            found[1].append(result)
+            found[2].append(copies)
+        for target, (kept_rows, kept, copies_of) in chosen.items():
+            self._append(self.columns[target], kept_rows, kept, copies_of)
 
-    def _append(self, columns: SplitColumns, row: int, result: RowResult, copies: int) -> None:
-        position = len(columns)
-        assert columns.writer is not None
-        columns.writer.write(result.line, self.table.origin_line(row), copies, result.digest)
-        columns.row.append(row)
-        columns.copies.append(copies)
-        columns.total.append(result.total)
-        columns.trained.append(result.trained)
-        columns.refusal.append(1 if result.refusal else 0)
-        system = self._system_ids.get(result.system)
-        if system is None:
-            system = self._system_ids[result.system] = len(self.system_prompts)
-            self.system_prompts.append(result.system)
-        columns.system.append(system)
-        columns.digests.append(result.digest)
+    def _append(
+        self, columns: SplitColumns, rows: list[int], results: list[RowResult], copies: list[int]
+    ) -> None:
+        """Add rows to a split: its file and its columns (a batch's at a time: per column,
+        one call over the batch instead of one per row)."""
+        start = len(columns)
+        writer = columns.writer
+        assert writer is not None
+        origin_line = self.table.origin_line
+        for row, result, times in zip(rows, results, copies, strict=True):
+            writer.write(result.line, origin_line(row), times, result.digest)
+        columns.row.extend(rows)
+        columns.copies.extend(copies)
+        columns.total.extend([r.total for r in results])
+        columns.trained.extend([r.trained for r in results])
+        columns.refusal.extend([1 if r.refusal else 0 for r in results])
+        ids = self._system_ids
+        system: list[int] = []
+        for result in results:
+            found = ids.get(result.system)
+            if found is None:
+                found = ids[result.system] = len(self.system_prompts)
+                self.system_prompts.append(result.system)
+            system.append(found)
+        columns.system.extend(system)
+        columns.digests.data += b"".join([r.digest for r in results])
         if columns.prompt_bands is not None:
-            columns.prompts.append(result.prompt or _NO_PROMPT)
-            columns.prompt_present.append(1 if result.prompt else 0)
-            _append_bands(columns.prompt_bands, columns.prompt_signed, result.prompt_bands)
+            columns.prompts.data += b"".join([r.prompt or _NO_PROMPT for r in results])
+            columns.prompt_present.extend([1 if r.prompt else 0 for r in results])
+            for result in results:
+                _append_bands(columns.prompt_bands, columns.prompt_signed, result.prompt_bands)
         if columns.text_bands is not None:
-            _append_bands(columns.text_bands, columns.text_signed, result.text_bands)
-        if result.empty is not None:
-            columns.empty.append((position, result.empty))
-        if result.cut_off is not None:
-            columns.cut_off.append((position, result.cut_off))
-        if result.secrets:
-            columns.secrets.append((position, result.secrets))
-        if result.issues:
-            origin = self.table.origin(row)
-            problems = self.format_problems.setdefault(columns.name, RowErrors())
-            for path, message in result.issues:
-                problems.add(
-                    Diagnostic(file=origin.file, line=origin.line, field=path, message=message)
-                )
-        if result.diversity:
-            columns.diversity.append(result.diversity)
+            for result in results:
+                _append_bands(columns.text_bands, columns.text_signed, result.text_bands)
+        columns.diversity.data += b"".join([r.diversity for r in results])
+        for position, (row, result) in enumerate(zip(rows, results, strict=True), start):
+            if result.empty is not None:
+                columns.empty.append((position, result.empty))
+            if result.cut_off is not None:
+                columns.cut_off.append((position, result.cut_off))
+            if result.secrets:
+                columns.secrets.append((position, result.secrets))
+            if result.issues:
+                origin = self.table.origin(row)
+                problems = self.format_problems.setdefault(columns.name, RowErrors())
+                for path, message in result.issues:
+                    problems.add(
+                        Diagnostic(file=origin.file, line=origin.line, field=path, message=message)
+                    )
 
 
 def _append_bands(store: _Bytes, signed: array[int], value: bytes | None) -> None:
