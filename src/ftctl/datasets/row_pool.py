@@ -213,7 +213,7 @@ class ProcessPool:
         for process in self._processes:
             widen(process)
         self._free = deque(range(workers))
-        # Batches in order: (worker or None once done here, tag, job, rows).
+        # Batches in order: (worker, or None: to be done in this process; tag, job, rows).
         self._busy: deque[tuple[int | None, Any, Job, list[bytes | dict[str, Any]]]] = deque()
         self._local: _Workbench | None = None
         self.lost: str | None = None  # why the workers were given up, if they were
