@@ -10,8 +10,10 @@ process it started; `ftctl.datasets.worker_pipe`). A request is `(job, rows)`, t
 `Answer`. A worker
 looks its rows up in the example cache first (a read connection of its own) and works only
 on the others; it keeps a `RowWorker` per plan it has seen, so its encoding and refusal
-matcher are loaded once. At most one batch is in flight per worker, so neither side
-blocks writing while the other does; batches come back in the order they were sent.
+matcher are loaded once. Up to `DEPTH` batches are in flight per worker, so that it starts
+the next as soon as it has answered one; requests are written by a thread per worker, so
+the build's main thread only ever reads (a request and an answer each larger than the pipe
+can then never wait on each other). Batches come back in the order they were sent.
 
 `LocalPool` does the same work in this process (small builds: no worker start-up).
 """
@@ -21,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -193,6 +197,8 @@ class ProcessPool:
     here, with its own traceback.
     """
 
+    DEPTH = 2  # batches in flight per worker
+
     def __init__(self, workers: int) -> None:
         import ftctl
 
@@ -212,15 +218,30 @@ class ProcessPool:
         ]
         for process in self._processes:
             widen(process)
-        self._free = deque(range(workers))
+        self._outboxes: list[queue.SimpleQueue[tuple[Job, list[Any]] | None]] = [
+            queue.SimpleQueue() for _ in range(workers)
+        ]
+        self._senders = [
+            threading.Thread(
+                target=_send_all,
+                args=(process, outbox),
+                name=f"ftctl-row-worker-{n}",
+                daemon=True,
+            )
+            for n, (process, outbox) in enumerate(zip(self._processes, self._outboxes, strict=True))
+        ]
+        for sender in self._senders:
+            sender.start()
+        self._in_flight = [0] * workers
         # Batches in order: (worker, or None: to be done in this process; tag, job, rows).
         self._busy: deque[tuple[int | None, Any, Job, list[bytes | dict[str, Any]]]] = deque()
         self._local: _Workbench | None = None
+        self._closed = False
         self.lost: str | None = None  # why the workers were given up, if they were
 
     @property
     def full(self) -> bool:
-        return self._local is None and not self._free
+        return self._local is None and min(self._in_flight) >= self.DEPTH
 
     @property
     def ready(self) -> bool:
@@ -231,15 +252,9 @@ class ProcessPool:
         if self._local is not None:
             self._busy.append((None, tag, job, batch))
             return
-        worker = self._free.popleft()
-        stdin = self._processes[worker].stdin
-        assert stdin is not None
-        try:
-            send(stdin, (job, batch))
-        except OSError as error:  # the worker is gone (a broken pipe)
-            self._give_up(worker, str(error))
-            self._busy.append((None, tag, job, batch))
-            return
+        worker = min(range(len(self._in_flight)), key=self._in_flight.__getitem__)
+        self._in_flight[worker] += 1
+        self._outboxes[worker].put((job, batch))
         self._busy.append((worker, tag, job, batch))
 
     def pending(self) -> bool:
@@ -255,7 +270,7 @@ class ProcessPool:
             except (EOFError, OSError) as error:
                 answer = error
             if not isinstance(answer, BaseException):
-                self._free.append(worker)
+                self._in_flight[worker] -= 1
                 results, fresh, reused = answer
                 return tag, Answer([RowResult(*values) for values in results], fresh, reused)
             self._give_up(worker, str(answer))
@@ -276,24 +291,53 @@ class ProcessPool:
             self.lost = f"killed by signal {-code}"
         else:
             self.lost = f"exit code {code}"
+        # The others may be writing answers nobody will read: stopped, not waited for.
+        for process in self._processes:
+            with contextlib.suppress(OSError):
+                process.kill()
         self.close()
         self._local = _Workbench()
 
     def close(self) -> None:
-        for process in self._processes:
-            if process.stdin is not None:
-                with contextlib.suppress(OSError):
-                    process.stdin.close()
-        for process in self._processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
+        if not self._closed:
+            self._closed = True
+            if any(worker is not None for worker, *_ in self._busy):
+                # Left with answers owed (an error in the build): the workers may be
+                # blocked writing them, so they are stopped rather than waited for.
+                for process in self._processes:
+                    with contextlib.suppress(OSError):
+                        process.kill()
+            for outbox in self._outboxes:
+                outbox.put(None)  # the sender closes the worker's stdin: it exits
+            for sender in self._senders:
+                sender.join(timeout=5)
+            for process in self._processes:
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                if process.stdout is not None:
+                    process.stdout.close()
         if self._local is not None:
             self._local.close()
+
+
+def _send_all(
+    process: subprocess.Popen[bytes], outbox: queue.SimpleQueue[tuple[Job, list[Any]] | None]
+) -> None:
+    """A worker's requests, written as they come; None closes its stdin. A write that fails
+    (the worker is gone) ends the thread: the build finds out reading its answer."""
+    stdin = process.stdin
+    assert stdin is not None
+    try:
+        while (request := outbox.get()) is not None:
+            send(stdin, request)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            stdin.close()
 
 
 def main() -> None:
