@@ -208,6 +208,39 @@ def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: P
     assert all(r.line for a in expected for r in a.results if r.error is None)
 
 
+def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> None:
+    """Requests and answers of ~1.5 MB each (a pipe holds 1 MB), two in flight per worker:
+    nothing waits on anything forever, and the answers come back in the order sent."""
+    from ftctl.datasets import build as build_module
+    from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
+
+    project, workspace = h.load(root)
+    info, _ = build_module._model_info(project, workspace)
+    plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
+    job = Job(plan, "test", None)
+    filler = " ".join(f"word{i}" for i in range(400))
+    batches = [
+        [
+            json.dumps(h.chat(f"Question {b}-{i}: {filler}?", f"Answer {i}. {filler}.")).encode()
+            for i in range(250)
+        ]
+        for b in range(7)
+    ]
+    assert all(sum(map(len, batch)) > 1.4e6 for batch in batches)
+    local, processes = LocalPool(), ProcessPool(2)
+    try:
+        for n, batch in enumerate(batches):
+            processes.submit(n, job, batch)
+            local.submit(n, job, batch)
+        answers = [processes.collect() for _ in batches]
+        assert answers == [local.collect() for _ in batches]
+        assert [tag for tag, _answer in answers] == list(range(len(batches)))
+        assert processes.lost is None
+    finally:
+        local.close()
+        processes.close()
+
+
 def test_a_worker_that_stops_costs_time_not_the_build(root: Path) -> None:
     from ftctl.datasets import build as build_module
     from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
