@@ -9,7 +9,7 @@ import git
 import pytest
 
 from ftctl.datasets.build import BuiltProject, build_project
-from ftctl.errors import DataError, Diagnostic
+from ftctl.errors import ConfigError, DataError, Diagnostic
 
 from . import build_helpers as h
 
@@ -184,7 +184,7 @@ GIT_SOURCE = """
 train:
   sources:
     - git:
-        rev: {rev}
+        rev: "{rev}"
         path: data/train.jsonl
 """
 
@@ -234,9 +234,22 @@ def test_an_unknown_revision_names_the_rev_line(tmp_path: Path) -> None:
     with pytest.raises(DataError) as caught:
         build_project(project, workspace)
     [diagnostic] = caught.value.diagnostics
-    assert (diagnostic.file, diagnostic.line) == (h.PROJECT_FILE, h.line_of(text, "rev: v9.9"))
+    assert (diagnostic.file, diagnostic.line) == (h.PROJECT_FILE, h.line_of(text, 'rev: "v9.9"'))
     assert diagnostic.field == "spec.data.train.sources[0].git.rev"
     assert "unknown git revision 'v9.9'" in diagnostic.message
+
+
+def test_a_commit_hash_of_digits_read_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
+    text = h.project_yaml(GIT_SOURCE.format(rev="4500704823").replace('"4500704823"', "4500704823"))
+    h.write_workspace(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        h.load(tmp_path)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.field) == (
+        h.line_of(text, "rev: 4500704823"),
+        "spec.data.train.sources[0].git.rev",
+    )
+    assert 'quote it, e.g. rev: "4500704823"' in diagnostic.message
 
 
 def test_a_path_missing_at_the_revision_names_the_path_line(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -215,6 +216,18 @@ class GitRef(Spec):
         ..., min_length=1, description="A commit, tag or branch of the workspace repo."
     )
     path: str = Field(..., min_length=1, description="Path of a JSONL file inside the repo.")
+
+    @field_validator("rev", mode="before")
+    @classmethod
+    def _rev_is_text(cls, value: Any) -> Any:
+        # About 1 in 100 short commit hashes is all digits, which YAML reads as a number
+        # (and one with a leading 0 as another number): say how to write it.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(
+                f"YAML read this revision as the number {value}; quote it, "
+                f'e.g. rev: "{value}" (a commit hash of digits only must be quoted)'
+            )
+        return value
 
 
 class SourceBase(Spec):
