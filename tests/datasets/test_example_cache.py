@@ -208,6 +208,17 @@ def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: P
     assert all(r.line for a in expected for r in a.results if r.error is None)
 
 
+def test_without_a_python_to_start_workers_the_build_runs_in_process(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftctl.datasets import build as build_module
+
+    expected = _cold(root, tmp_path)
+    monkeypatch.setattr(build_module, "POOL_MIN_BYTES", 0)  # workers even for this data
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
+    assert _outcome(root)[0] == expected
+
+
 def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> None:
     """Requests and answers of ~1.5 MB each (a pipe holds 1 MB), two in flight per worker:
     nothing waits on anything forever, and the answers come back in the order sent."""

@@ -412,7 +412,12 @@ def _pool(project: LoadedProject, workspace: LoadedWorkspace) -> RowPool:
                 for path in resolve_path_source(source, context, index):
                     with contextlib.suppress(OSError):
                         size += path.stat().st_size
-    return ProcessPool(workers) if size >= POOL_MIN_BYTES else LocalPool()
+    if size < POOL_MIN_BYTES:
+        return LocalPool()
+    try:
+        return ProcessPool(workers)
+    except OSError:  # no Python to start (an embedded interpreter?): this process, then
+        return LocalPool()
 
 
 @dataclass
