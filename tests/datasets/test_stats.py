@@ -351,7 +351,7 @@ def test_a_failed_worker_process_costs_only_time(
     monkeypatch.setattr(stats_procs, "SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(stats_module, "CHUNK_BYTES", 700)
     # A worker whose Python cannot start: its chunks are analysed in this process.
-    monkeypatch.setattr(stats_procs, "_worker_env", lambda: {"PYTHONHOME": str(tmp_path)})
+    monkeypatch.setattr(stats_procs, "worker_env", lambda: {"PYTHONHOME": str(tmp_path)})
     assert compute_stats(path, MINI, workers=2).to_dict() == one
 
 

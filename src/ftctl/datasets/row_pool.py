@@ -37,7 +37,7 @@ from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.example_cache import ExampleCache, content_key
 from ftctl.datasets.line_index import PreviousLines
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
-from ftctl.datasets.worker_pipe import receive, send, widen
+from ftctl.datasets.worker_pipe import receive, send, widen, worker_env
 
 
 @dataclass(frozen=True)
@@ -200,13 +200,7 @@ class ProcessPool:
     DEPTH = 2  # batches in flight per worker
 
     def __init__(self, workers: int) -> None:
-        import ftctl
-
-        env = dict(os.environ)
-        package_root = str(Path(ftctl.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, env.get("PYTHONPATH", "")) if p
-        )
+        env = worker_env()
         self._processes = [
             subprocess.Popen(
                 [sys.executable, "-m", "ftctl.datasets.row_pool"],

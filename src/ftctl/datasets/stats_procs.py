@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from ftctl.datasets.jobs import Job, JobQueue
-from ftctl.datasets.worker_pipe import receive, send
+from ftctl.datasets.worker_pipe import receive, send, worker_env
 from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
 
@@ -201,22 +201,12 @@ class _Worker:
             self._thread.join(timeout=5)
 
 
-def _worker_env() -> dict[str, str]:
-    import ftctl
-
-    env = dict(os.environ)
-    # The workers import the same ftctl as this process, wherever it was found.
-    package_root = str(Path(ftctl.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    return env
-
-
 # Workers started ahead by `prestart`, by (file, encoding): taken by `compute_split`.
 _prestarted: dict[tuple[str, str], list[_Worker]] = {}
 
 
 def _spawn(path: Path, encoding: str, processes: int) -> list[_Worker]:
-    env = _worker_env()
+    env = worker_env()
     # One seed for all workers: `hash` of a string is then the same in each of them.
     env["PYTHONHASHSEED"] = str(1 + secrets.randbelow(2**32 - 1))
     argv = [sys.executable, "-m", "ftctl.datasets.stats_procs", str(path), encoding]

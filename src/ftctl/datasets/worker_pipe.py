@@ -1,13 +1,16 @@
 """Messages between a process and the worker processes it started (`data build`'s
 `row_pool`, `data stats`' `stats_procs`): each a pickle after 8 bytes of its length, on the
 subprocess's stdin and stdout. The pickles are the parent's own, from a process it started.
+Also the environment both kinds of worker start in (`worker_env`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import subprocess
+from pathlib import Path
 from typing import IO, Any
 
 HEADER = 8
@@ -44,3 +47,14 @@ def widen(process: subprocess.Popen[bytes]) -> None:
             import fcntl
 
             fcntl.fcntl(stream.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process: this one's, with the ftctl this process runs
+    first on the path, so that the workers import the same ftctl wherever it was found."""
+    import ftctl
+
+    env = dict(os.environ)
+    package_root = str(Path(ftctl.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    return env
