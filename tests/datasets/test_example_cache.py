@@ -16,6 +16,7 @@ import pytest
 from ftctl.datasets import similarity
 from ftctl.datasets.build import build_project
 from ftctl.datasets.example_cache import ExampleCache
+from ftctl.datasets.row_work import RowPlan
 from ftctl.events import Event
 
 from . import build_helpers as h
@@ -74,6 +75,23 @@ def _touch(root: Path, text: str = "# again\n") -> None:
     project.write_text(project.read_text(encoding="utf-8") + text, encoding="utf-8")
 
 
+def _edit_line_ten(root: Path) -> None:
+    """Line 11 of the train file becomes another example altogether."""
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[10] = json.dumps(h.chat("A new question entirely?", "And a new answer.")) + "\n"
+    train.write_text("".join(lines), encoding="utf-8")
+
+
+def _train_plan(root: Path) -> RowPlan:
+    """The plan of the train split's rows, as the build makes it."""
+    from ftctl.datasets import build as build_module
+
+    project, workspace = h.load(root)
+    info, _ = build_module._model_info(project, workspace)
+    return build_module._split_inputs(project, workspace, info, "chat")[0].plan
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     workspace = tmp_path / "ws"
@@ -92,10 +110,7 @@ def test_a_rebuild_reuses_every_unchanged_example(root: Path, tmp_path: Path) ->
 
 def test_an_edited_line_is_all_that_is_computed_again(root: Path, tmp_path: Path) -> None:
     _outcome(root)
-    train = root / "projects" / "demo" / "data" / "train.jsonl"
-    lines = train.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[10] = json.dumps(h.chat("A new question entirely?", "And a new answer.")) + "\n"
-    train.write_text("".join(lines), encoding="utf-8")
+    _edit_line_ten(root)
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
     found, looked_up = _reused(messages)
@@ -176,12 +191,9 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
 
 
 def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: Path) -> None:
-    from ftctl.datasets import build as build_module
     from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
 
-    project, workspace = h.load(root)
-    info, _ = build_module._model_info(project, workspace)
-    plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
+    plan = _train_plan(root)
     train = root / "projects" / "demo" / "data" / "train.jsonl"
     rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
     rows += [b"not json", b"[1, 2]"]
@@ -222,12 +234,9 @@ def test_without_a_python_to_start_workers_the_build_runs_in_process(
 def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> None:
     """Requests and answers of ~1.5 MB each (a pipe holds 1 MB), two in flight per worker:
     nothing waits on anything forever, and the answers come back in the order sent."""
-    from ftctl.datasets import build as build_module
     from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
 
-    project, workspace = h.load(root)
-    info, _ = build_module._model_info(project, workspace)
-    plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
+    plan = _train_plan(root)
     job = Job(plan, "test", None)
     filler = " ".join(f"word{i}" for i in range(400))
     batches = [
@@ -253,12 +262,9 @@ def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> No
 
 
 def test_a_worker_that_stops_costs_time_not_the_build(root: Path) -> None:
-    from ftctl.datasets import build as build_module
     from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
 
-    project, workspace = h.load(root)
-    info, _ = build_module._model_info(project, workspace)
-    plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
+    plan = _train_plan(root)
     train = root / "projects" / "demo" / "data" / "train.jsonl"
     rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
     job = Job(plan, "test", None)
@@ -306,10 +312,7 @@ def test_a_rebuild_copies_unchanged_lines_from_the_last_build(
     _outcome(root)
     assert all(path.with_suffix(".lines").is_file() for path in _objects(root))
     made = _count_lines_made(monkeypatch)
-    train = root / "projects" / "demo" / "data" / "train.jsonl"
-    lines = train.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[10] = json.dumps(h.chat("A new question entirely?", "And a new answer.")) + "\n"
-    train.write_text("".join(lines), encoding="utf-8")
+    _edit_line_ten(root)
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
     found, _ = _reused(messages)

@@ -341,15 +341,27 @@ def test_worker_processes_give_the_same_report(
     assert any("distinct system prompts" in w for w in one["warnings"])
 
 
-def test_a_failed_worker_process_costs_only_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _mixed_report_then_shared_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """The mixed rows' file and its report from one process; from then on even a file that
+    small is shared out among worker processes (in chunks of `chunk_bytes`, when given)."""
     from ftctl.datasets import stats_procs
 
     path = write_lines(tmp_path / "mixed.jsonl", _mixed_rows())
     one = compute_stats(path, MINI, workers=1).to_dict()
     monkeypatch.setattr(stats_procs, "SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(stats_module, "CHUNK_BYTES", 700)
+    if chunk_bytes is not None:
+        monkeypatch.setattr(stats_module, "CHUNK_BYTES", chunk_bytes)
+    return path, one
+
+
+def test_a_failed_worker_process_costs_only_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftctl.datasets import stats_procs
+
+    path, one = _mixed_report_then_shared_out(tmp_path, monkeypatch, chunk_bytes=700)
     # A worker whose Python cannot start: its chunks are analysed in this process.
     monkeypatch.setattr(stats_procs, "worker_env", lambda: {"PYTHONHOME": str(tmp_path)})
     assert compute_stats(path, MINI, workers=2).to_dict() == one
@@ -360,10 +372,7 @@ def test_workers_started_ahead_are_the_ones_used(
 ) -> None:
     from ftctl.datasets import stats_procs
 
-    path = write_lines(tmp_path / "mixed.jsonl", _mixed_rows())
-    one = compute_stats(path, MINI, workers=1).to_dict()
-    monkeypatch.setattr(stats_procs, "SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(stats_module, "CHUNK_BYTES", 700)
+    path, one = _mixed_report_then_shared_out(tmp_path, monkeypatch, chunk_bytes=700)
     stats_procs.prestart(path, MINI.encoding, processes=2)
     started = list(stats_procs._prestarted[(str(path), MINI.encoding)])
     assert compute_stats(path, MINI, workers=2).to_dict() == one
@@ -376,9 +385,7 @@ def test_workers_started_ahead_for_another_count_are_replaced(
 ) -> None:
     from ftctl.datasets import stats_procs
 
-    path = write_lines(tmp_path / "mixed.jsonl", _mixed_rows())
-    one = compute_stats(path, MINI, workers=1).to_dict()
-    monkeypatch.setattr(stats_procs, "SPLIT_MIN_BYTES", 0)
+    path, one = _mixed_report_then_shared_out(tmp_path, monkeypatch)
     stats_procs.prestart(path, MINI.encoding, processes=3)
     ahead = list(stats_procs._prestarted[(str(path), MINI.encoding)])
     assert compute_stats(path, MINI, workers=2).to_dict() == one
