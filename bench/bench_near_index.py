@@ -40,7 +40,7 @@ from ftctl.datasets.similarity import Match
 
 # The dict-based index the compact one replaced lives with the tests, as their reference.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "datasets"))
-from reference_near import NearIndex, dedupe_signed, sign_texts
+from reference_near import NearIndex, band_index_in_chunks, dedupe_signed, sign_texts
 
 
 def make_texts(n: int, seed: int = 1) -> list[str]:
@@ -74,33 +74,6 @@ def near_index_dedupe(
     keep_all: bool,
 ) -> tuple[list[Match | None], object]:
     return dedupe_signed(texts, signatures, threshold, num_perm, keep_all=keep_all)
-
-
-def band_index_dedupe(
-    texts: list[str],
-    signatures: list[bytes | None],
-    threshold: float,
-    num_perm: int,
-    chunk: int,
-    spill: TextSpill,
-    keep_all: bool,
-) -> tuple[list[Match | None], object]:
-    index = BandIndex(threshold, num_perm, spill.__getitem__)
-    result: list[Match | None] = []
-    for start in range(0, len(texts), chunk):
-        end = min(len(texts), start + chunk)
-        spill.add_many(texts[start:end])
-        hashes, signed = band_hashes(signatures[start:end], num_perm, threshold)
-        result.extend(
-            index.query_insert_in_order(
-                np.arange(start, end, dtype=np.int64),
-                hashes,
-                signed,
-                lambda j, s=start: texts[s + j],  # type: ignore[misc]
-                keep_all,
-            )
-        )
-    return result, index
 
 
 def measure(
@@ -147,8 +120,8 @@ def main() -> None:
 
         def ours() -> tuple[list[Match | None], object]:
             spill = TextSpill(spill_dir)
-            result, index = band_index_dedupe(
-                texts, signatures, threshold, num_perm, args.chunk, spill, args.keep_all
+            result, index = band_index_in_chunks(
+                texts, signatures, threshold, num_perm, args.chunk, spill, keep_all=args.keep_all
             )
             return result, (index, spill)
 

@@ -1,12 +1,46 @@
 """The near-duplicate search ftctl used before its compact index: dicts of band bytes and
 texts held in memory. Kept here as the reference the compact index (`near_index`) must
-agree with, decision for decision."""
+agree with, decision for decision; `band_index_in_chunks` drives the compact index the
+way a build does, for the tests and the benchmark that compare the two."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
+from ftctl.datasets.near_index import BandIndex, TextSpill, band_hashes
 from ftctl.datasets.similarity import Match, compute_signature, jaccard, lsh_params, shingles
+
+
+def band_index_in_chunks(
+    texts: Sequence[str],
+    signatures: Sequence[bytes | None],
+    threshold: float,
+    num_perm: int,
+    chunk: int,
+    spill: TextSpill,
+    *,
+    keep_all: bool,
+) -> tuple[list[Match | None], BandIndex]:
+    """Each text's match, the texts fed `chunk` at a time to a `BandIndex` whose texts are
+    in `spill` (as a build feeds its batches), and the index it filled."""
+    index = BandIndex(threshold, num_perm, spill.__getitem__)
+    result: list[Match | None] = []
+    for start in range(0, len(texts), chunk):
+        end = min(len(texts), start + chunk)
+        spill.add_many(texts[start:end])
+        hashes, signed = band_hashes(signatures[start:end], num_perm, threshold)
+        result.extend(
+            index.query_insert_in_order(
+                np.arange(start, end, dtype=np.int64),
+                hashes,
+                signed,
+                lambda j, s=start: texts[s + j],  # type: ignore[misc]
+                keep_all,
+            )
+        )
+    return result, index
 
 
 def sign_texts(texts: Sequence[str], num_perm: int) -> tuple[list[bytes], list[bytes | None]]:

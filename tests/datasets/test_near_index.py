@@ -18,7 +18,12 @@ import pytest
 from ftctl.datasets.near_index import BandIndex, TextSpill, band_hashes
 from ftctl.datasets.similarity import Match, lsh_params
 
-from .reference_near import build_index, near_duplicates_in_order, sign_texts
+from .reference_near import (
+    band_index_in_chunks,
+    build_index,
+    near_duplicates_in_order,
+    sign_texts,
+)
 
 SETTINGS = [(0.9, 128), (0.7, 128), (0.9, 64), (0.7, 64)]
 
@@ -65,10 +70,6 @@ def corpus() -> list[str]:
     return _corpus(3)
 
 
-def _chunks(m: int, size: int) -> list[tuple[int, int]]:
-    return [(start, min(m, start + size)) for start in range(0, m, size)]
-
-
 @pytest.mark.parametrize(("threshold", "num_perm"), SETTINGS)
 @pytest.mark.parametrize("keep_all", [False, True])
 def test_a_stream_in_chunks_of_any_size_gets_near_duplicates_in_orders_answers(
@@ -80,20 +81,9 @@ def test_a_stream_in_chunks_of_any_size_gets_near_duplicates_in_orders_answers(
     _, signatures = sign_texts(corpus, num_perm)
     for size in (1, 7, 1000):
         with TextSpill(tmp_path) as spill:
-            index = BandIndex(threshold, num_perm, spill.__getitem__)
-            got: list[Match | None] = []
-            for start, end in _chunks(len(corpus), size):
-                spill.add_many(corpus[start:end])
-                hashes, signed = band_hashes(signatures[start:end], num_perm, threshold)
-                got.extend(
-                    index.query_insert_in_order(
-                        np.arange(start, end, dtype=np.int64),
-                        hashes,
-                        signed,
-                        lambda j, start=start: corpus[start + j],
-                        keep_all,
-                    )
-                )
+            got, index = band_index_in_chunks(
+                corpus, signatures, threshold, num_perm, size, spill, keep_all=keep_all
+            )
         assert got == expected, f"chunks of {size}"
         kept = sum(1 for i, m in enumerate(expected) if signatures[i] and (m is None or keep_all))
         assert len(index) == kept
