@@ -9,10 +9,11 @@ Layout under `<workspace>/.ftctl/cache/datasets/`:
     builds/<key>.json               a project's build result, keyed by the hash of every
                                     input (source bytes, project.yaml, policy defaults,
                                     ftctl version, cache format)
+    builds/latest/<hash>.json       the objects of a project's last build
 
 Only builds that pass are written. Writes are atomic (temporary file + rename), so a
 crash or two concurrent builds leave either the old file or the new one, never a torn one.
-A split is streamed to `objects/.staged.*.tmp` while it is hashed (`Staging`), then renamed
+A split is streamed to `objects/.staged.*.tmp` while it is hashed (`StagedWriter`), then renamed
 to its hash: its bytes are never held whole in memory.
 Objects are verified against their hash before reuse: a damaged cache means a rebuild,
 never wrong bytes.
@@ -65,13 +66,6 @@ class DatasetCache:
     def origins_path(self, sha256: str) -> Path:
         return self.root / "objects" / f"{sha256}.origins.jsonl"
 
-    def put_object(self, sha256: str, data: bytes, origins: bytes) -> Path:
-        path = self.object_path(sha256)
-        if not self.has_object(sha256):
-            atomic_write(path, data)
-        atomic_write(self.origins_path(sha256), origins)
-        return path
-
     def has_object(self, sha256: str) -> bool:
         path = self.object_path(sha256)
         if not path.is_file():
@@ -123,18 +117,7 @@ class StagedObject:
     size: int
     data: Path  # temporary files, renamed into objects/ by `Staging.commit`
     origins: Path
-    lines: Path | None = None  # its line index (`ftctl.datasets.line_index`)
-
-
-def _write_hashed(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "wb", buffering=1 << 20) as out:
-        for chunk in chunks:
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    lines: Path  # its line index (`ftctl.datasets.line_index`)
 
 
 class Staging:
@@ -175,15 +158,6 @@ class Staging:
         self._temporary.append(path)
         return path
 
-    def stage(self, lines: Iterable[bytes], origins: Iterable[bytes]) -> StagedObject:
-        data = self._temporary_file(".jsonl.tmp")
-        sha, size = _write_hashed(data, lines)
-        origins_path = self._temporary_file(".origins.tmp")
-        _write_hashed(origins_path, origins)
-        staged = StagedObject(sha, size, data, origins_path)
-        self.staged.append(staged)
-        return staged
-
     def writer(self) -> StagedWriter:
         """A split written line by line (`StagedWriter.finish` stages it)."""
         return StagedWriter(
@@ -199,8 +173,7 @@ class Staging:
             if not self.cache.has_object(staged.sha256):
                 os.replace(staged.data, self.cache.object_path(staged.sha256))
             os.replace(staged.origins, self.cache.origins_path(staged.sha256))
-            if staged.lines is not None:
-                os.replace(staged.lines, index_path(self.cache.object_path(staged.sha256)))
+            os.replace(staged.lines, index_path(self.cache.object_path(staged.sha256)))
 
 
 class StagedWriter:

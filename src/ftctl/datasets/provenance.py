@@ -8,7 +8,6 @@ are what gets uploaded); the origins are kept next to it in the cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -21,6 +20,3 @@ class Origin:
 
     def __str__(self) -> str:
         return self.file if self.line is None else f"{self.file}:{self.line}"
-
-    def to_json(self) -> list[Any]:
-        return [self.file, self.line]
