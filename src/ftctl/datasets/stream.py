@@ -136,7 +136,7 @@ class RowTable:
 
 
 class _Bytes:
-    """Fixed-width byte strings appended one at a time, read as one numpy array."""
+    """Fixed-width byte strings appended one or a batch at a time, read as one numpy array."""
 
     def __init__(self, width: int) -> None:
         self.width = width
@@ -144,6 +144,9 @@ class _Bytes:
 
     def append(self, value: bytes) -> None:
         self.data += value
+
+    def extend(self, values: list[bytes]) -> None:
+        self.data += b"".join(values)
 
     def array(self, dtype: str) -> npt.NDArray[Any]:
         values = np.frombuffer(self.data, dtype=dtype)  # shared, not copied: read after the pass
@@ -750,16 +753,16 @@ class StreamBuild:
                 self.system_prompts.append(result.system)
             system.append(found)
         columns.system.extend(system)
-        columns.digests.data += b"".join([r.digest for r in results])
+        columns.digests.extend([r.digest for r in results])
         if columns.prompt_bands is not None:
-            columns.prompts.data += b"".join([r.prompt or _NO_PROMPT for r in results])
+            columns.prompts.extend([r.prompt or _NO_PROMPT for r in results])
             columns.prompt_present.extend([1 if r.prompt else 0 for r in results])
             for result in results:
                 _append_bands(columns.prompt_bands, columns.prompt_signed, result.prompt_bands)
         if columns.text_bands is not None:
             for result in results:
                 _append_bands(columns.text_bands, columns.text_signed, result.text_bands)
-        columns.diversity.data += b"".join([r.diversity for r in results])
+        columns.diversity.extend([r.diversity for r in results])
         for position, (row, result) in enumerate(zip(rows, results, strict=True), start):
             if result.empty is not None:
                 columns.empty.append((position, result.empty))
