@@ -40,7 +40,11 @@ def _checksum(key: bytes, value: bytes) -> bytes:
 
 
 class ExampleCache:
-    """Results per example content; `get_many`/`put_many` in batches."""
+    """Results per example content; `get_many`/`put_many` in batches.
+
+    One object either reads (a worker's lookups) or writes (the build's results): the
+    tables are made by the first `put_many`, on the writer's connection.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -51,16 +55,8 @@ class ExampleCache:
         self._writing = False  # a transaction is open
         self._created = False  # this object created the file
         self._committed = False
-        self._shaped = False  # the tables are made (by this object, to write)
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
-        if self._db is not None and create and not self._shaped:
-            try:  # opened to read first, now to write
-                _create_tables(self._db)
-                self._shaped = True
-            except sqlite3.Error:
-                self._broken = True
-                return None
         if self._db is not None or self._broken:
             return self._db
         assert self.path is not None
@@ -74,7 +70,6 @@ class ExampleCache:
             db.execute("PRAGMA synchronous=NORMAL")
             if create:  # only the build's writer shapes the file; readers just read it
                 _create_tables(db)
-                self._shaped = True
         except (OSError, sqlite3.Error):
             self._broken = True
             return None
