@@ -194,10 +194,11 @@ class RowWorker:
 
     def run(self, rows: Sequence[bytes | dict[str, Any]]) -> list[RowResult]:
         """The results of `rows` (raw JSONL lines, or inline rows already parsed)."""
-        # What was computed for an example object (its canonical line, its signatures), so
-        # that a step and the end do not compute it twice; the object is held with it, so
-        # that its id is not reused. Transforms make new objects, never change one.
-        self._lines: dict[int, tuple[dict[str, Any], bytes]] = {}
+        # What was computed for an example object (its canonical line and digest, its
+        # signatures), so that a step and the end do not compute it twice; the object is
+        # held with it, so that its id is not reused. Transforms make new objects, never
+        # change one.
+        self._lines: dict[int, tuple[dict[str, Any], bytes, bytes]] = {}
         self._signed: dict[
             int, tuple[dict[str, Any], tuple[bytes | None, bytes, bytes | None]]
         ] = {}
@@ -270,7 +271,7 @@ class RowWorker:
             for i in live:
                 example = examples[i]
                 assert example is not None
-                steps[i].append(example_digest(self._line(example)))
+                steps[i].append(self._line(example)[1])
         elif kind == "near":
             final_near = self.plan.near == (step.threshold, step.num_perm)
             if final_near:
@@ -318,7 +319,7 @@ class RowWorker:
         out: dict[int, RowResult] = {}
         for i, example, count in zip(final, chosen, counts, strict=True):
             assert example is not None
-            line = self._line(example)
+            line, digest = self._line(example)
             found = self.checks.examine(example)
             text_bands: bytes | None = None
             prompt = b""
@@ -331,7 +332,7 @@ class RowWorker:
                 stop=len(plan.steps),
                 stop_why="",
                 line=line,
-                digest=example_digest(line),
+                digest=digest,
                 weight_u=unit_hash(WEIGHT_SALT, line),
                 split_u=0.0 if plan.split_seed is None else split_hash(plan.split_seed, line),
                 total=count.total,
@@ -353,13 +354,15 @@ class RowWorker:
             )
         return out
 
-    def _line(self, example: dict[str, Any]) -> bytes:
+    def _line(self, example: dict[str, Any]) -> tuple[bytes, bytes]:
+        """The example's canonical line and its `example_digest`."""
         found = self._lines.get(id(example))
         if found is not None and found[0] is example:
-            return found[1]
+            return found[1], found[2]
         line = canonical_line(example)
-        self._lines[id(example)] = (example, line)
-        return line
+        digest = example_digest(line)
+        self._lines[id(example)] = (example, line, digest)
+        return line, digest
 
     def _sign(self, example: dict[str, Any]) -> tuple[bytes | None, bytes, bytes | None]:
         found = self._signed.get(id(example))
