@@ -18,6 +18,7 @@ bytes and the `RowPlan` alone, which is what makes results cacheable by content
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -33,7 +34,9 @@ from ftctl.datasets.jsonl import LineError, parse_line
 from ftctl.datasets.near_index import band_hashes
 from ftctl.datasets.similarity import (
     compute_signature,
+    content_text,
     example_text,
+    messages_of,
     prompt_text,
     sign_pairs,
     user_prompt_text,
@@ -47,6 +50,7 @@ LEAKAGE_THRESHOLD = 0.9  # prompts compared for leakage (`ftctl.datasets.splits`
 LEAKAGE_NUM_PERM = 128
 # Format issues that the `emptyAnswers` policy check reports instead (at its level).
 _ANSWER_CATEGORIES = frozenset({"missing_content", "example_missing_assistant_message"})
+_MESSAGE_PATH = re.compile(r"^\$\.messages\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -486,8 +490,6 @@ def _stopped(steps: tuple[Any, ...], stop: int, why: str) -> RowResult:
 
 
 def _system_prompt_of(example: dict[str, Any]) -> str | None:
-    from ftctl.datasets.similarity import content_text, messages_of
-
     for message in messages_of(example):
         if message.get("role") == "system":
             return content_text(message.get("content"))
@@ -495,13 +497,11 @@ def _system_prompt_of(example: dict[str, Any]) -> str | None:
 
 
 def _is_answer_issue(example: dict[str, Any], category: str, path: str) -> bool:
-    import re
-
     if category not in _ANSWER_CATEGORIES:
         return False
     if category == "example_missing_assistant_message":
         return True
-    match = re.match(r"^\$\.messages\[(\d+)\]", path)
+    match = _MESSAGE_PATH.match(path)
     messages = example.get("messages")
     if match is None or not isinstance(messages, list):
         return False
