@@ -66,16 +66,6 @@ def make_texts(n: int, seed: int = 1) -> list[str]:
     return texts
 
 
-def near_index_dedupe(
-    texts: list[str],
-    signatures: list[bytes | None],
-    threshold: float,
-    num_perm: int,
-    keep_all: bool,
-) -> tuple[list[Match | None], object]:
-    return dedupe_signed(texts, signatures, threshold, num_perm, keep_all=keep_all)
-
-
 def measure(
     run: Callable[[], tuple[list[Match | None], object]],
 ) -> tuple[float, list[Match | None]]:
@@ -126,7 +116,7 @@ def main() -> None:
             return result, (index, spill)
 
         def theirs() -> tuple[list[Match | None], object]:
-            return near_index_dedupe(texts, signatures, threshold, num_perm, args.keep_all)
+            return dedupe_signed(texts, signatures, threshold, num_perm, keep_all=args.keep_all)
 
         # Alternating pairs (A B A B ...), medians: other work on the machine hits both.
         times_theirs: list[float] = []
