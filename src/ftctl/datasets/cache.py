@@ -27,7 +27,7 @@ import json
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,18 +204,28 @@ class StagedWriter:
         self.size = 0
         self.lines = 0
 
-    def write(self, line: bytes, origin: bytes, times: int = 1, digest: bytes = b"") -> None:
-        """Write `line` `times` times; `digest` (its `example_digest`) indexes it."""
-        self._index.add(digest, self.size, len(line), times)
-        if times == 1:
-            self._lines.append(line)
-            self._origin_lines.append(origin)
-        else:
-            self._lines.extend([line] * times)
-            self._origin_lines.extend([origin] * times)
-        self._pending += len(line) * times
-        self.size += len(line) * times
-        self.lines += times
+    def write_many(
+        self,
+        lines: Sequence[bytes],
+        origins: Sequence[bytes],
+        times: Sequence[int],
+        digests: Sequence[bytes],
+    ) -> None:
+        """Write each of `lines` `times` times, with its origin line of `origins`; the line
+        index finds it by its digest (`example_digest`) of `digests`. A batch of rows at a
+        time: one call per batch, not per row."""
+        lengths = [len(line) for line in lines]
+        self._index.add_many(digests, self.size, lengths, times)
+        if any(t != 1 for t in times):  # a weight's repeats: line and origin repeated
+            lines = [line for line, t in zip(lines, times, strict=True) for _ in range(t)]
+            origins = [o for o, t in zip(origins, times, strict=True) for _ in range(t)]
+            lengths = [len(line) for line in lines]
+        self._lines.extend(lines)
+        self._origin_lines.extend(origins)
+        written = sum(lengths)
+        self._pending += written
+        self.size += written
+        self.lines += len(lines)
         if self._pending >= self.BLOCK:
             self._flush()
 

@@ -21,6 +21,7 @@ digests, the offsets (int64) and the lengths (int32), each as one array in diges
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from array import array
 from collections.abc import Sequence
@@ -47,12 +48,30 @@ class LineIndexWriter:
 
     def add(self, digest: bytes, offset: int, length: int, times: int = 1) -> None:
         """A line at `offset`, written `times` times in a row."""
-        if len(digest) != DIGEST_BYTES:
-            return  # not an example's digest: nothing to find it by
-        self._digests += digest
-        self._offsets.append(offset)
-        self._lengths.append(length)
-        self._covered += length * times
+        self.add_many([digest], offset, [length], [times])
+
+    def add_many(
+        self, digests: Sequence[bytes], start: int, lengths: Sequence[int], times: Sequence[int]
+    ) -> None:
+        """Lines written one after another from `start`, each `times[i]` times in a row."""
+        sizes = lengths
+        if any(t != 1 for t in times):
+            sizes = [n * t for n, t in zip(lengths, times, strict=True)]
+        offsets = list(itertools.accumulate(sizes, initial=start))
+        if all(len(d) == DIGEST_BYTES for d in digests):
+            self._digests += b"".join(digests)
+            self._offsets.extend(offsets[:-1])
+            self._lengths.extend(lengths)
+            self._covered += offsets[-1] - start
+            return
+        pieces = zip(digests, offsets[:-1], lengths, sizes, strict=True)
+        for digest, offset, length, size in pieces:
+            if len(digest) != DIGEST_BYTES:
+                continue  # not an example's digest: nothing to find it by
+            self._digests += digest
+            self._offsets.append(offset)
+            self._lengths.append(length)
+            self._covered += size
 
     def write_to(self, path: Path) -> None:
         digests = np.frombuffer(self._digests, dtype=f"S{DIGEST_BYTES}")

@@ -51,6 +51,13 @@ class Job:
     previous: tuple[Path, ...] = ()  # split objects of the last build (`line_index`)
 
 
+_FIELDS = len(RowResult._fields)
+_LINE = RowResult._fields.index("line")
+_DIGEST = RowResult._fields.index("digest")
+# A batch's results as plain tuples, the values computed for the cache, the rows reused.
+_Values = tuple[list[tuple[Any, ...]], list[tuple[bytes, bytes]], int]
+
+
 class Answer(NamedTuple):
     results: list[RowResult]  # one per row, in order
     fresh: list[tuple[bytes, bytes]]  # (key, value) of the results computed, for the cache
@@ -86,6 +93,13 @@ class _Workbench:
         """Each row's result: from the cache where an earlier build computed it (its canonical
         line, not kept there, copied from the last build's output or made again), else
         computed."""
+        values, fresh, reused = self.work_values(job, rows)
+        return Answer([RowResult._make(v) for v in values], fresh, reused)
+
+    def work_values(self, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> _Values:
+        """`work`, with each result as a plain tuple of `RowResult`'s fields (what a worker
+        sends: a NamedTuple pickles by class name, slower and larger; and a cached result
+        is used as unpickled, not made into one)."""
         worker = self._workers.get(job.plan)
         if worker is None:
             worker = self._workers[job.plan] = RowWorker(job.plan)
@@ -93,7 +107,7 @@ class _Workbench:
             content_key(job.namespace, raw if isinstance(raw, bytes) else canonical_line(raw))
             for raw in rows
         ]
-        found: list[RowResult | None] = [None] * len(rows)
+        found: list[tuple[Any, ...] | None] = [None] * len(rows)
         if job.cache is not None:
             store = self._caches.get(job.cache)
             if store is None:
@@ -103,40 +117,42 @@ class _Workbench:
                 value = stored.get(key)
                 if value is not None:
                     with contextlib.suppress(Exception):  # an old or damaged value: a miss
-                        found[i] = RowResult(*pickle.loads(value))
+                        cached = pickle.loads(value)
+                        if type(cached) is tuple and len(cached) == _FIELDS:
+                            found[i] = cached
         computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
         lines = iter(self._lines(job, worker, rows, found))
-        results: list[RowResult] = []
+        results: list[tuple[Any, ...]] = []
         fresh: list[tuple[bytes, bytes]] = []
         for key, cached in zip(keys, found, strict=True):
             if cached is not None:
-                results.append(cached._replace(line=next(lines)))
+                results.append((*cached[:_LINE], next(lines), *cached[_LINE + 1 :]))
                 continue
-            result = next(computed)
+            result = tuple(next(computed))
             results.append(result)
-            kept = tuple(result._replace(line=b""))
+            kept = (*result[:_LINE], b"", *result[_LINE + 1 :])
             fresh.append((key, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)))
-        return Answer(results, fresh, len(results) - len(fresh))
+        return results, fresh, len(results) - len(fresh)
 
     def _lines(
         self,
         job: Job,
         worker: RowWorker,
         rows: Sequence[bytes | dict[str, Any]],
-        found: Sequence[RowResult | None],
+        found: Sequence[tuple[Any, ...] | None],
     ) -> list[bytes]:
         """The canonical lines of the cached rows (those `found`), in order: copied from the
         last build's objects where they are there, else made again; b"" for a row without
         one (not an example, or left out by a transform)."""
         cached = [(i, result) for i, result in enumerate(found) if result is not None]
         lines = [b""] * len(cached)
-        wanted = [n for n, (_i, result) in enumerate(cached) if result.digest]
+        wanted = [n for n, (_i, result) in enumerate(cached) if result[_DIGEST]]
         copied: list[bytes | None] = [None] * len(wanted)
         if job.previous and wanted:
             previous = self._previous.get(job.previous)
             if previous is None:
                 previous = self._previous[job.previous] = PreviousLines(job.previous)
-            copied = previous.lines([cached[n][1].digest for n in wanted])
+            copied = previous.lines([cached[n][1][_DIGEST] for n in wanted])
         missing: list[int] = []
         for n, line in zip(wanted, copied, strict=True):
             if line is None:
@@ -266,7 +282,7 @@ class ProcessPool:
             if not isinstance(answer, BaseException):
                 self._in_flight[worker] -= 1
                 results, fresh, reused = answer
-                return tag, Answer([RowResult(*values) for values in results], fresh, reused)
+                return tag, Answer([RowResult._make(v) for v in results], fresh, reused)
             self._give_up(worker, str(answer))
         assert self._local is not None
         return tag, self._local.work(job, rows)
@@ -345,9 +361,7 @@ def main() -> None:
             except EOFError:
                 return
             try:
-                results, fresh, reused = bench.work(job, rows)
-                # Plain tuples: a NamedTuple pickles by class name, slower and larger.
-                answer: Any = ([tuple(r) for r in results], fresh, reused)
+                answer: Any = bench.work_values(job, rows)
             except Exception as error:  # the build does the batch itself (`ProcessPool`)
                 answer = RuntimeError(f"data build worker failed: {error!r}")
             send(stdout, answer)

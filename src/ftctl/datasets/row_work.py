@@ -21,11 +21,10 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ftctl.config.models import MapFieldsArgs
 from ftctl.datasets.canonical import canonical_line, unit_hash
 from ftctl.datasets.checks import ExampleChecks, answer_problem, example_digest
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
@@ -43,6 +42,9 @@ from ftctl.datasets.similarity import (
 )
 from ftctl.datasets.splits import split_hash
 from ftctl.datasets.transforms import map_fields, set_system_prompt, truncate_example
+
+if TYPE_CHECKING:  # a plan with mapFields brings it in when unpickled
+    from ftctl.config.models import MapFieldsArgs
 
 # The weights' hash: salted apart from the split's, so that the two choices are independent.
 WEIGHT_SALT = "ftctl-weight"

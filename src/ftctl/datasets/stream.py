@@ -18,6 +18,7 @@ the example cache by the row's bytes and the plan (`ftctl.datasets.example_cache
 from __future__ import annotations
 
 import hashlib
+import itertools
 import pickle
 from array import array
 from collections import deque
@@ -63,6 +64,7 @@ from ftctl.errors import Diagnostic
 _NO_PROMPT = bytes(16)
 BATCH_ROWS = 512  # rows per request to a worker
 MAX_PENDING = 8  # batches read ahead of the one being decided
+GROUP_ROWS = 2048  # rows of ready batches decided together
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
 RESULT_VERSION = 1  # of `RowResult`'s meaning: part of the cached results' keys
 
@@ -90,21 +92,31 @@ class RowTable:
         self._payload.append(payload)
         return len(self.files) - 1
 
-    def add_row(self, file: int, line: int | None, offset: int, plan: int) -> int:
-        self._file.append(file)
-        self._line.append(-1 if line is None else line)
-        self._offset.append(offset)
-        self._plan.append(plan)
-        return len(self._file) - 1
+    def add_rows(
+        self, file: int, lines: Sequence[int | None], offsets: Sequence[int], plan: int
+    ) -> list[int]:
+        """Rows read from `file` (line numbers, None for none, and offsets): their indexes."""
+        first = len(self._file)
+        count = len(offsets)
+        self._file.extend([file] * count)
+        self._line.extend([-1 if line is None else line for line in lines])
+        self._offset.extend(offsets)
+        self._plan.extend([plan] * count)
+        return list(range(first, first + count))
 
     def origin(self, row: int) -> Origin:
         line = self._line[row]
         return Origin(self.files[self._file[row]], None if line < 0 else line)
 
-    def origin_line(self, row: int) -> bytes:
-        line = self._line[row]
-        shown = b"null" if line < 0 else str(line).encode()
-        return b"[" + self._origin_json[self._file[row]] + b"," + shown + b"]\n"
+    def origin_lines(self, rows: Sequence[int]) -> list[bytes]:
+        """The line of the origins file (`[file, line]`) of each of `rows`."""
+        files, file, line = self._origin_json, self._file, self._line
+        return [
+            b"[%s,%d]\n" % (files[file[r]], line[r])
+            if line[r] >= 0
+            else b"[%s,null]\n" % files[file[r]]
+            for r in rows
+        ]
 
     def raw(self, row: int) -> bytes | dict[str, Any]:
         payload = self._payload[self._file[row]]
@@ -141,9 +153,6 @@ class _Bytes:
     def __init__(self, width: int) -> None:
         self.width = width
         self.data = bytearray()
-
-    def append(self, value: bytes) -> None:
-        self.data += value
 
     def extend(self, values: list[bytes]) -> None:
         self.data += b"".join(values)
@@ -614,18 +623,13 @@ class StreamBuild:
         read: SourceRead,
         limit: _Limit,
     ) -> None:
-        batch_rows: list[int] = []
-        batch_raws: list[bytes | dict[str, Any]] = []
-        for line, offset, raw in rows:
-            if limit.done:
+        while not limit.done:  # a batch's results may reach the source's limit
+            batch = list(itertools.islice(rows, BATCH_ROWS))
+            if not batch:
                 return
-            batch_rows.append(self.table.add_row(file, line, offset, split.plan_index))
-            batch_raws.append(raw)
-            if len(batch_rows) >= BATCH_ROWS:
-                self._submit(split, index, batch_rows, batch_raws, read, limit)
-                batch_rows, batch_raws = [], []
-        if batch_rows:
-            self._submit(split, index, batch_rows, batch_raws, read, limit)
+            lines, offsets, raws = zip(*batch, strict=True)
+            added = self.table.add_rows(file, lines, offsets, split.plan_index)
+            self._submit(split, index, added, list(raws), read, limit)
 
     # ------------------------------------------------------------------ batches
 
@@ -647,25 +651,55 @@ class StreamBuild:
             if self._pending[0].results is None:
                 self._collect_one()
             else:
-                self._process(self._pending.popleft())
+                self._process_ready()
 
     def _collect_one(self) -> None:
-        batch, answer = self.pool.collect()
-        assert isinstance(batch, _Batch)
+        """The results of the oldest batch with the pool (decided later, with the batches
+        ready next to it: `_process_ready`)."""
+        batch = next(b for b in self._pending if b.results is None)
+        tag, answer = self.pool.collect()
+        assert tag is batch
         batch.results = answer.results
         if answer.fresh and self.store is not None:
             self.store.put_many("rows", answer.fresh)  # kept only if the build succeeds
         self.reused += answer.reused
         self.computed += len(answer.results) - answer.reused
-        while self._pending and self._pending[0].results is not None:
-            self._process(self._pending.popleft())
 
     def _drain(self) -> None:
         while self._pending:
             if self._pending[0].results is None:
                 self._collect_one()
             else:
-                self._process(self._pending.popleft())
+                self._process_ready()
+
+    def _process_ready(self) -> None:
+        """Decide the ready batches at the front of the queue, those of one source together
+        (up to `GROUP_ROWS` rows): the in-order steps (nearDedupe's index above all) cost
+        less per row over more rows at once."""
+        first = self._pending.popleft()
+        assert first.results is not None
+        group = [first]
+        size = len(first.rows)
+        while self._pending:
+            after = self._pending[0]
+            if (
+                after.results is None
+                or after.split is not first.split
+                or after.source != first.source
+                or size + len(after.rows) > GROUP_ROWS
+            ):
+                break
+            group.append(self._pending.popleft())
+            size += len(after.rows)
+        if len(group) == 1:
+            self._process(first)
+            return
+        merged = _Batch(first.split, first.source, [], first.last_of, [])
+        for batch in group:
+            assert batch.results is not None and merged.results is not None
+            merged.rows.extend(batch.rows)
+            merged.results.extend(batch.results)
+        self._process(merged)
 
     # ------------------------------------------------------------------ in order
 
@@ -736,9 +770,8 @@ class StreamBuild:
         start = len(columns)
         writer = columns.writer
         assert writer is not None
-        origin_line = self.table.origin_line
-        for row, result, times in zip(rows, results, copies, strict=True):
-            writer.write(result.line, origin_line(row), times, result.digest)
+        digests = [r.digest for r in results]
+        writer.write_many([r.line for r in results], self.table.origin_lines(rows), copies, digests)
         columns.row.extend(rows)
         columns.copies.extend(copies)
         columns.total.extend([r.total for r in results])
@@ -753,15 +786,15 @@ class StreamBuild:
                 self.system_prompts.append(result.system)
             system.append(found)
         columns.system.extend(system)
-        columns.digests.extend([r.digest for r in results])
+        columns.digests.extend(digests)
         if columns.prompt_bands is not None:
             columns.prompts.extend([r.prompt or _NO_PROMPT for r in results])
             columns.prompt_present.extend([1 if r.prompt else 0 for r in results])
-            for result in results:
-                _append_bands(columns.prompt_bands, columns.prompt_signed, result.prompt_bands)
+            _extend_bands(
+                columns.prompt_bands, columns.prompt_signed, [r.prompt_bands for r in results]
+            )
         if columns.text_bands is not None:
-            for result in results:
-                _append_bands(columns.text_bands, columns.text_signed, result.text_bands)
+            _extend_bands(columns.text_bands, columns.text_signed, [r.text_bands for r in results])
         columns.diversity.extend([r.diversity for r in results])
         for position, (row, result) in enumerate(zip(rows, results, strict=True), start):
             if result.empty is not None:
@@ -779,18 +812,19 @@ class StreamBuild:
                     )
 
 
-def _append_bands(store: _Bytes, signed: array[int], value: bytes | None) -> None:
-    if value is not None and store.width == 0:
-        store.width = len(value)
-    if value is None:
-        signed.append(0)
-        store.append(bytes(store.width) if store.width else b"")
-        return
-    if len(store.data) == 0 and len(signed) > 0:
+def _extend_bands(store: _Bytes, signed: array[int], values: list[bytes | None]) -> None:
+    """Append rows' band hashes (None: a text without words, stored as zeros)."""
+    if store.width == 0:
+        width = next((len(v) for v in values if v is not None), 0)
+        if width == 0:  # no row signed yet: the width is not known, nothing to store
+            signed.extend([0] * len(values))
+            return
+        store.width = width
         # Rows without words came before the first signed one: pad them now.
-        store.data += bytes(store.width * len(signed))
-    signed.append(1)
-    store.append(value)
+        store.data += bytes(width * len(signed))
+    blank = bytes(store.width)
+    store.data += b"".join(blank if v is None else v for v in values)
+    signed.extend([0 if v is None else 1 for v in values])
 
 
 def band_matrix(
@@ -829,13 +863,17 @@ def _file_chunks(
             raw_lines = handle.readlines(CHUNK_BYTES)
             if not raw_lines:
                 break
-            lines: list[tuple[int, int, bytes]] = []
-            for raw in raw_lines:
-                line_no += 1
-                stripped = raw.rstrip(b"\r\n")
-                if stripped.strip():
-                    lines.append((line_no, consumed, stripped))
-                consumed += len(raw)
+            # A chunk's lines at once (comprehensions, not a loop of statements per line).
+            offsets = list(itertools.accumulate(map(len, raw_lines), initial=consumed))
+            stripped = [raw.rstrip(b"\r\n") for raw in raw_lines]
+            numbers = range(line_no + 1, line_no + 1 + len(raw_lines))
+            lines = [
+                (number, offset, text)
+                for number, offset, text in zip(numbers, offsets, stripped, strict=False)
+                if text and not text.isspace()  # `text.strip()`, without the copy
+            ]
+            line_no += len(raw_lines)
+            consumed = offsets[-1]
             hashed = hashing.submit(_hash_chunk, digest, raw_lines)
             yield lines, consumed, hashed
     if hashed is not None:

@@ -27,15 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tiktoken
 
-from ftctl.config.models import (
-    MapFieldsArgs,
-    Transform,
-)
 from ftctl.datasets.provenance import Origin
+
+if TYPE_CHECKING:  # not at run time: row workers start without pydantic's models (~0.17 s)
+    from ftctl.config.models import MapFieldsArgs, Transform
 
 CountTokens = Callable[[dict[str, Any]], int]
 CountMany = Callable[[Sequence[dict[str, Any]]], list[int]]
