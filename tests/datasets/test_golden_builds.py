@@ -29,13 +29,16 @@ def test_a_rebuild_from_the_example_cache_gives_the_same_output(tmp_path: Path, 
     assert g.build_scenario_again(tmp_path) == expected
 
 
+@pytest.mark.parametrize("group_rows", [7, 2048], ids=["decided-per-batch", "batches-grouped"])
 @pytest.mark.parametrize("name", ["everything", "order_and_truncate", "fails"])
 def test_rows_worked_on_by_worker_processes_give_the_same_output(
-    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, name: str, group_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Large data goes to worker processes; these small workspaces are sent there too.
     monkeypatch.setattr(build, "POOL_MIN_BYTES", 0)
     monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(stream, "BATCH_ROWS", 7)  # many batches in flight, out of step
+    # Ready batches decided one at a time, or several together (nearDedupe over more rows).
+    monkeypatch.setattr(stream, "GROUP_ROWS", group_rows)
     expected = json.loads(g.GOLDEN.read_text(encoding="utf-8"))[name]
     assert g.build_scenario(tmp_path, name) == expected
