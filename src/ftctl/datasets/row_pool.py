@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, Protocol
 
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.example_cache import ExampleCache, content_key
+from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
 from ftctl.datasets.worker_pipe import receive, send, widen, worker_env
@@ -51,6 +52,8 @@ class Job:
     previous: tuple[Path, ...] = ()  # split objects of the last build (`line_index`)
 
 
+# A batch's rows: raw JSONL lines (or a block of them), or inline rows already parsed.
+Rows = Sequence[bytes | dict[str, Any]] | LineBlock
 _FIELDS = len(RowResult._fields)
 _LINE = RowResult._fields.index("line")
 _DIGEST = RowResult._fields.index("digest")
@@ -73,7 +76,7 @@ class RowPool(Protocol):
     def ready(self) -> bool:
         """A result can be collected without waiting."""
 
-    def submit(self, tag: Any, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> None:
+    def submit(self, tag: Any, job: Job, rows: Rows) -> None:
         """Queue `rows` (raw JSONL lines, or inline rows already parsed)."""
 
     def pending(self) -> bool: ...
@@ -89,17 +92,19 @@ class _Workbench:
         self._caches: dict[Path, ExampleCache] = {}
         self._previous: dict[tuple[Path, ...], PreviousLines] = {}
 
-    def work(self, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> Answer:
+    def work(self, job: Job, rows: Rows) -> Answer:
         """Each row's result: from the cache where an earlier build computed it (its canonical
         line, not kept there, copied from the last build's output or made again), else
         computed."""
         values, fresh, reused = self.work_values(job, rows)
         return Answer([RowResult._make(v) for v in values], fresh, reused)
 
-    def work_values(self, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> _Values:
+    def work_values(self, job: Job, rows: Rows) -> _Values:
         """`work`, with each result as a plain tuple of `RowResult`'s fields (what a worker
         sends: a NamedTuple pickles by class name, slower and larger; and a cached result
         is used as unpickled, not made into one)."""
+        if isinstance(rows, LineBlock):
+            rows = rows.lines()  # cut here, on this process's core
         worker = self._workers.get(job.plan)
         if worker is None:
             worker = self._workers[job.plan] = RowWorker(job.plan)
@@ -190,7 +195,7 @@ class LocalPool:
     def ready(self) -> bool:
         return bool(self._done)
 
-    def submit(self, tag: Any, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> None:
+    def submit(self, tag: Any, job: Job, rows: Rows) -> None:
         self._done.append((tag, self.bench.work(job, rows)))
 
     def pending(self) -> bool:
@@ -228,7 +233,7 @@ class ProcessPool:
         ]
         for process in self._processes:
             widen(process)
-        self._outboxes: list[queue.SimpleQueue[tuple[Job, list[Any]] | None]] = [
+        self._outboxes: list[queue.SimpleQueue[tuple[Job, Rows] | None]] = [
             queue.SimpleQueue() for _ in range(workers)
         ]
         self._senders = [
@@ -244,7 +249,7 @@ class ProcessPool:
             sender.start()
         self._in_flight = [0] * workers
         # Batches in order: (worker, or None: to be done in this process; tag, job, rows).
-        self._busy: deque[tuple[int | None, Any, Job, list[bytes | dict[str, Any]]]] = deque()
+        self._busy: deque[tuple[int | None, Any, Job, Rows]] = deque()
         self._local: _Workbench | None = None
         self._closed = False
         self.lost: str | None = None  # why the workers were given up, if they were
@@ -257,8 +262,8 @@ class ProcessPool:
     def ready(self) -> bool:
         return self._local is not None and bool(self._busy)
 
-    def submit(self, tag: Any, job: Job, rows: Sequence[bytes | dict[str, Any]]) -> None:
-        batch = list(rows)
+    def submit(self, tag: Any, job: Job, rows: Rows) -> None:
+        batch = rows if isinstance(rows, LineBlock) else list(rows)  # kept: see `_give_up`
         if self._local is not None:
             self._busy.append((None, tag, job, batch))
             return
@@ -334,7 +339,7 @@ class ProcessPool:
 
 
 def _send_all(
-    process: subprocess.Popen[bytes], outbox: queue.SimpleQueue[tuple[Job, list[Any]] | None]
+    process: subprocess.Popen[bytes], outbox: queue.SimpleQueue[tuple[Job, Rows] | None]
 ) -> None:
     """A worker's requests, written as they come; None closes its stdin. A write that fails
     (the worker is gone) ends the thread: the build finds out reading its answer."""

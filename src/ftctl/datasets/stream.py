@@ -44,6 +44,7 @@ from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.checks import CHECKS_VERSION
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
+from ftctl.datasets.line_block import LineBlock, line_count, split_lines
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
 from ftctl.datasets.row_pool import Job, RowPool
@@ -599,19 +600,27 @@ class StreamBuild:
         split: SplitInput,
         index: int,
         file: int,
-        chunks: Iterator[tuple[list[tuple[int, int, bytes]], int, Future[Any]]],
+        chunks: Iterator[_FileChunk],
         read: SourceRead,
         limit: _Limit,
     ) -> tuple[str, int] | None:
         """Feed a file's chunks. With a `limit`, each chunk is settled before the next is
         read: (the hash of the bytes read, bytes consumed) where the limit was reached, or
         None when the file was read to its end."""
-        for lines, consumed, hashed in chunks:
-            self._feed(split, index, file, iter(lines), read, limit)
+        for chunk in chunks:
+            block, numbers, offsets = chunk.lines
+            for first in range(0, len(block), BATCH_ROWS):
+                if limit.done:  # a batch's results may reach the source's limit
+                    break
+                stop = min(len(block), first + BATCH_ROWS)
+                added = self.table.add_rows(
+                    file, numbers[first:stop], offsets[first:stop], split.plan_index
+                )
+                self._submit(split, index, added, block.part(first, stop), read, limit)
             if limit.limit is not None:
                 self._drain()
                 if limit.done:
-                    return hashed.result().hexdigest(), consumed
+                    return chunk.hashed.result().hexdigest(), chunk.consumed
         return None
 
     def _feed(
@@ -638,7 +647,7 @@ class StreamBuild:
         split: SplitInput,
         index: int,
         rows: list[int],
-        raws: list[bytes | dict[str, Any]],
+        raws: Sequence[bytes | dict[str, Any]] | LineBlock,
         read: SourceRead,
         limit: _Limit,
     ) -> None:
@@ -847,11 +856,17 @@ def _copies(weight: float, unit: float) -> int:
     return whole + (1 if fraction > 0 and unit < fraction else 0)
 
 
-def _file_chunks(
-    path: Path, digest: Any, hashing: ThreadPoolExecutor
-) -> Iterator[tuple[list[tuple[int, int, bytes]], int, Future[Any]]]:
-    """(lines (number, offset, bytes), bytes consumed, the hash so far) per chunk of a file;
-    blank lines skipped, terminators stripped (the rules of `ftctl.datasets.jsonl`).
+@dataclass
+class _FileChunk:
+    lines: tuple[LineBlock, list[int], list[int]]  # (the lines, their numbers, offsets)
+    consumed: int  # bytes of the file read up to the end of this chunk
+    hashed: Future[Any]  # the file's hash up to there
+
+
+def _file_chunks(path: Path, digest: Any, hashing: ThreadPoolExecutor) -> Iterator[_FileChunk]:
+    """A file's lines a chunk of about `CHUNK_BYTES` at a time (whole lines), as
+    `line_block.split_lines` finds them (blank lines skipped, terminators stripped: the
+    rules of `ftctl.datasets.jsonl`).
 
     `digest` is fed on the `hashing` thread (hashlib releases the GIL), in order; when the
     file is read to its end, it holds the whole file's hash."""
@@ -860,28 +875,22 @@ def _file_chunks(
     hashed: Future[Any] | None = None
     with open(path, "rb") as handle:
         while True:
-            raw_lines = handle.readlines(CHUNK_BYTES)
-            if not raw_lines:
+            data = handle.read(CHUNK_BYTES)
+            if not data:
                 break
-            # A chunk's lines at once (comprehensions, not a loop of statements per line).
-            offsets = list(itertools.accumulate(map(len, raw_lines), initial=consumed))
-            stripped = [raw.rstrip(b"\r\n") for raw in raw_lines]
-            numbers = range(line_no + 1, line_no + 1 + len(raw_lines))
-            lines = [
-                (number, offset, text)
-                for number, offset, text in zip(numbers, offsets, stripped, strict=False)
-                if text and not text.isspace()  # `text.strip()`, without the copy
-            ]
-            line_no += len(raw_lines)
-            consumed = offsets[-1]
-            hashed = hashing.submit(_hash_chunk, digest, raw_lines)
-            yield lines, consumed, hashed
+            if not data.endswith(b"\n"):
+                data += handle.readline()  # to the end of the line (or of the file)
+            hashed = hashing.submit(_hash_chunk, digest, data)
+            block, numbers, offsets = split_lines(data, line_no + 1, consumed)
+            line_no += line_count(data)
+            consumed += len(data)
+            yield _FileChunk((block, numbers, offsets), consumed, hashed)
     if hashed is not None:
         hashed.result()
 
 
-def _hash_chunk(digest: Any, raw_lines: list[bytes]) -> Any:
-    digest.update(b"".join(raw_lines))
+def _hash_chunk(digest: Any, data: bytes) -> Any:
+    digest.update(data)
     return digest.copy()
 
 

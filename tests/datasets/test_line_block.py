@@ -1,0 +1,89 @@
+"""A build's main process finds a chunk's lines with numpy (`line_block.split_lines`); they
+must be the lines the JSONL rules give (blank lines skipped, terminators stripped), with the
+same numbers and offsets, also when a file is read in many small chunks."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import random
+from pathlib import Path
+
+import pytest
+
+from ftctl.datasets import build, stream
+from ftctl.datasets.line_block import line_count, split_lines
+
+from . import build_helpers as h
+
+
+def _reference(data: bytes, first_line: int, offset: int) -> list[tuple[int, int, bytes]]:
+    """The rule as the build applied it before: `readlines` (lines end at \\n only), each
+    line stripped of its terminator, blank ones skipped."""
+    out = []
+    for number, raw in enumerate(io.BytesIO(data).readlines(), first_line):
+        stripped = raw.rstrip(b"\r\n")
+        if stripped.strip():
+            out.append((number, offset, stripped))
+        offset += len(raw)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_lines_found_with_numpy_are_the_jsonl_rules_lines(seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = [b"a", b"{", b'"', b" ", b"\t", b"\r", b"\n", b"\n", b"\x0b", b"\x0c", "é".encode()]
+    data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
+    block, numbers, offsets = split_lines(data, 7, 1000)
+    found = list(zip(numbers, offsets, block.lines(), strict=True))
+    assert found == _reference(data, 7, 1000)
+    assert line_count(data) == len(io.BytesIO(data).readlines())
+    # What a worker receives: a part, pickled, cut into the same lines.
+    for first in range(0, len(block), 3):
+        part = pickle.loads(pickle.dumps(block.part(first, first + 3)))
+        assert part.lines() == block.lines()[first : first + 3]
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["in-process", "worker-processes"])
+def test_crlf_blank_lines_and_small_chunks_give_the_lines_and_origins_of_a_plain_file(
+    tmp_path: Path, workers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Question {i}?"},
+                {"role": "assistant", "content": f"Answer {i}."},
+            ]
+        }
+        for i in range(40)
+    ]
+    # Line endings, blank and whitespace-only lines between rows, no newline at the end.
+    enders = [b"\n", b"\r\n", b"\n\n", b"\n  \t \n", b"\r\r\n", b"\n\x0c\n"]
+    texts = [json.dumps(r).encode() for r in rows]
+    data = b"".join(t + enders[i % len(enders)] for i, t in enumerate(texts[:-1])) + texts[-1]
+    expected_lines = [n for n, _o, _l in _reference(data, 1, 0)]
+
+    plain = tmp_path / "plain"
+    h.write_workspace(
+        plain,
+        h.project_yaml("train:\n  sources: [{path: data/train.jsonl}]\n"),
+        {"data/train.jsonl": rows},
+    )
+    messy = tmp_path / "messy"
+    project = h.write_workspace(
+        messy, h.project_yaml("train:\n  sources: [{path: data/train.jsonl}]\n"), {}
+    )
+    (project / "data").mkdir()
+    (project / "data" / "train.jsonl").write_bytes(data)
+
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 150)  # lines cut across many reads
+    monkeypatch.setattr(stream, "BATCH_ROWS", 4)
+    if workers:
+        monkeypatch.setattr(build, "POOL_MIN_BYTES", 0)
+        monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+    built_plain = build.build_project(*h.load(plain))
+    built_messy = build.build_project(*h.load(messy))
+    assert built_messy.splits["train"].sha256 == built_plain.splits["train"].sha256
+    origins = h.built_origins(built_messy)
+    assert origins == [f"projects/demo/data/train.jsonl:{n}" for n in expected_lines]
