@@ -6,10 +6,10 @@ that holds the GIL, so threads do not help; processes do. Workers are plain subp
 caller's main module (a user's script without an `if __name__ == "__main__"` guard would
 run again) or fork a process that may have threads. A worker reads requests from stdin and
 answers on stdout, one at a time: 8 bytes of length, then a pickle (the parent's own, from a
-process it started; `ftctl.datasets.worker_pipe`). A request is `(job, rows)`, the answer an
-`Answer`. A worker
-looks its rows up in the example cache first (a read connection of its own) and works only
-on the others; it keeps a `RowWorker` per plan it has seen, so its encoding and refusal
+process it started; `ftctl.datasets.worker_pipe`). A request is `(job, rows)` (the rows of
+a file as one `LineBlock`, cut into lines by the worker; or a list of lines or inline
+rows), the answer its results as plain tuples (`_Values`). A worker looks its rows up in
+the example cache first (a read connection of its own) and works only on the others; it keeps a `RowWorker` per plan it has seen, so its encoding and refusal
 matcher are loaded once. Up to `DEPTH` batches are in flight per worker, so that it starts
 the next as soon as it has answered one; requests are written by a thread per worker, so
 the build's main thread only ever reads (a request and an answer each larger than the pipe
