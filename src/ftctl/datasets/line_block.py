@@ -12,7 +12,7 @@ not part of the line, and lines of ASCII whitespace only are skipped (numbered, 
 from __future__ import annotations
 
 from array import array
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -54,14 +54,20 @@ class LineBlock:
         return LineBlock(self.data[begin:end], _int64s(starts), _int64s(ends))
 
 
-def split_lines(
-    data: bytes, first_line: int, offset: int = 0
-) -> tuple[LineBlock, list[int], list[int]]:
-    """The non-blank lines of `data` (whole lines; the last may lack its `\\n`): the block,
-    their line numbers (the first line of `data` is `first_line`) and where each starts in
-    the file (`data` starts at `offset`)."""
+class Lines(NamedTuple):
+    """A chunk's lines as `split_lines` finds them."""
+
+    block: LineBlock  # the non-blank lines
+    numbers: list[int]  # their line numbers
+    offsets: list[int]  # where each starts in the file
+    total: int  # lines in the chunk, blank ones included
+
+
+def split_lines(data: bytes, first_line: int, offset: int = 0) -> Lines:
+    """The lines of `data` (whole lines; the last may lack its `\\n`): numbered from
+    `first_line`, where `data` starts at `offset` in the file."""
     if not data:
-        return LineBlock(b"", array("q"), array("q")), [], []
+        return Lines(LineBlock(b"", array("q"), array("q")), [], [], 0)
     raw = np.frombuffer(data, dtype=np.uint8)
     stops = np.flatnonzero(raw == _NEWLINE) + 1  # each line's end, its `\n` included
     if raw[-1] != _NEWLINE:
@@ -70,14 +76,7 @@ def split_lines(
     ends = stops - (raw[stops - 1] == _NEWLINE)  # without the `\n`
     kept = np.flatnonzero(np.logical_or.reduceat(~_BLANK[raw], starts))
     block = LineBlock(data, _int64s(starts[kept]), _int64s(ends[kept]))
-    return block, (kept + first_line).tolist(), (starts[kept] + offset).tolist()
-
-
-def line_count(block_data: bytes) -> int:
-    """How many lines `block_data` holds (the last may lack its `\\n`)."""
-    if not block_data:
-        return 0
-    return block_data.count(b"\n") + (0 if block_data.endswith(b"\n") else 1)
+    return Lines(block, (kept + first_line).tolist(), (starts[kept] + offset).tolist(), stops.size)
 
 
 def _int64s(values: Any) -> array[int]:

@@ -44,7 +44,7 @@ from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.checks import CHECKS_VERSION
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
-from ftctl.datasets.line_block import LineBlock, line_count, split_lines
+from ftctl.datasets.line_block import LineBlock, Lines, split_lines
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
 from ftctl.datasets.row_pool import Job, RowPool
@@ -608,15 +608,15 @@ class StreamBuild:
         read: (the hash of the bytes read, bytes consumed) where the limit was reached, or
         None when the file was read to its end."""
         for chunk in chunks:
-            block, numbers, offsets = chunk.lines
-            for first in range(0, len(block), BATCH_ROWS):
+            lines = chunk.lines
+            for first in range(0, len(lines.block), BATCH_ROWS):
                 if limit.done:  # a batch's results may reach the source's limit
                     break
-                stop = min(len(block), first + BATCH_ROWS)
+                stop = min(len(lines.block), first + BATCH_ROWS)
                 added = self.table.add_rows(
-                    file, numbers[first:stop], offsets[first:stop], split.plan_index
+                    file, lines.numbers[first:stop], lines.offsets[first:stop], split.plan_index
                 )
-                self._submit(split, index, added, block.part(first, stop), read, limit)
+                self._submit(split, index, added, lines.block.part(first, stop), read, limit)
             if limit.limit is not None:
                 self._drain()
                 if limit.done:
@@ -858,7 +858,7 @@ def _copies(weight: float, unit: float) -> int:
 
 @dataclass
 class _FileChunk:
-    lines: tuple[LineBlock, list[int], list[int]]  # (the lines, their numbers, offsets)
+    lines: Lines
     consumed: int  # bytes of the file read up to the end of this chunk
     hashed: Future[Any]  # the file's hash up to there
 
@@ -881,10 +881,10 @@ def _file_chunks(path: Path, digest: Any, hashing: ThreadPoolExecutor) -> Iterat
             if not data.endswith(b"\n"):
                 data += handle.readline()  # to the end of the line (or of the file)
             hashed = hashing.submit(_hash_chunk, digest, data)
-            block, numbers, offsets = split_lines(data, line_no + 1, consumed)
-            line_no += line_count(data)
+            lines = split_lines(data, line_no + 1, consumed)
+            line_no += lines.total
             consumed += len(data)
-            yield _FileChunk((block, numbers, offsets), consumed, hashed)
+            yield _FileChunk(lines, consumed, hashed)
     if hashed is not None:
         hashed.result()
 
