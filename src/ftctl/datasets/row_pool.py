@@ -9,8 +9,9 @@ answers on stdout, one at a time: 8 bytes of length, then a pickle (the parent's
 process it started; `ftctl.datasets.worker_pipe`). A request is `(job, rows)` (the rows of
 a file as one `LineBlock`, cut into lines by the worker; or a list of lines or inline
 rows), the answer its results as plain tuples (`_Values`). A worker looks its rows up in
-the example cache first (a read connection of its own) and works only on the others; it keeps a `RowWorker` per plan it has seen, so its encoding and refusal
-matcher are loaded once. Up to `DEPTH` batches are in flight per worker, so that it starts
+the example cache first (a read connection of its own) and works only on the others; it
+keeps a `RowWorker` per plan it has seen, so its encoding and refusal matcher are loaded
+once. Up to `DEPTH` batches are in flight per worker, so that it starts
 the next as soon as it has answered one; requests are written by a thread per worker, so
 the build's main thread only ever reads (a request and an answer each larger than the pipe
 can then never wait on each other). Batches come back in the order they were sent.
@@ -67,6 +68,11 @@ class Answer(NamedTuple):
     reused: int  # rows whose result came from the cache
 
 
+def _answer(values: _Values) -> Answer:
+    results, fresh, reused = values
+    return Answer([RowResult._make(v) for v in results], fresh, reused)
+
+
 class RowPool(Protocol):
     lost: str | None  # why worker processes were given up (the rest done in process)
 
@@ -77,7 +83,7 @@ class RowPool(Protocol):
         """A result can be collected without waiting."""
 
     def submit(self, tag: Any, job: Job, rows: Rows) -> None:
-        """Queue `rows` (raw JSONL lines, or inline rows already parsed)."""
+        """Queue `rows` (raw JSONL lines or a block of them, or inline rows already parsed)."""
 
     def pending(self) -> bool: ...
     def collect(self) -> tuple[Any, Answer]: ...
@@ -96,8 +102,7 @@ class _Workbench:
         """Each row's result: from the cache where an earlier build computed it (its canonical
         line, not kept there, copied from the last build's output or made again), else
         computed."""
-        values, fresh, reused = self.work_values(job, rows)
-        return Answer([RowResult._make(v) for v in values], fresh, reused)
+        return _answer(self.work_values(job, rows))
 
     def work_values(self, job: Job, rows: Rows) -> _Values:
         """`work`, with each result as a plain tuple of `RowResult`'s fields (what a worker
@@ -286,8 +291,7 @@ class ProcessPool:
                 answer = error
             if not isinstance(answer, BaseException):
                 self._in_flight[worker] -= 1
-                results, fresh, reused = answer
-                return tag, Answer([RowResult._make(v) for v in results], fresh, reused)
+                return tag, _answer(answer)
             self._give_up(worker, str(answer))
         assert self._local is not None
         return tag, self._local.work(job, rows)
