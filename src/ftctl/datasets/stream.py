@@ -44,10 +44,10 @@ from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.checks import CHECKS_VERSION
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
-from ftctl.datasets.line_block import LineBlock, Lines, split_lines
+from ftctl.datasets.line_block import Lines, split_lines
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
-from ftctl.datasets.row_pool import Job, RowPool
+from ftctl.datasets.row_pool import Job, RowPool, Rows
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker, Step
 from ftctl.datasets.similarity import SIGNATURE_VERSION, example_text
 from ftctl.datasets.sources import (
@@ -647,7 +647,7 @@ class StreamBuild:
         split: SplitInput,
         index: int,
         rows: list[int],
-        raws: Sequence[bytes | dict[str, Any]] | LineBlock,
+        raws: Rows,
         read: SourceRead,
         limit: _Limit,
     ) -> None:
@@ -665,9 +665,8 @@ class StreamBuild:
     def _collect_one(self) -> None:
         """The results of the oldest batch with the pool (decided later, with the batches
         ready next to it: `_process_ready`)."""
-        batch = next(b for b in self._pending if b.results is None)
-        tag, answer = self.pool.collect()
-        assert tag is batch
+        batch, answer = self.pool.collect()  # batches come back in the order sent
+        assert isinstance(batch, _Batch)
         batch.results = answer.results
         if answer.fresh and self.store is not None:
             self.store.put_many("rows", answer.fresh)  # kept only if the build succeeds
