@@ -10,6 +10,7 @@ import pickle
 import random
 from pathlib import Path
 
+import git
 import pytest
 
 from ftctl.datasets import build, stream
@@ -87,3 +88,36 @@ def test_crlf_blank_lines_and_small_chunks_give_the_lines_and_origins_of_a_plain
     assert built_messy.splits["train"].sha256 == built_plain.splits["train"].sha256
     origins = h.built_origins(built_messy)
     assert origins == [f"projects/demo/data/train.jsonl:{n}" for n in expected_lines]
+
+
+def test_a_messy_file_from_a_git_revision_gives_the_lines_of_the_file(tmp_path: Path) -> None:
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Question {i}?"},
+                {"role": "assistant", "content": f"Answer {i}."},
+            ]
+        }
+        for i in range(12)
+    ]
+    enders = [b"\r\n", b"\n\n", b"\n  \t \n", b"\r\r\n", b"\n\x0c\n"]
+    texts = [json.dumps(r).encode() for r in rows]
+    data = b"".join(t + enders[i % len(enders)] for i, t in enumerate(texts[:-1])) + texts[-1]
+    source = 'train:\n  sources: [{git: {rev: "v1", path: data/train.jsonl}}]\n'
+    project = h.write_workspace(tmp_path, h.project_yaml(source), {})
+    (project / "data").mkdir()
+    (project / "data" / "train.jsonl").write_bytes(data)
+    repo = git.Repo.init(tmp_path)
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Test")
+        config.set_value("user", "email", "test@example.com")
+    repo.index.add(["ftctl.yaml", "projects/demo/project.yaml", "projects/demo/data/train.jsonl"])
+    repo.index.commit("messy data")
+    repo.create_tag("v1")
+    (project / "data" / "train.jsonl").write_bytes(b"")  # the revision's bytes are what count
+
+    built = build.build_project(*h.load(tmp_path))
+    assert h.built_rows(built) == [json.loads(t) for t in texts]
+    assert h.built_origins(built) == [
+        f"projects/demo/data/train.jsonl@v1:{n}" for n, _o, _l in _reference(data, 1, 0)
+    ]

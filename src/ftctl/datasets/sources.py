@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,14 +194,3 @@ def read_git_blob(
     result.file_hashes.append(hashlib.sha256(data).hexdigest())
     result.content_hash = hashlib.sha256(shown.encode() + b"\0" + data).hexdigest()
     return shown, data
-
-
-def blob_lines(data: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """Non-blank lines of a blob with their 1-based numbers and byte offsets (same rules as
-    `read_jsonl`)."""
-    offset = 0
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        stripped = raw.rstrip(b"\r")
-        if stripped.strip():
-            yield number, offset, stripped
-        offset += len(raw) + 1

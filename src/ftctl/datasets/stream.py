@@ -54,7 +54,6 @@ from ftctl.datasets.sources import (
     GLOB_CHARS,
     SourceContext,
     SourceRead,
-    blob_lines,
     read_git_blob,
     resolve_path_source,
 )
@@ -509,8 +508,7 @@ class StreamBuild:
                 return
             shown, data = found
             file = self.table.add_file(shown, data)
-            rows = ((line, offset, raw) for line, offset, raw in blob_lines(data))
-            self._feed(split, index, file, rows, read, limit)
+            self._feed_lines(split, index, file, split_lines(data, 1), read, limit)
             self._drain()
 
     def _read_inline(
@@ -608,20 +606,31 @@ class StreamBuild:
         read: (the hash of the bytes read, bytes consumed) where the limit was reached, or
         None when the file was read to its end."""
         for chunk in chunks:
-            lines = chunk.lines
-            for first in range(0, len(lines.block), BATCH_ROWS):
-                if limit.done:  # a batch's results may reach the source's limit
-                    break
-                stop = min(len(lines.block), first + BATCH_ROWS)
-                added = self.table.add_rows(
-                    file, lines.numbers[first:stop], lines.offsets[first:stop], split.plan_index
-                )
-                self._submit(split, index, added, lines.block.part(first, stop), read, limit)
+            self._feed_lines(split, index, file, chunk.lines, read, limit)
             if limit.limit is not None:
                 self._drain()
                 if limit.done:
                     return chunk.hashed.result().hexdigest(), chunk.consumed
         return None
+
+    def _feed_lines(
+        self,
+        split: SplitInput,
+        index: int,
+        file: int,
+        lines: Lines,
+        read: SourceRead,
+        limit: _Limit,
+    ) -> None:
+        """Feed the lines of a file's chunk (or of a whole git blob), a batch at a time."""
+        for first in range(0, len(lines.block), BATCH_ROWS):
+            if limit.done:  # a batch's results may reach the source's limit
+                return
+            stop = min(len(lines.block), first + BATCH_ROWS)
+            added = self.table.add_rows(
+                file, lines.numbers[first:stop], lines.offsets[first:stop], split.plan_index
+            )
+            self._submit(split, index, added, lines.block.part(first, stop), read, limit)
 
     def _feed(
         self,
