@@ -9,6 +9,7 @@ import json
 import pickle
 import random
 from pathlib import Path
+from typing import Any
 
 import git
 import pytest
@@ -46,10 +47,9 @@ def test_lines_found_with_numpy_are_the_jsonl_rules_lines(seed: int) -> None:
         assert part.lines() == block.lines()[first : first + 3]
 
 
-@pytest.mark.parametrize("workers", [False, True], ids=["in-process", "worker-processes"])
-def test_crlf_blank_lines_and_small_chunks_give_the_lines_and_origins_of_a_plain_file(
-    tmp_path: Path, workers: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _messy_file(count: int) -> tuple[list[dict[str, Any]], bytes]:
+    """`count` chat rows, and a file of them with every kind of line ending, blank and
+    whitespace-only lines between rows, and no newline at the end."""
     rows = [
         {
             "messages": [
@@ -57,12 +57,19 @@ def test_crlf_blank_lines_and_small_chunks_give_the_lines_and_origins_of_a_plain
                 {"role": "assistant", "content": f"Answer {i}."},
             ]
         }
-        for i in range(40)
+        for i in range(count)
     ]
-    # Line endings, blank and whitespace-only lines between rows, no newline at the end.
     enders = [b"\n", b"\r\n", b"\n\n", b"\n  \t \n", b"\r\r\n", b"\n\x0c\n"]
     texts = [json.dumps(r).encode() for r in rows]
     data = b"".join(t + enders[i % len(enders)] for i, t in enumerate(texts[:-1])) + texts[-1]
+    return rows, data
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["in-process", "worker-processes"])
+def test_crlf_blank_lines_and_small_chunks_give_the_lines_and_origins_of_a_plain_file(
+    tmp_path: Path, workers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows, data = _messy_file(40)
     expected_lines = [n for n, _o, _l in _reference(data, 1, 0)]
 
     plain = tmp_path / "plain"
@@ -91,18 +98,7 @@ def test_crlf_blank_lines_and_small_chunks_give_the_lines_and_origins_of_a_plain
 
 
 def test_a_messy_file_from_a_git_revision_gives_the_lines_of_the_file(tmp_path: Path) -> None:
-    rows = [
-        {
-            "messages": [
-                {"role": "user", "content": f"Question {i}?"},
-                {"role": "assistant", "content": f"Answer {i}."},
-            ]
-        }
-        for i in range(12)
-    ]
-    enders = [b"\r\n", b"\n\n", b"\n  \t \n", b"\r\r\n", b"\n\x0c\n"]
-    texts = [json.dumps(r).encode() for r in rows]
-    data = b"".join(t + enders[i % len(enders)] for i, t in enumerate(texts[:-1])) + texts[-1]
+    rows, data = _messy_file(12)
     source = 'train:\n  sources: [{git: {rev: "v1", path: data/train.jsonl}}]\n'
     project = h.write_workspace(tmp_path, h.project_yaml(source), {})
     (project / "data").mkdir()
@@ -117,7 +113,7 @@ def test_a_messy_file_from_a_git_revision_gives_the_lines_of_the_file(tmp_path: 
     (project / "data" / "train.jsonl").write_bytes(b"")  # the revision's bytes are what count
 
     built = build.build_project(*h.load(tmp_path))
-    assert h.built_rows(built) == [json.loads(t) for t in texts]
+    assert h.built_rows(built) == rows
     assert h.built_origins(built) == [
         f"projects/demo/data/train.jsonl@v1:{n}" for n, _o, _l in _reference(data, 1, 0)
     ]
