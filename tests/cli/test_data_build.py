@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,26 @@ def test_leakage_off_is_reported_as_not_checked_rather_than_zero(tmp_path: Path)
     [leakage] = [r for r in report["policy"] if r["check"] == "leakage"]
     assert (leakage["level"], leakage["observed"], leakage["passed"]) == ("off", None, True)
     assert report["leakage"]["checked"] is False
+
+
+def test_data_build_removes_cache_files_unused_for_five_days(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 40)}
+    )
+    first = _ftctl(tmp_path, "--json", "data", "build", "demo")
+    assert first.returncode == 0, first.stderr
+    splits = json.loads(first.stdout)["splits"]
+    old, kept = Path(splits["train"]["path"]), Path(splits["validation"]["path"])
+    cache = tmp_path / ".ftctl/cache/datasets"
+    six_days_ago = time.time() - 6 * 24 * 3600
+    for path in cache.rglob("*"):
+        os.utime(path, (six_days_ago, six_days_ago))
+    # The last row goes (it is in train): a new train object; validation's is the same.
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 39))
+
+    done = _ftctl(tmp_path, "data", "build", "demo")
+    assert done.returncode == 0, done.stderr
+    # The old train object's three files and the old build's two manifests.
+    assert "dataset cache: removed 5 file(s) unused for 5 days (0.0 MB)\n" in done.stderr
+    assert not old.exists()
+    assert kept.exists()

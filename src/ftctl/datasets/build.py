@@ -52,6 +52,7 @@ from ftctl.config.models import (
     Transform,
 )
 from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
+from ftctl.datasets.cache_trim import UNUSED_DAYS, trim_if_due
 from ftctl.datasets.canonical import canonical_json, sha256_hex
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
 from ftctl.datasets.example_cache import ExampleCache, cache_file
@@ -137,8 +138,25 @@ def build_project(
     """Build every declared split of `project`.
 
     Raises `DataError` with every diagnostic when a source cannot be read, a row is not a
-    valid example, or a policy check at level `error` fails.
+    valid example, or a policy check at level `error` fails. After a build that passed,
+    the cache is trimmed of what was not used for days (at most once a day).
     """
+    built = _build_project(project, workspace, events)
+    trimmed = trim_if_due(cache_root(workspace.root))
+    if trimmed is not None and trimmed.files:
+        events(
+            Event(
+                "info",
+                f"dataset cache: removed {trimmed.files} file(s) unused for {UNUSED_DAYS} days "
+                f"({trimmed.bytes / 1e6:.1f} MB)",
+            )
+        )
+    return built
+
+
+def _build_project(
+    project: LoadedProject, workspace: LoadedWorkspace, events: EventSink
+) -> BuiltProject:
     spec = project.model.spec
     info, model_findings = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
@@ -149,6 +167,7 @@ def build_project(
     quick = _bytes_key(project, workspace, info, digests)
     cached = None if quick is None else _from_cache(cache, quick, project.name)
     if cached is not None:
+        _used(cache, quick, cached)
         events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
         return cached
     events(Event("step", f"Reading the data of {project.name}"))
@@ -198,6 +217,7 @@ def build_project(
             key = _cache_key(project, workspace, streamed.reads, info)
             cached = _from_cache(cache, key, project.name)
             if cached is not None:
+                _used(cache, key, cached)
                 if quick is not None:  # a build cached before its sources were hashed whole
                     cache.put_build(quick, _manifest(cached))
                 events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
@@ -595,6 +615,16 @@ def _manifest(result: BuiltProject) -> dict[str, Any]:
         "cost": dataclasses.asdict(result.cost),
         "report": result.report,
     }
+
+
+def _used(cache: DatasetCache, key: str | None, built: BuiltProject) -> None:
+    """A cached build served again: its manifest and objects are used now (kept by the
+    cache's trim), and they are the project's last build (what its next one copies from)."""
+    sha256s = {split.sha256 for split in built.splits.values()}
+    cache.use(sha256s, key, built.project)
+    if {p.name for p in cache.latest(built.project)} != {f"{s}.jsonl" for s in sha256s}:
+        with contextlib.suppress(OSError):  # a read-only cache: the next build copies less
+            cache.put_latest(built.project, sha256s)
 
 
 def _from_cache(cache: DatasetCache, key: str, project: str) -> BuiltProject | None:

@@ -10,6 +10,8 @@ Layout under `<workspace>/.ftctl/cache/datasets/`:
                                     input (source bytes, project.yaml, policy defaults,
                                     ftctl version, cache format)
     builds/latest/<hash>.json       the objects of a project's last build
+    trim.txt                        when what was unused for days was last removed
+                                    (`ftctl.datasets.cache_trim`)
 
 Only builds that pass are written. Writes are atomic (temporary file + rename), so a
 crash or two concurrent builds leave either the old file or the new one, never a torn one.
@@ -75,6 +77,25 @@ class DatasetCache:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest() == sha256
+
+    def use(
+        self, sha256s: Iterable[str], build_key: str | None = None, project: str | None = None
+    ) -> None:
+        """Mark objects (and a build manifest, a project's last-build record) used now:
+        what the cache's trim keeps (`ftctl.datasets.cache_trim`). A file that cannot be
+        touched is left as it is."""
+        paths = [
+            self.object_path(sha256).with_suffix(suffix)
+            for sha256 in sha256s
+            for suffix in (".jsonl", ".origins.jsonl", ".lines")
+        ]
+        if build_key is not None:
+            paths.append(self.root / "builds" / f"{build_key}.json")
+        if project is not None:
+            paths.append(self._latest_path(project))
+        for path in paths:
+            with contextlib.suppress(OSError):
+                os.utime(path)
 
     def get_build(self, key: str) -> dict[str, Any] | None:
         path = self.root / "builds" / f"{key}.json"
@@ -174,6 +195,8 @@ class Staging:
                 os.replace(staged.data, self.cache.object_path(staged.sha256))
             os.replace(staged.origins, self.cache.origins_path(staged.sha256))
             os.replace(staged.lines, index_path(self.cache.object_path(staged.sha256)))
+        # An intact copy kept from an earlier build is used again now.
+        self.cache.use(staged.sha256 for staged in self.staged)
 
 
 class StagedWriter:

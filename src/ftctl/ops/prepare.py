@@ -127,6 +127,7 @@ def with_content_diffs(
                 continue
             if not cache.has_object(recorded.sha256):
                 continue
+            cache.use([recorded.sha256])  # what plans compare with stays in the cache
             added, removed = lines_added_removed(cache.object_path(recorded.sha256), built.path)
             diff = ContentDiff(recorded.sha256, added=added, removed=removed)
             splits[split] = dataclasses.replace(built, content_diff=diff)

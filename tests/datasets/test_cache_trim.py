@@ -1,0 +1,150 @@
+"""The dataset cache does not grow without end: after a build, at most once a day, what no
+build has used for five days is removed, and what is used now is kept."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ftctl.datasets.build import BuiltProject, build_project
+from ftctl.datasets.cache_trim import MARK
+from ftctl.events import Event
+
+from . import build_helpers as h
+
+DATA = """
+train:
+  sources:
+    - path: data/train.jsonl
+"""
+DAY = 24 * 3600
+
+
+def _build(root: Path) -> tuple[list[str], BuiltProject]:
+    events: list[Event] = []
+    built = build_project(*h.load(root), events.append)
+    return [e.message for e in events], built
+
+
+def _cache(root: Path) -> Path:
+    return root / ".ftctl/cache/datasets"
+
+
+def _object_files(root: Path, built: BuiltProject) -> list[Path]:
+    sha256 = built.splits["train"].sha256
+    objects = _cache(root) / "objects"
+    return [objects / f"{sha256}{suffix}" for suffix in (".jsonl", ".origins.jsonl", ".lines")]
+
+
+def _age(paths: list[Path], days: float) -> None:
+    when = time.time() - days * DAY
+    for path in paths:
+        os.utime(path, (when, when))
+
+
+def _everything(root: Path) -> list[Path]:
+    return [p for p in _cache(root).rglob("*") if p.is_file()]
+
+
+def _two_builds(root: Path) -> tuple[Path, BuiltProject, BuiltProject]:
+    """A build of one version of the data, then of another: the first one's files aged
+    six days, as if it had not been used since."""
+    project_dir = h.write_workspace(
+        root, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _, old = _build(root)
+    _age(_everything(root), 6)
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 29))
+    _, new = _build(root)
+    assert new.splits["train"].sha256 != old.splits["train"].sha256
+    return project_dir, old, new
+
+
+def test_what_was_not_used_for_five_days_is_removed_and_what_is_used_stays(
+    tmp_path: Path,
+) -> None:
+    project_dir, old, new = _two_builds(tmp_path)
+    # The second build found the trim due (its mark aged too) and removed the first one.
+    assert not any(p.exists() for p in _object_files(tmp_path, old))
+    assert all(p.exists() for p in _object_files(tmp_path, new))
+    # The build kept is still served from the cache, and its object is intact.
+    events, again = _build(tmp_path)
+    assert any("data unchanged" in m for m in events)
+    assert again == new
+    # The data of the first build is built again, to the same bytes.
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 30))
+    events, rebuilt = _build(tmp_path)
+    assert any(m.startswith("Reading the data") for m in events)
+    assert rebuilt.splits["train"].sha256 == old.splits["train"].sha256
+
+
+def test_the_build_says_what_it_removed(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _build(tmp_path)
+    _age(_everything(tmp_path), 6)
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 29))
+    events, _ = _build(tmp_path)
+    [said] = [m for m in events if m.startswith("dataset cache: removed")]
+    # The first build's two manifests (by the source bytes and by every input) and its
+    # object's three files; its last-build record was replaced by the second build's.
+    assert said.startswith("dataset cache: removed 5 file(s) unused for 5 days (")
+
+
+def test_a_cache_trimmed_less_than_a_day_ago_is_left_alone(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _, old = _build(tmp_path)
+    _age([p for p in _everything(tmp_path) if p.name != MARK], 6)
+    _age([_cache(tmp_path) / MARK], 0.5)
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 29))
+    events, _ = _build(tmp_path)
+    assert all(p.exists() for p in _object_files(tmp_path, old))
+    assert not any(m.startswith("dataset cache: removed") for m in events)
+
+
+def test_a_build_served_from_the_cache_keeps_its_files(tmp_path: Path) -> None:
+    h.write_workspace(tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)})
+    _, first = _build(tmp_path)
+    _age(_everything(tmp_path), 6)
+    # Unchanged: served from the cache, which makes its files used now; the trim that runs
+    # after it (due: its mark is six days old) keeps them.
+    events, again = _build(tmp_path)
+    assert any("data unchanged" in m for m in events)
+    assert all(p.exists() for p in _object_files(tmp_path, first))
+    _, third = _build(tmp_path)
+    assert third == again == first
+
+
+def test_an_old_object_a_recent_build_names_is_kept(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _, old = _build(tmp_path)
+    # Only the object's files are old; its build manifest was used recently.
+    _age(_object_files(tmp_path, old), 6)
+    _age([_cache(tmp_path) / MARK], 2)
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 29))
+    _build(tmp_path)
+    assert all(p.exists() for p in _object_files(tmp_path, old))
+
+
+def test_files_left_by_a_killed_build_are_removed_a_day_later(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _build(tmp_path)
+    objects = _cache(tmp_path) / "objects"
+    left = objects / ".staged.abc123.jsonl.tmp"
+    running = objects / ".staged.def456.jsonl.tmp"  # a build writing it now
+    left.write_bytes(b"{}\n" * 100)
+    running.write_bytes(b"{}\n")
+    _age([left], 2)
+    _age([_cache(tmp_path) / MARK], 2)
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 29))
+    _build(tmp_path)
+    assert not left.exists()
+    assert running.exists()
