@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ftctl.cli.context import AppContext, pass_app
+from ftctl.cli.progress import LineProgress
 from ftctl.events import Event, EventSink
 
 if TYPE_CHECKING:
@@ -59,16 +60,21 @@ def build(app: AppContext, project: str, out_dir: Path | None, json_flag: bool) 
 
 @contextmanager
 def _status(app: AppContext) -> Iterator[EventSink]:
-    """A spinner on stderr showing the current step, at a terminal; else the plain sink."""
-    if not app.interactive:
+    """A spinner on stderr showing the current step and how much was read, at a terminal;
+    in a log (CI), the steps and a line at least once a minute while the data is read
+    (`LineProgress`), so that a long build never leaves the log silent."""
+    if app.json_output:
         yield app.event_sink()
+        return
+    if not app.interactive:
+        yield LineProgress(lambda text: click.echo(text, err=True), app.event_sink())
         return
     with app.err_console.status("Building data") as status:
 
         def sink(event: Event) -> None:
-            if event.kind == "step":
+            if event.kind in ("step", "progress"):
                 status.update(event.message)
-            elif event.kind != "progress":
+            else:
                 app.event_sink()(event)
 
         yield sink

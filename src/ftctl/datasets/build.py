@@ -28,7 +28,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -173,7 +173,8 @@ def _build_project(
     events(Event("step", f"Reading the data of {project.name}"))
     inputs = _split_inputs(project, workspace, info, fmt)
     examples = ExampleCache(cache_file(cache.root))
-    pool: RowPool = _pool(project, workspace)
+    size = _source_bytes(project, workspace)
+    pool: RowPool = _pool(size)
     try:
         with Staging(cache) as staging:
             passed = StreamBuild(
@@ -187,6 +188,7 @@ def _build_project(
                     for i in inputs
                 ],
                 cache.latest(project.name),
+                _progress(events, project.name, size),
             )
             streamed = passed.run()
             pool.close()
@@ -419,11 +421,8 @@ def _near_settings(project: LoadedProject) -> tuple[float, int]:
     return NEAR_DUPLICATE_THRESHOLD, NEAR_DUPLICATE_NUM_PERM
 
 
-def _pool(project: LoadedProject, workspace: LoadedWorkspace) -> RowPool:
-    """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s)."""
-    workers = os.cpu_count() or 1
-    if workers < 2:
-        return LocalPool()
+def _source_bytes(project: LoadedProject, workspace: LoadedWorkspace) -> int:
+    """The size of the project's source files (git and inline sources not counted)."""
     size = 0
     for name, split in declared_splits(project).items():
         context = SourceContext(project.dir, workspace.root, project.source_map, name)
@@ -432,7 +431,35 @@ def _pool(project: LoadedProject, workspace: LoadedWorkspace) -> RowPool:
                 for path in resolve_path_source(source, context, index):
                     with contextlib.suppress(OSError):
                         size += path.stat().st_size
-    if size < POOL_MIN_BYTES:
+    return size
+
+
+def _progress(events: EventSink, project: str, total: int) -> Callable[[int], None]:
+    """Progress events for the bytes of the source files read (what `ftctl data build`
+    shows at a terminal, and as a line at least once a minute in a log)."""
+
+    places = 0 if total >= 100e6 else 1 if total >= 10e6 else 2
+
+    def progress(done: int) -> None:
+        shown = f"{done / 1e6:,.{places}f} MB"
+        if total:
+            shown = f"{done / 1e6:,.{places}f} of {total / 1e6:,.{places}f} MB"
+        events(
+            Event(
+                "progress",
+                f"Reading the data of {project}: {shown}",
+                task=f"data-build:{project}",
+                completed=done,  # no total: the message says it (a log line shows the message)
+            )
+        )
+
+    return progress
+
+
+def _pool(size: int) -> RowPool:
+    """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s)."""
+    workers = os.cpu_count() or 1
+    if workers < 2 or size < POOL_MIN_BYTES:
         return LocalPool()
     try:
         return ProcessPool(workers)

@@ -397,9 +397,14 @@ class StreamBuild:
         staging: Staging,
         namespaces: Sequence[str],
         previous: Sequence[Path] = (),
+        progress: Callable[[int], None] | None = None,
     ) -> None:
-        """`previous`: the split objects of the project's last build (lines to copy)."""
+        """`previous`: the split objects of the project's last build (lines to copy);
+        `progress(n)`: called with the bytes of the source files read so far, a chunk at a
+        time."""
         self.splits = splits
+        self._progress = progress
+        self._bytes_before = 0  # of the files read to their end
         self.derived = derived
         self.pool = pool
         self.store = store
@@ -605,13 +610,20 @@ class StreamBuild:
         """Feed a file's chunks. With a `limit`, each chunk is settled before the next is
         read: (the hash of the bytes read, bytes consumed) where the limit was reached, or
         None when the file was read to its end."""
-        for chunk in chunks:
-            self._feed_lines(split, index, file, chunk.lines, read, limit)
-            if limit.limit is not None:
-                self._drain()
-                if limit.done:
-                    return chunk.hashed.result().hexdigest(), chunk.consumed
-        return None
+        consumed = 0
+        try:
+            for chunk in chunks:
+                self._feed_lines(split, index, file, chunk.lines, read, limit)
+                consumed = chunk.consumed
+                if self._progress is not None:
+                    self._progress(self._bytes_before + consumed)
+                if limit.limit is not None:
+                    self._drain()
+                    if limit.done:
+                        return chunk.hashed.result().hexdigest(), chunk.consumed
+            return None
+        finally:
+            self._bytes_before += consumed
 
     def _feed_lines(
         self,
