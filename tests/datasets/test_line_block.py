@@ -4,6 +4,7 @@ same numbers and offsets, also when a file is read in many small chunks."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pickle
@@ -15,7 +16,9 @@ import git
 import pytest
 
 from ftctl.datasets import build, stream
+from ftctl.datasets.jsonl import iter_line_chunks
 from ftctl.datasets.line_block import split_lines
+from ftctl.datasets.stats_procs import read_chunk
 
 from . import build_helpers as h
 
@@ -45,6 +48,35 @@ def test_lines_found_with_numpy_are_the_jsonl_rules_lines(seed: int) -> None:
     for first in range(0, len(block), 3):
         part = pickle.loads(pickle.dumps(block.part(first, first + 3)))
         assert part.lines() == block.lines()[first : first + 3]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_reader_of_jsonl_files_finds_the_same_lines(seed: int, tmp_path: Path) -> None:
+    """`data stats` (in process, and its workers' chunks) and `read_jsonl` read with the
+    build's rule, however the file is cut into chunks."""
+    rng = random.Random(seed)
+    alphabet = [b"a", b"{", b" ", b"\t", b"\r", b"\n", b"\n", b"\x0b", b"\x0c", "é".encode()]
+    data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(data)
+    expected = [(number, line) for number, _offset, line in _reference(data, 1, 0)]
+    chunk_bytes = rng.randint(1, 50)
+
+    hashed = hashlib.sha256()
+    chunks = list(iter_line_chunks(path, chunk_bytes=chunk_bytes, hasher=hashed))
+    assert [line for chunk in chunks for line in chunk.lines] == expected
+    assert hashed.digest() == hashlib.sha256(data).digest()
+    assert [c.bytes_read for c in chunks][-1:] == ([len(data)] if data else [])
+
+    # A stats worker reads chunk k from where chunk k-1 ended; lines numbered per chunk.
+    found: list[tuple[int, bytes]] = []
+    first_line, k, end = 1, 0, 0
+    with path.open("rb") as handle:
+        while end < len(data):
+            lines, count, end = read_chunk(handle, k, chunk_bytes, len(data))
+            found += [(first_line + number - 1, line) for number, line in lines]
+            first_line, k = first_line + count, k + 1
+    assert found == expected
 
 
 def _messy_file(count: int) -> tuple[list[dict[str, Any]], bytes]:

@@ -98,24 +98,21 @@ def iter_line_chunks(
     """Yield the file's non-blank lines in chunks of about `chunk_bytes`.
 
     If `hasher` is given it is fed every byte of the file, so a content hash comes for free.
+    Lines are found by `line_block.split_lines`, as a data build finds them.
     """
+    # Imported here: numpy is a cost that `data stats` pays after its workers have started.
+    from ftctl.datasets.line_block import numbered_lines, split_lines, whole_line_chunks
+
     line_no = 0
     consumed = 0
     with open(path, "rb") as handle:
-        while True:
-            raw_lines = handle.readlines(chunk_bytes)
-            if not raw_lines:
-                break
-            lines: list[tuple[int, bytes]] = []
-            for raw in raw_lines:
-                line_no += 1
-                consumed += len(raw)
-                if hasher is not None:
-                    hasher.update(raw)
-                stripped = raw.rstrip(b"\r\n")
-                if stripped.strip():
-                    lines.append((line_no, stripped))
-            yield LineChunk(lines, consumed)
+        for data in whole_line_chunks(handle, chunk_bytes):
+            if hasher is not None:
+                hasher.update(data)
+            found = split_lines(data, line_no + 1)
+            line_no += found.total
+            consumed += len(data)
+            yield LineChunk(numbered_lines(found), consumed)
 
 
 def read_jsonl(

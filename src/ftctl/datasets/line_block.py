@@ -4,15 +4,19 @@ A data build's main process reads its sources in chunks of a few MB. Making and 
 one bytes object per line there cost it several µs a row (profiled), and the objects of the
 batches in flight were a good part of its peak memory (~14 MB at 200,000 rows). A
 `LineBlock` keeps a chunk's bytes whole: the lines are found with numpy, and a worker
-process cuts its batch into lines (`lines()`), on its own core. The rules are those
-of `ftctl.datasets.jsonl`: lines end at `\\n`, the terminator (and any `\\r` before it) is
-not part of the line, and lines of ASCII whitespace only are skipped (numbered, not kept).
+process cuts its batch into lines (`lines()`), on its own core.
+
+The rule of a JSONL file's lines, here for every reader of one (a data build, `data stats`
+and its workers, `jsonl.read_jsonl`): lines end at `\\n`, the terminator (and any `\\r`
+before it) is not part of the line, and lines of ASCII whitespace only are skipped
+(numbered, not kept).
 """
 
 from __future__ import annotations
 
 from array import array
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -85,6 +89,23 @@ def split_lines(data: bytes, first_line: int, offset: int = 0) -> Lines:
         kept = np.arange(starts.size)
     block = LineBlock(data, _int64s(starts[kept]), _int64s(ends[kept]))
     return Lines(block, (kept + first_line).tolist(), (starts[kept] + offset).tolist(), stops.size)
+
+
+def whole_line_chunks(handle: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """A file's bytes about `chunk_bytes` at a time, each ending at a line end (or the
+    file's end): what `split_lines` is given."""
+    while True:
+        data = handle.read(chunk_bytes)
+        if not data:
+            return
+        if not data.endswith(b"\n"):
+            data += handle.readline()  # to the end of the line (or of the file)
+        yield data
+
+
+def numbered_lines(lines: Lines) -> list[tuple[int, bytes]]:
+    """(line number, line) of each non-blank line: the form `data stats` reads lines in."""
+    return list(zip(lines.numbers, lines.block.lines(), strict=True))
 
 
 def _int64s(values: Any) -> array[int]:

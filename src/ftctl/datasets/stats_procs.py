@@ -88,18 +88,13 @@ def read_chunk(
     """Chunk `k`'s non-blank lines, numbered from 1 at the chunk's start and without their
     line ends (as `iter_line_chunks` gives them), its number of lines, blank ones included,
     and the file offset where it ends."""
+    from ftctl.datasets.line_block import numbered_lines, split_lines  # numpy: see the module
+
     start = chunk_start(handle, k, chunk_bytes, size)
     end = chunk_start(handle, k + 1, chunk_bytes, size)
     handle.seek(start)
-    pieces = handle.read(end - start).split(b"\n")
-    if pieces[-1] == b"":  # the chunk ends with a line end (or is empty)
-        pieces.pop()
-    lines: list[tuple[int, bytes]] = []
-    for number, raw in enumerate(pieces, 1):
-        stripped = raw.rstrip(b"\r\n")
-        if stripped.strip():
-            lines.append((number, stripped))
-    return lines, len(pieces), end
+    found = split_lines(handle.read(end - start), 1)
+    return numbered_lines(found), found.total, end
 
 
 # --- messages between the processes --------------------------------------------------

@@ -44,7 +44,7 @@ from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.checks import CHECKS_VERSION
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
-from ftctl.datasets.line_block import Lines, split_lines
+from ftctl.datasets.line_block import Lines, split_lines, whole_line_chunks
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
 from ftctl.datasets.row_pool import Job, RowPool, Rows
@@ -885,8 +885,7 @@ class _FileChunk:
 
 def _file_chunks(path: Path, digest: Any, hashing: ThreadPoolExecutor) -> Iterator[_FileChunk]:
     """A file's lines a chunk of about `CHUNK_BYTES` at a time (whole lines), as
-    `line_block.split_lines` finds them (blank lines skipped, terminators stripped: the
-    rules of `ftctl.datasets.jsonl`).
+    `line_block.split_lines` finds them (blank lines skipped, terminators stripped).
 
     `digest` is fed on the `hashing` thread (hashlib releases the GIL), in order; when the
     file is read to its end, it holds the whole file's hash."""
@@ -894,12 +893,7 @@ def _file_chunks(path: Path, digest: Any, hashing: ThreadPoolExecutor) -> Iterat
     consumed = 0
     hashed: Future[Any] | None = None
     with open(path, "rb") as handle:
-        while True:
-            data = handle.read(CHUNK_BYTES)
-            if not data:
-                break
-            if not data.endswith(b"\n"):
-                data += handle.readline()  # to the end of the line (or of the file)
+        for data in whole_line_chunks(handle, CHUNK_BYTES):
             hashed = hashing.submit(_hash_chunk, digest, data)
             lines = split_lines(data, line_no + 1, consumed)
             line_no += lines.total
