@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,12 @@ def origin(line: int, file: str = TRAIN_FILE) -> Any:
     from ftctl.datasets.provenance import Origin
 
     return Origin(file, line)
+
+
+def reused(messages: list[str]) -> tuple[int, int]:
+    """From a build's messages: (rows whose results came from the cache, rows read)."""
+    for message in messages:
+        found = re.search(r"reused the results of (\d+) of (\d+) rows", message)
+        if found:
+            return int(found.group(1)), int(found.group(2))
+    raise AssertionError(messages)

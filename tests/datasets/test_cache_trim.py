@@ -4,11 +4,16 @@ build has used for five days is removed, and what is used now is kept."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
+from ftctl.datasets import build
 from ftctl.datasets.build import BuiltProject, build_project
 from ftctl.datasets.cache_trim import MARK
+from ftctl.datasets.example_cache import today
 from ftctl.events import Event
 
 from . import build_helpers as h
@@ -148,3 +153,57 @@ def test_files_left_by_a_killed_build_are_removed_a_day_later(tmp_path: Path) ->
     _build(tmp_path)
     assert not left.exists()
     assert running.exists()
+
+
+def _rows_used(root: Path) -> list[int]:
+    """Each stored row result's day of last use, relative to today."""
+    with sqlite3.connect(_cache(root) / "examples.sqlite") as db:
+        return sorted(day - today() for (day,) in db.execute("SELECT used FROM rows"))
+
+
+def _date_rows(root: Path, days_ago: int) -> None:
+    with sqlite3.connect(_cache(root) / "examples.sqlite") as db:
+        db.execute("UPDATE rows SET used = ?", (today() - days_ago,))
+
+
+@pytest.mark.parametrize("workers", [False, True])
+def test_row_results_not_used_for_five_days_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: bool
+) -> None:
+    if workers:  # found by worker processes, marked used by the build
+        monkeypatch.setattr(build, "POOL_MIN_BYTES", 0)
+    rows = h.examples(0, 30)
+    project_dir = h.write_workspace(tmp_path, h.project_yaml(DATA), {"data/train.jsonl": rows})
+    _build(tmp_path)
+    assert _rows_used(tmp_path) == [0] * 30  # written today
+    # Six days later, line 11 is edited: the other 29 results are found again.
+    _date_rows(tmp_path, 6)
+    _age(_everything(tmp_path), 6)
+    edited = [*rows[:10], h.example(999), *rows[11:]]
+    h.write_jsonl(project_dir / "data/train.jsonl", edited)
+    events, _ = _build(tmp_path)
+    assert h.reused(events) == (29, 30)
+    # Found or written today: kept; the old line 11's result, unused for six days: removed.
+    assert _rows_used(tmp_path) == [0] * 30
+    [said] = [m for m in events if m.startswith("dataset cache: removed")]
+    assert " and 1 row result(s) unused for 5 days" in said
+    # The old line comes back: its result is worked out again, the rest found.
+    h.write_jsonl(project_dir / "data/train.jsonl", rows)
+    events, _ = _build(tmp_path)
+    assert h.reused(events) == (29, 30)
+
+
+def test_a_cache_from_before_rows_were_dated_is_kept_and_dated(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _build(tmp_path)
+    with sqlite3.connect(_cache(tmp_path) / "examples.sqlite") as db:  # the older table
+        db.execute("CREATE TABLE old AS SELECT key, value FROM rows ORDER BY rowid")
+        db.execute("DROP TABLE rows")
+        db.execute("ALTER TABLE old RENAME TO rows")
+        db.execute("CREATE UNIQUE INDEX rows_key ON rows (key)")
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 31))
+    events, _ = _build(tmp_path)
+    assert h.reused(events) == (30, 31)  # read as before
+    assert _rows_used(tmp_path) == [0] * 31  # and dated today from then on

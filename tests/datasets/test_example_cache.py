@@ -5,7 +5,6 @@ cache gives."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -53,15 +52,6 @@ def _outcome(root: Path) -> tuple[dict[str, Any], list[str]]:
     return outcome, [e.message for e in events if e.kind == "info"]
 
 
-def _reused(messages: list[str]) -> tuple[int, int]:
-    """(rows whose results came from the cache, rows read)."""
-    for message in messages:
-        found = re.search(r"reused the results of (\d+) of (\d+) rows", message)
-        if found:
-            return int(found.group(1)), int(found.group(2))
-    raise AssertionError(messages)
-
-
 def _cold(root: Path, tmp_path: Path) -> dict[str, Any]:
     """The same workspace built with an empty cache."""
     fresh = tmp_path / "fresh"
@@ -101,11 +91,11 @@ def root(tmp_path: Path) -> Path:
 
 def test_a_rebuild_reuses_every_unchanged_example(root: Path, tmp_path: Path) -> None:
     first, messages = _outcome(root)
-    assert _reused(messages) == (0, len(_rows()))
+    assert h.reused(messages) == (0, len(_rows()))
     _touch(root)  # the whole-build cache misses; every example is the same
     again, messages = _outcome(root)
     assert again == first
-    assert _reused(messages) == (len(_rows()), len(_rows()))
+    assert h.reused(messages) == (len(_rows()), len(_rows()))
 
 
 def test_an_edited_line_is_all_that_is_computed_again(root: Path, tmp_path: Path) -> None:
@@ -113,7 +103,7 @@ def test_an_edited_line_is_all_that_is_computed_again(root: Path, tmp_path: Path
     _edit_line_ten(root)
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
-    found, looked_up = _reused(messages)
+    found, looked_up = h.reused(messages)
     assert looked_up - found == 1  # the edited row; the rest came from the cache
 
 
@@ -127,7 +117,7 @@ def test_a_changed_transform_gives_a_cold_builds_output(root: Path, tmp_path: Pa
     project.write_text(text, encoding="utf-8")
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
-    found, looked_up = _reused(messages)
+    found, looked_up = h.reused(messages)
     assert found == 0 and looked_up > 0  # every row is worked on differently: nothing reused
 
 
@@ -149,7 +139,7 @@ def test_a_changed_tokenizer_counts_again(root: Path, tmp_path: Path) -> None:
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
     assert again["splits"]["train"][1] != first["splits"]["train"][1]  # cl100k, not o200k
-    found, looked_up = _reused(messages)
+    found, looked_up = h.reused(messages)
     assert found == 0 and looked_up > 0  # counts belong to an encoding
 
 
@@ -162,7 +152,7 @@ def test_a_damaged_cache_is_a_miss_never_a_wrong_result(root: Path, tmp_path: Pa
     _touch(root)
     again, messages = _outcome(root)
     assert again == first
-    assert _reused(messages)[0] == 0
+    assert h.reused(messages)[0] == 0
 
 
 def test_a_cache_of_the_older_layout_is_replaced(root: Path, tmp_path: Path) -> None:
@@ -173,10 +163,10 @@ def test_a_cache_of_the_older_layout_is_replaced(root: Path, tmp_path: Path) -> 
         db.execute("INSERT INTO rows VALUES (x'00', x'01')")
     first, messages = _outcome(root)
     assert first == _cold(root, tmp_path)
-    assert _reused(messages)[0] == 0
+    assert h.reused(messages)[0] == 0
     _touch(root)
     again, messages = _outcome(root)
-    assert again == first and _reused(messages) == (len(_rows()), len(_rows()))
+    assert again == first and h.reused(messages) == (len(_rows()), len(_rows()))
     with sqlite3.connect(database) as db:
         (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'rows'").fetchone()
     assert "WITHOUT ROWID" not in sql.upper()
@@ -315,7 +305,7 @@ def test_a_rebuild_copies_unchanged_lines_from_the_last_build(
     _edit_line_ten(root)
     again, messages = _outcome(root)
     assert again == _cold(root, tmp_path)
-    found, _ = _reused(messages)
+    found, _ = h.reused(messages)
     # Every cached row's line is copied, but the near repeat's: nearDedupe left it out of
     # the last build's output, so it is made again.
     assert found > 70 and sum(made) == 1
@@ -335,7 +325,7 @@ def test_a_damaged_earlier_output_is_made_again_not_copied(
     _touch(root)
     again, messages = _outcome(root)
     assert again == first
-    found, _ = _reused(messages)
+    found, _ = h.reused(messages)
     assert sum(made) == found  # nothing copied from the damaged objects
 
 

@@ -143,12 +143,14 @@ def build_project(
     """
     built = _build_project(project, workspace, events)
     trimmed = trim_if_due(cache_root(workspace.root))
-    if trimmed is not None and trimmed.files:
+    if trimmed is not None and (trimmed.files or trimmed.rows):
+        removed = [f"{trimmed.files} file(s)"] if trimmed.files else []
+        removed += [f"{trimmed.rows:,} row result(s)"] if trimmed.rows else []
         events(
             Event(
                 "info",
-                f"dataset cache: removed {trimmed.files} file(s) unused for {UNUSED_DAYS} days "
-                f"({trimmed.bytes / 1e6:.1f} MB)",
+                f"dataset cache: removed {' and '.join(removed)} unused for {UNUSED_DAYS} "
+                f"days ({trimmed.bytes / 1e6:.1f} MB)",
             )
         )
     return built

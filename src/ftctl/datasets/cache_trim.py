@@ -12,12 +12,14 @@ after a build, at most once a day, whatever has not been used for `UNUSED_DAYS` 
 - split objects (and their `.origins.jsonl` and `.lines`) that no remaining manifest or
   last-build record names and that were not used for that long either (an object written
   by a build still running has no manifest yet, and is recent);
-- temporary files a build left behind when it was killed (`objects/.staged.*`), a day old.
+- temporary files a build left behind when it was killed (`objects/.staged.*`), a day old;
+- per-row results in `examples.sqlite` not used for that long (each row records the day
+  it was last written or found: `ftctl.datasets.example_cache`).
 
 A removed entry costs time, never a result: a build whose manifest is gone builds again
-(with the per-row results of `examples.sqlite`, which is not trimmed: it holds ~0.4 KB per
-distinct row version ever built, and grows only with edits); a `plan` whose recorded
-upload's object is gone shows example counts instead of lines added and removed.
+(with the per-row results still there), a row whose result is gone is worked on again; a
+`plan` whose recorded upload's object is gone shows example counts instead of lines added
+and removed.
 Deleting the whole `.ftctl/cache` directory is always safe.
 """
 
@@ -30,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftctl.datasets.example_cache import cache_file, trim_unused
+
 UNUSED_DAYS = 5  # as Go's build cache
 TRIM_EVERY_S = 24 * 3600  # trims are at most this often
 STAGED_LEFT_S = 24 * 3600  # a build's temporary file this old was left by a killed build
@@ -41,6 +45,7 @@ _OBJECT_SUFFIXES = (".jsonl", ".origins.jsonl", ".lines")
 @dataclass(frozen=True)
 class Trimmed:
     files: int
+    rows: int  # results of `examples.sqlite`
     bytes: int
 
 
@@ -88,7 +93,8 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
     for staged in _files(objects, ".staged.*"):
         if _mtime(staged) < now - STAGED_LEFT_S:
             removed.unlink(staged)
-    return Trimmed(removed.files, removed.bytes)
+    rows, shrunk = trim_unused(cache_file(root), UNUSED_DAYS)
+    return Trimmed(removed.files, rows, removed.bytes + shrunk)
 
 
 def _objects_named(manifest: Path) -> set[str]:

@@ -8,7 +8,10 @@ encoding, the versions of ftctl and tiktoken; see `ftctl.datasets.stream.results
 
 Results are written as the build goes, inside one transaction that is committed only when
 the build succeeds (`commit`) and rolled back otherwise (`close`): a build that fails leaves
-nothing behind, and nothing waits in memory. Storage: one SQLite file per workspace
+nothing behind, and nothing waits in memory. Each row records the day it was last used
+(written or found): a lookup reports the rows found whose day is not today (`get_many`'s
+`stale`), the build marks them (`mark_used`, once a day per row, not on every rebuild), and
+the cache's daily trim removes the results not used for days (`trim_unused`). Storage: one SQLite file per workspace
 (`<workspace>/.ftctl/cache/datasets/examples.sqlite`), each value followed by a checksum of
 key and value: a value that does not verify is a miss, so a damaged cache costs time, never
 a wrong result. A cache that cannot be opened or written is ignored in the same way (builds
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -33,6 +37,11 @@ def content_key(namespace: str, content: bytes) -> bytes:
     digest = hashlib.blake2b(content, digest_size=16, person=b"ftctl-example")
     digest.update(b"\0" + namespace.encode("utf-8"))
     return digest.digest()
+
+
+def today() -> int:
+    """The day number (days since 1970, UTC) that rows are marked used with."""
+    return int(time.time() // 86_400)
 
 
 def _checksum(key: bytes, value: bytes) -> bytes:
@@ -55,6 +64,8 @@ class ExampleCache:
         self._writing = False  # a transaction is open
         self._created = False  # this object created the file
         self._committed = False
+        self._dated = False  # the table has the `used` column (a cache from before has not)
+        self._today = today()
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
@@ -69,15 +80,19 @@ class ExampleCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             if create:  # only the build's writer shapes the file; readers just read it
-                _create_tables(db)
+                _create_tables(db, self._today)
+            self._dated = _has_used_column(db)
         except (OSError, sqlite3.Error):
             self._broken = True
             return None
         self._db = db
         return db
 
-    def get_many(self, table: str, keys: Sequence[bytes]) -> dict[bytes, bytes]:
-        """The stored, intact values of those `keys` that have one."""
+    def get_many(
+        self, table: str, keys: Sequence[bytes], stale: list[bytes] | None = None
+    ) -> dict[bytes, bytes]:
+        """The stored, intact values of those `keys` that have one; the keys of those not
+        marked used today are appended to `stale` (for `mark_used`)."""
         assert table in TABLES
         db = self._connect(create=False)
         found: dict[bytes, bytes] = {}
@@ -85,15 +100,18 @@ class ExampleCache:
             self.counts[table][1] += len(keys)
             return found
         unique = list(dict.fromkeys(keys))
+        columns = "key, value, used" if self._dated else f"key, value, {self._today}"
         try:
             for start in range(0, len(unique), _BATCH):
                 part = unique[start : start + _BATCH]
                 marks = ",".join("?" * len(part))
-                rows = db.execute(f"SELECT key, value FROM {table} WHERE key IN ({marks})", part)
-                for key, stored in rows:
+                rows = db.execute(f"SELECT {columns} FROM {table} WHERE key IN ({marks})", part)
+                for key, stored, used in rows:
                     value, check = stored[:-_CHECK], stored[-_CHECK:]
                     if len(stored) >= _CHECK and _checksum(key, value) == check:
                         found[bytes(key)] = bytes(value)
+                        if stale is not None and used != self._today:
+                            stale.append(bytes(key))
         except sqlite3.Error:
             self._broken = True
         self.counts[table][0] += len(found)
@@ -103,7 +121,17 @@ class ExampleCache:
     def put_many(self, table: str, items: Iterable[tuple[bytes, bytes]]) -> None:
         """Store values, visible to others once the build succeeds (`commit`)."""
         assert table in TABLES
-        rows = [(key, value + _checksum(key, value)) for key, value in items]
+        rows = [(key, value + _checksum(key, value), self._today) for key, value in items]
+        self._write(f"INSERT OR REPLACE INTO {table} (key, value, used) VALUES (?, ?, ?)", rows)
+
+    def mark_used(self, table: str, keys: Sequence[bytes]) -> None:
+        """Mark rows found by a lookup used today (in the build's transaction: kept only if
+        the build succeeds, like what it stores)."""
+        assert table in TABLES
+        day = self._today
+        self._write(f"UPDATE {table} SET used = ? WHERE key = ?", [(day, key) for key in keys])
+
+    def _write(self, statement: str, rows: Sequence[tuple[object, ...]]) -> None:
         if self._broken or not rows:
             return
         db = self._connect(create=True)
@@ -113,7 +141,7 @@ class ExampleCache:
             if not self._writing:
                 db.execute("BEGIN IMMEDIATE")
                 self._writing = True
-            db.executemany(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", rows)
+            db.executemany(statement, rows)
         except sqlite3.Error:
             self._broken = True  # a read-only or busy cache only costs speed
             self._rollback()
@@ -148,7 +176,45 @@ class ExampleCache:
                     Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
-def _create_tables(db: sqlite3.Connection) -> None:
+def trim_unused(path: Path, days: int) -> tuple[int, int]:
+    """Remove the results not used for `days` days: (rows removed, bytes the file shrank
+    by). The file is compacted when more than half of it is free pages (else SQLite reuses
+    them for the next results). A cache that cannot be opened or is busy is left alone."""
+    if not path.is_file():
+        return 0, 0
+    size = path.stat().st_size
+    removed = 0
+    try:
+        db = sqlite3.connect(path, timeout=2, isolation_level=None)
+    except sqlite3.Error:
+        return 0, 0
+    try:
+        if not _has_used_column(db):
+            return 0, 0
+        for table in TABLES:
+            removed += db.execute(f"DELETE FROM {table} WHERE used < ?", (today() - days,)).rowcount
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        if removed and free * 2 > pages:
+            db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        return removed, 0
+    finally:
+        db.close()
+    with contextlib.suppress(OSError):
+        return removed, max(0, size - path.stat().st_size)
+    return removed, 0
+
+
+def _has_used_column(db: sqlite3.Connection) -> bool:
+    return all(
+        any(row[1] == "used" for row in db.execute(f"PRAGMA table_info({table})"))
+        for table in TABLES
+    )
+
+
+def _create_tables(db: sqlite3.Connection, day: int) -> None:
     """Each table: values in insertion order (rowid) and a unique index of the keys.
 
     Keys are random digests: inserted into a table ordered by key (WITHOUT ROWID, as
@@ -163,8 +229,14 @@ def _create_tables(db: sqlite3.Connection) -> None:
         ).fetchone()
         if found is not None and "WITHOUT ROWID" in str(found[0]).upper():
             db.execute(f"DROP TABLE {table}")
-        db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key BLOB NOT NULL, value BLOB NOT NULL)")
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} "
+            "(key BLOB NOT NULL, value BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0)"
+        )
         db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} (key)")
+        if not any(row[1] == "used" for row in db.execute(f"PRAGMA table_info({table})")):
+            # A cache from before rows were dated: its rows count as used today.
+            db.execute(f"ALTER TABLE {table} ADD COLUMN used INTEGER NOT NULL DEFAULT {int(day)}")
 
 
 def cache_file(cache_root: Path) -> Path:

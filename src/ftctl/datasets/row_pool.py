@@ -58,19 +58,21 @@ Rows = Sequence[bytes | dict[str, Any]] | LineBlock
 _FIELDS = len(RowResult._fields)
 _LINE = RowResult._fields.index("line")
 _DIGEST = RowResult._fields.index("digest")
-# A batch's results as plain tuples, the values computed for the cache, the rows reused.
-_Values = tuple[list[tuple[Any, ...]], list[tuple[bytes, bytes]], int]
+# A batch's results as plain tuples, the values computed for the cache, the rows reused,
+# the keys of those not marked used today.
+_Values = tuple[list[tuple[Any, ...]], list[tuple[bytes, bytes]], int, list[bytes]]
 
 
 class Answer(NamedTuple):
     results: list[RowResult]  # one per row, in order
     fresh: list[tuple[bytes, bytes]]  # (key, value) of the results computed, for the cache
     reused: int  # rows whose result came from the cache
+    stale: list[bytes]  # keys of reused results to mark used today (`ExampleCache.mark_used`)
 
 
 def _answer(values: _Values) -> Answer:
-    results, fresh, reused = values
-    return Answer([RowResult._make(v) for v in results], fresh, reused)
+    results, fresh, reused, stale = values
+    return Answer([RowResult._make(v) for v in results], fresh, reused, stale)
 
 
 class RowPool(Protocol):
@@ -118,11 +120,12 @@ class _Workbench:
             for raw in rows
         ]
         found: list[tuple[Any, ...] | None] = [None] * len(rows)
+        stale: list[bytes] = []
         if job.cache is not None:
             store = self._caches.get(job.cache)
             if store is None:
                 store = self._caches[job.cache] = ExampleCache(job.cache)
-            stored = store.get_many("rows", keys)
+            stored = store.get_many("rows", keys, stale)
             for i, key in enumerate(keys):
                 value = stored.get(key)
                 if value is not None:
@@ -142,7 +145,7 @@ class _Workbench:
             results.append(result)
             kept = (*result[:_LINE], b"", *result[_LINE + 1 :])
             fresh.append((key, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)))
-        return results, fresh, len(results) - len(fresh)
+        return results, fresh, len(results) - len(fresh), stale
 
     def _lines(
         self,

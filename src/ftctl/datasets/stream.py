@@ -691,6 +691,8 @@ class StreamBuild:
         batch.results = answer.results
         if answer.fresh and self.store is not None:
             self.store.put_many("rows", answer.fresh)  # kept only if the build succeeds
+        if answer.stale and self.store is not None:
+            self.store.mark_used("rows", answer.stale)  # what the cache's trim keeps
         self.reused += answer.reused
         self.computed += len(answer.results) - answer.reused
 
