@@ -222,6 +222,7 @@ def _build_project(
             cached = _from_cache(cache, key, project.name)
             if cached is not None:
                 _used(cache, key, cached)
+                examples.commit()  # the rows read were as good as a build's (and are dated)
                 if quick is not None:  # a build cached before its sources were hashed whole
                     cache.put_build(quick, _manifest(cached))
                 events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
