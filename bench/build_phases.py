@@ -79,15 +79,10 @@ def watch_structures() -> None:
 
 
 def report_structures() -> None:
-    def deep(mapping: dict[Any, Any]) -> int:
-        return sys.getsizeof(mapping) + sum(
-            sys.getsizeof(k) + sys.getsizeof(v) for k, v in mapping.items()
-        )
-
     for chain in chains:
         for i, seen in enumerate(chain.seen):
-            if seen:
-                print(f"  {chain.split} step {i} dedupe dict: {deep(seen) / 1e6:.1f} MB")
+            if len(seen):
+                print(f"  {chain.split} step {i} dedupe digests: {seen.nbytes / 1e6:.1f} MB")
         for i, index in enumerate(chain.near):
             if index is not None:
                 print(f"  {chain.split} step {i} nearDedupe index: {index.nbytes / 1e6:.1f} MB")

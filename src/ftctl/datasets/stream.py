@@ -42,6 +42,7 @@ from ftctl.config.models import (
 from ftctl.datasets.cache import StagedObject, StagedWriter, Staging
 from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.checks import CHECKS_VERSION
+from ftctl.datasets.digest_index import DigestIndex, as_digests
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
 from ftctl.datasets.line_block import Lines, split_lines, whole_line_chunks
@@ -225,12 +226,12 @@ class _Chain:
     table: RowTable
     reports: list[TransformReport]
     diagnostics: list[Diagnostic]
-    seen: list[dict[bytes, int]] = field(default_factory=list)
+    seen: list[DigestIndex] = field(default_factory=list)
     near: list[BandIndex | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for index, step in enumerate(self.steps):
-            self.seen.append({})
+            self.seen.append(DigestIndex())
             if step.kind == "near":
                 self.near.append(
                     BandIndex(
@@ -251,6 +252,8 @@ class _Chain:
             kept: list[int] = []
             if step.kind == "near":
                 kept = self._near(index, live, rows, results, report)
+            elif step.kind == "dedupe":
+                kept = self._dedupe(index, live, rows, results, report)
             else:
                 for j in live:
                     if self._keep(index, step, rows[j], results[j], report):
@@ -278,14 +281,6 @@ class _Chain:
             if value:
                 report.changed += 1
             return True
-        if step.kind == "dedupe":
-            seen = self.seen[index]
-            earlier = seen.get(value)
-            if earlier is not None:
-                report.drop(self.table.origin(row), f"duplicate of {self.table.origin(earlier)}")
-                return False
-            seen[value] = row
-            return True
         tokens, status = value  # max
         if status == 0:
             return True
@@ -305,6 +300,29 @@ class _Chain:
             return True
         report.drop(self.table.origin(row), result.stop_why)
         return False
+
+    def _dedupe(
+        self,
+        index: int,
+        live: list[int],
+        rows: list[int],
+        results: list[RowResult],
+        report: TransformReport,
+    ) -> list[int]:
+        """`dedupe`: a row whose digest (at this step) an earlier row had is dropped."""
+        if not live:
+            return []
+        earlier, _kept = self.seen[index].first_of_each(
+            as_digests([results[j].steps[index] for j in live]),
+            np.array([rows[j] for j in live], dtype=np.int64),
+        )
+        kept: list[int] = []
+        for j, first in zip(live, earlier.tolist(), strict=True):
+            if first < 0:
+                kept.append(j)
+                continue
+            report.drop(self.table.origin(rows[j]), f"duplicate of {self.table.origin(first)}")
+        return kept
 
     def _near(
         self,

@@ -1,0 +1,38 @@
+"""`dedupe`'s numpy index of digests answers as the dict it replaced: each row's earliest
+row with the same digest, whatever the batches, also for digests that differ only in
+zero bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import numpy as np
+import pytest
+
+from ftctl.datasets.digest_index import DigestIndex, as_digests
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_first_row_of_each_digest_is_found_as_a_dict_finds_it(seed: int) -> None:
+    rng = random.Random(seed)
+    pool = [hashlib.blake2b(f"{i} {seed}".encode(), digest_size=16).digest() for i in range(300)]
+    pool += [bytes(16), bytes(15) + b"\x01", b"\x01" + bytes(15), bytes(8) + b"\x01" + bytes(7)]
+    index, reference = DigestIndex(), dict[bytes, int]()
+    row = 0
+    for _ in range(300):  # batches of 0 to 60 rows: runs are made and merged many times
+        values = [rng.choice(pool) for _ in range(rng.randint(0, 60))]
+        rows = np.arange(row, row + len(values), dtype=np.int64) * 3  # rows need not be 0..n
+        row += len(values)
+        earlier, kept = index.first_of_each(as_digests(values), rows)
+        expected = []
+        for value, r in zip(values, rows.tolist(), strict=True):
+            if value in reference:
+                expected.append(reference[value])
+            else:
+                reference[value] = r
+                expected.append(-1)
+        assert earlier.tolist() == expected
+        assert kept.tolist() == [r for r, e in zip(rows.tolist(), expected, strict=True) if e < 0]
+    assert len(index) == len(reference)
+    assert index.nbytes == 24 * len(reference)  # 16 bytes of digest and 8 of row each
