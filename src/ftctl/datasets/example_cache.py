@@ -11,11 +11,13 @@ the build succeeds (`commit`) and rolled back otherwise (`close`): a build that 
 nothing behind, and nothing waits in memory. Each row records the day it was last used
 (written or found): a lookup reports the rows found whose day is not today (`get_many`'s
 `stale`), the build marks them (`mark_used`, once a day per row, not on every rebuild), and
-the cache's daily trim removes the results not used for days (`trim_unused`). Storage: one SQLite file per workspace
-(`<workspace>/.ftctl/cache/datasets/examples.sqlite`), each value followed by a checksum of
-key and value: a value that does not verify is a miss, so a damaged cache costs time, never
-a wrong result. A cache that cannot be opened or written is ignored in the same way (builds
-work on read-only checkouts). Keys are 16-byte BLAKE2b digests of a namespace and the content.
+the cache's daily trim removes the results not used for days (`trim_unused`).
+
+Storage: one SQLite file per workspace (`<workspace>/.ftctl/cache/datasets/examples.sqlite`),
+each value followed by a checksum of key and value: a value that does not verify is a
+miss, so a damaged cache costs time, never a wrong result. A cache that cannot be opened
+or written is ignored in the same way (builds work on read-only checkouts). Keys are
+16-byte BLAKE2b digests of a namespace and the content.
 """
 
 from __future__ import annotations
