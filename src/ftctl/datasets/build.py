@@ -652,7 +652,7 @@ def _used(cache: DatasetCache, key: str | None, built: BuiltProject) -> None:
     cache's trim), and they are the project's last build (what its next one copies from)."""
     sha256s = {split.sha256 for split in built.splits.values()}
     cache.use(sha256s, key, built.project)
-    if {p.name for p in cache.latest(built.project)} != {f"{s}.jsonl" for s in sha256s}:
+    if set(cache.latest(built.project)) != {cache.object_path(s) for s in sha256s}:
         with contextlib.suppress(OSError):  # a read-only cache: the next build copies less
             cache.put_latest(built.project, sha256s)
 

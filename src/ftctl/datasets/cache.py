@@ -68,6 +68,11 @@ class DatasetCache:
     def origins_path(self, sha256: str) -> Path:
         return self.root / "objects" / f"{sha256}.origins.jsonl"
 
+    def object_files(self, sha256: str) -> tuple[Path, Path, Path]:
+        """Everything stored for one split object: its bytes, origins and line index."""
+        data = self.object_path(sha256)
+        return data, self.origins_path(sha256), index_path(data)
+
     def has_object(self, sha256: str) -> bool:
         path = self.object_path(sha256)
         if not path.is_file():
@@ -84,11 +89,7 @@ class DatasetCache:
         """Mark objects (and a build manifest, a project's last-build record) used now:
         what the cache's trim keeps (`ftctl.datasets.cache_trim`). A file that cannot be
         touched is left as it is."""
-        paths = [
-            self.object_path(sha256).with_suffix(suffix)
-            for sha256 in sha256s
-            for suffix in (".jsonl", ".origins.jsonl", ".lines")
-        ]
+        paths = [path for sha256 in sha256s for path in self.object_files(sha256)]
         if build_key is not None:
             paths.append(self.root / "builds" / f"{build_key}.json")
         if project is not None:

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftctl.datasets.cache import DatasetCache
 from ftctl.datasets.example_cache import cache_file, trim_unused
 
 UNUSED_DAYS = 5  # as Go's build cache
@@ -39,7 +40,6 @@ TRIM_EVERY_S = 24 * 3600  # trims are at most this often
 STAGED_LEFT_S = 24 * 3600  # a build's temporary file this old was left by a killed build
 MARK = "trim.txt"  # when the cache was last trimmed (its modification time)
 _DAY_S = 24 * 3600
-_OBJECT_SUFFIXES = (".jsonl", ".origins.jsonl", ".lines")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ def trim_if_due(root: Path, now: float | None = None) -> Trimmed | None:
 
 def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
     removed = _Removed()
+    cache = DatasetCache(root)
     builds = root / "builds"
     named: set[str] = set()
     for manifest in [*_files(builds, "*.json"), *_files(builds / "latest", "*.json")]:
@@ -88,8 +89,8 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
         sha256 = name[: -len(".jsonl")]
         if sha256 in named or _mtime(data) >= cutoff:
             continue
-        for suffix in _OBJECT_SUFFIXES:
-            removed.unlink(objects / f"{sha256}{suffix}")
+        for path in cache.object_files(sha256):
+            removed.unlink(path)
     for staged in _files(objects, ".staged.*"):
         if _mtime(staged) < now - STAGED_LEFT_S:
             removed.unlink(staged)
