@@ -15,7 +15,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ftctl.cli.context import AppContext, pass_app
 from ftctl.cli.options import lock_timeout_option
 from ftctl.cli.plan_cmd import print_plan
-from ftctl.cli.progress import LineProgress
 from ftctl.errors import FtctlError, UserAbort
 from ftctl.events import Event, EventSink
 from ftctl.plan.changes import Plan, PlanOptions
@@ -32,7 +31,7 @@ def progress_sink(app: AppContext) -> Iterator[EventSink]:
         yield lambda _event: None
         return
     if not app.interactive or not app.color:  # a live display draws with escape codes
-        yield LineProgress(lambda text: click.echo(text, err=True), app.event_sink())
+        yield app.progress_lines()
         return
     with Progress(
         TextColumn("{task.description}"),

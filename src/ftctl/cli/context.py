@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from ftctl.cli.progress import LineProgress
 from ftctl.events import Event, EventSink
 
 
@@ -56,6 +57,11 @@ class AppContext:
             self.err_console.print(event.message, style="dim", markup=False)
 
         return sink
+
+    def progress_lines(self) -> EventSink:
+        """Progress as lines on stderr, a heartbeat at least once a minute (`LineProgress`),
+        other events as `event_sink` prints them: for logs, where a live display cannot be."""
+        return LineProgress(lambda text: click.echo(text, err=True), self.event_sink())
 
     def warn(self, message: str) -> None:
         """`Warning: message` on stderr (never stdout), once per message."""

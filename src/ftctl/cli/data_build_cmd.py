@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ftctl.cli.context import AppContext, pass_app
-from ftctl.cli.progress import LineProgress
 from ftctl.events import Event, EventSink
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ def _status(app: AppContext) -> Iterator[EventSink]:
         yield app.event_sink()
         return
     if not app.interactive:
-        yield LineProgress(lambda text: click.echo(text, err=True), app.event_sink())
+        yield app.progress_lines()
         return
     with app.err_console.status("Building data") as status:
 

@@ -9,8 +9,6 @@ from pathlib import Path
 import click
 
 from ftctl.cli.context import AppContext, pass_app
-from ftctl.cli.progress import LineProgress
-from ftctl.events import EventSink
 from ftctl.plan.changes import Plan, PlanOptions
 from ftctl.plan.savedplan import write_plan
 from ftctl.render.human import render_plan
@@ -92,11 +90,7 @@ def plan(
     from ftctl.ops.prepare import plan_workspace  # heavy: keeps `ftctl --help` quick
 
     # A heartbeat line at least once a minute while a long data build runs (CI logs).
-    events: EventSink = (
-        app.event_sink()
-        if app.json_output
-        else LineProgress(lambda text: click.echo(text, err=True), app.event_sink())
-    )
+    events = app.event_sink() if app.json_output else app.progress_lines()
     unchanged = None
     if changed_since is not None:
         projects, unchanged = _changed_projects(app, changed_since, projects)
