@@ -113,8 +113,9 @@ def edit_one_percent(path: Path, round_no: int) -> int:
     return edited
 
 
-def bench_size(shared: Path, examples: int, rounds: int, root: Path) -> None:
-    env = dict(os.environ, FTCTL_CACHE_DIR=str(root / "stats-cache"))
+def make_workspace(shared: Path, examples: int, root: Path) -> Path:
+    """The bench workspace under `root`, its project reading `examples` generated rows: the
+    data file's path."""
     (root / "ftctl.yaml").write_text(WORKSPACE)
     project_dir = root / "projects" / "bench"
     (project_dir / "data").mkdir(parents=True)
@@ -124,6 +125,12 @@ def bench_size(shared: Path, examples: int, rounds: int, root: Path) -> None:
         [sys.executable, str(shared / "bench/make_dataset.py"), str(data), str(examples)],
         check=True,
     )
+    return data
+
+
+def bench_size(shared: Path, examples: int, rounds: int, root: Path) -> None:
+    env = dict(os.environ, FTCTL_CACHE_DIR=str(root / "stats-cache"))
+    data = make_workspace(shared, examples, root)
     size_mb = data.stat().st_size / 1e6
     ftctl = [sys.executable, "-m", "ftctl"]
     stats_cmd = [*ftctl, "--json", "data", "stats", str(data), "--no-cache"]

@@ -36,7 +36,7 @@ def test_rows_worked_on_by_worker_processes_give_the_same_output(
 ) -> None:
     # Large data goes to worker processes; these small workspaces are sent there too.
     monkeypatch.setattr(build, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("FTCTL_DATA_WORKERS", "2")
     monkeypatch.setattr(stream, "BATCH_ROWS", 7)  # many batches in flight, out of step
     # Ready batches decided one at a time, or several together (nearDedupe over more rows).
     monkeypatch.setattr(stream, "GROUP_ROWS", group_rows)

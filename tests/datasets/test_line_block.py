@@ -121,7 +121,7 @@ def test_crlf_blank_lines_and_small_chunks_give_the_lines_and_origins_of_a_plain
     monkeypatch.setattr(stream, "BATCH_ROWS", 4)
     if workers:
         monkeypatch.setattr(build, "POOL_MIN_BYTES", 0)
-        monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+        monkeypatch.setenv("FTCTL_DATA_WORKERS", "2")
     built_plain = build.build_project(*h.load(plain))
     built_messy = build.build_project(*h.load(messy))
     assert built_messy.splits["train"].sha256 == built_plain.splits["train"].sha256

@@ -27,7 +27,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -84,6 +83,7 @@ from ftctl.datasets.stream import (
 )
 from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
 from ftctl.datasets.transforms import TransformReport
+from ftctl.datasets.worker_count import data_workers
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
 from ftctl.providers.registry import capabilities
@@ -96,6 +96,9 @@ METHOD_FORMAT: dict[str, Format] = {
 }
 LISTED_LEAKS = 50
 POOL_MIN_BYTES = 4 << 20  # data below this is worked on in this process (no worker start)
+# Worker processes at most, by default (`FTCTL_DATA_WORKERS` overrides): past this the
+# build's main process, which decides the rows in order, is the limit (bench/README.md).
+MAX_WORKERS = 12
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ def _build_project(
     project: LoadedProject, workspace: LoadedWorkspace, events: EventSink
 ) -> BuiltProject:
     spec = project.model.spec
+    workers = data_workers(MAX_WORKERS)  # a bad FTCTL_DATA_WORKERS fails before anything
     info, model_findings = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
     cache = DatasetCache(cache_root(workspace.root))
@@ -176,7 +180,7 @@ def _build_project(
     inputs = _split_inputs(project, workspace, info, fmt)
     examples = ExampleCache(cache_file(cache.root))
     size = _source_bytes(project, workspace)
-    pool: RowPool = _pool(size)
+    pool: RowPool = _pool(size, workers)
     try:
         with Staging(cache) as staging:
             passed = StreamBuild(
@@ -240,7 +244,8 @@ def _build_project(
         Event(
             "info",
             f"{project.name}: reused the results of {streamed.rows_reused} of "
-            f"{streamed.rows_reused + streamed.rows_computed} rows from earlier builds",
+            f"{streamed.rows_reused + streamed.rows_computed} rows from earlier builds "
+            f"({_workers_said(pool)})",
         )
     )
     return result
@@ -459,15 +464,20 @@ def _progress(events: EventSink, project: str, total: int) -> Callable[[int], No
     return progress
 
 
-def _pool(size: int) -> RowPool:
+def _pool(size: int, workers: int) -> RowPool:
     """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s)."""
-    workers = os.cpu_count() or 1
     if workers < 2 or size < POOL_MIN_BYTES:
         return LocalPool()
     try:
         return ProcessPool(workers)
     except OSError:  # no Python to start (an embedded interpreter?): this process, then
         return LocalPool()
+
+
+def _workers_said(pool: RowPool) -> str:
+    if isinstance(pool, ProcessPool) and pool.lost is None:
+        return f"{pool.workers} worker processes"
+    return "in this process" if isinstance(pool, LocalPool) else "partly in this process"
 
 
 @dataclass

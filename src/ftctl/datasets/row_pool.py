@@ -229,6 +229,7 @@ class ProcessPool:
     DEPTH = 2  # batches in flight per worker
 
     def __init__(self, workers: int) -> None:
+        self.workers = workers
         env = worker_env()
         self._processes = [
             subprocess.Popen(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import os
 import sys
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -54,6 +53,7 @@ from ftctl.datasets.jobs import Job, JobQueue
 from ftctl.datasets.jsonl import LineChunk, LineError, iter_line_chunks, parse_line
 from ftctl.datasets.stats_report import SAMPLES_PER_FINDING, Distribution, Finding, StatsReport
 from ftctl.datasets.tokenizers import ENDOFTEXT, get_encoding
+from ftctl.datasets.worker_count import data_workers
 from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
 
@@ -545,7 +545,7 @@ def compute_stats(
     """Analyse one JSONL file for `model` (format detected from its lines unless given).
 
     `workers`: processes (from `SPLIT_MIN_BYTES` on, an OpenAI encoding) or threads that
-    tokenize, this one included (default: one per core).
+    tokenize, this one included (default: `worker_count.data_workers`).
     """
     path = Path(path)
     try:
@@ -554,7 +554,7 @@ def compute_stats(
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a JSONL file")
-    workers = workers or max(1, os.cpu_count() or 1)
+    workers = workers or data_workers(stats_procs.MAX_PROCESSES)
     if workers > 1 and size >= stats_procs.SPLIT_MIN_BYTES and not model.model_dir:
         split = stats_procs.compute_split(
             path,

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from ftctl.datasets.jobs import Job, JobQueue
+from ftctl.datasets.worker_count import data_workers
 from ftctl.datasets.worker_pipe import receive, send, worker_env
 from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
@@ -60,7 +61,7 @@ MAX_PROCESSES = 4
 
 
 def default_processes() -> int:
-    return min(max(1, os.cpu_count() or 1), MAX_PROCESSES)
+    return data_workers(MAX_PROCESSES)
 
 
 # --- the chunk grid ------------------------------------------------------------------
