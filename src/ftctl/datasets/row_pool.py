@@ -1,4 +1,5 @@
-"""The per-row work of a build (`ftctl.datasets.row_work`) on one worker process per core.
+"""The per-row work of a build (`ftctl.datasets.row_work`) on worker processes, one per usable
+CPU (`ftctl.datasets.worker_count`).
 
 Parsing, transforming, canonicalising, counting, checking and signing a row is Python
 that holds the GIL, so threads do not help; processes do. Workers are plain subprocesses

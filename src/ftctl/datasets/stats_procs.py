@@ -6,7 +6,8 @@ hand-overs, the main thread tokenizing what the helpers have not reached): on 50
 examples and two cores, 5.8-6.2 CPU-s with a tokenizing thread against 4.5-4.8 for two
 processes that each do everything for half of the chunks. Here a worker process per core
 parses, checks and tokenizes whole chunks on its one thread (`_Analyzer.analyze`), and this
-process only hands out chunks and merges the results (it needs no encoding).
+process only hands out chunks and merges the results (it needs no encoding). "Per core": per
+CPU the process may use, at most `MAX_PROCESSES` (`ftctl.datasets.worker_count`).
 
 The file is cut into a grid that every process finds by itself: chunk `k` starts at the
 first line that starts at or after `k * chunk_bytes` (chunk 0 at 0: the lines `compute_stats`

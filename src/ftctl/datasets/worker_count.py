@@ -13,6 +13,7 @@ module, also reads the limits of the cgroups above the process's own).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -29,7 +30,8 @@ def usable_cpus(cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP
     """The CPUs this process may use: machine, affinity and cgroup limit (at least 1)."""
     counts = [os.cpu_count() or 1]
     if hasattr(os, "sched_getaffinity"):
-        counts.append(len(os.sched_getaffinity(0)))
+        with contextlib.suppress(OSError):  # a sandbox that refuses the call
+            counts.append(len(os.sched_getaffinity(0)))
     limit = cgroup_cpu_limit(cgroup_root, proc_cgroup)
     if limit is not None:
         counts.append(math.ceil(limit))
