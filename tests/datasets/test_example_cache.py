@@ -342,10 +342,7 @@ def test_a_line_index_finds_lines_by_digest_and_checks_them(tmp_path: Path) -> N
     data = tmp_path / "object.jsonl"
     data.write_bytes(b"".join(lines))
     writer = LineIndexWriter()
-    at = 0
-    for line in lines:
-        writer.add(example_digest(line), at, len(line))
-        at += len(line)
+    writer.add_many([example_digest(line) for line in lines], 0, list(map(len, lines)), [1] * 300)
     writer.write_to(index_path(data))
     previous = PreviousLines([data, tmp_path / "gone.jsonl"])
     wanted = [example_digest(lines[i]) for i in (299, 0, 7)] + [example_digest(b"other\n")]

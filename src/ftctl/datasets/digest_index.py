@@ -66,10 +66,10 @@ class DigestIndex:
             order = np.argsort(keys, kind="stable")
             self._runs[first:] = [(keys[order], values[order])]
 
-    def first_of_each(self, digests: Digests, rows: Rows) -> tuple[Rows, Rows]:
+    def first_of_each(self, digests: Digests, rows: Rows) -> Rows:
         """Rows in order, deduplicated against everything seen and against each other:
-        (earlier, kept). earlier[i] is the row that had digest i first (an earlier call's,
-        or an earlier row of these), -1 for a digest seen here first; those are recorded."""
+        earlier[i] is the row that had digest i first (an earlier call's, or an earlier row
+        of these), -1 for a digest seen here first; those are recorded."""
         earlier = self.first_rows(digests)
         new = np.flatnonzero(earlier < 0)
         if new.size:
@@ -82,4 +82,4 @@ class DigestIndex:
             earlier[new[repeated]] = rows[owner[repeated]]
             kept = new[~repeated]
             self.add(digests[kept], rows[kept])
-        return earlier, rows[earlier < 0]
+        return earlier

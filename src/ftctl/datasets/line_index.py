@@ -46,10 +46,6 @@ class LineIndexWriter:
         self._lengths = array("i")
         self._covered = 0
 
-    def add(self, digest: bytes, offset: int, length: int, times: int = 1) -> None:
-        """A line at `offset`, written `times` times in a row."""
-        self.add_many([digest], offset, [length], [times])
-
     def add_many(
         self, digests: Sequence[bytes], start: int, lengths: Sequence[int], times: Sequence[int]
     ) -> None:

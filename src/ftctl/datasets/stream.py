@@ -312,7 +312,7 @@ class _Chain:
         """`dedupe`: a row whose digest (at this step) an earlier row had is dropped."""
         if not live:
             return []
-        earlier, _kept = self.seen[index].first_of_each(
+        earlier = self.seen[index].first_of_each(
             as_digests([results[j].steps[index] for j in live]),
             np.array([rows[j] for j in live], dtype=np.int64),
         )
