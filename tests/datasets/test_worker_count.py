@@ -11,8 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from ftctl.datasets.worker_count import ENV, cgroup_cpu_limit, data_workers, usable_cpus
+from ftctl.datasets import worker_count
+from ftctl.datasets.build import build_project
+from ftctl.datasets.worker_count import (
+    ENV,
+    WorkerPlan,
+    cgroup_cpu_limit,
+    cgroup_memory_limit,
+    data_workers,
+    usable_cpus,
+    worker_plan,
+)
 from ftctl.errors import ConfigError
+from ftctl.events import Event
 
 from . import build_helpers as h
 
@@ -100,6 +111,75 @@ def test_the_environment_variable_overrides_and_is_checked(
             data_workers(4)
 
 
+def test_cgroup_memory_limits_v2_and_v1(tmp_path: Path) -> None:
+    fs = tmp_path / "fs"
+    _cgroup(fs, "/", memory__max="max\n")
+    _cgroup(fs, "/ci", memory__max=f"{2 << 30}\n")
+    _cgroup(fs, "/ci/job", memory__max="max\n")
+    assert cgroup_memory_limit(fs, _membership(tmp_path, "0::/ci/job\n")) == 2 << 30
+    assert cgroup_memory_limit(fs, _membership(tmp_path, "0::/\n")) is None
+
+    v1 = tmp_path / "v1"
+    _cgroup(v1, "/memory", memory__limit_in_bytes="9223372036854771712\n")  # "no limit"
+    _cgroup(v1, "/memory/docker/abc", memory__limit_in_bytes=f"{512 << 20}\n")
+    proc = _membership(tmp_path, "9:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n")
+    assert cgroup_memory_limit(v1, proc) == 512 << 20
+    assert cgroup_memory_limit(v1, _membership(tmp_path, "9:memory:/\n")) is None
+
+
+def test_no_more_workers_than_fit_in_the_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a 1 GiB container: 8 workers beside a small build, fewer as the data (and so
+    the build's own process) grows, always at least one (the work done in process)."""
+    monkeypatch.delenv(ENV, raising=False)
+    fs = tmp_path / "fs"
+    _cgroup(fs, "/", memory__max=f"{1 << 30}\n")
+    monkeypatch.setattr(worker_count, "CGROUP_ROOT", fs)
+    monkeypatch.setattr(worker_count, "PROC_CGROUP", _membership(tmp_path, "0::/\n"))
+    cpus = usable_cpus()
+    # 1 GiB less the build's own process (100 MB + an eighth of the data), in 110 MB workers.
+    for data_bytes, fit in [(0, 8), (2 << 30, 6), (8 << 30, 1)]:
+        expected = WorkerPlan(fit, 1 << 30, cpus) if fit < cpus else WorkerPlan(cpus, cpus=cpus)
+        assert worker_plan(1000, data_bytes) == expected
+        assert data_workers(1000, data_bytes) == min(fit, cpus)
+    monkeypatch.setenv(ENV, "7")  # asked for: the memory limit is the user's to weigh
+    assert worker_plan(1000, 8 << 30) == WorkerPlan(7, cpus=7)
+
+
+def test_a_build_says_when_memory_made_the_workers_fewer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if usable_cpus() < 2:
+        pytest.skip("one CPU: memory cannot make the workers fewer")
+    monkeypatch.delenv(ENV, raising=False)
+    fs = tmp_path / "fs"
+    _cgroup(fs, "/", memory__max=f"{300 << 20}\n")  # room for the build alone
+    monkeypatch.setattr(worker_count, "CGROUP_ROOT", fs)
+    monkeypatch.setattr(worker_count, "PROC_CGROUP", _membership(tmp_path, "0::/\n"))
+    root = tmp_path / "ws"
+    _big_workspace(root)
+    project, workspace = h.load(root)
+    events: list[Event] = []
+    build_project(project, workspace, events.append)
+    said = [e.message for e in events if e.kind == "info"]
+    cpus = min(usable_cpus(), 12)
+    assert (
+        f"demo: working in this process, not {cpus} worker processes: the memory limit of "
+        f"this process's cgroup is 300 MiB ({ENV} sets the number)"
+    ) in said
+    assert any(m.endswith("rows from earlier builds (in this process)") for m in said)
+
+
+def _big_workspace(root: Path) -> None:
+    """A project whose one file is past `POOL_MIN_BYTES` (5 MB: worker processes)."""
+    long_answer = " ".join(h.sentence(s, 40) for s in range(12))  # ~2 KB an example
+    rows = [h.chat(h.sentence(i), f"{i} {long_answer}") for i in range(2400)]
+    yaml = h.project_yaml("train: {sources: [{path: data/train.jsonl}]}")
+    h.write_workspace(root, yaml, {"data/train.jsonl": rows})
+    assert (root / "projects/demo/data/train.jsonl").stat().st_size > 4 << 20
+
+
 def _build(root: Path, workers: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, **{ENV: workers})
     return subprocess.run(
@@ -114,11 +194,7 @@ def _build(root: Path, workers: str) -> subprocess.CompletedProcess[str]:
 def test_a_build_says_where_it_worked_and_gives_the_same_bytes(tmp_path: Path) -> None:
     """One in-process build, one on two workers (the file is past `POOL_MIN_BYTES`): the
     same splits; and a bad value fails before the cache is touched."""
-    long_answer = " ".join(h.sentence(s, 40) for s in range(12))  # ~2 KB an example
-    rows = [h.chat(h.sentence(i), f"{i} {long_answer}") for i in range(2400)]
-    yaml = h.project_yaml("train: {sources: [{path: data/train.jsonl}]}")
-    h.write_workspace(tmp_path, yaml, {"data/train.jsonl": rows})
-    assert (tmp_path / "projects/demo/data/train.jsonl").stat().st_size > 4 << 20
+    _big_workspace(tmp_path)
 
     bad = _build(tmp_path, "lots")
     assert bad.returncode == 1

@@ -83,7 +83,7 @@ from ftctl.datasets.stream import (
 )
 from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
 from ftctl.datasets.transforms import TransformReport
-from ftctl.datasets.worker_count import data_workers
+from ftctl.datasets.worker_count import ENV, worker_plan, workers_from_env
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
 from ftctl.providers.registry import capabilities
@@ -163,7 +163,7 @@ def _build_project(
     project: LoadedProject, workspace: LoadedWorkspace, events: EventSink
 ) -> BuiltProject:
     spec = project.model.spec
-    workers = data_workers(MAX_WORKERS)  # a bad FTCTL_DATA_WORKERS fails before anything
+    workers_from_env()  # a bad FTCTL_DATA_WORKERS fails before anything is touched
     info, model_findings = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
     cache = DatasetCache(cache_root(workspace.root))
@@ -180,7 +180,21 @@ def _build_project(
     inputs = _split_inputs(project, workspace, info, fmt)
     examples = ExampleCache(cache_file(cache.root))
     size = _source_bytes(project, workspace)
-    pool: RowPool = _pool(size, workers)
+    workers = worker_plan(MAX_WORKERS, size)
+    if workers.memory_limit is not None and size >= POOL_MIN_BYTES:
+        limit = workers.memory_limit
+        shown = f"{limit / 2**30:.1f} GiB" if limit >= 1 << 30 else f"{limit >> 20} MiB"
+        where = (
+            "working in this process" if workers.count == 1 else f"{workers.count} worker processes"
+        )
+        events(
+            Event(
+                "info",
+                f"{project.name}: {where}, not {workers.cpus} worker processes: the memory "
+                f"limit of this process's cgroup is {shown} ({ENV} sets the number)",
+            )
+        )
+    pool: RowPool = _pool(size, workers.count)
     try:
         with Staging(cache) as staging:
             passed = StreamBuild(
