@@ -210,10 +210,12 @@ def trim_unused(path: Path, days: int) -> tuple[int, int]:
 
 
 def _has_used_column(db: sqlite3.Connection) -> bool:
-    return all(
-        any(row[1] == "used" for row in db.execute(f"PRAGMA table_info({table})"))
-        for table in TABLES
-    )
+    return all(_dated(db, table) for table in TABLES)
+
+
+def _dated(db: sqlite3.Connection, table: str) -> bool:
+    """`table` has the `used` column (a cache from before rows were dated has not)."""
+    return any(row[1] == "used" for row in db.execute(f"PRAGMA table_info({table})"))
 
 
 def _create_tables(db: sqlite3.Connection, day: int) -> None:
@@ -236,7 +238,7 @@ def _create_tables(db: sqlite3.Connection, day: int) -> None:
             "(key BLOB NOT NULL, value BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0)"
         )
         db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} (key)")
-        if not any(row[1] == "used" for row in db.execute(f"PRAGMA table_info({table})")):
+        if not _dated(db, table):
             # A cache from before rows were dated: its rows count as used today.
             db.execute(f"ALTER TABLE {table} ADD COLUMN used INTEGER NOT NULL DEFAULT {int(day)}")
 

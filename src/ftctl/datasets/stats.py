@@ -53,7 +53,6 @@ from ftctl.datasets.jobs import Job, JobQueue
 from ftctl.datasets.jsonl import LineChunk, LineError, iter_line_chunks, parse_line
 from ftctl.datasets.stats_report import SAMPLES_PER_FINDING, Distribution, Finding, StatsReport
 from ftctl.datasets.tokenizers import ENDOFTEXT, get_encoding
-from ftctl.datasets.worker_count import data_workers
 from ftctl.errors import DataError
 from ftctl.events import Event, EventSink, ignore
 
@@ -545,7 +544,7 @@ def compute_stats(
     """Analyse one JSONL file for `model` (format detected from its lines unless given).
 
     `workers`: processes (from `SPLIT_MIN_BYTES` on, an OpenAI encoding) or threads that
-    tokenize, this one included (default: `worker_count.data_workers`).
+    tokenize, this one included (default: `stats_procs.default_processes`).
     """
     path = Path(path)
     try:
@@ -554,7 +553,7 @@ def compute_stats(
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a JSONL file")
-    workers = workers or data_workers(stats_procs.MAX_PROCESSES)
+    workers = workers or stats_procs.default_processes()
     if workers > 1 and size >= stats_procs.SPLIT_MIN_BYTES and not model.model_dir:
         split = stats_procs.compute_split(
             path,

@@ -316,13 +316,13 @@ class _Chain:
             as_digests([results[j].steps[index] for j in live]),
             np.array([rows[j] for j in live], dtype=np.int64),
         )
-        kept: list[int] = []
-        for j, first in zip(live, earlier.tolist(), strict=True):
-            if first < 0:
-                kept.append(j)
-                continue
-            report.drop(self.table.origin(rows[j]), f"duplicate of {self.table.origin(first)}")
-        return kept
+        origin = self.table.origin
+        return self._drop_found(
+            live,
+            rows,
+            report,
+            [None if first < 0 else f"duplicate of {origin(first)}" for first in earlier.tolist()],
+        )
 
     def _near(
         self,
@@ -345,15 +345,29 @@ class _Chain:
             lambda k: self.table.text(int(keys[k]), index),
             keep_all=False,
         )
+        origin = self.table.origin
+        return self._drop_found(
+            live,
+            rows,
+            report,
+            [
+                None
+                if match is None
+                else f"near-duplicate of {origin(match.key)}, {match.similarity:.0%} similar"
+                for match in matches
+            ],
+        )
+
+    def _drop_found(
+        self, live: list[int], rows: list[int], report: TransformReport, why: list[str | None]
+    ) -> list[int]:
+        """The positions of `live` whose `why` is None; the others dropped, with theirs."""
         kept: list[int] = []
-        for j, match in zip(live, matches, strict=True):
-            if match is None:
+        for j, reason in zip(live, why, strict=True):
+            if reason is None:
                 kept.append(j)
-                continue
-            report.drop(
-                self.table.origin(rows[j]),
-                f"near-duplicate of {self.table.origin(match.key)}, {match.similarity:.0%} similar",
-            )
+            else:
+                report.drop(self.table.origin(rows[j]), reason)
         return kept
 
 
