@@ -1,6 +1,6 @@
 """`dedupe`'s numpy index of digests answers as the dict it replaced: each row's earliest
 row with the same digest, whatever the batches, also for digests that differ only in
-zero bytes."""
+zero bytes or only in their last 8 bytes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ def test_the_first_row_of_each_digest_is_found_as_a_dict_finds_it(seed: int) -> 
     rng = random.Random(seed)
     pool = [hashlib.blake2b(f"{i} {seed}".encode(), digest_size=16).digest() for i in range(300)]
     pool += [bytes(16), bytes(15) + b"\x01", b"\x01" + bytes(15), bytes(8) + b"\x01" + bytes(7)]
+    # Digests sharing their first 8 bytes (what a run is sorted by) with others of the pool.
+    pool += [pool[0][:8] + bytes([n]) * 8 for n in range(3)] + [bytes(8) + b"\xff" * 8]
     index, reference = DigestIndex(), dict[bytes, int]()
     row = 0
     for _ in range(300):  # batches of 0 to 60 rows: runs are made and merged many times

