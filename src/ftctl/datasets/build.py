@@ -66,7 +66,7 @@ from ftctl.datasets.policy import (
     run_policy,
 )
 from ftctl.datasets.row_pool import LocalPool, ProcessPool, RowPool
-from ftctl.datasets.row_work import RowPlan, Step
+from ftctl.datasets.row_work import RowPlan, Step, near_deduped
 from ftctl.datasets.sources import (
     SourceContext,
     SourceRead,
@@ -524,6 +524,7 @@ def _check(
         train.totals_uploaded().tolist(), info, spec.training.hyperparameters.n_epochs
     )
     threshold, num_perm = _near_settings(project)
+    train_steps = [_step(t, info) for t in spec.data.train.transforms]
     outcome = run_policy(
         PolicyInput(
             policy=policy,
@@ -536,6 +537,7 @@ def _check(
             leaks=leaks,
             near_threshold=threshold,
             near_num_perm=num_perm,
+            near_deduped=near_deduped(train_steps, threshold, num_perm),
         ),
         PolicyLocator(project, workspace),
     )

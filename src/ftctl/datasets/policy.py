@@ -106,6 +106,9 @@ class PolicyInput:
     leaks: Sequence[Leak]
     near_threshold: float = NEAR_DUPLICATE_THRESHOLD
     near_num_perm: int = NEAR_DUPLICATE_NUM_PERM
+    # The train rows came out of a nearDedupe with the check's settings that nothing after
+    # changed (`row_work.near_deduped`): the near-duplicate check can find none.
+    near_deduped: bool = False
 
     def origins(self, split: SplitName, positions: Sequence[int]) -> list[Origin]:
         columns = self.splits[split]
@@ -331,6 +334,8 @@ def _check_near_duplicates(data: PolicyInput, locator: PolicyLocator, out: Polic
     check = data.policy.max_near_duplicate_ratio
 
     def near_duplicates(rows: SplitColumns) -> list[int]:
+        if data.near_deduped:  # a second pass over every row would find nothing
+            return []
         # Texts are made again from the source rows only to verify a candidate.
         hashes, signed = band_matrix(rows.text_bands, rows.text_signed)
         index = BandIndex(

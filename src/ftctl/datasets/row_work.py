@@ -74,6 +74,26 @@ class Step:
     action: str = ""
 
 
+def changes_examples(step: Step) -> bool:
+    """Whether `step` may change an example (the others keep or drop it as it is)."""
+    return step.kind in ("system", "map") or (step.kind == "max" and step.action == "truncate")
+
+
+def near_deduped(steps: Sequence[Step], threshold: float, num_perm: int) -> bool:
+    """Whether no row that comes out of `steps` can have a near-duplicate (at `threshold`,
+    `num_perm`) among the rows out before it: true when a nearDedupe with those settings
+    comes after the last step that may change an example. That nearDedupe keeps a row only
+    when none of the rows it kept before is a verified near-duplicate (the same band hashes
+    find the same candidates, checked with the same texts); the rows out of the later steps
+    are some of those, in the same order, and unchanged."""
+    return any(
+        step.kind == "near"
+        and (step.threshold, step.num_perm) == (threshold, num_perm)
+        and not any(changes_examples(later) for later in steps[index + 1 :])
+        for index, step in enumerate(steps)
+    )
+
+
 @dataclass(frozen=True)
 class RowPlan:
     """Everything that decides a row's result besides its bytes (part of its cache key)."""
