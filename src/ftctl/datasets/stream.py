@@ -64,8 +64,8 @@ from ftctl.errors import Diagnostic
 
 _NO_PROMPT = bytes(16)
 BATCH_ROWS = 512  # rows per request to a worker
-MAX_PENDING = 8  # batches read ahead of the one being decided
-GROUP_ROWS = 2048  # rows of ready batches decided together
+MAX_PENDING = 16  # batches read ahead of the one being decided
+GROUP_ROWS = 4096  # rows of ready batches decided together
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
 RESULT_VERSION = 1  # of `RowResult`'s meaning: part of the cached results' keys
 
