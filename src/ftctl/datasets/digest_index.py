@@ -83,21 +83,17 @@ class DigestIndex:
     def nbytes(self) -> int:
         return sum(run.high.nbytes + run.low.nbytes + run.rows.nbytes for run in self._runs)
 
-    def first_rows(self, digests: Digests) -> Rows:
-        """For each digest, the row that had it first, or -1 when it was not seen."""
-        return self._first_rows(*_halves(digests))
-
     def _first_rows(self, high: Words, low: Words) -> Rows:
+        """For each digest (by its halves), the row that had it first, or -1 when it was not
+        seen."""
         found = np.full(high.size, -1, dtype=np.int64)
         for run in self._runs:
             run.find(high, low, found)
         return found
 
-    def add(self, digests: Digests, rows: Rows) -> None:
-        """Record digests not seen before and distinct from each other, with their rows."""
-        self._add(*_halves(digests), rows)
-
     def _add(self, high: Words, low: Words, rows: Rows) -> None:
+        """Record digests (by their halves) not seen before and distinct from each other,
+        with their rows."""
         if high.size == 0:
             return
         self._runs.append(_Run(high, low, rows))
