@@ -246,7 +246,8 @@ def _build_project(
                 events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
                 return cached
             events(Event("step", f"Checking the policy of {project.name}"))
-            built = _check(project, workspace, info, fmt, streamed)
+            train_steps = next(i.plan.steps for i in inputs if i.name == "train")
+            built = _check(project, workspace, info, fmt, streamed, train_steps)
             built.diagnostics[:0] = model_findings
             result = _finish(project, info, fmt, cache, built, key, quick, staging)
             # Only a build that succeeded leaves anything behind, row results included.
@@ -513,8 +514,10 @@ def _check(
     info: ModelInfo,
     fmt: Format,
     streamed: Streamed,
+    train_steps: Sequence[Step],
 ) -> _Built:
-    """The whole-set checks over the pass's columns: leakage, then the policy."""
+    """The whole-set checks over the pass's columns: leakage, then the policy.
+    `train_steps`: the train split's transforms, as its rows went through them."""
     spec = project.model.spec
     policy = spec.policy
     columns = {name: streamed.columns[name] for name in SPLIT_ORDER if name in streamed.columns}
@@ -524,7 +527,6 @@ def _check(
         train.totals_uploaded().tolist(), info, spec.training.hyperparameters.n_epochs
     )
     threshold, num_perm = _near_settings(project)
-    train_steps = [_step(t, info) for t in spec.data.train.transforms]
     outcome = run_policy(
         PolicyInput(
             policy=policy,
