@@ -128,9 +128,10 @@ class PreviousLines:
         for index in self._indexes:
             if index.digests.size == 0 or todo.size == 0:
                 continue
-            at = np.searchsorted(index.digests, wanted[todo])
+            looked_for = wanted[todo]
+            at = np.searchsorted(index.digests, looked_for)
             at[at == index.digests.size] = 0
-            hit = index.digests[at] == wanted[todo]
+            hit = index.digests[at] == looked_for
             rows, where = todo[hit], at[hit]
             offsets = index.offsets[where]
             order = np.argsort(offsets, kind="stable")
