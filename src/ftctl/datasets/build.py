@@ -167,20 +167,29 @@ def _build_project(
     info, model_findings = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
     cache = DatasetCache(cache_root(workspace.root))
-    # An unchanged build is found from the hashes of the source bytes, before any row is
-    # parsed (parsing costs twenty times the hashing).
-    digests = _source_digests(project, workspace)
-    quick = _bytes_key(project, workspace, info, digests)
-    cached = None if quick is None else _from_cache(cache, quick, project.name)
-    if cached is not None:
-        _used(cache, quick, cached)
-        events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
-        return cached
-    events(Event("step", f"Reading the data of {project.name}"))
-    inputs = _split_inputs(project, workspace, info, fmt)
-    examples = ExampleCache(cache_file(cache.root))
     size = _source_bytes(project, workspace)
     workers = worker_plan(MAX_WORKERS, size)
+    # Started before the sources are hashed: the workers start (imports, ~0.15 s each) on
+    # the other cores while this process hashes (~0.3 s for 470 MB); a build found unchanged
+    # stops them unused.
+    pool: RowPool = _pool(size, workers.count)
+    try:
+        # An unchanged build is found from the hashes of the source bytes, before any row is
+        # parsed (parsing costs twenty times the hashing).
+        digests = _source_digests(project, workspace)
+        quick = _bytes_key(project, workspace, info, digests)
+        cached = None if quick is None else _from_cache(cache, quick, project.name)
+        if cached is not None:
+            pool.close()
+            _used(cache, quick, cached)
+            events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
+            return cached
+        events(Event("step", f"Reading the data of {project.name}"))
+        inputs = _split_inputs(project, workspace, info, fmt)
+        examples = ExampleCache(cache_file(cache.root))
+    except BaseException:
+        pool.close()
+        raise
     if workers.memory_limit is not None and size >= POOL_MIN_BYTES:
         limit = workers.memory_limit
         shown = f"{limit / 2**30:.1f} GiB" if limit >= 1 << 30 else f"{limit >> 20} MiB"
@@ -194,7 +203,6 @@ def _build_project(
                 f"limit of this process's cgroup is {shown} ({ENV} sets the number)",
             )
         )
-    pool: RowPool = _pool(size, workers.count)
     try:
         with Staging(cache) as staging:
             passed = StreamBuild(

@@ -40,7 +40,7 @@ class LineChunk:
 
 
 class _Hasher(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 def _reject_constant(name: str) -> Any:
@@ -106,12 +106,12 @@ def iter_line_chunks(
     line_no = 0
     consumed = 0
     with open(path, "rb") as handle:
-        for data in whole_line_chunks(handle, chunk_bytes):
+        for data, size in whole_line_chunks(handle, chunk_bytes):
             if hasher is not None:
-                hasher.update(data)
-            found = split_lines(data, line_no + 1)
+                hasher.update(memoryview(data)[:size])
+            found = split_lines(data, line_no + 1, size=size)
             line_no += found.total
-            consumed += len(data)
+            consumed += size
             yield LineChunk(numbered_lines(found), consumed)
 
 

@@ -14,6 +14,7 @@ before it) is not part of the line, and lines of ASCII whitespace only are skipp
 
 from __future__ import annotations
 
+import io
 from array import array
 from collections.abc import Iterator
 from typing import Any, BinaryIO, NamedTuple
@@ -67,12 +68,13 @@ class Lines(NamedTuple):
     total: int  # lines in the chunk, blank ones included
 
 
-def split_lines(data: bytes, first_line: int, offset: int = 0) -> Lines:
-    """The lines of `data` (whole lines; the last may lack its `\\n`): numbered from
+def split_lines(data: bytes, first_line: int, offset: int = 0, size: int | None = None) -> Lines:
+    """The lines of `data[:size]` (whole lines; the last may lack its `\\n`): numbered from
     `first_line`, where `data` starts at `offset` in the file."""
-    if not data:
+    size = len(data) if size is None else size
+    if not size:
         return Lines(LineBlock(b"", array("q"), array("q")), [], [], 0)
-    raw = np.frombuffer(data, dtype=np.uint8)
+    raw = np.frombuffer(data, dtype=np.uint8, count=size)
     stops = np.flatnonzero(raw == _NEWLINE) + 1  # each line's end, its `\n` included
     if raw[-1] != _NEWLINE:
         stops = np.append(stops, raw.size)
@@ -91,16 +93,26 @@ def split_lines(data: bytes, first_line: int, offset: int = 0) -> Lines:
     return Lines(block, (kept + first_line).tolist(), (starts[kept] + offset).tolist(), stops.size)
 
 
-def whole_line_chunks(handle: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
-    """A file's bytes about `chunk_bytes` at a time, each ending at a line end (or the
-    file's end): what `split_lines` is given."""
+def whole_line_chunks(handle: BinaryIO, chunk_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """A file's bytes about `chunk_bytes` at a time: (data, size), `data[:size]` being whole
+    lines (to a line end, or the file's end), what `split_lines` is given. The bytes after
+    `size`, the start of a line, are read again as the start of the next chunk: cutting
+    them off, or adding the rest of their line, would copy the whole chunk (~0.3 s of a
+    200,000-row build's main process)."""
     while True:
         data = handle.read(chunk_bytes)
         if not data:
             return
-        if not data.endswith(b"\n"):
-            data += handle.readline()  # to the end of the line (or of the file)
-        yield data
+        size = len(data)
+        if size == chunk_bytes and not data.endswith(b"\n"):
+            end = data.rfind(b"\n") + 1
+            if end:
+                handle.seek(end - size, io.SEEK_CUR)
+                size = end
+            else:  # a line longer than the chunk: taken whole
+                data += handle.readline()
+                size = len(data)
+        yield data, size
 
 
 def numbered_lines(lines: Lines) -> list[tuple[int, bytes]]:

@@ -269,7 +269,7 @@ def _merge(runs: list[_Run]) -> _Run:
             run.words[b] = _NO_WORDS  # not a view of `old`: that would keep it alive
             del old, renumbered
             offset += size
-        word.sort()
+        word.sort(kind="stable")
         words.append(word)
     return _Run(keys, words, bits)
 
@@ -565,7 +565,8 @@ def _unique_key_pieces(keys: I64) -> list[tuple[int, int]]:
     m = keys.size
     if m == 0:
         return []
-    if np.unique(keys).size == m:
+    # A build's keys are its rows, ascending: distinct without sorting them.
+    if bool(np.all(keys[1:] > keys[:-1])) or np.unique(keys).size == m:
         return [(s, min(m, s + _SLICE)) for s in range(0, m, _SLICE)]
     pieces: list[tuple[int, int]] = []
     start = 0

@@ -262,6 +262,7 @@ class ProcessPool:
         self._busy: deque[tuple[int | None, Any, Job, Rows]] = deque()
         self._local: _Workbench | None = None
         self._closed = False
+        self._used = False  # a batch was submitted
         self.lost: str | None = None  # why the workers were given up, if they were
 
     @property
@@ -274,6 +275,7 @@ class ProcessPool:
 
     def submit(self, tag: Any, job: Job, rows: Rows) -> None:
         batch = rows if isinstance(rows, LineBlock) else list(rows)  # kept: see `_give_up`
+        self._used = True
         if self._local is not None:
             self._busy.append((None, tag, job, batch))
             return
@@ -325,7 +327,8 @@ class ProcessPool:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if any(worker is not None for worker, *_ in self._busy):
+            if not self._used or any(worker is not None for worker, *_ in self._busy):
+                # Never given a batch (the build was found unchanged): nothing to wait for.
                 # Left with answers owed (an error in the build): the workers may be
                 # blocked writing them, so they are stopped rather than waited for.
                 for process in self._processes:

@@ -927,17 +927,17 @@ def _file_chunks(path: Path, digest: Any, hashing: ThreadPoolExecutor) -> Iterat
     consumed = 0
     hashed: Future[Any] | None = None
     with open(path, "rb") as handle:
-        for data in whole_line_chunks(handle, CHUNK_BYTES):
-            hashed = hashing.submit(_hash_chunk, digest, data)
-            lines = split_lines(data, line_no + 1, consumed)
+        for data, size in whole_line_chunks(handle, CHUNK_BYTES):
+            hashed = hashing.submit(_hash_chunk, digest, memoryview(data)[:size])
+            lines = split_lines(data, line_no + 1, consumed, size)
             line_no += lines.total
-            consumed += len(data)
+            consumed += size
             yield _FileChunk(lines, consumed, hashed)
     if hashed is not None:
         hashed.result()
 
 
-def _hash_chunk(digest: Any, data: bytes) -> Any:
+def _hash_chunk(digest: Any, data: memoryview) -> Any:
     digest.update(data)
     return digest.copy()
 
