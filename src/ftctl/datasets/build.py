@@ -172,7 +172,7 @@ def _build_project(
     # Started before the sources are hashed: the workers start (imports, ~0.15 s each) on
     # the other cores while this process hashes (~0.3 s for 470 MB); a build found unchanged
     # stops them unused.
-    pool: RowPool = _pool(size, workers.count)
+    pool: RowPool = _pool(size, workers.count, () if info.model_dir else (info.encoding,))
     try:
         # An unchanged build is found from the hashes of the source bytes, before any row is
         # parsed (parsing costs twenty times the hashing).
@@ -487,12 +487,12 @@ def _progress(events: EventSink, project: str, total: int) -> Callable[[int], No
     return progress
 
 
-def _pool(size: int, workers: int) -> RowPool:
+def _pool(size: int, workers: int, encodings: Sequence[str]) -> RowPool:
     """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s)."""
     if workers < 2 or size < POOL_MIN_BYTES:
         return LocalPool()
     try:
-        return ProcessPool(workers)
+        return ProcessPool(workers, encodings)
     except OSError:  # no Python to start (an embedded interpreter?): this process, then
         return LocalPool()
 

@@ -40,6 +40,7 @@ from ftctl.datasets.example_cache import ExampleCache, content_key
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
+from ftctl.datasets.tokenizers import get_encoding
 from ftctl.datasets.worker_pipe import receive, send, widen, worker_env
 
 
@@ -229,12 +230,14 @@ class ProcessPool:
 
     DEPTH = 2  # batches in flight per worker
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, encodings: Sequence[str] = ()) -> None:
+        """`encodings`: the tiktoken encodings the rows will be counted with, loaded by each
+        worker as it starts, before its first batch arrives."""
         self.workers = workers
         env = worker_env()
         self._processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "ftctl.datasets.row_pool"],
+                [sys.executable, "-m", "ftctl.datasets.row_pool", *encodings],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -370,6 +373,9 @@ def _send_all(
 def main() -> None:
     """A worker: answer each request until stdin closes."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    for name in sys.argv[1:]:
+        with contextlib.suppress(Exception):  # a bad name fails where the rows are counted
+            get_encoding(name)
     bench = _Workbench()
     try:
         while True:
