@@ -195,7 +195,7 @@ def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: P
     store.commit()
     store.close()
     warm.close()
-    local, processes = LocalPool(), ProcessPool(2)
+    local, processes = LocalPool(), ProcessPool(2, [plan.encoding])  # loaded as they start
     try:
         for pool in (local, processes):
             pool.submit("a", job, rows[:40])
@@ -237,7 +237,8 @@ def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> No
         for b in range(7)
     ]
     assert all(sum(map(len, batch)) > 1.4e6 for batch in batches)
-    local, processes = LocalPool(), ProcessPool(2)
+    # An encoding to load at start that does not exist only fails where rows are counted.
+    local, processes = LocalPool(), ProcessPool(2, ["no-such-encoding"])
     try:
         for n, batch in enumerate(batches):
             processes.submit(n, job, batch)
@@ -249,6 +250,16 @@ def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> No
     finally:
         local.close()
         processes.close()
+
+
+def test_workers_given_no_batch_are_stopped_when_the_pool_closes() -> None:
+    """A build starts its workers before it hashes the sources; when it finds them unchanged,
+    it stops the workers it never used rather than waiting for them to finish starting."""
+    from ftctl.datasets.row_pool import ProcessPool
+
+    processes = ProcessPool(2, ["o200k_base"])
+    processes.close()
+    assert [process.returncode for process in processes._processes] == [-9, -9]
 
 
 def test_a_worker_that_stops_costs_time_not_the_build(root: Path) -> None:
