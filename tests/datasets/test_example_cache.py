@@ -82,6 +82,19 @@ def _train_plan(root: Path) -> RowPlan:
     return build_module._split_inputs(project, workspace, info, "chat")[0].plan
 
 
+@pytest.fixture(params=["forked", "started one by one"])
+def process_pool(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> type[Any]:
+    """`ProcessPool`, its workers forked from a fork server (Linux) or each started as a
+    process of its own (elsewhere)."""
+    from ftctl.datasets import row_pool
+
+    if request.param != "forked":
+        monkeypatch.setattr(row_pool, "fork_available", lambda: False)
+    elif not row_pool.fork_available():
+        pytest.skip("workers are not forked on this system")
+    return row_pool.ProcessPool
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     workspace = tmp_path / "ws"
@@ -180,8 +193,10 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     assert cache.get_many("rows", [b"k" * 16]) == {}
 
 
-def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: Path) -> None:
-    from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
+def test_rows_worked_on_by_worker_processes_are_the_same(
+    root: Path, tmp_path: Path, process_pool: type[Any]
+) -> None:
+    from ftctl.datasets.row_pool import Job, LocalPool
 
     plan = _train_plan(root)
     train = root / "projects" / "demo" / "data" / "train.jsonl"
@@ -195,7 +210,7 @@ def test_rows_worked_on_by_worker_processes_are_the_same(root: Path, tmp_path: P
     store.commit()
     store.close()
     warm.close()
-    local, processes = LocalPool(), ProcessPool(2, [plan.encoding])  # loaded as they start
+    local, processes = LocalPool(), process_pool(2, [plan.encoding])  # loaded before batches
     try:
         for pool in (local, processes):
             pool.submit("a", job, rows[:40])
@@ -221,10 +236,12 @@ def test_without_a_python_to_start_workers_the_build_runs_in_process(
     assert _outcome(root)[0] == expected
 
 
-def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> None:
+def test_batches_larger_than_a_pipe_keep_their_order_in_flight(
+    root: Path, process_pool: type[Any]
+) -> None:
     """Requests and answers of ~1.5 MB each (a pipe holds 1 MB), two in flight per worker:
     nothing waits on anything forever, and the answers come back in the order sent."""
-    from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
+    from ftctl.datasets.row_pool import Job, LocalPool
 
     plan = _train_plan(root)
     job = Job(plan, "test", None)
@@ -238,7 +255,7 @@ def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> No
     ]
     assert all(sum(map(len, batch)) > 1.4e6 for batch in batches)
     # An encoding to load at start that does not exist only fails where rows are counted.
-    local, processes = LocalPool(), ProcessPool(2, ["no-such-encoding"])
+    local, processes = LocalPool(), process_pool(2, ["no-such-encoding"])
     try:
         for n, batch in enumerate(batches):
             processes.submit(n, job, batch)
@@ -252,25 +269,38 @@ def test_batches_larger_than_a_pipe_keep_their_order_in_flight(root: Path) -> No
         processes.close()
 
 
-def test_workers_given_no_batch_are_stopped_when_the_pool_closes() -> None:
+def test_workers_given_no_batch_are_stopped_when_the_pool_closes(
+    process_pool: type[Any],
+) -> None:
     """A build starts its workers before it hashes the sources; when it finds them unchanged,
     it stops the workers it never used rather than waiting for them to finish starting."""
-    from ftctl.datasets.row_pool import ProcessPool
-
-    processes = ProcessPool(2, ["o200k_base"])
+    processes = process_pool(2, ["o200k_base"])
     processes.close()
-    assert [process.returncode for process in processes._processes] == [-9, -9]
+    if processes._forked is None:
+        assert [process.returncode for process in processes._processes] == [-9, -9]
+    else:  # the fork server (killed with its workers: one process group)
+        assert processes._forked.server.returncode == -9
+        assert all(_gone(pid) for pid in processes._forked._reports.pids.values())
 
 
-def test_a_worker_that_stops_costs_time_not_the_build(root: Path) -> None:
-    from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
+def _gone(pid: int) -> bool:
+    """The process has ended (a zombie left for an init that does not reap counts)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_a_worker_that_stops_costs_time_not_the_build(root: Path, process_pool: type[Any]) -> None:
+    from ftctl.datasets.row_pool import Job, LocalPool
 
     plan = _train_plan(root)
     train = root / "projects" / "demo" / "data" / "train.jsonl"
     rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
     job = Job(plan, "test", None)
     batches = [("a", rows[:30]), ("b", rows[30:60]), ("c", rows[60:])]
-    local, processes = LocalPool(), ProcessPool(2)
+    local, processes = LocalPool(), process_pool(2)
     try:
         processes.submit("a", job, batches[0][1])
         processes._processes[1].kill()  # as the kernel's OOM killer would

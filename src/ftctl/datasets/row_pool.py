@@ -2,12 +2,14 @@
 CPU (`ftctl.datasets.worker_count`).
 
 Parsing, transforming, canonicalising, counting, checking and signing a row is Python
-that holds the GIL, so threads do not help; processes do. Workers are plain subprocesses
-(`python -m ftctl.datasets.row_pool`) rather than `multiprocessing`'s: those re-import the
-caller's main module (a user's script without an `if __name__ == "__main__"` guard would
-run again) or fork a process that may have threads. A worker reads requests from stdin and
-answers on stdout, one at a time: 8 bytes of length, then a pickle (the parent's own, from a
-process it started; `ftctl.datasets.worker_pipe`). A request is `(job, rows)` (the rows of
+that holds the GIL, so threads do not help; processes do. Workers are not
+`multiprocessing`'s: those re-import the caller's main module (a user's script without an
+`if __name__ == "__main__"` guard would run again) or fork a process that may have
+threads. On Linux they are forked from a fork server that started once
+(`ftctl.datasets.worker_fork`); elsewhere each is a plain subprocess (`python -m
+ftctl.datasets.row_pool`). A worker reads requests on one pipe and answers on another, one
+at a time: 8 bytes of length, then a pickle (the parent's own, from a process it started;
+`ftctl.datasets.worker_pipe`). A request is `(job, rows)` (the rows of
 a file as one `LineBlock`, cut into lines by the worker; or a list of lines or inline
 rows), the answer its results as plain tuples (`_Values`). A worker looks its rows up in
 the example cache first (a read connection of its own) and works only on the others; it
@@ -33,7 +35,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.example_cache import ExampleCache, content_key
@@ -41,6 +43,7 @@ from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
 from ftctl.datasets.tokenizers import get_encoding
+from ftctl.datasets.worker_fork import ForkedWorker, ForkedWorkers, fork_available
 from ftctl.datasets.worker_pipe import receive, send, widen, worker_env
 
 
@@ -63,6 +66,9 @@ _DIGEST = RowResult._fields.index("digest")
 # A batch's results as plain tuples, the values computed for the cache, the rows reused,
 # the keys of those not marked used today.
 _Values = tuple[list[tuple[Any, ...]], list[tuple[bytes, bytes]], int, list[bytes]]
+
+
+_Worker = subprocess.Popen[bytes] | ForkedWorker  # a worker process, started or forked
 
 
 class Answer(NamedTuple):
@@ -231,19 +237,25 @@ class ProcessPool:
     DEPTH = 2  # batches in flight per worker
 
     def __init__(self, workers: int, encodings: Sequence[str] = ()) -> None:
-        """`encodings`: the tiktoken encodings the rows will be counted with, loaded by each
-        worker as it starts, before its first batch arrives."""
+        """`encodings`: the tiktoken encodings the rows will be counted with, loaded before
+        the first batch arrives (once, by the fork server, where workers are forked)."""
         self.workers = workers
         env = worker_env()
-        self._processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", "ftctl.datasets.row_pool", *encodings],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=env,
-            )
-            for _ in range(workers)
-        ]
+        self._forked: ForkedWorkers | None = None
+        self._processes: list[_Worker]
+        if fork_available():
+            self._forked = ForkedWorkers(workers, encodings, env)
+            self._processes = list(self._forked.workers)
+        else:
+            self._processes = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "ftctl.datasets.row_pool", *encodings],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=env,
+                )
+                for _ in range(workers)
+            ]
         for process in self._processes:
             widen(process)
         self._outboxes: list[queue.SimpleQueue[tuple[Job, Rows] | None]] = [
@@ -321,9 +333,7 @@ class ProcessPool:
         else:
             self.lost = f"exit code {code}"
         # The others may be writing answers nobody will read: stopped, not waited for.
-        for process in self._processes:
-            with contextlib.suppress(OSError):
-                process.kill()
+        self._kill_all()
         self.close()
         self._local = _Workbench()
 
@@ -334,9 +344,7 @@ class ProcessPool:
                 # Never given a batch (the build was found unchanged): nothing to wait for.
                 # Left with answers owed (an error in the build): the workers may be
                 # blocked writing them, so they are stopped rather than waited for.
-                for process in self._processes:
-                    with contextlib.suppress(OSError):
-                        process.kill()
+                self._kill_all()
             for outbox in self._outboxes:
                 outbox.put(None)  # the sender closes the worker's stdin: it exits
             for sender in self._senders:
@@ -346,16 +354,24 @@ class ProcessPool:
                     process.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     process.kill()
-                    process.wait()
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        process.wait(timeout=5)
                 if process.stdout is not None:
                     process.stdout.close()
+            if self._forked is not None:
+                self._forked.close()
         if self._local is not None:
             self._local.close()
 
+    def _kill_all(self) -> None:
+        if self._forked is not None:
+            self._forked.kill_all()
+        for process in self._processes:
+            with contextlib.suppress(OSError):
+                process.kill()
 
-def _send_all(
-    process: subprocess.Popen[bytes], outbox: queue.SimpleQueue[tuple[Job, Rows] | None]
-) -> None:
+
+def _send_all(process: _Worker, outbox: queue.SimpleQueue[tuple[Job, Rows] | None]) -> None:
     """A worker's requests, written as they come; None closes its stdin. A write that fails
     (the worker is gone) ends the thread: the build finds out reading its answer."""
     stdin = process.stdin
@@ -370,12 +386,16 @@ def _send_all(
             stdin.close()
 
 
-def main() -> None:
-    """A worker: answer each request until stdin closes."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    for name in sys.argv[1:]:
-        with contextlib.suppress(Exception):  # a bad name fails where the rows are counted
+def preload(encodings: Sequence[str]) -> None:
+    """Load the tiktoken `encodings` now, before any batch (a bad name fails later, where
+    rows are counted with it)."""
+    for name in encodings:
+        with contextlib.suppress(Exception):
             get_encoding(name)
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """A worker: answer each request until `stdin` ends."""
     bench = _Workbench()
     try:
         while True:
@@ -393,7 +413,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    preload(sys.argv[1:])
+    serve(sys.stdin.buffer, sys.stdout.buffer)
     sys.stdout.flush()
     # Everything is answered and the caches are closed: skip the interpreter's teardown
     # (freeing the encoding alone takes ~0.08 s), which the build would wait for.

@@ -9,9 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import subprocess
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 HEADER = 8
 _PIPE_BYTES = 1 << 20
@@ -37,7 +36,16 @@ def receive(stream: IO[bytes], who: str = "worker") -> Any:
     return pickle.loads(data)
 
 
-def widen(process: subprocess.Popen[bytes]) -> None:
+class Piped(Protocol):
+    """A worker process's pipes (a `subprocess.Popen`, or a forked worker's)."""
+
+    @property
+    def stdin(self) -> IO[bytes] | None: ...
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
+
+
+def widen(process: Piped) -> None:
     """Pipes of 1 MB instead of 64 KB (Linux; elsewhere nothing): a message of about a
     megabyte then crosses in one go instead of sixteen turns of the two processes."""
     for stream in (process.stdin, process.stdout):

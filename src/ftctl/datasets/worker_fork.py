@@ -1,0 +1,226 @@
+"""Data build workers forked from one process that started once (Linux).
+
+A worker costs ~0.36 CPU-s before its first row: the interpreter and imports (~0.13 s) and
+the tiktoken encoding (~0.23 s). Started one by one (`python -m ftctl.datasets.row_pool`),
+N workers paid it N times, on the cores the build was waiting for: on two cores a rebuild's
+two workers spent 0.7 of its 3.7 CPU-s starting. Here one process, the fork server, starts
+once, imports the row work and loads the encodings, then forks the N workers, which begin
+with all of it loaded (the encoding's memory shared, copy-on-write).
+
+The server is itself a fresh interpreter with a single thread (BLAS libraries told to start
+none): forking it is safe, where forking the build's own process, which may run threads
+(progress display, BLAS), is not. The build makes each worker's two pipes (requests in,
+answers out) and passes them to the server at its start (`pass_fds`); each worker keeps only
+its own (a worker holding another's answer pipe would hide that worker's end from the
+build). The server reports on its stdout a line per worker forked (`pid I PID`) and per
+worker ended (`exit I CODE`, `subprocess`'s returncode convention), and exits when all
+workers have. Workers and server share a process group of their own: a Ctrl-C at the
+terminal reaches the build, which stops them (`ForkedWorkers.kill_all`).
+
+Where there is no `os.fork` or it is not safe to use (macOS, whose system libraries may not
+survive it; Windows), workers start one by one as before (`row_pool.ProcessPool`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from typing import IO
+
+SERVER_MODULE = "ftctl.datasets.worker_fork"
+# Told to start no threads of their own in the server (numpy's OpenBLAS would start one per
+# CPU at import): it must have only one thread when it forks. Row work uses no BLAS.
+_SINGLE_THREADED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def fork_available() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+class _Reports:
+    """The server's report lines, read as they come (with a timeout: `select`)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._fd = stream.fileno()
+        self._stream = stream
+        self._buffer = b""
+        self._closed = False
+        self.pids: dict[int, int] = {}
+        self.codes: dict[int, int] = {}
+
+    def read(self, timeout: float | None) -> bool:
+        """Read what the server has reported within `timeout` seconds (None: wait for one
+        line); False when there is nothing (more) to read."""
+        if self._closed:
+            return False
+        ready, _, _ = select.select([self._fd], [], [], timeout)
+        if not ready:
+            return False
+        data = os.read(self._fd, 4096)
+        if not data:
+            self._closed = True
+            return False
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            kind, index, value = line.split()
+            (self.pids if kind == b"pid" else self.codes)[int(index)] = int(value)
+        return True
+
+    def wait(self, index: int, codes: bool, timeout: float | None) -> int | None:
+        """Worker `index`'s pid (or exit code), once reported; None if not within `timeout`."""
+        found = self.codes if codes else self.pids
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while index not in found:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self.read(left) and (self._closed or (left is not None and left <= 0)):
+                break
+        return found.get(index)
+
+    def close(self) -> None:
+        self._closed = True
+        self._stream.close()
+
+
+class ForkedWorker:
+    """One forked worker, as much of `subprocess.Popen` as `row_pool.ProcessPool` uses:
+    `stdin` (its requests), `stdout` (its answers), `kill`, `wait`, `returncode`."""
+
+    def __init__(self, index: int, reports: _Reports, stdin: IO[bytes], stdout: IO[bytes]):
+        self.index = index
+        self._reports = reports
+        self.stdin: IO[bytes] | None = stdin
+        self.stdout: IO[bytes] | None = stdout
+
+    @property
+    def returncode(self) -> int | None:
+        return self._reports.codes.get(self.index)
+
+    def kill(self) -> None:
+        pid = self._reports.wait(self.index, codes=False, timeout=None)  # once forked
+        self._reports.read(0)  # an exit already reported: its pid may be another's by now
+        if pid is not None and self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._reports.wait(self.index, codes=True, timeout=timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(SERVER_MODULE, timeout or 0.0)
+        return code
+
+
+class ForkedWorkers:
+    """The fork server and the workers it forked (see the module's doc)."""
+
+    def __init__(self, count: int, encodings: Sequence[str], env: dict[str, str]) -> None:
+        requests = [os.pipe() for _ in range(count)]
+        answers = [os.pipe() for _ in range(count)]
+        theirs = [
+            fd
+            for (read, _), (_, write) in zip(requests, answers, strict=True)
+            for fd in (read, write)
+        ]
+        try:
+            self.server = subprocess.Popen(
+                [sys.executable, "-m", SERVER_MODULE, ",".join(map(str, theirs)), *encodings],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                env={**env, **dict.fromkeys(_SINGLE_THREADED, "1")},
+                pass_fds=theirs,
+                process_group=0,
+            )
+        except BaseException:
+            for fd in (*theirs, *(w for _, w in requests), *(r for r, _ in answers)):
+                os.close(fd)
+            raise
+        for fd in theirs:
+            os.close(fd)
+        assert self.server.stdout is not None
+        self._reports = _Reports(self.server.stdout)
+        self.workers = [
+            ForkedWorker(
+                index,
+                self._reports,
+                open(request_write, "wb"),  # noqa: SIM115 (closed by the pool)
+                open(answer_read, "rb"),  # noqa: SIM115
+            )
+            for index, ((_, request_write), (answer_read, _)) in enumerate(
+                zip(requests, answers, strict=True)
+            )
+        ]
+
+    def kill_all(self) -> None:
+        """Stop the server and every worker (one process group)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.server.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Reap the server (it exits once its workers have; stopped after 5 s)."""
+        try:
+            self.server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill_all()
+            self.server.wait()
+        self._reports.close()
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def serve(fds: Sequence[int], encodings: Sequence[str]) -> None:
+    """Load once, fork a worker per (request, answer) pair of `fds`, report, reap."""
+    from ftctl.datasets import row_pool
+
+    row_pool.preload(encodings)
+    report = sys.stdout.buffer
+    pairs = list(zip(fds[0::2], fds[1::2], strict=True))
+    workers: dict[int, int] = {}
+    for index, (request, answer) in enumerate(pairs):
+        pid = os.fork()
+        if pid == 0:
+            _worker(request, answer, [fd for pair in pairs[index + 1 :] for fd in pair])
+        os.close(request)
+        os.close(answer)
+        workers[pid] = index
+        report.write(b"pid %d %d\n" % (index, pid))
+        report.flush()
+    while workers:
+        pid, status = os.wait()
+        index = workers.pop(pid, -1)
+        if index >= 0:
+            report.write(b"exit %d %d\n" % (index, os.waitstatus_to_exitcode(status)))
+            report.flush()
+
+
+def _worker(request: int, answer: int, others: Sequence[int]) -> None:
+    """In the forked child: close the pipes of the workers still to fork (`others`) and the
+    server's reports (stdout becomes stderr), answer requests until they end, exit without
+    the interpreter's teardown."""
+    code = 0
+    try:
+        for fd in others:
+            os.close(fd)
+        os.dup2(2, 1)
+        from ftctl.datasets import row_pool
+
+        with open(request, "rb") as requests, open(answer, "wb") as answers:
+            row_pool.serve(requests, answers)
+    except BaseException:  # a worker that fails is the build's to report (EOF, exit code)
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    serve([int(fd) for fd in sys.argv[1].split(",")], sys.argv[2:])
+    sys.stdout.flush()
+    os._exit(0)
