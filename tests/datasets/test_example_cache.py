@@ -134,6 +134,25 @@ def test_a_changed_transform_gives_a_cold_builds_output(root: Path, tmp_path: Pa
     assert found == 0 and looked_up > 0  # every row is worked on differently: nothing reused
 
 
+def test_rows_through_every_kind_of_transform_are_reused(root: Path, tmp_path: Path) -> None:
+    """Each transform's per-row values (changed or not, a digest, band hashes, a token count
+    and whether it was cut) are stored with the row's result: a rebuild works on no row."""
+    project = root / "projects" / "demo" / "project.yaml"
+    text = project.read_text(encoding="utf-8").replace(
+        "transforms: [{dedupe: {}}, {nearDedupe: {threshold: 0.8}}]",
+        'transforms: [{mapFields: {}}, {systemPrompt: {text: "Be brief.", mode: replace}}, '
+        "{maxTokens: {limit: 40, action: truncate}}, {dedupe: {}}, "
+        "{nearDedupe: {threshold: 0.8}}]",
+    )
+    project.write_text(text, encoding="utf-8")
+    first, messages = _outcome(root)
+    assert h.reused(messages) == (0, len(_rows()))
+    _touch(root)
+    again, messages = _outcome(root)
+    assert again == first == _cold(root, tmp_path)
+    assert h.reused(messages) == (len(_rows()), len(_rows()))
+
+
 def test_a_changed_policy_gives_a_cold_builds_findings(root: Path, tmp_path: Path) -> None:
     _outcome(root)
     _touch(root, "    maxRefusalRatio: {value: 0.0, phrases: [new answer, sorry]}\n")
@@ -183,6 +202,44 @@ def test_a_cache_of_the_older_layout_is_replaced(root: Path, tmp_path: Path) -> 
     with sqlite3.connect(database) as db:
         (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'rows'").fetchone()
     assert "WITHOUT ROWID" not in sql.upper()
+
+
+class _Planted:
+    """What a commit could plant in a workspace's cache: a value that, unpickled, runs code
+    (here: creates a file)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+def test_a_cached_value_that_would_run_code_is_not_run(root: Path, tmp_path: Path) -> None:
+    """The cache lives in the workspace, where a pull request can commit one: every row's
+    stored result replaced by a pickle that would run code (with a valid checksum) is a
+    miss, and the rebuild equals a cold build."""
+    import pickle
+
+    from ftctl.datasets.example_cache import _checksum
+
+    expected = _cold(root, tmp_path)
+    _outcome(root)
+    marker = tmp_path / "ran"
+    database = root / ".ftctl" / "cache" / "datasets" / "examples.sqlite"
+    planted = pickle.dumps(_Planted(marker))
+    with sqlite3.connect(database) as db:
+        keys = [key for (key,) in db.execute("SELECT key FROM rows")]
+        db.executemany(
+            "UPDATE rows SET value = ? WHERE key = ?",
+            [(planted + _checksum(key, planted), key) for key in keys],
+        )
+    assert keys
+    _touch(root)
+    again, messages = _outcome(root)
+    assert not marker.exists()
+    assert again == expected
+    assert h.reused(messages) == (0, len(_rows()))
 
 
 def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ can then never wait on each other). Batches come back in the order they were sen
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
-import pickle
 import queue
 import subprocess
 import sys
@@ -138,7 +138,9 @@ class _Workbench:
                 value = stored.get(key)
                 if value is not None:
                     with contextlib.suppress(Exception):  # an old or damaged value: a miss
-                        cached = pickle.loads(value)
+                        # marshal, not pickle: the cache is in the workspace, where a
+                        # commit can plant one, and loading a pickle can run any code.
+                        cached = marshal.loads(value)
                         if type(cached) is tuple and len(cached) == _FIELDS:
                             found[i] = cached
         computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
@@ -152,7 +154,8 @@ class _Workbench:
             result = tuple(next(computed))
             results.append(result)
             kept = (*result[:_LINE], b"", *result[_LINE + 1 :])
-            fresh.append((key, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)))
+            with contextlib.suppress(ValueError):  # a value marshal cannot hold: not cached
+                fresh.append((key, marshal.dumps(kept)))
         return results, fresh, len(results) - len(fresh), stale
 
     def _lines(

@@ -67,7 +67,7 @@ BATCH_ROWS = 512  # rows per request to a worker
 MAX_PENDING = 16  # batches read ahead of the one being decided
 GROUP_ROWS = 4096  # rows of ready batches decided together
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
-RESULT_VERSION = 1  # of `RowResult`'s meaning: part of the cached results' keys
+RESULT_VERSION = 2  # of `RowResult`'s meaning and storage (2: marshal): in the results' keys
 
 
 # --------------------------------------------------------------------------- where rows are
