@@ -52,6 +52,7 @@ from ftctl.config.models import (
 )
 from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
 from ftctl.datasets.cache_trim import UNUSED_DAYS, trim_if_due
+from ftctl.datasets.cache_trust import committed_files
 from ftctl.datasets.canonical import canonical_json, sha256_hex
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
 from ftctl.datasets.example_cache import ExampleCache, cache_file
@@ -164,6 +165,7 @@ def _build_project(
 ) -> BuiltProject:
     spec = project.model.spec
     workers_from_env()  # a bad FTCTL_DATA_WORKERS fails before anything is touched
+    _refuse_committed_cache(project, workspace)
     info, model_findings = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
     cache = DatasetCache(cache_root(workspace.root))
@@ -324,6 +326,29 @@ def _finish(
 
 
 # --------------------------------------------------------------------------- stages
+
+
+def _refuse_committed_cache(project: LoadedProject, workspace: LoadedWorkspace) -> None:
+    """A dataset cache in the repository could make the build reuse what its data does not
+    give (`cache_trust`): an error, before anything is read or written."""
+    root = cache_root(workspace.root)
+    tracked = committed_files(workspace.root, root)
+    if tracked:
+        shown = root.relative_to(workspace.root).as_posix()
+        raise DataError(
+            f"project '{project.name}': the dataset cache is committed to the repository",
+            [
+                Diagnostic(
+                    file=tracked[0],
+                    message=(
+                        f"{len(tracked)} file(s) under {shown} are tracked by git: a committed "
+                        "cache could make this build reuse results its data does not give"
+                    ),
+                    hint=f"untrack them, `git rm -r --cached {shown}`, and keep .ftctl/ "
+                    "in .gitignore",
+                )
+            ],
+        )
 
 
 def _model_info(
