@@ -374,6 +374,46 @@ def test_a_worker_that_stops_costs_time_not_the_build(root: Path, process_pool: 
         processes.close()
 
 
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "started one by one"])
+def test_a_worker_whose_build_is_gone_ends_without_a_traceback(
+    root: Path, capfd: pytest.CaptureFixture[str], forked: bool
+) -> None:
+    """A build that is killed (a cancelled CI job, the OOM killer) leaves its workers
+    answering into a closed pipe; they share the build's stderr, the user's terminal, and
+    end quietly there instead of printing a BrokenPipeError each."""
+    import subprocess
+    import sys
+
+    from ftctl.datasets.row_pool import Job
+    from ftctl.datasets.worker_fork import ForkedWorkers, fork_available
+    from ftctl.datasets.worker_pipe import send, worker_env
+
+    if forked and not fork_available():
+        pytest.skip("workers are not forked on this system")
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    rows = train.read_bytes().splitlines()
+    group = ForkedWorkers(1, [], worker_env()) if forked else None
+    worker: Any = (
+        group.workers[0]
+        if group is not None
+        else subprocess.Popen(
+            [sys.executable, "-m", "ftctl.datasets.row_pool"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=worker_env(),
+        )
+    )
+    try:
+        worker.stdout.close()  # the build is gone: nobody reads the answer
+        send(worker.stdin, (Job(_train_plan(root), "test", None), rows))
+        worker.stdin.close()
+        assert worker.wait(timeout=60) == 0
+    finally:
+        if group is not None:
+            group.close()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def _count_lines_made(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Rows whose canonical line a build makes again (not copied from its last build)."""
     from ftctl.datasets.row_work import RowWorker

@@ -410,7 +410,10 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
                 answer: Any = bench.work_values(job, rows)
             except Exception as error:  # the build does the batch itself (`ProcessPool`)
                 answer = RuntimeError(f"data build worker failed: {error!r}")
-            send(stdout, answer)
+            try:
+                send(stdout, answer)
+            except BrokenPipeError:  # the build is gone (killed, say): no one to answer
+                return
     finally:
         bench.close()
 
@@ -418,7 +421,8 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 if __name__ == "__main__":
     preload(sys.argv[1:])
     serve(sys.stdin.buffer, sys.stdout.buffer)
-    sys.stdout.flush()
+    with contextlib.suppress(BrokenPipeError):
+        sys.stdout.flush()
     # Everything is answered and the caches are closed: skip the interpreter's teardown
     # (freeing the encoding alone takes ~0.08 s), which the build would wait for.
     os._exit(0)

@@ -190,14 +190,19 @@ def serve(fds: Sequence[int], encodings: Sequence[str]) -> None:
         os.close(request)
         os.close(answer)
         workers[pid] = index
-        report.write(b"pid %d %d\n" % (index, pid))
-        report.flush()
+        _report(report, b"pid %d %d\n" % (index, pid))
     while workers:
         pid, status = os.wait()
         index = workers.pop(pid, -1)
         if index >= 0:
-            report.write(b"exit %d %d\n" % (index, os.waitstatus_to_exitcode(status)))
-            report.flush()
+            _report(report, b"exit %d %d\n" % (index, os.waitstatus_to_exitcode(status)))
+
+
+def _report(report: IO[bytes], line: bytes) -> None:
+    """A report line; none when the build is gone (its workers then end on their own)."""
+    with contextlib.suppress(BrokenPipeError):
+        report.write(line)
+        report.flush()
 
 
 def _worker(request: int, answer: int, others: Sequence[int]) -> None:
@@ -213,6 +218,8 @@ def _worker(request: int, answer: int, others: Sequence[int]) -> None:
 
         with open(request, "rb") as requests, open(answer, "wb") as answers:
             row_pool.serve(requests, answers)
+    except BrokenPipeError:
+        pass  # the build is gone (killed, say): no one to answer, nothing to say
     except BaseException:  # a worker that fails is the build's to report (EOF, exit code)
         traceback.print_exc()
         code = 1
@@ -222,5 +229,4 @@ def _worker(request: int, answer: int, others: Sequence[int]) -> None:
 
 if __name__ == "__main__":
     serve([int(fd) for fd in sys.argv[1].split(",")], sys.argv[2:])
-    sys.stdout.flush()
     os._exit(0)
