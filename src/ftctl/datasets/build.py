@@ -169,6 +169,7 @@ def _build_project(
     info, model_findings = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
     cache = DatasetCache(cache_root(workspace.root))
+    examples = ExampleCache(cache_file(cache.root))  # opens nothing until first used
     size = _source_bytes(project, workspace)
     workers = worker_plan(MAX_WORKERS, size)
     # Started before the sources are hashed: the workers start (imports, ~0.15 s each) on
@@ -182,30 +183,26 @@ def _build_project(
         quick = _bytes_key(project, workspace, info, digests)
         cached = None if quick is None else _from_cache(cache, quick, project.name)
         if cached is not None:
-            pool.close()
             _used(cache, quick, cached)
             events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
             return cached
         events(Event("step", f"Reading the data of {project.name}"))
         inputs = _split_inputs(project, workspace, info, fmt)
-        examples = ExampleCache(cache_file(cache.root))
-    except BaseException:
-        pool.close()
-        raise
-    if workers.memory_limit is not None and size >= POOL_MIN_BYTES:
-        limit = workers.memory_limit
-        shown = f"{limit / 2**30:.1f} GiB" if limit >= 1 << 30 else f"{limit >> 20} MiB"
-        where = (
-            "working in this process" if workers.count == 1 else f"{workers.count} worker processes"
-        )
-        events(
-            Event(
-                "info",
-                f"{project.name}: {where}, not {workers.cpus} worker processes: the memory "
-                f"limit of this process's cgroup is {shown} ({ENV} sets the number)",
+        if workers.memory_limit is not None and size >= POOL_MIN_BYTES:
+            limit = workers.memory_limit
+            shown = f"{limit / 2**30:.1f} GiB" if limit >= 1 << 30 else f"{limit >> 20} MiB"
+            where = (
+                "working in this process"
+                if workers.count == 1
+                else f"{workers.count} worker processes"
             )
-        )
-    try:
+            events(
+                Event(
+                    "info",
+                    f"{project.name}: {where}, not {workers.cpus} worker processes: the memory "
+                    f"limit of this process's cgroup is {shown} ({ENV} sets the number)",
+                )
+            )
         with Staging(cache) as staging:
             passed = StreamBuild(
                 inputs,
