@@ -16,9 +16,9 @@ the cache's daily trim removes the results not used for days (`trim_unused`).
 Storage: one SQLite file per workspace (`<workspace>/.ftctl/cache/datasets/examples.sqlite`),
 each value followed by a checksum of key and value: a value that does not verify is a
 miss, so a damaged cache costs time, never a wrong result. What a value holds is the
-caller's (`row_pool` stores `marshal` data, never pickles: a cache can come from a commit). A cache that cannot be opened
-or written is ignored in the same way (builds work on read-only checkouts). Keys are
-16-byte BLAKE2b digests of a namespace and the content.
+caller's (`row_pool` stores `marshal` data, never pickles: a cache can come from a
+commit). A cache that cannot be opened or written is ignored in the same way (builds work
+on read-only checkouts). Keys are 16-byte BLAKE2b digests of a namespace and the content.
 """
 
 from __future__ import annotations

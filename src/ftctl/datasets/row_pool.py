@@ -368,7 +368,8 @@ class ProcessPool:
 
     def _kill_all(self) -> None:
         if self._forked is not None:
-            self._forked.kill_all()
+            self._forked.kill_all()  # the server and its workers: one process group
+            return
         for process in self._processes:
             with contextlib.suppress(OSError):
                 process.kill()
