@@ -20,6 +20,7 @@ import pytest
 from ftctl.providers.local_launcher import LocalServerHandle, ensure_local_server, stop_local_server
 
 from ..support.cli import run_ftctl
+from ..support.local_server import drop_weights
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -55,6 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServerHand
     handle = ensure_local_server(data_dir)
     yield handle
     stop_local_server(data_dir)
+    drop_weights(data_dir)
 
 
 def make_workspace(

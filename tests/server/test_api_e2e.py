@@ -18,6 +18,8 @@ from openai.types.fine_tuning import FineTuningJob
 
 from ftctl.providers.local_launcher import LocalServerHandle, ensure_local_server, stop_local_server
 
+from ..support.local_server import drop_weights
+
 JsonlMaker = Callable[..., bytes]
 JobWaiter = Callable[..., FineTuningJob]  # the fixtures of conftest.py
 
@@ -48,6 +50,7 @@ def server(data_dir: Path, api_key: str) -> Iterator[LocalServerHandle]:
     handle = ensure_local_server(data_dir, api_key_env=KEY_ENV)
     yield handle
     stop_local_server(data_dir)
+    drop_weights(data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +140,37 @@ def test_result_file_is_a_csv_of_step_metrics(client: OpenAI, job: FineTuningJob
     assert [int(row["step"]) for row in rows] == list(range(1, 11))
     assert all(float(row["train_loss"]) > 0 for row in rows)
     assert rows[-1]["full_valid_loss"] != ""
+
+
+def test_only_the_last_three_epochs_keep_their_checkpoints(
+    client: OpenAI, data_dir: Path, make_jsonl: JsonlMaker, wait_for_job: JobWaiter
+) -> None:
+    train = client.files.create(file=("five.jsonl", make_jsonl(4)), purpose="fine-tune")
+    created = client.fine_tuning.jobs.create(
+        model="local-tiny",
+        training_file=train.id,
+        hyperparameters={"n_epochs": 5, "batch_size": 4},  # one step per epoch
+    )
+    job = wait_for_job(client, created.id)
+    assert job.status == "succeeded", job.error
+
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id, limit=10).data
+    assert [c.step_number for c in checkpoints] == [5, 4, 3]
+    weights = sorted(p.name for p in data_dir.rglob("epoch-*.npz") if job.id in str(p))
+    assert weights == ["epoch-3.npz", "epoch-4.npz", "epoch-5.npz"]
+    # A dropped checkpoint is no model any more; a kept one answers.
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(
+            model=f"{job.fine_tuned_model}:ckpt-step-1",
+            messages=[{"role": "user", "content": "Colour of thing 1?"}],
+            max_tokens=2,
+        )
+    kept = client.chat.completions.create(
+        model=checkpoints[-1].fine_tuned_model_checkpoint,
+        messages=[{"role": "user", "content": "Colour of thing 1?"}],
+        max_tokens=2,
+    )
+    assert kept.model == checkpoints[-1].fine_tuned_model_checkpoint
 
 
 def test_chat_completion_from_the_fine_tuned_model(client: OpenAI, job: FineTuningJob) -> None:

@@ -43,6 +43,7 @@ from schemathesis.config import SchemathesisConfig
 
 from ftctl.server.app import ServerSettings, create_app
 
+from ..support.local_server import drop_weights
 from .conftest import TERMINAL, chat_jsonl, start_server
 
 API_KEY = "sk-fuzz-0123456789abcdef"
@@ -121,6 +122,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     finally:
         server.should_exit = True
         thread.join(15)
+        drop_weights(settings.data_dir)
 
 
 def _openapi_document() -> dict[str, Any]:

@@ -8,6 +8,7 @@ talks to whichever `local_server` the requesting test sees.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,13 @@ def running_local_server(
         yield handle
     finally:
         stop_local_server(data_dir)
+        drop_weights(data_dir)
+
+
+def drop_weights(data_dir: Path) -> None:
+    """Delete a stopped server's model weights, its bulk (tens of MB a job), to keep the run's
+    disk use low; its log and database stay for whoever debugs a failure."""
+    shutil.rmtree(data_dir / "weights", ignore_errors=True)
 
 
 @pytest.fixture

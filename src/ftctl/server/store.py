@@ -538,6 +538,25 @@ class Store:
                 ),
             )
 
+    def drop_old_checkpoints(self, job_id: str, *, keep: int) -> list[CheckpointRecord]:
+        """Forget all but the job's `keep` latest epoch checkpoints (and their permissions).
+
+        Returns the forgotten records, so that the caller removes their weights.
+        """
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT doc FROM checkpoints WHERE job_id = ? ORDER BY epoch DESC LIMIT -1 OFFSET ?",
+                (job_id, keep),
+            ).fetchall()
+            dropped = [CheckpointRecord(**json.loads(row[0])) for row in rows]
+            for record in dropped:
+                conn.execute("DELETE FROM checkpoints WHERE id = ?", (record.id,))
+                conn.execute(
+                    "DELETE FROM checkpoint_permissions WHERE checkpoint = ?",
+                    (record.fine_tuned_model_checkpoint,),
+                )
+        return dropped
+
     def list_checkpoints(self, job_id: str, *, after: str | None, limit: int) -> Page:
         return self._newest_first_page("checkpoints", CheckpointRecord, job_id, after, limit)
 

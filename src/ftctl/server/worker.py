@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import queue
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ RESULT_COLUMNS = (
     "full_valid_mean_token_accuracy",
 )
 _SHUTDOWN = "__shutdown__"
+# OpenAI keeps "the checkpoints for the last 3 epochs of the job"; so does this server, which
+# also bounds a long job's disk use (a local-tiny checkpoint with its Adam state is ~27 MB).
+KEPT_CHECKPOINT_EPOCHS = 3
 
 
 def fine_tuned_model_name(job: JobRecord) -> str:
@@ -420,6 +424,8 @@ class JobWorker:
             data={"step": result.step, "epoch": result.epoch, **metrics},
         )
         self.store.add_event(job.id, f"Checkpoint created at step {result.step}")
+        for dropped in self.store.drop_old_checkpoints(job.id, keep=KEPT_CHECKPOINT_EPOCHS):
+            _remove_weights(Path(dropped.weights_path))
 
     def _finish(self, job: JobRecord, outcome: TrainResult) -> None:
         model_name = fine_tuned_model_name(job)
@@ -473,3 +479,11 @@ class JobWorker:
 
 def _invalid_examples(label: str, problem: str) -> str:
     return f"The job failed due to an invalid {label} file. {problem[0].upper()}{problem[1:]}."
+
+
+def _remove_weights(path: Path) -> None:
+    """Delete a checkpoint's weights: a file (numpy) or a directory (Hugging Face)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -83,7 +83,12 @@ def test_the_job_reports_like_an_openai_job(applied: Path) -> None:
     steps = [e.data for e in events if e.type == "metrics" and "total_steps" in (e.data or {})]
     assert steps and {"train_loss", "train_mean_token_accuracy"} <= set(steps[0])
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id, limit=20).data
-    assert len(checkpoints) == EPOCHS and all(c.id.startswith("ftckpt-") for c in checkpoints)
+    # One per epoch, of which the server keeps the last 3 (as OpenAI does).
+    assert len(checkpoints) == 3 and all(c.id.startswith("ftckpt-") for c in checkpoints)
+    on_disk = sorted((applied / ".ftctl" / "server").rglob("checkpoint-*"))
+    assert [d.name for d in on_disk] == [
+        f"checkpoint-{c.step_number}" for c in sorted(checkpoints, key=lambda c: c.step_number)
+    ]
     assert all(
         "full_valid_loss" in (c.metrics.model_extra or {}) or c.metrics.full_valid_loss
         for c in checkpoints

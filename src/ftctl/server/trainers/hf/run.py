@@ -267,6 +267,8 @@ def train(spec: JobSpec) -> Path | None:
         device=str(trainer.args.device),
         world_size=world,
     )
+    # Read before training: the server drops old checkpoints as new ones arrive.
+    resumed_step = _resumed_step(spec)
     output = trainer.train(resume_from_checkpoint=spec.resume_from)
     if _stop.is_set():
         return None
@@ -279,7 +281,9 @@ def train(spec: JobSpec) -> Path | None:
         train_runtime_s=runtime,
         # Tokens processed by this run (a resumed run: only the epochs it trained).
         tokens_per_s=(
-            trained_tokens * (1 - _resumed_fraction(spec, trainer)) / runtime if runtime else 0.0
+            trained_tokens * (1 - resumed_step / max(1, int(trainer.state.max_steps))) / runtime
+            if runtime
+            else 0.0
         ),
         final_train_loss=float(output.training_loss),
         peak_memory_mb=_peak_memory_mb(),
@@ -290,11 +294,12 @@ def train(spec: JobSpec) -> Path | None:
 _figures: dict[str, float] = {}
 
 
-def _resumed_fraction(spec: JobSpec, trainer: Any) -> float:
+def _resumed_step(spec: JobSpec) -> int:
+    """The step the run resumes at (0 for a fresh run)."""
     if not spec.resume_from:
-        return 0.0
+        return 0
     state = json.loads((Path(spec.resume_from) / "trainer_state.json").read_text())
-    return float(state.get("global_step", 0)) / max(1, int(trainer.state.max_steps))
+    return int(state.get("global_step", 0))
 
 
 def _peak_memory_mb() -> float:
