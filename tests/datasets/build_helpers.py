@@ -113,6 +113,21 @@ def write_workspace(root: Path, project: str, files: Mapping[str, Iterable[Any]]
     return project_dir
 
 
+def big_workspace(root: Path) -> Path:
+    """A project `demo` whose one file is past `POOL_MIN_BYTES` (5 MB: worker processes);
+    that file."""
+    long_answer = " ".join(sentence(s, 40) for s in range(12))  # ~2 KB an example
+    rows = [chat(sentence(i), f"{i} {long_answer}") for i in range(2400)]
+    write_workspace(
+        root,
+        project_yaml("train: {sources: [{path: data/train.jsonl}]}"),
+        {"data/train.jsonl": rows},
+    )
+    data = root / "projects/demo/data/train.jsonl"
+    assert data.stat().st_size > 4 << 20
+    return data
+
+
 def load(root: Path) -> tuple[LoadedProject, LoadedWorkspace]:
     workspace = load_workspace(root)
     return workspace.project("demo"), workspace

@@ -158,7 +158,7 @@ def test_a_build_says_when_memory_made_the_workers_fewer(
     monkeypatch.setattr(worker_count, "CGROUP_ROOT", fs)
     monkeypatch.setattr(worker_count, "PROC_CGROUP", _membership(tmp_path, "0::/\n"))
     root = tmp_path / "ws"
-    _big_workspace(root)
+    h.big_workspace(root)
     project, workspace = h.load(root)
     events: list[Event] = []
     build_project(project, workspace, events.append)
@@ -169,15 +169,6 @@ def test_a_build_says_when_memory_made_the_workers_fewer(
         f"this process's cgroup is 300 MiB ({ENV} sets the number)"
     ) in said
     assert any(m.endswith("rows from earlier builds (in this process)") for m in said)
-
-
-def _big_workspace(root: Path) -> None:
-    """A project whose one file is past `POOL_MIN_BYTES` (5 MB: worker processes)."""
-    long_answer = " ".join(h.sentence(s, 40) for s in range(12))  # ~2 KB an example
-    rows = [h.chat(h.sentence(i), f"{i} {long_answer}") for i in range(2400)]
-    yaml = h.project_yaml("train: {sources: [{path: data/train.jsonl}]}")
-    h.write_workspace(root, yaml, {"data/train.jsonl": rows})
-    assert (root / "projects/demo/data/train.jsonl").stat().st_size > 4 << 20
 
 
 def _build(root: Path, workers: str) -> subprocess.CompletedProcess[str]:
@@ -194,7 +185,7 @@ def _build(root: Path, workers: str) -> subprocess.CompletedProcess[str]:
 def test_a_build_says_where_it_worked_and_gives_the_same_bytes(tmp_path: Path) -> None:
     """One in-process build, one on two workers (the file is past `POOL_MIN_BYTES`): the
     same splits; and a bad value fails before the cache is touched."""
-    _big_workspace(tmp_path)
+    h.big_workspace(tmp_path)
 
     bad = _build(tmp_path, "lots")
     assert bad.returncode == 1

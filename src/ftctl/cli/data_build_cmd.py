@@ -36,17 +36,26 @@ def build(app: AppContext, project: str, out_dir: Path | None, json_flag: bool) 
     Exits 1, printing every finding as `file:line: error: field: message`, when the data
     cannot be read or fails a policy check at level `error`.
     """
-    # Imported here: the build engine pulls in tokenizers and datasketch, which `ftctl --help`
-    # and every other command should not pay for.
-    from ftctl.config.loader import load_workspace
-    from ftctl.datasets.build import build_project
+    # Before the build engine is imported (~0.3 s): the workers the last build used start
+    # meanwhile, on another core (`worker_prestart`; standard library only).
+    from ftctl.datasets.worker_prestart import prestart
 
-    json_output = json_flag or app.json_output
-    if json_flag:
-        app.json_output = True  # quiet progress, JSON errors
-    workspace = load_workspace(app.workspace_dir, [project])
-    with _status(app) as sink:
-        built = build_project(_select(workspace, project), workspace, sink)
+    early = prestart(app.workspace_dir)
+    try:
+        # Imported here: the build engine pulls in tokenizers and datasketch, which
+        # `ftctl --help` and every other command should not pay for.
+        from ftctl.config.loader import load_workspace
+        from ftctl.datasets.build import build_project
+
+        json_output = json_flag or app.json_output
+        if json_flag:
+            app.json_output = True  # quiet progress, JSON errors
+        workspace = load_workspace(app.workspace_dir, [project])
+        with _status(app) as sink:
+            built = build_project(_select(workspace, project), workspace, sink, early)
+    finally:
+        if early is not None:
+            early.discard()  # not taken by the build: stopped unused
     if out_dir is not None:
         _copy_out(built, out_dir)
     if json_output:

@@ -85,6 +85,7 @@ from ftctl.datasets.stream import (
 from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
 from ftctl.datasets.transforms import TransformReport
 from ftctl.datasets.worker_count import ENV, worker_plan, workers_from_env
+from ftctl.datasets.worker_prestart import Prestarted, drop_hint, write_hint
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
 from ftctl.providers.registry import capabilities
@@ -137,15 +138,23 @@ class BuiltProject:
 
 
 def build_project(
-    project: LoadedProject, workspace: LoadedWorkspace, events: EventSink = ignore
+    project: LoadedProject,
+    workspace: LoadedWorkspace,
+    events: EventSink = ignore,
+    prestarted: Prestarted | None = None,
 ) -> BuiltProject:
-    """Build every declared split of `project`.
+    """Build every declared split of `project` (on the workers `prestarted`, if they are
+    those it wants: `worker_prestart`; the caller discards them otherwise).
 
     Raises `DataError` with every diagnostic when a source cannot be read, a row is not a
     valid example, or a policy check at level `error` fails. After a build that passed,
     the cache is trimmed of what was not used for days (at most once a day).
     """
-    built = _build_project(project, workspace, events)
+    built, workers = _build_project(project, workspace, events, prestarted)
+    if workers is not None:
+        write_hint(cache_root(workspace.root), *workers)
+    else:
+        drop_hint(cache_root(workspace.root))
     trimmed = trim_if_due(cache_root(workspace.root))
     if trimmed is not None and (trimmed.files or trimmed.rows):
         removed = [f"{trimmed.files} file(s)"] if trimmed.files else []
@@ -161,8 +170,12 @@ def build_project(
 
 
 def _build_project(
-    project: LoadedProject, workspace: LoadedWorkspace, events: EventSink
-) -> BuiltProject:
+    project: LoadedProject,
+    workspace: LoadedWorkspace,
+    events: EventSink,
+    prestarted: Prestarted | None,
+) -> tuple[BuiltProject, tuple[int, tuple[str, ...]] | None]:
+    """The build, and the workers it used (count, encodings) if it used worker processes."""
     spec = project.model.spec
     workers_from_env()  # a bad FTCTL_DATA_WORKERS fails before anything is touched
     _refuse_committed_cache(project, workspace)
@@ -175,7 +188,10 @@ def _build_project(
     # Started before the sources are hashed: the workers start (imports, ~0.15 s each) on
     # the other cores while this process hashes (~0.3 s for 470 MB); a build found unchanged
     # stops them unused.
-    pool: RowPool = _pool(size, workers.count, () if info.model_dir else (info.encoding,))
+    encodings = () if info.model_dir else (info.encoding,)
+    pool: RowPool = _pool(size, workers.count, encodings, prestarted)
+    # What the next build may start with the command (written once this one has passed).
+    hint = (workers.count, encodings) if isinstance(pool, ProcessPool) else None
     try:
         # An unchanged build is found from the hashes of the source bytes, before any row is
         # parsed (parsing costs twenty times the hashing).
@@ -185,7 +201,7 @@ def _build_project(
         if cached is not None:
             _used(cache, quick, cached)
             events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
-            return cached
+            return cached, hint
         events(Event("step", f"Reading the data of {project.name}"))
         inputs = _split_inputs(project, workspace, info, fmt)
         if workers.memory_limit is not None and size >= POOL_MIN_BYTES:
@@ -251,7 +267,7 @@ def _build_project(
                 if quick is not None:  # a build cached before its sources were hashed whole
                     cache.put_build(quick, _manifest(cached))
                 events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
-                return cached
+                return cached, hint
             events(Event("step", f"Checking the policy of {project.name}"))
             train_steps = next(i.plan.steps for i in inputs if i.name == "train")
             built = _check(project, workspace, info, fmt, streamed, train_steps)
@@ -270,7 +286,7 @@ def _build_project(
             f"({_workers_said(pool)})",
         )
     )
-    return result
+    return result, hint
 
 
 def _finish(
@@ -509,19 +525,24 @@ def _progress(events: EventSink, project: str, total: int) -> Callable[[int], No
     return progress
 
 
-def _pool(size: int, workers: int, encodings: Sequence[str]) -> RowPool:
-    """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s)."""
+def _pool(
+    size: int, workers: int, encodings: Sequence[str], prestarted: Prestarted | None
+) -> RowPool:
+    """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s):
+    those `prestarted` if they are these."""
     if workers < 2 or size < POOL_MIN_BYTES:
         return LocalPool()
+    forked = prestarted.take(workers, encodings) if prestarted is not None else None
     try:
-        return ProcessPool(workers, encodings)
+        return ProcessPool(workers, encodings, forked)
     except OSError:  # no Python to start (an embedded interpreter?): this process, then
         return LocalPool()
 
 
 def _workers_said(pool: RowPool) -> str:
     if isinstance(pool, ProcessPool) and pool.lost is None:
-        return f"{pool.workers} worker processes"
+        early = ", started with the command" if pool.prestarted else ""
+        return f"{pool.workers} worker processes{early}"
     return "in this process" if isinstance(pool, LocalPool) else "partly in this process"
 
 

@@ -239,14 +239,20 @@ class ProcessPool:
 
     DEPTH = 2  # batches in flight per worker
 
-    def __init__(self, workers: int, encodings: Sequence[str] = ()) -> None:
+    def __init__(
+        self, workers: int, encodings: Sequence[str] = (), forked: ForkedWorkers | None = None
+    ) -> None:
         """`encodings`: the tiktoken encodings the rows will be counted with, loaded before
-        the first batch arrives (once, by the fork server, where workers are forked)."""
+        the first batch arrives (once, by the fork server, where workers are forked).
+        `forked`: those workers, already started (`worker_prestart`)."""
         self.workers = workers
         env = worker_env()
-        self._forked: ForkedWorkers | None = None
+        self._forked: ForkedWorkers | None = forked
+        self.prestarted = forked is not None
         self._processes: list[_Worker]
-        if fork_available():
+        if forked is not None:
+            self._processes = list(forked.workers)
+        elif fork_available():
             self._forked = ForkedWorkers(workers, encodings, env)
             self._processes = list(self._forked.workers)
         else:

@@ -162,6 +162,16 @@ class ForkedWorkers:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.server.pid, signal.SIGKILL)
 
+    def discard(self) -> None:
+        """Stop them all unused, close their pipes, reap the server."""
+        self.kill_all()
+        for worker in self.workers:
+            for stream in (worker.stdin, worker.stdout):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+        self.close()
+
     def close(self) -> None:
         """Reap the server (it exits once its workers have; stopped after 5 s)."""
         try:

@@ -1,0 +1,110 @@
+"""Start a data build's workers with the command, before the build engine is imported.
+
+`ftctl data build` spends ~0.3 s importing the build engine and loading the project before
+it knows that it wants workers, and the fork server then spends ~0.36 s importing the row
+work and loading the encoding before the first batch is answered (`worker_fork`). When the
+workspace's last build used workers, they are wanted again: the command starts the fork
+server first thing (this module imports only the standard library), from a hint that build
+left (`<workspace>/.ftctl/cache/datasets/workers.json`: how many workers, which encodings),
+and the two starts overlap. Measured on two cores, a 50,000-example rebuild after a 1% edit:
+1.97 -> 1.81 s (medians of 5 alternating runs).
+
+The build adopts the started server only when it wants exactly what the hint said (the
+worker count and encodings it works out itself); otherwise, or when it wants no workers
+(an unchanged build, a failure), the server is killed unused. A hint is only ever a guess:
+a damaged or planted one (the cache is in the workspace) is read as numbers and names,
+bounded, and at worst starts a server that is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from ftctl.datasets.worker_fork import ForkedWorkers, fork_available
+from ftctl.datasets.worker_pipe import worker_env
+
+HINT_NAME = "workers.json"
+_MOST_WORKERS = 64  # a hint asking for more is not followed (worker_count caps builds lower)
+_ENCODING_NAME = re.compile(r"[a-z0-9_]{1,40}")
+
+
+def hint_path(cache_root: Path) -> Path:
+    return cache_root / HINT_NAME
+
+
+def read_hint(cache_root: Path) -> tuple[int, tuple[str, ...]] | None:
+    """(workers, encodings) of the last build that used workers, if a sane hint says so."""
+    try:
+        found = json.loads(hint_path(cache_root).read_bytes())
+        count, encodings = found["workers"], tuple(found["encodings"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if type(count) is not int or not 2 <= count <= min(_MOST_WORKERS, os.cpu_count() or 1):
+        return None
+    if len(encodings) > 4 or not all(
+        isinstance(name, str) and _ENCODING_NAME.fullmatch(name) for name in encodings
+    ):
+        return None
+    return count, encodings
+
+
+def write_hint(cache_root: Path, workers: int, encodings: Sequence[str]) -> None:
+    """Record what this build's workers were (unless the hint already says it)."""
+    if read_hint(cache_root) == (workers, tuple(encodings)):
+        return
+    data = json.dumps({"workers": workers, "encodings": list(encodings)}).encode()
+    path = hint_path(cache_root)
+    temporary = path.with_name(f".{HINT_NAME}.{os.getpid()}")
+    with contextlib.suppress(OSError):  # a read-only checkout builds without a hint
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+
+
+def drop_hint(cache_root: Path) -> None:
+    """This build used no workers: the next starts none early."""
+    with contextlib.suppress(OSError):
+        hint_path(cache_root).unlink(missing_ok=True)
+
+
+class Prestarted:
+    """A fork server started from a hint, until a build takes it or it is discarded."""
+
+    def __init__(self, workers: int, encodings: tuple[str, ...]) -> None:
+        self.workers = workers
+        self.encodings = encodings
+        self._forked: ForkedWorkers | None = ForkedWorkers(workers, encodings, worker_env())
+
+    def take(self, workers: int, encodings: Sequence[str]) -> ForkedWorkers | None:
+        """The started workers, if they are what the build wants; else killed, and None."""
+        forked, self._forked = self._forked, None
+        if forked is None:
+            return None
+        if (workers, tuple(encodings)) == (self.workers, self.encodings):
+            return forked
+        forked.discard()
+        return None
+
+    def discard(self) -> None:
+        """Kill the server and its workers if no build took them."""
+        forked, self._forked = self._forked, None
+        if forked is not None:
+            forked.discard()
+
+
+def prestart(workspace_root: Path) -> Prestarted | None:
+    """Start the workers the workspace's last build used, if it used any."""
+    if not fork_available():
+        return None
+    hint = read_hint(workspace_root / ".ftctl" / "cache" / "datasets")
+    if hint is None:
+        return None
+    try:
+        return Prestarted(*hint)
+    except OSError:
+        return None

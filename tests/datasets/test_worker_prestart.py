@@ -1,0 +1,159 @@
+"""`ftctl data build` starts the workers its workspace's last build used with the command,
+from a hint that build left; the build adopts them only when they are what it wants, and
+no process outlives the command either way."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ftctl.datasets.worker_count import ENV
+from ftctl.datasets.worker_fork import fork_available
+from ftctl.datasets.worker_prestart import (
+    Prestarted,
+    drop_hint,
+    hint_path,
+    read_hint,
+    write_hint,
+)
+
+from . import build_helpers as h
+
+pytestmark = pytest.mark.skipif(not fork_available(), reason="workers are forked on Linux only")
+MARK = "FTCTL_TEST_PRESTART_MARK"
+ENCODING = ("o200k_base",)
+
+
+def _two_cpus() -> None:
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("a hint asks for at most the machine's CPUs")
+
+
+def test_a_hint_is_read_back_and_dropped(tmp_path: Path) -> None:
+    _two_cpus()
+    assert read_hint(tmp_path) is None
+    write_hint(tmp_path, 2, ENCODING)
+    assert read_hint(tmp_path) == (2, ENCODING)
+    drop_hint(tmp_path)
+    assert read_hint(tmp_path) is None and not hint_path(tmp_path).exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        '{"workers": 2}',
+        '{"workers": "2", "encodings": ["o200k_base"]}',
+        '{"workers": 1, "encodings": ["o200k_base"]}',  # one worker: no pool
+        '{"workers": 100000, "encodings": ["o200k_base"]}',
+        '{"workers": 2, "encodings": ["../../etc/passwd"]}',
+        '{"workers": 2, "encodings": "o200k_base"}',
+        '{"workers": true, "encodings": []}',
+    ],
+)
+def test_a_damaged_or_planted_hint_starts_nothing(tmp_path: Path, text: str) -> None:
+    hint_path(tmp_path).write_text(text)
+    assert read_hint(tmp_path) is None
+
+
+def test_workers_that_are_not_what_the_build_wants_are_stopped() -> None:
+    early = Prestarted(2, ENCODING)
+    forked = early._forked
+    assert forked is not None
+    assert early.take(2, ("cl100k_base",)) is None
+    assert forked.server.returncode is not None  # reaped
+    assert early.take(2, ENCODING) is None  # taken once, whatever the answer
+    early.discard()  # nothing left to stop
+
+
+def _ftctl(root: Path, *args: str, workers: str, mark: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, **{ENV: workers, MARK: mark})
+    return subprocess.run(
+        [sys.executable, "-m", "ftctl", "--workspace", str(root), "data", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def _marked_processes(mark: str) -> list[int]:
+    """Processes still running with `mark` in their environment (the command's children)."""
+    needle = f"{MARK}={mark}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # gone, or not ours to read
+    return found
+
+
+def _none_left(mark: str) -> bool:
+    deadline = time.monotonic() + 5  # a process killed may take a moment to be gone
+    while _marked_processes(mark):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_the_next_build_starts_its_workers_with_the_command(tmp_path: Path) -> None:
+    _two_cpus()
+    data = h.big_workspace(tmp_path)
+    mark = uuid.uuid4().hex
+
+    first = _ftctl(tmp_path, "build", "demo", workers="2", mark=mark)
+    assert first.returncode == 0, first.stderr
+    assert "(2 worker processes)" in first.stderr  # no hint yet: started by the build
+    hint = json.loads((tmp_path / ".ftctl/cache/datasets/workers.json").read_text())
+    assert hint["workers"] == 2 and len(hint["encodings"]) == 1
+    assert _none_left(mark)
+
+    # An edit, then a build that starts the workers first thing and gives the same bytes
+    # as one in this process.
+    lines = data.read_bytes().splitlines(keepends=True)
+    lines[7] = lines[7].replace(b"You are Acme support.", b"You are Acme support!")
+    data.write_bytes(b"".join(lines))
+    early = _ftctl(tmp_path, "build", "demo", workers="2", mark=mark)
+    assert early.returncode == 0, early.stderr
+    assert "(2 worker processes, started with the command)" in early.stderr
+    assert _none_left(mark)
+
+    # A build without workers (found unchanged here) leaves no hint: the next starts none.
+    _ftctl(tmp_path, "build", "demo", workers="1", mark=mark)
+    assert not (tmp_path / ".ftctl/cache/datasets/workers.json").exists()
+    shutil.rmtree(tmp_path / ".ftctl")
+    here = _ftctl(tmp_path, "build", "demo", workers="1", mark=mark)
+    assert here.returncode == 0, here.stderr
+    assert _shas(here.stdout) == _shas(early.stdout)
+
+
+def _shas(output: str) -> list[str]:
+    """The splits' SHA-256s, as the build printed them."""
+    found = re.findall(r"sha256=([0-9a-f]{64})", output)
+    assert found, output
+    return found
+
+
+def test_workers_started_for_a_build_that_fails_are_stopped(tmp_path: Path) -> None:
+    _two_cpus()
+    h.big_workspace(tmp_path)
+    write_hint(tmp_path / ".ftctl/cache/datasets", 2, ENCODING)
+    mark = uuid.uuid4().hex
+
+    failed = _ftctl(tmp_path, "build", "no-such-project", workers="2", mark=mark)
+    assert failed.returncode == 1
+    assert "no-such-project" in failed.stderr
+    assert _none_left(mark)
