@@ -36,14 +36,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ftctl.datasets.cache_paths import cache_root as cache_root  # re-exported
 from ftctl.datasets.line_index import LineIndexWriter, index_path
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
 CACHE_FORMAT = 4  # 4: leakage observed is null when the check is off (3: not searched)
-
-
-def cache_root(workspace_root: Path) -> Path:
-    return workspace_root / ".ftctl" / "cache" / "datasets"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
