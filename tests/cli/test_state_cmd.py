@@ -214,6 +214,9 @@ def test_a_stale_lock_blocks_writes_until_force_unlock(
     assert ftctl(workspace, "state", "rm", "version.bot.1").returncode == 0
     again = ftctl(workspace, "state", "force-unlock", held.id)
     assert again.returncode == 1 and "the state is not locked" in again.stderr
+    # Left open, the "crashed" holder's context would be finalized by the garbage collector
+    # during a later test, after this test's directory is gone: closed here instead.
+    crashed.__exit__(None, None, None)
 
 
 def test_waiting_for_the_lock_says_so_and_names_the_holder(
