@@ -22,6 +22,7 @@ from ftctl.datasets.worker_prestart import (
     Prestarted,
     drop_hint,
     hint_path,
+    prestart,
     read_hint,
     write_hint,
 )
@@ -73,6 +74,20 @@ def test_workers_that_are_not_what_the_build_wants_are_stopped() -> None:
     assert forked.server.returncode is not None  # reaped
     assert early.take(2, ENCODING) is None  # taken once, whatever the answer
     early.discard()  # nothing left to stop
+
+
+@pytest.mark.parametrize("asked", ["1", "3", "lots"])
+def test_no_workers_start_early_when_the_environment_asks_for_another_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, asked: str
+) -> None:
+    _two_cpus()
+    write_hint(tmp_path / ".ftctl/cache/datasets", 2, ENCODING)
+    monkeypatch.setenv(ENV, asked)
+    assert prestart(tmp_path) is None
+    monkeypatch.setenv(ENV, "2")
+    early = prestart(tmp_path)
+    assert early is not None
+    early.discard()
 
 
 def _ftctl(root: Path, *args: str, workers: str, mark: str) -> subprocess.CompletedProcess[str]:

@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ftctl.datasets.cache_paths import cache_root
+from ftctl.datasets.worker_count import workers_from_env
 from ftctl.datasets.worker_fork import ForkedWorkers, fork_available
 from ftctl.datasets.worker_pipe import worker_env
+from ftctl.errors import ConfigError
 
 HINT_NAME = "workers.json"
 _MOST_WORKERS = 64  # a hint asking for more is not followed (worker_count caps builds lower)
@@ -105,6 +107,12 @@ def prestart(workspace_root: Path) -> Prestarted | None:
     hint = read_hint(cache_root(workspace_root))
     if hint is None:
         return None
+    try:
+        asked = workers_from_env()
+    except ConfigError:
+        return None  # the build says what is wrong with it, before it starts anything
+    if asked is not None and asked != hint[0]:
+        return None  # FTCTL_DATA_WORKERS asks for another number: not what the hint says
     try:
         return Prestarted(*hint)
     except OSError:
