@@ -151,11 +151,12 @@ def build_project(
     the cache is trimmed of what was not used for days (at most once a day).
     """
     built, workers = _build_project(project, workspace, events, prestarted)
+    root = cache_root(workspace.root)
     if workers is not None:
-        write_hint(cache_root(workspace.root), *workers)
+        write_hint(root, *workers)
     else:
-        drop_hint(cache_root(workspace.root))
-    trimmed = trim_if_due(cache_root(workspace.root))
+        drop_hint(root)
+    trimmed = trim_if_due(root)
     if trimmed is not None and (trimmed.files or trimmed.rows):
         removed = [f"{trimmed.files} file(s)"] if trimmed.files else []
         removed += [f"{trimmed.rows:,} row result(s)"] if trimmed.rows else []

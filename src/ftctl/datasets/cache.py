@@ -36,23 +36,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ftctl.datasets.cache_paths import atomic_write as atomic_write  # re-exported
 from ftctl.datasets.cache_paths import cache_root as cache_root  # re-exported
 from ftctl.datasets.line_index import LineIndexWriter, index_path
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
 CACHE_FORMAT = 4  # 4: leakage observed is null when the check is off (3: not searched)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class DatasetCache:

@@ -246,16 +246,15 @@ class ProcessPool:
         the first batch arrives (once, by the fork server, where workers are forked).
         `forked`: those workers, already started (`worker_prestart`)."""
         self.workers = workers
-        env = worker_env()
-        self._forked: ForkedWorkers | None = forked
         self.prestarted = forked is not None
+        if forked is None and fork_available():
+            forked = ForkedWorkers(workers, encodings, worker_env())
+        self._forked: ForkedWorkers | None = forked
         self._processes: list[_Worker]
         if forked is not None:
             self._processes = list(forked.workers)
-        elif fork_available():
-            self._forked = ForkedWorkers(workers, encodings, env)
-            self._processes = list(self._forked.workers)
         else:
+            env = worker_env()
             self._processes = [
                 subprocess.Popen(
                     [sys.executable, "-m", "ftctl.datasets.row_pool", *encodings],

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from ftctl.datasets.cache_paths import cache_root
+from ftctl.datasets.cache_paths import atomic_write, cache_root
 from ftctl.datasets.worker_count import workers_from_env
 from ftctl.datasets.worker_fork import ForkedWorkers, fork_available
 from ftctl.datasets.worker_pipe import worker_env
@@ -61,12 +61,8 @@ def write_hint(cache_root: Path, workers: int, encodings: Sequence[str]) -> None
     if read_hint(cache_root) == (workers, tuple(encodings)):
         return
     data = json.dumps({"workers": workers, "encodings": list(encodings)}).encode()
-    path = hint_path(cache_root)
-    temporary = path.with_name(f".{HINT_NAME}.{os.getpid()}")
     with contextlib.suppress(OSError):  # a read-only checkout builds without a hint
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        atomic_write(hint_path(cache_root), data)
 
 
 def drop_hint(cache_root: Path) -> None:
