@@ -17,10 +17,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from ftctl.providers.local_launcher import LocalServerHandle, ensure_local_server, stop_local_server
+from ftctl.providers.local_launcher import LocalServerHandle
 
 from ..support.cli import run_ftctl
-from ..support.local_server import drop_weights
+from ..support.local_server import running_local_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -53,10 +53,8 @@ spec:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServerHandle]:
     data_dir = tmp_path_factory.mktemp("server")
-    handle = ensure_local_server(data_dir)
-    yield handle
-    stop_local_server(data_dir)
-    drop_weights(data_dir)
+    with running_local_server(data_dir) as handle:
+        yield handle
 
 
 def make_workspace(

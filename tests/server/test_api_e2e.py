@@ -16,9 +16,9 @@ import pytest
 from openai import OpenAI
 from openai.types.fine_tuning import FineTuningJob
 
-from ftctl.providers.local_launcher import LocalServerHandle, ensure_local_server, stop_local_server
+from ftctl.providers.local_launcher import LocalServerHandle
 
-from ..support.local_server import drop_weights
+from ..support.local_server import running_local_server
 
 JsonlMaker = Callable[..., bytes]
 JobWaiter = Callable[..., FineTuningJob]  # the fixtures of conftest.py
@@ -47,10 +47,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(data_dir: Path, api_key: str) -> Iterator[LocalServerHandle]:
-    handle = ensure_local_server(data_dir, api_key_env=KEY_ENV)
-    yield handle
-    stop_local_server(data_dir)
-    drop_weights(data_dir)
+    with running_local_server(data_dir, api_key_env=KEY_ENV) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")
