@@ -185,3 +185,28 @@ def reused(messages: list[str]) -> tuple[int, int]:
         if found:
             return int(found.group(1)), int(found.group(2))
     raise AssertionError(messages)
+
+
+def snapshots(root: Path) -> list[Path]:
+    """The row snapshots of a workspace's projects' last builds (`row_snapshot`)."""
+    return sorted((root / ".ftctl/cache/datasets/builds/latest").glob("*.rows"))
+
+
+def drop_snapshots(root: Path) -> None:
+    """Rebuilds look rows up in the example cache alone (what a build does when the last
+    build left no snapshot)."""
+    for path in snapshots(root):
+        path.unlink()
+
+
+def date_snapshots(root: Path, days_ago: int) -> None:
+    """The snapshots as if written `days_ago` days ago (the day in their footer: what tells
+    a rebuild to mark the rows it finds used in the example cache)."""
+    from ftctl.datasets.example_cache import today
+    from ftctl.datasets.row_snapshot import MAGIC
+
+    for path in snapshots(root):
+        data = bytearray(path.read_bytes())
+        at = len(data) - 64 + len(MAGIC) + 16
+        data[at : at + 8] = (today() - days_ago).to_bytes(8, "little")
+        path.write_bytes(bytes(data))

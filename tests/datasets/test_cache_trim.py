@@ -178,6 +178,7 @@ def test_row_results_not_used_for_five_days_are_removed(
     assert _rows_used(tmp_path) == [0] * 30  # written today
     # Six days later, line 11 is edited: the other 29 results are found again.
     _date_rows(tmp_path, 6)
+    h.date_snapshots(tmp_path, 6)
     _age(_everything(tmp_path), 6)
     edited = [*rows[:10], h.example(999), *rows[11:]]
     h.write_jsonl(project_dir / "data/train.jsonl", edited)
@@ -207,3 +208,20 @@ def test_a_cache_from_before_rows_were_dated_is_kept_and_dated(tmp_path: Path) -
     events, _ = _build(tmp_path)
     assert h.reused(events) == (30, 31)  # read as before
     assert _rows_used(tmp_path) == [0] * 31  # and dated today from then on
+
+
+def test_row_snapshots_not_used_for_five_days_are_removed(tmp_path: Path) -> None:
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _build(tmp_path)
+    [current] = h.snapshots(tmp_path)
+    gone = current.with_name("0" * 32 + ".rows")  # a project no longer built
+    gone.write_bytes(current.read_bytes())
+    left = current.with_name(f".{current.name}.abc.tmp")  # a killed build was writing it
+    left.write_bytes(b"x" * 100)
+    _age([gone, left, _cache(tmp_path) / MARK], 6)
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 29))
+    _build(tmp_path)
+    assert h.snapshots(tmp_path) == [current]
+    assert not left.exists()

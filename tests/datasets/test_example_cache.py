@@ -40,9 +40,12 @@ def _rows() -> list[Any]:
     return rows
 
 
-def _outcome(root: Path) -> tuple[dict[str, Any], list[str]]:
+def _outcome(root: Path, warnings: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """What a build gives, and its info messages (its warnings go to `warnings`)."""
     events: list[Event] = []
     built = build_project(*h.load(root), events.append)
+    if warnings is not None:
+        warnings += [e.message for e in events if e.kind == "warning"]
     report = {k: v for k, v in built.report.items() if k != "cache_key"}
     outcome = {
         "splits": {n: (s.sha256, s.tokens, s.trained_tokens) for n, s in built.splits.items()},
@@ -177,6 +180,7 @@ def test_a_changed_tokenizer_counts_again(root: Path, tmp_path: Path) -> None:
 
 def test_a_damaged_cache_is_a_miss_never_a_wrong_result(root: Path, tmp_path: Path) -> None:
     first, _ = _outcome(root)
+    h.drop_snapshots(root)  # the example cache alone (the snapshot: test_row_snapshot.py)
     database = root / ".ftctl" / "cache" / "datasets" / "examples.sqlite"
     with sqlite3.connect(database) as db:
         db.execute("UPDATE rows SET value = substr(value, 2) WHERE unicode(key) % 2 = 0")
@@ -225,6 +229,7 @@ def test_a_cached_value_that_would_run_code_is_not_run(root: Path, tmp_path: Pat
 
     expected = _cold(root, tmp_path)
     _outcome(root)
+    h.drop_snapshots(root)  # the example cache alone (the snapshot: test_row_snapshot.py)
     marker = tmp_path / "ran"
     database = root / ".ftctl" / "cache" / "datasets" / "examples.sqlite"
     planted = pickle.dumps(_Planted(marker))
@@ -453,6 +458,7 @@ def test_a_damaged_earlier_output_is_made_again_not_copied(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, _ = _outcome(root)
+    h.drop_snapshots(root)  # lines copied by workers (from the snapshot: test_row_snapshot.py)
     objects = _objects(root)
     # The first object's index cut short; the others' bytes changed in place (same size:
     # every offset in their indexes still points into the file, at the wrong text).

@@ -55,7 +55,7 @@ from ftctl.datasets.cache_trim import UNUSED_DAYS, trim_if_due
 from ftctl.datasets.cache_trust import committed_files
 from ftctl.datasets.canonical import canonical_json, sha256_hex
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
-from ftctl.datasets.example_cache import ExampleCache, cache_file
+from ftctl.datasets.example_cache import ExampleCache, cache_file, today
 from ftctl.datasets.formats import Format
 from ftctl.datasets.hf_models import hf_model_info
 from ftctl.datasets.leakage import find_leakage
@@ -67,6 +67,8 @@ from ftctl.datasets.policy import (
     run_policy,
 )
 from ftctl.datasets.row_pool import LocalPool, ProcessPool, RowPool
+from ftctl.datasets.row_reuse import RowReuse
+from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
 from ftctl.datasets.row_work import RowPlan, Step, near_deduped
 from ftctl.datasets.sources import (
     SourceContext,
@@ -170,6 +172,10 @@ def build_project(
     return built
 
 
+class _ReusedDamaged(Exception):
+    """What a build reused from the last one (`row_reuse`) did not verify."""
+
+
 def _build_project(
     project: LoadedProject,
     workspace: LoadedWorkspace,
@@ -177,6 +183,31 @@ def _build_project(
     prestarted: Prestarted | None,
 ) -> tuple[BuiltProject, tuple[int, tuple[str, ...]] | None]:
     """The build, and the workers it used (count, encodings) if it used worker processes."""
+    try:
+        return _build_once(project, workspace, events, prestarted, reuse_rows=True)
+    except _ReusedDamaged:
+        cache = DatasetCache(cache_root(workspace.root))
+        with contextlib.suppress(OSError):
+            cache.snapshot_path(project.name).unlink(missing_ok=True)
+        events(
+            Event(
+                "warning",
+                f"{project.name}: the dataset cache's copy of its last build did not verify "
+                "(damaged?); building again without it",
+            )
+        )
+        return _build_once(project, workspace, events, None, reuse_rows=False)
+
+
+def _build_once(
+    project: LoadedProject,
+    workspace: LoadedWorkspace,
+    events: EventSink,
+    prestarted: Prestarted | None,
+    reuse_rows: bool,
+) -> tuple[BuiltProject, tuple[int, tuple[str, ...]] | None]:
+    """`_build_project`, taking the rows of the last build from its snapshot if
+    `reuse_rows` (`row_reuse`)."""
     spec = project.model.spec
     workers_from_env()  # a bad FTCTL_DATA_WORKERS fails before anything is touched
     _refuse_committed_cache(project, workspace)
@@ -193,6 +224,7 @@ def _build_project(
     pool: RowPool = _pool(size, workers.count, encodings, prestarted)
     # What the next build may start with the command (written once this one has passed).
     hint = (workers.count, encodings) if isinstance(pool, ProcessPool) else None
+    closing = contextlib.ExitStack()
     try:
         # An unchanged build is found from the hashes of the source bytes, before any row is
         # parsed (parsing costs twenty times the hashing).
@@ -220,6 +252,15 @@ def _build_project(
                     f"limit of this process's cgroup is {shown} ({ENV} sets the number)",
                 )
             )
+        previous = cache.latest(project.name)
+        snapshot_file = cache.snapshot_path(project.name)
+        day = today()
+        found = SnapshotReader.open(snapshot_file) if reuse_rows else None
+        reuse = None if found is None else RowReuse(found, previous, day)
+        snapshot = SnapshotWriter(snapshot_file, day)
+        closing.callback(snapshot.discard)
+        if reuse is not None:
+            closing.callback(reuse.close)
         with Staging(cache) as staging:
             passed = StreamBuild(
                 inputs,
@@ -231,11 +272,21 @@ def _build_project(
                     results_namespace(i.plan, _installed_versions(), _ranks(info.encoding))
                     for i in inputs
                 ],
-                cache.latest(project.name),
+                previous,
                 _progress(events, project.name, size),
+                reuse,
+                snapshot,
             )
-            streamed = passed.run()
+            try:
+                streamed = passed.run()
+            except Exception:
+                # A damaged value that loads may still fail the pass: the damage is the cause.
+                if reuse is not None and not reuse.intact():
+                    raise _ReusedDamaged from None
+                raise
             pool.close()
+            if reuse is not None and not reuse.intact():
+                raise _ReusedDamaged
             if pool.lost is not None:
                 events(
                     Event(
@@ -265,6 +316,7 @@ def _build_project(
             if cached is not None:
                 _used(cache, key, cached)
                 examples.commit()  # the rows read were as good as a build's (and are dated)
+                snapshot.commit()
                 if quick is not None:  # a build cached before its sources were hashed whole
                     cache.put_build(quick, _manifest(cached))
                 events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
@@ -276,7 +328,9 @@ def _build_project(
             result = _finish(project, info, fmt, cache, built, key, quick, staging)
             # Only a build that succeeded leaves anything behind, row results included.
             examples.commit()
+            snapshot.commit()
     finally:
+        closing.close()
         pool.close()
         examples.close()
     events(

@@ -38,7 +38,7 @@ from typing import Any
 
 from ftctl.datasets.cache_paths import atomic_write as atomic_write  # re-exported
 from ftctl.datasets.cache_paths import cache_root as cache_root  # re-exported
-from ftctl.datasets.line_index import LineIndexWriter, index_path
+from ftctl.datasets.line_index import LineIndexWriter, index_path, object_intact
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
 CACHE_FORMAT = 4  # 4: leakage observed is null when the check is off (3: not searched)
@@ -60,14 +60,7 @@ class DatasetCache:
         return data, self.origins_path(sha256), index_path(data)
 
     def has_object(self, sha256: str) -> bool:
-        path = self.object_path(sha256)
-        if not path.is_file():
-            return False
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest() == sha256
+        return object_intact(self.object_path(sha256))
 
     def use(
         self, sha256s: Iterable[str], build_key: str | None = None, project: str | None = None
@@ -79,7 +72,7 @@ class DatasetCache:
         if build_key is not None:
             paths.append(self.root / "builds" / f"{build_key}.json")
         if project is not None:
-            paths.append(self._latest_path(project))
+            paths += [self._latest_path(project), self.snapshot_path(project)]
         for path in paths:
             with contextlib.suppress(OSError):
                 os.utime(path)
@@ -95,6 +88,10 @@ class DatasetCache:
     def put_build(self, key: str, manifest: dict[str, Any]) -> None:
         text = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=1)
         atomic_write(self.root / "builds" / f"{key}.json", text.encode("utf-8"))
+
+    def snapshot_path(self, project: str) -> Path:
+        """Where the row results of `project`'s last build are (`row_snapshot`)."""
+        return self._latest_path(project).with_suffix(".rows")
 
     def _latest_path(self, project: str) -> Path:
         name = hashlib.blake2b(project.encode("utf-8"), digest_size=16).hexdigest()

@@ -7,12 +7,14 @@ gigabytes a week. The rule is Go's build cache's (`go help cache`): an entry is 
 when a build writes or reuses it (its modification time is set: `DatasetCache.use`), and
 after a build, at most once a day, whatever has not been used for `UNUSED_DAYS` is removed:
 
-- build manifests (`builds/<key>.json`) and projects' last-build records
-  (`builds/latest/*.json`) not used for that long;
+- build manifests (`builds/<key>.json`), projects' last-build records
+  (`builds/latest/*.json`) and their row snapshots (`builds/latest/*.rows`) not used for
+  that long;
 - split objects (and their `.origins.jsonl` and `.lines`) that no remaining manifest or
   last-build record names and that were not used for that long either (an object written
   by a build still running has no manifest yet, and is recent);
-- temporary files a build left behind when it was killed (`objects/.staged.*`), a day old;
+- temporary files a build left behind when it was killed (`objects/.staged.*`,
+  `builds/latest/.*.tmp`), a day old;
 - per-row results in `examples.sqlite` not used for that long (each row records the day
   it was last written or found: `ftctl.datasets.example_cache`).
 
@@ -92,6 +94,13 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
         for path in cache.object_files(sha256):
             removed.unlink(path)
     for staged in _files(objects, ".staged.*"):
+        if _mtime(staged) < now - STAGED_LEFT_S:
+            removed.unlink(staged)
+    latest = builds / "latest"
+    for snapshot in _files(latest, "*.rows"):  # a project's row snapshot (`row_snapshot`)
+        if _mtime(snapshot) < cutoff:
+            removed.unlink(snapshot)
+    for staged in _files(latest, ".*.tmp"):  # one a killed build was writing
         if _mtime(staged) < now - STAGED_LEFT_S:
             removed.unlink(staged)
     rows, shrunk = trim_unused(cache_file(root), UNUSED_DAYS)

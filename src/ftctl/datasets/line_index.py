@@ -22,10 +22,11 @@ digests, the offsets (int64) and the lengths (int32), each as one array in diges
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,10 @@ class _Index:
 class PreviousLines:
     """The lines of earlier split objects, found by digest (see the module's doc)."""
 
-    def __init__(self, objects: Sequence[Path]) -> None:
+    def __init__(self, objects: Sequence[Path], check_lines: bool = True) -> None:
+        """`check_lines` False: a line is not checked against its digest (the caller checks
+        the objects whole, `object_intact`)."""
+        self._check = check_lines
         self._indexes: list[_Index] = []
         for data in objects:
             # An object or index gone or damaged: its lines are made again instead.
@@ -155,28 +159,12 @@ class PreviousLines:
         digests: Sequence[bytes],
         out: list[bytes | None],
     ) -> None:
-        """Read lines (by ascending offset) into `out[row]` where they verify: lines close
-        together with one `pread` (a rebuild's unchanged rows sit one after another in the
-        last build's object, so a batch takes a few reads instead of one per row)."""
-        n = len(rows)
-        first = 0
-        while first < n:
-            start = end = offsets[first]
-            last = first
-            while last < n and offsets[last] - end <= _GAP and offsets[last] - start < _SPAN:
-                end = max(end, offsets[last] + lengths[last])
-                last += 1
-            try:
-                data = _pread(fd, end - start, start)
-            except OSError:
-                data = b""
-            for k in range(first, last):
-                begin = offsets[k] - start
-                line = data[begin : begin + lengths[k]]
-                if len(line) == lengths[k] and example_digest(line) == digests[rows[k]]:
-                    out[rows[k]] = line
-                    self.found += 1
-            first = last
+        """Read lines (by ascending offset) into `out[row]` where they verify (or all of
+        them, without `check_lines`)."""
+        for k, line in read_runs(fd, offsets, lengths):
+            if not self._check or example_digest(line) == digests[rows[k]]:
+                out[rows[k]] = line
+                self.found += 1
 
     def close(self) -> None:
         for index in self._indexes:
@@ -201,7 +189,41 @@ def line_digests(data: Path) -> npt.NDArray[np.bytes_] | None:
         index.close()
 
 
-def _pread(fd: int, length: int, offset: int) -> bytes:
+def read_runs(fd: int, offsets: list[int], lengths: list[int]) -> Iterator[tuple[int, bytes]]:
+    """(k, the `lengths[k]` bytes at `offsets[k]`) for each k that could be read, with
+    `offsets` ascending: byte ranges close together are read with one `pread` (a
+    rebuild's unchanged rows sit one after another in what the last build wrote, so a
+    batch takes a few reads instead of one per row)."""
+    n = len(offsets)
+    first = 0
+    while first < n:
+        start = end = offsets[first]
+        last = first
+        while last < n and offsets[last] - end <= _GAP and offsets[last] - start < _SPAN:
+            end = max(end, offsets[last] + lengths[last])
+            last += 1
+        try:
+            data = pread(fd, end - start, start)
+        except OSError:
+            data = b""
+        for k in range(first, last):
+            begin = offsets[k] - start
+            piece = data[begin : begin + lengths[k]]
+            if len(piece) == lengths[k]:
+                yield k, piece
+        first = last
+
+
+def object_intact(data: Path) -> bool:
+    """A split object's bytes hash to its name (`<sha256>.jsonl`)."""
+    try:
+        with open(data, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest() == data.stem
+    except OSError:
+        return False
+
+
+def pread(fd: int, length: int, offset: int) -> bytes:
     """`os.pread`, where there is one (not on Windows: a seek and a read there)."""
     if hasattr(os, "pread"):
         return os.pread(fd, length, offset)

@@ -41,7 +41,14 @@ from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.example_cache import ExampleCache, content_key
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines
-from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker
+from ftctl.datasets.row_work import (
+    DIGEST_FIELD,
+    LINE_FIELD,
+    RESULT_FIELDS,
+    RowPlan,
+    RowResult,
+    RowWorker,
+)
 from ftctl.datasets.tokenizers import get_encoding
 from ftctl.datasets.worker_fork import ForkedWorker, ForkedWorkers, fork_available
 from ftctl.datasets.worker_pipe import receive, send, widen, worker_env
@@ -60,12 +67,11 @@ class Job:
 
 # A batch's rows: raw JSONL lines (or a block of them), or inline rows already parsed.
 Rows = Sequence[bytes | dict[str, Any]] | LineBlock
-_FIELDS = len(RowResult._fields)
-_LINE = RowResult._fields.index("line")
-_DIGEST = RowResult._fields.index("digest")
 # A batch's results as plain tuples, the values computed for the cache, the rows reused,
-# the keys of those not marked used today.
-_Values = tuple[list[tuple[Any, ...]], list[tuple[bytes, bytes]], int, list[bytes]]
+# the keys of those not marked used today, the values found in the cache.
+_Values = tuple[
+    list[tuple[Any, ...]], list[tuple[bytes, bytes]], int, list[bytes], list[tuple[bytes, bytes]]
+]
 
 
 _Worker = subprocess.Popen[bytes] | ForkedWorker  # a worker process, started or forked
@@ -76,11 +82,12 @@ class Answer(NamedTuple):
     fresh: list[tuple[bytes, bytes]]  # (key, value) of the results computed, for the cache
     reused: int  # rows whose result came from the cache
     stale: list[bytes]  # keys of reused results to mark used today (`ExampleCache.mark_used`)
+    found: list[tuple[bytes, bytes]]  # (key, value) of the results found in the cache
 
 
 def _answer(values: _Values) -> Answer:
-    results, fresh, reused, stale = values
-    return Answer([RowResult._make(v) for v in results], fresh, reused, stale)
+    results, fresh, reused, stale, found = values
+    return Answer([RowResult._make(v) for v in results], fresh, reused, stale, found)
 
 
 class RowPool(Protocol):
@@ -129,6 +136,7 @@ class _Workbench:
         ]
         found: list[tuple[Any, ...] | None] = [None] * len(rows)
         stale: list[bytes] = []
+        values: list[tuple[bytes, bytes]] = []  # as found, for the build's snapshot
         if job.cache is not None:
             store = self._caches.get(job.cache)
             if store is None:
@@ -141,22 +149,23 @@ class _Workbench:
                         # marshal, not pickle: the cache is in the workspace, where a
                         # commit can plant one, and loading a pickle can run any code.
                         cached = marshal.loads(value)
-                        if type(cached) is tuple and len(cached) == _FIELDS:
+                        if type(cached) is tuple and len(cached) == RESULT_FIELDS:
                             found[i] = cached
+                            values.append((key, value))
         computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
         lines = iter(self._lines(job, worker, rows, found))
         results: list[tuple[Any, ...]] = []
         fresh: list[tuple[bytes, bytes]] = []
         for key, cached in zip(keys, found, strict=True):
             if cached is not None:
-                results.append((*cached[:_LINE], next(lines), *cached[_LINE + 1 :]))
+                results.append((*cached[:LINE_FIELD], next(lines), *cached[LINE_FIELD + 1 :]))
                 continue
             result = tuple(next(computed))
             results.append(result)
-            kept = (*result[:_LINE], b"", *result[_LINE + 1 :])
+            kept = (*result[:LINE_FIELD], b"", *result[LINE_FIELD + 1 :])
             with contextlib.suppress(ValueError):  # a value marshal cannot hold: not cached
                 fresh.append((key, marshal.dumps(kept)))
-        return results, fresh, len(results) - len(fresh), stale
+        return results, fresh, len(results) - len(fresh), stale, values
 
     def _lines(
         self,
@@ -170,13 +179,13 @@ class _Workbench:
         one (not an example, or left out by a transform)."""
         cached = [(i, result) for i, result in enumerate(found) if result is not None]
         lines = [b""] * len(cached)
-        wanted = [n for n, (_i, result) in enumerate(cached) if result[_DIGEST]]
+        wanted = [n for n, (_i, result) in enumerate(cached) if result[DIGEST_FIELD]]
         copied: list[bytes | None] = [None] * len(wanted)
         if job.previous and wanted:
             previous = self._previous.get(job.previous)
             if previous is None:
                 previous = self._previous[job.previous] = PreviousLines(job.previous)
-            copied = previous.lines([cached[n][1][_DIGEST] for n in wanted])
+            copied = previous.lines([cached[n][1][DIGEST_FIELD] for n in wanted])
         missing: list[int] = []
         for n, line in zip(wanted, copied, strict=True):
             if line is None:

@@ -140,6 +140,12 @@ class RowResult(NamedTuple):
     text_bands: bytes | None  # ... of the example's text (the near-duplicate check)
 
 
+# Where fields sit in a `RowResult` as a plain tuple (what workers send, caches store).
+RESULT_FIELDS = len(RowResult._fields)
+LINE_FIELD = RowResult._fields.index("line")
+DIGEST_FIELD = RowResult._fields.index("digest")
+
+
 _EMPTY_STEPS: tuple[Any, ...] = ()
 
 

@@ -116,14 +116,12 @@ def digest_sources(sources: Sequence[Source], context: SourceContext) -> list[li
             return None
         entry: list[Any] = ["path", source.path]
         for path in files:
-            hasher = hashlib.sha256()
             try:
                 with open(path, "rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        hasher.update(block)
+                    sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
             except OSError:
                 return None
-            entry.append([context.display(path), hasher.hexdigest()])
+            entry.append([context.display(path), sha256])
         digest.append(entry)
     return digest
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -45,10 +45,12 @@ from ftctl.datasets.checks import CHECKS_VERSION
 from ftctl.datasets.digest_index import DigestIndex, as_digests
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
-from ftctl.datasets.line_block import Lines, split_lines, whole_line_chunks
+from ftctl.datasets.line_block import LineBlock, Lines, split_lines, whole_line_chunks
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
 from ftctl.datasets.row_pool import Job, RowPool, Rows
+from ftctl.datasets.row_reuse import RowReuse
+from ftctl.datasets.row_snapshot import SnapshotWriter
 from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker, Step
 from ftctl.datasets.similarity import SIGNATURE_VERSION, example_text
 from ftctl.datasets.sources import (
@@ -404,6 +406,9 @@ class _Batch:
     rows: list[int]  # RowTable indexes
     last_of: tuple[SourceRead, _Limit]
     results: list[RowResult] | None = None  # None: still with the pool
+    # Rows found in the last build (`row_reuse`): their results, None where the pool's
+    # answer goes (in order).
+    found: list[RowResult | None] | None = None
 
 
 @dataclass
@@ -430,10 +435,13 @@ class StreamBuild:
         namespaces: Sequence[str],
         previous: Sequence[Path] = (),
         progress: Callable[[int], None] | None = None,
+        reuse: RowReuse | None = None,
+        snapshot: SnapshotWriter | None = None,
     ) -> None:
         """`previous`: the split objects of the project's last build (lines to copy);
         `progress(n)`: called with the bytes of the source files read so far, a chunk at a
-        time."""
+        time; `reuse`: the last build's rows, looked up here before a batch goes to the pool;
+        `snapshot`: where this build's row results go (for the next build's `reuse`)."""
         self.splits = splits
         self._progress = progress
         self._bytes_before = 0  # of the files read to their end
@@ -441,6 +449,8 @@ class StreamBuild:
         self.pool = pool
         self.store = store
         self.staging = staging
+        self.reuse = reuse
+        self.snapshot = snapshot
         # Workers look rows up only in a cache that holds something (a first build has none).
         cache = store.path if store is not None and store.path and store.path.exists() else None
         earlier = tuple(previous) if cache is not None else ()
@@ -705,9 +715,13 @@ class StreamBuild:
         limit: _Limit,
     ) -> None:
         batch = _Batch(split, index, rows, (read, limit))
-        while self.pool.full:
-            self._collect_one()
-        self.pool.submit(batch, self.jobs[split.plan_index], raws)
+        job = self.jobs[split.plan_index]
+        if self.reuse is not None and isinstance(raws, LineBlock):
+            raws = self._look_up(batch, job, raws.lines())
+        if batch.results is None:
+            while self.pool.full:
+                self._collect_one()
+            self.pool.submit(batch, job, raws)
         self._pending.append(batch)
         while self.pool.ready or len(self._pending) > MAX_PENDING:
             if self._pending[0].results is None:
@@ -715,12 +729,36 @@ class StreamBuild:
             else:
                 self._process_ready()
 
+    def _look_up(self, batch: _Batch, job: Job, lines: list[bytes]) -> list[bytes]:
+        """Take the results of the rows the last build had (`row_reuse`); the lines of the
+        others, for the pool (none: the batch is ready)."""
+        assert self.reuse is not None
+        found = self.reuse.look_up(job.namespace, lines)
+        if self.snapshot is not None:
+            self.snapshot.add_many(found.stored)
+        if found.stale and self.store is not None:
+            self.store.mark_used("rows", found.stale)
+        self.reused += len(found.stored)
+        if len(found.stored) == len(lines):
+            batch.results = cast(list[RowResult], found.results)
+            return []
+        batch.found = found.results
+        return [line for line, result in zip(lines, found.results, strict=True) if result is None]
+
     def _collect_one(self) -> None:
         """The results of the oldest batch with the pool (decided later, with the batches
         ready next to it: `_process_ready`)."""
         batch, answer = self.pool.collect()  # batches come back in the order sent
         assert isinstance(batch, _Batch)
-        batch.results = answer.results
+        if batch.found is None:
+            batch.results = answer.results
+        else:
+            answered = iter(answer.results)
+            batch.results = [next(answered) if r is None else r for r in batch.found]
+            batch.found = None
+        if self.snapshot is not None:
+            self.snapshot.add_many(answer.fresh)
+            self.snapshot.add_many(answer.found)
         if answer.fresh and self.store is not None:
             self.store.put_many("rows", answer.fresh)  # kept only if the build succeeds
         if answer.stale and self.store is not None:

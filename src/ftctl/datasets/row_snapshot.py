@@ -1,0 +1,268 @@
+"""The row results of a project's last build, in one file: what a rebuild looks its rows up
+in without asking a worker process or SQLite, row by row.
+
+The example cache (`example_cache`, SQLite) keeps every result ever computed, but a lookup
+there costs a worker ~4 µs a row, and sending a row to a worker and its result back costs
+more than the lookup. A rebuild after a small edit finds nearly all of its rows in the
+last build, so the build's own process keeps that build's results as a snapshot it can
+search for a whole batch at once (numpy) and read in a few large reads.
+
+File format (`builds/latest/<project>.rows`, next to the last-build record):
+
+    values (marshal data, one after another, in the order the build wrote them)
+    keys (16 bytes each, sorted), offsets (int64) and lengths (int32) of their values
+    footer: MAGIC, count, where the keys start, the day written, the SHA-256 of all before
+
+A snapshot that does not verify is not trusted: its SHA-256 is checked by a thread while
+the build reads from it, and the build asks `intact()` before it keeps anything (a damaged
+snapshot costs a second pass, never a wrong result). Values are the caller's; they are
+marshal data, never pickles, for the reason `example_cache` gives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+from array import array
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from ftctl.datasets.line_index import pread as _pread
+from ftctl.datasets.line_index import read_runs
+
+MAGIC = b"FTRS1\n\0\0"
+KEY_BYTES = 16
+_FOOTER = len(MAGIC) + 8 + 8 + 8 + 32
+_BUFFER = 1 << 20  # values gathered before a write
+
+
+class SnapshotReader:
+    """A snapshot's keys in memory, its values read on demand; `intact()` tells whether
+    the whole file verified."""
+
+    def __init__(self, path: Path, verify: bool = True) -> None:
+        """Raises OSError or ValueError for a file that is not a snapshot. `verify`: check
+        the file whole, on a thread (what `intact` answers; without it, `intact` is False)."""
+        self.path = path
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            size = os.fstat(self._fd).st_size
+            if size < _FOOTER:
+                raise ValueError(f"{path}: not a row snapshot")
+            footer = _pread(self._fd, _FOOTER, size - _FOOTER)
+            if not footer.startswith(MAGIC):
+                raise ValueError(f"{path}: not a row snapshot")
+            at = len(MAGIC)
+            count, keys_at, day = (
+                int.from_bytes(footer[at + 8 * i : at + 8 * i + 8], "little") for i in range(3)
+            )
+            self._expected = footer[at + 24 :]
+            self._covered = size - _FOOTER
+            if keys_at + count * (KEY_BYTES + 12) != self._covered:
+                raise ValueError(f"{path}: truncated")
+            raw = _pread(self._fd, count * (KEY_BYTES + 12), keys_at)
+            self.day = day
+            self.keys: npt.NDArray[np.bytes_] = np.frombuffer(
+                raw, dtype=f"S{KEY_BYTES}", count=count
+            )
+            self._offsets = np.frombuffer(raw, dtype="<i8", count=count, offset=count * KEY_BYTES)
+            self._lengths = np.frombuffer(
+                raw, dtype="<i4", count=count, offset=count * (KEY_BYTES + 8)
+            )
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self._verdict: list[bool] = []
+        self._checker = threading.Thread(
+            target=self._verify, name="ftctl-row-snapshot-check", daemon=True
+        )
+        if verify:
+            self._checker.start()
+
+    @classmethod
+    def open(cls, path: Path, verify: bool = True) -> SnapshotReader | None:
+        """The snapshot at `path`; None when there is none or it is not one."""
+        try:
+            return cls(path, verify)
+        except (OSError, ValueError):
+            return None
+
+    def _verify(self) -> None:
+        digest = hashlib.sha256()
+        done = 0
+        try:
+            while done < self._covered:
+                block = _pread(self._fd, min(_BUFFER, self._covered - done), done)
+                if not block:
+                    break
+                digest.update(block)
+                done += len(block)
+        except OSError:
+            pass
+        self._verdict.append(done == self._covered and digest.digest() == self._expected)
+
+    def _find(self, keys: Sequence[bytes]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """(which of `keys` are here, where they are in `self.keys`)."""
+        if not keys or self.keys.size == 0:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        wanted = np.array(keys, dtype=f"S{KEY_BYTES}")
+        at = np.searchsorted(self.keys, wanted)
+        at[at == self.keys.size] = 0
+        hit = np.flatnonzero(self.keys[at] == wanted)
+        return hit, at[hit]
+
+    def contains(self, keys: Sequence[bytes]) -> list[bool]:
+        here = np.zeros(len(keys), dtype=np.bool_)
+        here[self._find(keys)[0]] = True
+        return cast(list[bool], here.tolist())
+
+    def values(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        """The value stored for each of `keys`, None where there is none."""
+        out: list[bytes | None] = [None] * len(keys)
+        hit, where = self._find(keys)
+        if hit.size == 0:
+            return out
+        offsets = self._offsets[where]
+        order = np.argsort(offsets, kind="stable")
+        self._read(
+            hit[order].tolist(), offsets[order].tolist(), self._lengths[where][order].tolist(), out
+        )
+        return out
+
+    def _read(
+        self, rows: list[int], offsets: list[int], lengths: list[int], out: list[bytes | None]
+    ) -> None:
+        for k, value in read_runs(self._fd, offsets, lengths):
+            out[rows[k]] = value
+
+    def intact(self) -> bool:
+        """The file's bytes are those it was written with (waits for the check)."""
+        if self._checker.ident is not None:
+            self._checker.join()
+        return bool(self._verdict and self._verdict[0])
+
+    def close(self) -> None:
+        if self._checker.ident is not None:
+            self._checker.join()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+class SnapshotWriter:
+    """A build's row results as they come (streamed to a temporary file beside `path`);
+    `commit` puts the snapshot in place, `discard` drops it. Only the keys, offsets and
+    lengths are held in memory (28 bytes a row)."""
+
+    def __init__(self, path: Path, day: int) -> None:
+        self.path = path
+        self.day = day
+        self._file: Path | None = None
+        self._out: IO[bytes] | None = None
+        self._keys = bytearray()
+        self._offsets = array("q")
+        self._lengths = array("i")
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._size = 0
+        self._hash = hashlib.sha256()
+        self.broken = False  # a write failed: nothing will be committed
+
+    def add_many(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        if self.broken:
+            return
+        for key, value in items:
+            if len(key) != KEY_BYTES:
+                continue
+            self._keys += key
+            self._offsets.append(self._size + self._buffered)
+            self._lengths.append(len(value))
+            self._buffer.append(value)
+            self._buffered += len(value)
+        if self._buffered >= _BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer or self.broken:
+            return
+        block = b"".join(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        try:
+            if self._out is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                handle, name = tempfile.mkstemp(
+                    dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+                )
+                self._file = Path(name)
+                self._out = os.fdopen(handle, "wb")
+            self._out.write(block)
+        except OSError:
+            self.broken = True
+            self.discard()
+            return
+        self._hash.update(block)
+        self._size += len(block)
+
+    def commit(self) -> None:
+        """Sort the keys (a key written twice is kept once: the same row, the same value),
+        write them and the footer, and put the file in place. A snapshot that cannot be
+        written is left out: the next rebuild asks the workers instead."""
+        self._flush()
+        if self.broken:
+            return
+        if self._out is None:  # no row at all: an empty snapshot is still the last build's
+            self._buffer.append(b"")
+            self._flush()
+            if self.broken:
+                return
+        keys = np.frombuffer(bytes(self._keys), dtype=f"S{KEY_BYTES}")
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        first = np.ones(len(order), dtype=np.bool_)
+        first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        order = order[first]
+        index = b"".join(
+            (
+                keys[order].tobytes(),
+                np.frombuffer(self._offsets, dtype="<i8")[order].tobytes(),
+                np.frombuffer(self._lengths, dtype="<i4")[order].tobytes(),
+            )
+        )
+        self._hash.update(index)
+        footer = b"".join(
+            (
+                MAGIC,
+                len(order).to_bytes(8, "little"),
+                self._size.to_bytes(8, "little"),
+                self.day.to_bytes(8, "little"),
+                self._hash.digest(),
+            )
+        )
+        out = self._out
+        assert out is not None
+        try:
+            out.write(index + footer)
+            out.close()
+            self._out = None
+            assert self._file is not None
+            os.replace(self._file, self.path)
+            self._file = None
+        except OSError:
+            self.broken = True
+            self.discard()
+
+    def discard(self) -> None:
+        if self._out is not None:
+            with contextlib.suppress(OSError):
+                self._out.close()
+            self._out = None
+        if self._file is not None:
+            self._file.unlink(missing_ok=True)
+            self._file = None

@@ -1,0 +1,181 @@
+"""The row snapshot of a project's last build: a rebuild takes its unchanged rows from it in
+the build's own process, and anything in it (or in the objects lines are copied from) that
+does not verify costs a second pass, never a wrong result."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ftctl.datasets import row_pool
+from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
+
+from . import build_helpers as h
+from .test_example_cache import (
+    DATA,
+    POLICY,
+    _cold,
+    _edit_line_ten,
+    _objects,
+    _outcome,
+    _Planted,
+    _rows,
+    _touch,
+)
+
+DAY = 20_000
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """The workspace of test_example_cache.py: both dedupe transforms, a derived split."""
+    workspace = tmp_path / "ws"
+    h.write_workspace(workspace, h.project_yaml(DATA, POLICY), {"data/train.jsonl": _rows()})
+    return workspace
+
+
+def _key(n: int) -> bytes:
+    return n.to_bytes(4, "big") * 4
+
+
+def _write(path: Path, items: list[tuple[bytes, bytes]]) -> None:
+    writer = SnapshotWriter(path, DAY)
+    writer.add_many(items)
+    writer.commit()
+
+
+def test_a_snapshot_gives_back_each_keys_value(tmp_path: Path) -> None:
+    path = tmp_path / "p.rows"
+    items = [(_key(n), b"value %d " % n * (n % 7)) for n in range(3000)]
+    _write(path, [*items, (_key(5), b"a second value for a key seen")])
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    try:
+        wanted = [_key(2999), _key(10_000), _key(0), _key(5), _key(1234), b"\xff" * 16]
+        assert reader.values(wanted) == [
+            items[2999][1],
+            None,
+            items[0][1],
+            items[5][1],  # the first value written for a key is the one kept
+            items[1234][1],
+            None,
+        ]
+        assert reader.day == DAY
+        assert reader.intact()
+    finally:
+        reader.close()
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file became the snapshot
+
+
+def test_an_empty_snapshot_finds_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "p.rows"
+    _write(path, [])
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    assert reader.values([_key(1)]) == [None]
+    assert reader.intact()
+    reader.close()
+
+
+def test_a_damaged_snapshot_is_found_out(tmp_path: Path) -> None:
+    path = tmp_path / "p.rows"
+    _write(path, [(_key(n), b"value %d" % n) for n in range(100)])
+    data = path.read_bytes()
+    path.write_bytes(data[:10] + b"X" + data[11:])  # a value changed in place
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    assert not reader.intact()
+    reader.close()
+    for broken in (data[:-1], data[:40], b"not a snapshot at all" * 5, b""):
+        path.write_bytes(broken)
+        assert SnapshotReader.open(path) is None
+    assert SnapshotReader.open(tmp_path / "missing.rows") is None
+
+
+def test_a_discarded_snapshot_leaves_nothing(tmp_path: Path) -> None:
+    writer = SnapshotWriter(tmp_path / "p.rows", DAY)
+    writer.add_many([(_key(n), b"x" * 5000) for n in range(300)])  # past one write buffer
+    assert list(tmp_path.glob(".*.tmp"))
+    writer.discard()
+    assert not list(tmp_path.iterdir())
+
+
+def _rows_worked_on(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of rows of each batch the row pool looks up in the example cache or works
+    on."""
+    given: list[int] = []
+    original = row_pool._Workbench.work_values
+
+    def work_values(self: Any, job: Any, rows: Any) -> Any:
+        given.append(len(rows))
+        return original(self, job, rows)
+
+    monkeypatch.setattr(row_pool._Workbench, "work_values", work_values)
+    return given
+
+
+def test_a_rebuild_takes_unchanged_rows_from_the_snapshot(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _outcome(root)
+    assert len(h.snapshots(root)) == 1
+    _edit_line_ten(root)
+    given = _rows_worked_on(monkeypatch)
+    again, messages = _outcome(root)
+    # The edited row, and the near repeat: nearDedupe left it out of the last build's
+    # output, so it has no line to copy. Every other row was found without the pool.
+    assert sorted(given) == [2]
+    assert again == _cold(root, tmp_path)
+    assert h.reused(messages) == (len(_rows()) - 1, len(_rows()))
+
+
+def test_a_damaged_snapshot_builds_again_without_it(root: Path) -> None:
+    first, _ = _outcome(root)
+    [snapshot] = h.snapshots(root)
+    data = bytearray(snapshot.read_bytes())
+    data[len(data) // 3] ^= 0x01  # a value, a bit flipped
+    snapshot.write_bytes(bytes(data))
+    _touch(root)
+    warnings: list[str] = []
+    again, messages = _outcome(root, warnings)
+    assert again == first
+    assert any("did not verify" in w for w in warnings)
+    assert h.reused(messages) == (len(_rows()), len(_rows()))  # from the example cache
+    # The pass without it wrote a good one: the next rebuild takes its rows from it.
+    _touch(root, "# once more\n")
+    warnings.clear()
+    assert _outcome(root, warnings)[0] == first
+    assert warnings == []
+
+
+def test_a_snapshot_value_that_would_run_code_is_not_run(root: Path, tmp_path: Path) -> None:
+    """Every value of the snapshot replaced by a pickle that would run code, in a file
+    that verifies: each is a miss (values are read with marshal, never unpickled)."""
+    expected = _cold(root, tmp_path)
+    _outcome(root)
+    [snapshot] = h.snapshots(root)
+    reader = SnapshotReader.open(snapshot)
+    assert reader is not None
+    keys = [bytes(k) for k in reader.keys]
+    reader.close()
+    marker = tmp_path / "ran"
+    planted = pickle.dumps(_Planted(marker))
+    _write(snapshot, [(key, planted) for key in keys])
+    _touch(root)
+    again, _ = _outcome(root)
+    assert not marker.exists()
+    assert again == expected
+
+
+def test_lines_of_a_damaged_earlier_output_are_not_kept(root: Path) -> None:
+    first, _ = _outcome(root)
+    for path in _objects(root):  # same size: every line is found, at the wrong text
+        path.write_bytes(path.read_bytes().replace(b"e", b"E"))
+    _touch(root)
+    warnings: list[str] = []
+    again, _ = _outcome(root, warnings)
+    assert again == first
+    assert any("did not verify" in w for w in warnings)
