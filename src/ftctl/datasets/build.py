@@ -285,8 +285,11 @@ def _build_once(
                     raise _ReusedDamaged from None
                 raise
             pool.close()
-            if reuse is not None and not reuse.intact():
-                raise _ReusedDamaged
+            if reuse is not None:
+                if not reuse.intact():
+                    raise _ReusedDamaged
+                reuse.close()  # its indexes are not needed past the pass
+            snapshot.finish()  # written now: its keys are not held through the checks
             if pool.lost is not None:
                 events(
                     Event(

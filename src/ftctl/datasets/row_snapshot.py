@@ -149,10 +149,16 @@ class SnapshotReader:
         return bool(self._verdict and self._verdict[0])
 
     def close(self) -> None:
+        """Close the file and let go of the keys (a second call does nothing)."""
         if self._checker.ident is not None:
             self._checker.join()
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+        self.keys = self.keys[:0]
+        self._offsets = self._offsets[:0]
+        self._lengths = self._lengths[:0]
 
 
 class SnapshotWriter:
@@ -173,9 +179,10 @@ class SnapshotWriter:
         self._size = 0
         self._hash = hashlib.sha256()
         self.broken = False  # a write failed: nothing will be committed
+        self._finished = False
 
     def add_many(self, items: Iterable[tuple[bytes, bytes]]) -> None:
-        if self.broken:
+        if self.broken or self._finished:
             return
         for key, value in items:
             if len(key) != KEY_BYTES:
@@ -210,10 +217,13 @@ class SnapshotWriter:
         self._hash.update(block)
         self._size += len(block)
 
-    def commit(self) -> None:
-        """Sort the keys (a key written twice is kept once: the same row, the same value),
-        write them and the footer, and put the file in place. A snapshot that cannot be
-        written is left out: the next rebuild asks the workers instead."""
+    def finish(self) -> None:
+        """Sort the keys (a key written twice is kept once: the same row, the same value)
+        and write them and the footer to the temporary file; nothing more can be added. A
+        snapshot that cannot be written is left out: the next rebuild asks the workers."""
+        if self._finished:
+            return
+        self._finished = True
         self._flush()
         if self.broken:
             return
@@ -222,41 +232,56 @@ class SnapshotWriter:
             self._flush()
             if self.broken:
                 return
-        keys = np.frombuffer(bytes(self._keys), dtype=f"S{KEY_BYTES}")
+        # Written a column at a time, hashed on the way: no copy of the whole index is made
+        # (the build's columns are still in memory when this runs).
+        keys = np.frombuffer(self._keys, dtype=f"S{KEY_BYTES}")
         order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
         first = np.ones(len(order), dtype=np.bool_)
-        first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        first[1:] = keys[order[1:]] != keys[order[:-1]]
         order = order[first]
-        index = b"".join(
-            (
-                keys[order].tobytes(),
-                np.frombuffer(self._offsets, dtype="<i8")[order].tobytes(),
-                np.frombuffer(self._lengths, dtype="<i4")[order].tobytes(),
-            )
-        )
-        self._hash.update(index)
-        footer = b"".join(
-            (
-                MAGIC,
-                len(order).to_bytes(8, "little"),
-                self._size.to_bytes(8, "little"),
-                self.day.to_bytes(8, "little"),
-                self._hash.digest(),
-            )
-        )
         out = self._out
         assert out is not None
         try:
-            out.write(index + footer)
+            for column in (
+                keys,
+                np.frombuffer(self._offsets, dtype="<i8"),
+                np.frombuffer(self._lengths, dtype="<i4"),
+            ):
+                part = column[order].tobytes()
+                self._hash.update(part)
+                out.write(part)
+                del part
+            out.write(
+                b"".join(
+                    (
+                        MAGIC,
+                        len(order).to_bytes(8, "little"),
+                        self._size.to_bytes(8, "little"),
+                        self.day.to_bytes(8, "little"),
+                        self._hash.digest(),
+                    )
+                )
+            )
             out.close()
             self._out = None
-            assert self._file is not None
-            os.replace(self._file, self.path)
-            self._file = None
         except OSError:
             self.broken = True
             self.discard()
+        self._keys = bytearray()
+        self._offsets = array("q")
+        self._lengths = array("i")
+
+    def commit(self) -> None:
+        """Put the snapshot in place (`finish`ed first, if it was not)."""
+        self.finish()
+        if self.broken or self._file is None:
+            return
+        try:
+            os.replace(self._file, self.path)
+        except OSError:
+            self.discard()
+            return
+        self._file = None
 
     def discard(self) -> None:
         if self._out is not None:
