@@ -42,7 +42,7 @@ def _key(n: int) -> bytes:
 
 
 def _write(path: Path, items: list[tuple[bytes, bytes]]) -> None:
-    writer = SnapshotWriter(path, DAY)
+    writer = SnapshotWriter(path, DAY, path.parent / "staging")
     writer.add_many(items)
     writer.commit()
 
@@ -67,7 +67,7 @@ def test_a_snapshot_gives_back_each_keys_value(tmp_path: Path) -> None:
         assert reader.intact()
     finally:
         reader.close()
-    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file became the snapshot
+    assert not list((tmp_path / "staging").iterdir())  # the temporary file became the snapshot
 
 
 def test_an_empty_snapshot_finds_nothing(tmp_path: Path) -> None:
@@ -96,11 +96,12 @@ def test_a_damaged_snapshot_is_found_out(tmp_path: Path) -> None:
 
 
 def test_a_discarded_snapshot_leaves_nothing(tmp_path: Path) -> None:
-    writer = SnapshotWriter(tmp_path / "p.rows", DAY)
+    writer = SnapshotWriter(tmp_path / "p.rows", DAY, tmp_path / "staging")
     writer.add_many([(_key(n), b"x" * 5000) for n in range(300)])  # past one write buffer
-    assert list(tmp_path.glob(".*.tmp"))
+    assert list((tmp_path / "staging").iterdir())
     writer.discard()
-    assert not list(tmp_path.iterdir())
+    assert not list((tmp_path / "staging").iterdir())
+    assert not (tmp_path / "p.rows").exists()
 
 
 def _rows_worked_on(monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -13,8 +13,7 @@ after a build, at most once a day, whatever has not been used for `UNUSED_DAYS` 
 - split objects (and their `.origins.jsonl` and `.lines`) that no remaining manifest or
   last-build record names and that were not used for that long either (an object written
   by a build still running has no manifest yet, and is recent);
-- temporary files a build left behind when it was killed (`objects/.staged.*`,
-  `builds/latest/.*.tmp`), a day old;
+- temporary files a build left behind when it was killed (`objects/.staged.*`), a day old;
 - per-row results in `examples.sqlite` not used for that long (each row records the day
   it was last written or found: `ftctl.datasets.example_cache`).
 
@@ -100,9 +99,6 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
     for snapshot in _files(latest, "*.rows"):  # a project's row snapshot (`row_snapshot`)
         if _mtime(snapshot) < cutoff:
             removed.unlink(snapshot)
-    for staged in _files(latest, ".*.tmp"):  # one a killed build was writing
-        if _mtime(staged) < now - STAGED_LEFT_S:
-            removed.unlink(staged)
     rows, shrunk = trim_unused(cache_file(root), UNUSED_DAYS)
     return Trimmed(removed.files, rows, removed.bytes + shrunk)
 

@@ -162,12 +162,14 @@ class SnapshotReader:
 
 
 class SnapshotWriter:
-    """A build's row results as they come (streamed to a temporary file beside `path`);
-    `commit` puts the snapshot in place, `discard` drops it. Only the keys, offsets and
-    lengths are held in memory (28 bytes a row)."""
+    """A build's row results as they come, streamed to a temporary file in `staging` (the
+    cache's `objects/`, where a killed build's `.staged.*` files are trimmed); `commit` puts
+    the snapshot at `path`, `discard` drops it. Only the keys, offsets and lengths are held
+    in memory (28 bytes a row)."""
 
-    def __init__(self, path: Path, day: int) -> None:
+    def __init__(self, path: Path, day: int, staging: Path) -> None:
         self.path = path
+        self.staging = staging
         self.day = day
         self._file: Path | None = None
         self._out: IO[bytes] | None = None
@@ -203,9 +205,9 @@ class SnapshotWriter:
         self._buffered = 0
         try:
             if self._out is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.staging.mkdir(parents=True, exist_ok=True)
                 handle, name = tempfile.mkstemp(
-                    dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+                    dir=self.staging, prefix=".staged.", suffix=".rows.tmp"
                 )
                 self._file = Path(name)
                 self._out = os.fdopen(handle, "wb")
@@ -277,6 +279,7 @@ class SnapshotWriter:
         if self.broken or self._file is None:
             return
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self._file, self.path)
         except OSError:
             self.discard()
