@@ -29,7 +29,7 @@ import threading
 from array import array
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -47,10 +47,9 @@ class SnapshotReader:
     """A snapshot's keys in memory, its values read on demand; `intact()` tells whether
     the whole file verified."""
 
-    def __init__(self, path: Path, verify: bool = True) -> None:
-        """Raises OSError or ValueError for a file that is not a snapshot. `verify`: check
-        the file whole, on a thread (what `intact` answers; without it, `intact` is False)."""
-        self.path = path
+    def __init__(self, path: Path) -> None:
+        """Raises OSError or ValueError for a file that is not a snapshot. The file is
+        checked whole on a thread from here on (what `intact` answers)."""
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
             size = os.fstat(self._fd).st_size
@@ -83,14 +82,13 @@ class SnapshotReader:
         self._checker = threading.Thread(
             target=self._verify, name="ftctl-row-snapshot-check", daemon=True
         )
-        if verify:
-            self._checker.start()
+        self._checker.start()
 
     @classmethod
-    def open(cls, path: Path, verify: bool = True) -> SnapshotReader | None:
+    def open(cls, path: Path) -> SnapshotReader | None:
         """The snapshot at `path`; None when there is none or it is not one."""
         try:
-            return cls(path, verify)
+            return cls(path)
         except (OSError, ValueError):
             return None
 
@@ -118,11 +116,6 @@ class SnapshotReader:
         hit = np.flatnonzero(self.keys[at] == wanted)
         return hit, at[hit]
 
-    def contains(self, keys: Sequence[bytes]) -> list[bool]:
-        here = np.zeros(len(keys), dtype=np.bool_)
-        here[self._find(keys)[0]] = True
-        return cast(list[bool], here.tolist())
-
     def values(self, keys: Sequence[bytes]) -> list[bytes | None]:
         """The value stored for each of `keys`, None where there is none."""
         out: list[bytes | None] = [None] * len(keys)
@@ -144,14 +137,12 @@ class SnapshotReader:
 
     def intact(self) -> bool:
         """The file's bytes are those it was written with (waits for the check)."""
-        if self._checker.ident is not None:
-            self._checker.join()
+        self._checker.join()
         return bool(self._verdict and self._verdict[0])
 
     def close(self) -> None:
         """Close the file and let go of the keys (a second call does nothing)."""
-        if self._checker.ident is not None:
-            self._checker.join()
+        self._checker.join()
         if self._fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
