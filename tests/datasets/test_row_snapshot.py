@@ -12,6 +12,7 @@ import pytest
 
 from ftctl.datasets import row_pool
 from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
+from ftctl.errors import DataError
 
 from . import build_helpers as h
 from .test_example_cache import (
@@ -180,3 +181,53 @@ def test_lines_of_a_damaged_earlier_output_are_not_kept(root: Path) -> None:
     again, _ = _outcome(root, warnings)
     assert again == first
     assert any("did not verify" in w for w in warnings)
+
+
+MIXED = """
+train:
+  sources:
+    - {path: data/train.jsonl, limit: 40}
+    - path: data/more-*.jsonl
+      weight: 1.5
+    - inline:
+        - messages:
+            - {role: user, content: "An inline question?"}
+            - {role: assistant, content: "An inline answer."}
+  transforms: [{dedupe: {}}, {maxTokens: {limit: 80, action: drop}}]
+validation:
+  split: {fraction: 0.25, seed: 11}
+"""
+
+
+def test_a_rebuild_of_limited_weighted_and_inline_sources_equals_a_cold_build(
+    tmp_path: Path,
+) -> None:
+    """Rows from the snapshot go through a source's `limit`, weights, inline rows, a
+    `maxTokens` drop and the derived split as rows worked on do."""
+    root = tmp_path / "ws"
+    files = {
+        "data/train.jsonl": [*h.examples(0, 30), h.example(3), *h.examples(30, 20)],
+        "data/more-a.jsonl": h.examples(200, 20),
+        "data/more-b.jsonl": [h.chat("word " * 150 + "?", "A long one."), *h.examples(300, 5)],
+    }
+    project_dir = h.write_workspace(root, h.project_yaml(MIXED, POLICY), files)
+    _outcome(root)
+    h.write_jsonl(project_dir / "data/more-a.jsonl", [h.example(999), *h.examples(201, 19)])
+    again, messages = _outcome(root)
+    assert again == _cold(root, tmp_path)
+    found, read = h.reused(messages)
+    assert 0 < found < read
+
+
+def test_a_failing_build_keeps_the_last_snapshot(root: Path) -> None:
+    _outcome(root)
+    [snapshot] = h.snapshots(root)
+    kept = snapshot.read_bytes()
+    _edit_line_ten(root)
+    _touch(root, "    maxRefusalRatio: {value: 0.0, phrases: [new answer, sorry], level: error}\n")
+    with pytest.raises(DataError):
+        _outcome(root)
+    assert h.snapshots(root) == [snapshot]
+    assert snapshot.read_bytes() == kept
+    staging = root / ".ftctl/cache/datasets/objects"
+    assert not list(staging.glob(".staged.*"))
