@@ -4,6 +4,7 @@ does not verify costs a second pass, never a wrong result."""
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,24 @@ def test_a_failing_build_keeps_the_last_snapshot(root: Path) -> None:
     assert snapshot.read_bytes() == kept
     staging = root / ".ftctl/cache/datasets/objects"
     assert not list(staging.glob(".staged.*"))
+
+
+def test_ranges_are_read_in_runs_and_those_past_the_end_are_none(tmp_path: Path) -> None:
+    from ftctl.datasets import line_index
+
+    data = bytes(range(256)) * 40_000  # 10 MB: more than one run's span
+    path = tmp_path / "data"
+    path.write_bytes(data)
+    offsets = [0, 10, 10, 5000, 100_000, 4_200_000, 9_000_000, len(data) - 3, len(data) + 5]
+    lengths = [10, 5, 5, 1, 300, 70_000, 12, 10, 1]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        got = line_index.read_runs(fd, offsets, lengths)
+    finally:
+        os.close(fd)
+    expected = [
+        data[o : o + n] if o + n <= len(data) else None
+        for o, n in zip(offsets, lengths, strict=True)
+    ]
+    assert got == expected
+    assert got[-2] is None and got[-1] is None  # cut short by the end of the file

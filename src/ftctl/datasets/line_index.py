@@ -26,7 +26,7 @@ import hashlib
 import itertools
 import os
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -161,9 +161,9 @@ class PreviousLines:
     ) -> None:
         """Read lines (by ascending offset) into `out[row]` where they verify (or all of
         them, without `check_lines`)."""
-        for k, line in read_runs(fd, offsets, lengths):
-            if not self._check or example_digest(line) == digests[rows[k]]:
-                out[rows[k]] = line
+        for row, line in zip(rows, read_runs(fd, offsets, lengths), strict=True):
+            if line is not None and (not self._check or example_digest(line) == digests[row]):
+                out[row] = line
                 self.found += 1
 
     def close(self) -> None:
@@ -189,29 +189,42 @@ def line_digests(data: Path) -> npt.NDArray[np.bytes_] | None:
         index.close()
 
 
-def read_runs(fd: int, offsets: list[int], lengths: list[int]) -> Iterator[tuple[int, bytes]]:
-    """(k, the `lengths[k]` bytes at `offsets[k]`) for each k that could be read, with
-    `offsets` ascending: byte ranges close together are read with one `pread` (a
-    rebuild's unchanged rows sit one after another in what the last build wrote, so a
-    batch takes a few reads instead of one per row)."""
+def read_runs(fd: int, offsets: list[int], lengths: list[int]) -> list[bytes | None]:
+    """The `lengths[k]` bytes at `offsets[k]` for each k (None where they could not be
+    read), with `offsets` ascending: byte ranges close together are read with one `pread`
+    (a rebuild's unchanged rows sit one after another in what the last build wrote, so a
+    batch takes a few reads instead of one per row). Runs are found with numpy, and each
+    run's pieces cut in one list comprehension."""
     n = len(offsets)
-    first = 0
-    while first < n:
-        start = end = offsets[first]
-        last = first
-        while last < n and offsets[last] - end <= _GAP and offsets[last] - start < _SPAN:
-            end = max(end, offsets[last] + lengths[last])
-            last += 1
-        try:
-            data = pread(fd, end - start, start)
-        except OSError:
-            data = b""
-        for k in range(first, last):
-            begin = offsets[k] - start
-            piece = data[begin : begin + lengths[k]]
-            if len(piece) == lengths[k]:
-                yield k, piece
-        first = last
+    out: list[bytes | None] = [None] * n
+    if n == 0:
+        return out
+    starts = np.asarray(offsets, dtype=np.int64)
+    ends = np.maximum.accumulate(starts + np.asarray(lengths, dtype=np.int64))
+    cuts = [0, *(np.flatnonzero(starts[1:] - ends[:-1] > _GAP) + 1).tolist(), n]
+    for first, stop in itertools.pairwise(cuts):
+        while first < stop:  # a run longer than _SPAN is read in parts
+            base = offsets[first]
+            last = first + int(np.searchsorted(starts[first:stop], base + _SPAN))
+            last = max(last, first + 1)
+            size = int(ends[last - 1]) - base
+            try:
+                data = pread(fd, size, base)
+            except OSError:
+                data = b""
+            wanted = lengths[first:last]
+            parts: list[bytes | None] = [
+                data[at - base : at - base + length]
+                for at, length in zip(offsets[first:last], wanted, strict=True)
+            ]
+            if len(data) < size:  # cut short: only the pieces read whole
+                parts = [
+                    p if p is not None and len(p) == length else None
+                    for p, length in zip(parts, wanted, strict=True)
+                ]
+            out[first:last] = parts
+            first = last
+    return out
 
 
 def object_intact(data: Path) -> bool:

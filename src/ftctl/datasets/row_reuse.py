@@ -15,7 +15,6 @@ reused bytes do not verify is done again without them (`ftctl.datasets.build`).
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import threading
 from collections.abc import Sequence
@@ -54,23 +53,26 @@ class RowReuse:
         last build had: their results, with their canonical lines."""
         keys = [content_key(namespace, line) for line in lines]
         results: list[RowResult | None] = [None] * len(lines)
+        loads = marshal.loads
         candidates: list[tuple[int, tuple[Any, ...], bytes]] = []
         for i, value in enumerate(self.snapshot.values(keys)):
             if value is None:
                 continue
-            with contextlib.suppress(Exception):  # not a result: the row is worked on
-                cached = marshal.loads(value)
-                if type(cached) is tuple and len(cached) == RESULT_FIELDS:
-                    candidates.append((i, cached, value))
-        with_line = [n for n, (_i, cached, _v) in enumerate(candidates) if cached[DIGEST_FIELD]]
-        copied = self._previous.lines([candidates[n][1][DIGEST_FIELD] for n in with_line])
-        line_of = dict(zip(with_line, copied, strict=True))
+            try:  # a plain try per row: contextlib.suppress costs ~0.5 µs a row here
+                cached = loads(value)
+            except Exception:  # not a result: the row is worked on
+                continue
+            if type(cached) is tuple and len(cached) == RESULT_FIELDS:
+                candidates.append((i, cached, value))
+        digests = [cached[DIGEST_FIELD] for _i, cached, _v in candidates]
+        copied = iter(self._previous.lines([d for d in digests if d]))
         stored: list[tuple[bytes, bytes]] = []
-        for n, (i, cached, value) in enumerate(candidates):
-            line = line_of.get(n, b"")
+        make = RowResult._make
+        for (i, cached, value), digest in zip(candidates, digests, strict=True):
+            line = next(copied) if digest else b""
             if line is None:  # not in the last build's output: made again by a worker
                 continue
-            results[i] = RowResult._make((*cached[:LINE_FIELD], line, *cached[LINE_FIELD + 1 :]))
+            results[i] = make((*cached[:LINE_FIELD], line, *cached[LINE_FIELD + 1 :]))
             stored.append((keys[i], value))
         return Found(results, stored, [key for key, _value in stored] if self._stale else [])
 

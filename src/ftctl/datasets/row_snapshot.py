@@ -132,8 +132,8 @@ class SnapshotReader:
     def _read(
         self, rows: list[int], offsets: list[int], lengths: list[int], out: list[bytes | None]
     ) -> None:
-        for k, value in read_runs(self._fd, offsets, lengths):
-            out[rows[k]] = value
+        for row, value in zip(rows, read_runs(self._fd, offsets, lengths), strict=True):
+            out[row] = value
 
     def intact(self) -> bool:
         """The file's bytes are those it was written with (waits for the check)."""
