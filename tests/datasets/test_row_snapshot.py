@@ -44,7 +44,7 @@ def _key(n: int) -> bytes:
 
 
 def _write(path: Path, items: list[tuple[bytes, bytes]]) -> None:
-    writer = SnapshotWriter(path, DAY, path.parent / "staging")
+    writer = SnapshotWriter(path, DAY, path.parent)
     writer.add_many(items)
     writer.commit()
 
@@ -69,7 +69,7 @@ def test_a_snapshot_gives_back_each_keys_value(tmp_path: Path) -> None:
         assert reader.intact()
     finally:
         reader.close()
-    assert not list((tmp_path / "staging").iterdir())  # the temporary file became the snapshot
+    assert not list((tmp_path / "objects").iterdir())  # the staged file became the snapshot
 
 
 def test_an_empty_snapshot_finds_nothing(tmp_path: Path) -> None:
@@ -98,11 +98,11 @@ def test_a_damaged_snapshot_is_found_out(tmp_path: Path) -> None:
 
 
 def test_a_discarded_snapshot_leaves_nothing(tmp_path: Path) -> None:
-    writer = SnapshotWriter(tmp_path / "p.rows", DAY, tmp_path / "staging")
+    writer = SnapshotWriter(tmp_path / "p.rows", DAY, tmp_path)
     writer.add_many([(_key(n), b"x" * 5000) for n in range(300)])  # past one write buffer
-    assert list((tmp_path / "staging").iterdir())
+    assert [p.name[:8] for p in (tmp_path / "objects").iterdir()] == [".staged."]
     writer.discard()
-    assert not list((tmp_path / "staging").iterdir())
+    assert not list((tmp_path / "objects").iterdir())
     assert not (tmp_path / "p.rows").exists()
 
 

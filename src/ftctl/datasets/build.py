@@ -257,7 +257,7 @@ def _build_once(
         day = today()
         found = SnapshotReader.open(snapshot_file) if reuse_rows else None
         reuse = None if found is None else RowReuse(found, previous, day)
-        snapshot = SnapshotWriter(snapshot_file, day, cache.root / "objects")
+        snapshot = SnapshotWriter(snapshot_file, day, cache.root)
         closing.callback(snapshot.discard)
         if reuse is not None:
             closing.callback(reuse.close)

@@ -44,6 +44,17 @@ from ftctl.datasets.line_index import LineIndexWriter, index_path, object_intact
 CACHE_FORMAT = 4  # 4: leakage observed is null when the check is off (3: not searched)
 
 
+def staged_file(root: Path, suffix: str) -> Path:
+    """A new, empty temporary file in the cache at `root`, among its objects: written by a
+    build and moved into place if it passes (`objects/.staged.*`: the trim removes one that
+    a killed build left)."""
+    folder = root / "objects"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=folder, prefix=".staged.", suffix=suffix)
+    os.close(handle)
+    return Path(name)
+
+
 class DatasetCache:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -155,11 +166,7 @@ class Staging:
             path.unlink(missing_ok=True)
 
     def _temporary_file(self, suffix: str) -> Path:
-        folder = self.cache.root / "objects"
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=folder, prefix=".staged.", suffix=suffix)
-        os.close(handle)
-        path = Path(name)
+        path = staged_file(self.cache.root, suffix)
         self._temporary.append(path)
         return path
 

@@ -40,10 +40,14 @@ class RowReuse:
         self.snapshot = snapshot
         self._previous = PreviousLines(previous, check_lines=False)
         self._stale = snapshot.day != today  # the example cache is told once a day
-        self._objects_verdict: list[bool] = []
+        # Both files checked whole on one thread, beside the pass (hashlib and reads
+        # release the GIL); the answer is asked for once, at its end (`intact`).
+        self._verdict: list[bool] = []
         self._checker = threading.Thread(
-            target=lambda: self._objects_verdict.append(all(object_intact(p) for p in previous)),
-            name="ftctl-previous-objects-check",
+            target=lambda: self._verdict.append(
+                snapshot.intact() and all(object_intact(p) for p in previous)
+            ),
+            name="ftctl-row-reuse-check",
             daemon=True,
         )
         self._checker.start()
@@ -80,7 +84,7 @@ class RowReuse:
         """The snapshot and the objects lines were copied from are as they were written
         (waits for their checks)."""
         self._checker.join()
-        return self.snapshot.intact() and bool(self._objects_verdict and self._objects_verdict[0])
+        return bool(self._verdict and self._verdict[0])
 
     def close(self) -> None:
         self._checker.join()

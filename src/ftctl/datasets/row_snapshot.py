@@ -13,8 +13,8 @@ File format (`builds/latest/<project>.rows`, next to the last-build record):
     keys (16 bytes each, sorted), offsets (int64) and lengths (int32) of their values
     footer: MAGIC, count, where the keys start, the day written, the SHA-256 of all before
 
-A snapshot that does not verify is not trusted: its SHA-256 is checked by a thread while
-the build reads from it, and the build asks `intact()` before it keeps anything (a damaged
+A snapshot that does not verify is not trusted: its SHA-256 is checked on a thread while
+the build reads from it (`row_reuse`), and the build asks before it keeps anything (a damaged
 snapshot costs a second pass, never a wrong result). Values are the caller's; they are
 marshal data, never pickles, for the reason `example_cache` gives.
 """
@@ -24,8 +24,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
-import threading
 from array import array
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
+from ftctl.datasets.cache import staged_file
 from ftctl.datasets.line_index import pread as _pread
 from ftctl.datasets.line_index import read_runs
 
@@ -44,12 +43,11 @@ _BUFFER = 1 << 20  # values gathered before a write
 
 
 class SnapshotReader:
-    """A snapshot's keys in memory, its values read on demand; `intact()` tells whether
-    the whole file verified."""
+    """A snapshot's keys in memory, its values read on demand; `intact()` hashes the whole
+    file (the caller runs it beside its reads: `row_reuse`)."""
 
     def __init__(self, path: Path) -> None:
-        """Raises OSError or ValueError for a file that is not a snapshot. The file is
-        checked whole on a thread from here on (what `intact` answers)."""
+        """Raises OSError or ValueError for a file that is not a snapshot."""
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
             size = os.fstat(self._fd).st_size
@@ -78,11 +76,6 @@ class SnapshotReader:
         except BaseException:
             os.close(self._fd)
             raise
-        self._verdict: list[bool] = []
-        self._checker = threading.Thread(
-            target=self._verify, name="ftctl-row-snapshot-check", daemon=True
-        )
-        self._checker.start()
 
     @classmethod
     def open(cls, path: Path) -> SnapshotReader | None:
@@ -92,7 +85,8 @@ class SnapshotReader:
         except (OSError, ValueError):
             return None
 
-    def _verify(self) -> None:
+    def intact(self) -> bool:
+        """The file's bytes are those it was written with."""
         digest = hashlib.sha256()
         done = 0
         try:
@@ -104,7 +98,7 @@ class SnapshotReader:
                 done += len(block)
         except OSError:
             pass
-        self._verdict.append(done == self._covered and digest.digest() == self._expected)
+        return done == self._covered and digest.digest() == self._expected
 
     def _find(self, keys: Sequence[bytes]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         """(which of `keys` are here, where they are in `self.keys`)."""
@@ -135,14 +129,8 @@ class SnapshotReader:
         for row, value in zip(rows, read_runs(self._fd, offsets, lengths), strict=True):
             out[row] = value
 
-    def intact(self) -> bool:
-        """The file's bytes are those it was written with (waits for the check)."""
-        self._checker.join()
-        return bool(self._verdict and self._verdict[0])
-
     def close(self) -> None:
         """Close the file and let go of the keys (a second call does nothing)."""
-        self._checker.join()
         if self._fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -153,14 +141,13 @@ class SnapshotReader:
 
 
 class SnapshotWriter:
-    """A build's row results as they come, streamed to a temporary file in `staging` (the
-    cache's `objects/`, where a killed build's `.staged.*` files are trimmed); `commit` puts
-    the snapshot at `path`, `discard` drops it. Only the keys, offsets and lengths are held
-    in memory (28 bytes a row)."""
+    """A build's row results as they come, streamed to a staged file of the cache at
+    `cache_root` (`cache.staged_file`); `commit` puts the snapshot at `path`, `discard`
+    drops it. Only the keys, offsets and lengths are held in memory (28 bytes a row)."""
 
-    def __init__(self, path: Path, day: int, staging: Path) -> None:
+    def __init__(self, path: Path, day: int, cache_root: Path) -> None:
         self.path = path
-        self.staging = staging
+        self.cache_root = cache_root
         self.day = day
         self._file: Path | None = None
         self._out: IO[bytes] | None = None
@@ -196,12 +183,8 @@ class SnapshotWriter:
         self._buffered = 0
         try:
             if self._out is None:
-                self.staging.mkdir(parents=True, exist_ok=True)
-                handle, name = tempfile.mkstemp(
-                    dir=self.staging, prefix=".staged.", suffix=".rows.tmp"
-                )
-                self._file = Path(name)
-                self._out = os.fdopen(handle, "wb")
+                self._file = staged_file(self.cache_root, ".rows.tmp")
+                self._out = open(self._file, "wb")  # noqa: SIM115 (closed by finish/discard)
             self._out.write(block)
         except OSError:
             self.broken = True
