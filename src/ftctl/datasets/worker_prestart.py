@@ -36,14 +36,14 @@ _MOST_WORKERS = 64  # a hint asking for more is not followed (worker_count caps 
 _ENCODING_NAME = re.compile(r"[a-z0-9_]{1,40}")
 
 
-def hint_path(cache_root: Path) -> Path:
-    return cache_root / HINT_NAME
+def hint_path(root: Path) -> Path:
+    return root / HINT_NAME
 
 
-def read_hint(cache_root: Path) -> tuple[int, tuple[str, ...]] | None:
+def read_hint(root: Path) -> tuple[int, tuple[str, ...]] | None:
     """(workers, encodings) of the last build that used workers, if a sane hint says so."""
     try:
-        found = json.loads(hint_path(cache_root).read_bytes())
+        found = json.loads(hint_path(root).read_bytes())
         count, encodings = found["workers"], tuple(found["encodings"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
@@ -56,19 +56,19 @@ def read_hint(cache_root: Path) -> tuple[int, tuple[str, ...]] | None:
     return count, encodings
 
 
-def write_hint(cache_root: Path, workers: int, encodings: Sequence[str]) -> None:
+def write_hint(root: Path, workers: int, encodings: Sequence[str]) -> None:
     """Record what this build's workers were (unless the hint already says it)."""
-    if read_hint(cache_root) == (workers, tuple(encodings)):
+    if read_hint(root) == (workers, tuple(encodings)):
         return
     data = json.dumps({"workers": workers, "encodings": list(encodings)}).encode()
     with contextlib.suppress(OSError):  # a read-only checkout builds without a hint
-        atomic_write(hint_path(cache_root), data)
+        atomic_write(hint_path(root), data)
 
 
-def drop_hint(cache_root: Path) -> None:
+def drop_hint(root: Path) -> None:
     """This build used no workers: the next starts none early."""
     with contextlib.suppress(OSError):
-        hint_path(cache_root).unlink(missing_ok=True)
+        hint_path(root).unlink(missing_ok=True)
 
 
 class Prestarted:
