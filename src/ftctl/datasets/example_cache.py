@@ -18,7 +18,8 @@ each value followed by a checksum of key and value: a value that does not verify
 miss, so a damaged cache costs time, never a wrong result. What a value holds is the
 caller's (`row_pool` stores `marshal` data, never pickles: a cache can come from a
 commit). A cache that cannot be opened or written is ignored in the same way (builds work
-on read-only checkouts). Keys are 16-byte BLAKE2b digests of a namespace and the content.
+on read-only checkouts). Keys are the first 16 bytes of the SHA-256 of a namespace and the
+content (`content_keys`).
 """
 
 from __future__ import annotations
@@ -35,11 +36,21 @@ _CHECK = 8  # checksum bytes after each value
 _BATCH = 500  # keys per SELECT (SQLite allows 32,766 parameters; small keeps it quick)
 
 
-def content_key(namespace: str, content: bytes) -> bytes:
-    """The cache key of `content` within `namespace` (what else decides the value)."""
-    digest = hashlib.blake2b(content, digest_size=16, person=b"ftctl-example")
-    digest.update(b"\0" + namespace.encode("utf-8"))
-    return digest.digest()
+def content_keys(namespace: str, contents: Iterable[bytes]) -> list[bytes]:
+    """The cache key of each of `contents` within `namespace` (what else decides the value).
+
+    SHA-256, cut to 16 bytes: every row of a rebuild is keyed in the build's main thread,
+    and over a 2.4 KB line SHA-256 costs 1.6 µs where BLAKE2b costs 2.6 µs on CPUs with SHA
+    instructions (x86 since ~2017-2019, ARMv8). The namespace comes first, ended by a NUL
+    (it holds none), so a key's input is unambiguous; its hash state is made once and
+    copied per row."""
+    start = hashlib.sha256(b"ftctl-example\0" + namespace.encode("utf-8") + b"\0")
+    keys: list[bytes] = []
+    for content in contents:
+        digest = start.copy()
+        digest.update(content)
+        keys.append(digest.digest()[:16])
+    return keys
 
 
 def today() -> int:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
 from ftctl.datasets.canonical import canonical_line
-from ftctl.datasets.example_cache import ExampleCache, content_key
+from ftctl.datasets.example_cache import ExampleCache, content_keys
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines
 from ftctl.datasets.row_work import (
@@ -130,10 +130,9 @@ class _Workbench:
         worker = self._workers.get(job.plan)
         if worker is None:
             worker = self._workers[job.plan] = RowWorker(job.plan)
-        keys = [
-            content_key(job.namespace, raw if isinstance(raw, bytes) else canonical_line(raw))
-            for raw in rows
-        ]
+        keys = content_keys(
+            job.namespace, (raw if isinstance(raw, bytes) else canonical_line(raw) for raw in rows)
+        )
         found: list[tuple[Any, ...] | None] = [None] * len(rows)
         stale: list[bytes] = []
         values: list[tuple[bytes, bytes]] = []  # as found, for the build's snapshot

@@ -5,7 +5,7 @@ build's snapshot (`row_snapshot`), their canonical lines in the last build's spl
 Through a worker, a row that an earlier build worked on cost its bytes sent through a pipe,
 its key, a SQLite lookup (~4 µs), its line read and checked against its digest, and its
 result pickled back and unpickled: ~14 µs of the worker's CPU (profiled) and the pipes'
-system time. Here it costs its key (~2.5 µs: BLAKE2b over the line) and a share of a few
+system time. Here it costs its key (~1.6 µs: SHA-256 over the line) and a share of a few
 numpy searches and large reads. Only the rows not found go to the workers.
 
 Nothing found here is trusted row by row: the snapshot and the objects the lines come from
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ftctl.datasets.example_cache import content_key
+from ftctl.datasets.example_cache import content_keys
 from ftctl.datasets.line_index import PreviousLines, object_intact
 from ftctl.datasets.row_snapshot import SnapshotReader
 from ftctl.datasets.row_work import DIGEST_FIELD, LINE_FIELD, RESULT_FIELDS, RowResult
@@ -55,7 +55,7 @@ class RowReuse:
     def look_up(self, namespace: str, lines: Sequence[bytes]) -> Found:
         """The rows of `lines` (raw JSONL lines of a split with keys in `namespace`) that the
         last build had: their results, with their canonical lines."""
-        keys = [content_key(namespace, line) for line in lines]
+        keys = content_keys(namespace, lines)
         results: list[RowResult | None] = [None] * len(lines)
         loads = marshal.loads
         candidates: list[tuple[int, tuple[Any, ...], bytes]] = []
