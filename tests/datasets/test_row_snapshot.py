@@ -9,6 +9,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ftctl.datasets import row_pool
@@ -70,6 +71,38 @@ def test_a_snapshot_gives_back_each_keys_value(tmp_path: Path) -> None:
     finally:
         reader.close()
     assert not list((tmp_path / "objects").iterdir())  # the staged file became the snapshot
+
+
+def test_records_and_strings_come_back_as_written(tmp_path: Path) -> None:
+    """Records are written as their bytes; keys sharing their first 8 bytes are told apart;
+    the strings the records number come back in order."""
+    from ftctl.datasets.row_block import RECORD_END
+
+    dtype = np.dtype([("n", "<i8"), ("end", "u1")])
+    records = np.zeros(5, dtype=dtype)
+    records["n"] = [10, 11, 12, 13, 14]
+    records["end"] = RECORD_END
+    keys = [b"same8pre" + bytes([n]) * 8 for n in range(4)] + [_key(99)]
+    path = tmp_path / "p.rows"
+    writer = SnapshotWriter(path, DAY, tmp_path)
+    writer.strings = ["a prompt", None, "another"]
+    writer.add_records(keys[:3], records[:3])
+    writer.add_many([(_key(7), b"marshal data" + b"R")])
+    writer.add_records(keys[3:], records[3:])
+    writer.commit()
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    try:
+        assert reader.strings == ["a prompt", None, "another"]
+        wanted = [keys[2], _key(7), b"same8pre" + b"\xff" * 8, keys[0], keys[4], keys[3]]
+        found = reader.values(wanted)
+        assert found[1] == b"marshal dataR" and found[2] is None
+        values = [found[i] for i in (0, 3, 4, 5)]
+        assert all(v is not None and len(v) == dtype.itemsize for v in values)
+        numbers = np.frombuffer(b"".join(v for v in values if v), dtype=dtype)["n"]
+        assert numbers.tolist() == [12, 10, 14, 13]
+    finally:
+        reader.close()
 
 
 def test_an_empty_snapshot_finds_nothing(tmp_path: Path) -> None:
@@ -218,6 +251,40 @@ def test_a_rebuild_of_limited_weighted_and_inline_sources_equals_a_cold_build(
     assert again == _cold(root, tmp_path)
     found, read = h.reused(messages)
     assert 0 < found < read
+
+
+SYSTEMS = """
+train:
+  sources: [{path: data/train.jsonl}]
+  transforms: [{dedupe: {}}]
+"""
+
+
+def test_system_prompts_of_snapshot_rows_are_this_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records name a row's system prompt by a number of the build that wrote them: read
+    by the next build, which numbers its prompts as it meets them, they are renumbered."""
+    from ftctl.datasets import stream
+
+    monkeypatch.setattr(stream, "BATCH_ROWS", 7)
+    root = tmp_path / "ws"
+    prompts = ["You are Acme support.", "Be brief.", None]
+    rows = [h.example(n, system=prompts[0]) for n in range(7)]
+    rows += [h.example(n, system=prompts[n % 3]) for n in range(7, 40)]
+    policy = "requireSystemPrompt: {mode: consistent, level: warn}\n"
+    project_dir = h.write_workspace(
+        root, h.project_yaml(SYSTEMS, policy), {"data/train.jsonl": rows}
+    )
+    _outcome(root)
+    # The first batch's rows all change, to a prompt the last build did not have: this
+    # build numbers it first, before any row of the snapshot.
+    rows[:7] = [h.example(100 + n, system="A new prompt.") for n in range(7)]
+    h.write_jsonl(project_dir / "data/train.jsonl", rows)
+    again, messages = _outcome(root)
+    assert h.reused(messages) == (33, 40)
+    assert again == _cold(root, tmp_path)
+    assert any("requireSystemPrompt" in str(d) for d in again["diagnostics"])
 
 
 def test_a_failing_build_keeps_the_last_snapshot(root: Path) -> None:

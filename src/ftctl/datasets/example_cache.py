@@ -36,7 +36,7 @@ _CHECK = 8  # checksum bytes after each value
 _BATCH = 500  # keys per SELECT (SQLite allows 32,766 parameters; small keeps it quick)
 
 
-def content_keys(namespace: str, contents: Iterable[bytes]) -> list[bytes]:
+def content_keys(namespace: str, contents: Iterable[bytes | memoryview]) -> list[bytes]:
     """The cache key of each of `contents` within `namespace` (what else decides the value).
 
     SHA-256, cut to 16 bytes: every row of a rebuild is keyed in the build's main thread,

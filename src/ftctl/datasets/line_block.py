@@ -48,6 +48,18 @@ class LineBlock:
         data = self.data
         return [data[s:e].rstrip(b"\r") for s, e in zip(self.starts, self.ends, strict=True)]
 
+    def line(self, index: int) -> bytes:
+        return self.data[self.starts[index] : self.ends[index]].rstrip(b"\r")
+
+    def views(self) -> Iterator[memoryview]:
+        """Each line as `lines` has it, as a view of the block's bytes (not copied)."""
+        data = self.data
+        view = memoryview(data)
+        for start, end in zip(self.starts, self.ends, strict=True):
+            while end > start and data[end - 1] == 13:  # `\r`s before the `\n`
+                end -= 1
+            yield view[start:end]
+
     def part(self, first: int, stop: int) -> LineBlock:
         """Lines first..stop-1, with only their own bytes (what is sent to a worker)."""
         stop = min(stop, len(self))

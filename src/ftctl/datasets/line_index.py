@@ -85,6 +85,44 @@ class LineIndexWriter:
             out.write(np.frombuffer(self._lengths, dtype="<i4")[order].tobytes())
 
 
+class SortedKeys:
+    """16-byte keys sorted by their bytes, searched by their first 8 bytes as a number.
+
+    numpy searches 16-byte strings with a string comparison per step; the first 8 bytes
+    read big-endian sort the same way and compare as one machine word (a search ~4x
+    faster). A prefix found is then checked against the whole key."""
+
+    def __init__(self, keys: npt.NDArray[np.bytes_]) -> None:
+        self.keys = keys
+        words = np.frombuffer(keys.tobytes(), dtype=">u8") if keys.size else np.zeros(0)
+        self._prefixes = words[0::2].astype(np.uint64)
+
+    @property
+    def size(self) -> int:
+        return int(self.keys.size)
+
+    def find(
+        self, wanted: npt.NDArray[np.bytes_]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """(which of `wanted` (S16) are here, where they are in `keys`)."""
+        if not wanted.size or not self.keys.size:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        prefixes = np.frombuffer(wanted.tobytes(), dtype=">u8")[0::2].astype(np.uint64)
+        at = np.searchsorted(self._prefixes, prefixes)
+        at[at == self.keys.size] = 0
+        equal = self.keys[at] == wanted
+        # Keys that share their first 8 bytes with another (as good as never, for hashes):
+        # the first of them was found; the whole keys are searched for the right one.
+        shared = np.flatnonzero(~equal & (self._prefixes[at] == prefixes))
+        if shared.size:
+            again = np.searchsorted(self.keys, wanted[shared])
+            again[again == self.keys.size] = 0
+            at[shared] = again
+            equal[shared] = self.keys[again] == wanted[shared]
+        hit = np.flatnonzero(equal)
+        return hit, at[hit]
+
+
 class _Index:
     def __init__(self, data: Path, index: Path) -> None:
         raw = index.read_bytes()
@@ -99,6 +137,7 @@ class _Index:
         self.digests: npt.NDArray[np.bytes_] = np.frombuffer(
             raw, dtype=f"S{DIGEST_BYTES}", count=count, offset=at
         )
+        self.sorted = SortedKeys(self.digests)
         self.offsets = np.frombuffer(raw, dtype="<i8", count=count, offset=at + sizes[0])
         self.lengths = np.frombuffer(raw, dtype="<i4", count=count, offset=at + sum(sizes[:2]))
         self.fd = os.open(data, os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -122,21 +161,19 @@ class PreviousLines:
                 self._indexes.append(_Index(data, index_path(data)))
         self.found = 0
 
-    def lines(self, digests: Sequence[bytes]) -> list[bytes | None]:
-        """Each digest's line, where an earlier object holds one that verifies."""
+    def lines(self, digests: Sequence[bytes] | npt.NDArray[np.bytes_]) -> list[bytes | None]:
+        """Each digest's line, where an earlier object holds one that verifies (`digests`
+        may be an S16 array)."""
         out: list[bytes | None] = [None] * len(digests)
-        if not self._indexes or not digests:
+        if not self._indexes or not len(digests):
             return out
-        wanted = np.array(digests, dtype=f"S{DIGEST_BYTES}")
+        wanted = np.asarray(digests, dtype=f"S{DIGEST_BYTES}")
         todo = np.arange(len(digests))
         for index in self._indexes:
             if index.digests.size == 0 or todo.size == 0:
                 continue
-            looked_for = wanted[todo]
-            at = np.searchsorted(index.digests, looked_for)
-            at[at == index.digests.size] = 0
-            hit = index.digests[at] == looked_for
-            rows, where = todo[hit], at[hit]
+            hit, where = index.sorted.find(np.ascontiguousarray(wanted[todo]))
+            rows = todo[hit]
             offsets = index.offsets[where]
             order = np.argsort(offsets, kind="stable")
             self._read(
@@ -156,7 +193,7 @@ class PreviousLines:
         rows: list[int],
         offsets: list[int],
         lengths: list[int],
-        digests: Sequence[bytes],
+        digests: Sequence[bytes] | npt.NDArray[np.bytes_],
         out: list[bytes | None],
     ) -> None:
         """Read lines (by ascending offset) into `out[row]` where they verify (or all of

@@ -68,10 +68,8 @@ class Job:
 # A batch's rows: raw JSONL lines (or a block of them), or inline rows already parsed.
 Rows = Sequence[bytes | dict[str, Any]] | LineBlock
 # A batch's results as plain tuples, the values computed for the cache, the rows reused,
-# the keys of those not marked used today, the values found in the cache.
-_Values = tuple[
-    list[tuple[Any, ...]], list[tuple[bytes, bytes]], int, list[bytes], list[tuple[bytes, bytes]]
-]
+# the keys of those not marked used today, every row's key (in order).
+_Values = tuple[list[tuple[Any, ...]], list[tuple[bytes, bytes]], int, list[bytes], list[bytes]]
 
 
 _Worker = subprocess.Popen[bytes] | ForkedWorker  # a worker process, started or forked
@@ -82,12 +80,12 @@ class Answer(NamedTuple):
     fresh: list[tuple[bytes, bytes]]  # (key, value) of the results computed, for the cache
     reused: int  # rows whose result came from the cache
     stale: list[bytes]  # keys of reused results to mark used today (`ExampleCache.mark_used`)
-    found: list[tuple[bytes, bytes]]  # (key, value) of the results found in the cache
+    keys: list[bytes]  # each row's key (`example_cache.content_keys`), for the build's snapshot
 
 
 def _answer(values: _Values) -> Answer:
-    results, fresh, reused, stale, found = values
-    return Answer([RowResult._make(v) for v in results], fresh, reused, stale, found)
+    results, fresh, reused, stale, keys = values
+    return Answer([RowResult._make(v) for v in results], fresh, reused, stale, keys)
 
 
 class RowPool(Protocol):
@@ -135,7 +133,6 @@ class _Workbench:
         )
         found: list[tuple[Any, ...] | None] = [None] * len(rows)
         stale: list[bytes] = []
-        values: list[tuple[bytes, bytes]] = []  # as found, for the build's snapshot
         if job.cache is not None:
             store = self._caches.get(job.cache)
             if store is None:
@@ -150,7 +147,6 @@ class _Workbench:
                         cached = marshal.loads(value)
                         if type(cached) is tuple and len(cached) == RESULT_FIELDS:
                             found[i] = cached
-                            values.append((key, value))
         computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
         lines = iter(self._lines(job, worker, rows, found))
         results: list[tuple[Any, ...]] = []
@@ -164,7 +160,7 @@ class _Workbench:
             kept = (*result[:LINE_FIELD], b"", *result[LINE_FIELD + 1 :])
             with contextlib.suppress(ValueError):  # a value marshal cannot hold: not cached
                 fresh.append((key, marshal.dumps(kept)))
-        return results, fresh, len(results) - len(fresh), stale, values
+        return results, fresh, len(results) - len(fresh), stale, keys
 
     def _lines(
         self,

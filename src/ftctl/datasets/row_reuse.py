@@ -17,19 +17,27 @@ from __future__ import annotations
 
 import marshal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from ftctl.datasets.example_cache import content_keys
+from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines, object_intact
-from ftctl.datasets.row_snapshot import SnapshotReader
+from ftctl.datasets.row_block import RECORD_END, Layout, Records, RowBlock
+from ftctl.datasets.row_snapshot import KEY_BYTES, SnapshotReader
 from ftctl.datasets.row_work import DIGEST_FIELD, LINE_FIELD, RESULT_FIELDS, RowResult
 
 
 class Found(NamedTuple):
-    results: list[RowResult | None]  # per row: its result, or None (not found)
-    stored: list[tuple[bytes, bytes]]  # (key, value) of those found: the next snapshot's
+    block: RowBlock  # every row of the batch; those in `missing` still to be filled
+    missing: list[int]  # positions of the rows not found (for the workers), ascending
+    keys: list[bytes]  # every row's key
+    plain: npt.NDArray[np.intp]  # positions of the rows found as records (the next snapshot's)
+    rare: list[tuple[bytes, bytes]]  # (key, value) of those found as whole results
     stale: list[bytes]  # keys of those found to mark used today in the example cache
 
 
@@ -40,6 +48,8 @@ class RowReuse:
         self.snapshot = snapshot
         self._previous = PreviousLines(previous, check_lines=False)
         self._stale = snapshot.day != today  # the example cache is told once a day
+        # The snapshot's string ids as this build's (`Interner`), made as they are met.
+        self._ids = np.full(len(snapshot.strings), -1, dtype=np.int64)
         # Both files checked whole on one thread, beside the pass (hashlib and reads
         # release the GIL); the answer is asked for once, at its end (`intact`).
         self._verdict: list[bool] = []
@@ -52,33 +62,85 @@ class RowReuse:
         )
         self._checker.start()
 
-    def look_up(self, namespace: str, lines: Sequence[bytes]) -> Found:
+    def look_up(
+        self,
+        namespace: str,
+        lines: LineBlock,
+        layout: Layout,
+        intern: Callable[[str | None], int],
+    ) -> Found:
         """The rows of `lines` (raw JSONL lines of a split with keys in `namespace`) that the
         last build had: their results, with their canonical lines."""
-        keys = content_keys(namespace, lines)
-        results: list[RowResult | None] = [None] * len(lines)
-        loads = marshal.loads
-        candidates: list[tuple[int, tuple[Any, ...], bytes]] = []
+        n = len(lines)
+        keys = content_keys(namespace, lines.views())  # the lines are not copied to be keyed
+        width = layout.width
+        plain: list[int] = []
+        plain_values: list[bytes] = []
+        rare: list[tuple[int, tuple[object, ...], bytes]] = []
         for i, value in enumerate(self.snapshot.values(keys)):
             if value is None:
                 continue
+            if len(value) == width and value[-1] == RECORD_END:
+                plain.append(i)
+                plain_values.append(value)
+                continue
             try:  # a plain try per row: contextlib.suppress costs ~0.5 µs a row here
-                cached = loads(value)
+                cached = marshal.loads(value)
             except Exception:  # not a result: the row is worked on
                 continue
             if type(cached) is tuple and len(cached) == RESULT_FIELDS:
-                candidates.append((i, cached, value))
-        digests = [cached[DIGEST_FIELD] for _i, cached, _v in candidates]
-        copied = iter(self._previous.lines([d for d in digests if d]))
-        stored: list[tuple[bytes, bytes]] = []
-        make = RowResult._make
-        for (i, cached, value), digest in zip(candidates, digests, strict=True):
-            line = next(copied) if digest else b""
-            if line is None:  # not in the last build's output: made again by a worker
-                continue
-            results[i] = make((*cached[:LINE_FIELD], line, *cached[LINE_FIELD + 1 :]))
-            stored.append((keys[i], value))
-        return Found(results, stored, [key for key, _value in stored] if self._stale else [])
+                rare.append((i, cached, value))
+        block = RowBlock(layout.empty(n), [b""] * n)
+        found = np.zeros(n, dtype=np.bool_)
+        at = np.array(plain, dtype=np.intp)
+        if plain:
+            records = self._records(b"".join(plain_values), len(plain), layout, intern)
+            known = records["system"] >= 0
+            copied = self._previous.lines(_as_s16(records["digest"]))
+            keep: list[int] = []
+            for k, line in enumerate(copied):
+                if line is not None and known[k]:
+                    keep.append(k)
+                    block.lines[plain[k]] = line
+            at = at[keep]
+            block.records[at] = records[keep]
+            found[at] = True
+        kept_rare: list[tuple[bytes, bytes]] = []
+        if rare:
+            digests = [cast(bytes, cached[DIGEST_FIELD]) for _i, cached, _v in rare]
+            copied_rare = iter(self._previous.lines([d for d in digests if d]))
+            results: list[RowResult] = []
+            places: list[int] = []
+            for (i, cached, value), digest in zip(rare, digests, strict=True):
+                line = next(copied_rare) if digest else b""
+                if line is None:  # not in the last build's output: made again by a worker
+                    continue
+                results.append(
+                    RowResult._make((*cached[:LINE_FIELD], line, *cached[LINE_FIELD + 1 :]))
+                )
+                places.append(i)
+                kept_rare.append((keys[i], value))
+            block.put(places, RowBlock.of(layout, results, intern))
+            found[places] = True
+        missing = np.flatnonzero(~found).tolist()
+        stale = [keys[i] for i in np.flatnonzero(found).tolist()] if self._stale else []
+        return Found(block, missing, keys, at, kept_rare, stale)
+
+    def _records(
+        self, joined: bytes, count: int, layout: Layout, intern: Callable[[str | None], int]
+    ) -> Records:
+        """Records read as values, with their `system` ids made this build's; an id the
+        snapshot has no string for is -1."""
+        records = np.frombuffer(joined, dtype=layout.dtype, count=count).copy()
+        ids = records["system"].astype(np.int64)
+        valid = (ids >= 0) & (ids < self._ids.size)
+        ours = self._ids[np.where(valid, ids, 0)]
+        if (ours[valid] < 0).any():  # ids met for the first time (a few per build)
+            for new in np.unique(ids[valid & (ours < 0)]).tolist():
+                self._ids[new] = intern(self.snapshot.strings[new])
+            ours = self._ids[np.where(valid, ids, 0)]
+        records["system"] = np.where(valid, ours, -1)
+        return records
 
     def intact(self) -> bool:
         """The snapshot and the objects lines were copied from are as they were written
@@ -90,3 +152,8 @@ class RowReuse:
         self._checker.join()
         self.snapshot.close()
         self._previous.close()
+
+
+def _as_s16(digests: npt.NDArray[np.void]) -> npt.NDArray[np.bytes_]:
+    """16-byte digests as the S16 array `PreviousLines` searches with."""
+    return np.frombuffer(np.ascontiguousarray(digests).tobytes(), dtype=f"S{KEY_BYTES}")

@@ -9,20 +9,25 @@ search for a whole batch at once (numpy) and read in a few large reads.
 
 File format (`builds/latest/<project>.rows`, next to the last-build record):
 
-    values (marshal data, one after another, in the order the build wrote them)
+    values, one after another, in the order the build wrote them: a row's record
+        (`row_block.Layout`, whose last byte is RECORD_END), or the marshal data of its
+        whole result followed by RARE
+    strings: the system prompts the records' `system` ids stand for (a marshal list)
     keys (16 bytes each, sorted), offsets (int64) and lengths (int32) of their values
-    footer: MAGIC, count, where the keys start, the day written, the SHA-256 of all before
+    footer: MAGIC, count, where the keys start, where the strings start, the day written,
+        the SHA-256 of all before
 
 A snapshot that does not verify is not trusted: its SHA-256 is checked on a thread while
 the build reads from it (`row_reuse`), and the build asks before it keeps anything (a damaged
 snapshot costs a second pass, never a wrong result). Values are the caller's; they are
-marshal data, never pickles, for the reason `example_cache` gives.
+records and marshal data, never pickles, for the reason `example_cache` gives.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import marshal
 import os
 from array import array
 from collections.abc import Iterable, Sequence
@@ -33,12 +38,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ftctl.datasets.cache import staged_file
+from ftctl.datasets.line_index import SortedKeys, read_runs
 from ftctl.datasets.line_index import pread as _pread
-from ftctl.datasets.line_index import read_runs
 
-MAGIC = b"FTRS1\n\0\0"
+MAGIC = b"FTRS2\n\0\0"
 KEY_BYTES = 16
-_FOOTER = len(MAGIC) + 8 + 8 + 8 + 32
+RARE = 0x52  # b"R": the last byte of a value that is a whole result (marshal data)
+_FOOTER = len(MAGIC) + 8 + 8 + 8 + 8 + 32
+_MOST_STRINGS = 1 << 24  # bytes of strings a snapshot may hold (a damaged count is refused)
 _BUFFER = 1 << 20  # values gathered before a write
 
 
@@ -57,22 +64,33 @@ class SnapshotReader:
             if not footer.startswith(MAGIC):
                 raise ValueError(f"{path}: not a row snapshot")
             at = len(MAGIC)
-            count, keys_at, day = (
-                int.from_bytes(footer[at + 8 * i : at + 8 * i + 8], "little") for i in range(3)
+            count, keys_at, strings_at, day = (
+                int.from_bytes(footer[at + 8 * i : at + 8 * i + 8], "little") for i in range(4)
             )
-            self._expected = footer[at + 24 :]
+            self._expected = footer[at + 32 :]
             self._covered = size - _FOOTER
-            if keys_at + count * (KEY_BYTES + 12) != self._covered:
+            if (
+                keys_at + count * (KEY_BYTES + 12) != self._covered
+                or not 0 <= keys_at - strings_at <= _MOST_STRINGS
+            ):
                 raise ValueError(f"{path}: truncated")
+            strings = marshal.loads(_pread(self._fd, keys_at - strings_at, strings_at))
+            if type(strings) is not list or not all(s is None or type(s) is str for s in strings):
+                raise ValueError(f"{path}: not a row snapshot")
+            self.strings: list[str | None] = strings
             raw = _pread(self._fd, count * (KEY_BYTES + 12), keys_at)
             self.day = day
             self.keys: npt.NDArray[np.bytes_] = np.frombuffer(
                 raw, dtype=f"S{KEY_BYTES}", count=count
             )
+            self._sorted = SortedKeys(self.keys)
             self._offsets = np.frombuffer(raw, dtype="<i8", count=count, offset=count * KEY_BYTES)
             self._lengths = np.frombuffer(
                 raw, dtype="<i4", count=count, offset=count * (KEY_BYTES + 8)
             )
+        except (EOFError, TypeError):  # marshal data that is not
+            os.close(self._fd)
+            raise ValueError(f"{path}: not a row snapshot") from None
         except BaseException:
             os.close(self._fd)
             raise
@@ -102,13 +120,10 @@ class SnapshotReader:
 
     def _find(self, keys: Sequence[bytes]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         """(which of `keys` are here, where they are in `self.keys`)."""
-        if not keys or self.keys.size == 0:
-            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-        wanted = np.array(keys, dtype=f"S{KEY_BYTES}")
-        at = np.searchsorted(self.keys, wanted)
-        at[at == self.keys.size] = 0
-        hit = np.flatnonzero(self.keys[at] == wanted)
-        return hit, at[hit]
+        joined = b"".join(keys)
+        if len(joined) != KEY_BYTES * len(keys):
+            return self._sorted.find(np.array(keys, dtype=f"S{KEY_BYTES}"))
+        return self._sorted.find(np.frombuffer(joined, dtype=f"S{KEY_BYTES}"))
 
     def values(self, keys: Sequence[bytes]) -> list[bytes | None]:
         """The value stored for each of `keys`, None where there is none."""
@@ -136,6 +151,7 @@ class SnapshotReader:
                 os.close(self._fd)
             self._fd = -1
         self.keys = self.keys[:0]
+        self._sorted = SortedKeys(self.keys)
         self._offsets = self._offsets[:0]
         self._lengths = self._lengths[:0]
 
@@ -158,10 +174,30 @@ class SnapshotWriter:
         self._buffered = 0
         self._size = 0
         self._hash = hashlib.sha256()
+        self.strings: list[str | None] = []  # what the records' `system` ids stand for
         self.broken = False  # a write failed: nothing will be committed
         self._finished = False
 
+    def add_records(self, keys: Sequence[bytes], records: npt.NDArray[np.void]) -> None:
+        """Rows whose values are records (`row_block`), one per key, in order."""
+        n = len(keys)
+        if self.broken or self._finished or n == 0:
+            return
+        width = records.dtype.itemsize
+        joined = b"".join(keys)
+        if len(joined) != n * KEY_BYTES:
+            return
+        self._keys += joined
+        start = self._size + self._buffered
+        self._offsets.frombytes((start + np.arange(n, dtype="=i8") * width).tobytes())
+        self._lengths.frombytes(np.full(n, width, dtype="=i4").tobytes())
+        self._buffer.append(np.ascontiguousarray(records).tobytes())
+        self._buffered += n * width
+        if self._buffered >= _BUFFER:
+            self._flush()
+
     def add_many(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """Rows with values of their own (a whole result: the caller ends it with RARE)."""
         if self.broken or self._finished:
             return
         for key, value in items:
@@ -203,11 +239,12 @@ class SnapshotWriter:
         self._flush()
         if self.broken:
             return
-        if self._out is None:  # no row at all: an empty snapshot is still the last build's
-            self._buffer.append(b"")
-            self._flush()
-            if self.broken:
-                return
+        strings_at = self._size
+        self._buffer.append(marshal.dumps(self.strings))  # written even with no row at all
+        self._buffered = len(self._buffer[0])
+        self._flush()
+        if self.broken:
+            return
         # Written a column at a time, hashed on the way: no copy of the whole index is made
         # (the build's columns are still in memory when this runs).
         keys = np.frombuffer(self._keys, dtype=f"S{KEY_BYTES}")
@@ -233,6 +270,7 @@ class SnapshotWriter:
                         MAGIC,
                         len(order).to_bytes(8, "little"),
                         self._size.to_bytes(8, "little"),
+                        strings_at.to_bytes(8, "little"),
                         self.day.to_bytes(8, "little"),
                         self._hash.digest(),
                     )

@@ -12,13 +12,16 @@ must be seen again (to verify a near-duplicate candidate, or show a most common 
 made again from the source row (`RowTable.replay`).
 
 Rows whose result an earlier build computed are not worked on again: results are kept in
-the example cache by the row's bytes and the plan (`ftctl.datasets.example_cache`).
+the example cache by the row's bytes and the plan (`ftctl.datasets.example_cache`), and a
+rebuild finds those of the last build in its snapshot (`row_reuse`). A batch's results are
+decided as columns (`row_block.RowBlock`: one record array, no object per row).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import marshal
 import pickle
 from array import array
 from collections import deque
@@ -26,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,16 +45,17 @@ from ftctl.config.models import (
 from ftctl.datasets.cache import StagedObject, StagedWriter, Staging
 from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.checks import CHECKS_VERSION
-from ftctl.datasets.digest_index import DigestIndex, as_digests
+from ftctl.datasets.digest_index import DigestIndex
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
 from ftctl.datasets.line_block import LineBlock, Lines, split_lines, whole_line_chunks
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
+from ftctl.datasets.row_block import Interner, Layout, RowBlock, step_field
 from ftctl.datasets.row_pool import Job, RowPool, Rows
 from ftctl.datasets.row_reuse import RowReuse
-from ftctl.datasets.row_snapshot import SnapshotWriter
-from ftctl.datasets.row_work import RowPlan, RowResult, RowWorker, Step
+from ftctl.datasets.row_snapshot import RARE, SnapshotWriter
+from ftctl.datasets.row_work import LINE_FIELD, RowPlan, RowWorker, Step
 from ftctl.datasets.similarity import SIGNATURE_VERSION, example_text
 from ftctl.datasets.sources import (
     GLOB_CHARS,
@@ -64,12 +68,12 @@ from ftctl.datasets.splits import SPLIT_ORDER, SplitName
 from ftctl.datasets.transforms import TransformReport, transform_name
 from ftctl.errors import Diagnostic
 
-_NO_PROMPT = bytes(16)
 BATCH_ROWS = 512  # rows per request to a worker
 MAX_PENDING = 16  # batches read ahead of the one being decided
 GROUP_ROWS = 4096  # rows of ready batches decided together
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
-RESULT_VERSION = 2  # of `RowResult`'s meaning and storage (2: marshal): in the results' keys
+Positions = npt.NDArray[np.intp]  # rows of a `RowBlock`, ascending
+RESULT_VERSION = 3  # of `RowResult`'s meaning and storage (2: marshal; 3: the keys, SHA-256)
 
 
 # --------------------------------------------------------------------------- where rows are
@@ -245,78 +249,82 @@ class _Chain:
             else:
                 self.near.append(None)
 
-    def run(self, rows: list[int], results: list[RowResult]) -> list[int]:
-        """The positions (into `rows`) of the rows that come out of every transform."""
-        live = list(range(len(rows)))
+    def run(self, rows: npt.NDArray[np.int64], block: RowBlock, live: Positions) -> Positions:
+        """The positions (into `block`, of `live` ones) of the rows that come out of every
+        transform; `rows[p]` is the `RowTable` row of position p."""
+        records = block.records
         for index, step in enumerate(self.steps):
             report = self.reports[index]
-            report.rows_in += len(live)
-            kept: list[int] = []
+            report.rows_in += live.size
             if step.kind == "near":
-                kept = self._near(index, live, rows, results, report)
+                live = self._near(index, live, rows, block, report)
             elif step.kind == "dedupe":
-                kept = self._dedupe(index, live, rows, results, report)
-            else:
-                for j in live:
-                    if self._keep(index, step, rows[j], results[j], report):
-                        kept.append(j)
-            report.rows_out += len(kept)
-            live = kept
+                live = self._dedupe(index, live, rows, block, report)
+            elif step.kind == "max":
+                live = self._max(index, step, live, rows, block, report)
+            else:  # system, map, skip
+                # A mapFields error left the row here: reported once, at this step.
+                stopped = records["stop"][live] == index
+                for p in live[stopped].tolist():
+                    origin = self.table.origin(int(rows[p]))
+                    self.diagnostics.append(
+                        Diagnostic(
+                            file=origin.file,
+                            line=origin.line,
+                            field="mapFields",
+                            message=_why(block, p),
+                        )
+                    )
+                live = live[~stopped]
+                report.changed += int(np.count_nonzero(records[step_field(index)][live]))
+            report.rows_out += live.size
         return live
 
-    def _keep(
-        self, index: int, step: Step, row: int, result: RowResult, report: TransformReport
-    ) -> bool:
-        value = result.steps[index]
-        if step.kind in ("system", "map", "skip"):
-            if result.stop == index:  # a mapFields error: reported once, here
-                origin = self.table.origin(row)
+    def _max(
+        self,
+        index: int,
+        step: Step,
+        live: Positions,
+        rows: npt.NDArray[np.int64],
+        block: RowBlock,
+        report: TransformReport,
+    ) -> Positions:
+        """maxTokens: status 0 fits, 1 truncated, 2 over (kept as is, or dropped)."""
+        status = block.records[step_field(index, "status")][live]
+        if step.action == "error":
+            over = live[status != 0]
+            tokens = block.records[step_field(index, "tokens")][over].tolist()
+            for p, count in zip(over.tolist(), tokens, strict=True):
+                origin = self.table.origin(int(rows[p]))
                 self.diagnostics.append(
                     Diagnostic(
                         file=origin.file,
                         line=origin.line,
-                        field="mapFields",
-                        message=result.stop_why,
+                        field=f"data.{self.split}.transforms[{index}].maxTokens",
+                        message=f"example has {count} tokens, more than the limit of {step.limit}",
                     )
                 )
-                return False
-            if value:
-                report.changed += 1
-            return True
-        tokens, status = value  # max
-        if status == 0:
-            return True
-        if step.action == "error":
-            origin = self.table.origin(row)
-            self.diagnostics.append(
-                Diagnostic(
-                    file=origin.file,
-                    line=origin.line,
-                    field=f"data.{self.split}.transforms[{index}].maxTokens",
-                    message=f"example has {tokens} tokens, more than the limit of {step.limit}",
-                )
-            )
-            return True
-        if status == 1:
-            report.changed += 1
-            return True
-        report.drop(self.table.origin(row), result.stop_why)
-        return False
+            return live
+        report.changed += int(np.count_nonzero(status == 1))
+        dropped = status == 2
+        for p in live[dropped].tolist():
+            report.drop(self.table.origin(int(rows[p])), _why(block, p))
+        kept: Positions = live[~dropped]
+        return kept
 
     def _dedupe(
         self,
         index: int,
-        live: list[int],
-        rows: list[int],
-        results: list[RowResult],
+        live: Positions,
+        rows: npt.NDArray[np.int64],
+        block: RowBlock,
         report: TransformReport,
-    ) -> list[int]:
+    ) -> Positions:
         """`dedupe`: a row whose digest (at this step) an earlier row had is dropped."""
-        if not live:
-            return []
+        if not live.size:
+            return live
         earlier = self.seen[index].first_of_each(
-            as_digests([results[j].steps[index] for j in live]),
-            np.array([rows[j] for j in live], dtype=np.int64),
+            np.ascontiguousarray(block.records[step_field(index)][live]), rows[live]
         )
         origin = self.table.origin
         return self._drop_found(
@@ -329,21 +337,20 @@ class _Chain:
     def _near(
         self,
         index: int,
-        live: list[int],
-        rows: list[int],
-        results: list[RowResult],
+        live: Positions,
+        rows: npt.NDArray[np.int64],
+        block: RowBlock,
         report: TransformReport,
-    ) -> list[int]:
+    ) -> Positions:
         index_of = self.near[index]
         assert index_of is not None
-        if not live:
-            return []
-        keys = np.array([rows[j] for j in live], dtype=np.int64)
-        hashes, signed = _bands([results[j].steps[index] for j in live])
+        if not live.size:
+            return live
+        keys = rows[live]
         matches = index_of.query_insert_in_order(
             keys,
-            hashes,
-            signed,
+            block.records[step_field(index)][live],
+            block.records[step_field(index, "signed")][live].astype(np.bool_),
             lambda k: self.table.text(int(keys[k]), index),
             keep_all=False,
         )
@@ -361,26 +368,25 @@ class _Chain:
         )
 
     def _drop_found(
-        self, live: list[int], rows: list[int], report: TransformReport, why: list[str | None]
-    ) -> list[int]:
+        self,
+        live: Positions,
+        rows: npt.NDArray[np.int64],
+        report: TransformReport,
+        why: list[str | None],
+    ) -> Positions:
         """The positions of `live` whose `why` is None; the others dropped, with theirs."""
-        kept: list[int] = []
-        for j, reason in zip(live, why, strict=True):
-            if reason is None:
-                kept.append(j)
-            else:
-                report.drop(self.table.origin(rows[j]), reason)
-        return kept
+        kept = np.ones(live.size, dtype=np.bool_)
+        for k, reason in enumerate(why):
+            if reason is not None:
+                kept[k] = False
+                report.drop(self.table.origin(int(rows[live[k]])), reason)
+        return live[kept]
 
 
-def _bands(values: Sequence[bytes | None]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
-    """(hashes, signed) for band hash bytes (None: a text without words)."""
-    width = next((len(v) for v in values if v is not None), 8)
-    signed = np.array([v is not None for v in values], dtype=np.bool_)
-    blank = bytes(width)
-    joined = b"".join(blank if v is None else v for v in values)
-    hashes = np.frombuffer(joined, dtype=np.uint64).reshape(len(values), width // 8)
-    return hashes, signed
+def _why(block: RowBlock, position: int) -> str:
+    """Why a row left the transforms (its whole result is kept: it is rare)."""
+    result = block.rare.get(position)
+    return "" if result is None else result.stop_why
 
 
 @dataclass
@@ -405,10 +411,11 @@ class _Batch:
     source: int
     rows: list[int]  # RowTable indexes
     last_of: tuple[SourceRead, _Limit]
-    results: list[RowResult] | None = None  # None: still with the pool
-    # Rows found in the last build (`row_reuse`): their results, None where the pool's
-    # answer goes (in order).
-    found: list[RowResult | None] | None = None
+    block: RowBlock | None = None  # None: still with the pool
+    # Rows found in the last build (`row_reuse`): the batch's block, but for the rows at
+    # `missing`, which the pool's answer fills (in order).
+    found: RowBlock | None = None
+    missing: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -467,7 +474,13 @@ class StreamBuild:
         self.transform_diagnostics: list[Diagnostic] = []
         self.format_problems: dict[SplitName, RowErrors] = {}
         self.system_prompts: list[str | None] = []
-        self._system_ids: dict[str | None, int] = {}
+        # System prompts as ids: the interned ones (in records) and those in the output,
+        # numbered in the order the output has them (`_append`).
+        self.interner = Interner()
+        self._system_out: list[int] = []
+        self.layouts = [Layout(s.plan) for s in splits]
+        if snapshot is not None:
+            snapshot.strings = self.interner.strings
         self._chains: dict[SplitName, _Chain] = {}
         self._pending: deque[_Batch] = deque()
         self._hashing = ThreadPoolExecutor(1, thread_name_prefix="ftctl-source-hash")
@@ -717,48 +730,52 @@ class StreamBuild:
         batch = _Batch(split, index, rows, (read, limit))
         job = self.jobs[split.plan_index]
         if self.reuse is not None and isinstance(raws, LineBlock):
-            raws = self._look_up(batch, job, raws.lines())
-        if batch.results is None:
+            raws = self._look_up(batch, job, raws)
+        if batch.block is None:
             while self.pool.full:
                 self._collect_one()
             self.pool.submit(batch, job, raws)
         self._pending.append(batch)
         while self.pool.ready or len(self._pending) > MAX_PENDING:
-            if self._pending[0].results is None:
+            if self._pending[0].block is None:
                 self._collect_one()
             else:
                 self._process_ready()
 
-    def _look_up(self, batch: _Batch, job: Job, lines: list[bytes]) -> list[bytes]:
+    def _look_up(self, batch: _Batch, job: Job, lines: LineBlock) -> list[bytes]:
         """Take the results of the rows the last build had (`row_reuse`); the lines of the
         others, for the pool (none: the batch is ready)."""
         assert self.reuse is not None
-        found = self.reuse.look_up(job.namespace, lines)
+        layout = self.layouts[batch.split.plan_index]
+        found = self.reuse.look_up(job.namespace, lines, layout, self.interner)
         if self.snapshot is not None:
-            self.snapshot.add_many(found.stored)
+            keys = found.keys
+            self.snapshot.add_records(
+                [keys[i] for i in found.plain.tolist()], found.block.records[found.plain]
+            )
+            self.snapshot.add_many(found.rare)
         if found.stale and self.store is not None:
             self.store.mark_used("rows", found.stale)
-        self.reused += len(found.stored)
-        if len(found.stored) == len(lines):
-            batch.results = cast(list[RowResult], found.results)
+        self.reused += len(lines) - len(found.missing)
+        if not found.missing:
+            batch.block = found.block
             return []
-        batch.found = found.results
-        return [line for line, result in zip(lines, found.results, strict=True) if result is None]
+        batch.found, batch.missing = found.block, found.missing
+        return [lines.line(i) for i in found.missing]
 
     def _collect_one(self) -> None:
         """The results of the oldest batch with the pool (decided later, with the batches
         ready next to it: `_process_ready`)."""
         batch, answer = self.pool.collect()  # batches come back in the order sent
         assert isinstance(batch, _Batch)
+        answered = RowBlock.of(self.layouts[batch.split.plan_index], answer.results, self.interner)
         if batch.found is None:
-            batch.results = answer.results
+            batch.block = answered
         else:
-            answered = iter(answer.results)
-            batch.results = [next(answered) if r is None else r for r in batch.found]
-            batch.found = None
+            batch.found.put(batch.missing, answered)
+            batch.block, batch.found, batch.missing = batch.found, None, []
         if self.snapshot is not None:
-            self.snapshot.add_many(answer.fresh)
-            self.snapshot.add_many(answer.found)
+            self._snapshot(answer.keys, answered)
         if answer.fresh and self.store is not None:
             self.store.put_many("rows", answer.fresh)  # kept only if the build succeeds
         if answer.stale and self.store is not None:
@@ -766,9 +783,24 @@ class StreamBuild:
         self.reused += answer.reused
         self.computed += len(answer.results) - answer.reused
 
+    def _snapshot(self, keys: list[bytes], block: RowBlock) -> None:
+        """Give the snapshot the rows of a pool's answer: records, and the rare rows'
+        whole results (without their lines, which the next build copies)."""
+        assert self.snapshot is not None
+        plain = np.flatnonzero(block.records["rare"] == 0)
+        self.snapshot.add_records([keys[i] for i in plain.tolist()], block.records[plain])
+        rare: list[tuple[bytes, bytes]] = []
+        for i, result in block.rare.items():
+            kept = (*result[:LINE_FIELD], b"", *result[LINE_FIELD + 1 :])
+            try:
+                rare.append((keys[i], marshal.dumps(kept) + bytes((RARE,))))
+            except ValueError:  # a value marshal cannot hold: not kept
+                continue
+        self.snapshot.add_many(rare)
+
     def _drain(self) -> None:
         while self._pending:
-            if self._pending[0].results is None:
+            if self._pending[0].block is None:
                 self._collect_one()
             else:
                 self._process_ready()
@@ -778,13 +810,13 @@ class StreamBuild:
         (up to `GROUP_ROWS` rows): the in-order steps (nearDedupe's index above all) cost
         less per row over more rows at once."""
         first = self._pending.popleft()
-        assert first.results is not None
+        assert first.block is not None
         group = [first]
         size = len(first.rows)
         while self._pending:
             after = self._pending[0]
             if (
-                after.results is None
+                after.block is None
                 or after.split is not first.split
                 or after.source != first.source
                 or size + len(after.rows) > GROUP_ROWS
@@ -795,137 +827,184 @@ class StreamBuild:
         if len(group) == 1:
             self._process(first)
             return
-        merged = _Batch(first.split, first.source, [], first.last_of, [])
+        merged = _Batch(first.split, first.source, [], first.last_of)
         for batch in group:
-            assert batch.results is not None and merged.results is not None
             merged.rows.extend(batch.rows)
-            merged.results.extend(batch.results)
+        merged.block = RowBlock.joined([b.block for b in group if b.block is not None])
         self._process(merged)
 
     # ------------------------------------------------------------------ in order
 
     def _process(self, batch: _Batch) -> None:
-        assert batch.results is not None
+        block = batch.block
+        assert block is not None
         read, limit = batch.last_of
         if limit.done:
             return
         split = batch.split
-        rows: list[int] = []
-        results: list[RowResult] = []
-        for row, result in zip(batch.rows, batch.results, strict=True):
-            if limit.count_reads:
-                read.rows_read += 1
-            if result.error is not None:
-                category, message, column = result.error
-                origin = self.table.origin(row)
-                self.read_problems.add(
-                    Diagnostic(
-                        file=origin.file,
-                        line=origin.line,
-                        column=column,
-                        field=category,
-                        message=message,
-                    )
-                )
-                continue
-            rows.append(row)
-            results.append(result)
-            limit.kept += 1
-            if limit.limit is not None and limit.kept >= limit.limit:
+        records = block.records
+        ok = records["error"] == 0
+        end = len(block)
+        if limit.limit is not None:
+            kept_after = np.cumsum(ok) + limit.kept  # rows kept, up to each row
+            reached = np.flatnonzero(ok & (kept_after >= limit.limit))
+            if reached.size:
+                end = int(reached[0]) + 1  # the rows after it are not read
                 limit.done = True
-                break
-        read.kept = (read.kept or 0) + len(rows)
+        if limit.count_reads:
+            read.rows_read += end
+        for p in np.flatnonzero(~ok[:end]).tolist():
+            category, message, column = block.rare[p].error  # type: ignore[misc]
+            origin = self.table.origin(batch.rows[p])
+            self.read_problems.add(
+                Diagnostic(
+                    file=origin.file,
+                    line=origin.line,
+                    column=column,
+                    field=category,
+                    message=message,
+                )
+            )
+        live = np.flatnonzero(ok[:end])
+        limit.kept += live.size
+        read.kept = (read.kept or 0) + live.size
         if self.read_problems:
             return  # the build fails on reading: nothing more to decide
-        survivors = self._chains[split.name].run(rows, results)
-        weights = [s.weight for s in split.data.sources]
-        weight = weights[batch.source]
+        rows = np.array(batch.rows, dtype=np.int64)
+        survivors = self._chains[split.name].run(rows, block, live)
+        weight = split.data.sources[batch.source].weight
         counts = self.weighted[split.name]
-        counts[0] += len(survivors)
-        # Per output split, in order: (row, result, copies).
-        chosen: dict[SplitName, tuple[list[int], list[RowResult], list[int]]] = {}
+        counts[0] += survivors.size
+        copies = _copies(weight, records["weight_u"][survivors])
+        survivors, copies = survivors[copies > 0], copies[copies > 0]
+        counts[1] += int(copies.sum())
         fraction = self.derived.split.fraction if self.derived is not None else None
-        for j in survivors:
-            result = results[j]
-            copies = _copies(weight, result.weight_u)
-            if copies == 0:
-                continue
-            counts[1] += copies
-            target: SplitName = split.name
-            if split.name == "train" and fraction is not None and result.split_u < fraction:
-                target = "validation"
-            found = chosen.get(target)
-            if found is None:
-                found = chosen[target] = ([], [], [])
-            found[0].append(rows[j])
-            found[1].append(result)
-            found[2].append(copies)
-        for target, (kept_rows, kept, copies_of) in chosen.items():
-            self._append(self.columns[target], kept_rows, kept, copies_of)
+        if split.name != "train" or fraction is None or not survivors.size:
+            self._append(
+                self.columns[split.name], rows, block, survivors, copies, split.plan.diversity
+            )
+            return
+        held_out = records["split_u"][survivors] < fraction
+        # Per output split, in the order the first row of each came (what numbers the
+        # system prompts: `_append`).
+        targets: list[tuple[SplitName, npt.NDArray[np.bool_]]] = [
+            ("validation", held_out),
+            ("train", ~held_out),
+        ]
+        if not held_out[0]:
+            targets.reverse()
+        for target, chosen in targets:
+            if chosen.any():
+                self._append(
+                    self.columns[target],
+                    rows,
+                    block,
+                    survivors[chosen],
+                    copies[chosen],
+                    split.plan.diversity,
+                )
 
     def _append(
-        self, columns: SplitColumns, rows: list[int], results: list[RowResult], copies: list[int]
+        self,
+        columns: SplitColumns,
+        rows: npt.NDArray[np.int64],
+        block: RowBlock,
+        chosen: Positions,
+        copies: npt.NDArray[np.int64],
+        diversity: bool,
     ) -> None:
-        """Add rows to a split: its file and its columns (a batch's at a time: per column,
-        one call over the batch instead of one per row)."""
+        """Add the rows at `chosen` (positions of `block`, `rows[p]` their `RowTable` rows)
+        to a split: its file and its columns, a column at a time."""
         start = len(columns)
         writer = columns.writer
         assert writer is not None
-        digests = [r.digest for r in results]
-        writer.write_many([r.line for r in results], self.table.origin_lines(rows), copies, digests)
-        columns.row.extend(rows)
-        columns.copies.extend(copies)
-        columns.total.extend([r.total for r in results])
-        columns.trained.extend([r.trained for r in results])
-        columns.refusal.extend([1 if r.refusal else 0 for r in results])
-        ids = self._system_ids
-        system: list[int] = []
-        for result in results:
-            found = ids.get(result.system)
-            if found is None:
-                found = ids[result.system] = len(self.system_prompts)
-                self.system_prompts.append(result.system)
-            system.append(found)
-        columns.system.extend(system)
-        columns.digests.extend(digests)
+        records = block.records[chosen]
+        table_rows = rows[chosen]
+        digests = records["digest"].tobytes()
+        writer.write_many(
+            [block.lines[p] for p in chosen.tolist()],
+            self.table.origin_lines(table_rows.tolist()),
+            copies.tolist(),
+            [digests[k : k + 16] for k in range(0, len(digests), 16)],
+        )
+        columns.row.frombytes(table_rows.astype("=i8").tobytes())
+        columns.copies.frombytes(copies.astype("=i2").tobytes())
+        columns.total.frombytes(records["total"].astype("=i8").tobytes())
+        columns.trained.frombytes(records["trained"].astype("=i8").tobytes())
+        columns.refusal.frombytes(records["refusal"].astype("=i1").tobytes())
+        columns.system.frombytes(self._output_systems(records["system"]).tobytes())
+        columns.digests.data += digests
         if columns.prompt_bands is not None:
-            columns.prompts.extend([r.prompt or _NO_PROMPT for r in results])
-            columns.prompt_present.extend([1 if r.prompt else 0 for r in results])
+            columns.prompts.data += records["prompt"].tobytes()
+            columns.prompt_present.frombytes(records["prompt_present"].astype("=i1").tobytes())
             _extend_bands(
-                columns.prompt_bands, columns.prompt_signed, [r.prompt_bands for r in results]
+                columns.prompt_bands,
+                columns.prompt_signed,
+                records["prompt_bands"],
+                records["prompt_signed"],
             )
         if columns.text_bands is not None:
-            _extend_bands(columns.text_bands, columns.text_signed, [r.text_bands for r in results])
-        columns.diversity.extend([r.diversity for r in results])
-        for position, (row, result) in enumerate(zip(rows, results, strict=True), start):
+            _extend_bands(
+                columns.text_bands,
+                columns.text_signed,
+                records["text_bands"],
+                records["text_signed"],
+            )
+        if diversity:  # a plan without the check has no digests to keep
+            columns.diversity.data += records["diversity"].tobytes()
+        for p in np.flatnonzero(records["rare"]).tolist():
+            result = block.rare[int(chosen[p])]
+            at = start + p
             if result.empty is not None:
-                columns.empty.append((position, result.empty))
+                columns.empty.append((at, result.empty))
             if result.cut_off is not None:
-                columns.cut_off.append((position, result.cut_off))
+                columns.cut_off.append((at, result.cut_off))
             if result.secrets:
-                columns.secrets.append((position, result.secrets))
+                columns.secrets.append((at, result.secrets))
             if result.issues:
-                origin = self.table.origin(row)
+                origin = self.table.origin(int(table_rows[p]))
                 problems = self.format_problems.setdefault(columns.name, RowErrors())
                 for path, message in result.issues:
                     problems.add(
                         Diagnostic(file=origin.file, line=origin.line, field=path, message=message)
                     )
 
+    def _output_systems(self, ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+        """The output's ids of interned system prompts `ids`: numbered as first written."""
+        if not ids.size:
+            return ids.astype("=i4")
+        out = self._system_out
+        if int(ids.max()) < len(out):
+            numbered: npt.NDArray[np.int32] = np.asarray(out, dtype="=i4")[ids]
+            if numbered.min() >= 0:  # every one numbered already (nearly every batch)
+                return numbered
+        unique, first = np.unique(ids, return_index=True)
+        for interned in unique[np.argsort(first)].tolist():
+            if interned >= len(out):
+                out.extend([-1] * (interned + 1 - len(out)))
+            if out[interned] < 0:
+                out[interned] = len(self.system_prompts)
+                self.system_prompts.append(self.interner.strings[interned])
+        numbered = np.asarray(out, dtype="=i4")[ids]
+        return numbered
 
-def _extend_bands(store: _Bytes, signed: array[int], values: list[bytes | None]) -> None:
-    """Append rows' band hashes (None: a text without words, stored as zeros)."""
+
+def _extend_bands(
+    store: _Bytes,
+    signed: array[int],
+    hashes: npt.NDArray[np.uint64],
+    flags: npt.NDArray[np.uint8],
+) -> None:
+    """Append rows' band hashes (zeros for a text without words, `flags` 0)."""
     if store.width == 0:
-        width = next((len(v) for v in values if v is not None), 0)
-        if width == 0:  # no row signed yet: the width is not known, nothing to store
-            signed.extend([0] * len(values))
+        if not flags.any():  # no row signed yet: the width is not known, nothing to store
+            signed.extend([0] * len(flags))
             return
-        store.width = width
+        store.width = hashes.shape[1] * 8
         # Rows without words came before the first signed one: pad them now.
-        store.data += bytes(width * len(signed))
-    blank = bytes(store.width)
-    store.data += b"".join(blank if v is None else v for v in values)
-    signed.extend([0 if v is None else 1 for v in values])
+        store.data += bytes(store.width * len(signed))
+    store.data += np.ascontiguousarray(hashes, dtype="<u8").tobytes()
+    signed.frombytes(flags.astype("=i1").tobytes())
 
 
 def band_matrix(
@@ -942,10 +1021,15 @@ def band_matrix(
     return hashes, flags
 
 
-def _copies(weight: float, unit: float) -> int:
+def _copies(weight: float, units: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """How many times each row is written: the weight's whole part, and one more for a
+    row whose unit hash falls below its fraction."""
     whole = int(weight)
     fraction = weight - whole
-    return whole + (1 if fraction > 0 and unit < fraction else 0)
+    copies = np.full(units.size, whole, dtype=np.int64)
+    if fraction > 0:
+        copies += units < fraction
+    return copies
 
 
 @dataclass

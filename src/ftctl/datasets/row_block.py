@@ -1,0 +1,239 @@
+"""Row results as columns: what the build's main loop decides on, a batch at a time.
+
+A `RowResult` is a tuple of twenty fields; made, read and dropped once per row in the main
+loop, it costs that loop ~10 µs a row, which is most of a rebuild's time once the rows
+themselves come from the last build. Here a batch's results are one numpy record array
+(`Layout`: the fields the main loop decides with, fixed-width, one layout per `RowPlan`),
+the rows' canonical lines, and the whole `RowResult` only of the few rows that need more
+than the columns: `rare` ones (not an example, left out by a transform, or with a finding
+of their own). Records are also what the last build's snapshot keeps (`row_snapshot`):
+a rebuild reads them as one array per batch, with no object made per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ftctl.datasets.row_work import LEAKAGE_NUM_PERM, LEAKAGE_THRESHOLD, RowPlan, RowResult
+from ftctl.datasets.similarity import lsh_params
+
+Records = npt.NDArray[np.void]
+RECORD_END = 0x50  # b"P": every record's last byte (what tells a record in a snapshot)
+_ZERO16 = bytes(16)
+
+
+def step_field(index: int, part: str = "") -> str:
+    """The record field of step `index`'s value (`part`: of a step with two)."""
+    return f"s{index}{'_' + part if part else ''}"
+
+
+class Layout:
+    """The record of a plan's rows (`dtype`) and how a `RowResult` fills it.
+
+    Per row: flags (error, refusal, rare, prompt_present, text_signed, prompt_signed), stop,
+    system (an id of the build's `Interner`), weight_u, split_u, total, trained, the 16-byte
+    digest, diversity and prompt digests, the LSH band hashes of the text and of the prompt
+    (when the plan signs them), and per step the value the main loop decides with: whether
+    it changed the row (systemPrompt, mapFields, skip), the digest (dedupe), the band hashes
+    and whether there were any (nearDedupe), the tokens and status (maxTokens)."""
+
+    def __init__(self, plan: RowPlan) -> None:
+        self.plan = plan
+        self.steps = len(plan.steps)
+        fields: list[tuple[Any, ...]] = [
+            ("error", "u1"),
+            ("refusal", "u1"),
+            ("rare", "u1"),
+            ("prompt_present", "u1"),
+            ("text_signed", "u1"),
+            ("prompt_signed", "u1"),
+            ("stop", "<i2"),
+            ("system", "<i4"),
+            ("weight_u", "<f8"),
+            ("split_u", "<f8"),
+            ("total", "<i8"),
+            ("trained", "<i8"),
+            ("digest", "V16"),
+            ("diversity", "V16"),
+            ("prompt", "V16"),
+        ]
+        self.text_bands = lsh_params(*plan.near)[0] if plan.near is not None else 0
+        self.prompt_bands = (
+            lsh_params(LEAKAGE_THRESHOLD, LEAKAGE_NUM_PERM)[0] if plan.leakage else 0
+        )
+        if self.text_bands:
+            fields.append(("text_bands", "<u8", (self.text_bands,)))
+        if self.prompt_bands:
+            fields.append(("prompt_bands", "<u8", (self.prompt_bands,)))
+        self.step_bands: list[int] = []
+        for index, step in enumerate(plan.steps):
+            bands = 0
+            if step.kind == "dedupe":
+                fields.append((step_field(index), "V16"))
+            elif step.kind == "near":
+                bands = lsh_params(step.threshold, step.num_perm)[0]
+                fields.append((step_field(index), "<u8", (bands,)))
+                fields.append((step_field(index, "signed"), "u1"))
+            elif step.kind == "max":
+                fields.append((step_field(index, "tokens"), "<i8"))
+                fields.append((step_field(index, "status"), "i1"))
+            else:  # system, map, skip
+                fields.append((step_field(index), "u1"))
+            self.step_bands.append(bands)
+        fields.append(("end", "u1"))  # RECORD_END
+        self.dtype = np.dtype(fields)
+        self.width = self.dtype.itemsize
+
+    def empty(self, count: int) -> Records:
+        records = np.zeros(count, dtype=self.dtype)
+        records["end"] = RECORD_END
+        return records
+
+    def is_rare(self, result: RowResult) -> bool:
+        """Whether the main loop needs more of `result` than its record."""
+        return (
+            result.error is not None
+            or result.stop != self.steps
+            or result.empty is not None
+            or result.cut_off is not None
+            or bool(result.secrets)
+            or bool(result.issues)
+        )
+
+    def records(self, results: Sequence[RowResult], intern: Callable[[str | None], int]) -> Records:
+        """The records of `results` (a field per column, each filled in one numpy call)."""
+        n = len(results)
+        out = self.empty(n)
+        if n == 0:
+            return out
+        (
+            error, steps, stop, _why, _line, digest, weight_u, split_u, total, trained,
+            refusal, _empty, _cut, _secrets, _issues, system, diversity, prompt,
+            prompt_bands, text_bands,
+        ) = zip(*results, strict=True)  # fmt: skip
+        out["error"] = [e is not None for e in error]
+        out["refusal"] = refusal
+        out["rare"] = [self.is_rare(r) for r in results]
+        out["stop"] = stop
+        out["system"] = [intern(s) for s in system]
+        out["weight_u"] = weight_u
+        out["split_u"] = split_u
+        out["total"] = total
+        out["trained"] = trained
+        out["digest"] = _digests(digest)
+        out["diversity"] = _digests(diversity)
+        out["prompt"] = _digests(prompt)
+        out["prompt_present"] = [bool(p) for p in prompt]
+        if self.text_bands:
+            out["text_bands"], out["text_signed"] = _bands(text_bands, self.text_bands)
+        if self.prompt_bands:
+            out["prompt_bands"], out["prompt_signed"] = _bands(prompt_bands, self.prompt_bands)
+        for index, step in enumerate(self.plan.steps):
+            # A row left out before this step has no value for it: zeros.
+            values = [s[index] if len(s) > index else None for s in steps]
+            if step.kind == "dedupe":
+                out[step_field(index)] = _digests(values)
+            elif step.kind == "near":
+                hashes, signed = _bands(values, self.step_bands[index])
+                out[step_field(index)] = hashes
+                out[step_field(index, "signed")] = signed
+            elif step.kind == "max":
+                out[step_field(index, "tokens")] = [0 if v is None else v[0] for v in values]
+                out[step_field(index, "status")] = [0 if v is None else v[1] for v in values]
+            else:
+                out[step_field(index)] = [bool(v) for v in values]
+        return out
+
+
+def _digests(values: Sequence[bytes | None]) -> npt.NDArray[np.void]:
+    """16-byte digests (b"" or None: zeros) as one array."""
+    joined = b"".join(v if v else _ZERO16 for v in values)
+    if len(joined) != 16 * len(values):
+        raise ValueError("a digest is not 16 bytes")
+    return np.frombuffer(joined, dtype="V16")
+
+
+def _bands(
+    values: Sequence[bytes | None], bands: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint8]]:
+    """Band hash bytes (None: a text without words) as (hashes, signed)."""
+    blank = bytes(8 * bands)
+    joined = b"".join(blank if v is None else v for v in values)
+    if len(joined) != 8 * bands * len(values):
+        raise ValueError("band hashes of another width")
+    hashes = np.frombuffer(joined, dtype="<u8").reshape(len(values), bands)
+    return hashes, np.array([v is not None for v in values], dtype=np.uint8)
+
+
+class Interner:
+    """Strings (system prompts) as small ints: the same string, the same id, for the
+    build's whole life; `strings[id]` is the string."""
+
+    def __init__(self) -> None:
+        self.strings: list[str | None] = []
+        self._ids: dict[str | None, int] = {}
+
+    def __call__(self, value: str | None) -> int:
+        found = self._ids.get(value)
+        if found is None:
+            found = self._ids[value] = len(self.strings)
+            self.strings.append(value)
+        return found
+
+    def ids(self, values: Sequence[str | None]) -> npt.NDArray[np.int32]:
+        return np.array([self(v) for v in values], dtype=np.int32).reshape(len(values))
+
+
+@dataclass
+class RowBlock:
+    """Results of a batch's rows: records, canonical lines, and the rare rows' results."""
+
+    records: Records
+    lines: list[bytes]
+    rare: dict[int, RowResult] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @classmethod
+    def of(
+        cls,
+        layout: Layout,
+        results: Sequence[RowResult],
+        intern: Callable[[str | None], int],
+    ) -> RowBlock:
+        records = layout.records(results, intern)
+        rare = {i: results[i] for i in np.flatnonzero(records["rare"]).tolist()}
+        return cls(records, [r.line for r in results], rare)
+
+    def put(self, positions: Sequence[int], other: RowBlock) -> None:
+        """Fill `positions` (ascending) with `other`'s rows, in order."""
+        if not positions:
+            return
+        self.records[np.asarray(positions, dtype=np.intp)] = other.records
+        for position, line in zip(positions, other.lines, strict=True):
+            self.lines[position] = line
+        for at, result in other.rare.items():
+            self.rare[positions[at]] = result
+
+    @classmethod
+    def joined(cls, blocks: Sequence[RowBlock]) -> RowBlock:
+        if len(blocks) == 1:
+            return blocks[0]
+        records = np.concatenate([b.records for b in blocks])
+        lines: list[bytes] = []
+        rare: dict[int, RowResult] = {}
+        for block in blocks:
+            start = len(lines)
+            lines.extend(block.lines)
+            for at, result in block.rare.items():
+                rare[start + at] = result
+        return cls(records, lines, rare)
+
+
+__all__ = ["RECORD_END", "Interner", "Layout", "Records", "RowBlock", "step_field"]
