@@ -4,6 +4,7 @@ does not verify costs a second pass, never a wrong result."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -166,6 +167,34 @@ def test_a_rebuild_takes_unchanged_rows_from_the_snapshot(
     assert sorted(given) == [2]
     assert again == _cold(root, tmp_path)
     assert h.reused(messages) == (len(_rows()) - 1, len(_rows()))
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["in-process", "worker-processes"])
+def test_the_changed_rows_of_several_batches_go_to_the_pool_together(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: bool
+) -> None:
+    """A rebuild's batches miss a few rows each; the pool is asked for those of several
+    batches at once (a request costs a worker ~1 ms of its own), and each batch gets its
+    rows' results back."""
+    from ftctl.datasets import build, stream
+
+    monkeypatch.setattr(stream, "BATCH_ROWS", 7)
+    if processes:
+        monkeypatch.setattr(build, "POOL_MIN_BYTES", 0)
+        monkeypatch.setenv("FTCTL_DATA_WORKERS", "2")
+    _outcome(root)
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines(keepends=True)
+    for at in (10, 40, 70):  # in batches 2, 6 and 11 of 12
+        lines[at] = json.dumps(h.example(900 + at)) + "\n"
+    train.write_text("".join(lines), encoding="utf-8")
+    expected = _cold(root, tmp_path)
+    given = _rows_worked_on(monkeypatch)
+    again, messages = _outcome(root)
+    assert again == expected
+    assert h.reused(messages) == (len(_rows()) - 3, len(_rows()))  # the near repeat: SQLite
+    if not processes:  # the three edited rows and the near repeat, in one request
+        assert given == [4]
 
 
 def test_a_damaged_snapshot_builds_again_without_it(root: Path) -> None:

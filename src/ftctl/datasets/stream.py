@@ -71,6 +71,7 @@ from ftctl.errors import Diagnostic
 BATCH_ROWS = 512  # rows per request to a worker
 MAX_PENDING = 16  # batches read ahead of the one being decided
 GROUP_ROWS = 4096  # rows of ready batches decided together
+HELD_BATCHES = 8  # a rebuild's batches whose changed rows go to the pool in one request
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
 Positions = npt.NDArray[np.intp]  # rows of a `RowBlock`, ascending
 RESULT_VERSION = 3  # of `RowResult`'s meaning and storage (2: marshal; 3: the keys, SHA-256)
@@ -483,6 +484,8 @@ class StreamBuild:
             snapshot.strings = self.interner.strings
         self._chains: dict[SplitName, _Chain] = {}
         self._pending: deque[_Batch] = deque()
+        # Rows held for the pool: (job, [(batch, rows of it)], rows); see `_hold`.
+        self._held: list[tuple[Job, list[tuple[_Batch, int]], list[bytes]]] = []
         self._hashing = ThreadPoolExecutor(1, thread_name_prefix="ftctl-source-hash")
         self.computed = 0
         self.reused = 0
@@ -730,17 +733,45 @@ class StreamBuild:
         batch = _Batch(split, index, rows, (read, limit))
         job = self.jobs[split.plan_index]
         if self.reuse is not None and isinstance(raws, LineBlock):
-            raws = self._look_up(batch, job, raws)
-        if batch.block is None:
-            while self.pool.full:
-                self._collect_one()
-            self.pool.submit(batch, job, raws)
+            missed = self._look_up(batch, job, raws)
+            if batch.block is None:
+                self._hold(batch, job, missed)
+        elif batch.block is None:
+            self._send()  # the pool answers in the order asked
+            self._ask(job, [(batch, len(raws))], raws)
         self._pending.append(batch)
         while self.pool.ready or len(self._pending) > MAX_PENDING:
             if self._pending[0].block is None:
                 self._collect_one()
             else:
                 self._process_ready()
+
+    def _hold(self, batch: _Batch, job: Job, missed: list[bytes]) -> None:
+        """Keep a batch's rows not found in the last build to ask the pool for with those
+        of the batches after it: a request has a cost of its own in a worker (~1 ms: its
+        numpy and tokenizer calls, its SQLite query), and a rebuild's batch misses a few
+        rows. Sent when the rows held would fill a batch, when `HELD_BATCHES` wait, or when
+        the oldest of them is wanted (`_collect_one`)."""
+        if self._held and self._held[0][0] is not job:
+            self._send()
+        if not self._held:
+            self._held.append((job, [], []))
+        _job, batches, rows = self._held[0]
+        batches.append((batch, len(missed)))
+        rows.extend(missed)
+        if len(rows) >= BATCH_ROWS or len(batches) >= HELD_BATCHES:
+            self._send()
+
+    def _send(self) -> None:
+        """Ask the pool for the rows held (`_hold`)."""
+        if self._held:
+            job, batches, rows = self._held.pop()
+            self._ask(job, batches, rows)
+
+    def _ask(self, job: Job, batches: list[tuple[_Batch, int]], rows: Rows) -> None:
+        while self.pool.full:
+            self._collect_one()
+        self.pool.submit(batches, job, rows)
 
     def _look_up(self, batch: _Batch, job: Job, lines: LineBlock) -> list[bytes]:
         """Take the results of the rows the last build had (`row_reuse`); the lines of the
@@ -766,16 +797,21 @@ class StreamBuild:
     def _collect_one(self) -> None:
         """The results of the oldest batch with the pool (decided later, with the batches
         ready next to it: `_process_ready`)."""
-        batch, answer = self.pool.collect()  # batches come back in the order sent
-        assert isinstance(batch, _Batch)
-        answered = RowBlock.of(self.layouts[batch.split.plan_index], answer.results, self.interner)
-        if batch.found is None:
-            batch.block = answered
-        else:
-            batch.found.put(batch.missing, answered)
-            batch.block, batch.found, batch.missing = batch.found, None, []
-        if self.snapshot is not None:
-            self._snapshot(answer.keys, answered)
+        if not self.pool.pending():
+            self._send()  # the oldest batch waiting is among those held
+        batches, answer = self.pool.collect()  # requests come back in the order sent
+        at = 0
+        for batch, count in batches:
+            layout = self.layouts[batch.split.plan_index]
+            answered = RowBlock.of(layout, answer.results[at : at + count], self.interner)
+            if batch.found is None:
+                batch.block = answered
+            else:
+                batch.found.put(batch.missing, answered)
+                batch.block, batch.found, batch.missing = batch.found, None, []
+            if self.snapshot is not None:
+                self._snapshot(answer.keys[at : at + count], answered)
+            at += count
         if answer.fresh and self.store is not None:
             self.store.put_many("rows", answer.fresh)  # kept only if the build succeeds
         if answer.stale and self.store is not None:
