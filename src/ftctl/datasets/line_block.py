@@ -60,6 +60,11 @@ class LineBlock:
                 end -= 1
             yield view[start:end]
 
+    def shared(self, first: int, stop: int) -> LineBlock:
+        """Lines first..stop-1 over the same bytes, not copied (what the build's own process
+        keys and looks up; `part` is what a worker is sent)."""
+        return LineBlock(self.data, self.starts[first:stop], self.ends[first:stop])
+
     def part(self, first: int, stop: int) -> LineBlock:
         """Lines first..stop-1, with only their own bytes (what is sent to a worker)."""
         stop = min(stop, len(self))

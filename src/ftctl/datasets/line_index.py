@@ -159,7 +159,6 @@ class PreviousLines:
             # An object or index gone or damaged: its lines are made again instead.
             with contextlib.suppress(OSError, ValueError):
                 self._indexes.append(_Index(data, index_path(data)))
-        self.found = 0
 
     def lines(self, digests: Sequence[bytes] | npt.NDArray[np.bytes_]) -> list[bytes | None]:
         """Each digest's line, where an earlier object holds one that verifies (`digests`
@@ -169,7 +168,7 @@ class PreviousLines:
             return out
         wanted = np.asarray(digests, dtype=f"S{DIGEST_BYTES}")
         todo = np.arange(len(digests))
-        for index in self._indexes:
+        for number, index in enumerate(self._indexes):
             if index.digests.size == 0 or todo.size == 0:
                 continue
             hit, where = index.sorted.find(np.ascontiguousarray(wanted[todo]))
@@ -184,7 +183,8 @@ class PreviousLines:
                 digests,
                 out,
             )
-            todo = np.array([i for i in todo.tolist() if out[i] is None], dtype=np.intp)
+            if number + 1 < len(self._indexes):  # what the next objects are searched for
+                todo = np.array([i for i in todo.tolist() if out[i] is None], dtype=np.intp)
         return out
 
     def _read(
@@ -198,10 +198,14 @@ class PreviousLines:
     ) -> None:
         """Read lines (by ascending offset) into `out[row]` where they verify (or all of
         them, without `check_lines`)."""
-        for row, line in zip(rows, read_runs(fd, offsets, lengths), strict=True):
-            if line is not None and (not self._check or example_digest(line) == digests[row]):
+        lines = read_runs(fd, offsets, lengths)
+        if not self._check:  # a line not read stays None: looked for in the next object
+            for row, line in zip(rows, lines, strict=True):
                 out[row] = line
-                self.found += 1
+            return
+        for row, line in zip(rows, lines, strict=True):
+            if line is not None and example_digest(line) == digests[row]:
+                out[row] = line
 
     def close(self) -> None:
         for index in self._indexes:

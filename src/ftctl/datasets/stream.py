@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -107,7 +107,10 @@ class RowTable:
         first = len(self._file)
         count = len(offsets)
         self._file.extend([file] * count)
-        self._line.extend([-1 if line is None else line for line in lines])
+        if None in lines:  # inline rows whose line the YAML does not give
+            self._line.extend([-1 if line is None else line for line in lines])
+        else:
+            self._line.extend(cast(Sequence[int], lines))
         self._offset.extend(offsets)
         self._plan.extend([plan] * count)
         return list(range(first, first + count))
@@ -700,7 +703,10 @@ class StreamBuild:
             added = self.table.add_rows(
                 file, lines.numbers[first:stop], lines.offsets[first:stop], split.plan_index
             )
-            self._submit(split, index, added, lines.block.part(first, stop), read, limit)
+            # Looked up here first (only the rows not found are sent on, copied), or sent to
+            # a worker with only its own bytes.
+            batch = lines.block.shared if self.reuse is not None else lines.block.part
+            self._submit(split, index, added, batch(first, stop), read, limit)
 
     def _feed(
         self,
