@@ -38,6 +38,7 @@ from typing import Any
 
 from ftctl.datasets.cache_paths import atomic_write as atomic_write  # re-exported
 from ftctl.datasets.cache_paths import cache_root as cache_root  # re-exported
+from ftctl.datasets.cache_paths import open_staged
 from ftctl.datasets.line_index import LineIndexWriter, index_path, object_intact
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
@@ -207,8 +208,8 @@ class StagedWriter:
         self.origins_path = origins
         self.lines_path = lines
         self._index = LineIndexWriter()
-        self._data = open(data, "wb")  # noqa: SIM115 (closed by finish)
-        self._origins = open(origins, "wb")  # noqa: SIM115
+        self._data = open_staged(data)  # closed by finish
+        self._origins = open_staged(origins)
         self._hash = hashlib.sha256()
         self._lines: list[bytes] = []
         self._origin_lines: list[bytes] = []

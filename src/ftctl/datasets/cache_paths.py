@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 
 def cache_root(workspace_root: Path) -> Path:
@@ -23,3 +24,13 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def open_staged(path: Path) -> BinaryIO:
+    """A new or empty file (a staged one: `tempfile.mkstemp` made it) opened to be written,
+    without truncating it: on ext4 a file truncated to nothing is written out when it is
+    closed (`auto_da_alloc`, for programs that rewrite a file in place), and closing a
+    420 MB split took 0.2 s. A staged file is renamed into place whole and verified before
+    it is used, so it needs no such care."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, 0o666), "wb")

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ftctl.datasets.cache_paths import open_staged
 from ftctl.datasets.checks import example_digest
 
 MAGIC = b"FTLX1\n"
@@ -76,7 +77,7 @@ class LineIndexWriter:
     def write_to(self, path: Path) -> None:
         digests = np.frombuffer(self._digests, dtype=f"S{DIGEST_BYTES}")
         order = np.argsort(digests, kind="stable")
-        with open(path, "wb") as out:
+        with open_staged(path) as out:  # a staged file (`cache.staged_file`)
             out.write(MAGIC)
             out.write(len(order).to_bytes(8, "little"))
             out.write(self._covered.to_bytes(8, "little"))

@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftctl.datasets.cache import staged_file
+from ftctl.datasets.cache_paths import open_staged
 from ftctl.datasets.line_index import SortedKeys, read_runs
 from ftctl.datasets.line_index import pread as _pread
 
@@ -220,7 +221,7 @@ class SnapshotWriter:
         try:
             if self._out is None:
                 self._file = staged_file(self.cache_root, ".rows.tmp")
-                self._out = open(self._file, "wb")  # noqa: SIM115 (closed by finish/discard)
+                self._out = open_staged(self._file)  # closed by finish/discard
             self._out.write(block)
         except OSError:
             self.broken = True
