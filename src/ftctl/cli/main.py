@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -132,7 +133,31 @@ def version(ctx: click.Context) -> None:
 
 
 def main() -> None:
+    """The `ftctl` program (`python -m ftctl`, the `ftctl` script)."""
     try:
         cli.main(prog_name="ftctl")
+        code = 0
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except SystemExit as done:
+        if done.code is not None and not isinstance(done.code, int):
+            raise  # a message to print: Python's own exit prints it
+        code = done.code or 0
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit with `code`, without the interpreter's teardown when nothing else runs.
+
+    Freeing every module and array at exit took ~45 ms after a data build, time a user or
+    CI waits for nothing: the command's files are closed, its worker processes stopped and
+    its output is flushed here. With another thread still running (whatever it is doing),
+    Python exits as usual and waits for it."""
+    if threading.active_count() > 1:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe, say: Python's exit reports it as usual
+        sys.exit(code)
+    os._exit(code)
