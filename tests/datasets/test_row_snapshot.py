@@ -197,6 +197,31 @@ def test_the_changed_rows_of_several_batches_go_to_the_pool_together(
         assert given == [4]
 
 
+def test_near_duplicate_pairs_compared_last_build_are_not_compared_again(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nearDedupe compares a candidate pair by reading both rows again; a rebuild takes
+    the similarity of the pairs the last build compared from its snapshot."""
+    from ftctl.datasets import stream
+
+    compared: list[int] = []
+    ask = stream.NearPairs.__call__
+
+    def counting(self: Any, row: int, candidate: int, compute: Any) -> float:
+        return ask(self, row, candidate, lambda: (compared.append(row), compute())[1])
+
+    monkeypatch.setattr(stream.NearPairs, "__call__", counting)
+    _outcome(root)
+    assert compared  # the near repeat of row 6 and its candidates
+    _edit_line_ten(root)
+    compared.clear()
+    again, _ = _outcome(root)
+    assert compared == []
+    assert again == _cold(root, tmp_path)
+    dropped = json.dumps(again["report"])
+    assert "near-duplicate of" in dropped  # the similarity known gave the same decision
+
+
 def test_a_damaged_snapshot_builds_again_without_it(root: Path) -> None:
     first, _ = _outcome(root)
     [snapshot] = h.snapshots(root)

@@ -19,6 +19,7 @@ candidate, which the exact Jaccard check rejects unless the pair really is that 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -290,6 +291,10 @@ class _Hits:
         return np.searchsorted(self.row, np.arange(m + 1)).astype(np.int64)
 
 
+# (key, candidate key, compute) -> their texts' similarity: known, or computed (and kept).
+Pairs = Callable[[int, int, Callable[[], float]], float]
+
+
 class BandIndex:
     """LSH buckets of the items inserted so far, in numpy arrays: per item its key and one
     64-bit word per band, about 8 * (bands + 1) bytes.
@@ -300,11 +305,20 @@ class BandIndex:
     as `NearIndex` does.
     """
 
-    def __init__(self, threshold: float, num_perm: int, text_of: Callable[[int], str]) -> None:
+    def __init__(
+        self,
+        threshold: float,
+        num_perm: int,
+        text_of: Callable[[int], str],
+        pairs: Pairs | None = None,
+    ) -> None:
+        """`pairs(key, candidate, compute)`: the similarity of two keys' texts, `compute()`
+        where it is not known (`query_insert_in_order` asks it instead of comparing them)."""
         self.threshold = threshold
         self.num_perm = num_perm
         self.bands, self.rows = lsh_params(threshold, num_perm)
         self._text_of = text_of
+        self._pairs = pairs
         self._runs: list[_Run] = []
         self._count = 0
 
@@ -409,11 +423,26 @@ class BandIndex:
         return found
 
     def _first_match(
-        self, candidates: I64, grams: set[bytes], text_of: Callable[[int], str]
+        self,
+        candidates: I64,
+        grams: Callable[[], set[bytes]],
+        text_of: Callable[[int], str],
+        row_key: int | None = None,
     ) -> Match | None:
-        """NearIndex's rule: the smallest candidate at least `threshold` similar."""
+        """NearIndex's rule: the smallest candidate at least `threshold` similar (`grams()`:
+        the shingles of the text compared, made once, when a similarity is not known)."""
+        made: list[set[bytes]] = []
+
+        def compare(key: int) -> float:
+            if not made:
+                made.append(grams())
+            return jaccard(made[0], shingles(text_of(key)))
+
         for key in np.unique(candidates).tolist():
-            similarity = jaccard(grams, shingles(text_of(key)))
+            if self._pairs is not None and row_key is not None:
+                similarity = self._pairs(row_key, key, functools.partial(compare, key))
+            else:
+                similarity = compare(key)
             if similarity >= self.threshold:
                 return Match(int(key), similarity)
         return None
@@ -436,7 +465,9 @@ class BandIndex:
             for j in np.unique(hits.row).tolist():
                 found = self._hit_keys(hits, int(bounds[j]), int(bounds[j + 1]))
                 grams = shingles(text(base + j))
-                result[base + j] = self._first_match(np.concatenate(found), grams, self._text_of)
+                result[base + j] = self._first_match(
+                    np.concatenate(found), functools.partial(_same, grams), self._text_of
+                )
         return result
 
     def query_insert_in_order(
@@ -557,7 +588,7 @@ class BandIndex:
             row = own_rows.get(key)
             return self._text_of(key) if row is None else text(row)
 
-        return self._first_match(candidates, shingles(text(j)), text_of)
+        return self._first_match(candidates, lambda: shingles(text(j)), text_of, int(keys[j]))
 
 
 def _unique_key_pieces(keys: I64) -> list[tuple[int, int]]:
@@ -578,3 +609,7 @@ def _unique_key_pieces(keys: I64) -> list[tuple[int, int]]:
         seen.add(key)
     pieces.append((start, m))
     return pieces
+
+
+def _same(grams: set[bytes]) -> set[bytes]:
+    return grams

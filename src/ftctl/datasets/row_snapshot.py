@@ -13,9 +13,11 @@ File format (`builds/latest/<project>.rows`, next to the last-build record):
         (`row_block.Layout`, whose last byte is RECORD_END), or the marshal data of its
         whole result followed by RARE
     strings: the system prompts the records' `system` ids stand for (a marshal list)
+    pairs: near-duplicate candidates compared (`stream.NearPairs`): each pair's 33-byte
+        name (two row keys and a step) and the similarity of their texts (float64)
     keys (16 bytes each, sorted), offsets (int64) and lengths (int32) of their values
-    footer: MAGIC, count, where the keys start, where the strings start, the day written,
-        the SHA-256 of all before
+    footer: MAGIC, count, where the keys start, where the strings start, where the pairs
+        start, the day written, the SHA-256 of all before
 
 A snapshot that does not verify is not trusted: its SHA-256 is checked on a thread while
 the build reads from it (`row_reuse`), and the build asks before it keeps anything (a damaged
@@ -45,7 +47,8 @@ from ftctl.datasets.line_index import pread as _pread
 MAGIC = b"FTRS2\n\0\0"
 KEY_BYTES = 16
 RARE = 0x52  # b"R": the last byte of a value that is a whole result (marshal data)
-_FOOTER = len(MAGIC) + 8 + 8 + 8 + 8 + 32
+_FOOTER = len(MAGIC) + 8 * 5 + 32
+PAIR_BYTES = 2 * KEY_BYTES + 1
 _MOST_STRINGS = 1 << 24  # bytes of strings a snapshot may hold (a damaged count is refused)
 _BUFFER = 1 << 20  # values gathered before a write
 
@@ -65,20 +68,30 @@ class SnapshotReader:
             if not footer.startswith(MAGIC):
                 raise ValueError(f"{path}: not a row snapshot")
             at = len(MAGIC)
-            count, keys_at, strings_at, day = (
-                int.from_bytes(footer[at + 8 * i : at + 8 * i + 8], "little") for i in range(4)
+            count, keys_at, strings_at, pairs_at, day = (
+                int.from_bytes(footer[at + 8 * i : at + 8 * i + 8], "little") for i in range(5)
             )
-            self._expected = footer[at + 32 :]
+            self._expected = footer[at + 40 :]
             self._covered = size - _FOOTER
+            pair_bytes = keys_at - pairs_at
             if (
                 keys_at + count * (KEY_BYTES + 12) != self._covered
-                or not 0 <= keys_at - strings_at <= _MOST_STRINGS
+                or not 0 <= pairs_at - strings_at <= _MOST_STRINGS
+                or not 0 <= pair_bytes <= _MOST_STRINGS
+                or pair_bytes % (PAIR_BYTES + 8)
             ):
                 raise ValueError(f"{path}: truncated")
-            strings = marshal.loads(_pread(self._fd, keys_at - strings_at, strings_at))
+            strings = marshal.loads(_pread(self._fd, pairs_at - strings_at, strings_at))
             if type(strings) is not list or not all(s is None or type(s) is str for s in strings):
                 raise ValueError(f"{path}: not a row snapshot")
             self.strings: list[str | None] = strings
+            pairs = _pread(self._fd, pair_bytes, pairs_at)
+            n = pair_bytes // (PAIR_BYTES + 8)
+            names = np.frombuffer(pairs, dtype=f"V{PAIR_BYTES}", count=n)
+            values = np.frombuffer(pairs, dtype="<f8", count=n, offset=n * PAIR_BYTES)
+            self.pairs: dict[bytes, float] = dict(
+                zip((bytes(v) for v in names), values.tolist(), strict=True)
+            )
             raw = _pread(self._fd, count * (KEY_BYTES + 12), keys_at)
             self.day = day
             self.keys: npt.NDArray[np.bytes_] = np.frombuffer(
@@ -176,6 +189,7 @@ class SnapshotWriter:
         self._size = 0
         self._hash = hashlib.sha256()
         self.strings: list[str | None] = []  # what the records' `system` ids stand for
+        self.pairs: dict[bytes, float] = {}  # near-duplicate candidates compared
         self.broken = False  # a write failed: nothing will be committed
         self._finished = False
 
@@ -244,6 +258,13 @@ class SnapshotWriter:
         self._buffer.append(marshal.dumps(self.strings))  # written even with no row at all
         self._buffered = len(self._buffer[0])
         self._flush()
+        pairs_at = self._size
+        names = [name for name in self.pairs if len(name) == PAIR_BYTES]
+        if names:
+            values = np.array([self.pairs[name] for name in names], dtype="<f8")
+            self._buffer.append(b"".join(names) + values.tobytes())
+            self._buffered = len(self._buffer[0])
+            self._flush()
         if self.broken:
             return
         # Written a column at a time, hashed on the way: no copy of the whole index is made
@@ -272,6 +293,7 @@ class SnapshotWriter:
                         len(order).to_bytes(8, "little"),
                         self._size.to_bytes(8, "little"),
                         strings_at.to_bytes(8, "little"),
+                        pairs_at.to_bytes(8, "little"),
                         self.day.to_bytes(8, "little"),
                         self._hash.digest(),
                     )

@@ -91,6 +91,7 @@ class RowTable:
         self._line = array("i")
         self._offset = array("q")
         self._plan = array("b")
+        self._keys = bytearray()  # each row's key (`content_keys`), zeros where not known
         self.plans: list[RowPlan] = []
         self._replayers: dict[int, RowWorker] = {}
 
@@ -113,7 +114,18 @@ class RowTable:
             self._line.extend(cast(Sequence[int], lines))
         self._offset.extend(offsets)
         self._plan.extend([plan] * count)
+        self._keys += bytes(16 * count)
         return list(range(first, first + count))
+
+    def set_keys(self, rows: Sequence[int], keys: Sequence[bytes]) -> None:
+        """The keys of `rows` (consecutive ones, as `add_rows` gives them)."""
+        joined = b"".join(keys)
+        if rows and len(joined) == 16 * len(rows) and rows[-1] - rows[0] == len(rows) - 1:
+            self._keys[16 * rows[0] : 16 * (rows[-1] + 1)] = joined
+
+    def key(self, row: int) -> bytes | None:
+        found = bytes(self._keys[16 * row : 16 * row + 16])
+        return found if any(found) else None
 
     def origin(self, row: int) -> Origin:
         line = self._line[row]
@@ -226,6 +238,33 @@ class SplitInput:
     plan_index: int
 
 
+class NearPairs:
+    """The similarity of a nearDedupe's candidate pairs, known from the last build or
+    computed (`near_index.BandIndex`'s `pairs`): a rebuild's candidates are mostly the last
+    build's, and comparing two texts means reading both rows again, parsing and shingling
+    them (~0.2 ms a pair). A pair is named by the rows' keys (their bytes and the plan) and
+    the step; the pairs asked for go to this build's snapshot (`kept`)."""
+
+    def __init__(
+        self, table: RowTable, step: int, known: dict[bytes, float], kept: dict[bytes, float]
+    ) -> None:
+        self.table = table
+        self.step = bytes((step % 256,))
+        self.known = known
+        self.kept = kept
+
+    def __call__(self, row: int, candidate: int, compute: Callable[[], float]) -> float:
+        first, second = self.table.key(row), self.table.key(candidate)
+        if first is None or second is None:
+            return compute()
+        name = first + second + self.step
+        similarity = self.known.get(name)
+        if similarity is None:
+            similarity = compute()
+        self.kept[name] = similarity
+        return similarity
+
+
 @dataclass
 class _Chain:
     """The stateful part of a split's transforms, applied in order to the rows that reach
@@ -236,6 +275,8 @@ class _Chain:
     table: RowTable
     reports: list[TransformReport]
     diagnostics: list[Diagnostic]
+    known_pairs: dict[bytes, float] = field(default_factory=dict)  # the last build's
+    kept_pairs: dict[bytes, float] = field(default_factory=dict)  # for the next
     seen: list[DigestIndex] = field(default_factory=list)
     near: list[BandIndex | None] = field(default_factory=list)
 
@@ -248,6 +289,7 @@ class _Chain:
                         step.threshold,
                         step.num_perm,
                         lambda key, upto=index: self.table.text(key, upto),  # type: ignore[misc]
+                        NearPairs(self.table, index, self.known_pairs, self.kept_pairs),
                     )
                 )
             else:
@@ -483,8 +525,10 @@ class StreamBuild:
         self.interner = Interner()
         self._system_out: list[int] = []
         self.layouts = [Layout(s.plan) for s in splits]
+        self._pairs: dict[bytes, float] = {}  # nearDedupe's pairs compared (`NearPairs`)
         if snapshot is not None:
             snapshot.strings = self.interner.strings
+            snapshot.pairs = self._pairs
         self._chains: dict[SplitName, _Chain] = {}
         self._pending: deque[_Batch] = deque()
         # Rows held for the pool: (job, [(batch, rows of it)], rows); see `_hold`.
@@ -505,6 +549,8 @@ class StreamBuild:
                 self.table,
                 self.reports[split.name],
                 self.transform_diagnostics,
+                {} if self.reuse is None else self.reuse.snapshot.pairs,
+                self._pairs,
             )
             self.weighted[split.name] = [0, 0]
             self.reads[split.name] = []
@@ -785,6 +831,7 @@ class StreamBuild:
         assert self.reuse is not None
         layout = self.layouts[batch.split.plan_index]
         found = self.reuse.look_up(job.namespace, lines, layout, self.interner)
+        self.table.set_keys(batch.rows, found.keys)
         if self.snapshot is not None:
             keys = found.keys
             self.snapshot.add_records(
@@ -810,7 +857,8 @@ class StreamBuild:
         for batch, count in batches:
             layout = self.layouts[batch.split.plan_index]
             answered = RowBlock.of(layout, answer.results[at : at + count], self.interner)
-            if batch.found is None:
+            if batch.found is None:  # every row of the batch was asked for
+                self.table.set_keys(batch.rows, answer.keys[at : at + count])
                 batch.block = answered
             else:
                 batch.found.put(batch.missing, answered)
