@@ -37,6 +37,13 @@ def _halves(digests: Digests) -> tuple[Words, Words]:
     return words[:, 0], words[:, 1]
 
 
+def first_positions(digests: Digests) -> npt.NDArray[np.intp]:
+    """For each of `digests`, the position of the first one equal to it: what `np.unique`'s
+    first indexes say, without sorting 16-byte values (a whole-set check over 200,000 rows
+    spent 0.1 s there)."""
+    return _first_equal(*_halves(digests))
+
+
 def _first_equal(high: Words, low: Words) -> npt.NDArray[np.intp]:
     """For each digest (by its halves), the position of the first digest equal to it.
 
@@ -133,6 +140,10 @@ class DigestIndex:
                     np.concatenate([run.rows for run in merged]),
                 )
             ]
+
+    def rows_of(self, digests: Digests) -> Rows:
+        """For each digest, the row recorded with it, or -1 (nothing is recorded)."""
+        return self._first_rows(*_halves(digests))
 
     def first_of_each(self, digests: Digests, rows: Rows) -> Rows:
         """Rows in order, deduplicated against everything seen and against each other:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ftctl.datasets.digest_index import DigestIndex
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.row_work import LEAKAGE_NUM_PERM, LEAKAGE_THRESHOLD
 from ftctl.datasets.similarity import prompt_text
@@ -46,18 +47,11 @@ def _leaks_between(
     earlier_present = np.frombuffer(earlier_rows.prompt_present, dtype=np.int8).astype(bool)
     earlier_digests = earlier_rows.prompts.array("V16")
     candidates = np.flatnonzero(earlier_present)
-    known, first = np.unique(earlier_digests[candidates], return_index=True)
-    first_row = candidates[first]
+    known = DigestIndex()  # each prompt with the first earlier row that has it
+    known.first_of_each(earlier_digests[candidates], candidates.astype(np.int64))
     later_present = np.frombuffer(later_rows.prompt_present, dtype=np.int8).astype(bool)
-    later_digests = later_rows.prompts.array("V16")
-    at = np.searchsorted(known, later_digests) if len(known) else np.zeros(0, np.intp)
-    exact = np.full(len(later_rows), -1, dtype=np.int64)
-    if len(known):
-        inside = at < len(known)
-        hit = np.zeros(len(later_rows), dtype=bool)
-        hit[inside] = known[at[inside]] == later_digests[inside]
-        hit &= later_present
-        exact[hit] = first_row[at[hit]]
+    exact = known.rows_of(later_rows.prompts.array("V16"))
+    exact[~later_present] = -1
 
     def earlier_text(key: int) -> str:
         return table.text(earlier_rows.row[key], of=prompt_text)

@@ -34,6 +34,7 @@ from ftctl.config.loader import LoadedProject, LoadedWorkspace
 from ftctl.config.models import FlagCheck, Level, Policy, RatioCheck
 from ftctl.datasets.checks import CUT_OFF_MIN_WORDS, answer_problem, looks_cut_off
 from ftctl.datasets.cost import CostEstimate
+from ftctl.datasets.digest_index import first_positions
 from ftctl.datasets.formats import Format
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
@@ -315,11 +316,8 @@ def _check_refusals(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcom
 
 def _exact_duplicates(rows: SplitColumns) -> list[int]:
     """The rows whose canonical bytes an earlier row already has."""
-    digests = rows.digests.array("V16")
-    _, first = np.unique(digests, return_index=True)
-    repeated = np.ones(len(digests), dtype=np.bool_)
-    repeated[first] = False
-    return np.flatnonzero(repeated).tolist()
+    first = first_positions(rows.digests.array("V16"))
+    return np.flatnonzero(first != np.arange(first.size)).tolist()
 
 
 def _check_duplicates(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
@@ -490,16 +488,16 @@ def _check_diversity(data: PolicyInput, locator: PolicyLocator, out: PolicyOutco
     out.results.append(result)
     if check.level == "off" or train is None or not len(train):
         return
-    digests = train.diversity.array("V16")
-    _unique, first, counts = np.unique(digests, return_index=True, return_counts=True)
-    distinct = len(counts)
+    first = first_positions(train.diversity.array("V16"))
+    counts = np.bincount(first, minlength=first.size)  # per prompt, at its first position
+    distinct = int(np.count_nonzero(counts))
     ratio = _ratio(distinct, len(train))
     result.observed = ratio
     if ratio < check.value:
         result.findings = 1
         # The most common prompt; of equally common ones, the first seen.
         times = int(counts.max())
-        position = int(first[counts == times].min())
+        position = int(np.flatnonzero(counts == times)[0])
         example = data.table.replay(train.row[position])
         common = " ".join(user_prompt_text(example or {}).lower().split())
         out.diagnostics.append(
