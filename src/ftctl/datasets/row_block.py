@@ -185,9 +185,6 @@ class Interner:
             self.strings.append(value)
         return found
 
-    def ids(self, values: Sequence[str | None]) -> npt.NDArray[np.int32]:
-        return np.array([self(v) for v in values], dtype=np.int32).reshape(len(values))
-
 
 @dataclass
 class RowBlock:

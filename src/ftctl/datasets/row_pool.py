@@ -43,11 +43,11 @@ from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines
 from ftctl.datasets.row_work import (
     DIGEST_FIELD,
-    LINE_FIELD,
     RESULT_FIELDS,
     RowPlan,
     RowResult,
     RowWorker,
+    with_line,
 )
 from ftctl.datasets.tokenizers import get_encoding
 from ftctl.datasets.worker_fork import ForkedWorker, ForkedWorkers, fork_available
@@ -153,13 +153,12 @@ class _Workbench:
         fresh: list[tuple[bytes, bytes]] = []
         for key, cached in zip(keys, found, strict=True):
             if cached is not None:
-                results.append((*cached[:LINE_FIELD], next(lines), *cached[LINE_FIELD + 1 :]))
+                results.append(with_line(cached, next(lines)))
                 continue
             result = tuple(next(computed))
             results.append(result)
-            kept = (*result[:LINE_FIELD], b"", *result[LINE_FIELD + 1 :])
             with contextlib.suppress(ValueError):  # a value marshal cannot hold: not cached
-                fresh.append((key, marshal.dumps(kept)))
+                fresh.append((key, marshal.dumps(with_line(result, b""))))
         return results, fresh, len(results) - len(fresh), stale, keys
 
     def _lines(

@@ -29,7 +29,7 @@ from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines, object_intact
 from ftctl.datasets.row_block import RECORD_END, Layout, Records, RowBlock
 from ftctl.datasets.row_snapshot import KEY_BYTES, SnapshotReader
-from ftctl.datasets.row_work import DIGEST_FIELD, LINE_FIELD, RESULT_FIELDS, RowResult
+from ftctl.datasets.row_work import DIGEST_FIELD, RESULT_FIELDS, RowResult, with_line
 
 
 class Found(NamedTuple):
@@ -115,9 +115,7 @@ class RowReuse:
                 line = next(copied_rare) if digest else b""
                 if line is None:  # not in the last build's output: made again by a worker
                     continue
-                results.append(
-                    RowResult._make((*cached[:LINE_FIELD], line, *cached[LINE_FIELD + 1 :]))
-                )
+                results.append(RowResult._make(with_line(cached, line)))
                 places.append(i)
                 kept_rare.append((keys[i], value))
             block.put(places, RowBlock.of(layout, results, intern))

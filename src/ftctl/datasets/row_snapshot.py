@@ -226,6 +226,12 @@ class SnapshotWriter:
         if self._buffered >= _BUFFER:
             self._flush()
 
+    def _write(self, section: bytes) -> None:
+        """A section after the values (written at once: the buffer is empty)."""
+        self._buffer.append(section)
+        self._buffered += len(section)
+        self._flush()
+
     def _flush(self) -> None:
         if not self._buffer or self.broken:
             return
@@ -255,16 +261,11 @@ class SnapshotWriter:
         if self.broken:
             return
         strings_at = self._size
-        self._buffer.append(marshal.dumps(self.strings))  # written even with no row at all
-        self._buffered = len(self._buffer[0])
-        self._flush()
+        self._write(marshal.dumps(self.strings))  # written even with no row at all
         pairs_at = self._size
         names = [name for name in self.pairs if len(name) == PAIR_BYTES]
-        if names:
-            values = np.array([self.pairs[name] for name in names], dtype="<f8")
-            self._buffer.append(b"".join(names) + values.tobytes())
-            self._buffered = len(self._buffer[0])
-            self._flush()
+        values = np.array([self.pairs[name] for name in names], dtype="<f8")
+        self._write(b"".join(names) + values.tobytes())
         if self.broken:
             return
         # Written a column at a time, hashed on the way: no copy of the whole index is made

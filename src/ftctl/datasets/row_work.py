@@ -146,6 +146,13 @@ LINE_FIELD = RowResult._fields.index("line")
 DIGEST_FIELD = RowResult._fields.index("digest")
 
 
+def with_line(result: tuple[Any, ...], line: bytes) -> tuple[Any, ...]:
+    """`result` (a `RowResult` or its plain tuple) with `line` for its canonical line: b""
+    to store it (the line is copied from the last build's output, not kept), the line
+    found to use it."""
+    return (*result[:LINE_FIELD], line, *result[LINE_FIELD + 1 :])
+
+
 _EMPTY_STEPS: tuple[Any, ...] = ()
 
 

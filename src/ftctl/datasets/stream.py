@@ -55,7 +55,7 @@ from ftctl.datasets.row_block import Interner, Layout, RowBlock, step_field
 from ftctl.datasets.row_pool import Job, RowPool, Rows
 from ftctl.datasets.row_reuse import RowReuse
 from ftctl.datasets.row_snapshot import RARE, SnapshotWriter
-from ftctl.datasets.row_work import LINE_FIELD, RowPlan, RowWorker, Step
+from ftctl.datasets.row_work import RowPlan, RowWorker, Step, with_line
 from ftctl.datasets.similarity import SIGNATURE_VERSION, example_text
 from ftctl.datasets.sources import (
     GLOB_CHARS,
@@ -881,9 +881,8 @@ class StreamBuild:
         self.snapshot.add_records([keys[i] for i in plain.tolist()], block.records[plain])
         rare: list[tuple[bytes, bytes]] = []
         for i, result in block.rare.items():
-            kept = (*result[:LINE_FIELD], b"", *result[LINE_FIELD + 1 :])
             try:
-                rare.append((keys[i], marshal.dumps(kept) + bytes((RARE,))))
+                rare.append((keys[i], marshal.dumps(with_line(result, b"")) + bytes((RARE,))))
             except ValueError:  # a value marshal cannot hold: not kept
                 continue
         self.snapshot.add_many(rare)
