@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from ftctl.datasets import similarity
+from ftctl.datasets import minhash_compiled, similarity
 from ftctl.datasets.build import build_project
 from ftctl.datasets.canonical import canonical_json, canonical_line
 from ftctl.datasets.counting import count_example
@@ -89,6 +89,43 @@ def test_signatures_equal_datasketch_minhash(num_perm: int) -> None:
         assert ours is not None
         assert ours.dtype == theirs.hashvalues.dtype
         assert np.array_equal(ours, theirs.hashvalues), text
+
+
+@pytest.mark.parametrize("num_perm", [16, 128])
+def test_the_compiled_loop_signs_as_datasketch_does(num_perm: int) -> None:
+    assert minhash_compiled.load(), "numba could not load the compiled MinHash loop"
+    texts = [*_texts(), " ".join(h.sentence(seed, words=40) for seed in range(60))]
+    signed = minhash_compiled.sign_compiled([(text, None) for text in texts], num_perm)
+    for text, (whole, alone) in zip(texts, signed, strict=True):
+        grams = _reference_shingles(text)
+        if not grams:
+            assert whole is None and alone is None, text
+            continue
+        theirs = MinHash(num_perm=num_perm, seed=1, hashfunc=zlib.crc32, scheme="affine32")
+        theirs.update_batch(list(grams))
+        assert whole is not None and alone is not None
+        assert np.array_equal(whole, theirs.hashvalues), text
+        assert np.array_equal(alone, theirs.hashvalues), text
+
+
+def test_a_process_that_signs_many_texts_moves_to_the_compiled_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(minhash_compiled, "_kernel", None)
+    monkeypatch.setattr(minhash_compiled, "_signed_texts", 0)
+    monkeypatch.setattr(minhash_compiled, "COMPILED_AFTER", 250)
+    texts = [h.sentence(seed, words=3 + seed % 30) for seed in range(200)]
+    expected = [similarity.compute_signature(text, 128) for text in texts]
+    for round_no in range(2):  # 200 texts with numpy, then 200 more with the compiled loop
+        signed = minhash_compiled.sign_many([(text, None) for text in texts], 128)
+        assert all(_equal(whole, e) for (whole, _), e in zip(signed, expected, strict=True))
+        if round_no == 0:
+            assert minhash_compiled._kernel is None, "loaded before COMPILED_AFTER texts"
+    assert minhash_compiled._kernel, "not loaded after COMPILED_AFTER texts"
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and np.array_equal(a, b)
 
 
 def test_a_long_text_is_signed_in_blocks_with_the_same_result() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ftctl.datasets import similarity
+from ftctl.datasets import minhash_compiled, similarity
 from ftctl.datasets.build import build_project
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.row_work import RowPlan
@@ -272,16 +272,8 @@ def test_rows_worked_on_by_worker_processes_are_the_same(
     store.commit()
     store.close()
     warm.close()
-    local, processes = LocalPool(), process_pool(2, [plan.encoding])  # loaded before batches
-    try:
-        for pool in (local, processes):
-            pool.submit("a", job, rows[:40])
-            pool.submit("b", job, rows[40:])
-        expected = [local.collect()[1], local.collect()[1]]
-        assert [processes.collect()[1], processes.collect()[1]] == expected
-    finally:
-        local.close()
-        processes.close()
+    # The encoding is loaded before the batches.
+    expected = _answered_alike(process_pool(2, [plan.encoding]), job, rows)
     cached = set(rows[::2])  # by content: a repeat of a cached row is a hit too
     assert sum(a.reused for a in expected) == sum(row in cached for row in rows)
     assert all(r.line for a in expected for r in a.results if r.error is None)
@@ -329,6 +321,70 @@ def test_batches_larger_than_a_pipe_keep_their_order_in_flight(
     finally:
         local.close()
         processes.close()
+
+
+def test_workers_that_load_the_compiled_minhash_loop_answer_as_numpy_does(
+    root: Path, process_pool: type[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold build's workers load the compiled loop before their first batch (`minhash`);
+    their signatures, and so every band, leak and near-duplicate, are numpy's."""
+    from ftctl.datasets.row_pool import MINHASH, Job
+
+    plan = _train_plan(root)
+    assert plan.leakage  # the rows are signed
+    monkeypatch.setattr(minhash_compiled, "_kernel", False)  # this process: numpy only
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
+    job = Job(plan, "test", None)
+    processes = process_pool(2, [plan.encoding], minhash=True)
+    started = [processes._forked.server] if processes._forked is not None else processes._processes
+    assert all(MINHASH in process.args for process in started)  # told to load it
+    expected = _answered_alike(processes, job, rows)
+    assert any(r.prompt_bands for a in expected for r in a.results)
+
+
+def _answered_alike(processes: Any, job: Any, rows: list[bytes | dict[str, Any]]) -> list[Any]:
+    """Two batches of `rows` answered by `processes` (a `ProcessPool`) and in this process
+    (`LocalPool`): the same answers, returned."""
+    from ftctl.datasets.row_pool import LocalPool
+
+    local = LocalPool()
+    try:
+        for pool in (local, processes):
+            pool.submit("a", job, rows[:40])
+            pool.submit("b", job, rows[40:])
+        expected = [local.collect()[1], local.collect()[1]]
+        assert [processes.collect()[1], processes.collect()[1]] == expected
+    finally:
+        local.close()
+        processes.close()
+    return expected
+
+
+def test_only_a_cold_build_has_its_workers_load_the_compiled_loop_first(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading it costs a worker ~0.3 s: worth it when every row is to be signed, not for a
+    rebuild's few changed rows (which sign with numpy)."""
+    from ftctl.datasets import build as build_module
+
+    told: list[bool] = []
+
+    class Recording(build_module.ProcessPool):  # type: ignore[name-defined,misc]
+        def __init__(self, *args: Any) -> None:
+            told.append(args[3])
+            super().__init__(*args)
+
+    monkeypatch.setattr(build_module, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(build_module, "MINHASH_MIN_BYTES", 0)
+    monkeypatch.setattr(build_module, "ProcessPool", Recording)
+    first = _outcome(root)[0]
+    _edit_line_ten(root)
+    _outcome(root)
+    assert told == [True, False]
+    monkeypatch.setattr(build_module, "MINHASH_MIN_BYTES", 1 << 40)
+    assert _cold(root, root.parent)["splits"] != first["splits"]  # the edited line
+    assert told == [True, False, False]
 
 
 def test_workers_given_no_batch_are_stopped_when_the_pool_closes(
@@ -504,11 +560,19 @@ def _same(a: Any, b: Any) -> bool:
 
 
 @pytest.mark.parametrize("num_perm", [16, 128])
-def test_a_text_and_its_prompt_signed_in_one_pass_are_signed_right(num_perm: int) -> None:
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+def test_a_text_and_its_prompt_signed_in_one_pass_are_signed_right(
+    num_perm: int, compiled: bool
+) -> None:
     parts = ["", "one", "one two", "one two three", "Ünï cödé 東京 ΣΑΣ", "x\u0307y İİ", "!!"]
+    parts += ["  a  b\t\tc  ", "A b C d", "x y z w v u"]
     parts += [h.sentence(seed, words=1 + seed % 9) for seed in range(30)]
-    items = [(first, rest) for first in parts for rest in [None, *parts[:8]]]
-    signed = similarity.sign_pairs(items, num_perm)
+    items = [(first, rest) for first in parts for rest in [None, *parts[:11]]]
+    if compiled:
+        assert minhash_compiled.load(), "numba could not load the compiled MinHash loop"
+        signed = minhash_compiled.sign_compiled(items, num_perm)
+    else:
+        signed = similarity.sign_pairs(items, num_perm)
     for (first, rest), (got_whole, got_first) in zip(items, signed, strict=True):
         whole = first if rest is None else first + "\n" + rest
         assert _same(got_whole, similarity.compute_signature(whole, num_perm)), (first, rest)

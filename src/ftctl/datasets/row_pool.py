@@ -41,6 +41,7 @@ from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.example_cache import ExampleCache, content_keys
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines
+from ftctl.datasets.minhash_compiled import load as load_minhash
 from ftctl.datasets.row_work import (
     DIGEST_FIELD,
     RESULT_FIELDS,
@@ -243,15 +244,21 @@ class ProcessPool:
     DEPTH = 2  # batches in flight per worker
 
     def __init__(
-        self, workers: int, encodings: Sequence[str] = (), forked: ForkedWorkers | None = None
+        self,
+        workers: int,
+        encodings: Sequence[str] = (),
+        forked: ForkedWorkers | None = None,
+        minhash: bool = False,
     ) -> None:
         """`encodings`: the tiktoken encodings the rows will be counted with, loaded before
-        the first batch arrives (once, by the fork server, where workers are forked).
+        the first batch arrives (once, by the fork server, where workers are forked), with
+        the compiled MinHash loop if `minhash` (for a build that will sign many rows).
         `forked`: those workers, already started (`worker_prestart`)."""
         self.workers = workers
         self.prestarted = forked is not None
+        preloaded = [*encodings, MINHASH] if minhash else list(encodings)
         if forked is None and fork_available():
-            forked = ForkedWorkers(workers, encodings, worker_env())
+            forked = ForkedWorkers(workers, preloaded, worker_env())
         self._forked: ForkedWorkers | None = forked
         self._processes: list[_Worker]
         if forked is not None:
@@ -260,7 +267,7 @@ class ProcessPool:
             env = worker_env()
             self._processes = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "ftctl.datasets.row_pool", *encodings],
+                    [sys.executable, "-m", "ftctl.datasets.row_pool", *preloaded],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     env=env,
@@ -398,12 +405,21 @@ def _send_all(process: _Worker, outbox: queue.SimpleQueue[tuple[Job, Rows] | Non
             stdin.close()
 
 
-def preload(encodings: Sequence[str]) -> None:
-    """Load the tiktoken `encodings` now, before any batch (a bad name fails later, where
-    rows are counted with it)."""
-    for name in encodings:
-        with contextlib.suppress(Exception):
-            get_encoding(name)
+# Among a worker's preload names: load the compiled MinHash loop too (`similarity`).
+MINHASH = "+minhash"
+
+
+def preload(names: Sequence[str]) -> None:
+    """Load the tiktoken encodings `names` now, before any batch (a bad name fails later,
+    where rows are counted with it), and the compiled MinHash loop if `MINHASH` is one:
+    first, so that the pages its loading holds for a moment are let go before the encoding
+    (~110 MB) is there (`minhash_compiled`)."""
+    if MINHASH in names:
+        load_minhash()
+    for name in names:
+        if name != MINHASH:
+            with contextlib.suppress(Exception):
+                get_encoding(name)
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:

@@ -30,6 +30,7 @@ from ftctl.datasets.checks import ExampleChecks, answer_problem, example_digest
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
 from ftctl.datasets.formats import Format, check_example
 from ftctl.datasets.jsonl import LineError, parse_line
+from ftctl.datasets.minhash_compiled import sign_many
 from ftctl.datasets.near_index import band_hashes
 from ftctl.datasets.similarity import (
     compute_signature,
@@ -37,7 +38,6 @@ from ftctl.datasets.similarity import (
     example_text,
     messages_of,
     prompt_text,
-    sign_pairs,
     user_prompt_text,
 )
 from ftctl.datasets.splits import split_hash
@@ -414,7 +414,7 @@ class RowWorker:
         """Sign the examples not signed yet: (text bands, prompt digest, prompt bands) each.
 
         The example's text and its prompt are signed in one pass when both use the same
-        permutations, all of them in a few numpy operations (`sign_pairs`).
+        permutations, all of them in one call (`minhash_compiled.sign_many`).
         """
         plan = self.plan
         near = plan.near
@@ -456,7 +456,7 @@ class RowWorker:
             if prompt:
                 add(LEAKAGE_NUM_PERM, (prompt, None), position, 1)
         for num_perm, (items, owners) in batches.items():
-            signed = sign_pairs(items, num_perm)
+            signed = sign_many(items, num_perm)
             wholes = [whole for whole, _part in signed]
             text_bands = band_bytes(wholes, near[0], num_perm) if near is not None else []
             prompt_bands = band_bytes(wholes, LEAKAGE_THRESHOLD, num_perm)

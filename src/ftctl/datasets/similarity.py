@@ -125,7 +125,13 @@ _SLOW = b"\0"  # a character that only the regex can split and lower-case right
 
 
 def _words(text: str) -> list[bytes]:
-    """The lower-cased words (`\\w+`) of `text`, UTF-8 encoded (what shingles are made of).
+    """The lower-cased words (`\\w+`) of `text`, UTF-8 encoded (what shingles are made of)."""
+    return _word_bytes(text).split()
+
+
+def _word_bytes(text: str) -> bytes:
+    """The lower-cased words (`\\w+`) of `text`, UTF-8 encoded, separated by runs of
+    spaces (no word holds a space or another ASCII byte that `bytes.split` splits at).
 
     On ASCII `\\w` is exactly [A-Za-z0-9_], so a byte table splits the text at every other
     ASCII byte and lower-cases it: the regex over the text costs ~5x as much. Each other
@@ -141,9 +147,9 @@ def _words(text: str) -> list[bytes]:
             if becomes is None:
                 continue
             if becomes is _SLOW:
-                return _unicode_words(text)
+                return b" ".join(_unicode_words(text))
             data = data.replace(char.encode("utf-8", "surrogatepass"), becomes)
-    return data.translate(_WORD_BYTES).split()
+    return data.translate(_WORD_BYTES)
 
 
 _non_ascii_chars: dict[str, bytes | None] = {}
@@ -248,7 +254,8 @@ def sign_pairs(
     items: Sequence[tuple[str, str | None]], num_perm: int
 ) -> list[tuple[Signature | None, Signature | None]]:
     """For each item (first, rest): the signatures of `first + "\\n" + rest` (of `first` when
-    `rest` is None) and of `first` alone, each equal to `compute_signature`'s.
+    `rest` is None) and of `first` alone, each equal to `compute_signature`'s
+    (`minhash_compiled` signs the same with a compiled loop).
 
     "\\n" separates words, so the words of the whole are those of `first` and then those of
     `rest`, and the shingles of `first` (more than 3 words) are the first ones of the whole:

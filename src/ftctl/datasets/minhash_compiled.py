@@ -1,0 +1,172 @@
+"""MinHash signing for the row work: numpy, or the compiled loop once it pays.
+
+`similarity.sign_pairs` (numpy) costs ~87 µs a 2.4 KB example, `minhash_kernel`'s loop
+~20 µs with the same values. But loading the loop costs a process ~0.3 CPU-s (numba's
+import and its compiler's set-up) and, for a moment, ~110 MB of resident pages of the LLVM
+library. So a process signs with numpy until it has signed `COMPILED_AFTER` texts (a
+rebuild's workers, which sign only changed rows, never get there), and a cold build's
+workers load the loop before their first batch (`row_pool.MINHASH`: once, in the fork
+server, before the tokenizer's encoding, so that the two never add up in one process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ftctl.datasets.similarity import (
+    Signature,
+    _affine32_permutations,
+    _word_bytes,
+    sign_pairs,
+)
+
+# Texts a process signs with numpy before it loads the compiled loop: loading costs
+# ~0.3 CPU-s and saves ~65 µs a 2.4 KB text, so it pays from ~5,000 texts.
+COMPILED_AFTER = 4096
+_signed_texts = 0
+_kernel: Any = None  # the loaded `minhash_kernel`; False when it could not be loaded
+_LIBRARY = "libllvmlite.so"  # numba's compiler, which the loaded loop no longer needs
+
+
+def sign_many(
+    items: Sequence[tuple[str, str | None]], num_perm: int
+) -> list[tuple[Signature | None, Signature | None]]:
+    """`similarity.sign_pairs`: by the compiled loop when it is loaded, or once this process
+    has signed `COMPILED_AFTER` texts (and numba loads); with numpy otherwise."""
+    global _signed_texts
+    _signed_texts += len(items)
+    kernel = _kernel
+    if kernel is None and _signed_texts > COMPILED_AFTER:
+        kernel = load()
+    if kernel:
+        return _sign_with(kernel, items, num_perm)
+    return sign_pairs(items, num_perm)
+
+
+def sign_compiled(
+    items: Sequence[tuple[str, str | None]], num_perm: int
+) -> list[tuple[Signature | None, Signature | None]]:
+    """`similarity.sign_pairs` by the compiled loop (loaded first if need be; numpy if it
+    cannot be)."""
+    kernel = load()
+    if not kernel:
+        return sign_pairs(items, num_perm)
+    return _sign_with(kernel, items, num_perm)
+
+
+def load() -> Any:
+    """`minhash_kernel`, loaded and its loop ready (False if numba cannot load it here)."""
+    global _kernel
+    if _kernel is None:
+        try:
+            with _no_blas_check():
+                from ftctl.datasets import minhash_kernel
+
+                _sign_with(minhash_kernel, [("a b c", "d")], 1)  # compiles it, or loads it
+            _kernel = minhash_kernel
+        except Exception:  # no numba for this platform, no cache and no compiler: numpy
+            _kernel = False
+        else:
+            _release_file_pages(_LIBRARY)
+    return _kernel
+
+
+def _sign_with(
+    kernel: Any, items: Sequence[tuple[str, str | None]], num_perm: int
+) -> list[tuple[Signature | None, Signature | None]]:
+    a, b = _affine32_permutations(num_perm)
+    pieces: list[bytes] = []
+    bounds: list[int] = []
+    at = 0
+    for first, rest in items:
+        head = _word_bytes(first)
+        pieces.append(head)
+        mid = at + len(head)
+        end = mid
+        if rest is not None:
+            tail = _word_bytes(rest)
+            pieces.append(b" ")  # the "\n" between them: a separator
+            pieces.append(tail)
+            end += 1 + len(tail)
+        bounds += (at, mid, end)
+        at = end
+    n = len(items)
+    whole = np.empty((n, num_perm), dtype=np.uint32)
+    part = np.empty((n, num_perm), dtype=np.uint32)
+    signed = np.empty(n, dtype=np.uint8)
+    kernel.sign_items(
+        np.frombuffer(b"".join(pieces), dtype=np.uint8),
+        np.array(bounds, dtype=np.int64).reshape(n, 3),
+        a,
+        b,
+        kernel.CRC32_TABLE,
+        whole,
+        part,
+        signed,
+    )
+    return [
+        (whole[j] if flags & 1 else None, part[j] if flags & 2 else None)
+        for j, flags in enumerate(signed.tolist())
+    ]
+
+
+@contextlib.contextmanager
+def _no_blas_check() -> Iterator[None]:
+    """numba's first compile imports scipy.linalg (~0.12 s) only to see whether a BLAS is
+    there for `np.dot` and the like; the loop uses none, so that import fails meanwhile."""
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules:
+        yield
+        return
+    sys.modules[name] = None  # type: ignore[assignment]  # `import` of it raises ImportError
+    try:
+        yield
+    finally:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]
+
+
+_MAPPING = re.compile(rb"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$")
+_MADV_DONTNEED = 4
+
+
+def _release_file_pages(library: str) -> None:
+    """Unmap from this process the resident pages of `library` that are only its file's
+    bytes (read-only mappings no page of which was ever written).
+
+    Loading LLVM's 180 MB library leaves ~80 MB of its code resident, counted in this
+    process's memory (and in each worker forked from it) though the loaded loop never runs
+    it. `MADV_DONTNEED` drops them: the page cache keeps them, and a later use maps them
+    again from the file. Mappings with a written page (relocated data) are left alone:
+    dropping those would lose what was written. Linux only; elsewhere nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    regions: list[tuple[int, int]] = []
+    try:
+        with open("/proc/self/smaps", "rb") as maps:
+            current: tuple[int, int] | None = None
+            for line in maps:
+                header = _MAPPING.match(line)
+                if header is not None:
+                    start, stop, perms, path = header.groups()
+                    current = None
+                    if path.endswith(library.encode()) and b"w" not in perms:
+                        current = (int(start, 16), int(stop, 16))
+                elif current is not None and line.startswith(b"Anonymous:"):
+                    if int(line.split()[1]) == 0:
+                        regions.append(current)
+                    current = None
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise = libc.madvise
+        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        for start, stop in regions:
+            madvise(start, stop - start, _MADV_DONTNEED)
+    except (OSError, AttributeError, ValueError):  # no procfs, no libc: the pages stay
+        pass
