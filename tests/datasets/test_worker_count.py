@@ -198,5 +198,6 @@ def test_a_build_says_where_it_worked_and_gives_the_same_bytes(tmp_path: Path) -
     shutil.rmtree(tmp_path / ".ftctl")
     two = _build(tmp_path, "2")
     assert two.returncode == 0, two.stderr
-    assert "rows from earlier builds (2 worker processes)" in two.stderr
+    # A first build (no cache): its workers started with the command (`worker_prestart`).
+    assert "rows from earlier builds (2 worker processes, started with the command)" in two.stderr
     assert two.stdout == here.stdout  # the split lines: sha256, examples, tokens

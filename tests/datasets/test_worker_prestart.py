@@ -76,6 +76,55 @@ def test_workers_that_are_not_what_the_build_wants_are_stopped() -> None:
     early.discard()  # nothing left to stop
 
 
+def test_workers_started_before_the_encoding_is_known_load_the_one_they_are_told(
+    tmp_path: Path,
+) -> None:
+    """A first build's server starts before the build knows its encoding, loads the rest,
+    and forks once told; its workers answer as this process does."""
+    from ftctl.datasets import build as build_module
+    from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
+
+    _two_cpus()
+    data = h.big_workspace(tmp_path)
+    project, workspace = h.load(tmp_path)
+    info, _ = build_module._model_info(project, workspace)
+    plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
+    rows: list[bytes | dict[str, object]] = list(data.read_bytes().splitlines()[:60])
+    job = Job(plan, "test", None)
+
+    early = Prestarted(2, None)
+    assert early.take(3, (info.encoding,)) is None  # not the count the build wants: stopped
+    early = Prestarted(2, None)
+    forked = early.take(2, (info.encoding,))
+    assert forked is not None
+    local, pool = LocalPool(), ProcessPool(2, (info.encoding,), forked)
+    try:
+        for each in (local, pool):
+            each.submit("a", job, rows[:30])
+            each.submit("b", job, rows[30:])
+        assert [pool.collect()[1], pool.collect()[1]] == [local.collect()[1], local.collect()[1]]
+    finally:
+        local.close()
+        pool.close()
+
+
+def test_a_server_that_was_never_told_its_encodings_stops_with_the_command() -> None:
+    early = Prestarted(2, None)
+    forked = early._forked
+    assert forked is not None
+    early.discard()
+    assert forked.server.returncode is not None  # reaped
+
+
+def test_a_workspace_with_a_cache_and_no_hint_starts_nothing_early(tmp_path: Path) -> None:
+    _two_cpus()
+    early = prestart(tmp_path)  # no cache at all: its first build
+    assert early is not None and early.encodings is None
+    early.discard()
+    (tmp_path / ".ftctl/cache/datasets").mkdir(parents=True)
+    assert prestart(tmp_path) is None
+
+
 @pytest.mark.parametrize("asked", ["1", "3", "lots"])
 def test_no_workers_start_early_when_the_environment_asks_for_another_number(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, asked: str
@@ -129,9 +178,10 @@ def test_the_next_build_starts_its_workers_with_the_command(tmp_path: Path) -> N
     data = h.big_workspace(tmp_path)
     mark = uuid.uuid4().hex
 
+    # The workspace's first build: no cache, so its workers start with the command too.
     first = _ftctl(tmp_path, "build", "demo", workers="2", mark=mark)
     assert first.returncode == 0, first.stderr
-    assert "(2 worker processes)" in first.stderr  # no hint yet: started by the build
+    assert "(2 worker processes, started with the command)" in first.stderr
     hint = json.loads((tmp_path / ".ftctl/cache/datasets/workers.json").read_text())
     assert hint["workers"] == 2 and len(hint["encodings"]) == 1
     assert _none_left(mark)
@@ -146,13 +196,19 @@ def test_the_next_build_starts_its_workers_with_the_command(tmp_path: Path) -> N
     assert "(2 worker processes, started with the command)" in early.stderr
     assert _none_left(mark)
 
-    # A build without workers (found unchanged here) leaves no hint: the next starts none.
+    # A build without workers (found unchanged here) leaves no hint: the next starts none
+    # early, though it has a cache.
     _ftctl(tmp_path, "build", "demo", workers="1", mark=mark)
     assert not (tmp_path / ".ftctl/cache/datasets/workers.json").exists()
+    data.write_bytes(data.read_bytes().replace(b"Acme support!", b"Acme support?"))
+    late = _ftctl(tmp_path, "build", "demo", workers="2", mark=mark)
+    assert late.returncode == 0, late.stderr
+    assert "(2 worker processes)" in late.stderr
+    assert _none_left(mark)
     shutil.rmtree(tmp_path / ".ftctl")
     here = _ftctl(tmp_path, "build", "demo", workers="1", mark=mark)
     assert here.returncode == 0, here.stderr
-    assert _shas(here.stdout) == _shas(early.stdout)
+    assert _shas(here.stdout) == _shas(late.stdout)
 
 
 def _shas(output: str) -> list[str]:

@@ -86,7 +86,7 @@ from ftctl.datasets.stream import (
 )
 from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
 from ftctl.datasets.transforms import TransformReport
-from ftctl.datasets.worker_count import ENV, worker_plan, workers_from_env
+from ftctl.datasets.worker_count import BUILD_WORKERS_MOST, ENV, worker_plan, workers_from_env
 from ftctl.datasets.worker_prestart import Prestarted, drop_hint, write_hint
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
@@ -105,9 +105,7 @@ POOL_MIN_BYTES = 4 << 20  # data below this is worked on in this process (no wor
 # saved for each example signed, ~13,000 examples of 2.4 KB here); smaller builds, and
 # rebuilds, which sign only their changed rows, load it only if they sign many.
 MINHASH_MIN_BYTES = 32 << 20
-# Worker processes at most, by default (`FTCTL_DATA_WORKERS` overrides): past this the
-# build's main process, which decides the rows in order, is the limit (bench/README.md).
-MAX_WORKERS = 12
+MAX_WORKERS = BUILD_WORKERS_MOST
 
 
 @dataclass(frozen=True)

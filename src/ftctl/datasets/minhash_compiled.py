@@ -71,7 +71,7 @@ def load() -> Any:
 
                 _sign_with(minhash_kernel, [("a b c", "d")], 1)  # compiles it, or loads it
             _kernel = minhash_kernel
-        except Exception:  # no numba for this platform, no cache and no compiler: numpy
+        except Exception:  # no numba for this platform, nowhere to cache the loop: numpy
             _kernel = False
         else:
             _release_file_pages(_LIBRARY)

@@ -51,7 +51,7 @@ from ftctl.datasets.row_work import (
     with_line,
 )
 from ftctl.datasets.tokenizers import get_encoding
-from ftctl.datasets.worker_fork import ForkedWorker, ForkedWorkers, fork_available
+from ftctl.datasets.worker_fork import MINHASH, ForkedWorker, ForkedWorkers, fork_available
 from ftctl.datasets.worker_pipe import receive, send, widen, worker_env
 
 
@@ -403,10 +403,6 @@ def _send_all(process: _Worker, outbox: queue.SimpleQueue[tuple[Job, Rows] | Non
     finally:
         with contextlib.suppress(OSError):
             stdin.close()
-
-
-# Among a worker's preload names: load the compiled MinHash loop too (`similarity`).
-MINHASH = "+minhash"
 
 
 def preload(names: Sequence[str]) -> None:

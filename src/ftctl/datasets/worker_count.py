@@ -28,6 +28,10 @@ from pathlib import Path
 from ftctl.errors import ConfigError
 
 ENV = "FTCTL_DATA_WORKERS"
+# A data build's worker processes at most, by default (`FTCTL_DATA_WORKERS` overrides): past
+# this the build's main process, which decides the rows in order, is the limit
+# (bench/README.md).
+BUILD_WORKERS_MOST = 12
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
 

@@ -35,6 +35,11 @@ from collections.abc import Sequence
 from typing import IO
 
 SERVER_MODULE = "ftctl.datasets.worker_fork"
+# Among the names the server loads before it forks (`row_pool.preload`): the compiled
+# MinHash loop; and, for a server started before the build knows its encodings, wait for
+# them on stdin (a line of names; none at all: stop without forking).
+MINHASH = "+minhash"
+WAIT = "+wait"
 # Told to start no threads of their own in the server (numpy's OpenBLAS would start one per
 # CPU at import): it must have only one thread when it forks. Row work uses no BLAS.
 _SINGLE_THREADED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -120,7 +125,9 @@ class ForkedWorker:
 class ForkedWorkers:
     """The fork server and the workers it forked (see the module's doc)."""
 
-    def __init__(self, count: int, encodings: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(self, count: int, names: Sequence[str], env: dict[str, str]) -> None:
+        """`names`: what the server loads before it forks (`row_pool.preload`); with `WAIT`
+        among them, it loads the rest, then waits for `go`."""
         requests = [os.pipe() for _ in range(count)]
         answers = [os.pipe() for _ in range(count)]
         theirs = [
@@ -130,8 +137,8 @@ class ForkedWorkers:
         ]
         try:
             self.server = subprocess.Popen(
-                [sys.executable, "-m", SERVER_MODULE, ",".join(map(str, theirs)), *encodings],
-                stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", SERVER_MODULE, ",".join(map(str, theirs)), *names],
+                stdin=subprocess.PIPE if WAIT in names else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 env={**env, **dict.fromkeys(_SINGLE_THREADED, "1")},
                 pass_fds=theirs,
@@ -156,6 +163,13 @@ class ForkedWorkers:
                 zip(requests, answers, strict=True)
             )
         ]
+
+    def go(self, encodings: Sequence[str]) -> None:
+        """Tell a server that waits (`WAIT`) the encodings to load before it forks."""
+        assert self.server.stdin is not None
+        with contextlib.suppress(OSError):  # a server gone: its workers' pipes say so
+            self.server.stdin.write(" ".join(encodings).encode() + b"\n")
+            self.server.stdin.close()
 
     def kill_all(self) -> None:
         """Stop the server and every worker (one process group)."""
@@ -185,11 +199,17 @@ class ForkedWorkers:
 # --------------------------------------------------------------------------- the server
 
 
-def serve(fds: Sequence[int], encodings: Sequence[str]) -> None:
-    """Load once, fork a worker per (request, answer) pair of `fds`, report, reap."""
+def serve(fds: Sequence[int], names: Sequence[str]) -> None:
+    """Load once (`names`: `ForkedWorkers`), fork a worker per (request, answer) pair of
+    `fds`, report, reap."""
     from ftctl.datasets import row_pool
 
-    row_pool.preload(encodings)
+    row_pool.preload([name for name in names if name != WAIT])
+    if WAIT in names:
+        told = sys.stdin.buffer.readline()
+        if not told.endswith(b"\n"):
+            return  # the build did not want them
+        row_pool.preload(told.decode("ascii", "replace").split())
     report = sys.stdout.buffer
     pairs = list(zip(fds[0::2], fds[1::2], strict=True))
     workers: dict[int, int] = {}
