@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -122,6 +125,30 @@ def test_a_process_that_signs_many_texts_moves_to_the_compiled_loop(
         if round_no == 0:
             assert minhash_compiled._kernel is None, "loaded before COMPILED_AFTER texts"
     assert minhash_compiled._kernel, "not loaded after COMPILED_AFTER texts"
+
+
+def test_the_compiled_loop_is_compiled_only_where_it_may_be(tmp_path: Path) -> None:
+    """Loading without compiling finds nothing in an empty cache (and compiles nothing);
+    a load that may compile fills the cache, from which the next process loads it."""
+    script = """
+import sys
+from ftctl.datasets import minhash_compiled as m
+if sys.argv[1] == "cached-only":
+    assert m.load(compile_it=False) is False and m._uncompiled
+    from ftctl.datasets import minhash_kernel as k
+    assert not k.sign_items.overloads  # nothing compiled
+    assert m.sign_many([("a b c d", None)] * 3, 16)[0][0] is not None  # numpy
+    assert m.load() and k.sign_items.stats.cache_misses  # compiled now
+else:
+    from ftctl.datasets import minhash_kernel as k
+    assert m.load(compile_it=False) and k.sign_items.stats.cache_hits
+"""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    for step in ("cached-only", "from the cache"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, step], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
 
 
 def _equal(a: Any, b: Any) -> bool:

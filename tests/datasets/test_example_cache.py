@@ -328,7 +328,7 @@ def test_workers_that_load_the_compiled_minhash_loop_answer_as_numpy_does(
 ) -> None:
     """A cold build's workers load the compiled loop before their first batch (`minhash`);
     their signatures, and so every band, leak and near-duplicate, are numpy's."""
-    from ftctl.datasets.row_pool import MINHASH, Job
+    from ftctl.datasets.row_pool import MINHASH_COMPILE, Job
 
     plan = _train_plan(root)
     assert plan.leakage  # the rows are signed
@@ -336,9 +336,9 @@ def test_workers_that_load_the_compiled_minhash_loop_answer_as_numpy_does(
     train = root / "projects" / "demo" / "data" / "train.jsonl"
     rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
     job = Job(plan, "test", None)
-    processes = process_pool(2, [plan.encoding], minhash=True)
+    processes = process_pool(2, [plan.encoding], minhash=MINHASH_COMPILE)
     started = [processes._forked.server] if processes._forked is not None else processes._processes
-    assert all(MINHASH in process.args for process in started)  # told to load it
+    assert all(MINHASH_COMPILE in process.args for process in started)  # told to load it
     expected = _answered_alike(processes, job, rows)
     assert any(r.prompt_bands for a in expected for r in a.results)
 
@@ -365,10 +365,12 @@ def test_only_a_cold_build_has_its_workers_load_the_compiled_loop_first(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Loading it costs a worker ~0.3 s: worth it when every row is to be signed, not for a
-    rebuild's few changed rows (which sign with numpy)."""
+    rebuild's few changed rows (which sign with numpy); compiling it (~2.5 s) only for
+    data large enough to pay that back."""
     from ftctl.datasets import build as build_module
+    from ftctl.datasets.worker_fork import MINHASH, MINHASH_COMPILE
 
-    told: list[bool] = []
+    told: list[str | None] = []
 
     class Recording(build_module.ProcessPool):  # type: ignore[name-defined,misc]
         def __init__(self, *args: Any) -> None:
@@ -381,10 +383,12 @@ def test_only_a_cold_build_has_its_workers_load_the_compiled_loop_first(
     first = _outcome(root)[0]
     _edit_line_ten(root)
     _outcome(root)
-    assert told == [True, False]
-    monkeypatch.setattr(build_module, "MINHASH_MIN_BYTES", 1 << 40)
+    assert told == [MINHASH, None]  # the loop if compiled before: small data
+    monkeypatch.setattr(build_module, "MINHASH_COMPILE_MIN_BYTES", 0)
     assert _cold(root, root.parent)["splits"] != first["splits"]  # the edited line
-    assert told == [True, False, False]
+    monkeypatch.setattr(build_module, "MINHASH_MIN_BYTES", 1 << 40)
+    _cold(root, root.parent)
+    assert told == [MINHASH, None, MINHASH_COMPILE, None]
 
 
 def test_workers_given_no_batch_are_stopped_when_the_pool_closes(

@@ -87,6 +87,7 @@ from ftctl.datasets.stream import (
 from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
 from ftctl.datasets.transforms import TransformReport
 from ftctl.datasets.worker_count import BUILD_WORKERS_MOST, ENV, worker_plan, workers_from_env
+from ftctl.datasets.worker_fork import MINHASH, MINHASH_COMPILE
 from ftctl.datasets.worker_prestart import Prestarted, drop_hint, write_hint
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
@@ -100,11 +101,13 @@ METHOD_FORMAT: dict[str, Format] = {
 }
 LISTED_LEAKS = 50
 POOL_MIN_BYTES = 4 << 20  # data below this is worked on in this process (no worker start)
-# A cold build of this much data loads the compiled MinHash loop in its workers before the
-# first batch (`minhash_compiled`: ~0.3 CPU-s once, in the fork server, against ~65 µs
-# saved for each example signed, ~13,000 examples of 2.4 KB here); smaller builds, and
-# rebuilds, which sign only their changed rows, load it only if they sign many.
+# A build that works every row (no row snapshot) of this much data loads the compiled
+# MinHash loop in its workers before the first batch (`minhash_compiled`: ~0.3 CPU-s once,
+# in the fork server, against ~65 µs saved for each example signed: ~13,000 examples of
+# 2.4 KB here), if it was compiled before; and of `MINHASH_COMPILE_MIN_BYTES`, compiles it
+# if need be (~2.5 s before the workers fork, paid back by ~80,000 examples).
 MINHASH_MIN_BYTES = 32 << 20
+MINHASH_COMPILE_MIN_BYTES = 192 << 20
 MAX_WORKERS = BUILD_WORKERS_MOST
 
 
@@ -224,11 +227,13 @@ def _build_once(
     # the other cores while this process hashes (~0.3 s for 470 MB); a build found unchanged
     # stops them unused.
     encodings = () if info.model_dir else (info.encoding,)
-    minhash = (
+    minhash = None
+    if (
         size >= MINHASH_MIN_BYTES
         and _signs_texts(project)
         and not cache.snapshot_path(project.name).exists()
-    )
+    ):
+        minhash = MINHASH_COMPILE if size >= MINHASH_COMPILE_MIN_BYTES else MINHASH
     pool: RowPool = _pool(size, workers.count, encodings, prestarted, minhash)
     # What the next build may start with the command (written once this one has passed).
     hint = (workers.count, encodings) if isinstance(pool, ProcessPool) else None
@@ -611,14 +616,14 @@ def _pool(
     workers: int,
     encodings: Sequence[str],
     prestarted: Prestarted | None,
-    minhash: bool,
+    minhash: str | None,
 ) -> RowPool:
     """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s):
-    those `prestarted` if they are these. `minhash`: load the compiled MinHash loop in them
-    before the first batch."""
+    those `prestarted` if they are these. `minhash`: how they load the compiled MinHash
+    loop before the first batch (`ProcessPool`)."""
     if workers < 2 or size < POOL_MIN_BYTES:
         return LocalPool()
-    forked = prestarted.take(workers, encodings) if prestarted is not None else None
+    forked = prestarted.take(workers, encodings, minhash) if prestarted is not None else None
     try:
         return ProcessPool(workers, encodings, forked, minhash)
     except OSError:  # no Python to start (an embedded interpreter?): this process, then

@@ -1,21 +1,29 @@
-"""MinHash signing for the row work: numpy, or the compiled loop once it pays.
+"""MinHash signing for the row work: numpy, or the compiled loop where it pays.
 
 `similarity.sign_pairs` (numpy) costs ~87 µs a 2.4 KB example, `minhash_kernel`'s loop
-~20 µs with the same values. But loading the loop costs a process ~0.3 CPU-s (numba's
-import and its compiler's set-up) and, for a moment, ~110 MB of resident pages of the LLVM
-library. So a process signs with numpy until it has signed `COMPILED_AFTER` texts (a
-rebuild's workers, which sign only changed rows, never get there), and a cold build's
-workers load the loop before their first batch (`row_pool.MINHASH`: once, in the fork
-server, before the tokenizer's encoding, so that the two never add up in one process).
+~20 µs with the same values. But the loop costs something before its first row:
+
+- loading it from numba's cache: ~0.3 CPU-s a process (numba's import and its compiler's
+  set-up) and, for a moment, ~110 MB of resident pages of the LLVM library;
+- compiling it, where no cache has it (the first use after installing): ~2.5 s more.
+
+So a process signs with numpy until it has signed `COMPILED_AFTER` texts, then loads the
+loop only if it is compiled already (a rebuild's workers, which sign only changed rows,
+never get there). A first build's workers load it before their first batch (`row_pool`'s
+preload names, in the fork server, before the tokenizer's encoding, so that the two never
+add up in one process), compiling it only for data large enough to pay that back
+(`build.MINHASH_COMPILE_MIN_BYTES`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +40,7 @@ from ftctl.datasets.similarity import (
 COMPILED_AFTER = 4096
 _signed_texts = 0
 _kernel: Any = None  # the loaded `minhash_kernel`; False when it could not be loaded
+_uncompiled = False  # a load without compiling found the loop in no cache
 _LIBRARY = "libllvmlite.so"  # numba's compiler, which the loaded loop no longer needs
 
 
@@ -44,7 +53,7 @@ def sign_many(
     _signed_texts += len(items)
     kernel = _kernel
     if kernel is None and _signed_texts > COMPILED_AFTER:
-        kernel = load()
+        kernel = load(compile_it=False)
     if kernel:
         return _sign_with(kernel, items, num_perm)
     return sign_pairs(items, num_perm)
@@ -61,21 +70,63 @@ def sign_compiled(
     return _sign_with(kernel, items, num_perm)
 
 
-def load() -> Any:
-    """`minhash_kernel`, loaded and its loop ready (False if numba cannot load it here)."""
-    global _kernel
-    if _kernel is None:
-        try:
-            with _no_blas_check():
-                from ftctl.datasets import minhash_kernel
+def load(compile_it: bool = True) -> Any:
+    """`minhash_kernel`, loaded and its loop ready; False if numba cannot load it here, or
+    (`compile_it` False) if it would have to compile it first."""
+    global _kernel, _uncompiled
+    if _kernel is not None or (_uncompiled and not compile_it):
+        return _kernel or False
+    if not compile_it and not _maybe_cached():
+        _uncompiled = True
+        return False
+    try:
+        with _no_blas_check():
+            from ftctl.datasets import minhash_kernel
 
-                _sign_with(minhash_kernel, [("a b c", "d")], 1)  # compiles it, or loads it
-            _kernel = minhash_kernel
-        except Exception:  # no numba for this platform, nowhere to cache the loop: numpy
-            _kernel = False
-        else:
-            _release_file_pages(_LIBRARY)
-    return _kernel
+            with _refusing_compiles(not compile_it):
+                _sign_with(minhash_kernel, [("a b c", "d")], 1)  # loads it, or compiles it
+        _kernel = minhash_kernel
+    except _NotCompiled:
+        _uncompiled = True
+    except Exception:  # no numba for this platform, nowhere to cache the loop: numpy
+        _kernel = False
+    if "numba" in sys.modules:
+        _release_file_pages(_LIBRARY)
+    return _kernel or False
+
+
+class _NotCompiled(Exception):
+    """The loop is in no cache, and was not to be compiled."""
+
+
+@contextlib.contextmanager
+def _refusing_compiles(refuse: bool) -> Iterator[None]:
+    """numba compiles only after looking in its cache; its "numba:compile" event starts
+    then, so a listener that raises stops the compile before it costs anything."""
+    if not refuse:
+        yield
+        return
+    from numba.core import event
+
+    class Refuse(event.Listener):
+        def on_start(self, event: Any) -> None:
+            raise _NotCompiled
+
+        def on_end(self, event: Any) -> None:
+            pass
+
+    with event.install_listener("numba:compile", Refuse()):
+        yield
+
+
+def _maybe_cached() -> bool:
+    """False when the loop is surely in no cache: numba keeps it beside the module
+    (`__pycache__/minhash_kernel.sign_items-*.nbi`) unless that is not writable, or
+    `NUMBA_CACHE_DIR` says where; elsewhere (its user cache directory) numba is asked."""
+    here = Path(__file__).with_name("__pycache__")
+    if any(here.glob("minhash_kernel.sign_items-*.nbi")):
+        return True
+    return bool(os.environ.get("NUMBA_CACHE_DIR")) or not os.access(here.parent, os.W_OK)
 
 
 def _sign_with(

@@ -51,7 +51,13 @@ from ftctl.datasets.row_work import (
     with_line,
 )
 from ftctl.datasets.tokenizers import get_encoding
-from ftctl.datasets.worker_fork import MINHASH, ForkedWorker, ForkedWorkers, fork_available
+from ftctl.datasets.worker_fork import (
+    MINHASH,
+    MINHASH_COMPILE,
+    ForkedWorker,
+    ForkedWorkers,
+    fork_available,
+)
 from ftctl.datasets.worker_pipe import receive, send, widen, worker_env
 
 
@@ -248,15 +254,16 @@ class ProcessPool:
         workers: int,
         encodings: Sequence[str] = (),
         forked: ForkedWorkers | None = None,
-        minhash: bool = False,
+        minhash: str | None = None,
     ) -> None:
         """`encodings`: the tiktoken encodings the rows will be counted with, loaded before
         the first batch arrives (once, by the fork server, where workers are forked), with
-        the compiled MinHash loop if `minhash` (for a build that will sign many rows).
-        `forked`: those workers, already started (`worker_prestart`)."""
+        the compiled MinHash loop if `minhash` says so (`MINHASH` or `MINHASH_COMPILE`: for a
+        build that will sign many rows). `forked`: those workers, already started
+        (`worker_prestart`)."""
         self.workers = workers
         self.prestarted = forked is not None
-        preloaded = [*encodings, MINHASH] if minhash else list(encodings)
+        preloaded = [*encodings, minhash] if minhash else list(encodings)
         if forked is None and fork_available():
             forked = ForkedWorkers(workers, preloaded, worker_env())
         self._forked: ForkedWorkers | None = forked
@@ -407,13 +414,13 @@ def _send_all(process: _Worker, outbox: queue.SimpleQueue[tuple[Job, Rows] | Non
 
 def preload(names: Sequence[str]) -> None:
     """Load the tiktoken encodings `names` now, before any batch (a bad name fails later,
-    where rows are counted with it), and the compiled MinHash loop if `MINHASH` is one:
-    first, so that the pages its loading holds for a moment are let go before the encoding
-    (~110 MB) is there (`minhash_compiled`)."""
-    if MINHASH in names:
-        load_minhash()
+    where rows are counted with it), and the compiled MinHash loop if `MINHASH` (or
+    `MINHASH_COMPILE`) is one: first, so that the pages its loading holds for a moment are
+    let go before the encoding (~110 MB) is there (`minhash_compiled`)."""
+    if MINHASH_COMPILE in names or MINHASH in names:
+        load_minhash(compile_it=MINHASH_COMPILE in names)
     for name in names:
-        if name != MINHASH:
+        if name not in (MINHASH, MINHASH_COMPILE):
             with contextlib.suppress(Exception):
                 get_encoding(name)
 

@@ -36,9 +36,11 @@ from typing import IO
 
 SERVER_MODULE = "ftctl.datasets.worker_fork"
 # Among the names the server loads before it forks (`row_pool.preload`): the compiled
-# MinHash loop; and, for a server started before the build knows its encodings, wait for
-# them on stdin (a line of names; none at all: stop without forking).
+# MinHash loop if it was compiled before (`MINHASH`), or even if it must be compiled now
+# (`MINHASH_COMPILE`); and, for a server started before the build knows its encodings, wait
+# for them on stdin (a line of names; none at all: stop without forking).
 MINHASH = "+minhash"
+MINHASH_COMPILE = "+minhash-compile"
 WAIT = "+wait"
 # Told to start no threads of their own in the server (numpy's OpenBLAS would start one per
 # CPU at import): it must have only one thread when it forks. Row work uses no BLAS.
@@ -164,11 +166,12 @@ class ForkedWorkers:
             )
         ]
 
-    def go(self, encodings: Sequence[str]) -> None:
-        """Tell a server that waits (`WAIT`) the encodings to load before it forks."""
+    def go(self, names: Sequence[str]) -> None:
+        """Tell a server that waits (`WAIT`) what else to load before it forks (encodings,
+        `MINHASH_COMPILE`)."""
         assert self.server.stdin is not None
         with contextlib.suppress(OSError):  # a server gone: its workers' pipes say so
-            self.server.stdin.write(" ".join(encodings).encode() + b"\n")
+            self.server.stdin.write(" ".join(names).encode() + b"\n")
             self.server.stdin.close()
 
     def kill_all(self) -> None:

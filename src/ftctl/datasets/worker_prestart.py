@@ -90,13 +90,16 @@ class Prestarted:
         names = (MINHASH, WAIT) if encodings is None else encodings
         self._forked: ForkedWorkers | None = ForkedWorkers(workers, names, worker_env())
 
-    def take(self, workers: int, encodings: Sequence[str]) -> ForkedWorkers | None:
-        """The started workers, if they are what the build wants; else killed, and None."""
+    def take(
+        self, workers: int, encodings: Sequence[str], minhash: str | None = None
+    ) -> ForkedWorkers | None:
+        """The started workers, if they are what the build wants; else killed, and None.
+        (`minhash`: how a server that waits loads the compiled MinHash loop, `ProcessPool`.)"""
         forked, self._forked = self._forked, None
         if forked is None:
             return None
         if self.encodings is None and workers == self.workers:
-            forked.go(encodings)
+            forked.go([*encodings, minhash] if minhash else encodings)
             return forked
         if (workers, tuple(encodings)) == (self.workers, self.encodings):
             return forked
