@@ -384,7 +384,7 @@ def test_only_a_cold_build_has_its_workers_load_the_compiled_loop_first(
     _edit_line_ten(root)
     _outcome(root)
     assert told == [MINHASH, None]  # the loop if compiled before: small data
-    monkeypatch.setattr(build_module, "MINHASH_COMPILE_MIN_BYTES", 0)
+    monkeypatch.setattr(build_module, "MINHASH_COMPILE_BYTES", 0)
     assert _cold(root, root.parent)["splits"] != first["splits"]  # the edited line
     monkeypatch.setattr(build_module, "MINHASH_MIN_BYTES", 1 << 40)
     _cold(root, root.parent)

@@ -104,10 +104,11 @@ POOL_MIN_BYTES = 4 << 20  # data below this is worked on in this process (no wor
 # A build that works every row (no row snapshot) of this much data loads the compiled
 # MinHash loop in its workers before the first batch (`minhash_compiled`: ~0.3 CPU-s once,
 # in the fork server, against ~65 µs saved for each example signed: ~13,000 examples of
-# 2.4 KB here), if it was compiled before; and of `MINHASH_COMPILE_MIN_BYTES`, compiles it
-# if need be (~2.5 s before the workers fork, paid back by ~80,000 examples).
+# 2.4 KB here), if it was compiled before; and of `MINHASH_COMPILE_BYTES` per worker,
+# compiles it if need be: ~2.5 s before the workers fork, while the saving is shared out
+# among them, so paid back by ~38,000 examples (~90 MB) per worker.
 MINHASH_MIN_BYTES = 32 << 20
-MINHASH_COMPILE_MIN_BYTES = 192 << 20
+MINHASH_COMPILE_BYTES = 96 << 20
 MAX_WORKERS = BUILD_WORKERS_MOST
 
 
@@ -233,7 +234,8 @@ def _build_once(
         and _signs_texts(project)
         and not cache.snapshot_path(project.name).exists()
     ):
-        minhash = MINHASH_COMPILE if size >= MINHASH_COMPILE_MIN_BYTES else MINHASH
+        compiles = size >= MINHASH_COMPILE_BYTES * workers.count
+        minhash = MINHASH_COMPILE if compiles else MINHASH
     pool: RowPool = _pool(size, workers.count, encodings, prestarted, minhash)
     # What the next build may start with the command (written once this one has passed).
     hint = (workers.count, encodings) if isinstance(pool, ProcessPool) else None

@@ -12,7 +12,7 @@ loop only if it is compiled already (a rebuild's workers, which sign only change
 never get there). A first build's workers load it before their first batch (`row_pool`'s
 preload names, in the fork server, before the tokenizer's encoding, so that the two never
 add up in one process), compiling it only for data large enough to pay that back
-(`build.MINHASH_COMPILE_MIN_BYTES`).
+(`build.MINHASH_COMPILE_BYTES`).
 """
 
 from __future__ import annotations
