@@ -211,6 +211,25 @@ def test_the_next_build_starts_its_workers_with_the_command(tmp_path: Path) -> N
     assert _shas(here.stdout) == _shas(late.stdout)
 
 
+def test_a_plan_starts_the_workers_of_its_data_builds_with_the_command(tmp_path: Path) -> None:
+    """`ftctl plan` (what a pull request's CI runs) builds through the ops layer: the workers
+    started with the command wait for its first build that wants them, and none outlive it."""
+    _two_cpus()
+    h.big_workspace(tmp_path)
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{ENV: "2", MARK: mark})
+    planned = subprocess.run(
+        [sys.executable, "-m", "ftctl", "--workspace", str(tmp_path), "plan"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert "(2 worker processes, started with the command)" in planned.stderr
+    assert _none_left(mark)
+
+
 def _shas(output: str) -> list[str]:
     """The splits' SHA-256s, as the build printed them."""
     found = re.findall(r"sha256=([0-9a-f]{64})", output)

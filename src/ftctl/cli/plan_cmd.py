@@ -87,34 +87,39 @@ def plan(
     changed_since: str | None,
 ) -> None:
     """Show what `ftctl apply` would do to make the providers match the YAML."""
-    from ftctl.ops.prepare import plan_workspace  # heavy: keeps `ftctl --help` quick
+    # Before the build engine is imported: the workers of the data builds start meanwhile
+    # (`worker_prestart`; standard library only), and stop with the command if unused.
+    from ftctl.datasets.worker_prestart import started_early
 
-    # A heartbeat line at least once a minute while a long data build runs (CI logs).
-    events = app.event_sink() if app.json_output else app.progress_lines()
-    unchanged = None
-    if changed_since is not None:
-        projects, unchanged = _changed_projects(app, changed_since, projects)
-    if unchanged is not None:
-        result = unchanged
-    else:
-        options = PlanOptions(
-            projects=projects,
-            targets=targets,
-            replace=replace,
-            destroy=destroy,
-            refresh_only=refresh_only,
-        )
-        result = plan_workspace(app.workspace_dir, options, events)
-    print_plan(app, result, markdown=markdown)
-    if out is not None:
-        write_plan(result, out)
-        if not app.json_output:
-            click.echo(
-                f"\nSaved the plan to {out}. To apply exactly this plan: ftctl apply {out}",
-                err=True,
+    with started_early(app.workspace_dir):
+        from ftctl.ops.prepare import plan_workspace  # heavy: keeps `ftctl --help` quick
+
+        # A heartbeat line at least once a minute while a long data build runs (CI logs).
+        events = app.event_sink() if app.json_output else app.progress_lines()
+        unchanged = None
+        if changed_since is not None:
+            projects, unchanged = _changed_projects(app, changed_since, projects)
+        if unchanged is not None:
+            result = unchanged
+        else:
+            options = PlanOptions(
+                projects=projects,
+                targets=targets,
+                replace=replace,
+                destroy=destroy,
+                refresh_only=refresh_only,
             )
-    if detailed_exitcode and result.has_changes:
-        sys.exit(EXIT_CHANGES)
+            result = plan_workspace(app.workspace_dir, options, events)
+        print_plan(app, result, markdown=markdown)
+        if out is not None:
+            write_plan(result, out)
+            if not app.json_output:
+                click.echo(
+                    f"\nSaved the plan to {out}. To apply exactly this plan: ftctl apply {out}",
+                    err=True,
+                )
+        if detailed_exitcode and result.has_changes:
+            sys.exit(EXIT_CHANGES)
 
 
 def _changed_projects(

@@ -88,7 +88,7 @@ from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
 from ftctl.datasets.transforms import TransformReport
 from ftctl.datasets.worker_count import BUILD_WORKERS_MOST, ENV, worker_plan, workers_from_env
 from ftctl.datasets.worker_fork import MINHASH, MINHASH_COMPILE
-from ftctl.datasets.worker_prestart import Prestarted, drop_hint, write_hint
+from ftctl.datasets.worker_prestart import Prestarted, drop_hint, take_early, write_hint
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
 from ftctl.providers.registry import capabilities
@@ -625,6 +625,8 @@ def _pool(
     loop before the first batch (`ProcessPool`)."""
     if workers < 2 or size < POOL_MIN_BYTES:
         return LocalPool()
+    if prestarted is None:  # those a command such as `plan` started (`started_early`)
+        prestarted = take_early()
     forked = prestarted.take(workers, encodings, minhash) if prestarted is not None else None
     try:
         return ProcessPool(workers, encodings, forked, minhash)
