@@ -38,10 +38,10 @@ def build(app: AppContext, project: str, out_dir: Path | None, json_flag: bool) 
     """
     # Before the build engine is imported (~0.3 s): the workers the last build used start
     # meanwhile, on another core (`worker_prestart`; standard library only).
-    from ftctl.datasets.worker_prestart import prestart
+    # Those not taken by the build are stopped unused.
+    from ftctl.datasets.worker_prestart import started_early
 
-    early = prestart(app.workspace_dir)
-    try:
+    with started_early(app.workspace_dir):
         # Imported here: the build engine pulls in tokenizers and datasketch, which
         # `ftctl --help` and every other command should not pay for.
         from ftctl.config.loader import load_workspace
@@ -52,10 +52,7 @@ def build(app: AppContext, project: str, out_dir: Path | None, json_flag: bool) 
             app.json_output = True  # quiet progress, JSON errors
         workspace = load_workspace(app.workspace_dir, [project])
         with _status(app) as sink:
-            built = build_project(_select(workspace, project), workspace, sink, early)
-    finally:
-        if early is not None:
-            early.discard()  # not taken by the build: stopped unused
+            built = build_project(_select(workspace, project), workspace, sink)
     if out_dir is not None:
         _copy_out(built, out_dir)
     if json_output:

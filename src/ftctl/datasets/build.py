@@ -88,7 +88,7 @@ from ftctl.datasets.tokenizers import SPECS as ENCODING_SPECS
 from ftctl.datasets.transforms import TransformReport
 from ftctl.datasets.worker_count import BUILD_WORKERS_MOST, ENV, worker_plan, workers_from_env
 from ftctl.datasets.worker_fork import MINHASH, MINHASH_COMPILE
-from ftctl.datasets.worker_prestart import Prestarted, drop_hint, take_early, write_hint
+from ftctl.datasets.worker_prestart import drop_hint, take_early, write_hint
 from ftctl.errors import DataError, Diagnostic
 from ftctl.events import Event, EventSink, ignore
 from ftctl.providers.registry import capabilities
@@ -109,7 +109,6 @@ POOL_MIN_BYTES = 4 << 20  # data below this is worked on in this process (no wor
 # among them, so paid back by ~38,000 examples (~90 MB) per worker.
 MINHASH_MIN_BYTES = 32 << 20
 MINHASH_COMPILE_BYTES = 96 << 20
-MAX_WORKERS = BUILD_WORKERS_MOST
 
 
 @dataclass(frozen=True)
@@ -150,16 +149,15 @@ def build_project(
     project: LoadedProject,
     workspace: LoadedWorkspace,
     events: EventSink = ignore,
-    prestarted: Prestarted | None = None,
 ) -> BuiltProject:
-    """Build every declared split of `project` (on the workers `prestarted`, if they are
-    those it wants: `worker_prestart`; the caller discards them otherwise).
+    """Build every declared split of `project` (on the workers the command started early,
+    if they are those it wants: `worker_prestart.started_early`).
 
     Raises `DataError` with every diagnostic when a source cannot be read, a row is not a
     valid example, or a policy check at level `error` fails. After a build that passed,
     the cache is trimmed of what was not used for days (at most once a day).
     """
-    built, workers = _build_project(project, workspace, events, prestarted)
+    built, workers = _build_project(project, workspace, events)
     root = cache_root(workspace.root)
     if workers is not None:
         write_hint(root, *workers)
@@ -187,11 +185,10 @@ def _build_project(
     project: LoadedProject,
     workspace: LoadedWorkspace,
     events: EventSink,
-    prestarted: Prestarted | None,
 ) -> tuple[BuiltProject, tuple[int, tuple[str, ...]] | None]:
     """The build, and the workers it used (count, encodings) if it used worker processes."""
     try:
-        return _build_once(project, workspace, events, prestarted, reuse_rows=True)
+        return _build_once(project, workspace, events, reuse_rows=True)
     except _ReusedDamaged:
         cache = DatasetCache(cache_root(workspace.root))
         with contextlib.suppress(OSError):
@@ -203,14 +200,13 @@ def _build_project(
                 "(damaged?); building again without it",
             )
         )
-        return _build_once(project, workspace, events, None, reuse_rows=False)
+        return _build_once(project, workspace, events, reuse_rows=False)
 
 
 def _build_once(
     project: LoadedProject,
     workspace: LoadedWorkspace,
     events: EventSink,
-    prestarted: Prestarted | None,
     reuse_rows: bool,
 ) -> tuple[BuiltProject, tuple[int, tuple[str, ...]] | None]:
     """`_build_project`, taking the rows of the last build from its snapshot if
@@ -223,7 +219,7 @@ def _build_once(
     cache = DatasetCache(cache_root(workspace.root))
     examples = ExampleCache(cache_file(cache.root))  # opens nothing until first used
     size = _source_bytes(project, workspace)
-    workers = worker_plan(MAX_WORKERS, size)
+    workers = worker_plan(BUILD_WORKERS_MOST, size)
     # Started before the sources are hashed: the workers start (imports, ~0.15 s each) on
     # the other cores while this process hashes (~0.3 s for 470 MB); a build found unchanged
     # stops them unused.
@@ -236,7 +232,7 @@ def _build_once(
     ):
         compiles = size >= MINHASH_COMPILE_BYTES * workers.count
         minhash = MINHASH_COMPILE if compiles else MINHASH
-    pool: RowPool = _pool(size, workers.count, encodings, prestarted, minhash)
+    pool: RowPool = _pool(size, workers.count, encodings, minhash)
     # What the next build may start with the command (written once this one has passed).
     hint = (workers.count, encodings) if isinstance(pool, ProcessPool) else None
     closing = contextlib.ExitStack()
@@ -617,16 +613,14 @@ def _pool(
     size: int,
     workers: int,
     encodings: Sequence[str],
-    prestarted: Prestarted | None,
     minhash: str | None,
 ) -> RowPool:
     """Worker processes for data larger than a few chunks (each costs a start of ~0.3 s):
-    those `prestarted` if they are these. `minhash`: how they load the compiled MinHash
-    loop before the first batch (`ProcessPool`)."""
+    those the command started early (`started_early`) if they are these. `minhash`: how
+    they load the compiled MinHash loop before the first batch (`ProcessPool`)."""
     if workers < 2 or size < POOL_MIN_BYTES:
         return LocalPool()
-    if prestarted is None:  # those a command such as `plan` started (`started_early`)
-        prestarted = take_early()
+    prestarted = take_early()
     forked = prestarted.take(workers, encodings, minhash) if prestarted is not None else None
     try:
         return ProcessPool(workers, encodings, forked, minhash)

@@ -20,9 +20,9 @@ that wants them: a plan after a 1% edit of the 50k file 1.86 -> 1.76 s, a first 
 
 The build adopts the started server only when it wants exactly what the hint said (the
 worker count and encodings it works out itself); otherwise, or when it wants no workers
-(an unchanged build, small data, a failure), the server is killed unused. A hint is only ever a guess:
-a damaged or planted one (the cache is in the workspace) is read as numbers and names,
-bounded, and at worst starts a server that is killed.
+(an unchanged build, small data, a failure), the server is killed unused. A hint is only
+ever a guess: a damaged or planted one (the cache is in the workspace) is read as numbers
+and names, bounded, and at worst starts a server that is killed.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ _early: Prestarted | None = None  # `started_early`'s workers, until a build tak
 
 @contextlib.contextmanager
 def started_early(workspace_root: Path) -> Iterator[None]:
-    """`prestart` for a command that builds through the ops layer (`ftctl plan`): the
+    """`prestart` for a command that builds data (`ftctl data build`, `ftctl plan`): the
     workers wait here for the first build that wants them (`take_early`), and are stopped at
     the end if none did."""
     global _early
