@@ -5,8 +5,11 @@ cache gives."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +324,57 @@ def test_batches_larger_than_a_pipe_keep_their_order_in_flight(
     finally:
         local.close()
         processes.close()
+
+
+def test_a_worker_that_has_answered_gets_the_next_batch_while_another_is_awaited(
+    root: Path, process_pool: type[Any]
+) -> None:
+    """Answers are taken in the order sent. While the build waits for a slow worker's answer
+    (one sharing a core with the build), the next batches go to the worker with nothing
+    left to do, whose answers are read as it writes them: it does not wait for the build
+    to catch up, and the answers still come back in order, as computed in process."""
+    from ftctl.datasets.row_pool import Job, LocalPool
+
+    plan = _train_plan(root)
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
+    job = Job(plan, "test", None)
+    batches = [rows[n * 10 : n * 10 + 10] for n in range(6)]
+    local, processes = LocalPool(), process_pool(2)
+    slow = _pid(processes, 0)
+    os.kill(slow, signal.SIGSTOP)
+    try:
+        processes.submit(0, job, batches[0])  # to worker 0, stopped: not answered
+        for n, batch in enumerate(batches[1:], start=1):
+            assert not processes.full
+            processes.submit(n, job, batch)
+            _answered(processes, worker=1, count=n)  # worker 1 answers all the others
+        assert [worker for worker, *_ in processes._busy] == [0, 1, 1, 1, 1, 1]
+        os.kill(slow, signal.SIGCONT)
+        for n, batch in enumerate(batches):
+            local.submit(n, job, batch)
+        assert [processes.collect() for _ in batches] == [local.collect() for _ in batches]
+        assert processes.lost is None
+    finally:
+        os.kill(slow, signal.SIGCONT)
+        local.close()
+        processes.close()
+
+
+def _pid(processes: Any, worker: int) -> int:
+    if processes._forked is None:
+        return int(processes._processes[worker].pid)
+    pid = processes._forked._reports.wait(worker, codes=False, timeout=None)  # once forked
+    assert pid is not None
+    return int(pid)
+
+
+def _answered(processes: Any, worker: int, count: int) -> None:
+    """Wait until `count` answers of `worker` have been read (at most a minute)."""
+    deadline = time.monotonic() + 60
+    while processes._inboxes[worker].qsize() < count:
+        assert time.monotonic() < deadline, "the worker did not answer"
+        time.sleep(0.01)
 
 
 def test_workers_that_load_the_compiled_minhash_loop_answer_as_numpy_does(
