@@ -12,6 +12,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
 
 def canonical_json(value: Any) -> str:
     """The canonical text of one JSON value (no trailing newline)."""
@@ -21,8 +25,39 @@ def canonical_json(value: Any) -> str:
 
 
 def canonical_line(example: Any) -> bytes:
-    """One canonical JSONL line, newline included."""
+    """One canonical JSONL line, newline included: `canonical_json`'s bytes.
+
+    orjson writes them ~2.4x as fast as `json.dumps` (a data build makes one per row:
+    7 against 17 µs for a 2.4 KB chat example), byte for byte the same for every value it
+    accepts but floats: it writes 1e-05 as 0.00001 and 1e-07 as 1e-7, where Python writes
+    the repr. So a value with a float, and any value orjson refuses (an integer beyond 64
+    bits, a key that is not a string, a lone surrogate, nesting past 254 levels), take
+    `json.dumps`, whose bytes the cache and every earlier build have.
+    """
+    if not _holds_float(example):
+        try:
+            return orjson.dumps(example, option=_ORJSON_OPTIONS)
+        except (orjson.JSONEncodeError, TypeError):
+            pass
     return (canonical_json(example) + "\n").encode("utf-8")
+
+
+def _holds_float(value: Any) -> bool:
+    """Whether a float, or anything but a dict, list, str, int, bool or None, is in
+    `value` (~1.8 µs for a chat example of nine messages)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        else:
+            return True  # a float, or a type only json.dumps is trusted with
+    return False
 
 
 def canonical_jsonl(examples: Iterable[Any]) -> bytes:
