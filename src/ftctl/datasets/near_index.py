@@ -31,6 +31,7 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
+from ftctl.datasets.distinct import distinct
 from ftctl.datasets.similarity import Match, jaccard, lsh_params, shingles
 
 U64 = npt.NDArray[np.uint64]
@@ -438,7 +439,7 @@ class BandIndex:
                 made.append(grams())
             return jaccard(made[0], shingles(text_of(key)))
 
-        for key in np.unique(candidates).tolist():
+        for key in distinct(candidates).tolist():
             if self._pairs is not None and row_key is not None:
                 similarity = self._pairs(row_key, key, functools.partial(compare, key))
             else:
@@ -462,7 +463,7 @@ class BandIndex:
             if hits.row.size == 0:
                 continue
             bounds = hits.bounds(end - base)
-            for j in np.unique(hits.row).tolist():
+            for j in distinct(hits.row).tolist():
                 found = self._hit_keys(hits, int(bounds[j]), int(bounds[j + 1]))
                 grams = shingles(text(base + j))
                 result[base + j] = self._first_match(
@@ -597,7 +598,7 @@ def _unique_key_pieces(keys: I64) -> list[tuple[int, int]]:
     if m == 0:
         return []
     # A build's keys are its rows, ascending: distinct without sorting them.
-    if bool(np.all(keys[1:] > keys[:-1])) or np.unique(keys).size == m:
+    if bool(np.all(keys[1:] > keys[:-1])) or distinct(keys).size == m:
         return [(s, min(m, s + _SLICE)) for s in range(0, m, _SLICE)]
     pieces: list[tuple[int, int]] = []
     start = 0

@@ -24,6 +24,7 @@ from typing import NamedTuple, cast
 import numpy as np
 import numpy.typing as npt
 
+from ftctl.datasets.distinct import distinct
 from ftctl.datasets.example_cache import content_keys
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines, object_intact
@@ -134,7 +135,7 @@ class RowReuse:
         valid = (ids >= 0) & (ids < self._ids.size)
         ours = self._ids[np.where(valid, ids, 0)]
         if (ours[valid] < 0).any():  # ids met for the first time (a few per build)
-            for new in np.unique(ids[valid & (ours < 0)]).tolist():
+            for new in distinct(ids[valid & (ours < 0)]).tolist():
                 self._ids[new] = intern(self.snapshot.strings[new])
             ours = self._ids[np.where(valid, ids, 0)]
         records["system"] = np.where(valid, ours, -1)

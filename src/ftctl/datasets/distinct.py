@@ -1,0 +1,22 @@
+"""The distinct values of a numpy array, sorted: `np.unique(values)` without its cost.
+
+numpy 2's `np.unique`, called without `return_index`/`return_inverse`/`return_counts`,
+asks `np.ma.is_masked`, and the first call in a process imports `numpy.ma` (~28 ms): a
+twentieth of a rebuild's main thread, paid by every data build that called it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+
+def distinct(values: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """The distinct values of 1-D `values`, in ascending order (what `np.unique` gives)."""
+    ordered = np.sort(values, kind="stable")
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
