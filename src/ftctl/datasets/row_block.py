@@ -36,7 +36,7 @@ class Layout:
     """The record of a plan's rows (`dtype`) and how a `RowResult` fills it.
 
     Per row: flags (error, refusal, rare, prompt_present, text_signed, prompt_signed), stop,
-    system (an id of the build's `Interner`), weight_u, split_u, total, trained, the 16-byte
+    system (an id of the build's `Interner`), split_u, total, trained, the 16-byte
     digest, diversity and prompt digests, the LSH band hashes of the text and of the prompt
     (when the plan signs them), and per step the value the main loop decides with: whether
     it changed the row (systemPrompt, mapFields, skip), the digest (dedupe), the band hashes
@@ -54,7 +54,6 @@ class Layout:
             ("prompt_signed", "u1"),
             ("stop", "<i2"),
             ("system", "<i4"),
-            ("weight_u", "<f8"),
             ("split_u", "<f8"),
             ("total", "<i8"),
             ("trained", "<i8"),
@@ -112,7 +111,7 @@ class Layout:
         if n == 0:
             return out
         (
-            error, steps, stop, _why, _line, digest, weight_u, split_u, total, trained,
+            error, steps, stop, _why, _line, digest, split_u, total, trained,
             refusal, _empty, _cut, _secrets, _issues, system, diversity, prompt,
             prompt_bands, text_bands,
         ) = zip(*results, strict=True)  # fmt: skip
@@ -121,7 +120,6 @@ class Layout:
         out["rare"] = [self.is_rare(r) for r in results]
         out["stop"] = stop
         out["system"] = [intern(s) for s in system]
-        out["weight_u"] = weight_u
         out["split_u"] = split_u
         out["total"] = total
         out["trained"] = trained

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ftctl.datasets.canonical import canonical_line, unit_hash
+from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.checks import ExampleChecks, answer_problem, example_digest
 from ftctl.datasets.counting import TokenCount, count_example, count_examples
 from ftctl.datasets.formats import Format, check_example
@@ -46,8 +46,6 @@ from ftctl.datasets.transforms import map_fields, set_system_prompt, truncate_ex
 if TYPE_CHECKING:  # a plan with mapFields brings it in when unpickled
     from ftctl.config.models import MapFieldsArgs
 
-# The weights' hash: salted apart from the split's, so that the two choices are independent.
-WEIGHT_SALT = "ftctl-weight"
 LEAKAGE_THRESHOLD = 0.9  # prompts compared for leakage (`ftctl.datasets.splits`)
 LEAKAGE_NUM_PERM = 128
 # Format issues that the `emptyAnswers` policy check reports instead (at its level).
@@ -124,7 +122,6 @@ class RowResult(NamedTuple):
     stop_why: str  # why it left (a mapFields error, a maxTokens drop)
     line: bytes  # the canonical JSONL line of the final example
     digest: bytes  # `example_digest(line)`
-    weight_u: float  # unit_hash for fractional weights
     split_u: float  # unit_hash for the derived validation split (0.0 without one)
     total: int
     trained: int
@@ -372,7 +369,6 @@ class RowWorker:
                 stop_why="",
                 line=line,
                 digest=digest,
-                weight_u=unit_hash(WEIGHT_SALT, line),
                 split_u=0.0 if plan.split_seed is None else split_hash(plan.split_seed, line),
                 total=count.total,
                 trained=count.trained,
@@ -512,14 +508,14 @@ class RowWorker:
 
 def _failed(error: tuple[str, str, int | None]) -> RowResult:
     return RowResult(
-        error, _EMPTY_STEPS, 0, "", b"", b"", 0.0, 0.0, 0, 0, False, None, None, (), (), None,
+        error, _EMPTY_STEPS, 0, "", b"", b"", 0.0, 0, 0, False, None, None, (), (), None,
         b"", b"", None, None,
     )  # fmt: skip
 
 
 def _stopped(steps: tuple[Any, ...], stop: int, why: str) -> RowResult:
     return RowResult(
-        None, steps, stop, why, b"", b"", 0.0, 0.0, 0, 0, False, None, None, (), (), None,
+        None, steps, stop, why, b"", b"", 0.0, 0, 0, False, None, None, (), (), None,
         b"", b"", None, None,
     )  # fmt: skip
 
