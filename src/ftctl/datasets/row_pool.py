@@ -312,9 +312,10 @@ class ProcessPool:
     def full(self) -> bool:
         if self._local is not None:
             return False
-        # Answers wait in the inboxes while the main thread waits for an older one, at most
-        # DEPTH more per worker (memory: ~1.5 MB each).
-        if sum(self._in_flight) >= 2 * self.DEPTH * self.workers:
+        # Answers wait in the inboxes while the main thread waits for an older one: at most
+        # 2 * DEPTH batches more than DEPTH per worker (~1.5 MB an answer; with 12 workers,
+        # whose answers the main thread is the slowest to use, 6 MB more, not 36).
+        if sum(self._in_flight) >= self.DEPTH * (self.workers + 2):
             return True
         return all(self._unanswered(w) >= self.DEPTH for w in range(self.workers))
 
