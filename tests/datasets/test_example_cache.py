@@ -4,6 +4,7 @@ cache gives."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -248,6 +249,25 @@ def test_a_cached_value_that_would_run_code_is_not_run(root: Path, tmp_path: Pat
     assert not marker.exists()
     assert again == expected
     assert h.reused(messages) == (0, len(_rows()))
+
+
+def test_a_first_builds_cache_is_written_whole_and_left_for_readers_beside_a_writer(
+    root: Path, tmp_path: Path
+) -> None:
+    """The file a first build makes is filled under a rollback journal (its pages written
+    once) and then turned WAL, so that a build reading it later does not wait for one
+    writing it; the next build finds every row there."""
+    _outcome(root)
+    path = root / ".ftctl/cache/datasets/examples.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        stored = db.execute("SELECT count(*) FROM rows").fetchone()[0]
+    assert stored == len({json.dumps(row, sort_keys=True) for row in _rows()})  # each once
+    assert not Path(f"{path}-journal").exists()
+    h.drop_snapshots(root)  # the example cache alone
+    _touch(root)
+    _again, messages = _outcome(root)
+    assert h.reused(messages) == (len(_rows()), len(_rows()))
 
 
 def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
