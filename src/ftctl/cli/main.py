@@ -16,6 +16,10 @@ from ftctl.cli.argv import normalise
 from ftctl.cli.context import AppContext
 from ftctl.cli.errors import EXIT_ERROR, fail
 
+# Commands that read data and never start a training process (`plan` and `apply` may start
+# the local server, whose trainers inherit the environment).
+_NO_BLAS_THREADS = frozenset({"data", "validate"})
+
 
 class FtctlGroup(click.Group):
     """Runs every command under the one error handler; loads commands on first use.
@@ -40,6 +44,14 @@ class FtctlGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
+        if name in _NO_BLAS_THREADS:
+            # Before numpy is imported (commands load on first use): OpenBLAS starts a thread
+            # per CPU that spins ~0.1 s at start. Data commands never use BLAS, and on two
+            # CPUs that spin took ~50 ms of a data build's start from the worker processes
+            # starting beside it (a 50k rebuild: 1.32 -> 1.28 s). Only commands that start
+            # no training: the variable is inherited, and torch trains with OpenBLAS on some
+            # platforms (aarch64). A value the user sets is kept.
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
             from ftctl.config.suggest import did_you_mean
 
@@ -134,12 +146,6 @@ def version(ctx: click.Context) -> None:
 
 def main() -> None:
     """The `ftctl` program (`python -m ftctl`, the `ftctl` script)."""
-    # Before numpy is imported (commands load on first use): OpenBLAS starts a thread per
-    # CPU that spins ~0.1 s at start. ftctl's arrays never use BLAS (the numpy trainer limits
-    # it to one thread itself), and on two CPUs that spin took ~50 ms of a data build's
-    # start from the worker processes starting beside it (a 50k rebuild: 1.32 -> 1.28 s).
-    # A value the user sets is kept.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         cli.main(prog_name="ftctl")
         code = 0
