@@ -98,7 +98,8 @@ def test_signatures_equal_datasketch_minhash(num_perm: int) -> None:
 def test_the_compiled_loop_signs_as_datasketch_does(num_perm: int) -> None:
     assert minhash_compiled.load(), "numba could not load the compiled MinHash loop"
     texts = [*_texts(), " ".join(h.sentence(seed, words=40) for seed in range(60))]
-    signed = minhash_compiled.sign_compiled([(text, None) for text in texts], num_perm)
+    # What the workers call: by the loop, once it is loaded.
+    signed = minhash_compiled.sign_many([(text, None) for text in texts], num_perm)
     for text, (whole, alone) in zip(texts, signed, strict=True):
         grams = _reference_shingles(text)
         if not grams:
@@ -168,7 +169,7 @@ for line in open("/proc/self/smaps"):
         resident += int(line.split()[1])
 assert resident > 0, "the library is not mapped: named otherwise?"
 print(resident)
-assert m.sign_compiled([("one two three four", None)], 16)[0][0] is not None
+assert m.sign_many([("one two three four", None)], 16)[0][0] is not None
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -648,7 +648,7 @@ def test_a_text_and_its_prompt_signed_in_one_pass_are_signed_right(
     items = [(first, rest) for first in parts for rest in [None, *parts[:11]]]
     if compiled:
         assert minhash_compiled.load(), "numba could not load the compiled MinHash loop"
-        signed = minhash_compiled.sign_compiled(items, num_perm)
+        signed = minhash_compiled.sign_many(items, num_perm)  # by the loop, once loaded
     else:
         signed = similarity.sign_pairs(items, num_perm)
     for (first, rest), (got_whole, got_first) in zip(items, signed, strict=True):

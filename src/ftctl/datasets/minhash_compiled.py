@@ -59,17 +59,6 @@ def sign_many(
     return sign_pairs(items, num_perm)
 
 
-def sign_compiled(
-    items: Sequence[tuple[str, str | None]], num_perm: int
-) -> list[tuple[Signature | None, Signature | None]]:
-    """`similarity.sign_pairs` by the compiled loop (loaded first if need be; numpy if it
-    cannot be)."""
-    kernel = load()
-    if not kernel:
-        return sign_pairs(items, num_perm)
-    return _sign_with(kernel, items, num_perm)
-
-
 def load(compile_it: bool = True) -> Any:
     """`minhash_kernel`, loaded and its loop ready; False if numba cannot load it here, or
     (`compile_it` False) if it would have to compile it first."""
