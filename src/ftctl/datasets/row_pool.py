@@ -14,7 +14,7 @@ a file as one `LineBlock`, cut into lines by the worker; or a list of lines or i
 rows), the answer its results as plain tuples (`_Values`). A worker looks its rows up in
 the example cache first (a read connection of its own) and works only on the others; it
 keeps a `RowWorker` per plan it has seen, so its encoding and refusal matcher are loaded
-once. Up to `DEPTH` batches are in flight per worker, so that it starts
+once. Up to `DEPTH` batches wait for each worker or are being worked on, so that it starts
 the next as soon as it has answered one. Each worker's requests are written, and its answers
 read, by two threads of the build's own: a request and an answer each larger than the pipe
 then never wait on each other, and a worker never waits for the build to read an answer
@@ -250,7 +250,7 @@ class ProcessPool:
     here, with its own traceback.
     """
 
-    DEPTH = 2  # batches in flight per worker
+    DEPTH = 2  # batches a worker has to do or is doing (its answers may wait beyond these)
 
     def __init__(
         self,
