@@ -95,3 +95,70 @@ def test_corrupt_file_is_refused(tmp_path: Path) -> None:
 def test_unknown_encoding() -> None:
     with pytest.raises(TokenizerError, match="p50k_base"):
         get_encoding("p50k_base")
+
+
+@pytest.fixture
+def token_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty user cache, and no encoding loaded yet in this process."""
+    monkeypatch.setenv("FTCTL_CACHE_DIR", str(tmp_path / "user-cache"))
+    monkeypatch.setattr(tokenizers, "_loaded", {})
+    return tmp_path / "user-cache"
+
+
+def _rank_file_not_read(spec: tokenizers.EncodingSpec) -> bytes:
+    raise AssertionError(f"{spec.filename} was read again")
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_a_second_load_reads_the_tokens_the_first_cached(
+    name: str, token_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tokenizers.SPECS[name]
+    first = get_encoding(name)
+    kept = tokenizers.token_cache_path(spec)
+    assert kept.parent.parent == token_cache and kept.is_file()
+    monkeypatch.setattr(tokenizers, "_loaded", {})
+    monkeypatch.setattr(tokenizers, "_read_ranks_file", _rank_file_not_read)
+    second = get_encoding(name)
+    assert second is not first
+    assert second._mergeable_ranks == first._mergeable_ranks
+    assert second.n_vocab == first.n_vocab
+    for text in SAMPLES:
+        assert second.encode_ordinary(text) == first.encode_ordinary(text)
+
+
+def _damaged(kept: bytes) -> list[bytes]:
+    import marshal
+
+    magic = tokenizers._TOKENS_MAGIC
+    not_a_list = marshal.dumps({b"a": 0})
+    return [
+        kept[: len(kept) // 2],  # cut short
+        kept[:-1] + bytes([kept[-1] ^ 1]),  # a byte changed
+        b"x" + kept[1:],  # not this code's file
+        magic + hashlib.sha256(not_a_list).digest() + not_a_list,  # hashed, not a token list
+        magic + hashlib.sha256(b"\xff").digest() + b"\xff",  # hashed, not marshal
+        b"",
+    ]
+
+
+def test_a_damaged_token_cache_is_read_past_and_written_again(token_cache: Path) -> None:
+    spec = tokenizers.SPECS["cl100k_base"]
+    reference = get_encoding("cl100k_base")
+    path = tokenizers.token_cache_path(spec)
+    kept = path.read_bytes()
+    for damaged in _damaged(kept):
+        path.write_bytes(damaged)
+        tokenizers._loaded.clear()
+        again = get_encoding("cl100k_base")
+        assert again._mergeable_ranks == reference._mergeable_ranks
+        assert path.read_bytes() == kept  # written again whole
+
+
+def test_an_unwritable_cache_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("FTCTL_CACHE_DIR", str(blocker))
+    monkeypatch.setattr(tokenizers, "_loaded", {})
+    encoding = get_encoding("cl100k_base")
+    assert encoding.encode_ordinary("Hello, world!") == [9906, 11, 1917, 0]

@@ -14,6 +14,16 @@ def cache_root(workspace_root: Path) -> Path:
     return workspace_root / ".ftctl" / "cache" / "datasets"
 
 
+def user_cache_dir() -> Path:
+    """The user's ftctl cache, shared by workspaces: `$FTCTL_CACHE_DIR`, else
+    `$XDG_CACHE_HOME/ftctl` (~/.cache/ftctl)."""
+    root = os.environ.get("FTCTL_CACHE_DIR")
+    if root:
+        return Path(root)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "ftctl"
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -11,6 +11,7 @@ from typing import Literal
 
 from ftctl import __version__
 from ftctl.catalog.models import ModelInfo
+from ftctl.datasets.cache_paths import user_cache_dir
 from ftctl.datasets.checks import CHECKS_VERSION
 from ftctl.datasets.formats import Format
 from ftctl.datasets.stats import compute_stats, sha256_file
@@ -21,11 +22,7 @@ from ftctl.events import EventSink, ignore
 
 def default_cache_dir() -> Path:
     """`$FTCTL_CACHE_DIR/stats`, else `$XDG_CACHE_HOME/ftctl/stats` (~/.cache/ftctl/stats)."""
-    root = os.environ.get("FTCTL_CACHE_DIR")
-    if root:
-        return Path(root) / "stats"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "ftctl" / "stats"
+    return user_cache_dir() / "stats"
 
 
 def cache_key(
