@@ -38,7 +38,7 @@ from ftctl.datasets.digest_index import first_positions
 from ftctl.datasets.formats import Format
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
-from ftctl.datasets.similarity import user_prompt_text
+from ftctl.datasets.similarity import normalized_prompt
 from ftctl.datasets.splits import Leak, SplitName
 from ftctl.datasets.stream import RowTable, SplitColumns, band_matrix
 from ftctl.errors import Diagnostic, Severity
@@ -499,7 +499,7 @@ def _check_diversity(data: PolicyInput, locator: PolicyLocator, out: PolicyOutco
         times = int(counts.max())
         position = int(np.flatnonzero(counts == times)[0])
         example = data.table.replay(train.row[position])
-        common = " ".join(user_prompt_text(example or {}).lower().split())
+        common = normalized_prompt(example or {})
         out.diagnostics.append(
             locator.diagnostic(
                 ("minPromptDiversity",),

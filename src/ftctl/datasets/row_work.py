@@ -37,8 +37,8 @@ from ftctl.datasets.similarity import (
     content_text,
     example_text,
     messages_of,
+    normalized_prompt,
     prompt_text,
-    user_prompt_text,
 )
 from ftctl.datasets.splits import split_hash
 from ftctl.datasets.transforms import map_fields, set_system_prompt, truncate_example
@@ -378,11 +378,7 @@ class RowWorker:
                 secrets=found.secrets,
                 issues=self._issues(example),
                 system=_system_prompt_of(example) if plan.system_prompts else None,
-                diversity=(
-                    text_digest(" ".join(user_prompt_text(example).lower().split()))
-                    if plan.diversity
-                    else b""
-                ),
+                diversity=(text_digest(normalized_prompt(example)) if plan.diversity else b""),
                 prompt=prompt,
                 prompt_bands=prompt_bands,
                 text_bands=text_bands,
