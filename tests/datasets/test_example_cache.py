@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ftctl.datasets import minhash_compiled, similarity
@@ -299,7 +300,10 @@ def test_rows_worked_on_by_worker_processes_are_the_same(
     expected = _answered_alike(process_pool(2, [plan.encoding]), job, rows)
     cached = set(rows[::2])  # by content: a repeat of a cached row is a hit too
     assert sum(a.reused for a in expected) == sum(row in cached for row in rows)
-    assert all(r.line for a in expected for r in a.results if r.error is None)
+    records = _records(plan, expected)
+    lines = [line for a in expected for line in a.results.lines]
+    assert all(line for line, failed in zip(lines, records["error"], strict=True) if not failed)
+    assert records["error"].sum() == 2  # the two rows that are not JSON
 
 
 def test_without_a_python_to_start_workers_the_build_runs_in_process(
@@ -414,7 +418,15 @@ def test_workers_that_load_the_compiled_minhash_loop_answer_as_numpy_does(
     started = [processes._forked.server] if processes._forked is not None else processes._processes
     assert all(MINHASH_COMPILE in process.args for process in started)  # told to load it
     expected = _answered_alike(processes, job, rows)
-    assert any(r.prompt_bands for a in expected for r in a.results)
+    assert _records(plan, expected)["prompt_signed"].any()
+
+
+def _records(plan: Any, answers: list[Any]) -> Any:
+    """The records of `answers` (`row_pool.Answer`s of `plan`), one array."""
+    from ftctl.datasets.row_block import Layout
+
+    dtype = Layout(plan).dtype
+    return np.concatenate([np.frombuffer(a.results.records, dtype=dtype) for a in answers])
 
 
 def _answered_alike(processes: Any, job: Any, rows: list[bytes | dict[str, Any]]) -> list[Any]:
@@ -655,3 +667,37 @@ def test_a_text_and_its_prompt_signed_in_one_pass_are_signed_right(
         whole = first if rest is None else first + "\n" + rest
         assert _same(got_whole, similarity.compute_signature(whole, num_perm)), (first, rest)
         assert _same(got_first, similarity.compute_signature(first, num_perm)), (first, rest)
+
+
+def test_a_packed_answer_unpacks_to_the_rows_it_holds(root: Path) -> None:
+    """What a worker sends (`pack`) gives, cut at any batch boundary, the block the build
+    made of the results themselves: records with the build's system ids, lines, rare rows."""
+    from ftctl.datasets.row_block import Interner, Layout, RowBlock, pack
+    from ftctl.datasets.row_work import RowWorker
+
+    plan = _train_plan(root)
+    train = root / "projects" / "demo" / "data" / "train.jsonl"
+    lines = train.read_bytes().splitlines()
+    # Other system prompts (and none) in among the rows, rows that are not examples.
+    raws: list[bytes | dict[str, Any]] = [*lines[:30], b"not json", *lines[30:]]
+    for n, prompt in [(4, "Be terse."), (12, None), (33, "Be terse."), (50, "Be kind.")]:
+        row = json.loads(lines[n])
+        if prompt is None:
+            row["messages"] = row["messages"][1:]
+        else:
+            row["messages"][0]["content"] = prompt
+        raws[n] = row
+    results = RowWorker(plan).run(raws)
+    layout = Layout(plan)
+    packed = pack(layout, results)
+    ours, theirs = Interner(), Interner()
+    ours("a prompt the build met before")
+    theirs("a prompt the build met before")
+    for start, stop in [(0, 7), (7, 40), (40, 41), (41, len(results))]:
+        made = RowBlock.of(layout, results[start:stop], ours)
+        sent = RowBlock.unpacked(layout, packed, start, stop, theirs)
+        assert sent.records.tobytes() == made.records.tobytes()
+        assert sent.lines == made.lines
+        assert sent.rare == made.rare
+    assert theirs.strings == ours.strings and len(ours.strings) >= 4
+    assert any(not r.line for r in results)  # the row that is not JSON: rare, no line

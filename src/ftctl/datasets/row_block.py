@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from ftctl.datasets.distinct import distinct
 from ftctl.datasets.row_work import LEAKAGE_NUM_PERM, LEAKAGE_THRESHOLD, RowPlan, RowResult
 from ftctl.datasets.similarity import lsh_params
 
@@ -184,6 +185,30 @@ class Interner:
         return found
 
 
+class Packed(NamedTuple):
+    """Rows' results as a worker sends them (`pack`): their records' bytes, whose `system`
+    ids number `strings` (the worker's own, first seen first); each row's canonical line; the
+    rare rows' whole results as plain tuples, by position.
+
+    A result sent as a tuple of twenty fields cost the worker its pickling and the build's
+    process its unpickling, a `RowResult` and its share of `Layout.records`, row by row: the
+    build's process, on a core it shares with a worker, now takes a batch's records as one
+    block of bytes."""
+
+    records: bytes
+    lines: list[bytes]
+    rare: dict[int, tuple[Any, ...]]
+    strings: list[str | None]
+
+
+def pack(layout: Layout, results: Sequence[RowResult]) -> Packed:
+    """`results` as a worker sends them."""
+    local = Interner()
+    records = layout.records(results, local)
+    rare = {i: tuple(results[i]) for i in np.flatnonzero(records["rare"]).tolist()}
+    return Packed(records.tobytes(), [r.line for r in results], rare, local.strings)
+
+
 @dataclass
 class RowBlock:
     """Results of a batch's rows: records, canonical lines, and the rare rows' results."""
@@ -205,6 +230,35 @@ class RowBlock:
         records = layout.records(results, intern)
         rare = {i: results[i] for i in np.flatnonzero(records["rare"]).tolist()}
         return cls(records, [r.line for r in results], rare)
+
+    @classmethod
+    def unpacked(
+        cls,
+        layout: Layout,
+        packed: Packed,
+        start: int,
+        stop: int,
+        intern: Callable[[str | None], int],
+    ) -> RowBlock:
+        """Rows `start` to `stop` of `packed`, their `system` ids made the build's (`intern`):
+        what `of` makes of the same results."""
+        records = np.frombuffer(
+            packed.records, dtype=layout.dtype, count=stop - start, offset=start * layout.width
+        ).copy()
+        local = records["system"]
+        if local.size:
+            # Interned in the order first seen, as `of` does row by row: a string first seen
+            # in these rows has a larger id than every string seen in the rows before them.
+            ids = np.zeros(len(packed.strings), dtype=np.int64)
+            for used in distinct(local).tolist():
+                ids[used] = intern(packed.strings[used])
+            records["system"] = ids[local]
+        rare = {
+            at - start: RowResult._make(result)
+            for at, result in packed.rare.items()
+            if start <= at < stop
+        }
+        return cls(records, packed.lines[start:stop], rare)
 
     def put(self, positions: Sequence[int], other: RowBlock) -> None:
         """Fill `positions` (ascending) with `other`'s rows, in order."""
@@ -231,4 +285,13 @@ class RowBlock:
         return cls(records, lines, rare)
 
 
-__all__ = ["RECORD_END", "Interner", "Layout", "Records", "RowBlock", "step_field"]
+__all__ = [
+    "RECORD_END",
+    "Interner",
+    "Layout",
+    "Packed",
+    "Records",
+    "RowBlock",
+    "pack",
+    "step_field",
+]

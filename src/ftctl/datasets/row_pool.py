@@ -11,7 +11,7 @@ ftctl.datasets.row_pool`). A worker reads requests on one pipe and answers on an
 at a time: 8 bytes of length, then a pickle (the parent's own, from a process it started;
 `ftctl.datasets.worker_pipe`). A request is `(job, rows)` (the rows of
 a file as one `LineBlock`, cut into lines by the worker; or a list of lines or inline
-rows), the answer its results as plain tuples (`_Values`). A worker looks its rows up in
+rows), the answer its results packed (`row_block.pack`: records as bytes). A worker looks its rows up in
 the example cache first (a read connection of its own) and works only on the others; it
 keeps a `RowWorker` per plan it has seen, so its encoding and refusal matcher are loaded
 once. Up to `DEPTH` batches wait for each worker or are being worked on, so that it starts
@@ -45,6 +45,7 @@ from ftctl.datasets.example_cache import ExampleCache, content_keys
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines
 from ftctl.datasets.minhash_compiled import load as load_minhash
+from ftctl.datasets.row_block import Layout, Packed, pack
 from ftctl.datasets.row_work import (
     DIGEST_FIELD,
     RESULT_FIELDS,
@@ -77,16 +78,16 @@ class Job:
 
 # A batch's rows: raw JSONL lines (or a block of them), or inline rows already parsed.
 Rows = Sequence[bytes | dict[str, Any]] | LineBlock
-# A batch's results as plain tuples, the values computed for the cache, the rows reused,
-# the keys of those not marked used today, every row's key (in order).
-_Values = tuple[list[tuple[Any, ...]], list[tuple[bytes, bytes]], int, list[bytes], list[bytes]]
+# A batch's results packed (`row_block.pack`), the values computed for the cache, the rows
+# reused, the keys of those not marked used today, every row's key (in order).
+_Values = tuple[Packed, list[tuple[bytes, bytes]], int, list[bytes], list[bytes]]
 
 
 _Worker = subprocess.Popen[bytes] | ForkedWorker  # a worker process, started or forked
 
 
 class Answer(NamedTuple):
-    results: list[RowResult]  # one per row, in order
+    results: Packed  # the rows' results, in order (`RowBlock.unpacked`)
     fresh: list[tuple[bytes, bytes]]  # (key, value) of the results computed, for the cache
     reused: int  # rows whose result came from the cache
     stale: list[bytes]  # keys of reused results to mark used today (`ExampleCache.mark_used`)
@@ -94,8 +95,7 @@ class Answer(NamedTuple):
 
 
 def _answer(values: _Values) -> Answer:
-    results, fresh, reused, stale, keys = values
-    return Answer([RowResult._make(v) for v in results], fresh, reused, stale, keys)
+    return Answer(*values)
 
 
 class RowPool(Protocol):
@@ -120,6 +120,7 @@ class _Workbench:
 
     def __init__(self) -> None:
         self._workers: dict[RowPlan, RowWorker] = {}
+        self._layouts: dict[RowPlan, Layout] = {}
         self._caches: dict[Path, ExampleCache] = {}
         self._previous: dict[tuple[Path, ...], PreviousLines] = {}
 
@@ -130,9 +131,7 @@ class _Workbench:
         return _answer(self.work_values(job, rows))
 
     def work_values(self, job: Job, rows: Rows) -> _Values:
-        """`work`, with each result as a plain tuple of `RowResult`'s fields (what a worker
-        sends: a NamedTuple pickles by class name, slower and larger; and a cached result
-        is used as unpickled, not made into one)."""
+        """`work`, as a worker sends it: the results packed (`row_block.pack`)."""
         if isinstance(rows, LineBlock):
             rows = rows.lines()  # cut here, on this process's core
         worker = self._workers.get(job.plan)
@@ -159,17 +158,20 @@ class _Workbench:
                             found[i] = cached
         computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
         lines = iter(self._lines(job, worker, rows, found))
-        results: list[tuple[Any, ...]] = []
+        results: list[RowResult] = []
         fresh: list[tuple[bytes, bytes]] = []
         for key, cached in zip(keys, found, strict=True):
             if cached is not None:
-                results.append(with_line(cached, next(lines)))
+                results.append(RowResult._make(with_line(cached, next(lines))))
                 continue
-            result = tuple(next(computed))
+            result = next(computed)
             results.append(result)
             with contextlib.suppress(ValueError):  # a value marshal cannot hold: not cached
                 fresh.append((key, marshal.dumps(with_line(result, b""))))
-        return results, fresh, len(results) - len(fresh), stale, keys
+        layout = self._layouts.get(job.plan)
+        if layout is None:
+            layout = self._layouts[job.plan] = Layout(job.plan)
+        return pack(layout, results), fresh, len(results) - len(fresh), stale, keys
 
     def _lines(
         self,

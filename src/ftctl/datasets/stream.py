@@ -865,7 +865,7 @@ class StreamBuild:
         at = 0
         for batch, count in batches:
             layout = self.layouts[batch.split.plan_index]
-            answered = RowBlock.of(layout, answer.results[at : at + count], self.interner)
+            answered = RowBlock.unpacked(layout, answer.results, at, at + count, self.interner)
             if batch.found is None:  # every row of the batch was asked for
                 self.table.set_keys(batch.rows, answer.keys[at : at + count])
                 batch.block = answered
@@ -880,7 +880,7 @@ class StreamBuild:
         if answer.stale and self.store is not None:
             self.store.mark_used("rows", answer.stale)  # what the cache's trim keeps
         self.reused += answer.reused
-        self.computed += len(answer.results) - answer.reused
+        self.computed += len(answer.results.lines) - answer.reused
 
     def _snapshot(self, keys: list[bytes], block: RowBlock) -> None:
         """Give the snapshot the rows of a pool's answer: records, and the rare rows'
