@@ -162,3 +162,23 @@ def test_an_unwritable_cache_still_loads(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(tokenizers, "_loaded", {})
     encoding = get_encoding("cl100k_base")
     assert encoding.encode_ordinary("Hello, world!") == [9906, 11, 1917, 0]
+
+
+def test_without_a_home_directory_the_encoding_still_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No FTCTL_CACHE_DIR, no XDG_CACHE_HOME, and a user without a home directory (a
+    container's): nothing is kept, nothing is written where the command runs."""
+    monkeypatch.delenv("FTCTL_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tokenizers, "_loaded", {})
+    encoding = get_encoding("cl100k_base")
+    assert encoding.encode_ordinary("Hello, world!") == [9906, 11, 1917, 0]
+    assert not list(tmp_path.iterdir())

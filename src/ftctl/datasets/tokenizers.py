@@ -141,21 +141,22 @@ def token_cache_path(spec: EncodingSpec) -> Path:
 def _shipped_ranks(spec: EncodingSpec) -> dict[bytes, int]:
     """The ranks of a shipped encoding: from the token cache, else from the rank file
     (then written to the cache when its ranks are 0, 1, 2, ... as tiktoken's files have)."""
-    tokens = _read_token_cache(token_cache_path(spec))
+    try:
+        kept: Path | None = token_cache_path(spec)
+    except RuntimeError:  # no home directory to find (a container's user without one)
+        kept = None
+    tokens = None if kept is None else _read_token_cache(kept)
     if tokens is not None:
         ranks = dict(zip(tokens, range(len(tokens)), strict=True))
         if len(ranks) == len(tokens):  # no token twice
             return ranks
     ranks = _parse_ranks(_read_ranks_file(spec))
     listed = list(ranks)
-    if list(ranks.values()) == list(range(len(listed))):
+    if kept is not None and list(ranks.values()) == list(range(len(listed))):
         payload = marshal.dumps(listed)
         # A read-only home, a full disk: the next load reads the rank file again.
         with contextlib.suppress(OSError):
-            atomic_write(
-                token_cache_path(spec),
-                _TOKENS_MAGIC + hashlib.sha256(payload).digest() + payload,
-            )
+            atomic_write(kept, _TOKENS_MAGIC + hashlib.sha256(payload).digest() + payload)
     return ranks
 
 
