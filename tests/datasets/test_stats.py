@@ -215,6 +215,24 @@ def test_over_limit_examples(tmp_path: Path) -> None:
     assert report.cost_usd == 0
 
 
+def test_without_a_home_directory_stats_are_computed_uncached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_lines(tmp_path / "c.jsonl", [chat("Hi", "Hello."), chat("Yo", "Hey.")])
+    for name in ("FTCTL_CACHE_DIR", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    monkeypatch.chdir(tmp_path)
+    first = stats_with_cache(path, MINI)
+    assert not first.cached and first.examples == 2
+    assert not stats_with_cache(path, MINI).cached
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
+
+
 def test_cache_hits_on_unchanged_bytes(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "c.jsonl", [chat("Hi", "Hello."), chat("Yo", "Hey.")])
     cache = tmp_path / "cache"

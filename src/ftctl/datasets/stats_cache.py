@@ -73,7 +73,12 @@ def stats_with_cache(
         digest = sha256 or sha256_file(path)
     except OSError as error:
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
-    directory = cache_dir or default_cache_dir()
+    try:
+        directory = cache_dir or default_cache_dir()
+    except RuntimeError:  # no home directory to find (a container's user without one)
+        return compute_stats(
+            path, model, n_epochs=n_epochs, fmt=fmt, sink=sink, workers=workers, sha256=digest
+        )
     entry = directory / f"{cache_key(digest, model, n_epochs, fmt)}.json"
     try:
         stored = StatsReport.from_dict(json.loads(entry.read_text(encoding="utf-8")))
