@@ -103,7 +103,7 @@ def normalized_prompt(example: dict[str, Any]) -> str:
     text = user_prompt_text(example)
     # Most prompts hold no whitespace but single spaces and the newlines between messages:
     # then the result is the lower case with those newlines made spaces, without the split
-    # making a string per word (2.6 against 6.7 µs for a 600-character prompt; the build
+    # making a string per word (4.1 against 6.7 µs for a 600-character prompt; the build
     # makes one per row). `isprintable` is False for every whitespace character but the
     # space (each is a separator or a control character), and no character lower-cases to
     # whitespace: both hold for every code point (tests/datasets/test_similarity.py).
