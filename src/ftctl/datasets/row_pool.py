@@ -9,10 +9,10 @@ threads. On Linux they are forked from a fork server that started once
 (`ftctl.datasets.worker_fork`); elsewhere each is a plain subprocess (`python -m
 ftctl.datasets.row_pool`). A worker reads requests on one pipe and answers on another, one
 at a time: 8 bytes of length, then a pickle (the parent's own, from a process it started;
-`ftctl.datasets.worker_pipe`). A request is `(job, rows)` (the rows of
-a file as one `LineBlock`, cut into lines by the worker; or a list of lines or inline
-rows), the answer its results packed (`row_block.pack`: records as bytes). A worker looks its rows up in
-the example cache first (a read connection of its own) and works only on the others; it
+`ftctl.datasets.worker_pipe`). A request is `(job, rows)` (the rows of a file as one
+`LineBlock`, cut into lines by the worker; or a list of lines or inline rows), the answer
+its results packed (`row_block.pack`: records as bytes). A worker looks its rows up in the
+example cache first (a read connection of its own) and works only on the others; it
 keeps a `RowWorker` per plan it has seen, so its encoding and refusal matcher are loaded
 once. Up to `DEPTH` batches wait for each worker or are being worked on, so that it starts
 the next as soon as it has answered one. Each worker's requests are written, and its answers
@@ -94,10 +94,6 @@ class Answer(NamedTuple):
     keys: list[bytes]  # each row's key (`example_cache.content_keys`), for the build's snapshot
 
 
-def _answer(values: _Values) -> Answer:
-    return Answer(*values)
-
-
 class RowPool(Protocol):
     lost: str | None  # why worker processes were given up (the rest done in process)
 
@@ -128,7 +124,7 @@ class _Workbench:
         """Each row's result: from the cache where an earlier build computed it (its canonical
         line, not kept there, copied from the last build's output or made again), else
         computed."""
-        return _answer(self.work_values(job, rows))
+        return Answer(*self.work_values(job, rows))
 
     def work_values(self, job: Job, rows: Rows) -> _Values:
         """`work`, as a worker sends it: the results packed (`row_block.pack`)."""
@@ -349,7 +345,7 @@ class ProcessPool:
             answer = self._inboxes[worker].get()
             if not isinstance(answer, BaseException):
                 self._in_flight[worker] -= 1
-                return tag, _answer(answer)
+                return tag, Answer(*answer)
             self._give_up(worker, str(answer))
         assert self._local is not None
         return tag, self._local.work(job, rows)

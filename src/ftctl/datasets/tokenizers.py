@@ -161,8 +161,8 @@ def _shipped_ranks(spec: EncodingSpec) -> dict[bytes, int]:
 
 
 def _read_token_cache(path: Path) -> list[bytes] | None:
-    """The tokens kept at `path`, or None when there are none it can trust: a file cut
-    short, changed, or not written by this code is read again from the rank file."""
+    """The tokens kept at `path`, or None when there are none it can use: a file cut
+    short, damaged, or of another format is read again from the rank file."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -178,8 +178,9 @@ def _read_token_cache(path: Path) -> list[bytes] | None:
         tokens = marshal.loads(payload)
     except (ValueError, EOFError, TypeError):
         return None
-    # Only this code writes a payload that matches its hash; a list of anything but bytes
-    # would be refused by tiktoken, so its type is all that is looked at.
+    # The hash finds a cut or damaged file, not a deliberate one: the cache is the user's
+    # own, as `__pycache__` is. tiktoken refuses a list of anything but bytes, so the type
+    # is all that is looked at here.
     return tokens if type(tokens) is list else None
 
 
