@@ -116,6 +116,7 @@ def test_a_second_load_reads_the_tokens_the_first_cached(
     spec = tokenizers.SPECS[name]
     first = get_encoding(name)
     kept = tokenizers.token_cache_path(spec)
+    assert kept is not None
     assert kept.parent.parent == token_cache and kept.is_file()
     monkeypatch.setattr(tokenizers, "_loaded", {})
     monkeypatch.setattr(tokenizers, "_read_ranks_file", _rank_file_not_read)
@@ -146,6 +147,7 @@ def test_a_damaged_token_cache_is_read_past_and_written_again(token_cache: Path)
     spec = tokenizers.SPECS["cl100k_base"]
     reference = get_encoding("cl100k_base")
     path = tokenizers.token_cache_path(spec)
+    assert path is not None
     kept = path.read_bytes()
     for damaged in _damaged(kept):
         path.write_bytes(damaged)
@@ -181,4 +183,5 @@ def test_without_a_home_directory_the_encoding_still_loads(
     monkeypatch.setattr(tokenizers, "_loaded", {})
     encoding = get_encoding("cl100k_base")
     assert encoding.encode_ordinary("Hello, world!") == [9906, 11, 1917, 0]
+    assert tokenizers.token_cache_path(tokenizers.SPECS["cl100k_base"]) is None
     assert not list(tmp_path.iterdir())

@@ -14,13 +14,19 @@ def cache_root(workspace_root: Path) -> Path:
     return workspace_root / ".ftctl" / "cache" / "datasets"
 
 
-def user_cache_dir() -> Path:
+def user_cache_dir() -> Path | None:
     """The user's ftctl cache, shared by workspaces: `$FTCTL_CACHE_DIR`, else
-    `$XDG_CACHE_HOME/ftctl` (~/.cache/ftctl)."""
+    `$XDG_CACHE_HOME/ftctl` (~/.cache/ftctl); None when neither is set and there is no home
+    directory to find (a container's user without one): nothing is cached then."""
     root = os.environ.get("FTCTL_CACHE_DIR")
     if root:
         return Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if not xdg:
+        try:
+            xdg = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
     return Path(xdg) / "ftctl"
 
 

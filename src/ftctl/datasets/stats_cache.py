@@ -20,9 +20,11 @@ from ftctl.errors import DataError
 from ftctl.events import EventSink, ignore
 
 
-def default_cache_dir() -> Path:
-    """`$FTCTL_CACHE_DIR/stats`, else `$XDG_CACHE_HOME/ftctl/stats` (~/.cache/ftctl/stats)."""
-    return user_cache_dir() / "stats"
+def default_cache_dir() -> Path | None:
+    """`$FTCTL_CACHE_DIR/stats`, else `$XDG_CACHE_HOME/ftctl/stats` (~/.cache/ftctl/stats);
+    None without a user cache (`user_cache_dir`)."""
+    root = user_cache_dir()
+    return None if root is None else root / "stats"
 
 
 def cache_key(
@@ -73,9 +75,8 @@ def stats_with_cache(
         digest = sha256 or sha256_file(path)
     except OSError as error:
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
-    try:
-        directory = cache_dir or default_cache_dir()
-    except RuntimeError:  # no home directory to find (a container's user without one)
+    directory = cache_dir or default_cache_dir()
+    if directory is None:  # no user cache: computed, as where the cache cannot be written
         return compute_stats(
             path, model, n_epochs=n_epochs, fmt=fmt, sink=sink, workers=workers, sha256=digest
         )

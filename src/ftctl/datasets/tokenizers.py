@@ -132,19 +132,17 @@ def load_encoding_file(name: str, path: str) -> tiktoken.Encoding:
 _TOKENS_MAGIC = b"ftctl-tokens-1\n"
 
 
-def token_cache_path(spec: EncodingSpec) -> Path:
+def token_cache_path(spec: EncodingSpec) -> Path | None:
     """Where a shipped encoding's tokens are kept once read (named by the rank file's
-    SHA-256: another ftctl's file never passes for this one)."""
-    return user_cache_dir() / "encodings" / f"{spec.name}-{spec.sha256[:16]}.tokens"
+    SHA-256: another ftctl's file never passes for this one); None without a user cache."""
+    root = user_cache_dir()
+    return None if root is None else root / "encodings" / f"{spec.name}-{spec.sha256[:16]}.tokens"
 
 
 def _shipped_ranks(spec: EncodingSpec) -> dict[bytes, int]:
     """The ranks of a shipped encoding: from the token cache, else from the rank file
     (then written to the cache when its ranks are 0, 1, 2, ... as tiktoken's files have)."""
-    try:
-        kept: Path | None = token_cache_path(spec)
-    except RuntimeError:  # no home directory to find (a container's user without one)
-        kept = None
+    kept = token_cache_path(spec)
     tokens = None if kept is None else _read_token_cache(kept)
     if tokens is not None:
         ranks = dict(zip(tokens, range(len(tokens)), strict=True))
