@@ -7,6 +7,7 @@ import tiktoken
 
 from ftctl.datasets.counting import (
     IMAGE_TOKENS,
+    RepeatedTexts,
     compact_json,
     count_example,
     count_examples,
@@ -127,3 +128,47 @@ def test_count_examples_equals_one_by_one(enc: tiktoken.Encoding) -> None:
         count_example(e, "chat", enc) for e in examples
     ]
     assert count_examples([], "chat", enc) == []
+
+
+def test_repeated_texts_are_counted_once_with_the_same_numbers(enc: tiktoken.Encoding) -> None:
+    """Roles, system prompts and tool definitions recur: `count_examples` encodes each once
+    per call, and not at all once a `RepeatedTexts` knows it, with the numbers of counting
+    one example at a time, in every call that shares it."""
+    tools = [{"type": "function", "function": {"name": "track", "parameters": {}}}]
+    examples = [
+        {
+            "messages": [
+                {"role": "system", "content": f"You are helper {i % 3}."},
+                {"role": "developer", "content": "Be brief."},
+                {"role": "user", "content": f"Q{i} " * i},
+                {"role": "assistant", "content": "A " * i, "weight": i % 2},
+            ],
+            **({"tools": tools} if i % 2 else {}),
+        }
+        for i in range(1, 30)
+    ]
+    one_by_one = [count_example(e, "chat", enc) for e in examples]
+    repeated = RepeatedTexts()
+    assert count_examples(examples[:10], "chat", enc, repeated) == one_by_one[:10]
+    assert "You are helper 1." in repeated.counts and "system" in repeated.counts
+    assert count_examples(examples[10:], "chat", enc, repeated) == one_by_one[10:]
+    assert count_examples(examples, "chat", enc) == one_by_one  # no cache across calls
+    dpo = {
+        "input": {
+            "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}]
+        },
+        "preferred_output": [{"role": "assistant", "content": "yes"}],
+        "non_preferred_output": [{"role": "assistant", "content": "no"}],
+    }
+    assert count_examples([dpo, dpo], "dpo", enc, repeated) == [count_example(dpo, "dpo", enc)] * 2
+
+
+def test_repeated_texts_stop_growing_at_their_bound() -> None:
+    repeated = RepeatedTexts()
+    for i in range(RepeatedTexts.MAX_TEXTS + 5):
+        repeated.remember(f"prompt {i}", 3)
+    assert len(repeated.counts) == RepeatedTexts.MAX_TEXTS
+    big = RepeatedTexts()
+    big.remember("x" * RepeatedTexts.MAX_CHARS, 1)
+    big.remember("y", 1)
+    assert big.counts == {"x" * RepeatedTexts.MAX_CHARS: 1}

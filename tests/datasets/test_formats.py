@@ -10,7 +10,14 @@ import pytest
 
 from ftctl.catalog.models import lookup_model
 from ftctl.cli.data_cmd import render_report
-from ftctl.datasets.formats import CATEGORIES, FORMATS, Format, check_example, detect_format
+from ftctl.datasets.formats import (
+    CATEGORIES,
+    FORMATS,
+    Format,
+    check_example,
+    detect_format,
+    plain_chat_messages,
+)
 from ftctl.datasets.stats import compute_stats
 
 SYSTEM = {"role": "system", "content": "You are Acme support."}
@@ -391,3 +398,31 @@ def test_every_error_category_is_reported_with_file_line_and_path(tmp_path: Path
 def test_docs_list_every_category(repo_root: Path) -> None:
     docs = (repo_root / "docs" / "data.md").read_text(encoding="utf-8")
     assert [c for c in CATEGORIES if f"| `{c}` |" not in docs] == []
+
+
+def test_a_plain_chat_example_has_no_format_issue() -> None:
+    """`plain_chat_messages` lets `data stats` and the build's workers skip `check_example`:
+    every example it accepts must be one `check_example` accepts, and it must refuse every
+    invalid chat example of the table above."""
+    roles = ["system", "developer", "user", "assistant", "tool", "function", "bot", 7, None]
+    contents: list[object] = ["Hi.", "", " ", None, 3, [{"type": "text", "text": "x"}]]
+    extras: list[dict[str, object]] = [{}, {"name": "bob"}, {"weight": 0}, {"weight": 2}]
+    accepted = 0
+    for first in roles:
+        for content in contents:
+            for extra in extras:
+                for messages in (
+                    [{"role": first, "content": content, **extra}, ANSWER],
+                    [USER, {"role": first, "content": content, **extra}],
+                    [{"role": first, "content": content, **extra}],
+                ):
+                    example: dict[str, Any] = {"messages": messages}
+                    if plain_chat_messages(example) is not None:
+                        accepted += 1
+                        assert check_example(example, "chat") == [], example
+    assert accepted > 10  # the plain ones were among them
+    for top in ({"messages": [USER, ANSWER], "tools": TOOLS}, {"messages": []}, {}):
+        assert plain_chat_messages(top) is None
+    for _name, fmt, example, _category, _path in INVALID:
+        if fmt == "chat":
+            assert plain_chat_messages(example) is None, _name

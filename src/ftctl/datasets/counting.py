@@ -177,29 +177,86 @@ def counts_from_tokens(
     return (np.diff(bounds) - 1).astype(np.int64)
 
 
+class RepeatedTexts:
+    """Token counts of texts that recur across examples (roles, system prompts, tool
+    definitions: `add_text`'s `repeated`), kept from batch to batch by one counter, bounded.
+
+    `count_examples` encodes each such text once in a batch and not at all once it is
+    known here: in a 2.4 KB chat example of nine messages the roles and the system prompt
+    are a tenth of the texts, and each text joined costs tiktoken a segment of its own
+    (~6 µs an example of a data build's workers, 0.3 CPU-s per 50,000 examples)."""
+
+    MAX_TEXTS = 20_000
+    MAX_CHARS = 8_000_000  # a dataset whose system prompts are all different stops adding
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._chars = 0
+
+    def remember(self, text: str, count: int) -> None:
+        if len(self.counts) >= self.MAX_TEXTS or self._chars + len(text) > self.MAX_CHARS:
+            return
+        self.counts[text] = count
+        self._chars += len(text)
+
+
 def count_examples(
-    examples: Sequence[dict[str, Any]], fmt: Format, enc: tiktoken.Encoding
+    examples: Sequence[dict[str, Any]],
+    fmt: Format,
+    enc: tiktoken.Encoding,
+    repeated: RepeatedTexts | None = None,
 ) -> list[TokenCount]:
     """`[count_example(e, fmt, enc) for e in examples]`, with one tiktoken call for all.
 
-    Several times faster than counting one example at a time; same numbers.
+    Several times faster than counting one example at a time; same numbers (a text's count
+    does not depend on the texts around it). A text that recurs across examples is encoded
+    once in the call, and not at all if `repeated` knows it already.
     """
     texts: list[str] = []
-    owners: list[int] = []
+    owners: list[int] = []  # per reference to a text: the example
+    refs: list[int] = []  # and the text (repeated texts are referred to more than once)
     trained_flags: list[bool] = []
     fixed: list[int] = []
+    known: dict[str, int] = {} if repeated is None else repeated.counts
+    known_total = [0] * len(examples)
+    known_trained = [0] * len(examples)
+    slots: dict[str, int] = {}  # the repeated texts of this call, by their place in `texts`
     for index, example in enumerate(examples):
 
-        def add_text(text: str, trained: bool, _repeated: bool, index: int = index) -> None:
-            texts.append(text)
+        def add_text(text: str, trained: bool, is_repeated: bool, index: int = index) -> None:
+            if is_repeated:
+                count = known.get(text)
+                if count is not None:
+                    known_total[index] += count
+                    if trained:
+                        known_trained[index] += count
+                    return
+                slot = slots.get(text)
+                if slot is None:
+                    slot = slots[text] = len(texts)
+                    texts.append(text)
+            else:
+                slot = len(texts)
+                texts.append(text)
             owners.append(index)
+            refs.append(slot)
             trained_flags.append(trained)
 
         fixed.append(tally_example(example, fmt, add_text))
     counts = count_tokens_batch(enc, texts)
+    if repeated is not None:
+        for text, slot in slots.items():
+            repeated.remember(text, int(counts[slot]))
+    per_ref = counts[np.array(refs, dtype=np.int64)]
     owner = np.array(owners, dtype=np.int64)
     trained_mask = np.array(trained_flags, dtype=np.bool_)
     n = len(examples)
-    totals = np.bincount(owner, counts, minlength=n).astype(np.int64)
-    trained = np.bincount(owner[trained_mask], counts[trained_mask], minlength=n).astype(np.int64)
-    return [TokenCount(total=int(totals[i]) + fixed[i], trained=int(trained[i])) for i in range(n)]
+    totals = np.bincount(owner, per_ref, minlength=n).astype(np.int64)
+    trained = np.bincount(owner[trained_mask], per_ref[trained_mask], minlength=n).astype(np.int64)
+    return [
+        TokenCount(
+            total=int(totals[i]) + fixed[i] + known_total[i],
+            trained=int(trained[i]) + known_trained[i],
+        )
+        for i in range(n)
+    ]

@@ -129,6 +129,37 @@ def detect_format(example: object) -> Format:
     return "chat"
 
 
+PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+_PLAIN_KEYS = frozenset({"role", "content"})
+
+
+def plain_chat_messages(example: object) -> list[dict[str, str]] | None:
+    """The messages of a plain chat example, or None when it needs the general path.
+
+    Plain: `{"messages": [...]}` only; every message exactly `role` + non-empty string
+    `content`, with a system, developer, user or assistant role; at least one assistant
+    message. Such a chat example has no format issue (`check_example` finds none: a test
+    holds the two to it) and needs no other key counted: `data stats` and the build's
+    workers skip the general walks for it.
+    """
+    if type(example) is not dict or len(example) != 1:
+        return None
+    messages = example.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    has_assistant = False
+    for message in messages:
+        if type(message) is not dict or message.keys() != _PLAIN_KEYS:
+            return None
+        content = message["content"]
+        role = message["role"]
+        if type(content) is not str or not content or role not in PLAIN_ROLES:
+            return None
+        if role == "assistant":
+            has_assistant = True
+    return messages if has_assistant else None
+
+
 def check_example(example: object, fmt: Format) -> list[FormatIssue]:
     """Every format problem of one example, as a list (empty when the example is valid)."""
     issues: list[FormatIssue] = []

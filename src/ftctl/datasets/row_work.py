@@ -27,8 +27,8 @@ import numpy as np
 
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.checks import ExampleChecks, answer_problem, example_digest
-from ftctl.datasets.counting import TokenCount, count_example, count_examples
-from ftctl.datasets.formats import Format, check_example
+from ftctl.datasets.counting import RepeatedTexts, TokenCount, count_example, count_examples
+from ftctl.datasets.formats import Format, check_example, plain_chat_messages
 from ftctl.datasets.jsonl import LineError, parse_line
 from ftctl.datasets.minhash_compiled import sign_many
 from ftctl.datasets.near_index import band_hashes
@@ -175,6 +175,7 @@ class RowWorker:
     def __init__(self, plan: RowPlan) -> None:
         self.plan = plan
         self._encoding: Any = None
+        self._repeated = RepeatedTexts()  # roles and system prompts, counted once
         self._hf: Any = None
         self.checks = ExampleChecks(
             plan.fmt,
@@ -206,7 +207,7 @@ class RowWorker:
             return []
         if self.plan.model_dir is not None:
             return list(self._tokenizer().count_examples(examples, self.plan.fmt))
-        return count_examples(examples, self.plan.fmt, self.encoding)
+        return count_examples(examples, self.plan.fmt, self.encoding, self._repeated)
 
     def _tokenizer(self) -> Any:
         if self._hf is None:
@@ -464,6 +465,8 @@ class RowWorker:
             self._signed[id(example)] = (example, (text_bands, prompt, prompt_bands))
 
     def _issues(self, example: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        if self.plan.fmt == "chat" and plain_chat_messages(example) is not None:
+            return ()  # a plain chat example has none (~6 µs of general walk saved)
         issues = check_example(example, self.plan.fmt)
         if not issues:
             return ()

@@ -47,7 +47,14 @@ from ftctl.datasets.counting import (
     encode_joined,
     tally_example,
 )
-from ftctl.datasets.formats import FORMATS, Format, check_example, detect_format
+from ftctl.datasets.formats import (
+    FORMATS,
+    PLAIN_ROLES,
+    Format,
+    check_example,
+    detect_format,
+    plain_chat_messages,
+)
 from ftctl.datasets.hf_counting import HfTokenizer
 from ftctl.datasets.jobs import Job, JobQueue
 from ftctl.datasets.jsonl import LineChunk, LineError, iter_line_chunks, parse_line
@@ -191,7 +198,7 @@ class _Analyzer:
         self._checks: ExampleChecks | None = None
         self.cache: dict[str, int] = {}
         self.cached_chars = 0
-        self.role_tokens = {role: len(enc.encode_ordinary(role)) for role in _SIMPLE_ROLES}
+        self.role_tokens = {role: len(enc.encode_ordinary(role)) for role in PLAIN_ROLES}
         self.totals = _Totals()
         self.parts: dict[str, list[npt.NDArray[Any]]] = {k: [] for k in _PARTS}
 
@@ -256,7 +263,7 @@ class _Analyzer:
                 totals.examples_with_errors += 1
                 totals.error(value.category, line_no, "$", value.message)
                 continue
-            messages = _simple_chat_messages(value) if simple else None
+            messages = plain_chat_messages(value) if simple else None
             if messages is not None:
                 # Fast path for the common case (plain text chat, no format issue by
                 # construction); the same numbers as check_example/tally_example/_inspect.
@@ -290,7 +297,7 @@ class _Analyzer:
                     ref_owner.append(owner)
                     ref_text.append(len(texts))
                     texts.append(content)
-                # `_simple_chat_messages` checked what `examine` would check again.
+                # `plain_chat_messages` checked what `examine` would check again.
                 self._findings(line_no, has_system, has_user, examine_plain(messages))
                 fixed.append(base)
                 n_messages.append(len(messages))
@@ -468,35 +475,6 @@ class _Analyzer:
             prompts[digest] += 1
         else:
             self.totals.system_prompts_overflow = True
-
-
-_SIMPLE_ROLES = frozenset({"system", "developer", "user", "assistant"})
-_SIMPLE_KEYS = frozenset({"role", "content"})
-
-
-def _simple_chat_messages(example: object) -> list[dict[str, str]] | None:
-    """The messages of a plain chat example, or None when it needs the general path.
-
-    Plain: `{"messages": [...]}` only; every message exactly `role` + non-empty string
-    `content`, with a system, developer, user or assistant role; at least one assistant
-    message. Such an example has no format issue and needs no other key counted.
-    """
-    if type(example) is not dict or len(example) != 1:
-        return None
-    messages = example.get("messages")
-    if type(messages) is not list or not messages:
-        return None
-    has_assistant = False
-    for message in messages:
-        if type(message) is not dict or message.keys() != _SIMPLE_KEYS:
-            return None
-        content = message["content"]
-        role = message["role"]
-        if type(content) is not str or not content or role not in _SIMPLE_ROLES:
-            return None
-        if role == "assistant":
-            has_assistant = True
-    return messages if has_assistant else None
 
 
 def _concat(parts: list[npt.NDArray[Any]]) -> IntArray:
