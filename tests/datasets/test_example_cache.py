@@ -5,6 +5,7 @@ cache gives."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -667,6 +668,50 @@ def test_a_text_and_its_prompt_signed_in_one_pass_are_signed_right(
         whole = first if rest is None else first + "\n" + rest
         assert _same(got_whole, similarity.compute_signature(whole, num_perm)), (first, rest)
         assert _same(got_first, similarity.compute_signature(first, num_perm)), (first, rest)
+
+
+@pytest.mark.parametrize(
+    ("near", "leakage"),
+    [((0.8, 128), True), ((0.8, 64), True), (None, True), ((0.9, 128), False)],
+    ids=["paired", "near-other-perms", "leakage-only", "near-only"],
+)
+def test_rows_are_signed_as_each_text_alone_would_be(
+    root: Path, near: tuple[float, int] | None, leakage: bool
+) -> None:
+    """A worker signs a batch's texts and prompts together (a text with its prompt in one
+    pass, the band hashes of all rows at once): each row's text bands, prompt digest and
+    prompt bands are those of signing its own texts one by one."""
+    from ftctl.datasets.row_work import (
+        LEAKAGE_NUM_PERM,
+        LEAKAGE_THRESHOLD,
+        RowWorker,
+        band_bytes,
+        text_digest,
+    )
+
+    plan = dataclasses.replace(_train_plan(root), near=near, leakage=leakage, steps=())
+    rows: list[dict[str, Any]] = _rows()[:40]
+    rows += [
+        h.chat("!!", "??"),  # no words at all
+        {"messages": [{"role": "assistant", "content": "An answer alone"}]},  # no prompt
+        {"messages": [{"role": "user", "content": "A prompt alone"}]},  # no answer
+        h.chat("Ünï cödé 東京", "ΣΑΣ x\u0307y İİ"),
+    ]
+    results = RowWorker(plan).run(rows)
+    for row, result in zip(rows, results, strict=True):
+        text = similarity.example_text(row)
+        prompt = similarity.prompt_text(row) if leakage else ""
+        expected_text = None
+        if near is not None:
+            signature = similarity.compute_signature(text, near[1])
+            expected_text = band_bytes([signature], near[0], near[1])[0]
+        expected_prompt = None
+        if prompt:
+            signature = similarity.compute_signature(prompt, LEAKAGE_NUM_PERM)
+            expected_prompt = band_bytes([signature], LEAKAGE_THRESHOLD, LEAKAGE_NUM_PERM)[0]
+        assert result.text_bands == expected_text, row
+        assert result.prompt == (text_digest(prompt) if prompt else b""), row
+        assert result.prompt_bands == expected_prompt, row
 
 
 def test_a_packed_answer_unpacks_to_the_rows_it_holds(root: Path) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ftctl.datasets.similarity import (
     Signature,
@@ -49,6 +50,21 @@ def sign_many(
 ) -> list[tuple[Signature | None, Signature | None]]:
     """`similarity.sign_pairs`: by the compiled loop when it is loaded, or once this process
     has signed `COMPILED_AFTER` texts (and numba loads); with numpy otherwise."""
+    whole, part, signed = sign_matrices(items, num_perm)
+    return [
+        (whole[j] if flags & 1 else None, part[j] if flags & 2 else None)
+        for j, flags in enumerate(signed.tolist())
+    ]
+
+
+Matrices = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]
+
+
+def sign_matrices(items: Sequence[tuple[str, str | None]], num_perm: int) -> Matrices:
+    """`sign_many` as (whole, part, signed): the signatures as the rows of two (n, num_perm)
+    arrays, and per item bit 1 (the whole has words) and bit 2 (the first text has); a row
+    whose bit is not set means nothing. What the build's band hashes are made from, all rows
+    at once, with no array made per signature."""
     global _signed_texts
     _signed_texts += len(items)
     kernel = _kernel
@@ -56,7 +72,18 @@ def sign_many(
         kernel = load(compile_it=False)
     if kernel:
         return _sign_with(kernel, items, num_perm)
-    return sign_pairs(items, num_perm)
+    n = len(items)
+    whole = np.zeros((n, num_perm), dtype=np.uint32)
+    part = np.zeros((n, num_perm), dtype=np.uint32)
+    signed = np.zeros(n, dtype=np.uint8)
+    for j, (first, rest) in enumerate(sign_pairs(items, num_perm)):
+        if first is not None:
+            whole[j] = first
+            signed[j] |= 1
+        if rest is not None:
+            part[j] = rest
+            signed[j] |= 2
+    return whole, part, signed
 
 
 def load(compile_it: bool = True) -> Any:
@@ -118,9 +145,7 @@ def _maybe_cached() -> bool:
     return bool(os.environ.get("NUMBA_CACHE_DIR")) or not os.access(here.parent, os.W_OK)
 
 
-def _sign_with(
-    kernel: Any, items: Sequence[tuple[str, str | None]], num_perm: int
-) -> list[tuple[Signature | None, Signature | None]]:
+def _sign_with(kernel: Any, items: Sequence[tuple[str, str | None]], num_perm: int) -> Matrices:
     a, b = _affine32_permutations(num_perm)
     pieces: list[bytes] = []
     bounds: list[int] = []
@@ -151,10 +176,7 @@ def _sign_with(
         part,
         signed,
     )
-    return [
-        (whole[j] if flags & 1 else None, part[j] if flags & 2 else None)
-        for j, flags in enumerate(signed.tolist())
-    ]
+    return whole, part, signed
 
 
 @contextlib.contextmanager

@@ -71,7 +71,6 @@ def band_hashes(
     of each signature (bands and rows from `lsh_params(threshold, num_perm)`, band i being
     the signature's uint32 values [i*rows, (i+1)*rows), as `NearIndex` slices them); signed[j]
     is False where signatures[j] is None (a text without words; its hashes mean nothing)."""
-    bands, rows = lsh_params(threshold, num_perm)
     m = len(signatures)
     width = num_perm * 4
     signed = np.fromiter((s is not None for s in signatures), dtype=np.bool_, count=m)
@@ -79,16 +78,23 @@ def band_hashes(
     raw = b"".join(blank if s is None else s for s in signatures)
     if len(raw) != m * width:
         raise ValueError(f"signatures must be {width} bytes each (num_perm {num_perm})")
-    values = np.frombuffer(raw, dtype=np.uint32).reshape(m, num_perm)[:, : bands * rows]
-    values = values.reshape(m, bands, rows).astype(np.uint64)
+    values = np.frombuffer(raw, dtype=np.uint32).reshape(m, num_perm)
+    return matrix_band_hashes(values, threshold), signed
+
+
+def matrix_band_hashes(values: npt.NDArray[np.uint32], threshold: float) -> U64:
+    """`band_hashes` of the signatures that are the rows of `values` (m, num_perm)."""
+    m, num_perm = values.shape
+    bands, rows = lsh_params(threshold, num_perm)
+    grouped = values[:, : bands * rows].reshape(m, bands, rows).astype(np.uint64)
     if rows % 2:  # pad to whole 64-bit words: every band of the call is padded alike
-        values = np.concatenate([values, np.zeros((m, bands, 1), dtype=np.uint64)], axis=2)
-    words = values[:, :, 0::2] | (values[:, :, 1::2] << _S32)
+        grouped = np.concatenate([grouped, np.zeros((m, bands, 1), dtype=np.uint64)], axis=2)
+    words = grouped[:, :, 0::2] | (grouped[:, :, 1::2] << _S32)
     h = np.full((m, bands), np.uint64(rows), dtype=np.uint64)
     for w in range(words.shape[2]):
         h = (h ^ words[:, :, w]) * _GOLDEN
         h = h ^ (h >> _S29)
-    return _fmix64(h), signed
+    return _fmix64(h)
 
 
 # --------------------------------------------------------------------------- text spill

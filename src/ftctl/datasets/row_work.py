@@ -24,15 +24,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from ftctl.datasets.canonical import canonical_line
 from ftctl.datasets.checks import ExampleChecks, answer_problem, example_digest
 from ftctl.datasets.counting import RepeatedTexts, TokenCount, count_example, count_examples
 from ftctl.datasets.formats import Format, check_example, plain_chat_messages
 from ftctl.datasets.jsonl import LineError, parse_line
-from ftctl.datasets.minhash_compiled import sign_many
-from ftctl.datasets.near_index import band_hashes
+from ftctl.datasets.minhash_compiled import sign_matrices
+from ftctl.datasets.near_index import band_hashes, matrix_band_hashes
 from ftctl.datasets.similarity import (
+    answers_text,
     compute_signature,
     content_text,
     example_text,
@@ -166,6 +168,17 @@ def band_bytes(
         return []
     raw = [None if s is None else s.tobytes() for s in signatures]
     hashes, signed = band_hashes(raw, num_perm, threshold)
+    return [h.tobytes() if ok else None for h, ok in zip(hashes, signed.tolist(), strict=True)]
+
+
+def _bands_of(
+    signatures: npt.NDArray[np.uint32], signed: npt.NDArray[np.bool_], threshold: float
+) -> list[bytes | None]:
+    """`band_bytes` of the signatures that are the rows of `signatures`; None where `signed`
+    is False (a text without words)."""
+    if not len(signatures):
+        return []
+    hashes = matrix_band_hashes(signatures, threshold)
     return [h.tobytes() if ok else None for h, ok in zip(hashes, signed.tolist(), strict=True)]
 
 
@@ -407,7 +420,7 @@ class RowWorker:
         """Sign the examples not signed yet: (text bands, prompt digest, prompt bands) each.
 
         The example's text and its prompt are signed in one pass when both use the same
-        permutations, all of them in one call (`minhash_compiled.sign_many`).
+        permutations, all of them in one call (`minhash_compiled.sign_matrices`).
         """
         plan = self.plan
         near = plan.near
@@ -430,37 +443,41 @@ class RowWorker:
 
         for position, example in enumerate(todo):
             prompt = prompt_text(example) if plan.leakage else ""
-            known = prompt if plan.leakage else None
-            text = example_text(example, known) if near is not None else ""
             if prompt:
                 values[position][1] = text_digest(prompt)
-            paired = (
-                near is not None
-                and near[1] == LEAKAGE_NUM_PERM
-                and prompt
-                and (text == prompt or text.startswith(prompt + "\n"))
-            )
-            if paired:
-                rest = text[len(prompt) + 1 :] if len(text) > len(prompt) else None
-                add(LEAKAGE_NUM_PERM, (prompt, rest), position, 2)
+            if near is not None and near[1] == LEAKAGE_NUM_PERM and prompt:
+                # The text starts with its prompt (`example_text`): both in one pass, the
+                # text never joined.
+                add(LEAKAGE_NUM_PERM, (prompt, answers_text(example) or None), position, 2)
                 continue
             if near is not None:
-                add(near[1], (text, None), position, 0)
+                add(
+                    near[1],
+                    (example_text(example, prompt if plan.leakage else None), None),
+                    position,
+                    0,
+                )
             if prompt:
                 add(LEAKAGE_NUM_PERM, (prompt, None), position, 1)
         for num_perm, (items, owners) in batches.items():
-            signed = sign_many(items, num_perm)
-            wholes = [whole for whole, _part in signed]
-            text_bands = band_bytes(wholes, near[0], num_perm) if near is not None else []
-            prompt_bands = band_bytes(wholes, LEAKAGE_THRESHOLD, num_perm)
-            part_bands = band_bytes([part for _whole, part in signed], LEAKAGE_THRESHOLD, num_perm)
-            for j, (position, kind) in enumerate(owners):
-                if kind != 1 and near is not None:
-                    values[position][0] = text_bands[j]
-                if kind == 1:
-                    values[position][2] = prompt_bands[j]
-                elif kind == 2:
-                    values[position][2] = part_bands[j]
+            whole, part, signed = sign_matrices(items, num_perm)
+            kinds = np.array([kind for _position, kind in owners], dtype=np.int8)
+            # Band hashes only of the rows that have a use for them (a paired row's prompt:
+            # its part), each made into bytes once.
+            if near is not None:
+                rows = np.flatnonzero(kinds != 1)
+                text_bands = _bands_of(whole[rows], (signed[rows] & 1) != 0, near[0])
+                for j, bands in zip(rows.tolist(), text_bands, strict=True):
+                    values[owners[j][0]][0] = bands
+            rows = np.flatnonzero(kinds != 0)
+            paired = kinds[rows] == 2
+            prompt_bands = _bands_of(
+                np.where(paired[:, None], part[rows], whole[rows]),
+                np.where(paired, signed[rows] & 2, signed[rows] & 1) != 0,
+                LEAKAGE_THRESHOLD,
+            )
+            for j, bands in zip(rows.tolist(), prompt_bands, strict=True):
+                values[owners[j][0]][2] = bands
         for example, (text_bands, prompt, prompt_bands) in zip(todo, values, strict=True):
             self._signed[id(example)] = (example, (text_bands, prompt, prompt_bands))
 

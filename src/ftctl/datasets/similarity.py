@@ -120,10 +120,16 @@ def normalized_prompt(example: dict[str, Any]) -> str:
 
 def example_text(example: dict[str, Any], prompt: str | None = None) -> str:
     """The text of an example compared for near-duplicates: the prompt and every answer
-    (`prompt`: its `prompt_text`, when the caller has it already)."""
-    parts = [prompt_text(example) if prompt is None else prompt]
-    parts.extend(content_text(m.get("content")) for m in answers_of(example))
-    return "\n".join(p for p in parts if p)
+    (`prompt`: its `prompt_text`, when the caller has it already). A non-empty prompt is
+    its start: `prompt + "\n" + answers_text(example)`, or the prompt alone."""
+    return "\n".join(
+        p for p in (prompt_text(example) if prompt is None else prompt, answers_text(example)) if p
+    )
+
+
+def answers_text(example: dict[str, Any]) -> str:
+    """The answers of an example as `example_text` ends with them, one after another."""
+    return "\n".join(p for p in (content_text(m.get("content")) for m in answers_of(example)) if p)
 
 
 # --------------------------------------------------------------------------- MinHash
