@@ -295,7 +295,7 @@ def _build_once(
                 if reuse is not None and not reuse.intact():
                     raise _ReusedDamaged from None
                 raise
-            pool.close()
+            pool.release()  # reaped by `close` at the end
             if reuse is not None:
                 if not reuse.intact():
                     raise _ReusedDamaged
