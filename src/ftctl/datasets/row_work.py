@@ -483,7 +483,7 @@ class RowWorker:
 
     def _issues(self, example: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         if self.plan.fmt == "chat" and plain_chat_messages(example) is not None:
-            return ()  # a plain chat example has none (~6 µs of general walk saved)
+            return ()  # a plain chat example has none (~4 µs of general walk saved a row)
         issues = check_example(example, self.plan.fmt)
         if not issues:
             return ()
