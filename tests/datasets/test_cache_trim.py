@@ -156,8 +156,13 @@ def test_files_left_by_a_killed_build_are_removed_a_day_later(tmp_path: Path) ->
 
 
 def _rows_used(root: Path) -> list[int]:
-    """Each stored row result's day of last use, relative to today."""
-    with sqlite3.connect(_cache(root) / "examples.sqlite") as db:
+    """Each row result in the example cache: its day of last use, relative to today."""
+    path = _cache(root) / "examples.sqlite"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'rows'").fetchall():
+            return []
         return sorted(day - today() for (day,) in db.execute("SELECT used FROM rows"))
 
 
@@ -175,20 +180,28 @@ def test_row_results_not_used_for_five_days_are_removed(
     rows = h.examples(0, 30)
     project_dir = h.write_workspace(tmp_path, h.project_yaml(DATA), {"data/train.jsonl": rows})
     _build(tmp_path)
-    assert _rows_used(tmp_path) == [0] * 30  # written today
-    # Six days later, line 11 is edited: the other 29 results are found again.
-    _date_rows(tmp_path, 6)
-    h.date_snapshots(tmp_path, 6)
-    _age(_everything(tmp_path), 6)
+    assert _rows_used(tmp_path) == []  # the build's row snapshot holds them all
+    # The next day line 11 is edited: the other 29 results are found again; the old line's
+    # leaves the snapshot for the example cache, dated the day the snapshot was last used.
+    h.date_snapshots(tmp_path, 1)
+    _age(_everything(tmp_path), 1)
     edited = [*rows[:10], h.example(999), *rows[11:]]
     h.write_jsonl(project_dir / "data/train.jsonl", edited)
     events, _ = _build(tmp_path)
     assert h.reused(events) == (29, 30)
-    # Found or written today: kept; the old line 11's result, unused for six days: removed.
-    assert _rows_used(tmp_path) == [0] * 30
+    assert _rows_used(tmp_path) == [-1]
+    # Six days later line 11 is edited again: the result of the line before, unused for
+    # six days, is removed; that of the line before that, unused for seven, too.
+    _date_rows(tmp_path, 7)
+    h.date_snapshots(tmp_path, 6)
+    _age(_everything(tmp_path), 6)
+    h.write_jsonl(project_dir / "data/train.jsonl", [*rows[:10], h.example(998), *rows[11:]])
+    events, _ = _build(tmp_path)
+    assert h.reused(events) == (29, 30)
+    assert _rows_used(tmp_path) == []
     [said] = [m for m in events if m.startswith("dataset cache: removed")]
-    assert " and 1 row result(s) unused for 5 days" in said
-    # The old line comes back: its result is worked out again, the rest found.
+    assert " and 2 row result(s) unused for 5 days" in said
+    # The first line comes back: its result is worked out again, the rest found.
     h.write_jsonl(project_dir / "data/train.jsonl", rows)
     events, _ = _build(tmp_path)
     assert h.reused(events) == (29, 30)
@@ -199,6 +212,8 @@ def test_a_cache_from_before_rows_were_dated_is_kept_and_dated(tmp_path: Path) -
         tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
     )
     _build(tmp_path)
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(100, 30))
+    _build(tmp_path)  # the first 30 rows leave the snapshot for the example cache
     with sqlite3.connect(_cache(tmp_path) / "examples.sqlite") as db:  # the older table
         db.execute("CREATE TABLE old AS SELECT key, value FROM rows ORDER BY rowid")
         db.execute("DROP TABLE rows")
@@ -207,7 +222,8 @@ def test_a_cache_from_before_rows_were_dated_is_kept_and_dated(tmp_path: Path) -
     h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 31))
     events, _ = _build(tmp_path)
     assert h.reused(events) == (30, 31)  # read as before
-    assert _rows_used(tmp_path) == [0] * 31  # and dated today from then on
+    # and dated today from then on, with the 30 rows that left the snapshot this time
+    assert _rows_used(tmp_path) == [0] * 60
 
 
 def test_row_snapshots_not_used_for_five_days_are_removed(tmp_path: Path) -> None:

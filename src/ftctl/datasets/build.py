@@ -268,6 +268,8 @@ def _build_once(
         day = today()
         found = SnapshotReader.open(snapshot_file) if reuse_rows else None
         reuse = None if found is None else RowReuse(found, previous, day)
+        if reuse is None and reuse_rows:
+            reuse = _borrowed(cache, project.name, day)
         snapshot = SnapshotWriter(snapshot_file, day, cache.root)
         closing.callback(snapshot.discard)
         if reuse is not None:
@@ -296,11 +298,17 @@ def _build_once(
                     raise _ReusedDamaged from None
                 raise
             pool.release()  # reaped by `close` at the end
-            if reuse is not None:
-                if not reuse.intact():
-                    raise _ReusedDamaged
-                reuse.close()  # its indexes are not needed past the pass
+            if reuse is not None and not reuse.intact():
+                raise _ReusedDamaged
             snapshot.finish()  # written now: its keys are not held through the checks
+            if reuse is not None and found is not None:
+                # The last build's rows this one left out leave its snapshot: kept in the
+                # example cache from now on (committed with this build, if it passes). (Not
+                # those of another project's snapshot: it stays.)
+                if snapshot.kept is not None:
+                    for values in reuse.left_behind(snapshot.kept):
+                        examples.put_many("rows", values, day=found.last_used)
+                reuse.close()  # its indexes are not needed past the pass
             if pool.lost is not None:
                 events(
                     Event(
@@ -408,6 +416,18 @@ def _finish(
 
 
 # --------------------------------------------------------------------------- stages
+
+
+def _borrowed(cache: DatasetCache, project: str, day: int) -> RowReuse | None:
+    """For a project's first build: the last build of the project built last, whose rows
+    it may share (the same data and plan, another base model with the same encoding, say:
+    a row's key holds its bytes and everything that decides its result). The build stops
+    looking there if its first rows are not there (`stream.StreamBuild._look_up`)."""
+    for other in cache.other_projects(project)[:1]:
+        found = SnapshotReader.open(cache.snapshot_path(other))
+        if found is not None:
+            return RowReuse(found, cache.latest(other), day, borrowed=True)
+    return None
 
 
 def _refuse_committed_cache(project: LoadedProject, workspace: LoadedWorkspace) -> None:

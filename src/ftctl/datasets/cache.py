@@ -115,6 +115,19 @@ class DatasetCache:
         text = json.dumps({"project": project, "objects": sorted(set(sha256s))})
         atomic_write(self._latest_path(project), text.encode("utf-8"))
 
+    def other_projects(self, project: str) -> list[str]:
+        """The other projects whose last build left a row snapshot, the latest first."""
+        found: list[tuple[float, str]] = []
+        for record in (self.root / "builds" / "latest").glob("*.json"):
+            try:
+                name = json.loads(record.read_text(encoding="utf-8"))["project"]
+                when = record.with_suffix(".rows").stat().st_mtime
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if isinstance(name, str) and name != project and self._latest_path(name) == record:
+                found.append((when, name))
+        return [name for _when, name in sorted(found, reverse=True)]
+
     def latest(self, project: str) -> list[Path]:
         """The split objects of `project`'s last build that are still there."""
         try:

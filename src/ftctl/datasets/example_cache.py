@@ -138,10 +138,14 @@ class ExampleCache:
         self.counts[table][1] += len(unique) - len(found)
         return found
 
-    def put_many(self, table: str, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """Store values, visible to others once the build succeeds (`commit`)."""
+    def put_many(
+        self, table: str, items: Iterable[tuple[bytes, bytes]], day: int | None = None
+    ) -> None:
+        """Store values, visible to others once the build succeeds (`commit`), as used on
+        `day` (today by default)."""
         assert table in TABLES
-        rows = [(key, value + _checksum(key, value), self._today) for key, value in items]
+        used = self._today if day is None else day
+        rows = [(key, value + _checksum(key, value), used) for key, value in items]
         self._write(f"INSERT OR REPLACE INTO {table} (key, value, used) VALUES (?, ?, ?)", rows)
 
     def mark_used(self, table: str, keys: Sequence[bytes]) -> None:

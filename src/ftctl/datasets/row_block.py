@@ -25,6 +25,7 @@ from ftctl.datasets.similarity import lsh_params
 
 Records = npt.NDArray[np.void]
 RECORD_END = 0x50  # b"P": every record's last byte (what tells a record in a snapshot)
+SYSTEM_AT = 8  # where every layout's `system` id is (after the flags and `stop`)
 _ZERO16 = bytes(16)
 
 
@@ -88,6 +89,7 @@ class Layout:
         fields.append(("end", "u1"))  # RECORD_END
         self.dtype = np.dtype(fields)
         self.width = self.dtype.itemsize
+        assert self.dtype.fields is not None and self.dtype.fields["system"][1] == SYSTEM_AT
 
     def empty(self, count: int) -> Records:
         records = np.zeros(count, dtype=self.dtype)
@@ -147,6 +149,55 @@ class Layout:
             else:
                 out[step_field(index)] = [bool(v) for v in values]
         return out
+
+    def result(self, record: bytes, system: str | None) -> tuple[Any, ...] | None:
+        """The whole result of a plain row (`is_rare` False) from its record's bytes, as a
+        plain tuple with no line (what the example cache stores: `row_work.with_line`):
+        `records` read back, the row's `system` prompt given as the string its id stood
+        for. None for bytes that are not such a record of this layout."""
+        if len(record) != self.width or record[-1] != RECORD_END:
+            return None
+        row = np.frombuffer(record, dtype=self.dtype)[0]
+        if row["error"] or row["rare"] or int(row["stop"]) != self.steps:
+            return None
+        steps: list[Any] = []
+        for index, step in enumerate(self.plan.steps):
+            name = step_field(index)
+            if step.kind == "dedupe":
+                steps.append(bytes(row[name]))
+            elif step.kind == "near":
+                signed = bool(row[step_field(index, "signed")])
+                steps.append(row[name].tobytes() if signed else None)
+            elif step.kind == "max":
+                tokens = int(row[step_field(index, "tokens")])
+                steps.append((tokens, int(row[step_field(index, "status")])))
+            else:
+                steps.append(bool(row[name]))
+        text_bands = row["text_bands"].tobytes() if self.text_bands and row["text_signed"] else None
+        prompt_bands = (
+            row["prompt_bands"].tobytes() if self.prompt_bands and row["prompt_signed"] else None
+        )
+        return (
+            None,  # error
+            tuple(steps),
+            self.steps,  # stop: it reached the end
+            "",  # stop_why
+            b"",  # line
+            bytes(row["digest"]),
+            float(row["split_u"]),
+            int(row["total"]),
+            int(row["trained"]),
+            bool(row["refusal"]),
+            None,  # empty
+            None,  # cut_off
+            (),  # secrets
+            (),  # issues
+            system,
+            bytes(row["diversity"]) if self.plan.diversity else b"",
+            bytes(row["prompt"]) if row["prompt_present"] else b"",
+            prompt_bands,
+            text_bands,
+        )
 
 
 def _digests(values: Sequence[bytes | None]) -> npt.NDArray[np.void]:
@@ -287,6 +338,7 @@ class RowBlock:
 
 __all__ = [
     "RECORD_END",
+    "SYSTEM_AT",
     "Interner",
     "Layout",
     "Packed",

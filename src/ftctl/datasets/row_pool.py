@@ -74,6 +74,10 @@ class Job:
     namespace: str
     cache: Path | None
     previous: tuple[Path, ...] = ()  # split objects of the last build (`line_index`)
+    # The results computed are sent back for the example cache (`Answer.fresh`); not when
+    # the build keeps them in its row snapshot, from which they go to the cache only when
+    # a later build leaves them out (`row_reuse.RowReuse.left_behind`).
+    fresh: bool = True
 
 
 # A batch's rows: raw JSONL lines (or a block of them), or inline rows already parsed.
@@ -139,6 +143,9 @@ class _Workbench:
         keys = content_keys(
             job.namespace, (raw if isinstance(raw, bytes) else canonical_line(raw) for raw in rows)
         )
+        layout = self._layouts.get(job.plan)
+        if layout is None:
+            layout = self._layouts[job.plan] = Layout(job.plan)
         found: list[tuple[Any, ...] | None] = [None] * len(rows)
         stale: list[bytes] = []
         if job.cache is not None:
@@ -149,12 +156,8 @@ class _Workbench:
             for i, key in enumerate(keys):
                 value = stored.get(key)
                 if value is not None:
-                    with contextlib.suppress(Exception):  # an old or damaged value: a miss
-                        # marshal, not pickle: the cache is in the workspace, where a
-                        # commit can plant one, and loading a pickle can run any code.
-                        cached = marshal.loads(value)
-                        if type(cached) is tuple and len(cached) == RESULT_FIELDS:
-                            found[i] = cached
+                    found[i] = _cached_result(value, layout)
+        reused = sum(1 for cached in found if cached is not None)
         computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
         lines = iter(self._lines(job, worker, rows, found))
         results: list[RowResult] = []
@@ -165,12 +168,10 @@ class _Workbench:
                 continue
             result = next(computed)
             results.append(result)
-            with contextlib.suppress(ValueError):  # a value marshal cannot hold: not cached
-                fresh.append((key, marshal.dumps(with_line(result, b""))))
-        layout = self._layouts.get(job.plan)
-        if layout is None:
-            layout = self._layouts[job.plan] = Layout(job.plan)
-        return pack(layout, results), fresh, len(results) - len(fresh), stale, keys
+            if job.fresh:
+                with contextlib.suppress(ValueError):  # a value marshal cannot hold: not kept
+                    fresh.append((key, marshal.dumps(with_line(result, b""))))
+        return pack(layout, results), fresh, reused, stale, keys
 
     def _lines(
         self,
@@ -463,6 +464,29 @@ def _receive_all(process: _Worker, inbox: queue.SimpleQueue[Any]) -> None:
         except Exception as error:  # EOFError, OSError, a closed pipe, a damaged pickle
             inbox.put(error)
             return
+
+
+def _cached_result(value: bytes, layout: Layout) -> tuple[Any, ...] | None:
+    """A row's result from its example cache value: a whole result (a tuple of its fields,
+    no line), or a plain row's record with its system prompt (what a row snapshot held:
+    `row_reuse.RowReuse.left_behind`); None for anything else (an old or damaged value:
+    a miss). marshal, not pickle: the cache is in the workspace, where a commit can plant
+    one, and loading a pickle can run any code."""
+    try:
+        cached = marshal.loads(value)
+    except Exception:
+        return None
+    if type(cached) is not tuple:
+        return None
+    if len(cached) == RESULT_FIELDS:
+        return cached
+    if (
+        len(cached) == 2
+        and type(cached[0]) is bytes
+        and (cached[1] is None or type(cached[1]) is str)
+    ):
+        return layout.result(cached[0], cached[1])
+    return None
 
 
 def preload(names: Sequence[str]) -> None:

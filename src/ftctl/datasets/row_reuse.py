@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import marshal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -28,8 +28,8 @@ from ftctl.datasets.distinct import distinct
 from ftctl.datasets.example_cache import content_keys
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import PreviousLines, object_intact
-from ftctl.datasets.row_block import RECORD_END, Layout, Records, RowBlock
-from ftctl.datasets.row_snapshot import KEY_BYTES, SnapshotReader
+from ftctl.datasets.row_block import RECORD_END, SYSTEM_AT, Layout, Records, RowBlock
+from ftctl.datasets.row_snapshot import KEY_BYTES, RARE, SnapshotReader
 from ftctl.datasets.row_work import DIGEST_FIELD, RESULT_FIELDS, RowResult, with_line
 
 
@@ -45,8 +45,16 @@ class Found(NamedTuple):
 class RowReuse:
     """The last build's results and lines, for the rows of this one."""
 
-    def __init__(self, snapshot: SnapshotReader, previous: Sequence[Path], today: int) -> None:
+    def __init__(
+        self,
+        snapshot: SnapshotReader,
+        previous: Sequence[Path],
+        today: int,
+        borrowed: bool = False,
+    ) -> None:
+        """`borrowed`: the snapshot is another project's (`build._borrowed`)."""
         self.snapshot = snapshot
+        self.borrowed = borrowed
         self._previous = PreviousLines(previous, check_lines=False)
         self._stale = snapshot.day != today  # the example cache is told once a day
         # The snapshot's string ids as this build's (`Interner`), made as they are met.
@@ -140,6 +148,28 @@ class RowReuse:
             ours = self._ids[np.where(valid, ids, 0)]
         records["system"] = np.where(valid, ours, -1)
         return records
+
+    def left_behind(self, kept: npt.NDArray[np.bytes_]) -> Iterator[list[tuple[bytes, bytes]]]:
+        """The rows of the last build that this one left out (`kept`: the keys of this
+        build's snapshot, sorted), as example cache values, a few thousand at a time.
+
+        A build keeps its rows' results in its snapshot alone; the example cache gets them
+        only once a build replaces that snapshot without them (an edited line's old
+        version, the rows of a transform or policy given up), so that going back to them
+        works on none of them again. A record goes with the system prompt its id stood for
+        (`row_pool` reads it with its plan's layout); a whole result as it was. Call it
+        only once `intact` has said yes."""
+        strings = self.snapshot.strings
+        for chunk in self.snapshot.left_out(kept):
+            values: list[tuple[bytes, bytes]] = []
+            for key, value in chunk:
+                if value and value[-1] == RECORD_END and len(value) > SYSTEM_AT + 4:
+                    system = int.from_bytes(value[SYSTEM_AT : SYSTEM_AT + 4], "little", signed=True)
+                    if 0 <= system < len(strings):
+                        values.append((key, marshal.dumps((value, strings[system]))))
+                elif value and value[-1] == RARE:
+                    values.append((key, value[:-1]))
+            yield values
 
     def intact(self) -> bool:
         """The snapshot and the objects lines were copied from are as they were written

@@ -32,7 +32,7 @@ import hashlib
 import marshal
 import os
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -94,6 +94,9 @@ class SnapshotReader:
             )
             raw = _pread(self._fd, count * (KEY_BYTES + 12), keys_at)
             self.day = day
+            # The day a build last used it (its footer's, or that of its modification time:
+            # a build that reads it touches it, `cache.DatasetCache.use`).
+            self.last_used = max(day, int(os.fstat(self._fd).st_mtime // 86_400))
             self.keys: npt.NDArray[np.bytes_] = np.frombuffer(
                 raw, dtype=f"S{KEY_BYTES}", count=count
             )
@@ -152,6 +155,30 @@ class SnapshotReader:
         )
         return out
 
+    def left_out(
+        self, kept: npt.NDArray[np.bytes_], chunk: int = 4096
+    ) -> Iterator[list[tuple[bytes, bytes]]]:
+        """(key, value) of each row here whose key is not in `kept` (sorted), `chunk` rows
+        at a time, read in file order."""
+        keys = self.keys
+        if kept.size:
+            at = np.minimum(np.searchsorted(kept, keys), kept.size - 1)
+            leaving = np.flatnonzero(kept[at] != keys)
+        else:
+            leaving = np.arange(keys.size)
+        for start in range(0, leaving.size, chunk):
+            rows = leaving[start : start + chunk]
+            order = np.argsort(self._offsets[rows], kind="stable")
+            rows = rows[order]
+            # The keys' bytes as they are: an S16 item loses its trailing NULs as bytes.
+            raw = np.ascontiguousarray(keys[rows]).tobytes()
+            values = read_runs(self._fd, self._offsets[rows].tolist(), self._lengths[rows].tolist())
+            yield [
+                (raw[KEY_BYTES * n : KEY_BYTES * (n + 1)], value)
+                for n, value in enumerate(values)
+                if value is not None
+            ]
+
     def _read(
         self, rows: list[int], offsets: list[int], lengths: list[int], out: list[bytes | None]
     ) -> None:
@@ -192,6 +219,9 @@ class SnapshotWriter:
         self.pairs: dict[bytes, float] = {}  # near-duplicate candidates compared
         self.broken = False  # a write failed: nothing will be committed
         self._finished = False
+        # Once finished: its keys, sorted, each once (what the last build's rows that this one
+        # left out are found with: `row_reuse.RowReuse.left_behind`).
+        self.kept: npt.NDArray[np.bytes_] | None = None
 
     def add_records(self, keys: Sequence[bytes], records: npt.NDArray[np.void]) -> None:
         """Rows whose values are records (`row_block`), one per key, in order."""
@@ -275,6 +305,7 @@ class SnapshotWriter:
         first = np.ones(len(order), dtype=np.bool_)
         first[1:] = keys[order[1:]] != keys[order[:-1]]
         order = order[first]
+        self.kept = keys[order]
         out = self._out
         assert out is not None
         try:

@@ -513,8 +513,10 @@ class StreamBuild:
         # Workers look rows up only in a cache that holds something (a first build has none).
         cache = store.path if store is not None and store.path and store.path.exists() else None
         earlier = tuple(previous) if cache is not None else ()
+        # Results computed go to the example cache only without a snapshot to keep them.
         self.jobs = [
-            Job(s.plan, ns, cache, earlier) for s, ns in zip(splits, namespaces, strict=True)
+            Job(s.plan, ns, cache, earlier, fresh=snapshot is None)
+            for s, ns in zip(splits, namespaces, strict=True)
         ]
         self.table = RowTable()
         self.table.plans = [s.plan for s in splits]
@@ -543,6 +545,7 @@ class StreamBuild:
         self.computed = 0
         self.reused = 0
         self._answered = False  # the pool has answered a request (`MAX_PENDING_FIRST`)
+        self._judged = False  # a borrowed snapshot's first lookup was judged (`_look_up`)
 
     # ------------------------------------------------------------------ driving
 
@@ -849,6 +852,12 @@ class StreamBuild:
         if found.stale and self.store is not None:
             self.store.mark_used("rows", found.stale)
         self.reused += len(lines) - len(found.missing)
+        if self.reuse.borrowed and not self._judged:
+            self._judged = True
+            if len(found.missing) * 2 > len(lines):
+                # Another project's rows, and most of this build's first batch is not among
+                # them: not looked up there again (each key would cost the pass for nothing).
+                self.reuse = None
         if not found.missing:
             batch.block = found.block
             return []
@@ -979,6 +988,8 @@ class StreamBuild:
         counts[0] += survivors.size
         copies = _copies(weight, block.lines, survivors)
         survivors, copies = survivors[copies > 0], copies[copies > 0]
+        if self.snapshot is not None and survivors.size < live.size:
+            self._keep_left_out(rows, block, np.setdiff1d(live, survivors, assume_unique=True))
         counts[1] += int(copies.sum())
         fraction = self.derived.split.fraction if self.derived is not None else None
         if split.name != "train" or fraction is None or not survivors.size:
@@ -1005,6 +1016,36 @@ class StreamBuild:
                     copies[chosen],
                     split.plan.diversity,
                 )
+
+    def _keep_left_out(
+        self, rows: npt.NDArray[np.int64], block: RowBlock, left_out: Positions
+    ) -> None:
+        """Put in the example cache the results of rows this build leaves out of its output
+        (`dedupe`, `nearDedupe`, a weight of 0): the snapshot has them too, but the next
+        build has no line of theirs to copy, so it asks a worker, which finds them there
+        and makes only the line (a build that keeps them, once their earlier copy is edited
+        away, works on none of them). A few rows a build; the others are in the snapshot
+        alone (`row_reuse.RowReuse.left_behind`)."""
+        if self.store is None:
+            return
+        strings = self.interner.strings
+        values: list[tuple[bytes, bytes]] = []
+        for p in left_out.tolist():
+            key = self.table.key(int(rows[p]))
+            if key is None:
+                continue
+            rare = block.rare.get(p)
+            try:
+                if rare is not None:
+                    values.append((key, marshal.dumps(with_line(rare, b""))))
+                else:
+                    record = block.records[p]
+                    values.append(
+                        (key, marshal.dumps((record.tobytes(), strings[record["system"]])))
+                    )
+            except ValueError:  # a value marshal cannot hold: not kept
+                continue
+        self.store.put_many("rows", values)
 
     def _append(
         self,
