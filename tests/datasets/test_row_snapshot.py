@@ -429,3 +429,19 @@ def test_a_projects_first_build_takes_the_rows_another_project_built(
     stranger, reused = _built(root, "stranger")
     assert reused == (0, 40)
     assert stranger == _built(fresh, "stranger")[0]
+
+
+def test_a_damaged_snapshot_of_another_project_is_not_trusted(root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    _outcome(root)
+    [snapshot] = h.snapshots(root)
+    data = bytearray(snapshot.read_bytes())
+    data[len(data) // 3] ^= 0x01  # a value, a bit flipped
+    snapshot.write_bytes(bytes(data))
+    _add_project(root, "twin")
+    fresh = tmp_path / "fresh"
+    shutil.copytree(root, fresh, ignore=shutil.ignore_patterns(".ftctl"))
+    twin, reused = _built(root, "twin")
+    assert twin == _built(fresh, "twin")[0]
+    assert reused[0] < len(_rows())  # built again without it

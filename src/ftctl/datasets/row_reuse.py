@@ -60,7 +60,8 @@ class RowReuse:
         # The snapshot's string ids as this build's (`Interner`), made as they are met.
         self._ids = np.full(len(snapshot.strings), -1, dtype=np.int64)
         # Both files checked whole on one thread, beside the pass (hashlib and reads
-        # release the GIL); the answer is asked for once, at its end (`intact`).
+        # release the GIL); the answer is asked for once, at its end (`intact`). Another
+        # project's, only once the build takes rows from it (`check`).
         self._verdict: list[bool] = []
         self._checker = threading.Thread(
             target=lambda: self._verdict.append(
@@ -69,7 +70,13 @@ class RowReuse:
             name="ftctl-row-reuse-check",
             daemon=True,
         )
-        self._checker.start()
+        if not borrowed:
+            self.check()
+
+    def check(self) -> None:
+        """Start checking the snapshot and the objects lines are copied from (once)."""
+        if self._checker.ident is None:
+            self._checker.start()
 
     def look_up(
         self,
@@ -173,12 +180,15 @@ class RowReuse:
 
     def intact(self) -> bool:
         """The snapshot and the objects lines were copied from are as they were written
-        (waits for their checks)."""
+        (waits for their checks); for another project's that nothing was taken from: yes."""
+        if self._checker.ident is None:
+            return True
         self._checker.join()
         return bool(self._verdict and self._verdict[0])
 
     def close(self) -> None:
-        self._checker.join()
+        if self._checker.ident is not None:
+            self._checker.join()
         self.snapshot.close()
         self._previous.close()
 

@@ -842,6 +842,15 @@ class StreamBuild:
         assert self.reuse is not None
         layout = self.layouts[batch.split.plan_index]
         found = self.reuse.look_up(job.namespace, lines, layout, self.interner)
+        if self.reuse.borrowed and not self._judged:
+            self._judged = True
+            if len(found.missing) * 2 > len(lines):
+                # Another project's rows, and most of this build's first batch is not among
+                # them: nothing taken from there, and not looked up there again (each key
+                # would cost the pass for nothing).
+                self.reuse = None
+                return [lines.line(i) for i in range(len(lines))]
+            self.reuse.check()  # what is taken from it is verified (`RowReuse.intact`)
         self.table.set_keys(batch.rows, found.keys)
         if self.snapshot is not None:
             keys = found.keys
@@ -852,12 +861,6 @@ class StreamBuild:
         if found.stale and self.store is not None:
             self.store.mark_used("rows", found.stale)
         self.reused += len(lines) - len(found.missing)
-        if self.reuse.borrowed and not self._judged:
-            self._judged = True
-            if len(found.missing) * 2 > len(lines):
-                # Another project's rows, and most of this build's first batch is not among
-                # them: not looked up there again (each key would cost the pass for nothing).
-                self.reuse = None
         if not found.missing:
             batch.block = found.block
             return []
