@@ -200,8 +200,8 @@ def drop_snapshots(root: Path) -> None:
 
 
 def date_snapshots(root: Path, days_ago: int) -> None:
-    """The snapshots as if written `days_ago` days ago (the day in their footer: what tells
-    a rebuild to mark the rows it finds used in the example cache)."""
+    """The snapshots as if written `days_ago` days ago (the day in their footer: the day
+    the rows that leave them take in the example cache, with their modification time)."""
     from ftctl.datasets.example_cache import today
     from ftctl.datasets.row_snapshot import MAGIC
 

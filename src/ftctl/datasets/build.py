@@ -267,9 +267,9 @@ def _build_once(
         snapshot_file = cache.snapshot_path(project.name)
         day = today()
         found = SnapshotReader.open(snapshot_file) if reuse_rows else None
-        reuse = None if found is None else RowReuse(found, previous, day)
+        reuse = None if found is None else RowReuse(found, previous)
         if reuse is None and reuse_rows:
-            reuse = _borrowed(cache, project.name, day)
+            reuse = _borrowed(cache, project.name)
         snapshot = SnapshotWriter(snapshot_file, day, cache.root)
         closing.callback(snapshot.discard)
         if reuse is not None:
@@ -418,7 +418,7 @@ def _finish(
 # --------------------------------------------------------------------------- stages
 
 
-def _borrowed(cache: DatasetCache, project: str, day: int) -> RowReuse | None:
+def _borrowed(cache: DatasetCache, project: str) -> RowReuse | None:
     """For a project's first build: the last build of the project built last, whose rows
     it may share (the same data and plan, another base model with the same encoding, say:
     a row's key holds its bytes and everything that decides its result). The build stops
@@ -426,7 +426,7 @@ def _borrowed(cache: DatasetCache, project: str, day: int) -> RowReuse | None:
     for other in cache.other_projects(project)[:1]:
         found = SnapshotReader.open(cache.snapshot_path(other))
         if found is not None:
-            return RowReuse(found, cache.latest(other), day, borrowed=True)
+            return RowReuse(found, cache.latest(other), borrowed=True)
     return None
 
 

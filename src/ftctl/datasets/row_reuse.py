@@ -39,7 +39,6 @@ class Found(NamedTuple):
     keys: list[bytes]  # every row's key
     plain: npt.NDArray[np.intp]  # positions of the rows found as records (the next snapshot's)
     rare: list[tuple[bytes, bytes]]  # (key, value) of those found as whole results
-    stale: list[bytes]  # keys of those found to mark used today in the example cache
 
 
 class RowReuse:
@@ -49,14 +48,12 @@ class RowReuse:
         self,
         snapshot: SnapshotReader,
         previous: Sequence[Path],
-        today: int,
         borrowed: bool = False,
     ) -> None:
         """`borrowed`: the snapshot is another project's (`build._borrowed`)."""
         self.snapshot = snapshot
         self.borrowed = borrowed
         self._previous = PreviousLines(previous, check_lines=False)
-        self._stale = snapshot.day != today  # the example cache is told once a day
         # The snapshot's string ids as this build's (`Interner`), made as they are met.
         self._ids = np.full(len(snapshot.strings), -1, dtype=np.int64)
         # Both files checked whole on one thread, beside the pass (hashlib and reads
@@ -137,8 +134,7 @@ class RowReuse:
             block.put(places, RowBlock.of(layout, results, intern))
             found[places] = True
         missing = np.flatnonzero(~found).tolist()
-        stale = [keys[i] for i in np.flatnonzero(found).tolist()] if self._stale else []
-        return Found(block, missing, keys, at, kept_rare, stale)
+        return Found(block, missing, keys, at, kept_rare)
 
     def _records(
         self, joined: bytes, count: int, layout: Layout, intern: Callable[[str | None], int]

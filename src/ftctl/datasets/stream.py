@@ -858,8 +858,6 @@ class StreamBuild:
                 [keys[i] for i in found.plain.tolist()], found.block.records[found.plain]
             )
             self.snapshot.add_many(found.rare)
-        if found.stale and self.store is not None:
-            self.store.mark_used("rows", found.stale)
         self.reused += len(lines) - len(found.missing)
         if not found.missing:
             batch.block = found.block
