@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -363,20 +363,30 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
 def test_rows_worked_on_by_worker_processes_are_the_same(
     root: Path, tmp_path: Path, process_pool: type[Any]
 ) -> None:
-    from ftctl.datasets.row_pool import Job, LocalPool
+    import marshal
+
+    from ftctl.datasets.example_cache import content_keys
+    from ftctl.datasets.row_pool import Job
+    from ftctl.datasets.row_work import RowWorker, with_line
 
     plan = _train_plan(root)
     train = root / "projects" / "demo" / "data" / "train.jsonl"
     rows: list[bytes | dict[str, Any]] = list(train.read_bytes().splitlines())
     rows += [b"not json", b"[1, 2]"]
     job = Job(plan, "test", tmp_path / "examples.sqlite")
-    warm = LocalPool()
-    warm.submit("warm", job, rows[::2])  # every other row's result is cached
+    warm = cast(list[bytes], rows[::2])  # every other row's result is cached
     store = ExampleCache(job.cache)
-    store.put_many("rows", warm.collect()[1].fresh)
+    store.put_many(
+        "rows",
+        [
+            (key, marshal.dumps(with_line(result, b"")))
+            for key, result in zip(
+                content_keys(job.namespace, warm), RowWorker(plan).run(warm), strict=True
+            )
+        ],
+    )
     store.commit()
     store.close()
-    warm.close()
     # The encoding is loaded before the batches.
     expected = _answered_alike(process_pool(2, [plan.encoding]), job, rows)
     cached = set(rows[::2])  # by content: a repeat of a cached row is a hit too

@@ -74,17 +74,15 @@ class Job:
     namespace: str
     cache: Path | None
     previous: tuple[Path, ...] = ()  # split objects of the last build (`line_index`)
-    # The results computed are sent back for the example cache (`Answer.fresh`); not when
-    # the build keeps them in its row snapshot, from which they go to the cache only when
-    # a later build leaves them out (`row_reuse.RowReuse.left_behind`).
-    fresh: bool = True
 
 
 # A batch's rows: raw JSONL lines (or a block of them), or inline rows already parsed.
 Rows = Sequence[bytes | dict[str, Any]] | LineBlock
-# A batch's results packed (`row_block.pack`), the values computed for the cache, the rows
-# reused, the keys of those not marked used today, every row's key (in order).
-_Values = tuple[Packed, list[tuple[bytes, bytes]], int, list[bytes], list[bytes]]
+# A batch's results packed (`row_block.pack`), the rows reused, the keys of those not
+# marked used today, every row's key (in order). The results computed are not sent for the
+# example cache: the build keeps them in its row snapshot, which gives the cache those it
+# leaves out (`row_reuse.RowReuse.left_behind`, `stream.StreamBuild._keep_left_out`).
+_Values = tuple[Packed, int, list[bytes], list[bytes]]
 
 
 _Worker = subprocess.Popen[bytes] | ForkedWorker  # a worker process, started or forked
@@ -92,7 +90,6 @@ _Worker = subprocess.Popen[bytes] | ForkedWorker  # a worker process, started or
 
 class Answer(NamedTuple):
     results: Packed  # the rows' results, in order (`RowBlock.unpacked`)
-    fresh: list[tuple[bytes, bytes]]  # (key, value) of the results computed, for the cache
     reused: int  # rows whose result came from the cache
     stale: list[bytes]  # keys of reused results to mark used today (`ExampleCache.mark_used`)
     keys: list[bytes]  # each row's key (`example_cache.content_keys`), for the build's snapshot
@@ -160,18 +157,11 @@ class _Workbench:
         reused = sum(1 for cached in found if cached is not None)
         computed = iter(worker.run([r for r, f in zip(rows, found, strict=True) if f is None]))
         lines = iter(self._lines(job, worker, rows, found))
-        results: list[RowResult] = []
-        fresh: list[tuple[bytes, bytes]] = []
-        for key, cached in zip(keys, found, strict=True):
-            if cached is not None:
-                results.append(RowResult._make(with_line(cached, next(lines))))
-                continue
-            result = next(computed)
-            results.append(result)
-            if job.fresh:
-                with contextlib.suppress(ValueError):  # a value marshal cannot hold: not kept
-                    fresh.append((key, marshal.dumps(with_line(result, b""))))
-        return pack(layout, results), fresh, reused, stale, keys
+        results = [
+            next(computed) if cached is None else RowResult._make(with_line(cached, next(lines)))
+            for cached in found
+        ]
+        return pack(layout, results), reused, stale, keys
 
     def _lines(
         self,

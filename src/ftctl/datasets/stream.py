@@ -500,7 +500,8 @@ class StreamBuild:
         """`previous`: the split objects of the project's last build (lines to copy);
         `progress(n)`: called with the bytes of the source files read so far, a chunk at a
         time; `reuse`: the last build's rows, looked up here before a batch goes to the pool;
-        `snapshot`: where this build's row results go (for the next build's `reuse`)."""
+        `snapshot`: where this build's row results go (for the next build's `reuse`; None: no
+        later build is given them)."""
         self.splits = splits
         self._progress = progress
         self._bytes_before = 0  # of the files read to their end
@@ -513,10 +514,8 @@ class StreamBuild:
         # Workers look rows up only in a cache that holds something (a first build has none).
         cache = store.path if store is not None and store.path and store.path.exists() else None
         earlier = tuple(previous) if cache is not None else ()
-        # Results computed go to the example cache only without a snapshot to keep them.
         self.jobs = [
-            Job(s.plan, ns, cache, earlier, fresh=snapshot is None)
-            for s, ns in zip(splits, namespaces, strict=True)
+            Job(s.plan, ns, cache, earlier) for s, ns in zip(splits, namespaces, strict=True)
         ]
         self.table = RowTable()
         self.table.plans = [s.plan for s in splits]
@@ -885,8 +884,6 @@ class StreamBuild:
             if self.snapshot is not None:
                 self._snapshot(answer.keys[at : at + count], answered)
             at += count
-        if answer.fresh and self.store is not None:
-            self.store.put_many("rows", answer.fresh)  # kept only if the build succeeds
         if answer.stale and self.store is not None:
             self.store.mark_used("rows", answer.stale)  # what the cache's trim keeps
         self.reused += answer.reused
