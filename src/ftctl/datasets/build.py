@@ -301,11 +301,11 @@ def _build_once(
             if reuse is not None and not reuse.intact():
                 raise _ReusedDamaged
             snapshot.finish()  # written now: its keys are not held through the checks
-            if reuse is not None and found is not None:
+            if reuse is not None:
                 # The last build's rows this one left out leave its snapshot: kept in the
                 # example cache from now on (committed with this build, if it passes). (Not
-                # those of another project's snapshot: it stays.)
-                if snapshot.kept is not None:
+                # those of another project's snapshot, `found` None: it stays.)
+                if found is not None and snapshot.kept is not None:
                     for values in reuse.left_behind(snapshot.kept):
                         examples.put_many("rows", values, day=found.last_used)
                 reuse.close()  # its indexes are not needed past the pass

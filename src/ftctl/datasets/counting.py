@@ -179,7 +179,8 @@ def counts_from_tokens(
 
 class RepeatedTexts:
     """Token counts of texts that recur across examples (roles, system prompts, tool
-    definitions: `add_text`'s `repeated`), kept from batch to batch by one counter, bounded.
+    definitions: `add_text`'s `repeated`), kept from batch to batch by one counter (a build
+    worker's `count_examples`, `data stats`' main thread), bounded.
 
     `count_examples` encodes each such text once in a batch and not at all once it is
     known here: in a 2.4 KB chat example of nine messages the roles and the system prompt

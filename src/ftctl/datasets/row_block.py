@@ -12,6 +12,7 @@ a rebuild reads them as one array per batch, with no object made per row.
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -149,6 +150,12 @@ class Layout:
             else:
                 out[step_field(index)] = [bool(v) for v in values]
         return out
+
+    @staticmethod
+    def cache_value(record: bytes, system: str | None) -> bytes:
+        """A plain row's example cache value: its record and the system prompt its id stood
+        for (marshal data; read back by `result`, with the plan's layout)."""
+        return marshal.dumps((record, system))
 
     def result(self, record: bytes, system: str | None) -> tuple[Any, ...] | None:
         """The whole result of a plain row (`is_rare` False) from its record's bytes, as a

@@ -169,7 +169,7 @@ class RowReuse:
                 if value and value[-1] == RECORD_END and len(value) > SYSTEM_AT + 4:
                     system = int.from_bytes(value[SYSTEM_AT : SYSTEM_AT + 4], "little", signed=True)
                     if 0 <= system < len(strings):
-                        values.append((key, marshal.dumps((value, strings[system]))))
+                        values.append((key, Layout.cache_value(value, strings[system])))
                 elif value and value[-1] == RARE:
                     values.append((key, value[:-1]))
             yield values

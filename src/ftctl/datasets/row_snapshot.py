@@ -161,11 +161,9 @@ class SnapshotReader:
         """(key, value) of each row here whose key is not in `kept` (sorted), `chunk` rows
         at a time, read in file order."""
         keys = self.keys
-        if kept.size:
-            at = np.minimum(np.searchsorted(kept, keys), kept.size - 1)
-            leaving = np.flatnonzero(kept[at] != keys)
-        else:
-            leaving = np.arange(keys.size)
+        staying = np.zeros(keys.size, dtype=np.bool_)
+        staying[SortedKeys(kept).find(keys)[0]] = True
+        leaving = np.flatnonzero(~staying)
         for start in range(0, leaving.size, chunk):
             rows = leaving[start : start + chunk]
             order = np.argsort(self._offsets[rows], kind="stable")

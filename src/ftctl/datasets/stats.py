@@ -43,6 +43,7 @@ from ftctl.datasets.cost import estimate_cost
 from ftctl.datasets.counting import (
     TOKENS_PER_CONVERSATION,
     TOKENS_PER_MESSAGE,
+    RepeatedTexts,
     counts_from_tokens,
     encode_joined,
     tally_example,
@@ -67,10 +68,6 @@ CHUNK_BYTES = 2 * 1024 * 1024
 CHUNKS_IN_FLIGHT = 2  # parsed chunks whose tokens are being counted while the next is parsed
 JOBS_PER_WORKER = 1  # tokenizing jobs per chunk and thread: small enough to share out
 SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
-# Repeated texts (system prompts, roles, tool definitions) whose token counts are kept:
-# bounded in number and in characters, so that memory stays flat.
-MAX_CACHED_TEXTS = 20_000
-MAX_CACHED_CHARS = 8_000_000
 MAX_DISTINCT_SYSTEM_PROMPTS = 10_000
 
 IntArray = npt.NDArray[np.int64]
@@ -196,8 +193,9 @@ class _Analyzer:
         self.pool = pool
         self.workers = workers
         self._checks: ExampleChecks | None = None
-        self.cache: dict[str, int] = {}
-        self.cached_chars = 0
+        # Repeated texts (system prompts, roles, tool definitions) whose counts are kept,
+        # bounded so that memory stays flat: as a build's workers keep them.
+        self.repeated = RepeatedTexts()
         self.role_tokens = {role: len(enc.encode_ordinary(role)) for role in PLAIN_ROLES}
         self.totals = _Totals()
         self.parts: dict[str, list[npt.NDArray[Any]]] = {k: [] for k in _PARTS}
@@ -232,7 +230,7 @@ class _Analyzer:
         n_messages: list[int] = []
         line_nos: list[int] = []
         hashes: list[int] = []
-        cache = self.cache
+        cache = self.repeated.counts
         owner = 0
         extra = 0
         hf_examples: list[dict[str, Any]] = []
@@ -384,13 +382,7 @@ class _Analyzer:
             minlength=n,
         ).astype(np.int64)
         for text, index in pending.to_cache.items():
-            if (
-                len(self.cache) >= MAX_CACHED_TEXTS
-                or self.cached_chars + len(text) > MAX_CACHED_CHARS
-            ):
-                break
-            self.cache[text] = int(counts[index])
-            self.cached_chars += len(text)
+            self.repeated.remember(text, int(counts[index]))
         self._keep(pending, total, trained)
 
     def _keep(self, pending: _Pending, total: IntArray, trained: IntArray) -> None:

@@ -1039,7 +1039,7 @@ class StreamBuild:
                 else:
                     record = block.records[p]
                     values.append(
-                        (key, marshal.dumps((record.tobytes(), strings[record["system"]])))
+                        (key, Layout.cache_value(record.tobytes(), strings[record["system"]]))
                     )
             except ValueError:  # a value marshal cannot hold: not kept
                 continue
