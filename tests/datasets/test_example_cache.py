@@ -736,6 +736,44 @@ def test_a_line_index_finds_lines_by_digest_and_checks_them(tmp_path: Path) -> N
     assert line_digests(data) is None  # not trusted for a plan's added/removed counts
 
 
+def test_lines_located_by_digest_are_copied_in_runs(tmp_path: Path) -> None:
+    """A rebuild locates its unchanged rows' lines first and copies them when it writes
+    them: lines one after another in an object as one piece, the others one by one, with
+    the rows whose line it holds itself in between; a piece the object no longer holds
+    whole is said to be so (the build is then done again), at its length."""
+    from ftctl.datasets.checks import example_digest
+    from ftctl.datasets.line_index import LineIndexWriter, PreviousLines, index_path
+
+    objects = []
+    for name, count in (("first", 300), ("second", 50)):
+        lines = [b'{"%s":%d}\n' % (name.encode(), i) for i in range(count)]
+        data = tmp_path / f"{name}.jsonl"
+        data.write_bytes(b"".join(lines))
+        writer = LineIndexWriter()
+        writer.add_many(
+            [example_digest(line) for line in lines], 0, [len(x) for x in lines], [1] * count
+        )
+        writer.write_to(index_path(data))
+        objects.append((data, lines))
+    first, second = objects[0][1], objects[1][1]
+    previous = PreviousLines([objects[0][0], objects[1][0]])
+    wanted = [first[10], first[11], first[12], second[3], b"own\n", first[13], first[40], second[4]]
+    digests = np.array([example_digest(line) for line in wanted], dtype="S16")
+    refs = previous.locate(digests)
+    assert refs[:, 0].tolist() == [0, 0, 0, 1, -1, 0, 0, 1]
+    own = {4: b"own\n"}
+    pieces, whole = previous.pieces(refs, own.__getitem__)
+    assert whole and b"".join(pieces) == b"".join(wanted)
+    assert len(pieces) == 6  # 10-12, second's 3, own, 13, 40, second's 4
+    pieces, whole = previous.pieces(refs, own.__getitem__, most=1)
+    assert whole and pieces == wanted  # one a row
+    os.truncate(objects[0][0], len(b"".join(first[:12])))  # line 12 on cut off
+    pieces, whole = previous.pieces(refs, own.__getitem__)
+    assert not whole
+    assert [len(p) for p in pieces] == [len(b"".join(first[10:13])), *map(len, wanted[3:])]
+    previous.close()
+
+
 def _same(a: Any, b: Any) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and (a == b).all())
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import git
+import numpy as np
 import pytest
 
 from ftctl.datasets import build, stream
@@ -51,6 +52,37 @@ def test_lines_found_with_numpy_are_the_jsonl_rules_lines(seed: int) -> None:
     for first in range(0, len(block), 3):
         part = pickle.loads(pickle.dumps(block.part(first, first + 3)))
         assert part.lines() == block.lines()[first : first + 3]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_long_lines_found_with_bytes_find_are_the_jsonl_rules_lines(seed: int) -> None:
+    """Lines of training examples (KBs) are found with `bytes.find`, short ones with numpy
+    (`_line_ends` chooses by the first 64 KB): the same lines either way."""
+    from ftctl.datasets import line_block
+
+    rng = random.Random(seed)
+    pieces = []
+    for _ in range(rng.randint(1, 60)):
+        kind = rng.random()
+        if kind < 0.1:
+            pieces.append(rng.choice([b"\n", b"  \t\n", b"\r\n", b"\x0b\n"]))  # blank lines
+        else:
+            body = bytes(rng.choice(b'{}"a b\t\r') for _ in range(rng.randint(600, 3000)))
+            pieces.append(body + rng.choice([b"\n", b"\r\n"]))
+    data = b"".join(pieces)
+    if rng.random() < 0.5:
+        data = data.rstrip(b"\n")  # the last line without its terminator
+    if not data:
+        return
+    block, numbers, offsets, total = split_lines(data, 3, 50)
+    assert list(zip(numbers, offsets, block.lines(), strict=True)) == _reference(data, 3, 50)
+    assert total == len(io.BytesIO(data).readlines())
+    # Both ways of finding the line ends agree, on long lines and on short ones.
+    for sample in (data, data.replace(b"a", b"\n")):
+        for size in (len(sample), len(sample) * 2 // 3):  # a chunk is `data[:size]`
+            raw = np.frombuffer(sample, dtype=np.uint8, count=size)
+            expected = np.flatnonzero(raw == 10).tolist()
+            assert line_block._line_ends(sample, raw, size).tolist() == expected
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -152,3 +184,21 @@ def test_a_messy_file_from_a_git_revision_gives_the_lines_of_the_file(tmp_path: 
     assert h.built_origins(built) == [
         f"projects/demo/data/train.jsonl@v1:{n}" for n, _o, _l in _reference(data, 1, 0)
     ]
+
+
+def test_origins_written_as_a_block_are_those_written_a_row_at_a_time() -> None:
+    """A batch's origin lines (`[file, line]` of each row of a split's `.origins.jsonl`)
+    are made in one join where its rows come from one file with line numbers; the same
+    bytes as one a row, for rows of several files and inline rows without a line."""
+    table = stream.RowTable()
+    plain = table.add_file("projects/demo/data/train.jsonl", b"")
+    other = table.add_file('projects/démo/data/"odd" name.jsonl', b"")
+    rows = table.add_rows(plain, [3, 4, 7, 10_000], [0, 10, 20, 30], 0)
+    rows += table.add_rows(other, [1, 2], [0, 5], 0)
+    rows += table.add_rows(plain, [None, 5], [0, 40], 0)
+    for chosen in (rows[:4], rows[1:3], rows[4:6], rows[2:6], rows, rows[6:], []):
+        at = np.array(chosen, dtype=np.int64)
+        assert table.origin_block(at) == b"".join(table.origin_lines(chosen))
+    assert table.origin_block(np.array(rows[:2])) == (
+        b'["projects/demo/data/train.jsonl",3]\n["projects/demo/data/train.jsonl",4]\n'
+    )

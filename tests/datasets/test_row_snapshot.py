@@ -106,6 +106,47 @@ def test_records_and_strings_come_back_as_written(tmp_path: Path) -> None:
         reader.close()
 
 
+def test_records_are_told_from_whole_results_and_read_in_the_order_asked(
+    tmp_path: Path,
+) -> None:
+    """What a rebuild reads a batch with (`records`): the values of record width that end
+    as records, as rows of one array in the order asked for; every other value (a whole
+    result, one of record width among them) as it is; a value the file no longer holds
+    whole, not at all."""
+    from ftctl.datasets.row_block import RECORD_END
+    from ftctl.datasets.row_snapshot import RARE
+
+    dtype = np.dtype([("n", "<i8"), ("end", "u1")])
+    records = np.zeros(400, dtype=dtype)
+    records["n"] = np.arange(400)
+    records["end"] = RECORD_END
+    path = tmp_path / "p.rows"
+    writer = SnapshotWriter(path, DAY, tmp_path)
+    writer.add_records([_key(n) for n in range(200)], records[:200])
+    # Whole results between the records: one longer, one of a record's width.
+    writer.add_many([(_key(1000), b"marshal data" + bytes((RARE,)))])
+    writer.add_many([(_key(1001), b"12345678" + bytes((RARE,)))])
+    writer.add_records([_key(n) for n in range(200, 400)], records[200:])
+    writer.commit()
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    try:
+        wanted = [_key(n) for n in (399, 1000, 5, 7777, 1001, 200, 0, 199)]
+        at, raw, others = reader.records(wanted, dtype.itemsize, RECORD_END)
+        assert at.tolist() == [0, 2, 5, 6, 7]
+        assert raw.view(dtype).reshape(-1)["n"].tolist() == [399, 5, 200, 0, 199]
+        assert others == [(1, b"marshal dataR"), (4, b"12345678R")]
+        assert reader.values(wanted)[4] == b"12345678R"
+        # The file cut short under the reader: the values past the cut are not found.
+        os.truncate(path, 150 * dtype.itemsize)
+        at, raw, others = reader.records(wanted, dtype.itemsize, RECORD_END)
+        assert at.tolist() == [2, 6]
+        assert raw.view(dtype).reshape(-1)["n"].tolist() == [5, 0]
+        assert others == []
+    finally:
+        reader.close()
+
+
 def test_an_empty_snapshot_finds_nothing(tmp_path: Path) -> None:
     path = tmp_path / "p.rows"
     _write(path, [])
@@ -220,6 +261,35 @@ def test_near_duplicate_pairs_compared_last_build_are_not_compared_again(
     assert again == _cold(root, tmp_path)
     dropped = json.dumps(again["report"])
     assert "near-duplicate of" in dropped  # the similarity known gave the same decision
+
+
+def test_a_line_the_last_builds_object_no_longer_holds_whole_is_not_trusted(
+    root: Path,
+) -> None:
+    """A rebuild copies its unchanged rows' lines when it writes them; one that comes back
+    short (the object cut since it was checked) makes the reuse not intact, and the build
+    is done again without it (`build._ReusedDamaged`)."""
+    from ftctl.datasets.cache import DatasetCache, cache_root
+    from ftctl.datasets.row_block import RowBlock
+    from ftctl.datasets.row_reuse import RowReuse
+
+    _outcome(root)
+    cache = DatasetCache(cache_root(root))
+    snapshot = SnapshotReader.open(cache.snapshot_path("demo"))
+    assert snapshot is not None
+    objects = cache.latest("demo")
+    reuse = RowReuse(snapshot, objects)
+    try:
+        size = objects[0].stat().st_size
+        block = RowBlock(np.zeros(2, dtype=[("end", "u1")]), [b"", b"held\n"])
+        block.copied_rows()[0] = (0, 0, 40)  # the first 40 bytes of the first object
+        assert reuse.lines(block, [0, 1]) == [objects[0].read_bytes()[:40], b"held\n"]
+        assert reuse.intact()
+        block.copied_rows()[0] = (0, size - 10, 40)  # past the end
+        assert [len(p) for p in reuse.lines(block, [0, 1], apart=True)] == [40, 5]
+        assert not reuse.intact()
+    finally:
+        reuse.close()
 
 
 def test_a_damaged_snapshot_builds_again_without_it(root: Path) -> None:

@@ -36,6 +36,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from ftctl.datasets.cache_paths import atomic_write as atomic_write  # re-exported
 from ftctl.datasets.cache_paths import cache_root as cache_root  # re-exported
 from ftctl.datasets.cache_paths import open_staged
@@ -204,6 +207,9 @@ class Staging:
         self.cache.use(staged.sha256 for staged in self.staged)
 
 
+_PIECE = 16 << 10  # bytes a piece `StagedWriter` writes has on average, not to be joined
+
+
 class StagedWriter:
     """One split's canonical lines and their origins, written and hashed as they come.
 
@@ -257,19 +263,43 @@ class StagedWriter:
         if self._pending >= self.BLOCK:
             self._flush()
 
+    def write_joined(
+        self,
+        pieces: Sequence[bytes],
+        lengths: npt.NDArray[np.int64],
+        origins: bytes,
+        digests: bytes,
+    ) -> None:
+        """`write_many` of lines written once each, given as pieces of their `b"".join`
+        (`lengths`: each line's; a rebuild copies them from the last build's objects a run
+        at a time), with their origin lines joined and their digests one after another."""
+        self._index.add_block(digests, self.size, lengths)
+        self._lines.extend(pieces)
+        self._origin_lines.append(origins)
+        written = int(lengths.sum())
+        self._pending += written
+        self.size += written
+        self.lines += lengths.size
+        if self._pending >= self.BLOCK:
+            self._flush()
+
     def _flush(self) -> None:
-        block = b"".join(self._lines)
+        # Lines are joined here; large pieces of them (`write_joined`) are not: joining them
+        # copied every byte of a rebuild once more in this thread (0.04 s per 118 MB).
+        joined = self._pending < _PIECE * len(self._lines)
+        blocks = [b"".join(self._lines)] if joined else self._lines.copy()
         origins = b"".join(self._origin_lines)
         self._lines.clear()
         self._origin_lines.clear()
         self._pending = 0
-        self._writes.append(self._thread.submit(self._write_block, block, origins))
+        self._writes.append(self._thread.submit(self._write_blocks, blocks, origins))
         while len(self._writes) > self.IN_FLIGHT:
             self._writes.popleft().result()
 
-    def _write_block(self, block: bytes, origins: bytes) -> None:
-        self._hash.update(block)
-        self._data.write(block)
+    def _write_blocks(self, blocks: list[bytes], origins: bytes) -> None:
+        for block in blocks:
+            self._hash.update(block)
+            self._data.write(block)
         self._origins.write(origins)
 
     def close(self) -> None:

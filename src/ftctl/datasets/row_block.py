@@ -274,6 +274,10 @@ class RowBlock:
     records: Records
     lines: list[bytes]
     rare: dict[int, RowResult] = field(default_factory=dict)
+    # Rows whose line is still in the last build's objects: (object, offset, length) a row
+    # (`line_index.PreviousLines.locate`; the object -1 for a row whose line is in `lines`),
+    # copied with its neighbours when written. None: every line is in `lines`.
+    copied: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -322,11 +326,21 @@ class RowBlock:
         """Fill `positions` (ascending) with `other`'s rows, in order."""
         if not positions:
             return
-        self.records[np.asarray(positions, dtype=np.intp)] = other.records
+        at_positions = np.asarray(positions, dtype=np.intp)
+        self.records[at_positions] = other.records
         for position, line in zip(positions, other.lines, strict=True):
             self.lines[position] = line
         for at, result in other.rare.items():
             self.rare[positions[at]] = result
+        if self.copied is not None or other.copied is not None:
+            self.copied_rows()[at_positions] = other.copied_rows()
+
+    def copied_rows(self) -> npt.NDArray[np.int64]:
+        """`copied`, made (every row's line in `lines`) where there was none."""
+        if self.copied is None:
+            self.copied = np.zeros((len(self), 3), dtype=np.int64)
+            self.copied[:, 0] = -1
+        return self.copied
 
     @classmethod
     def joined(cls, blocks: Sequence[RowBlock]) -> RowBlock:
@@ -340,7 +354,10 @@ class RowBlock:
             lines.extend(block.lines)
             for at, result in block.rare.items():
                 rare[start + at] = result
-        return cls(records, lines, rare)
+        copied = None
+        if any(b.copied is not None for b in blocks):
+            copied = np.concatenate([b.copied_rows() for b in blocks])
+        return cls(records, lines, rare, copied)
 
 
 __all__ = [

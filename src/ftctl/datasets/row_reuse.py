@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ftctl.datasets.distinct import distinct
 from ftctl.datasets.example_cache import content_keys
 from ftctl.datasets.line_block import LineBlock
-from ftctl.datasets.line_index import PreviousLines, object_intact
+from ftctl.datasets.line_index import PIECE_BYTES, REF_OBJECT, PreviousLines, object_intact
 from ftctl.datasets.row_block import RECORD_END, SYSTEM_AT, Layout, Records, RowBlock
 from ftctl.datasets.row_snapshot import KEY_BYTES, RARE, SnapshotReader
 from ftctl.datasets.row_work import DIGEST_FIELD, RESULT_FIELDS, RowResult, with_line
@@ -60,6 +60,7 @@ class RowReuse:
         # release the GIL); the answer is asked for once, at its end (`intact`). Another
         # project's, only once the build takes rows from it (`check`).
         self._verdict: list[bool] = []
+        self._short = False  # a line copied was cut short (`lines`)
         self._checker = threading.Thread(
             target=lambda: self._verdict.append(
                 snapshot.intact() and all(object_intact(p) for p in previous)
@@ -83,20 +84,13 @@ class RowReuse:
         intern: Callable[[str | None], int],
     ) -> Found:
         """The rows of `lines` (raw JSONL lines of a split with keys in `namespace`) that the
-        last build had: their results, with their canonical lines."""
+        last build had: their results, and where their canonical lines are (`RowBlock.copied`:
+        read by `lines` when written; a rare row's is read now)."""
         n = len(lines)
         keys = content_keys(namespace, lines.views())  # the lines are not copied to be keyed
-        width = layout.width
-        plain: list[int] = []
-        plain_values: list[bytes] = []
+        at, raw, others = self.snapshot.records(keys, layout.width, RECORD_END)
         rare: list[tuple[int, tuple[object, ...], bytes]] = []
-        for i, value in enumerate(self.snapshot.values(keys)):
-            if value is None:
-                continue
-            if len(value) == width and value[-1] == RECORD_END:
-                plain.append(i)
-                plain_values.append(value)
-                continue
+        for i, value in others:
             try:  # a plain try per row: contextlib.suppress costs ~0.5 µs a row here
                 cached = marshal.loads(value)
             except Exception:  # not a result: the row is worked on
@@ -105,18 +99,16 @@ class RowReuse:
                 rare.append((i, cached, value))
         block = RowBlock(layout.empty(n), [b""] * n)
         found = np.zeros(n, dtype=np.bool_)
-        at = np.array(plain, dtype=np.intp)
-        if plain:
-            records = self._records(b"".join(plain_values), len(plain), layout, intern)
-            known = records["system"] >= 0
-            copied = self._previous.lines(_as_s16(records["digest"]))
-            keep: list[int] = []
-            for k, line in enumerate(copied):
-                if line is not None and known[k]:
-                    keep.append(k)
-                    block.lines[plain[k]] = line
+        if at.size:
+            records = self._records(raw, layout, intern)
+            # Their lines stay in the last build's objects until written (`lines`); a row
+            # whose line is not there (or whose system prompt the snapshot lost) goes to a
+            # worker.
+            where = self._previous.locate(_as_s16(records["digest"]))
+            keep = (where[:, REF_OBJECT] >= 0) & (records["system"] >= 0)
             at = at[keep]
             block.records[at] = records[keep]
+            block.copied_rows()[at] = where[keep]
             found[at] = True
         kept_rare: list[tuple[bytes, bytes]] = []
         if rare:
@@ -136,12 +128,27 @@ class RowReuse:
         missing = np.flatnonzero(~found).tolist()
         return Found(block, missing, keys, at, kept_rare)
 
+    def lines(self, block: RowBlock, positions: Sequence[int], apart: bool = False) -> list[bytes]:
+        """The canonical lines of `block`'s rows at `positions`, in order, as a few large
+        pieces (their `b"".join`), or one a row if `apart`. A line the last build's object
+        no longer holds whole makes `intact` say no (the build is done again without it)."""
+        lines = block.lines
+        if block.copied is None:
+            return [lines[p] for p in positions]
+        copied = block.copied[np.asarray(positions, dtype=np.intp)]
+        pieces, whole = self._previous.pieces(
+            copied, lambda k: lines[positions[k]], most=1 if apart else PIECE_BYTES
+        )
+        if not whole:
+            self._short = True
+        return pieces
+
     def _records(
-        self, joined: bytes, count: int, layout: Layout, intern: Callable[[str | None], int]
+        self, raw: npt.NDArray[np.uint8], layout: Layout, intern: Callable[[str | None], int]
     ) -> Records:
-        """Records read as values, with their `system` ids made this build's; an id the
-        snapshot has no string for is -1."""
-        records = np.frombuffer(joined, dtype=layout.dtype, count=count).copy()
+        """Records read as values (a row of `raw` each), with their `system` ids made this
+        build's; an id the snapshot has no string for is -1."""
+        records = np.ascontiguousarray(raw).view(layout.dtype).reshape(len(raw))
         ids = records["system"].astype(np.int64)
         valid = (ids >= 0) & (ids < self._ids.size)
         ours = self._ids[np.where(valid, ids, 0)]
@@ -177,6 +184,8 @@ class RowReuse:
     def intact(self) -> bool:
         """The snapshot and the objects lines were copied from are as they were written
         (waits for their checks); for another project's that nothing was taken from: yes."""
+        if self._short:
+            return False
         if self._checker.ident is None:
             return True
         self._checker.join()

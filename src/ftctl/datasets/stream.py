@@ -49,6 +49,7 @@ from ftctl.datasets.digest_index import DigestIndex
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
 from ftctl.datasets.line_block import LineBlock, Lines, split_lines, whole_line_chunks
+from ftctl.datasets.line_index import REF_LENGTH, REF_OBJECT
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.provenance import Origin
 from ftctl.datasets.row_block import Interner, Layout, RowBlock, step_field
@@ -146,6 +147,18 @@ class RowTable:
             else b"[%s,null]\n" % files[file[r]]
             for r in rows
         ]
+
+    def origin_block(self, rows: npt.NDArray[np.int64]) -> bytes:
+        """`origin_lines` joined: the rows of one file with line numbers (nearly always
+        all of a batch) in one `str.join` of their numbers, not a line formatted a row."""
+        if not rows.size:
+            return b""
+        files = np.frombuffer(self._file, dtype=np.int32)[rows]
+        lines = np.frombuffer(self._line, dtype=np.int32)[rows]
+        if (files != files[0]).any() or (lines < 0).any():
+            return b"".join(self.origin_lines(rows.tolist()))
+        start = "[" + self._origin_json[int(files[0])].decode("utf-8") + ","
+        return (start + ("]\n" + start).join(map(str, lines.tolist())) + "]\n").encode("utf-8")
 
     def raw(self, row: int) -> bytes | dict[str, Any]:
         payload = self._payload[self._file[row]]
@@ -510,6 +523,9 @@ class StreamBuild:
         self.store = store
         self.staging = staging
         self.reuse = reuse
+        # What the lines of rows found in the last build are copied from (kept when
+        # `reuse` is let go: a borrowed snapshot's, on its first batch, before any is).
+        self._lines_from = reuse
         self.snapshot = snapshot
         # Workers look rows up only in a cache that holds something (a first build has none).
         cache = store.path if store is not None and store.path and store.path.exists() else None
@@ -984,7 +1000,7 @@ class StreamBuild:
         weight = split.data.sources[batch.source].weight
         counts = self.weighted[split.name]
         counts[0] += survivors.size
-        copies = _copies(weight, block.lines, survivors)
+        copies = _copies(weight, lambda: self._lines(block, survivors, apart=True), survivors)
         survivors, copies = survivors[copies > 0], copies[copies > 0]
         if self.snapshot is not None and survivors.size < live.size:
             self._keep_left_out(rows, block, np.setdiff1d(live, survivors, assume_unique=True))
@@ -1062,12 +1078,26 @@ class StreamBuild:
         records = block.records[chosen]
         table_rows = rows[chosen]
         digests = records["digest"].tobytes()
-        writer.write_many(
-            [block.lines[p] for p in chosen.tolist()],
-            self.table.origin_lines(table_rows.tolist()),
-            copies.tolist(),
-            [digests[k : k + 16] for k in range(0, len(digests), 16)],
-        )
+        if (copies == 1).all():
+            # Lines (a rebuild's: pieces copied from the last build's objects, `_lines`)
+            # and origins written as blocks, not a bytes object a row.
+            lengths = np.zeros(chosen.size, dtype=np.int64)
+            held = np.arange(chosen.size)  # (of `chosen`) the rows whose line `block` holds
+            if block.copied is not None:
+                copied = block.copied[chosen]
+                lengths = copied[:, REF_LENGTH].copy()
+                held = np.flatnonzero(copied[:, REF_OBJECT] < 0)
+            lengths[held] = [len(block.lines[p]) for p in chosen[held].tolist()]
+            writer.write_joined(
+                self._lines(block, chosen), lengths, self.table.origin_block(table_rows), digests
+            )
+        else:
+            writer.write_many(
+                self._lines(block, chosen, apart=True),
+                self.table.origin_lines(table_rows.tolist()),
+                copies.tolist(),
+                [digests[k : k + 16] for k in range(0, len(digests), 16)],
+            )
         columns.row.frombytes(table_rows.astype("=i8").tobytes())
         columns.copies.frombytes(copies.astype("=i2").tobytes())
         columns.total.frombytes(records["total"].astype("=i8").tobytes())
@@ -1109,6 +1139,15 @@ class StreamBuild:
                     problems.add(
                         Diagnostic(file=origin.file, line=origin.line, field=path, message=message)
                     )
+
+    def _lines(self, block: RowBlock, positions: Positions, apart: bool = False) -> list[bytes]:
+        """The canonical lines of `block`'s rows at `positions`: as they are in it, or copied
+        from the last build's objects (`RowReuse.lines`), as a few pieces or one a row
+        (`apart`)."""
+        if block.copied is None:
+            return [block.lines[p] for p in positions.tolist()]
+        assert self._lines_from is not None
+        return self._lines_from.lines(block, positions.tolist(), apart)
 
     def _output_systems(self, ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
         """The output's ids of interned system prompts `ids`: numbered as first written."""
@@ -1163,7 +1202,7 @@ def band_matrix(
 
 
 def _copies(
-    weight: float, lines: Sequence[bytes], rows: npt.NDArray[np.intp]
+    weight: float, lines: Callable[[], Sequence[bytes]], rows: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.int64]:
     """How many times each of `rows` is written: the weight's whole part, and one more for a
     row whose unit hash (of its canonical line) falls below its fraction. The hash is made
@@ -1173,7 +1212,7 @@ def _copies(
     fraction = weight - whole
     copies = np.full(rows.size, whole, dtype=np.int64)
     if fraction > 0:
-        units = np.array([unit_hash(WEIGHT_SALT, lines[i]) for i in rows.tolist()])
+        units = np.array([unit_hash(WEIGHT_SALT, line) for line in lines()])
         copies += units < fraction
     return copies
 
