@@ -765,7 +765,7 @@ def test_lines_located_by_digest_are_copied_in_runs(tmp_path: Path) -> None:
     pieces, whole = previous.pieces(refs, own.__getitem__)
     assert whole and b"".join(pieces) == b"".join(wanted)
     assert len(pieces) == 6  # 10-12, second's 3, own, 13, 40, second's 4
-    pieces, whole = previous.pieces(refs, own.__getitem__, most=1)
+    pieces, whole = previous.pieces(refs, own.__getitem__, apart=True)
     assert whole and pieces == wanted  # one a row
     os.truncate(objects[0][0], len(b"".join(first[:12])))  # line 12 on cut off
     pieces, whole = previous.pieces(refs, own.__getitem__)

@@ -38,7 +38,7 @@ from ftctl.datasets.checks import example_digest
 MAGIC = b"FTLX1\n"
 DIGEST_BYTES = 16
 READ_GAP = 16 << 10  # bytes between two lines read over rather than read apart
-PIECE_BYTES = 1 << 20  # the most bytes of lines `PreviousLines.pieces` copies as one piece
+_PIECE_BYTES = 1 << 20  # the most bytes of lines `PreviousLines.pieces` copies as one piece
 # The columns of `PreviousLines.locate`'s answer.
 REF_OBJECT, REF_OFFSET, REF_LENGTH = 0, 1, 2
 _SPAN = 4 << 20  # the most bytes one read takes
@@ -219,28 +219,29 @@ class PreviousLines:
         return refs
 
     def pieces(
-        self, refs: npt.NDArray[np.int64], own: Callable[[int], bytes], most: int = PIECE_BYTES
+        self, refs: npt.NDArray[np.int64], own: Callable[[int], bytes], apart: bool = False
     ) -> tuple[list[bytes], bool]:
         """The lines of rows in order as a few pieces of bytes (what `b"".join` of the
-        rows' lines gives): `refs` as `locate` gives them, `own(k)` the line of a row
-        whose number is -1. Lines one after another in one object are read with one `pread`
-        as one piece (up to `most` bytes): a rebuild's unchanged rows are in the order the
-        last build wrote them. Second: every piece read whole (a shorter one is filled with
-        zeros to its length: an object changed since it was indexed)."""
+        rows' lines gives), or one a row (`apart`): `refs` as `locate` gives them, `own(k)`
+        the line of a row whose number is -1. Lines one after another in one object are read
+        with one `pread` (up to `_PIECE_BYTES`), as one piece unless `apart`: a rebuild's
+        unchanged rows are in the order the last build wrote them. Second: every line read
+        whole (one cut short is filled with zeros to its length: an object changed since it
+        was indexed)."""
         n = len(refs)
         if not n:
             return [], True
         number, offset, length = refs[:, REF_OBJECT], refs[:, REF_OFFSET], refs[:, REF_LENGTH]
         copied = number >= 0
         ends = np.cumsum(np.where(copied, length, 0))
-        # A row goes on the piece of the row before it if both are copied from one object,
-        # the one right after the other, and the piece is not yet `most` bytes.
+        # A row goes on the read of the row before it if both are copied from one object,
+        # the one right after the other, and the read is not yet `_PIECE_BYTES`.
         joins = (
             copied[1:]
             & copied[:-1]
             & (number[1:] == number[:-1])
             & (offset[1:] == offset[:-1] + length[:-1])
-            & (ends[1:] // most == ends[:-1] // most)
+            & (ends[1:] // _PIECE_BYTES == ends[:-1] // _PIECE_BYTES)
         )
         starts = [0, *(np.flatnonzero(~joins) + 1).tolist(), n]
         pieces: list[bytes] = []
@@ -258,7 +259,12 @@ class PreviousLines:
             if len(data) != size:
                 whole = False
                 data = data[:size] + bytes(size - len(data))
-            pieces.append(data)
+            if apart and stop - first > 1:
+                cuts = (offset[first:stop] - base).tolist()
+                sizes = length[first:stop].tolist()
+                pieces += [data[at : at + k] for at, k in zip(cuts, sizes, strict=True)]
+            else:
+                pieces.append(data)
         return pieces, whole
 
     def _read(

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ftctl.datasets.distinct import distinct
 from ftctl.datasets.example_cache import content_keys
 from ftctl.datasets.line_block import LineBlock
-from ftctl.datasets.line_index import PIECE_BYTES, REF_OBJECT, PreviousLines, object_intact
+from ftctl.datasets.line_index import REF_OBJECT, PreviousLines, object_intact
 from ftctl.datasets.row_block import RECORD_END, SYSTEM_AT, Layout, Records, RowBlock
 from ftctl.datasets.row_snapshot import KEY_BYTES, RARE, SnapshotReader
 from ftctl.datasets.row_work import DIGEST_FIELD, RESULT_FIELDS, RowResult, with_line
@@ -136,9 +136,7 @@ class RowReuse:
         if block.copied is None:
             return [lines[p] for p in positions]
         copied = block.copied[np.asarray(positions, dtype=np.intp)]
-        pieces, whole = self._previous.pieces(
-            copied, lambda k: lines[positions[k]], most=1 if apart else PIECE_BYTES
-        )
+        pieces, whole = self._previous.pieces(copied, lambda k: lines[positions[k]], apart)
         if not whole:
             self._short = True
         return pieces
