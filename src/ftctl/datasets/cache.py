@@ -28,9 +28,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -39,9 +37,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ftctl.datasets.cache_paths import WriteBehind, open_staged
 from ftctl.datasets.cache_paths import atomic_write as atomic_write  # re-exported
 from ftctl.datasets.cache_paths import cache_root as cache_root  # re-exported
-from ftctl.datasets.cache_paths import open_staged
 from ftctl.datasets.line_index import LineIndexWriter, index_path, object_intact
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
@@ -233,8 +231,7 @@ class StagedWriter:
         self._lines: list[bytes] = []
         self._origin_lines: list[bytes] = []
         self._pending = 0
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="ftctl-staged-writer")
-        self._writes: deque[Future[None]] = deque()
+        self._writes = WriteBehind("ftctl-staged-writer", self.IN_FLIGHT)
         self.size = 0
         self.lines = 0
 
@@ -292,9 +289,7 @@ class StagedWriter:
         self._lines.clear()
         self._origin_lines.clear()
         self._pending = 0
-        self._writes.append(self._thread.submit(self._write_blocks, blocks, origins))
-        while len(self._writes) > self.IN_FLIGHT:
-            self._writes.popleft().result()
+        self._writes.submit(self._write_blocks, blocks, origins)
 
     def _write_blocks(self, blocks: list[bytes], origins: bytes) -> None:
         for block in blocks:
@@ -305,10 +300,8 @@ class StagedWriter:
     def close(self) -> None:
         """Wait for the writes under way and close the files (a second call does nothing)."""
         try:
-            while self._writes:
-                self._writes.popleft().result()
+            self._writes.wait()
         finally:
-            self._thread.shutdown()
             self._data.close()
             self._origins.close()
 

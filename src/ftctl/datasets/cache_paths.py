@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def cache_root(workspace_root: Path) -> Path:
@@ -50,3 +53,35 @@ def open_staged(path: Path) -> BinaryIO:
     it is used, so it needs no such care."""
     flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
     return os.fdopen(os.open(path, flags, 0o666), "wb")
+
+
+class WriteBehind:
+    """Writes done in order by a thread of their own (hashing and writing release the GIL),
+    so that the build goes on with its next rows meanwhile; at most `in_flight` wait for it
+    (what bounds the memory they hold). A split's object (`cache.StagedWriter`) and a row
+    snapshot (`row_snapshot.SnapshotWriter`) are written this way."""
+
+    def __init__(self, name: str, in_flight: int) -> None:
+        self._name = name
+        self._in_flight = in_flight
+        self._thread: ThreadPoolExecutor | None = None  # started by the first write
+        self._writes: deque[Future[None]] = deque()
+
+    def submit(self, write: Callable[..., None], *args: Any) -> None:
+        """Run `write(*args)` after the writes before it; wait while too many are queued."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix=self._name)
+        self._writes.append(self._thread.submit(write, *args))
+        while len(self._writes) > self._in_flight:
+            self._writes.popleft().result()
+
+    def wait(self) -> None:
+        """Wait for every write under way (the first that failed raises) and end the thread
+        (a second call does nothing)."""
+        try:
+            while self._writes:
+                self._writes.popleft().result()
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()
+                self._thread = None

@@ -37,7 +37,7 @@ from ftctl.datasets.checks import example_digest
 
 MAGIC = b"FTLX1\n"
 DIGEST_BYTES = 16
-READ_GAP = 16 << 10  # bytes between two lines read over rather than read apart
+_GAP = 16 << 10  # bytes between two lines read over rather than read apart
 _PIECE_BYTES = 1 << 20  # the most bytes of lines `PreviousLines.pieces` copies as one piece
 # The columns of `PreviousLines.locate`'s answer.
 REF_OBJECT, REF_OFFSET, REF_LENGTH = 0, 1, 2
@@ -61,13 +61,15 @@ class LineIndexWriter:
         sizes = lengths
         if any(t != 1 for t in times):
             sizes = [n * t for n, t in zip(lengths, times, strict=True)]
-        offsets = list(itertools.accumulate(sizes, initial=start))
         if all(len(d) == DIGEST_BYTES for d in digests):
-            self._digests += b"".join(digests)
-            self._offsets.extend(offsets[:-1])
-            self._lengths.extend(lengths)
-            self._covered += offsets[-1] - start
+            self.add_block(
+                b"".join(digests),
+                start,
+                np.asarray(lengths, dtype=np.int64),
+                np.asarray(sizes, dtype=np.int64),
+            )
             return
+        offsets = list(itertools.accumulate(sizes, initial=start))
         pieces = zip(digests, offsets[:-1], lengths, sizes, strict=True)
         for digest, offset, length, size in pieces:
             if len(digest) != DIGEST_BYTES:
@@ -77,13 +79,21 @@ class LineIndexWriter:
             self._lengths.append(length)
             self._covered += size
 
-    def add_block(self, digests: bytes, start: int, lengths: npt.NDArray[np.int64]) -> None:
-        """Lines written once each, one after another from `start`: `digests` their
-        16-byte digests, one after another."""
+    def add_block(
+        self,
+        digests: bytes,
+        start: int,
+        lengths: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        """Lines written one after another from `start`: `digests` their 16-byte digests,
+        one after another; `sizes` the bytes each takes with its repeats (None: written
+        once each, `lengths`)."""
         assert len(digests) == DIGEST_BYTES * lengths.size
-        ends = np.cumsum(lengths) + start
+        taken = lengths if sizes is None else sizes
+        ends = np.cumsum(taken) + start
         self._digests += digests
-        self._offsets.frombytes((ends - lengths).astype("=i8").tobytes())
+        self._offsets.frombytes((ends - taken).astype("=i8").tobytes())
         self._lengths.frombytes(lengths.astype("=i4").tobytes())
         self._covered += int(ends[-1]) - start if lengths.size else 0
 
@@ -166,6 +176,13 @@ class _Index:
             os.close(self.fd)
 
 
+def unlocated(count: int) -> npt.NDArray[np.int64]:
+    """`count` rows of `PreviousLines.locate`'s answer for lines no object has (-1)."""
+    refs = np.zeros((count, 3), dtype=np.int64)
+    refs[:, REF_OBJECT] = -1
+    return refs
+
+
 class PreviousLines:
     """The lines of earlier split objects, found by digest (see the module's doc)."""
 
@@ -204,8 +221,7 @@ class PreviousLines:
         """Where each digest's line is, without reading it: one row per digest of (the
         number of the object, offset, length) (`REF_*`), the number -1 where no object has
         it. The build copies the lines later, many at once (`pieces`)."""
-        refs = np.zeros((len(digests), 3), dtype=np.int64)
-        refs[:, REF_OBJECT] = -1
+        refs = unlocated(len(digests))
         todo = np.arange(len(digests))
         for number, index in enumerate(self._indexes):
             if index.digests.size == 0 or todo.size == 0:
@@ -322,30 +338,43 @@ def read_runs(fd: int, offsets: list[int], lengths: list[int]) -> list[bytes | N
         return out
     starts = np.asarray(offsets, dtype=np.int64)
     ends = np.maximum.accumulate(starts + np.asarray(lengths, dtype=np.int64))
-    cuts = [0, *(np.flatnonzero(starts[1:] - ends[:-1] > READ_GAP) + 1).tolist(), n]
-    for first, stop in itertools.pairwise(cuts):
-        while first < stop:  # a run longer than _SPAN is read in parts
-            base = offsets[first]
-            last = first + int(np.searchsorted(starts[first:stop], base + _SPAN))
-            last = max(last, first + 1)
-            size = int(ends[last - 1]) - base
-            try:
-                data = pread(fd, size, base)
-            except OSError:
-                data = b""
-            wanted = lengths[first:last]
-            parts: list[bytes | None] = [
-                data[at - base : at - base + length]
-                for at, length in zip(offsets[first:last], wanted, strict=True)
+    for first, last in read_spans(starts, ends, _SPAN):
+        base = offsets[first]
+        size = int(ends[last - 1]) - base
+        try:
+            data = pread(fd, size, base)
+        except OSError:
+            data = b""
+        wanted = lengths[first:last]
+        parts: list[bytes | None] = [
+            data[at - base : at - base + length]
+            for at, length in zip(offsets[first:last], wanted, strict=True)
+        ]
+        if len(data) < size:  # cut short: only the pieces read whole
+            parts = [
+                p if p is not None and len(p) == length else None
+                for p, length in zip(parts, wanted, strict=True)
             ]
-            if len(data) < size:  # cut short: only the pieces read whole
-                parts = [
-                    p if p is not None and len(p) == length else None
-                    for p, length in zip(parts, wanted, strict=True)
-                ]
-            out[first:last] = parts
-            first = last
+        out[first:last] = parts
     return out
+
+
+def read_spans(
+    starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64], span: int
+) -> list[tuple[int, int]]:
+    """[first, last) of the byte ranges `starts[k]`..`ends[k]` (ascending, `ends` too) read
+    with one `pread` each: ranges at most `_GAP` apart, from a start up to `span` bytes
+    further on (a range longer than that is read alone)."""
+    n = int(starts.size)
+    cuts = [0, *(np.flatnonzero(starts[1:] - ends[:-1] > _GAP) + 1).tolist(), n]
+    spans: list[tuple[int, int]] = []
+    for first, stop in itertools.pairwise(cuts):
+        while first < stop:
+            last = first + int(np.searchsorted(starts[first:stop], starts[first] + span))
+            last = max(last, first + 1)
+            spans.append((first, last))
+            first = last
+    return spans
 
 
 def object_intact(data: Path) -> bool:

@@ -21,7 +21,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ftctl.datasets.distinct import distinct
-from ftctl.datasets.row_work import LEAKAGE_NUM_PERM, LEAKAGE_THRESHOLD, RowPlan, RowResult
+from ftctl.datasets.line_index import unlocated
+from ftctl.datasets.row_work import (
+    LEAKAGE_NUM_PERM,
+    LEAKAGE_THRESHOLD,
+    RowPlan,
+    RowResult,
+    with_line,
+)
 from ftctl.datasets.similarity import lsh_params
 
 Records = npt.NDArray[np.void]
@@ -150,6 +157,13 @@ class Layout:
             else:
                 out[step_field(index)] = [bool(v) for v in values]
         return out
+
+    @staticmethod
+    def whole_value(result: RowResult) -> bytes:
+        """A rare row's value in the example cache and (followed by `RARE`) in a row
+        snapshot: its whole result as marshal data, without its line (the next build
+        copies that). ValueError: a result marshal cannot hold."""
+        return marshal.dumps(with_line(result, b""))
 
     @staticmethod
     def cache_value(record: bytes, system: str | None) -> bytes:
@@ -338,8 +352,7 @@ class RowBlock:
     def copied_rows(self) -> npt.NDArray[np.int64]:
         """`copied`, made (every row's line in `lines`) where there was none."""
         if self.copied is None:
-            self.copied = np.zeros((len(self), 3), dtype=np.int64)
-            self.copied[:, 0] = -1
+            self.copied = unlocated(len(self))
         return self.copied
 
     @classmethod

@@ -129,12 +129,12 @@ class RowReuse:
         return Found(block, missing, keys, at, kept_rare)
 
     def lines(self, block: RowBlock, positions: Sequence[int], apart: bool = False) -> list[bytes]:
-        """The canonical lines of `block`'s rows at `positions`, in order, as a few large
-        pieces (their `b"".join`), or one a row if `apart`. A line the last build's object
-        no longer holds whole makes `intact` say no (the build is done again without it)."""
+        """The canonical lines of `block`'s rows at `positions` (a block of `look_up`'s,
+        with `copied`), in order, as a few large pieces (their `b"".join`), or one a row if
+        `apart`. A line the last build's object no longer holds whole makes `intact` say no
+        (the build is done again without it)."""
         lines = block.lines
-        if block.copied is None:
-            return [lines[p] for p in positions]
+        assert block.copied is not None
         copied = block.copied[np.asarray(positions, dtype=np.intp)]
         pieces, whole = self._previous.pieces(copied, lambda k: lines[positions[k]], apart)
         if not whole:

@@ -33,9 +33,7 @@ import itertools
 import marshal
 import os
 from array import array
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -43,8 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ftctl.datasets.cache import staged_file
-from ftctl.datasets.cache_paths import open_staged
-from ftctl.datasets.line_index import READ_GAP, SortedKeys, read_runs
+from ftctl.datasets.cache_paths import WriteBehind, open_staged
+from ftctl.datasets.line_index import SortedKeys, read_runs, read_spans
 from ftctl.datasets.line_index import pread as _pread
 
 MAGIC = b"FTRS2\n\0\0"
@@ -193,7 +191,7 @@ class SnapshotReader:
         rows, starts = rows[order], starts[order]
         gathered = np.empty((rows.size, width), dtype=np.uint8)
         read = np.zeros(rows.size, dtype=np.bool_)
-        for first, stop in _runs(starts, width):
+        for first, stop in read_spans(starts, starts + width, _BUFFER):
             base = int(starts[first])
             try:
                 data = _pread(self._fd, int(starts[stop - 1]) + width - base, base)
@@ -258,23 +256,6 @@ class SnapshotReader:
         self._lengths = self._lengths[:0]
 
 
-def _runs(starts: npt.NDArray[np.int64], width: int) -> list[tuple[int, int]]:
-    """[first, stop) of the runs of `starts` (ascending offsets of `width`-byte values) read
-    with one `pread` each: values close together, at most `_BUFFER` bytes a read."""
-    if not starts.size:
-        return []
-    cuts = [0, *(np.flatnonzero(starts[1:] - starts[:-1] - width > READ_GAP) + 1).tolist()]
-    cuts.append(int(starts.size))
-    runs: list[tuple[int, int]] = []
-    for first, stop in itertools.pairwise(cuts):
-        while first < stop:
-            last = first + int(np.searchsorted(starts[first:stop], starts[first] + _BUFFER))
-            last = max(last, first + 1)
-            runs.append((first, last))
-            first = last
-    return runs
-
-
 class SnapshotWriter:
     """A build's row results as they come, streamed to a staged file of the cache at
     `cache_root` (`cache.staged_file`); `commit` puts the snapshot at `path`, `discard`
@@ -293,8 +274,7 @@ class SnapshotWriter:
         self._buffered = 0
         self._size = 0
         self._hash = hashlib.sha256()
-        self._thread: ThreadPoolExecutor | None = None  # writes and hashes values (`_flush`)
-        self._writes: deque[Future[None]] = deque()
+        self._writes = WriteBehind("ftctl-snapshot-writer", _IN_FLIGHT)  # values (`_flush`)
         self.strings: list[str | None] = []  # what the records' `system` ids stand for
         self.pairs: dict[bytes, float] = {}  # near-duplicate candidates compared
         self.broken = False  # a write failed: nothing will be committed
@@ -359,11 +339,7 @@ class SnapshotWriter:
             self.discard()
             return
         self._size += len(block)
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="ftctl-snapshot-writer")
-        self._writes.append(self._thread.submit(self._write_block, self._out, block))
-        while len(self._writes) > _IN_FLIGHT:
-            self._writes.popleft().result()
+        self._writes.submit(self._write_block, self._out, block)
 
     def _write_block(self, out: IO[bytes], block: bytes) -> None:
         """On the writing thread: a failed write leaves the snapshot `broken` (discarded)."""
@@ -375,14 +351,6 @@ class SnapshotWriter:
             self.broken = True
             return
         self._hash.update(block)
-
-    def _wait(self) -> None:
-        """Wait for the writing thread's blocks (and end it)."""
-        while self._writes:
-            self._writes.popleft().result()
-        if self._thread is not None:
-            self._thread.shutdown()
-            self._thread = None
 
     def finish(self) -> None:
         """Sort the keys (a key written twice is kept once: the same row, the same value)
@@ -401,7 +369,7 @@ class SnapshotWriter:
         names = [name for name in self.pairs if len(name) == PAIR_BYTES]
         values = np.array([self.pairs[name] for name in names], dtype="<f8")
         self._write(b"".join(names) + values.tobytes())
-        self._wait()  # the rest is written here, after the values
+        self._writes.wait()  # the rest is written here, after the values
         if self.broken:
             self.discard()
             return
@@ -461,7 +429,7 @@ class SnapshotWriter:
         self._file = None
 
     def discard(self) -> None:
-        self._wait()
+        self._writes.wait()
         if self._out is not None:
             with contextlib.suppress(OSError):
                 self._out.close()

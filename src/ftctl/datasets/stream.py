@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import marshal
 import pickle
 from array import array
 from collections import deque
@@ -56,7 +55,7 @@ from ftctl.datasets.row_block import Interner, Layout, RowBlock, step_field
 from ftctl.datasets.row_pool import Job, RowPool, Rows
 from ftctl.datasets.row_reuse import RowReuse
 from ftctl.datasets.row_snapshot import RARE, SnapshotWriter
-from ftctl.datasets.row_work import RowPlan, RowWorker, Step, with_line
+from ftctl.datasets.row_work import RowPlan, RowWorker, Step
 from ftctl.datasets.similarity import SIGNATURE_VERSION, example_text
 from ftctl.datasets.sources import (
     GLOB_CHARS,
@@ -914,7 +913,7 @@ class StreamBuild:
         rare: list[tuple[bytes, bytes]] = []
         for i, result in block.rare.items():
             try:
-                rare.append((keys[i], marshal.dumps(with_line(result, b"")) + bytes((RARE,))))
+                rare.append((keys[i], Layout.whole_value(result) + bytes((RARE,))))
             except ValueError:  # a value marshal cannot hold: not kept
                 continue
         self.snapshot.add_many(rare)
@@ -1051,7 +1050,7 @@ class StreamBuild:
             rare = block.rare.get(p)
             try:
                 if rare is not None:
-                    values.append((key, marshal.dumps(with_line(rare, b""))))
+                    values.append((key, Layout.whole_value(rare)))
                 else:
                     record = block.records[p]
                     values.append(
