@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ftctl.datasets import build
+from ftctl.datasets import build, source_record
 from ftctl.datasets.build import BuiltProject, build_project
 from ftctl.errors import DataError
 from ftctl.events import Event
@@ -85,25 +85,61 @@ def test_a_cached_build_lists_its_splits_in_the_same_order(tmp_path: Path) -> No
     assert list(again.splits) == list(first.splits) == ["train", "validation", "test"]
 
 
+@pytest.mark.parametrize("settled", [False, True], ids=["hashed before", "told by its stat"])
 def test_a_file_edited_while_the_build_reads_it_is_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settled: bool
 ) -> None:
+    # Hashed before the pass (written a moment ago), the edit is told by the hashes; settled
+    # and never recorded, the file is not hashed before, and the edit is told by its stat.
+    monkeypatch.setattr(source_record, "_FINE_TICK_NS", 0 if settled else 10**18)
     project_dir = h.write_workspace(
         tmp_path, h.project_yaml(WHOLE), {"data/train.jsonl": h.examples(0, 30)}
     )
-    hashed_before = build._source_digests
+    known_before = build._sources_known
+    seen: list[bool] = []
 
-    def hash_then_edit(project: Any, workspace: Any) -> Any:
-        found = hashed_before(project, workspace)
+    def know_then_edit(*args: Any) -> Any:
+        known = known_before(*args)
+        seen.append(known.digests is None)
         h.write_jsonl(project_dir / "data/train.jsonl", h.examples(100, 30))  # meanwhile
-        return found
+        return known
 
-    monkeypatch.setattr(build, "_source_digests", hash_then_edit)
+    monkeypatch.setattr(build, "_sources_known", know_then_edit)
     with pytest.raises(DataError) as caught:
         build_project(*h.load(tmp_path))
+    assert seen == [settled]
     [finding] = caught.value.diagnostics
     assert (finding.file, finding.message) == (
         h.TRAIN_FILE,
         "changed while the build read it; build again",
     )
     assert not (tmp_path / ".ftctl/cache/datasets/builds").exists()
+
+
+GLOB = """
+train:
+  sources:
+    - path: data/*.jsonl
+"""
+
+
+def test_a_file_a_glob_matches_once_the_build_has_started_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(source_record, "_FINE_TICK_NS", 0)  # told by the stats
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(GLOB), {"data/a.jsonl": h.examples(0, 30)}
+    )
+    known_before = build._sources_known
+
+    def know_then_add(*args: Any) -> Any:
+        known = known_before(*args)
+        h.write_jsonl(project_dir / "data/b.jsonl", h.examples(100, 5))
+        return known
+
+    monkeypatch.setattr(build, "_sources_known", know_then_add)
+    with pytest.raises(DataError) as caught:
+        build_project(*h.load(tmp_path))
+    [finding] = caught.value.diagnostics
+    assert finding.file is not None and finding.file.endswith("data/b.jsonl")
+    assert finding.message == "changed while the build read it; build again"

@@ -46,6 +46,7 @@ from ftctl.config.models import (
     MaxTokensTransform,
     NearDedupeTransform,
     PathSource,
+    Source,
     SplitData,
     SystemPromptTransform,
     Transform,
@@ -70,10 +71,11 @@ from ftctl.datasets.row_pool import LocalPool, ProcessPool, RowPool
 from ftctl.datasets.row_reuse import RowReuse
 from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
 from ftctl.datasets.row_work import RowPlan, Step, near_deduped
+from ftctl.datasets.source_known import SourcesKnown, know_sources
+from ftctl.datasets.source_record import SourceRecord
 from ftctl.datasets.sources import (
     SourceContext,
     SourceRead,
-    digest_sources,
     resolve_path_source,
 )
 from ftctl.datasets.splits import SPLIT_ORDER, Leak, SplitName
@@ -238,12 +240,15 @@ def _build_once(
     closing = contextlib.ExitStack()
     try:
         # An unchanged build is found from the hashes of the source bytes, before any row is
-        # parsed (parsing costs twenty times the hashing).
-        digests = _source_digests(project, workspace)
-        quick = _bytes_key(project, workspace, info, digests)
+        # parsed (parsing costs twenty times the hashing); files not written since they were
+        # last hashed are not hashed again, files written since not hashed twice.
+        record = SourceRecord(cache.files_path(project.name))
+        known = _sources_known(project, workspace, record)
+        quick = _bytes_key(project, workspace, info, known.digests)
         cached = None if quick is None else _from_cache(cache, quick, project.name)
         if cached is not None:
             _used(cache, quick, cached)
+            known.record(record, known.digests)
             events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
             return cached, hint
         events(Event("step", f"Reading the data of {project.name}"))
@@ -322,7 +327,9 @@ def _build_once(
                     f"project '{project.name}': cannot read its data",
                     sorted_diagnostics(streamed.read_problems),
                 )
-            changed = _changed_while_read(digests, streamed.reads)
+            changed = known.changed_during(streamed.reads)
+            if changed is None:
+                changed = _changed_while_read(known.digests, streamed.reads)
             if changed:
                 raise DataError(
                     f"project '{project.name}': its data changed while it was being built",
@@ -333,6 +340,8 @@ def _build_once(
                         for file in changed
                     ],
                 )
+            digests = known.after_pass(_declared_sources(project), streamed.reads)
+            quick = _bytes_key(project, workspace, info, digests)
             key = _cache_key(project, workspace, streamed.reads, info)
             cached = _from_cache(cache, key, project.name)
             if cached is not None:
@@ -341,6 +350,7 @@ def _build_once(
                 snapshot.commit()
                 if quick is not None:  # a build cached before its sources were hashed whole
                     cache.put_build(quick, _manifest(cached))
+                known.record(record, digests)
                 events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
                 return cached, hint
             events(Event("step", f"Checking the policy of {project.name}"))
@@ -348,6 +358,7 @@ def _build_once(
             built = _check(project, workspace, info, fmt, streamed, train_steps)
             built.diagnostics[:0] = model_findings
             result = _finish(project, info, fmt, cache, built, key, quick, staging)
+            known.record(record, digests)
             # Only a build that succeeded leaves anything behind, row results included.
             examples.commit()
             snapshot.commit()
@@ -742,19 +753,19 @@ def _cache_key(
     return _key(project, workspace, info, sources)
 
 
-def _source_digests(
-    project: LoadedProject, workspace: LoadedWorkspace
-) -> dict[str, list[list[Any]]] | None:
-    """The SHA-256 of the whole bytes of every source file, per split (`digest_sources`);
-    None when a source is not a local file or inline."""
-    digests: dict[str, list[list[Any]]] = {}
-    for name, split in declared_splits(project).items():
-        context = SourceContext(project.dir, workspace.root, project.source_map, name)
-        digest = digest_sources(split.sources, context)
-        if digest is None:
-            return None
-        digests[name] = digest
-    return digests
+def _sources_known(
+    project: LoadedProject, workspace: LoadedWorkspace, record: SourceRecord
+) -> SourcesKnown:
+    """What the build knows of its source files before its pass (`source_known`)."""
+    return know_sources(
+        _declared_sources(project),
+        lambda name: SourceContext(project.dir, workspace.root, project.source_map, name),
+        record,
+    )
+
+
+def _declared_sources(project: LoadedProject) -> dict[SplitName, list[Source]]:
+    return {name: split.sources for name, split in declared_splits(project).items()}
 
 
 def _bytes_key(

@@ -106,6 +106,10 @@ class DatasetCache:
         """Where the row results of `project`'s last build are (`row_snapshot`)."""
         return self._latest_path(project).with_suffix(".rows")
 
+    def files_path(self, project: str) -> Path:
+        """Where what `project`'s builds last saw of its source files is (`source_record`)."""
+        return self._latest_path(project).with_suffix(".files")
+
     def _latest_path(self, project: str) -> Path:
         name = hashlib.blake2b(project.encode("utf-8"), digest_size=16).hexdigest()
         return self.root / "builds" / "latest" / f"{name}.json"

@@ -8,8 +8,8 @@ when a build writes or reuses it (its modification time is set: `DatasetCache.us
 after a build, at most once a day, whatever has not been used for `UNUSED_DAYS` is removed:
 
 - build manifests (`builds/<key>.json`), projects' last-build records
-  (`builds/latest/*.json`) and their row snapshots (`builds/latest/*.rows`) not used for
-  that long;
+  (`builds/latest/*.json`), their row snapshots (`builds/latest/*.rows`) and records of
+  their source files (`builds/latest/*.files`) not used for that long;
 - split objects (and their `.origins.jsonl` and `.lines`) that no remaining manifest or
   last-build record names and that were not used for that long either (an object written
   by a build still running has no manifest yet, and is recent);
@@ -96,9 +96,11 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
         if _mtime(staged) < now - STAGED_LEFT_S:
             removed.unlink(staged)
     latest = builds / "latest"
-    for snapshot in _files(latest, "*.rows"):  # a project's row snapshot (`row_snapshot`)
-        if _mtime(snapshot) < cutoff:
-            removed.unlink(snapshot)
+    # A project's row snapshot (`row_snapshot`), and its record of its source files
+    # (`source_record`: rewritten by each build that reads them).
+    for leftover in [*_files(latest, "*.rows"), *_files(latest, "*.files")]:
+        if _mtime(leftover) < cutoff:
+            removed.unlink(leftover)
     rows, shrunk = trim_unused(cache_file(root), UNUSED_DAYS)
     return Trimmed(removed.files, rows, removed.bytes + shrunk)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,29 +97,60 @@ def resolve_path_source(source: PathSource, context: SourceContext, index: int) 
     return [candidate] if candidate.is_file() else []
 
 
-def digest_sources(sources: Sequence[Source], context: SourceContext) -> list[list[Any]] | None:
-    """What identifies the content of `sources`, from their bytes alone (no row parsed).
+def file_sha256(path: Path) -> str | None:
+    """The SHA-256 of all of a file's bytes (what `sha256sum` prints); None when it cannot
+    be read."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
-    Per source: its kind, and for `path:` sources each file (as shown) with the SHA-256
-    of all its bytes; inline rows are part of project.yaml. None when that is not cheap
-    or not possible (a git source, a path naming no file): the full read decides then.
-    """
-    digest: list[list[Any]] = []
+
+def source_files(
+    sources: Sequence[Source], context: SourceContext
+) -> list[tuple[Source, list[Path]]] | None:
+    """Each of `sources` with the files it names (none for inline rows), as a pass resolves
+    them; None when a source is not a local file or inline rows (a git source), or a path
+    names no file."""
+    found: list[tuple[Source, list[Path]]] = []
     for index, source in enumerate(sources):
         if isinstance(source, InlineSource):
-            digest.append(["inline", index])
+            found.append((source, []))
             continue
         if not isinstance(source, PathSource):
             return None
         files = resolve_path_source(source, context, index)
         if not files:
             return None
+        found.append((source, files))
+    return found
+
+
+def digest_sources(
+    sources: Sequence[Source],
+    context: SourceContext,
+    sha256_of: Callable[[Path], str | None] = file_sha256,
+) -> list[list[Any]] | None:
+    """What identifies the content of `sources`, from their bytes alone (no row parsed).
+
+    Per source: its kind, and for `path:` sources each file (as shown) with the SHA-256
+    of all its bytes (`sha256_of`); inline rows are part of project.yaml. None when that is
+    not cheap or not possible (a git source, a path naming no file, a SHA-256 not given):
+    the full read decides then.
+    """
+    found = source_files(sources, context)
+    if found is None:
+        return None
+    digest: list[list[Any]] = []
+    for index, (source, files) in enumerate(found):
+        if not isinstance(source, PathSource):
+            digest.append(["inline", index])
+            continue
         entry: list[Any] = ["path", source.path]
         for path in files:
-            try:
-                with open(path, "rb") as handle:
-                    sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-            except OSError:
+            sha256 = sha256_of(path)
+            if sha256 is None:
                 return None
             entry.append([context.display(path), sha256])
         digest.append(entry)
