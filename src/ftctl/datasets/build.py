@@ -52,6 +52,8 @@ from ftctl.config.models import (
     Transform,
 )
 from ftctl.datasets.cache import CACHE_FORMAT, DatasetCache, Staging, cache_root
+from ftctl.datasets.cache_limit import ENV as LIMIT_ENV
+from ftctl.datasets.cache_limit import limit_from_env, limit_objects, shown
 from ftctl.datasets.cache_trim import UNUSED_DAYS, trim_if_due
 from ftctl.datasets.cache_trust import committed_files
 from ftctl.datasets.canonical import canonical_json, sha256_hex
@@ -157,8 +159,10 @@ def build_project(
 
     Raises `DataError` with every diagnostic when a source cannot be read, a row is not a
     valid example, or a policy check at level `error` fails. After a build that passed,
-    the cache is trimmed of what was not used for days (at most once a day).
+    the cache is trimmed of what was not used for days (at most once a day), and its split
+    objects kept under `FTCTL_DATA_CACHE_MAX` (`cache_limit`).
     """
+    most = limit_from_env()  # a bad FTCTL_DATA_CACHE_MAX fails before anything is touched
     built, workers = _build_project(project, workspace, events)
     root = cache_root(workspace.root)
     if workers is not None:
@@ -174,6 +178,16 @@ def build_project(
                 "info",
                 f"dataset cache: removed {' and '.join(removed)} unused for {UNUSED_DAYS} "
                 f"days ({trimmed.bytes / 1e6:.1f} MB)",
+            )
+        )
+    limited = None if most is None else limit_objects(root, most)
+    if limited is not None and limited.objects:
+        events(
+            Event(
+                "info",
+                f"dataset cache: removed {limited.objects} split object(s) used longest ago "
+                f"({limited.bytes / 1e6:.1f} MB), to keep them under {shown(most or 0)} "
+                f"({LIMIT_ENV} sets the size)",
             )
         )
     return built

@@ -81,7 +81,7 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
         if _mtime(manifest) < cutoff:
             removed.unlink(manifest)
         else:
-            named.update(_objects_named(manifest))
+            named.update(objects_named(manifest))
     objects = root / "objects"
     for data in _files(objects, "*.jsonl"):
         name = data.name
@@ -105,7 +105,7 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
     return Trimmed(removed.files, rows, removed.bytes + shrunk)
 
 
-def _objects_named(manifest: Path) -> set[str]:
+def objects_named(manifest: Path) -> set[str]:
     """The objects a build manifest (`splits.*.sha256`) or a last-build record
     (`objects`) names. One that cannot be read names none (and is trimmed by its age)."""
     try:
