@@ -101,7 +101,9 @@ def test_a_file_edited_while_the_build_reads_it_is_an_error(
     def know_then_edit(*args: Any) -> Any:
         known = known_before(*args)
         seen.append(known.digests is None)
-        h.write_jsonl(project_dir / "data/train.jsonl", h.examples(100, 30))  # meanwhile
+        # Meanwhile, with a size of its own: with no tick to wait (above), the edit may get
+        # the times of the write before it.
+        h.write_jsonl(project_dir / "data/train.jsonl", h.examples(100, 31))
         return known
 
     monkeypatch.setattr(build, "_sources_known", know_then_edit)
