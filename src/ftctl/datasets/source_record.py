@@ -24,7 +24,9 @@ started hashes it as it always did. The change time (ctime) is in the stat becau
 program can set it back, as `touch -d` sets back the modification time.
 
 Only on POSIX systems: Windows' `st_ctime` is when a file was made, not last changed.
-A record that cannot be read is no record: the file is hashed.
+A record that cannot be read is no record: the file is hashed. One blind spot is git's too:
+a program that writes a file through a shared memory mapping may change pages already
+dirty without new times until they are written back.
 """
 
 from __future__ import annotations
