@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftctl.datasets.cache import DatasetCache
-from ftctl.datasets.cache_trim import objects_named
+from ftctl.datasets.cache_trim import Removed, files_in, objects_named
 from ftctl.errors import ConfigError
 
 ENV = "FTCTL_DATA_CACHE_MAX"
@@ -111,26 +111,18 @@ def limit_objects(root: Path, most: int) -> Limited:
     objects = sorted(
         (used.get(sha, 0.0), size, sha) for sha, size in sizes.items() if sha not in kept
     )
-    removed = Limited(0, 0)
+    removed = Removed()
+    count = 0
     for _when, size, sha256 in objects:
         if total <= most:
             break
-        gone = 0
         for path in cache.object_files(sha256):
-            try:
-                gone += path.stat().st_size
-                path.unlink()
-            except OSError:
-                continue
+            removed.unlink(path)
         total -= size
-        removed = Limited(removed.objects + 1, removed.bytes + gone)
-    return removed
+        count += 1
+    return Limited(count, removed.bytes)
 
 
 def _last_builds(latest: Path) -> set[str]:
     """The objects the projects' last-build records name (`DatasetCache.put_latest`)."""
-    try:
-        records = list(latest.glob("*.json"))
-    except OSError:
-        return set()
-    return {name for record in records for name in objects_named(record)}
+    return {name for record in files_in(latest, "*.json") for name in objects_named(record)}

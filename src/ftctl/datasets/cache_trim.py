@@ -73,17 +73,17 @@ def trim_if_due(root: Path, now: float | None = None) -> Trimmed | None:
 
 
 def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
-    removed = _Removed()
+    removed = Removed()
     cache = DatasetCache(root)
     builds = root / "builds"
     named: set[str] = set()
-    for manifest in [*_files(builds, "*.json"), *_files(builds / "latest", "*.json")]:
+    for manifest in [*files_in(builds, "*.json"), *files_in(builds / "latest", "*.json")]:
         if _mtime(manifest) < cutoff:
             removed.unlink(manifest)
         else:
             named.update(objects_named(manifest))
     objects = root / "objects"
-    for data in _files(objects, "*.jsonl"):
+    for data in files_in(objects, "*.jsonl"):
         name = data.name
         if name.startswith(".") or name.endswith(".origins.jsonl"):
             continue
@@ -92,13 +92,13 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
             continue
         for path in cache.object_files(sha256):
             removed.unlink(path)
-    for staged in _files(objects, ".staged.*"):
+    for staged in files_in(objects, ".staged.*"):
         if _mtime(staged) < now - STAGED_LEFT_S:
             removed.unlink(staged)
     latest = builds / "latest"
     # A project's row snapshot (`row_snapshot`), and its record of its source files
     # (`source_record`: rewritten by each build that reads them).
-    for leftover in [*_files(latest, "*.rows"), *_files(latest, "*.files")]:
+    for leftover in [*files_in(latest, "*.rows"), *files_in(latest, "*.files")]:
         if _mtime(leftover) < cutoff:
             removed.unlink(leftover)
     rows, shrunk = trim_unused(cache_file(root), UNUSED_DAYS)
@@ -126,7 +126,8 @@ def objects_named(manifest: Path) -> set[str]:
     return names
 
 
-def _files(folder: Path, pattern: str) -> list[Path]:
+def files_in(folder: Path, pattern: str) -> list[Path]:
+    """The files of `folder` matching `pattern`; none when it cannot be listed."""
     try:
         return [p for p in folder.glob(pattern) if p.is_file()]
     except OSError:
@@ -140,7 +141,9 @@ def _mtime(path: Path) -> float:
         return float("inf")  # gone already, or unreadable: not this trim's to remove
 
 
-class _Removed:
+class Removed:
+    """Files removed, counted with their bytes; one that cannot be removed is left."""
+
     def __init__(self) -> None:
         self.files = 0
         self.bytes = 0
