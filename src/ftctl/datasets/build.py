@@ -46,7 +46,6 @@ from ftctl.config.models import (
     MaxTokensTransform,
     NearDedupeTransform,
     PathSource,
-    Source,
     SplitData,
     SystemPromptTransform,
     Transform,
@@ -180,16 +179,17 @@ def build_project(
                 f"days ({trimmed.bytes / 1e6:.1f} MB)",
             )
         )
-    limited = None if most is None else limit_objects(root, most)
-    if limited is not None and limited.objects:
-        events(
-            Event(
-                "info",
-                f"dataset cache: removed {limited.objects} split object(s) used longest ago "
-                f"({limited.bytes / 1e6:.1f} MB), to keep them under {shown(most or 0)} "
-                f"({LIMIT_ENV} sets the size)",
+    if most is not None:
+        limited = limit_objects(root, most)
+        if limited.objects:
+            events(
+                Event(
+                    "info",
+                    f"dataset cache: removed {limited.objects} split object(s) used longest "
+                    f"ago ({limited.bytes / 1e6:.1f} MB), to keep them under {shown(most)} "
+                    f"({LIMIT_ENV} sets the size)",
+                )
             )
-        )
     return built
 
 
@@ -256,13 +256,12 @@ def _build_once(
         # An unchanged build is found from the hashes of the source bytes, before any row is
         # parsed (parsing costs twenty times the hashing); files not written since they were
         # last hashed are not hashed again, files written since not hashed twice.
-        record = SourceRecord(cache.files_path(project.name))
-        known = _sources_known(project, workspace, record)
+        known = _sources_known(project, workspace, SourceRecord(cache.files_path(project.name)))
         quick = _bytes_key(project, workspace, info, known.digests)
         cached = None if quick is None else _from_cache(cache, quick, project.name)
         if cached is not None:
             _used(cache, quick, cached)
-            known.record(record, known.digests)
+            known.remember(known.digests)
             events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
             return cached, hint
         events(Event("step", f"Reading the data of {project.name}"))
@@ -354,7 +353,7 @@ def _build_once(
                         for file in changed
                     ],
                 )
-            digests = known.after_pass(_declared_sources(project), streamed.reads)
+            digests = known.after_pass(streamed.reads)
             quick = _bytes_key(project, workspace, info, digests)
             key = _cache_key(project, workspace, streamed.reads, info)
             cached = _from_cache(cache, key, project.name)
@@ -364,7 +363,7 @@ def _build_once(
                 snapshot.commit()
                 if quick is not None:  # a build cached before its sources were hashed whole
                     cache.put_build(quick, _manifest(cached))
-                known.record(record, digests)
+                known.remember(digests)
                 events(Event("info", f"{project.name}: data unchanged (cache {key[:12]})"))
                 return cached, hint
             events(Event("step", f"Checking the policy of {project.name}"))
@@ -372,7 +371,7 @@ def _build_once(
             built = _check(project, workspace, info, fmt, streamed, train_steps)
             built.diagnostics[:0] = model_findings
             result = _finish(project, info, fmt, cache, built, key, quick, staging)
-            known.record(record, digests)
+            known.remember(digests)
             # Only a build that succeeded leaves anything behind, row results included.
             examples.commit()
             snapshot.commit()
@@ -772,14 +771,10 @@ def _sources_known(
 ) -> SourcesKnown:
     """What the build knows of its source files before its pass (`source_known`)."""
     return know_sources(
-        _declared_sources(project),
+        {name: split.sources for name, split in declared_splits(project).items()},
         lambda name: SourceContext(project.dir, workspace.root, project.source_map, name),
         record,
     )
-
-
-def _declared_sources(project: LoadedProject) -> dict[SplitName, list[Source]]:
-    return {name: split.sources for name, split in declared_splits(project).items()}
 
 
 def _bytes_key(

@@ -7,6 +7,7 @@ would find nothing unchanged).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,6 @@ from ftctl.datasets.source_record import (
     FileStat,
     SourceRecord,
     changed,
-    now_ns,
     stats_of,
 )
 from ftctl.datasets.sources import (
@@ -49,6 +49,8 @@ class SourcesKnown:
     # The pass is checked against the stats (the digests were not hashed now: recorded, or
     # none), not by hashing what it read against the digests.
     watch_stats: bool
+    splits: Mapping[SplitName, Sequence[Source]]  # the sources, per split
+    record: SourceRecord  # where the files' stats and hashes are kept (`remember`)
 
     def changed_during(self, reads: Mapping[SplitName, Sequence[SourceRead]]) -> list[str] | None:
         """The files (as shown) the pass read that were written while the build ran, told by
@@ -69,16 +71,12 @@ class SourcesKnown:
         ]
         return found
 
-    def after_pass(
-        self,
-        splits: Mapping[SplitName, Sequence[Source]],
-        reads: Mapping[SplitName, Sequence[SourceRead]],
-    ) -> Digests | None:
+    def after_pass(self, reads: Mapping[SplitName, Sequence[SourceRead]]) -> Digests | None:
         """The digests as the pass hashed the files it read whole (what `digest_sources`
         gives for the same bytes), else those known before it; None when neither is."""
-        return _digests_read(splits, reads) or self.digests
+        return _digests_read(self.splits, reads) or self.digests
 
-    def record(self, record: SourceRecord, digests: Digests | None) -> None:
+    def remember(self, digests: Digests | None) -> None:
         """Record each file's stat with the SHA-256 of `digests`, where the file is still as
         its stat was before the build read it."""
         if self.stats is None or digests is None or changed(self.stats):
@@ -90,7 +88,7 @@ class SourcesKnown:
                     sha256s.update((shown, sha256) for shown, sha256 in entry[2:])
         if any(self.shown[path] not in sha256s for path in self.stats):
             return
-        record.save(
+        self.record.save(
             {
                 path: (stat, self.taken_ns, sha256s[self.shown[path]])
                 for path, stat in self.stats.items()
@@ -106,7 +104,7 @@ def know_sources(
     """What the build knows of `splits`' source files before its pass (see the module's
     doc): recorded SHA-256s where every file's stat is the one recorded; nothing but their
     stats where they were written since, settled, and read whole; else their bytes hashed."""
-    taken = now_ns()
+    taken = time.time_ns()
     files = _files(splits, context_of)
     stats = None if files is None else stats_of(files)
     shown = {} if files is None else files
@@ -115,11 +113,11 @@ def know_sources(
         if all(sha256 is not None for sha256 in recorded.values()):
             digests = _digests(splits, context_of, recorded.get)
             if digests is not None:
-                return SourcesKnown(digests, stats, taken, shown, watch_stats=True)
+                return SourcesKnown(digests, stats, taken, shown, True, splits, record)
         elif _read_whole(splits) and all(stat.settled(taken) for stat in stats.values()):
-            return SourcesKnown(None, stats, taken, shown, watch_stats=True)
+            return SourcesKnown(None, stats, taken, shown, True, splits, record)
     digests = _digests(splits, context_of, file_sha256)
-    return SourcesKnown(digests, stats, taken, shown, watch_stats=False)
+    return SourcesKnown(digests, stats, taken, shown, False, splits, record)
 
 
 def _digests_read(

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -48,10 +47,6 @@ _WHOLE_MS_TICK_NS = 1_000_000_000  # file systems that keep milliseconds, with a
 _FINE_TICK_NS = 50_000_000  # Linux's coarse clock (1-10 ms, CONFIG_HZ), with a margin
 
 TRUSTED = os.name == "posix"
-
-
-def now_ns() -> int:
-    return time.time_ns()
 
 
 def _tick_ns(stamp_ns: int) -> int:
