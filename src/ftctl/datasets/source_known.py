@@ -105,18 +105,19 @@ def know_sources(
     doc): recorded SHA-256s where every file's stat is the one recorded; nothing but their
     stats where they were written since, settled, and read whole; else their bytes hashed."""
     taken = time.time_ns()
-    files = _files(splits, context_of)
+    found = _found(splits, context_of)
+    files = None if found is None else _files(found, context_of)
     stats = None if files is None else stats_of(files)
     shown = {} if files is None else files
-    if stats is not None and TRUSTED:
+    if found is not None and stats is not None and TRUSTED:
         recorded = {path: record.sha256(path, stat) for path, stat in stats.items()}
         if all(sha256 is not None for sha256 in recorded.values()):
-            digests = _digests(splits, context_of, recorded.get)
+            digests = _digests(found, context_of, recorded.get)
             if digests is not None:
                 return SourcesKnown(digests, stats, taken, shown, True, splits, record)
         elif _read_whole(splits) and all(stat.settled(taken) for stat in stats.values()):
             return SourcesKnown(None, stats, taken, shown, True, splits, record)
-    digests = _digests(splits, context_of, file_sha256)
+    digests = None if found is None else _digests(found, context_of, file_sha256)
     return SourcesKnown(digests, stats, taken, shown, False, splits, record)
 
 
@@ -142,13 +143,31 @@ def _digests_read(
     return digests
 
 
+# Per split: each source with the files it names (`source_files`).
+Found = dict[SplitName, list[tuple[Source, list[Path]]]]
+
+
+def _found(
+    splits: Mapping[SplitName, Sequence[Source]], context_of: Callable[[SplitName], SourceContext]
+) -> Found | None:
+    """Every split's sources with their files, resolved once (as the pass resolves them);
+    None when a source is not a local file or inline, or names no file."""
+    found: Found = {}
+    for name, sources in splits.items():
+        files = source_files(sources, context_of(name))
+        if files is None:
+            return None
+        found[name] = files
+    return found
+
+
 def _digests(
-    splits: Mapping[SplitName, Sequence[Source]],
+    found: Found,
     context_of: Callable[[SplitName], SourceContext],
     sha256_of: Callable[[Path], str | None],
 ) -> Digests | None:
     digests: Digests = {}
-    for name, sources in splits.items():
+    for name, sources in found.items():
         digest = digest_sources(sources, context_of(name), sha256_of)
         if digest is None:
             return None
@@ -156,18 +175,12 @@ def _digests(
     return digests
 
 
-def _files(
-    splits: Mapping[SplitName, Sequence[Source]], context_of: Callable[[SplitName], SourceContext]
-) -> dict[Path, str] | None:
-    """Every source file (as the pass resolves it, with how findings name it); None when a
-    source is not a local file or inline, or names no file."""
+def _files(found: Found, context_of: Callable[[SplitName], SourceContext]) -> dict[Path, str]:
+    """Every source file, with how findings name it."""
     files: dict[Path, str] = {}
-    for name, sources in splits.items():
+    for name, sources in found.items():
         context = context_of(name)
-        found = source_files(sources, context)
-        if found is None:
-            return None
-        files.update((path, context.display(path)) for _source, paths in found for path in paths)
+        files.update((path, context.display(path)) for _source, paths in sources for path in paths)
     return files
 
 

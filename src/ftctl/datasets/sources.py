@@ -128,20 +128,17 @@ def source_files(
 
 
 def digest_sources(
-    sources: Sequence[Source],
+    found: Sequence[tuple[Source, list[Path]]],
     context: SourceContext,
     sha256_of: Callable[[Path], str | None] = file_sha256,
 ) -> list[list[Any]] | None:
-    """What identifies the content of `sources`, from their bytes alone (no row parsed).
+    """What identifies the content of a split's sources (`found`: as `source_files` gives
+    them), from their bytes alone (no row parsed).
 
     Per source: its kind, and for `path:` sources each file (as shown) with the SHA-256
-    of all its bytes (`sha256_of`); inline rows are part of project.yaml. None when that is
-    not cheap or not possible (a git source, a path naming no file, a SHA-256 not given):
-    the full read decides then.
+    of all its bytes (`sha256_of`); inline rows are part of project.yaml. None when a
+    SHA-256 is not given: the full read decides then.
     """
-    found = source_files(sources, context)
-    if found is None:
-        return None
     digest: list[list[Any]] = []
     for index, (source, files) in enumerate(found):
         if not isinstance(source, PathSource):
