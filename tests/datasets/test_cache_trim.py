@@ -226,15 +226,21 @@ def test_a_cache_from_before_rows_were_dated_is_kept_and_dated(tmp_path: Path) -
     assert _rows_used(tmp_path) == [0] * 60
 
 
-def test_row_snapshots_not_used_for_five_days_are_removed(tmp_path: Path) -> None:
+def test_row_snapshots_and_records_not_used_for_five_days_are_removed(tmp_path: Path) -> None:
     project_dir = h.write_workspace(
         tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
     )
     _build(tmp_path)
     [current] = h.snapshots(tmp_path)
-    gone = current.with_name("0" * 32 + ".rows")  # a project no longer built
-    gone.write_bytes(current.read_bytes())
-    _age([gone, _cache(tmp_path) / MARK], 6)
+    # A project no longer built: its snapshot and its records of its source files and of
+    # the cache files it verified.
+    records = [current.with_suffix(suffix) for suffix in (".rows", ".files", ".verified")]
+    gone = [record.with_name("0" * 32 + record.suffix) for record in records]
+    for record, copy in zip(records, gone, strict=True):
+        copy.write_bytes(record.read_bytes())
+    _age([*gone, _cache(tmp_path) / MARK], 6)
     h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 29))
     _build(tmp_path)
     assert h.snapshots(tmp_path) == [current]
+    assert not any(copy.exists() for copy in gone)
+    assert all(record.exists() for record in records)

@@ -55,6 +55,7 @@ from ftctl.datasets.cache_limit import ENV as LIMIT_ENV
 from ftctl.datasets.cache_limit import limit_from_env, limit_objects, shown
 from ftctl.datasets.cache_trim import UNUSED_DAYS, trim_if_due
 from ftctl.datasets.cache_trust import committed_files
+from ftctl.datasets.cache_verified import VerifiedFiles
 from ftctl.datasets.canonical import canonical_json, sha256_hex
 from ftctl.datasets.cost import CostEstimate, billed_tokens_per_epoch, estimate_cost
 from ftctl.datasets.example_cache import ExampleCache, cache_file, today
@@ -233,6 +234,8 @@ def _build_once(
     info, model_findings = _model_info(project, workspace)
     fmt = METHOD_FORMAT[spec.training.method]
     cache = DatasetCache(cache_root(workspace.root))
+    # Files of the cache verified by a build before and unchanged since: not hashed again.
+    verified = cache.verified = VerifiedFiles(cache.verified_path(project.name))
     examples = ExampleCache(cache_file(cache.root))  # opens nothing until first used
     size = _source_bytes(project, workspace)
     workers = worker_plan(BUILD_WORKERS_MOST, size)
@@ -262,6 +265,7 @@ def _build_once(
         if cached is not None:
             _used(cache, quick, cached)
             known.remember(known.digests)
+            verified.save()  # after `_used`'s touch
             events(Event("info", f"{project.name}: data unchanged (cache {str(quick)[:12]})"))
             return cached, hint
         events(Event("step", f"Reading the data of {project.name}"))
@@ -285,7 +289,7 @@ def _build_once(
         snapshot_file = cache.snapshot_path(project.name)
         day = today()
         found = SnapshotReader.open(snapshot_file) if reuse_rows else None
-        reuse = None if found is None else RowReuse(found, previous)
+        reuse = None if found is None else RowReuse(found, previous, verified=verified)
         if reuse is None and reuse_rows:
             reuse = _borrowed(cache, project.name)
         snapshot = SnapshotWriter(snapshot_file, day, cache.root)
@@ -360,7 +364,7 @@ def _build_once(
             if cached is not None:
                 _used(cache, key, cached)
                 examples.commit()  # the rows read were as good as a build's (and are dated)
-                snapshot.commit()
+                _commit_snapshot(snapshot, verified)
                 if quick is not None:  # a build cached before its sources were hashed whole
                     cache.put_build(quick, _manifest(cached))
                 known.remember(digests)
@@ -374,7 +378,7 @@ def _build_once(
             known.remember(digests)
             # Only a build that succeeded leaves anything behind, row results included.
             examples.commit()
-            snapshot.commit()
+            _commit_snapshot(snapshot, verified)
     finally:
         closing.close()
         pool.close()
@@ -388,6 +392,14 @@ def _build_once(
         )
     )
     return result, hint
+
+
+def _commit_snapshot(snapshot: SnapshotWriter, verified: VerifiedFiles) -> None:
+    """Put the build's row snapshot in place, and record the cache files the build verified
+    or wrote (its last write or touch of them: `cache_verified`)."""
+    if snapshot.commit() and snapshot.sha256 is not None:
+        verified.wrote(snapshot.path, snapshot.sha256)
+    verified.save()
 
 
 def _finish(

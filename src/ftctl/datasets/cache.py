@@ -10,6 +10,10 @@ Layout under `<workspace>/.ftctl/cache/datasets/`:
                                     input (source bytes, project.yaml, policy defaults,
                                     ftctl version, cache format)
     builds/latest/<hash>.json       the objects of a project's last build
+    builds/latest/<hash>.rows       its rows' results (`row_snapshot`)
+    builds/latest/<hash>.files      the stats and hashes of its source files (`source_record`)
+    builds/latest/<hash>.verified   the stats of the cache files it verified or wrote
+                                    (`cache_verified`)
     trim.txt                        when what was unused for days was last removed
                                     (`ftctl.datasets.cache_trim`)
 
@@ -18,7 +22,8 @@ crash or two concurrent builds leave either the old file or the new one, never a
 A split is streamed to `objects/.staged.*.tmp` while it is hashed (`StagedWriter`), then renamed
 to its hash: its bytes are never held whole in memory.
 Objects are verified against their hash before reuse: a damaged cache means a rebuild,
-never wrong bytes.
+never wrong bytes (once per file: a file whose stat is the one its last check recorded is
+not hashed again, `cache_verified`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import numpy.typing as npt
 from ftctl.datasets.cache_paths import WriteBehind, open_staged
 from ftctl.datasets.cache_paths import atomic_write as atomic_write  # re-exported
 from ftctl.datasets.cache_paths import cache_root as cache_root  # re-exported
+from ftctl.datasets.cache_verified import VerifiedFiles
 from ftctl.datasets.line_index import LineIndexWriter, index_path, object_intact
 
 # Bump when what a build produces for the same inputs changes (transforms, checks, report).
@@ -58,8 +64,11 @@ def staged_file(root: Path, suffix: str) -> Path:
 
 
 class DatasetCache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, verified: VerifiedFiles | None = None) -> None:
+        """`verified`: the record of the files a project's last build verified, which
+        `has_object` trusts by their stat (`cache_verified`); None: every object is hashed."""
         self.root = root
+        self.verified = verified
 
     def object_path(self, sha256: str) -> Path:
         return self.root / "objects" / f"{sha256}.jsonl"
@@ -73,7 +82,12 @@ class DatasetCache:
         return data, self.origins_path(sha256), index_path(data)
 
     def has_object(self, sha256: str) -> bool:
-        return object_intact(self.object_path(sha256))
+        """The object is there with the bytes its name says (hashed, unless `verified`
+        vouches for it)."""
+        path = self.object_path(sha256)
+        if self.verified is None:
+            return object_intact(path)
+        return self.verified.check(path, sha256, lambda: object_intact(path))
 
     def use(
         self, sha256s: Iterable[str], build_key: str | None = None, project: str | None = None
@@ -88,7 +102,10 @@ class DatasetCache:
             paths += [self._latest_path(project), self.snapshot_path(project)]
         for path in paths:
             with contextlib.suppress(OSError):
-                os.utime(path)
+                if self.verified is None:
+                    os.utime(path)
+                else:  # keeps what the record knows of it (`cache_verified`)
+                    self.verified.touch(path)
 
     def get_build(self, key: str) -> dict[str, Any] | None:
         path = self.root / "builds" / f"{key}.json"
@@ -109,6 +126,10 @@ class DatasetCache:
     def files_path(self, project: str) -> Path:
         """Where what `project`'s builds last saw of its source files is (`source_record`)."""
         return self._latest_path(project).with_suffix(".files")
+
+    def verified_path(self, project: str) -> Path:
+        """Where the cache files `project`'s last build verified are (`cache_verified`)."""
+        return self._latest_path(project).with_suffix(".verified")
 
     def _latest_path(self, project: str) -> Path:
         name = hashlib.blake2b(project.encode("utf-8"), digest_size=16).hexdigest()
@@ -203,6 +224,8 @@ class Staging:
         for staged in self.staged:
             if not self.cache.has_object(staged.sha256):
                 os.replace(staged.data, self.cache.object_path(staged.sha256))
+                if self.cache.verified is not None:  # hashed as it was written
+                    self.cache.verified.wrote(self.cache.object_path(staged.sha256), staged.sha256)
             os.replace(staged.origins, self.cache.origins_path(staged.sha256))
             os.replace(staged.lines, index_path(self.cache.object_path(staged.sha256)))
         # An intact copy kept from an earlier build is used again now.

@@ -9,7 +9,8 @@ after a build, at most once a day, whatever has not been used for `UNUSED_DAYS` 
 
 - build manifests (`builds/<key>.json`), projects' last-build records
   (`builds/latest/*.json`), their row snapshots (`builds/latest/*.rows`) and records of
-  their source files (`builds/latest/*.files`) not used for that long;
+  their source files and of the cache files they verified (`builds/latest/*.files`,
+  `*.verified`) not used for that long;
 - split objects (and their `.origins.jsonl` and `.lines`) that no remaining manifest or
   last-build record names and that were not used for that long either (an object written
   by a build still running has no manifest yet, and is recent);
@@ -96,9 +97,14 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
         if _mtime(staged) < now - STAGED_LEFT_S:
             removed.unlink(staged)
     latest = builds / "latest"
-    # A project's row snapshot (`row_snapshot`), and its record of its source files
-    # (`source_record`: rewritten by each build that reads them).
-    for leftover in [*files_in(latest, "*.rows"), *files_in(latest, "*.files")]:
+    # A project's row snapshot (`row_snapshot`), and its records of its source files
+    # (`source_record`) and of the cache files it verified (`cache_verified`), each rewritten
+    # by every build of the project that passes.
+    for leftover in [
+        *files_in(latest, "*.rows"),
+        *files_in(latest, "*.files"),
+        *files_in(latest, "*.verified"),
+    ]:
         if _mtime(leftover) < cutoff:
             removed.unlink(leftover)
     rows, shrunk = trim_unused(cache_file(root), UNUSED_DAYS)

@@ -9,12 +9,14 @@ system time. Here it costs its key (~1.6 µs: SHA-256 over the line) and a share
 numpy searches and large reads. Only the rows not found go to the workers.
 
 Nothing found here is trusted row by row: the snapshot and the objects the lines come from
-are each checked whole by a thread while the build goes on (`intact`), and a build whose
-reused bytes do not verify is done again without them (`ftctl.datasets.build`).
+are each checked whole by a thread while the build goes on (`intact`: hashed, or known by
+their stat to be as a build before verified or wrote them, `cache_verified`), and a build
+whose reused bytes do not verify is done again without them (`ftctl.datasets.build`).
 """
 
 from __future__ import annotations
 
+import functools
 import marshal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +26,7 @@ from typing import NamedTuple, cast
 import numpy as np
 import numpy.typing as npt
 
+from ftctl.datasets.cache_verified import VerifiedFiles
 from ftctl.datasets.distinct import distinct
 from ftctl.datasets.example_cache import content_keys
 from ftctl.datasets.line_block import LineBlock
@@ -49,8 +52,10 @@ class RowReuse:
         snapshot: SnapshotReader,
         previous: Sequence[Path],
         borrowed: bool = False,
+        verified: VerifiedFiles | None = None,
     ) -> None:
-        """`borrowed`: the snapshot is another project's (`build._borrowed`)."""
+        """`borrowed`: the snapshot is another project's (`build._borrowed`); `verified`:
+        the files the project's last build verified, not hashed again (`cache_verified`)."""
         self.snapshot = snapshot
         self.borrowed = borrowed
         self._previous = PreviousLines(previous, check_lines=False)
@@ -62,9 +67,7 @@ class RowReuse:
         self._verdict: list[bool] = []
         self._short = False  # a line copied was cut short (`lines`)
         self._checker = threading.Thread(
-            target=lambda: self._verdict.append(
-                snapshot.intact() and all(object_intact(p) for p in previous)
-            ),
+            target=lambda: self._verdict.append(_intact(snapshot, previous, verified)),
             name="ftctl-row-reuse-check",
             daemon=True,
         )
@@ -194,6 +197,18 @@ class RowReuse:
             self._checker.join()
         self.snapshot.close()
         self._previous.close()
+
+
+def _intact(
+    snapshot: SnapshotReader, objects: Sequence[Path], verified: VerifiedFiles | None
+) -> bool:
+    """The snapshot and the objects hold the bytes they were written with: hashed, or
+    vouched for by `verified`."""
+    if verified is None:
+        return snapshot.intact() and all(object_intact(p) for p in objects)
+    return verified.check(snapshot.path, snapshot.sha256, snapshot.intact) and all(
+        verified.check(p, p.stem, functools.partial(object_intact, p)) for p in objects
+    )
 
 
 def _as_s16(digests: npt.NDArray[np.void]) -> npt.NDArray[np.bytes_]:

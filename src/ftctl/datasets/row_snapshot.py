@@ -61,6 +61,7 @@ class SnapshotReader:
 
     def __init__(self, path: Path) -> None:
         """Raises OSError or ValueError for a file that is not a snapshot."""
+        self.path = path
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
             size = os.fstat(self._fd).st_size
@@ -74,6 +75,7 @@ class SnapshotReader:
                 int.from_bytes(footer[at + 8 * i : at + 8 * i + 8], "little") for i in range(5)
             )
             self._expected = footer[at + 40 :]
+            self.sha256 = self._expected.hex()  # of the bytes before the footer
             self._covered = size - _FOOTER
             pair_bytes = keys_at - pairs_at
             if (
@@ -282,6 +284,7 @@ class SnapshotWriter:
         # Once finished: its keys, sorted, each once (what the last build's rows that this one
         # left out are found with: `row_reuse.RowReuse.left_behind`).
         self.kept: npt.NDArray[np.bytes_] | None = None
+        self.sha256: str | None = None  # in its footer, once finished (`SnapshotReader.sha256`)
 
     def add_records(self, keys: Sequence[bytes], records: npt.NDArray[np.void]) -> None:
         """Rows whose values are records (`row_block`), one per key, in order."""
@@ -406,6 +409,7 @@ class SnapshotWriter:
                     )
                 )
             )
+            self.sha256 = self._hash.hexdigest()
             out.close()
             self._out = None
         except OSError:
@@ -415,18 +419,19 @@ class SnapshotWriter:
         self._offsets = array("q")
         self._lengths = array("i")
 
-    def commit(self) -> None:
-        """Put the snapshot in place (`finish`ed first, if it was not)."""
+    def commit(self) -> bool:
+        """Put the snapshot in place (`finish`ed first, if it was not); whether it was."""
         self.finish()
         if self.broken or self._file is None:
-            return
+            return False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self._file, self.path)
         except OSError:
             self.discard()
-            return
+            return False
         self._file = None
+        return True
 
     def discard(self) -> None:
         self._writes.wait()

@@ -100,6 +100,41 @@ def changed(before: dict[Path, FileStat]) -> list[Path]:
     return [path for path, stat in before.items() if FileStat.of(path) != stat]
 
 
+def read_entries(path: Path, numbers: int) -> dict[str, tuple[list[int], str]]:
+    """A record's entries (this module's, `cache_verified`'s): file -> (its `numbers`
+    integers, its SHA-256); none where the record cannot be read or is not of this format;
+    an entry that is not one is left out."""
+    try:
+        value = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, tuple[list[int], str]] = {}
+    if not isinstance(value, dict) or value.get("format") != _FORMAT:
+        return found
+    entries = value.get("files")
+    if not isinstance(entries, dict):
+        return found
+    for name, entry in entries.items():
+        with contextlib.suppress(TypeError, ValueError):
+            *integers, sha256 = entry
+            if (
+                len(integers) == numbers
+                and all(type(n) is int for n in integers)
+                and isinstance(sha256, str)
+                and len(sha256) == 64
+            ):
+                found[name] = (integers, sha256)
+    return found
+
+
+def write_entries(path: Path, entries: dict[str, list[int | str]]) -> None:
+    """Write a record (`read_entries`) in place of `path`'s; one that cannot be written is
+    left as it was (a record only saves hashing)."""
+    text = json.dumps({"format": _FORMAT, "files": entries}, sort_keys=True)
+    with contextlib.suppress(OSError):
+        atomic_write(path, text.encode("utf-8"))
+
+
 class SourceRecord:
     """A project's record of its source files (see the module's doc)."""
 
@@ -109,27 +144,10 @@ class SourceRecord:
         self._files: dict[str, tuple[FileStat, int, str]] = self._load() if TRUSTED else {}
 
     def _load(self) -> dict[str, tuple[FileStat, int, str]]:
-        try:
-            value = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
-            return {}
-        files: dict[str, tuple[FileStat, int, str]] = {}
-        if not isinstance(value, dict) or value.get("format") != _FORMAT:
-            return files
-        entries = value.get("files")
-        if not isinstance(entries, dict):
-            return files
-        for name, entry in entries.items():
-            with contextlib.suppress(TypeError, ValueError):
-                *numbers, sha256 = entry
-                if (
-                    len(numbers) == 6
-                    and all(type(n) is int for n in numbers)
-                    and isinstance(sha256, str)
-                    and len(sha256) == 64
-                ):
-                    files[name] = (FileStat(*numbers[:5]), numbers[5], sha256)
-        return files
+        return {
+            name: (FileStat(*numbers[:5]), numbers[5], sha256)
+            for name, (numbers, sha256) in read_entries(self.path, 6).items()
+        }
 
     def sha256(self, path: Path, stat: FileStat) -> str | None:
         """The SHA-256 recorded for `path` if its stat is still `stat` and was trusted when it
@@ -146,11 +164,11 @@ class SourceRecord:
         left as it was: it only saves hashing."""
         if not TRUSTED:
             return
-        entries = {
-            str(path): [*astuple(stat), taken_ns, sha256]
-            for path, (stat, taken_ns, sha256) in files.items()
-        }
-        text = json.dumps({"format": _FORMAT, "files": entries}, sort_keys=True)
-        with contextlib.suppress(OSError):
-            atomic_write(self.path, text.encode("utf-8"))
+        write_entries(
+            self.path,
+            {
+                str(path): [*astuple(stat), taken_ns, sha256]
+                for path, (stat, taken_ns, sha256) in files.items()
+            },
+        )
         self._files = {str(path): entry for path, entry in files.items()}
