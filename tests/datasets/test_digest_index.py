@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from ftctl.datasets.digest_index import DigestIndex, as_digests
+from ftctl.datasets.digest_index import DigestIndex, as_digests, first_positions
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -37,3 +37,17 @@ def test_the_first_row_of_each_digest_is_found_as_a_dict_finds_it(seed: int) -> 
         assert earlier.tolist() == expected
     assert len(index) == len(reference)
     assert index.nbytes == 24 * len(reference)  # 16 bytes of digest and 8 of row each
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_first_positions_finds_each_digests_first_position(seed: int) -> None:
+    """Repeated digests, and digests sharing their first 8 bytes (sorted by those alone
+    unless two of them differ after), each pointed at the first position it is at."""
+    rng = random.Random(seed)
+    pool = [hashlib.blake2b(f"{i} {seed}".encode(), digest_size=16).digest() for i in range(50)]
+    shared = [pool[0][:8] + bytes([n]) * 8 for n in range(3)]
+    for choices in (pool, pool + shared):  # repeats only; repeats and shared first halves
+        values = [rng.choice(choices) for _ in range(400)]
+        first_at: dict[bytes, int] = {}
+        expected = [first_at.setdefault(value, i) for i, value in enumerate(values)]
+        assert first_positions(as_digests(values)).tolist() == expected

@@ -48,14 +48,18 @@ def _first_equal(high: Words, low: Words) -> npt.NDArray[np.intp]:
     """For each digest (by its halves), the position of the first digest equal to it.
 
     Sorted by the first halves alone (stable: equal ones stay in order), as `np.unique` of
-    the 16-byte digests would sort them but several times faster; by both halves when two
-    first halves are equal (a repeated digest, or ~2^-64 a pair otherwise)."""
+    the 16-byte digests would sort them but several times faster. Equal first halves are
+    nearly always one digest repeated (a duplicate row, a prompt in two splits), whose
+    copies then sit together in order; only where two of them differ in their second
+    halves (~2^-64 a pair) is the sort made again by both halves (a repeated digest sent
+    it there every time: 0.04 s a sort at 200,000 rows)."""
     order = np.argsort(high, kind="stable")
     sorted_high = high[order]
-    if np.any(sorted_high[1:] == sorted_high[:-1]):
+    sorted_low = low[order]
+    if np.any((sorted_high[1:] == sorted_high[:-1]) & (sorted_low[1:] != sorted_low[:-1])):
         order = np.lexsort((low, high))  # stable too
         sorted_high = high[order]
-    sorted_low = low[order]
+        sorted_low = low[order]
     starts = np.flatnonzero(
         np.concatenate(
             ([True], (sorted_high[1:] != sorted_high[:-1]) | (sorted_low[1:] != sorted_low[:-1]))
