@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,24 @@ def test_stale_plan_and_held_lock_are_refused_before_any_call(
     with store.lock("apply", "someone-else"), pytest.raises(StateLockedError, match="someone-else"):
         run(make_plan(project, store), store, provider, project)
     assert provider.request_count == requests
+
+
+def test_built_data_changed_on_disk_is_not_uploaded(
+    store: SqliteStateStore, provider: OpenAIProvider, data_files: dict[str, tuple[Path, str]]
+) -> None:
+    """The build trusts the cache's files by their stat (`cache_verified`); the upload
+    hashes what it sends, and a file whose bytes are not those it was built with stops it."""
+    path, _ = data_files["train"]
+    rows = path.read_bytes().splitlines(keepends=True)
+    built = b"".join(rows[1:] + rows[:1])  # bytes no earlier test uploaded to this server
+    sha = hashlib.sha256(built).hexdigest()
+    damaged = bytearray(built)
+    damaged[len(damaged) // 2] ^= 0x01  # the same size: a bit flipped on disk
+    path.write_bytes(bytes(damaged))
+    project = desired({**data_files, "train": (path, sha)})
+    result = run(make_plan(project, store), store, provider, project)
+    assert not result.ok
+    message = dict(result.failed)["dataset.mini.train"]
+    assert f"no longer has the SHA-256 {sha[:12]}" in message and "nothing was uploaded" in message
+    assert not any(f.filename == f"ftctl-{sha}.jsonl" for f in provider.list_files())
+    assert not [d for d in store.read().datasets if d.split == "train"]  # nothing recorded

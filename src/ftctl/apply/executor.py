@@ -11,6 +11,7 @@ workspace) before creating one, so a retry adopts the job instead of paying twic
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,15 @@ class ApplyResult:
     def reached(self) -> bool:
         """The configuration was reached: every step ran and every gate passed."""
         return self.ok and not self.gates_failed
+
+
+def _file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes; None when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 class _StepFailed(FtctlError):
@@ -270,6 +280,15 @@ class Executor:
         remote = next((f for f in self._list_files(provider) if f.filename == filename), None)
         reused = remote is not None
         if remote is None:
+            # The build took the cache's file as intact by its stat (`cache_verified`): what
+            # leaves the machine is hashed, so that a file damaged on disk is not uploaded
+            # under the name of the bytes it no longer holds.
+            if _file_sha256(built.path) != sha:
+                raise _StepFailed(
+                    f"built data for {change.address} ({built.path}) no longer has the SHA-256 "
+                    f"{sha[:12]}… it was built with (changed or damaged on disk); nothing was "
+                    "uploaded: build the data again (`ftctl data build`) and plan again"
+                )
             remote = provider.upload_file(built.path, filename)
             self._files[provider.name].append(remote)
         record = DatasetRecord(

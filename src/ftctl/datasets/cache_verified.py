@@ -34,7 +34,7 @@ file system keeps whole milliseconds or seconds, leaves out a file stamped less 
 - a write through a shared memory mapping of pages already dirty (`source_record`);
 - damage that bypasses the file system (a failing disk). That is what hashing every byte of
   every file on every build paid for; `ftctl apply` still hashes an object before it
-  uploads it (`ftctl.ops.prepare`).
+  uploads it (`ftctl.apply.executor`).
 
 POSIX only (Windows' `st_ctime` is when a file was made), as the source record.
 """
