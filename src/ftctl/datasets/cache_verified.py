@@ -33,7 +33,7 @@ file system keeps whole milliseconds or seconds, leaves out a file stamped less 
   place; a file renamed, copied over or edited since the record is hashed);
 - a write through a shared memory mapping of pages already dirty (`source_record`);
 - damage that bypasses the file system (a failing disk). That is what hashing every byte of
-  every file on every build paid for; `ftctl apply` still hashes an object before it
+  every file on every build paid for; `ftctl apply` hashes an object right before it
   uploads it (`ftctl.apply.executor`).
 
 POSIX only (Windows' `st_ctime` is when a file was made), as the source record.
