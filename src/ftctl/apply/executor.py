@@ -11,7 +11,6 @@ workspace) before creating one, so a retry adopts the job instead of paying twic
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from ftctl import __version__
 from ftctl.apply.gating import GateInputs, run_gates
 from ftctl.apply.records import version_record
 from ftctl.apply.waiting import DEFAULT_OUTAGE_S, PollPolicy, wait_for_job
+from ftctl.datasets.sources import file_sha256
 from ftctl.errors import FtctlError, GateError, PlanError, ProviderAPIError, ProviderError
 from ftctl.events import Event, EventSink, ignore
 from ftctl.gates.results import format_number
@@ -114,15 +114,6 @@ class ApplyResult:
     def reached(self) -> bool:
         """The configuration was reached: every step ran and every gate passed."""
         return self.ok and not self.gates_failed
-
-
-def _file_sha256(path: Path) -> str | None:
-    """The SHA-256 of a file's bytes; None when it cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError:
-        return None
 
 
 class _StepFailed(FtctlError):
@@ -283,7 +274,7 @@ class Executor:
             # The build took the cache's file as intact by its stat (`cache_verified`): what
             # leaves the machine is hashed, so that a file damaged on disk is not uploaded
             # under the name of the bytes it no longer holds.
-            if _file_sha256(built.path) != sha:
+            if file_sha256(built.path) != sha:
                 raise _StepFailed(
                     f"built data for {change.address} ({built.path}) no longer has the SHA-256 "
                     f"{sha[:12]}… it was built with (changed or damaged on disk); nothing was "
