@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from ftctl.datasets.near_index import BandIndex, TextSpill, band_hashes
 from ftctl.datasets.similarity import Match, compute_signature, jaccard, lsh_params, shingles
@@ -22,9 +23,11 @@ def band_index_in_chunks(
     spill: TextSpill,
     *,
     keep_all: bool,
+    lonely: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[list[Match | None], BandIndex]:
     """Each text's match, the texts fed `chunk` at a time to a `BandIndex` whose texts are
-    in `spill` (as a build feeds its batches), and the index it filled."""
+    in `spill` (as a build feeds its batches), and the index it filled; `lonely`: the rows
+    the index is told are alone (`query_insert_in_order`)."""
     index = BandIndex(threshold, num_perm, spill.__getitem__)
     result: list[Match | None] = []
     for start in range(0, len(texts), chunk):
@@ -38,6 +41,7 @@ def band_index_in_chunks(
                 signed,
                 lambda j, s=start: texts[s + j],  # type: ignore[misc]
                 keep_all,
+                None if lonely is None else lonely[start:end],
             )
         )
     return result, index

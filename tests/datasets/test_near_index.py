@@ -89,6 +89,51 @@ def test_a_stream_in_chunks_of_any_size_gets_near_duplicates_in_orders_answers(
         assert len(index) == kept
 
 
+def _alone(hashes: np.ndarray, signed: np.ndarray) -> np.ndarray:
+    """Signed rows whose hash in each band no other signed row has."""
+    alone = signed.copy()
+    for b in range(hashes.shape[1]):
+        column = hashes[signed, b]
+        values, counts = np.unique(column, return_counts=True)
+        shared = values[counts > 1]
+        alone &= ~np.isin(hashes[:, b], shared)
+    return alone
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), SETTINGS[:2])
+def test_rows_told_to_be_alone_are_inserted_unasked_with_the_same_answers(
+    corpus: list[str],
+    threshold: float,
+    num_perm: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a rebuild tells the index (`near_lonely`): rows sharing no band with another
+    are not looked up, and every answer stays the same."""
+    expected = near_duplicates_in_order(corpus, threshold, num_perm, keep_all=False)
+    _, signatures = sign_texts(corpus, num_perm)
+    hashes, signed = band_hashes(signatures, num_perm, threshold)
+    alone = _alone(hashes, signed)
+    assert alone.sum() > 50 and (signed & ~alone).sum() > 50
+    looked_up: list[int] = []
+    hits = BandIndex._hits
+
+    def counted(self: BandIndex, hashes: np.ndarray, queried: np.ndarray) -> object:
+        looked_up.append(int(queried.sum()))
+        return hits(self, hashes, queried)
+
+    monkeypatch.setattr(BandIndex, "_hits", counted)
+    for size in (1, 7, 1000):
+        looked_up.clear()
+        with TextSpill(tmp_path) as spill:
+            got, index = band_index_in_chunks(
+                corpus, signatures, threshold, num_perm, size, spill, keep_all=False, lonely=alone
+            )
+        assert got == expected, f"chunks of {size}"
+        assert sum(looked_up) == int((signed & ~alone).sum())
+        assert len(index) == sum(1 for i, m in enumerate(expected) if signatures[i] and m is None)
+
+
 def test_dedupe_and_counting_differ_on_this_corpus(corpus: list[str]) -> None:
     # Chains of near-duplicates: with keep_all a text may match a dropped one. Without this the
     # keep_all cases above would not tell the two modes apart.

@@ -132,15 +132,17 @@ def test_records_are_told_from_whole_results_and_read_in_the_order_asked(
     assert reader is not None
     try:
         wanted = [_key(n) for n in (399, 1000, 5, 7777, 1001, 200, 0, 199)]
-        at, raw, others = reader.records(wanted, dtype.itemsize, RECORD_END)
+        at, raw, others, places = reader.records(wanted, dtype.itemsize, RECORD_END)
         assert at.tolist() == [0, 2, 5, 6, 7]
         assert raw.view(dtype).reshape(-1)["n"].tolist() == [399, 5, 200, 0, 199]
         assert others == [(1, b"marshal dataR"), (4, b"12345678R")]
+        # Where each record's key is among the snapshot's (a record found twice tells).
+        assert reader.keys[places].tobytes() == b"".join(wanted[i] for i in at.tolist())
         assert reader.values(wanted)[4] == b"12345678R"
         # The file cut short under the reader: the values past the cut are not found.
         os.truncate(path, 150 * dtype.itemsize)
-        at, raw, others = reader.records(wanted, dtype.itemsize, RECORD_END)
-        assert at.tolist() == [2, 6]
+        at, raw, others, places = reader.records(wanted, dtype.itemsize, RECORD_END)
+        assert at.tolist() == [2, 6] and places.tolist() == [5, 0]
         assert raw.view(dtype).reshape(-1)["n"].tolist() == [5, 0]
         assert others == []
     finally:

@@ -484,17 +484,27 @@ class BandIndex:
         signed: Bools,
         text: Callable[[int], str],
         keep_all: bool,
+        lonely: Bools | None = None,
     ) -> list[Match | None]:
         """`near_duplicates_in_order` over a stream, one chunk per call: row j is compared with
         every item inserted before it, earlier rows of this chunk included, then inserted when
         it has no match or `keep_all`. A sequence fed in chunks of any size gets exactly
         `near_duplicates_in_order`'s answers (keys = positions). `text(j)` gives row j's text
-        (made only for rows with candidates, or candidates of later rows of the chunk)."""
+        (made only for rows with candidates, or candidates of later rows of the chunk).
+
+        `lonely[j]` True is the caller's word that row j shares no band hash with a row
+        inserted before this call nor with another row of it (`near_lonely`): it has no
+        candidate and is no candidate in this call, so it is inserted without being looked
+        up (a rebuild knows this of nearly all its rows; the lookups were most of the cost
+        of this step). The answers are the same as without it."""
         keys = np.asarray(keys, dtype=np.int64)
         hashes = np.asarray(hashes, dtype=np.uint64)
         signed = np.asarray(signed, dtype=np.bool_)
         m = keys.size
         self._check(hashes, signed, m)
+        alone = np.zeros(m, dtype=np.bool_) if lonely is None else np.asarray(lonely, np.bool_)
+        if alone.shape != (m,):
+            raise ValueError(f"expected lonely of shape ({m},)")
         result: list[Match | None] = []
         for start, end in _unique_key_pieces(keys):
             result.extend(
@@ -504,6 +514,7 @@ class BandIndex:
                     signed[start:end],
                     lambda j, start=start: text(start + j),  # type: ignore[misc]
                     keep_all,
+                    alone[start:end],
                 )
             )
         return result
@@ -515,12 +526,15 @@ class BandIndex:
         signed: Bools,
         text: Callable[[int], str],
         keep_all: bool,
+        lonely: Bools,
     ) -> list[Match | None]:
         """`query_insert_in_order` for rows of distinct keys."""
         m = keys.size
         # A row can be indexed when signed and new (a key indexed before keeps its first text).
         insertable = signed & ~self._known(keys)
-        hits = self._hits(hashes, signed)
+        # Lonely rows have no hit and are in no group of two: neither looked up nor grouped.
+        looked_up = signed & ~lonely
+        hits = self._hits(hashes, looked_up)
         bounds = hits.bounds(m)
         has_hits = np.diff(bounds) > 0
 
@@ -528,7 +542,7 @@ class BandIndex:
         # cut into groups of equal hash. A row has earlier candidates in the chunk when an
         # insertable row precedes it in one of its groups, and must be remembered when a
         # signed row follows it in one.
-        rows = np.flatnonzero(signed)
+        rows = np.flatnonzero(looked_up)
         group_of = np.full((self.bands, m), -1, dtype=np.int64)
         earlier = np.zeros(m, dtype=np.bool_)
         later = np.zeros(m, dtype=np.bool_)

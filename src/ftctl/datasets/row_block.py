@@ -292,6 +292,9 @@ class RowBlock:
     # (`line_index.PreviousLines.locate`; the object -1 for a row whose line is in `lines`),
     # copied with its neighbours when written. None: every line is in `lines`.
     copied: npt.NDArray[np.int64] | None = None
+    # Rows whose record is the last build's snapshot's, each the first of this build found
+    # as that record (`row_reuse`; what `near_lonely` needs of a row). None: no row is.
+    fresh: npt.NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -348,6 +351,8 @@ class RowBlock:
             self.rare[positions[at]] = result
         if self.copied is not None or other.copied is not None:
             self.copied_rows()[at_positions] = other.copied_rows()
+        if self.fresh is not None:
+            self.fresh[at_positions] = False if other.fresh is None else other.fresh
 
     def copied_rows(self) -> npt.NDArray[np.int64]:
         """`copied`, made (every row's line in `lines`) where there was none."""
@@ -370,7 +375,12 @@ class RowBlock:
         copied = None
         if any(b.copied is not None for b in blocks):
             copied = np.concatenate([b.copied_rows() for b in blocks])
-        return cls(records, lines, rare, copied)
+        fresh = None
+        if any(b.fresh is not None for b in blocks):
+            fresh = np.concatenate(
+                [np.zeros(len(b), np.bool_) if b.fresh is None else b.fresh for b in blocks]
+            )
+        return cls(records, lines, rare, copied, fresh)
 
 
 __all__ = [

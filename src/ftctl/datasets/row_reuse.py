@@ -31,7 +31,15 @@ from ftctl.datasets.distinct import distinct
 from ftctl.datasets.example_cache import content_keys
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import REF_OBJECT, PreviousLines, object_intact
-from ftctl.datasets.row_block import RECORD_END, SYSTEM_AT, Layout, Records, RowBlock
+from ftctl.datasets.near_lonely import U64
+from ftctl.datasets.row_block import (
+    RECORD_END,
+    SYSTEM_AT,
+    Layout,
+    Records,
+    RowBlock,
+    step_field,
+)
 from ftctl.datasets.row_snapshot import KEY_BYTES, RARE, SnapshotReader
 from ftctl.datasets.row_work import DIGEST_FIELD, RESULT_FIELDS, RowResult, with_line
 
@@ -66,6 +74,10 @@ class RowReuse:
         # project's, only once the build takes rows from it (`check`).
         self._verdict: list[bool] = []
         self._short = False  # a line copied was cut short (`lines`)
+        # The snapshot's records this build has found (the second row with a key is not
+        # fresh: `RowBlock.fresh`), and per nearDedupe field the hashes two records hold.
+        self._taken = np.zeros(snapshot.keys.size, dtype=np.bool_)
+        self._repeated: dict[tuple[int, str], U64] = {}
         self._checker = threading.Thread(
             target=lambda: self._verdict.append(_intact(snapshot, previous, verified)),
             name="ftctl-row-reuse-check",
@@ -91,7 +103,7 @@ class RowReuse:
         read by `lines` when written; a rare row's is read now)."""
         n = len(lines)
         keys = content_keys(namespace, lines.views())  # the lines are not copied to be keyed
-        at, raw, others = self.snapshot.records(keys, layout.width, RECORD_END)
+        at, raw, others, taken = self.snapshot.records(keys, layout.width, RECORD_END)
         rare: list[tuple[int, tuple[object, ...], bytes]] = []
         for i, value in others:
             try:  # a plain try per row: contextlib.suppress costs ~0.5 µs a row here
@@ -109,10 +121,11 @@ class RowReuse:
             # worker.
             where = self._previous.locate(_as_s16(records["digest"]))
             keep = (where[:, REF_OBJECT] >= 0) & (records["system"] >= 0)
-            at = at[keep]
+            at, taken = at[keep], taken[keep]
             block.records[at] = records[keep]
             block.copied_rows()[at] = where[keep]
             found[at] = True
+            block.fresh = self._first_taken(n, at, taken)
         kept_rare: list[tuple[bytes, bytes]] = []
         if rare:
             digests = [cast(bytes, cached[DIGEST_FIELD]) for _i, cached, _v in rare]
@@ -130,6 +143,40 @@ class RowReuse:
             found[places] = True
         missing = np.flatnonzero(~found).tolist()
         return Found(block, missing, keys, at, kept_rare)
+
+    def _first_taken(
+        self, n: int, at: npt.NDArray[np.intp], places: npt.NDArray[np.intp]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of `n` rows are fresh: found at `at` as the snapshot's records `places`,
+        none of which an earlier row of the build (or of these) was found as."""
+        fresh = np.zeros(n, dtype=np.bool_)
+        first = ~self._taken[places]
+        if places.size > 1:
+            _, once = np.unique(places, return_index=True)
+            if once.size < places.size:  # a line twice in the batch: its first row only
+                alone = np.zeros(places.size, dtype=np.bool_)
+                alone[once] = True
+                first &= alone
+        fresh[at[first]] = True
+        self._taken[places] = True
+        return fresh
+
+    def repeated_hashes(self, layout: Layout, step: int) -> U64:
+        """The band hashes of nearDedupe step `step` (of `layout`'s plan) that two of the
+        snapshot's records of that layout hold, as signed rows (`near_lonely`); read once
+        per step and layout."""
+        field = step_field(step)
+        wanted = (layout.width, field)
+        if wanted not in self._repeated:
+            fields = layout.dtype.fields
+            assert fields is not None
+            hashes, start = fields[field][0], fields[field][1]
+            flag = fields[step_field(step, "signed")][1]
+            count = int(hashes.shape[0]) if hashes.shape else 1
+            self._repeated[wanted] = self.snapshot.repeated_words(
+                layout.width, RECORD_END, start, count, flag
+            )
+        return self._repeated[wanted]
 
     def lines(self, block: RowBlock, positions: Sequence[int], apart: bool = False) -> list[bytes]:
         """The canonical lines of `block`'s rows at `positions` (a block of `look_up`'s,

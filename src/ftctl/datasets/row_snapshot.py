@@ -44,6 +44,7 @@ from ftctl.datasets.cache import staged_file
 from ftctl.datasets.cache_paths import WriteBehind, open_staged
 from ftctl.datasets.line_index import SortedKeys, read_runs, read_spans
 from ftctl.datasets.line_index import pread as _pread
+from ftctl.datasets.near_lonely import U64, repeated
 
 MAGIC = b"FTRS2\n\0\0"
 KEY_BYTES = 16
@@ -161,18 +162,21 @@ class SnapshotReader:
 
     def records(
         self, keys: Sequence[bytes], width: int, end: int
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8], list[tuple[int, bytes]]]:
+    ) -> tuple[
+        npt.NDArray[np.intp], npt.NDArray[np.uint8], list[tuple[int, bytes]], npt.NDArray[np.intp]
+    ]:
         """The values of `keys`, split: (positions of those that are records, `width`
         bytes whose last is `end`, in ascending order; their bytes, one row each; (position,
-        value) of the others found, whole results).
+        value) of the others found, whole results; where each record's key is in `keys`,
+        the snapshot's, which tells a record found twice).
 
         A rebuild finds nearly every row here as a record: those are read a run of
         neighbours at a time into one array, not as a bytes object each (what `values`
         makes: ~1 µs a row, then joined again to be read as records)."""
         hit, where = self._find(keys)
-        nothing = np.zeros(0, dtype=np.intp), np.zeros((0, width), dtype=np.uint8)
         if hit.size == 0:
-            return (*nothing, [])
+            none = np.zeros(0, dtype=np.intp)
+            return none, np.zeros((0, width), dtype=np.uint8), [], none
         offsets = self._offsets[where]
         lengths = self._lengths[where]
         sized = lengths == width
@@ -188,11 +192,47 @@ class SnapshotReader:
                 out,
             )
             others = [(row, v) for row in rows.tolist() if (v := out[row]) is not None]
-        rows, starts = hit[sized], offsets[sized]
+        rows, starts, places = hit[sized], offsets[sized], where[sized]
         order = np.argsort(starts, kind="stable")
-        rows, starts = rows[order], starts[order]
+        rows, starts, places = rows[order], starts[order], places[order]
         gathered = np.empty((rows.size, width), dtype=np.uint8)
         read = np.zeros(rows.size, dtype=np.bool_)
+        for lo, hi, run in self._runs(starts, width):
+            gathered[lo:hi] = run
+            read[lo:hi] = True
+        records = read & (gathered[:, -1] == end)
+        for k in np.flatnonzero(read & ~records).tolist():  # a whole result of that size
+            others.append((int(rows[k]), gathered[k].tobytes()))
+        order = np.argsort(rows[records], kind="stable")  # in the order asked for
+        return (
+            rows[records][order],
+            gathered[records][order],
+            sorted(others),
+            places[records][order],
+        )
+
+    def repeated_words(self, width: int, end: int, start: int, count: int, flag: int) -> U64:
+        """The 64-bit words that more than one record holds, sorted and distinct: records
+        being the values of `width` bytes whose last is `end`, and whose byte `flag` is not 0;
+        their words the `count` at byte `start` (a nearDedupe step's band hashes, those of
+        signed rows: `near_lonely`). Read in file order, a few large reads; a value cut
+        short is left out (a damaged snapshot is not kept: `intact`)."""
+        sized = self._lengths == width
+        starts = np.sort(self._offsets[sized])
+        found: list[U64] = []
+        for _lo, _hi, run in self._runs(starts, width):
+            rows = run[(run[:, width - 1] == end) & (run[:, flag] != 0)]
+            found.append(rows[:, start : start + 8 * count].copy().view("<u8").ravel())
+        words = np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)
+        return repeated(words.astype(np.uint64, copy=False))
+
+    def _runs(
+        self, starts: npt.NDArray[np.int64], width: int
+    ) -> Iterator[tuple[int, int, npt.NDArray[np.uint8]]]:
+        """The values of `width` bytes at `starts` (ascending), read with a few large
+        preads: (lo, hi, values lo..hi as the rows of an array) for each run of them written
+        one after another (a rebuild's are, but for the whole results between them); a run
+        the file no longer holds whole is left out."""
         for first, stop in read_spans(starts, starts + width, _BUFFER):
             base = int(starts[first])
             try:
@@ -200,23 +240,13 @@ class SnapshotReader:
             except OSError:
                 continue
             at = (starts[first:stop] - base).tolist()
-            # Records written one after another are copied as one piece: a rebuild's are,
-            # but for the whole results between them.
             cuts = [0, *(np.flatnonzero(np.diff(starts[first:stop]) != width) + 1).tolist()]
             cuts.append(stop - first)
             view = memoryview(data)
             for lo, hi in itertools.pairwise(cuts):
                 piece = view[at[lo] : at[hi - 1] + width]
                 if len(piece) == (hi - lo) * width:  # else cut short: not read
-                    gathered[first + lo : first + hi] = np.frombuffer(piece, np.uint8).reshape(
-                        -1, width
-                    )
-                    read[first + lo : first + hi] = True
-        records = read & (gathered[:, -1] == end)
-        for k in np.flatnonzero(read & ~records).tolist():  # a whole result of that size
-            others.append((int(rows[k]), gathered[k].tobytes()))
-        order = np.argsort(rows[records], kind="stable")  # in the order asked for
-        return rows[records][order], gathered[records][order], sorted(others)
+                    yield first + lo, first + hi, np.frombuffer(piece, np.uint8).reshape(-1, width)
 
     def left_out(
         self, kept: npt.NDArray[np.bytes_], chunk: int = 4096

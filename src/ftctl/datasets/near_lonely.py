@@ -1,0 +1,119 @@
+"""Which rows of a rebuild's nearDedupe step share no LSH band with any other row.
+
+A rebuild takes nearly all its rows' results from the last build's snapshot (`row_reuse`),
+their band hashes among them. Two rows can be near-duplicate candidates only if they share
+a band hash, so a row is alone in the build unless one of its hashes is
+
+- held by two of the snapshot's records (`row_snapshot.SnapshotReader.repeated_words`: the
+  rows shared it last time, or may again),
+- held by a row whose result did not come from the snapshot (an edited line, worked on
+  again: its hashes are new, and noted here as the rows come),
+- or its row's key is met twice in this build (the same line again: one record for both,
+  which the snapshot's count cannot tell). `row_reuse` marks every row after the first as
+  not fresh, so the hashes of those are noted as new: the first is then not alone either,
+  whichever call it is in.
+
+`BandIndex.query_insert_in_order` inserts those rows without looking them up, which is
+most of what the step cost a rebuild (0.3-0.4 s of a 200,000-row one). The answers do not
+change: a lonely row has no candidate, and is none for a row of its call.
+
+Bands are pooled: a hash of one band that equals another band's hash of another row only
+makes that row not lonely, which costs a lookup, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+U64 = npt.NDArray[np.uint64]
+Bools = npt.NDArray[np.bool_]
+
+# A filter of 2^22 bits (one byte each: 4 MB) over the hashes' top bits answers most rows
+# without a search: a rebuild's 200,000 rows hold ~20,000 repeated hashes (0.5% of the
+# filter set), so ~4% of rows (nine bands) go on to the exact search.
+_FILTER_BITS = 22
+_SHIFT = np.uint64(64 - _FILTER_BITS)
+# New hashes kept at most, as a share of the rows seen: past it most rows are new (a plan
+# or an encoding changed) and the rows are looked up as before, since few would be lonely.
+_MOST_NEW = 0.25
+
+
+class LonelyRows:
+    """One nearDedupe step's view of the hashes seen more than once, fed call by call."""
+
+    def __init__(self, repeated: Callable[[], U64]) -> None:
+        """`repeated()`: the band hashes (sorted, distinct) that two of the snapshot's
+        records hold, asked for when a call first has a fresh row (a build that finds none
+        never reads them)."""
+        self._repeated: Callable[[], U64] | None = repeated
+        self._known = np.zeros(0, dtype=np.uint64)
+        self._filter = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
+        self._rows = 0
+        self._new_rows = 0
+        self.given_up = False
+
+    def of(self, hashes: U64, signed: Bools, fresh: Bools) -> Bools | None:
+        """Which rows of one call (in stream order) are lonely: `hashes` (m, bands),
+        `signed` as the index takes them, `fresh[j]` True where row j's result is the
+        snapshot's record and no earlier row of the build had its key. None once too many
+        rows were new for the filter to be worth its upkeep (and from then on)."""
+        if self.given_up:
+            return None
+        m = signed.size
+        new = signed & ~fresh
+        self._rows += m
+        self._new_rows += int(np.count_nonzero(new))
+        if self._new_rows > _MOST_NEW * self._rows and self._rows >= 4096:
+            self.given_up = True
+            return None
+        if new.any():
+            # Noted before this call's rows are judged: a fresh row that shares a band with
+            # a new row after it in the call is its candidate.
+            self._add(hashes[new].ravel())
+        lonely = signed & fresh
+        rows = np.flatnonzero(lonely)
+        if rows.size and self._repeated is not None:
+            self._add(self._repeated())
+            self._repeated = None
+        if rows.size:
+            words = hashes[rows]
+            maybe = self._filter[(words >> _SHIFT).astype(np.intp)].any(axis=1)
+            checked = rows[maybe]
+            if checked.size:
+                found = self._holds(hashes[checked]).any(axis=1)
+                lonely[checked[found]] = False
+        return lonely
+
+    def _add(self, words: U64) -> None:
+        self._known = _distinct(np.concatenate([self._known, words.ravel()]))
+        self._filter[(words >> _SHIFT).astype(np.intp)] = True
+
+    def _holds(self, words: U64) -> Bools:
+        """Which of `words` (any shape) are among the known repeated or new hashes."""
+        known = self._known
+        if known.size == 0:
+            return np.zeros(words.shape, dtype=np.bool_)
+        at = np.searchsorted(known, words)
+        at[at == known.size] = 0
+        held: Bools = known[at] == words
+        return held
+
+
+def repeated(words: U64) -> U64:
+    """The distinct values that occur more than once in `words` (any order), sorted."""
+    ordered = np.sort(np.asarray(words, dtype=np.uint64).ravel())
+    return _distinct(ordered[1:][ordered[1:] == ordered[:-1]], ordered=True)
+
+
+def _distinct(words: U64, ordered: bool = False) -> U64:
+    """`words` sorted, each once. (Not `np.unique`: numpy 2.3's hashes, ~10x the time of
+    its sort here.)"""
+    if not ordered:
+        words = np.sort(words)
+    if words.size < 2:
+        return words
+    kept: U64 = words[np.concatenate(([True], words[1:] != words[:-1]))]
+    return kept

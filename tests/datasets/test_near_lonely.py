@@ -1,0 +1,217 @@
+"""A rebuild's nearDedupe step skips the lookups of rows that share no band with another row
+(`near_lonely`): the rows it calls alone really are, and the build's output and findings
+are a cold build's."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ftctl.datasets import near_lonely
+from ftctl.datasets.near_lonely import LonelyRows, repeated
+from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
+
+from . import build_helpers as h
+from .test_example_cache import POLICY, _cold, _outcome
+
+BANDS = 5
+
+
+def _previous(rng: np.random.Generator, count: int) -> np.ndarray:
+    """The band hashes of a last build's records: random, but for some rows that share a
+    band with another."""
+    hashes = rng.integers(0, 2**63, size=(count, BANDS), dtype=np.uint64)
+    for _ in range(count // 10):
+        i, j = rng.integers(0, count, size=2)
+        b = int(rng.integers(0, BANDS))
+        hashes[i, b] = hashes[j, b]
+    return hashes
+
+
+def _stream(
+    seed: int, previous: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """A rebuild's rows: (hashes, signed, fresh, call sizes). Most are the last build's
+    records, some of them twice (the second not fresh), some left out; the others are new:
+    random, or sharing a band with a record (an edit that made a near-duplicate)."""
+    rng = np.random.default_rng(seed)
+    pick = random.Random(seed)
+    count = previous.shape[0]
+    rows: list[np.ndarray] = []
+    fresh: list[bool] = []
+    taken: set[int] = set()
+    for k in rng.permutation(count)[: count - count // 20].tolist():
+        roll = pick.random()
+        if roll < 0.05:
+            new = rng.integers(0, 2**63, size=BANDS, dtype=np.uint64)
+            if pick.random() < 0.5:
+                b = pick.randrange(BANDS)
+                new[b] = previous[pick.randrange(count), b]
+            rows.append(new)
+            fresh.append(False)
+            continue
+        twice = roll < 0.08 and taken
+        key = pick.choice(sorted(taken)) if twice else k
+        rows.append(previous[key])
+        fresh.append(key not in taken)
+        taken.add(key)
+    hashes = np.array(rows, dtype=np.uint64)
+    signed = rng.random(len(rows)) > 0.03
+    sizes: list[int] = []
+    left = len(rows)
+    while left:
+        size = min(left, pick.choice([1, 3, 40, 300]))
+        sizes.append(size)
+        left -= size
+    return hashes, signed, np.array(fresh), sizes
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_row_called_alone_shares_no_band_with_a_row_before_it_or_in_its_call(
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(100 + seed)
+    previous = _previous(rng, 1500)
+    hashes, signed, fresh, sizes = _stream(seed, previous)
+    lonely_rows = LonelyRows(lambda: repeated(previous))
+    start = 0
+    alone = 0
+    for size in sizes:
+        end = start + size
+        lonely = lonely_rows.of(hashes[start:end], signed[start:end], fresh[start:end])
+        assert lonely is not None
+        assert not (lonely & ~(signed[start:end] & fresh[start:end])).any()
+        for j in np.flatnonzero(lonely).tolist():
+            others = np.ones(end, dtype=np.bool_)
+            others[start + j] = False
+            others &= signed[:end]
+            same = hashes[:end][others] == hashes[start + j]
+            assert not same.any(), f"row {start + j} shares a band"
+        alone += int(lonely.sum())
+        start = end
+    # Nearly every fresh row is alone here: a test that could pass with none would not tell.
+    assert alone > 0.7 * len(hashes)
+
+
+def test_a_build_with_mostly_new_rows_stops_telling() -> None:
+    rng = np.random.default_rng(7)
+    lonely_rows = LonelyRows(lambda: np.zeros(0, dtype=np.uint64))
+    answers = []
+    for _ in range(6):
+        hashes = rng.integers(0, 2**63, size=(1000, BANDS), dtype=np.uint64)
+        fresh = rng.random(1000) < 0.5
+        answers.append(lonely_rows.of(hashes, np.ones(1000, np.bool_), fresh))
+    assert all(a is not None for a in answers[:4]) and answers[4] is None and answers[5] is None
+    assert lonely_rows.given_up and near_lonely._MOST_NEW < 0.5
+
+
+def test_the_snapshot_tells_the_words_two_records_hold(tmp_path: Path) -> None:
+    """`repeated_words` reads the records of one width (last byte the record end, flag
+    set), whatever values are between them, and not the others."""
+    width, end, flag, start, count = 40, 0xE5, 1, 8, 3
+
+    def record(words: list[int], signed: bool = True) -> bytes:
+        body = bytes([0, int(signed)]) + b"\0" * 6 + np.array(words, "<u8").tobytes()
+        return body + b"\0" * (width - len(body) - 1) + bytes([end])
+
+    values = [
+        record([1, 2, 3]),
+        record([4, 5, 6]),
+        b"a whole result between records\x52",
+        record([7, 2, 8]),  # 2 again
+        record([9, 10, 9]),  # 9 twice in one record: two words, so repeated too
+        record([11, 12, 13], signed=False),
+        record([11, 14, 15]),  # 11 again, but the first was not signed
+        b"x" * width,  # the record's width, but not a record
+        record([16, 17, 6])[:-1] + b"\x52",  # a whole result of that width
+        record([5, 18, 19]),  # 5 again
+    ]
+    path = tmp_path / "p.rows"
+    writer = SnapshotWriter(path, 20_000, tmp_path)
+    writer.add_many([(n.to_bytes(16, "big"), v) for n, v in enumerate(values)])
+    writer.commit()
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    try:
+        words = reader.repeated_words(width, end, start, count, flag)
+    finally:
+        reader.close()
+    assert words.tolist() == [2, 5, 9]
+
+
+DATA = """
+train:
+  sources: [{path: data/train.jsonl}]
+  transforms: [{nearDedupe: {threshold: 0.8}}]
+"""
+
+
+def _near(row: dict[str, Any], words: str) -> dict[str, Any]:
+    near = json.loads(json.dumps(row))
+    near["messages"][-1]["content"] += words
+    return near
+
+
+def _rows() -> list[Any]:
+    rows: list[Any] = h.examples(0, 60)
+    rows.append(_near(rows[5], " Thanks"))  # a near repeat, left out
+    return rows
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "line copied twice",
+        "edit makes a near repeat of an earlier row",
+        "edit makes a near repeat of a later row",
+        "first of a near pair removed",
+    ],
+)
+def test_a_rebuild_after_edits_that_make_or_unmake_near_duplicates_equals_a_cold_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    root = tmp_path / "ws"
+    rows = _rows()
+    project_dir = h.write_workspace(root, h.project_yaml(DATA, POLICY), {"data/train.jsonl": rows})
+    _outcome(root)
+    if edit == "line copied twice":  # the same key twice: one snapshot record for both
+        rows = [*rows[:20], rows[20], *rows[20:], rows[7]]
+    elif edit == "edit makes a near repeat of an earlier row":
+        rows = [*rows[:40], _near(rows[10], " Thanks a lot"), *rows[41:]]
+    elif edit == "edit makes a near repeat of a later row":
+        rows = [*rows[:30], _near(rows[50], " Cheers"), *rows[31:]]
+    else:
+        rows = [*rows[:5], *rows[6:]]
+    h.write_jsonl(project_dir / "data/train.jsonl", rows)
+    alone: list[int] = []
+    told = LonelyRows.of
+
+    def counted(self: LonelyRows, *args: Any) -> Any:
+        lonely = told(self, *args)
+        alone.append(-1 if lonely is None else int(lonely.sum()))
+        return lonely
+
+    monkeypatch.setattr(LonelyRows, "of", counted)
+    again, messages = _outcome(root)
+    cold = _cold(root, tmp_path)
+    assert again == cold
+    found, read = h.reused(messages)
+    assert found >= read - 2
+    # The rebuild did skip the lookups of rows alone (there are 55 and more here).
+    assert alone and sum(alone) > 40
+    # What each edit does to the step (so that the comparison above covers it): the near
+    # repeat of line 6 goes unless line 6 does; a copy goes, as does the later of a new pair.
+    dropped = again["report"]["splits"]["train"]["transforms"][0]["dropped_rows"]
+    expected = {
+        "line copied twice": ["22 ", "62 ", "63 "],
+        "edit makes a near repeat of an earlier row": ["41 ", "61 "],
+        "edit makes a near repeat of a later row": ["51 ", "61 "],
+        "first of a near pair removed": [],
+    }[edit]
+    assert [d.split(":")[1][: len(e)] for d, e in zip(dropped, expected, strict=False)] == expected
+    assert len(dropped) == len(expected)
