@@ -78,7 +78,7 @@ def test_a_row_called_alone_shares_no_band_with_a_row_before_it_or_in_its_call(
     rng = np.random.default_rng(100 + seed)
     previous = _previous(rng, 1500)
     hashes, signed, fresh, sizes = _stream(seed, previous)
-    lonely_rows = LonelyRows(lambda: repeated(previous))
+    lonely_rows = LonelyRows(lambda: repeated(lambda: np.array_split(previous.ravel(), 7)))
     start = 0
     alone = 0
     for size in sizes:
@@ -100,7 +100,7 @@ def test_a_row_called_alone_shares_no_band_with_a_row_before_it_or_in_its_call(
 
 def test_a_build_with_mostly_new_rows_stops_telling() -> None:
     rng = np.random.default_rng(7)
-    lonely_rows = LonelyRows(lambda: np.zeros(0, dtype=np.uint64))
+    lonely_rows = LonelyRows(lambda: repeated(list))
     answers = []
     for _ in range(6):
         hashes = rng.integers(0, 2**63, size=(1000, BANDS), dtype=np.uint64)
@@ -111,8 +111,8 @@ def test_a_build_with_mostly_new_rows_stops_telling() -> None:
 
 
 def test_the_snapshot_tells_the_words_two_records_hold(tmp_path: Path) -> None:
-    """`repeated_words` reads the records of one width (last byte the record end, flag
-    set), whatever values are between them, and not the others."""
+    """`record_words` reads the records of one width (last byte the record end, flag set),
+    whatever values are between them, and not the others."""
     width, end, flag, start, count = 40, 0xE5, 1, 8, 3
 
     def record(words: list[int], signed: bool = True) -> bytes:
@@ -138,10 +138,26 @@ def test_the_snapshot_tells_the_words_two_records_hold(tmp_path: Path) -> None:
     reader = SnapshotReader.open(path)
     assert reader is not None
     try:
-        words = reader.repeated_words(width, end, start, count, flag)
+        words = repeated(lambda: reader.record_words(width, end, start, count, flag)).words
     finally:
         reader.close()
     assert words.tolist() == [2, 5, 9]
+
+
+def test_the_words_met_twice_are_found_in_runs_of_any_size() -> None:
+    """Within a run, across runs, and among words that share the filter's cell."""
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**64 - 1, size=20_000, dtype=np.uint64)
+    low = np.uint64(0xFFFF)  # words 300-599 share the top bits (the cell) of words 0-299
+    words[300:600] = (words[300:600] & low) | (words[:300] & ~low)
+    twice = np.concatenate([words[:50], words[5000:5100], words[300:310]])
+    stream = rng.permutation(np.concatenate([words, twice]))
+    expected = np.unique(twice)
+    assert np.unique(words).size == words.size
+    for pieces in (1, 3, 1000):
+        found = repeated(lambda n=pieces: np.array_split(stream, n))
+        assert found.words.tolist() == expected.tolist()
+        assert found.filter[(expected >> near_lonely._SHIFT).astype(np.intp)].all()
 
 
 DATA = """

@@ -31,7 +31,7 @@ from ftctl.datasets.distinct import distinct
 from ftctl.datasets.example_cache import content_keys
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import REF_OBJECT, PreviousLines, object_intact
-from ftctl.datasets.near_lonely import U64
+from ftctl.datasets.near_lonely import Repeated, repeated
 from ftctl.datasets.row_block import (
     RECORD_END,
     SYSTEM_AT,
@@ -75,9 +75,8 @@ class RowReuse:
         self._verdict: list[bool] = []
         self._short = False  # a line copied was cut short (`lines`)
         # The snapshot's records this build has found (the second row with a key is not
-        # fresh: `RowBlock.fresh`), and per nearDedupe field the hashes two records hold.
+        # fresh: `RowBlock.fresh`).
         self._taken = np.zeros(snapshot.keys.size, dtype=np.bool_)
-        self._repeated: dict[tuple[int, str], U64] = {}
         self._checker = threading.Thread(
             target=lambda: self._verdict.append(_intact(snapshot, previous, verified)),
             name="ftctl-row-reuse-check",
@@ -161,22 +160,17 @@ class RowReuse:
         self._taken[places] = True
         return fresh
 
-    def repeated_hashes(self, layout: Layout, step: int) -> U64:
+    def repeated_hashes(self, layout: Layout, step: int) -> Repeated:
         """The band hashes of nearDedupe step `step` (of `layout`'s plan) that two of the
-        snapshot's records of that layout hold, as signed rows (`near_lonely`); read once
-        per step and layout."""
-        field = step_field(step)
-        wanted = (layout.width, field)
-        if wanted not in self._repeated:
-            fields = layout.dtype.fields
-            assert fields is not None
-            hashes, start = fields[field][0], fields[field][1]
-            flag = fields[step_field(step, "signed")][1]
-            count = int(hashes.shape[0]) if hashes.shape else 1
-            self._repeated[wanted] = self.snapshot.repeated_words(
-                layout.width, RECORD_END, start, count, flag
-            )
-        return self._repeated[wanted]
+        snapshot's records of that layout hold, as signed rows (`near_lonely`)."""
+        fields = layout.dtype.fields
+        assert fields is not None
+        hashes, start = fields[step_field(step)][:2]
+        flag = fields[step_field(step, "signed")][1]
+        count = int(hashes.shape[0]) if hashes.shape else 1
+        return repeated(
+            lambda: self.snapshot.record_words(layout.width, RECORD_END, start, count, flag)
+        )
 
     def lines(self, block: RowBlock, positions: Sequence[int], apart: bool = False) -> list[bytes]:
         """The canonical lines of `block`'s rows at `positions` (a block of `look_up`'s,

@@ -44,7 +44,7 @@ from ftctl.datasets.cache import staged_file
 from ftctl.datasets.cache_paths import WriteBehind, open_staged
 from ftctl.datasets.line_index import SortedKeys, read_runs, read_spans
 from ftctl.datasets.line_index import pread as _pread
-from ftctl.datasets.near_lonely import U64, repeated
+from ftctl.datasets.near_lonely import U64
 
 MAGIC = b"FTRS2\n\0\0"
 KEY_BYTES = 16
@@ -211,20 +211,18 @@ class SnapshotReader:
             places[records][order],
         )
 
-    def repeated_words(self, width: int, end: int, start: int, count: int, flag: int) -> U64:
-        """The 64-bit words that more than one record holds, sorted and distinct: records
-        being the values of `width` bytes whose last is `end`, and whose byte `flag` is not 0;
-        their words the `count` at byte `start` (a nearDedupe step's band hashes, those of
-        signed rows: `near_lonely`). Read in file order, a few large reads; a value cut
-        short is left out (a damaged snapshot is not kept: `intact`)."""
-        sized = self._lengths == width
-        starts = np.sort(self._offsets[sized])
-        found: list[U64] = []
+    def record_words(
+        self, width: int, end: int, start: int, count: int, flag: int
+    ) -> Iterator[U64]:
+        """The 64-bit words of the records, a run of them at a time (in file order, a few
+        large reads): records being the values of `width` bytes whose last is `end` and
+        whose byte `flag` is not 0; their words the `count` at byte `start` (a nearDedupe
+        step's band hashes, of signed rows: `near_lonely`). A value cut short is left out (a
+        damaged snapshot is not kept: `intact`)."""
+        starts = np.sort(self._offsets[self._lengths == width])
         for _lo, _hi, run in self._runs(starts, width):
             rows = run[(run[:, width - 1] == end) & (run[:, flag] != 0)]
-            found.append(rows[:, start : start + 8 * count].copy().view("<u8").ravel())
-        words = np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)
-        return repeated(words.astype(np.uint64, copy=False))
+            yield rows[:, start : start + 8 * count].copy().view("<u8").ravel()
 
     def _runs(
         self, starts: npt.NDArray[np.int64], width: int

@@ -51,7 +51,7 @@ from ftctl.datasets.jsonl import CHUNK_BYTES
 from ftctl.datasets.line_block import LineBlock, Lines, split_lines, whole_line_chunks
 from ftctl.datasets.line_index import REF_LENGTH, REF_OBJECT
 from ftctl.datasets.near_index import BandIndex
-from ftctl.datasets.near_lonely import U64, LonelyRows
+from ftctl.datasets.near_lonely import LonelyRows, Repeated
 from ftctl.datasets.provenance import Origin
 from ftctl.datasets.row_block import Interner, Layout, RowBlock, step_field
 from ftctl.datasets.row_pool import Job, RowPool, Rows
@@ -71,12 +71,17 @@ from ftctl.datasets.transforms import TransformReport, transform_name
 from ftctl.errors import Diagnostic
 
 BATCH_ROWS = 512  # rows per request to a worker
-MAX_PENDING = 16  # batches read ahead of the one being decided
+# Rows per batch of a rebuild, looked up in the last build's snapshot first: a lookup costs
+# ~0.5 ms besides its rows (numpy searches, reads), 1/4 as many at this size.
+LOOKUP_ROWS = 2048
+MAX_PENDING = 16  # batches of BATCH_ROWS read ahead of the one being decided (fewer if larger)
 # ... until the pool first answers: a rebuild looks its rows up while the workers start (its
 # first batch that needs them came ~0.05 s before they could answer), ~1.2 MB a batch more.
 MAX_PENDING_FIRST = 32
 GROUP_ROWS = 4096  # rows of ready batches decided together
-HELD_BATCHES = 8  # a rebuild's batches whose changed rows go to the pool in one request
+# A rebuild's batches (of BATCH_ROWS; fewer of LOOKUP_ROWS) whose changed rows go to the pool
+# in one request.
+HELD_BATCHES = 8
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
 Positions = npt.NDArray[np.intp]  # rows of a `RowBlock`, ascending
 # The weights' hash: salted apart from the split's, so that the two choices are independent.
@@ -301,7 +306,7 @@ class _Chain:
     near: list[BandIndex | None] = field(default_factory=list)
     # A rebuild's: per nearDedupe step, the hashes its snapshot's records hold twice
     # (`row_reuse.RowReuse.repeated_hashes`), which tell the rows alone (`near_lonely`).
-    repeated_of: Callable[[int], U64] | None = None
+    repeated_of: Callable[[int], Repeated] | None = None
     lonely: dict[int, LonelyRows] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -576,7 +581,7 @@ class StreamBuild:
         self._answered = False  # the pool has answered a request (`MAX_PENDING_FIRST`)
         self._judged = False  # a borrowed snapshot's first lookup was judged (`_look_up`)
 
-    def _repeated_of(self, split: SplitInput) -> Callable[[int], U64] | None:
+    def _repeated_of(self, split: SplitInput) -> Callable[[int], Repeated] | None:
         """A rebuild's `_Chain.repeated_of` for `split` (None for a build without a
         snapshot to reuse). The rows are judged fresh as `self.reuse` finds them; once it
         is let go (`_look_up`), none is. The project's own snapshot is read for them on
@@ -801,10 +806,11 @@ class StreamBuild:
         limit: _Limit,
     ) -> None:
         """Feed the lines of a file's chunk (or of a whole git blob), a batch at a time."""
-        for first in range(0, len(lines.block), BATCH_ROWS):
+        rows = BATCH_ROWS if self.reuse is None else LOOKUP_ROWS
+        for first in range(0, len(lines.block), rows):
             if limit.done:  # a batch's results may reach the source's limit
                 return
-            stop = min(len(lines.block), first + BATCH_ROWS)
+            stop = min(len(lines.block), first + rows)
             added = self.table.add_rows(
                 file, lines.numbers[first:stop], lines.offsets[first:stop], split.plan_index
             )
@@ -851,7 +857,8 @@ class StreamBuild:
             self._send()  # the pool answers in the order asked
             self._ask(job, [(batch, len(raws))], raws)
         self._pending.append(batch)
-        ahead = MAX_PENDING if self._answered else MAX_PENDING_FIRST
+        ahead = (MAX_PENDING if self._answered else MAX_PENDING_FIRST) * BATCH_ROWS
+        ahead //= BATCH_ROWS if self.reuse is None else LOOKUP_ROWS  # the same rows ahead
         while self.pool.ready or len(self._pending) > ahead:
             if self._pending[0].block is None:
                 self._collect_one()
@@ -871,7 +878,7 @@ class StreamBuild:
         _job, batches, rows = self._held[0]
         batches.append((batch, len(missed)))
         rows.extend(missed)
-        if len(rows) >= BATCH_ROWS or len(batches) >= HELD_BATCHES:
+        if len(rows) >= BATCH_ROWS or len(batches) * LOOKUP_ROWS >= HELD_BATCHES * BATCH_ROWS:
             self._send()
 
     def _send(self) -> None:
