@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ftctl.datasets import near_lonely
+from ftctl.datasets import near_lonely, stream
 from ftctl.datasets.near_lonely import LonelyRows, repeated
 from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
 
@@ -98,6 +98,27 @@ def test_a_row_called_alone_shares_no_band_with_a_row_before_it_or_in_its_call(
     assert alone > 0.7 * len(hashes)
 
 
+def test_until_the_snapshots_hashes_are_read_no_row_is_alone_and_new_ones_still_count() -> None:
+    """The snapshot is read on a thread: the calls before it is done look every row up,
+    and the rows they had that were not fresh still make later rows not alone."""
+    rng = np.random.default_rng(11)
+    previous = _previous(rng, 400)
+    alone = [i for i in range(3, 400) if not (previous[i] == np.delete(previous, i, axis=0)).any()][
+        :4
+    ]
+    ready: list[bool] = []
+    lonely_rows = LonelyRows(lambda: repeated(lambda: [previous.ravel()]) if ready else None)
+    signed = np.ones(4, np.bool_)
+    edited = rng.integers(0, 2**63, size=(1, BANDS), dtype=np.uint64)
+    edited[0, 2] = previous[alone[2], 2]  # an edit that made a near-duplicate of that row
+    fresh = np.array([True, True, True, False])  # the edited row is new
+    first = lonely_rows.of(np.concatenate([previous[:3], edited]), signed, fresh)
+    assert first is not None and not first.any()
+    ready.append(True)
+    later = lonely_rows.of(previous[alone], signed, signed)
+    assert later is not None and later.tolist() == [True, True, False, True]
+
+
 def test_a_build_with_mostly_new_rows_stops_telling() -> None:
     rng = np.random.default_rng(7)
     lonely_rows = LonelyRows(lambda: repeated(list))
@@ -158,6 +179,7 @@ def test_the_words_met_twice_are_found_in_runs_of_any_size() -> None:
         found = repeated(lambda n=pieces: np.array_split(stream, n))
         assert found.words.tolist() == expected.tolist()
         assert found.filter[(expected >> near_lonely._SHIFT).astype(np.intp)].all()
+        assert found.filter.sum() == np.unique(expected >> near_lonely._SHIFT).size
 
 
 DATA = """
@@ -204,6 +226,8 @@ def test_a_rebuild_after_edits_that_make_or_unmake_near_duplicates_equals_a_cold
     else:
         rows = [*rows[:5], *rows[6:]]
     h.write_jsonl(project_dir / "data/train.jsonl", rows)
+    # The snapshot read when first needed, not on a thread a small build may outrun.
+    monkeypatch.setattr(stream, "READ_REPEATED_AHEAD", False)
     alone: list[int] = []
     told = LonelyRows.of
 

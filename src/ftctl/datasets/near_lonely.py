@@ -45,10 +45,11 @@ _MOST_NEW = 0.25
 class LonelyRows:
     """One nearDedupe step's view of the hashes seen more than once, fed call by call."""
 
-    def __init__(self, repeated: Callable[[], Repeated]) -> None:
+    def __init__(self, repeated: Callable[[], Repeated | None]) -> None:
         """`repeated()`: the band hashes that two of the snapshot's records hold, asked for
-        when a call first has a fresh row (a build that finds none never reads them)."""
-        self._repeated: Callable[[], Repeated] | None = repeated
+        when a call has a fresh row (a build that finds none never reads them); None while
+        they are not known yet (read on a thread): until then no row is lonely."""
+        self._repeated: Callable[[], Repeated | None] | None = repeated
         self._known = np.zeros(0, dtype=np.uint64)
         self._filter: Bools | None = None
         self._rows = 0
@@ -77,6 +78,8 @@ class LonelyRows:
         rows = np.flatnonzero(lonely)
         if rows.size and self._repeated is not None:
             found = self._repeated()
+            if found is None:
+                return np.zeros(m, dtype=np.bool_)
             self._repeated = None
             if self._filter is not None:  # the new rows' cells, marked before
                 np.logical_or(found.filter, self._filter, out=found.filter)
@@ -112,7 +115,7 @@ class LonelyRows:
 @dataclass
 class Repeated:
     """The band hashes two of the snapshot's records hold (`words`: sorted, distinct) and a
-    filter of their top bits (`filter[w >> _SHIFT]` is True for each, and for a few more)."""
+    filter of their top bits (`filter[w >> _SHIFT]` is True for each of them alone)."""
 
     words: U64
     filter: Bools
@@ -135,6 +138,11 @@ def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
     kept = [words[twice[(words >> _SHIFT).astype(np.intp)]] for words in runs()]
     ordered = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.uint64)
     words = _distinct(ordered[1:][ordered[1:] == ordered[:-1]], ordered=True)
+    # The filter made again of the repeated words alone: cells met twice are most of them
+    # distinct words sharing a cell (a third of a 200,000-row snapshot's), which would send
+    # most rows on to the exact search.
+    twice.fill(False)
+    twice[(words >> _SHIFT).astype(np.intp)] = True
     return Repeated(words, twice)
 
 

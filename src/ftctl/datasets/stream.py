@@ -82,6 +82,9 @@ GROUP_ROWS = 4096  # rows of ready batches decided together
 # A rebuild's batches (of BATCH_ROWS; fewer of LOOKUP_ROWS) whose changed rows go to the pool
 # in one request.
 HELD_BATCHES = 8
+# A rebuild reads the hashes its nearDedupe steps need (`_repeated_of`) on a thread, not
+# waited for; False: when first needed, on the main thread (what tests use to know when).
+READ_REPEATED_AHEAD = True
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
 Positions = npt.NDArray[np.intp]  # rows of a `RowBlock`, ascending
 # The weights' hash: salted apart from the split's, so that the two choices are independent.
@@ -306,7 +309,7 @@ class _Chain:
     near: list[BandIndex | None] = field(default_factory=list)
     # A rebuild's: per nearDedupe step, the hashes its snapshot's records hold twice
     # (`row_reuse.RowReuse.repeated_hashes`), which tell the rows alone (`near_lonely`).
-    repeated_of: Callable[[int], Repeated] | None = None
+    repeated_of: Callable[[int], Repeated | None] | None = None
     lonely: dict[int, LonelyRows] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -581,24 +584,26 @@ class StreamBuild:
         self._answered = False  # the pool has answered a request (`MAX_PENDING_FIRST`)
         self._judged = False  # a borrowed snapshot's first lookup was judged (`_look_up`)
 
-    def _repeated_of(self, split: SplitInput) -> Callable[[int], Repeated] | None:
+    def _repeated_of(self, split: SplitInput) -> Callable[[int], Repeated | None] | None:
         """A rebuild's `_Chain.repeated_of` for `split` (None for a build without a
         snapshot to reuse). The rows are judged fresh as `self.reuse` finds them; once it
         is let go (`_look_up`), none is. The project's own snapshot is read for them on
-        the hashing thread, beside the pass's start (~70 ms at 200,000 rows; numpy's sort
-        and the reads release the GIL); another project's, only if a row is taken from it."""
+        a thread of its own, beside the pass's start (~70 ms at 200,000 rows; numpy and the
+        reads release the GIL); another project's, only if a row is taken from it."""
         reuse = self.reuse
         if reuse is None:
             return None
         layout = self.layouts[split.plan_index]
-        if reuse.borrowed:
+        if reuse.borrowed or not READ_REPEATED_AHEAD:
             return lambda step: reuse.repeated_hashes(layout, step)
-        ahead = {
-            index: self._hashing.submit(reuse.repeated_hashes, layout, index)
-            for index, step in enumerate(split.plan.steps)
-            if step.kind == "near"
-        }
-        return lambda step: ahead[step].result()
+        steps = [index for index, step in enumerate(split.plan.steps) if step.kind == "near"]
+        if not steps:
+            return None
+        reading = ThreadPoolExecutor(1, thread_name_prefix="ftctl-near-repeated")
+        ahead = {index: reading.submit(reuse.repeated_hashes, layout, index) for index in steps}
+        reading.shutdown(wait=False)
+        # Not waited for: the rows of the steps' first calls are looked up until it is done.
+        return lambda step: ahead[step].result() if ahead[step].done() else None
 
     # ------------------------------------------------------------------ driving
 
