@@ -4,8 +4,8 @@ A rebuild takes nearly all its rows' results from the last build's snapshot (`ro
 their band hashes among them. Two rows can be near-duplicate candidates only if they share
 a band hash, so a row is alone in the build unless one of its hashes is
 
-- held by two of the snapshot's records (`row_snapshot.SnapshotReader.repeated_words`: the
-  rows shared it last time, or may again),
+- held by two of the snapshot's records (`repeated`, over
+  `row_snapshot.SnapshotReader.record_words`: the rows shared it last time, or may again),
 - held by a row whose result did not come from the snapshot (an edited line, worked on
   again: its hashes are new, and noted here as the rows come),
 - or its row's key is met twice in this build (the same line again: one record for both,

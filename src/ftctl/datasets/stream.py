@@ -579,6 +579,7 @@ class StreamBuild:
         # Rows held for the pool: (job, [(batch, rows of it)], rows); see `_hold`.
         self._held: list[tuple[Job, list[tuple[_Batch, int]], list[bytes]]] = []
         self._hashing = ThreadPoolExecutor(1, thread_name_prefix="ftctl-source-hash")
+        self._reading: list[ThreadPoolExecutor] = []  # `_repeated_of`'s
         self.computed = 0
         self.reused = 0
         self._answered = False  # the pool has answered a request (`MAX_PENDING_FIRST`)
@@ -602,6 +603,7 @@ class StreamBuild:
         reading = ThreadPoolExecutor(1, thread_name_prefix="ftctl-near-repeated")
         ahead = {index: reading.submit(reuse.repeated_hashes, layout, index) for index in steps}
         reading.shutdown(wait=False)
+        self._reading.append(reading)  # done before the snapshot is closed (`run`)
         # Not waited for: the rows of the steps' first calls are looked up until it is done.
         return lambda step: ahead[step].result() if ahead[step].done() else None
 
@@ -635,6 +637,8 @@ class StreamBuild:
             self._drain()
         finally:
             self._hashing.shutdown()
+            for reading in self._reading:
+                reading.shutdown()
         self._chains.clear()  # the transforms' indexes are not needed past the pass
         for columns in self.columns.values():
             assert columns.writer is not None
