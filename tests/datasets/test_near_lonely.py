@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ftctl.datasets import near_lonely, stream
+from ftctl.datasets import near_lonely, row_reuse, stream
 from ftctl.datasets.near_lonely import LonelyRows, repeated
 from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
 
@@ -255,3 +255,41 @@ def test_a_rebuild_after_edits_that_make_or_unmake_near_duplicates_equals_a_cold
     }[edit]
     assert [d.split(":")[1][: len(e)] for d, e in zip(dropped, expected, strict=False)] == expected
     assert len(dropped) == len(expected)
+
+
+def test_a_snapshot_whose_hashes_cannot_be_read_costs_the_lookups_not_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot's hashes are read on a thread; if that fails, every row is looked up
+    (and the build is a cold one's, as ever)."""
+    root = tmp_path / "ws"
+    rows = _rows()
+    project_dir = h.write_workspace(root, h.project_yaml(DATA, POLICY), {"data/train.jsonl": rows})
+    _outcome(root)
+    h.write_jsonl(
+        project_dir / "data/train.jsonl", [*rows[:30], _near(rows[50], " Hi"), *rows[31:]]
+    )
+
+    def unreadable(*_args: Any) -> Any:
+        raise OSError("the snapshot went away")
+
+    monkeypatch.setattr(row_reuse.RowReuse, "repeated_hashes", unreadable)
+    asked = stream._result_if_done
+
+    def finished(future: Any) -> Any:
+        future.exception()  # waits for the thread: the failure is what is tested
+        return asked(future)
+
+    monkeypatch.setattr(stream, "_result_if_done", finished)
+    alone: list[int] = []
+    told = LonelyRows.of
+
+    def counted(self: LonelyRows, *args: Any) -> Any:
+        lonely = told(self, *args)
+        alone.append(-1 if lonely is None else int(lonely.sum()))
+        return lonely
+
+    monkeypatch.setattr(LonelyRows, "of", counted)
+    again, _messages = _outcome(root)
+    assert again == _cold(root, tmp_path)
+    assert alone and sum(alone) == 0

@@ -605,7 +605,7 @@ class StreamBuild:
         reading.shutdown(wait=False)
         self._reading.append(reading)  # done before the snapshot is closed (`run`)
         # Not waited for: the rows of the steps' first calls are looked up until it is done.
-        return lambda step: ahead[step].result() if ahead[step].done() else None
+        return lambda step: _result_if_done(ahead[step])
 
     # ------------------------------------------------------------------ driving
 
@@ -1249,6 +1249,14 @@ def band_matrix(
         return np.zeros((len(flags), 1), dtype=np.uint64), np.zeros(len(flags), dtype=np.bool_)
     hashes = np.frombuffer(store.data, dtype=np.uint64).reshape(len(flags), store.width // 8)
     return hashes, flags
+
+
+def _result_if_done(future: Future[Repeated]) -> Repeated | None:
+    """A finished read's hashes; None while it runs, or if it failed (the rows are then
+    looked up, as without them: a snapshot that cannot be read is not kept either)."""
+    if not future.done() or future.exception() is not None:
+        return None
+    return future.result()
 
 
 def _copies(
