@@ -201,6 +201,20 @@ def _rows() -> list[Any]:
     return rows
 
 
+def _rows_alone(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rows each call of the build's `LonelyRows` found alone (-1: it had given up)."""
+    alone: list[int] = []
+    told = LonelyRows.of
+
+    def counted(self: LonelyRows, *args: Any) -> Any:
+        lonely = told(self, *args)
+        alone.append(-1 if lonely is None else int(lonely.sum()))
+        return lonely
+
+    monkeypatch.setattr(LonelyRows, "of", counted)
+    return alone
+
+
 @pytest.mark.parametrize(
     "edit",
     [
@@ -228,15 +242,7 @@ def test_a_rebuild_after_edits_that_make_or_unmake_near_duplicates_equals_a_cold
     h.write_jsonl(project_dir / "data/train.jsonl", rows)
     # The snapshot read when first needed, not on a thread a small build may outrun.
     monkeypatch.setattr(stream, "READ_REPEATED_AHEAD", False)
-    alone: list[int] = []
-    told = LonelyRows.of
-
-    def counted(self: LonelyRows, *args: Any) -> Any:
-        lonely = told(self, *args)
-        alone.append(-1 if lonely is None else int(lonely.sum()))
-        return lonely
-
-    monkeypatch.setattr(LonelyRows, "of", counted)
+    alone = _rows_alone(monkeypatch)
     again, messages = _outcome(root)
     cold = _cold(root, tmp_path)
     assert again == cold
@@ -281,15 +287,7 @@ def test_a_snapshot_whose_hashes_cannot_be_read_costs_the_lookups_not_the_build(
         return asked(future)
 
     monkeypatch.setattr(stream, "_result_if_done", finished)
-    alone: list[int] = []
-    told = LonelyRows.of
-
-    def counted(self: LonelyRows, *args: Any) -> Any:
-        lonely = told(self, *args)
-        alone.append(-1 if lonely is None else int(lonely.sum()))
-        return lonely
-
-    monkeypatch.setattr(LonelyRows, "of", counted)
+    alone = _rows_alone(monkeypatch)
     again, _messages = _outcome(root)
     assert again == _cold(root, tmp_path)
     assert alone and sum(alone) == 0
