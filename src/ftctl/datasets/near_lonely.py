@@ -27,10 +27,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-U64 = npt.NDArray[np.uint64]
-Bools = npt.NDArray[np.bool_]
+from ftctl.datasets.near_index import U64, Bools
 
 # A filter of 2^22 bits (one byte each: 4 MB) over the hashes' top bits answers most rows
 # without a search: a rebuild's 200,000 rows hold ~20,000 repeated hashes (0.5% of the

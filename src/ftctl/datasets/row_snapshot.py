@@ -44,7 +44,6 @@ from ftctl.datasets.cache import staged_file
 from ftctl.datasets.cache_paths import WriteBehind, open_staged
 from ftctl.datasets.line_index import SortedKeys, read_runs, read_spans
 from ftctl.datasets.line_index import pread as _pread
-from ftctl.datasets.near_lonely import U64
 
 MAGIC = b"FTRS2\n\0\0"
 KEY_BYTES = 16
@@ -213,7 +212,7 @@ class SnapshotReader:
 
     def record_words(
         self, width: int, end: int, start: int, count: int, flag: int
-    ) -> Iterator[U64]:
+    ) -> Iterator[npt.NDArray[np.uint64]]:
         """The 64-bit words of the records, a run of them at a time (in file order, a few
         large reads): records being the values of `width` bytes whose last is `end` and
         whose byte `flag` is not 0; their words the `count` at byte `start` (a nearDedupe

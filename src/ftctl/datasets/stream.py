@@ -815,7 +815,7 @@ class StreamBuild:
         limit: _Limit,
     ) -> None:
         """Feed the lines of a file's chunk (or of a whole git blob), a batch at a time."""
-        rows = BATCH_ROWS if self.reuse is None else LOOKUP_ROWS
+        rows = self._batch_rows
         for first in range(0, len(lines.block), rows):
             if limit.done:  # a batch's results may reach the source's limit
                 return
@@ -867,12 +867,18 @@ class StreamBuild:
             self._ask(job, [(batch, len(raws))], raws)
         self._pending.append(batch)
         ahead = (MAX_PENDING if self._answered else MAX_PENDING_FIRST) * BATCH_ROWS
-        ahead //= BATCH_ROWS if self.reuse is None else LOOKUP_ROWS  # the same rows ahead
+        ahead //= self._batch_rows  # the same rows ahead, whatever the batches' size
         while self.pool.ready or len(self._pending) > ahead:
             if self._pending[0].block is None:
                 self._collect_one()
             else:
                 self._process_ready()
+
+    @property
+    def _batch_rows(self) -> int:
+        """Rows a batch is cut to: `LOOKUP_ROWS` while the last build's rows are looked up
+        here (a rebuild), else `BATCH_ROWS` (each batch goes to a worker)."""
+        return BATCH_ROWS if self.reuse is None else LOOKUP_ROWS
 
     def _hold(self, batch: _Batch, job: Job, missed: list[bytes]) -> None:
         """Keep a batch's rows not found in the last build to ask the pool for with those
