@@ -1,4 +1,4 @@
-from ftctl.cli.main import main
+from ftctl.cli.launch import main
 
 if __name__ == "__main__":
     main()

@@ -247,3 +247,22 @@ def test_workers_started_for_a_build_that_fails_are_stopped(tmp_path: Path) -> N
     assert failed.returncode == 1
     assert "no-such-project" in failed.stderr
     assert _none_left(mark)
+
+
+def test_workers_started_before_a_command_line_that_click_refuses_are_stopped(
+    tmp_path: Path,
+) -> None:
+    """`ftctl` starts them before it parses its arguments (`ftctl.cli.launch`): a usage error
+    found after that stops them before the command exits."""
+    _two_cpus()
+    h.big_workspace(tmp_path)
+    write_hint(tmp_path / ".ftctl/cache/datasets", 2, ENCODING)
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{ENV: "2", MARK: mark})
+    args = ["--workspace", str(tmp_path), "data", "build", "demo", "--no-such-option"]
+    # Output to a file, not a pipe: a pipe's reader would also wait for a server holding it.
+    with (tmp_path / "err.txt").open("w+") as err:
+        code = subprocess.call([sys.executable, "-m", "ftctl", *args], stderr=err, env=env)
+        assert not _marked_processes(mark)  # stopped, not left to notice that it is alone
+        err.seek(0)
+        assert code == 1 and "--no-such-option" in err.read()

@@ -15,6 +15,7 @@ from ftctl import __version__
 from ftctl.cli.argv import normalise
 from ftctl.cli.context import AppContext
 from ftctl.cli.errors import EXIT_ERROR, fail
+from ftctl.cli.launch import find_workspace
 
 # Commands that read data and never start a training process (`plan` and `apply` may start
 # the local server, whose trainers inherit the environment).
@@ -122,14 +123,6 @@ def as_error(error: click.UsageError) -> click.UsageError:
     return error
 
 
-def find_workspace(start: Path) -> Path:
-    """The nearest directory upwards holding ftctl.yaml, or `start` itself."""
-    for candidate in (start, *start.parents):
-        if (candidate / "ftctl.yaml").is_file():
-            return candidate
-    return start
-
-
 @cli.command()
 @click.pass_context
 def version(ctx: click.Context) -> None:
@@ -145,7 +138,7 @@ def version(ctx: click.Context) -> None:
 
 
 def main() -> None:
-    """The `ftctl` program (`python -m ftctl`, the `ftctl` script)."""
+    """The command line (`python -m ftctl` and the `ftctl` script run it from `launch`)."""
     try:
         cli.main(prog_name="ftctl")
         code = 0
@@ -155,6 +148,9 @@ def main() -> None:
         if done.code is not None and not isinstance(done.code, int):
             raise  # a message to print: Python's own exit prints it
         code = done.code or 0
+    early = sys.modules.get("ftctl.datasets.worker_prestart")
+    if early is not None:  # workers `launch` started for a command that did not take them
+        early.discard_early()
     _leave(code)
 
 
