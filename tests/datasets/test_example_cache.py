@@ -767,10 +767,19 @@ def test_lines_located_by_digest_are_copied_in_runs(tmp_path: Path) -> None:
     assert len(pieces) == 6  # 10-12, second's 3, own, 13, 40, second's 4
     pieces, whole = previous.pieces(refs, own.__getitem__, apart=True)
     assert whole and pieces == wanted  # one a row
+    # Read where they are written (`Span.read`), not now: the same pieces.
+    cut: list[bool] = []
+    spans, whole = previous.pieces(refs, own.__getitem__, later=lambda: cut.append(True))
+    assert whole and [type(p) for p in spans].count(bytes) == 1  # own's line alone is bytes
+    assert b"".join(p if isinstance(p, bytes) else p.read() for p in spans) == b"".join(wanted)
+    assert not cut
     os.truncate(objects[0][0], len(b"".join(first[:12])))  # line 12 on cut off
     pieces, whole = previous.pieces(refs, own.__getitem__)
     assert not whole
     assert [len(p) for p in pieces] == [len(b"".join(first[10:13])), *map(len, wanted[3:])]
+    read = [p if isinstance(p, bytes) else p.read() for p in spans]  # read after the cut
+    assert cut and [len(p) for p in read] == [len(p) for p in pieces]
+    assert read[0] == b"".join(first[10:12]) + bytes(len(first[12]))  # filled with zeros
     previous.close()
 
 

@@ -28,6 +28,7 @@ import os
 from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -235,15 +236,23 @@ class PreviousLines:
         return refs
 
     def pieces(
-        self, refs: npt.NDArray[np.int64], own: Callable[[int], bytes], apart: bool = False
-    ) -> tuple[list[bytes], bool]:
+        self,
+        refs: npt.NDArray[np.int64],
+        own: Callable[[int], bytes],
+        apart: bool = False,
+        later: Callable[[], None] | None = None,
+    ) -> tuple[list[bytes | Span], bool]:
         """The lines of rows in order as a few pieces of bytes (what `b"".join` of the
         rows' lines gives), or one a row (`apart`): `refs` as `locate` gives them, `own(k)`
         the line of a row whose number is -1. Lines one after another in one object are read
         with one `pread` (up to `_PIECE_BYTES`), as one piece unless `apart`: a rebuild's
         unchanged rows are in the order the last build wrote them. Second: every line read
         whole (one cut short is filled with zeros to its length: an object changed since it
-        was indexed)."""
+        was indexed).
+
+        With `later` (not `apart`), the pieces to read are not read here but given as
+        `Span`s, read by whoever writes them (`Span.read`), who calls `later()` for one cut
+        short; the answer's second is then True."""
         n = len(refs)
         if not n:
             return [], True
@@ -260,28 +269,28 @@ class PreviousLines:
             & (ends[1:] // _PIECE_BYTES == ends[:-1] // _PIECE_BYTES)
         )
         starts = [0, *(np.flatnonzero(~joins) + 1).tolist(), n]
-        pieces: list[bytes] = []
-        whole = True
+        pieces: list[bytes | Span] = []
+        short: list[bool] = []
+        deferred = later is not None and not apart
         for first, stop in itertools.pairwise(starts):
             if not copied[first]:
                 pieces.append(own(first))
                 continue
             base = int(offset[first])
             size = int(offset[stop - 1] + length[stop - 1]) - base
-            try:
-                data = pread(self._indexes[int(number[first])].fd, size, base)
-            except OSError:
-                data = b""
-            if len(data) != size:
-                whole = False
-                data = data[:size] + bytes(size - len(data))
+            fd = self._indexes[int(number[first])].fd
+            if deferred:
+                assert later is not None
+                pieces.append(Span(fd, base, size, later))
+                continue
+            data = Span(fd, base, size, lambda: short.append(True)).read()
             if apart and stop - first > 1:
                 cuts = (offset[first:stop] - base).tolist()
                 sizes = length[first:stop].tolist()
                 pieces += [data[at : at + k] for at, k in zip(cuts, sizes, strict=True)]
             else:
                 pieces.append(data)
-        return pieces, whole
+        return pieces, not short
 
     def _read(
         self,
@@ -384,6 +393,27 @@ def object_intact(data: Path) -> bool:
             return hashlib.file_digest(handle, "sha256").hexdigest() == data.stem
     except OSError:
         return False
+
+
+class Span(NamedTuple):
+    """Lines of a last build's object to be copied where they are written
+    (`PreviousLines.pieces`): `size` bytes from `offset` of the open file `fd`."""
+
+    fd: int
+    offset: int
+    size: int
+    cut_short: Callable[[], None]  # called when the object no longer holds them all
+
+    def read(self) -> bytes:
+        """The bytes, filled with zeros to `size` where the object is shorter."""
+        try:
+            data = pread(self.fd, self.size, self.offset)
+        except OSError:
+            data = b""
+        if len(data) != self.size:
+            self.cut_short()
+            data = data[: self.size] + bytes(self.size - len(data))
+        return data
 
 
 def pread(fd: int, length: int, offset: int) -> bytes:

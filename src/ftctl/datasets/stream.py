@@ -49,7 +49,7 @@ from ftctl.datasets.digest_index import DigestIndex
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
 from ftctl.datasets.line_block import LineBlock, Lines, split_lines, whole_line_chunks
-from ftctl.datasets.line_index import REF_LENGTH, REF_OBJECT
+from ftctl.datasets.line_index import REF_LENGTH, REF_OBJECT, Span
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.near_lonely import LonelyRows, Repeated
 from ftctl.datasets.provenance import Origin
@@ -1145,7 +1145,7 @@ class StreamBuild:
                 held = np.flatnonzero(copied[:, REF_OBJECT] < 0)
             lengths[held] = [len(block.lines[p]) for p in chosen[held].tolist()]
             writer.write_joined(
-                self._lines(block, chosen), lengths, self.table.origin_block(table_rows), digests
+                self._spans(block, chosen), lengths, self.table.origin_block(table_rows), digests
             )
         else:
             writer.write_many(
@@ -1204,6 +1204,14 @@ class StreamBuild:
             return [block.lines[p] for p in positions.tolist()]
         assert self._lines_from is not None
         return self._lines_from.lines(block, positions.tolist(), apart)
+
+    def _spans(self, block: RowBlock, positions: Positions) -> list[bytes | Span]:
+        """`_lines` as a few pieces, those to copy from the last build's objects read by the
+        split's writer (`RowReuse.spans`)."""
+        if block.copied is None:
+            return [block.lines[p] for p in positions.tolist()]
+        assert self._lines_from is not None
+        return self._lines_from.spans(block, positions.tolist())
 
     def _output_systems(self, ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
         """The output's ids of interned system prompts `ids`: numbered as first written."""
