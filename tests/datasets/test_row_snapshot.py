@@ -174,6 +174,25 @@ def test_a_damaged_snapshot_is_found_out(tmp_path: Path) -> None:
     assert SnapshotReader.open(tmp_path / "missing.rows") is None
 
 
+def test_a_snapshot_takes_the_place_of_the_last_one_and_leaves_nothing_beside_it(
+    tmp_path: Path,
+) -> None:
+    """The last snapshot is moved aside, not renamed over (`SnapshotWriter.commit`), and
+    removed once the new one is in place."""
+    path = tmp_path / "latest" / "p.rows"
+    _write(path, [(_key(1), b"first build")])
+    _write(path, [(_key(2), b"second build")])
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    try:
+        assert reader.values([_key(1), _key(2)]) == [None, b"second build"]
+    finally:
+        reader.close()
+    # Nothing beside it: not the last one, nor the staged file it was written to.
+    assert sorted(p.name for p in path.parent.iterdir()) == ["objects", "p.rows"]
+    assert not list((path.parent / "objects").iterdir())
+
+
 def test_a_discarded_snapshot_leaves_nothing(tmp_path: Path) -> None:
     writer = SnapshotWriter(tmp_path / "p.rows", DAY, tmp_path)
     writer.add_many([(_key(n), b"x" * 5000) for n in range(300)])  # past one write buffer
