@@ -138,3 +138,26 @@ def test_data_build_removes_cache_files_unused_for_five_days(tmp_path: Path) -> 
     assert "dataset cache: removed 5 file(s) unused for 5 days (0.0 MB)\n" in done.stderr
     assert not old.exists()
     assert kept.exists()
+
+
+def test_a_json_build_does_not_load_the_terminal_renderer(tmp_path: Path) -> None:
+    """`--json` prints only JSON: rich (~15 ms of the command's start) is never imported.
+    A build with a warning, so that the path that would print it is taken."""
+    root = tmp_path / "ws"
+    h.write_workspace(root, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 40)})
+    command = ["-m", "ftctl", "--workspace", str(root), "--json", "data", "build", "demo"]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [d["field"] for d in json.loads(done.stdout)["diagnostics"]] == ["policy.minExamples"]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert "ftctl.datasets.build" in imported  # what -X importtime reports, as expected
+    assert not [name for name in imported if name.split(".")[0] == "rich"]
+    # Without --json the same build prints through rich.
+    human = _ftctl(root, "data", "build", "demo")
+    assert human.returncode == 0 and "warning: policy.minExamples" in human.stdout

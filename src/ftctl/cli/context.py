@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
 from ftctl.cli.progress import LineProgress
 from ftctl.events import Event, EventSink
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass
@@ -20,18 +24,26 @@ class AppContext:
     json_output: bool = False
     color: bool = True
     debug: bool = False
-    console: Console = field(init=False)
-    err_console: Console = field(init=False)
     # Warnings already printed (on stderr), so that each is said once.
     warned: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
             self.color = False
-        self.console = self._console(stderr=False)
-        self.err_console = self._console(stderr=True)
+
+    # Made when first printed to: a command that prints only JSON (`--json`) never imports
+    # rich (~15 ms of every such command's start, before it does anything).
+    @cached_property
+    def console(self) -> Console:
+        return self._console(stderr=False)
+
+    @cached_property
+    def err_console(self) -> Console:
+        return self._console(stderr=True)
 
     def _console(self, *, stderr: bool) -> Console:
+        from rich.console import Console
+
         if self.color:
             return Console(stderr=stderr, highlight=False, soft_wrap=True)
         # rich's `no_color` alone drops colours but keeps bold and dim; without a colour
