@@ -93,3 +93,26 @@ def test_nothing_starts_for_other_commands_or_lines_it_cannot_read_for_certain(
 ) -> None:
     here, _inside, _other = places
     assert building_workspace(args, {}, here) is None
+
+
+def test_a_command_run_where_no_directory_is_any_more_says_so_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """The arguments are read before the command line's own error handling: a current
+    directory that no longer exists is left to the command to report."""
+    import subprocess
+    import sys
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = (
+        "import os, sys\n"
+        f"os.chdir({str(gone)!r}); os.rmdir({str(gone)!r})\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'ftctl', 'data', 'build', 'demo'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert "No such file or directory" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -31,7 +31,10 @@ _HELP = frozenset({"--help", "-h"})
 
 def main() -> None:
     """Start a data build's workers if the arguments ask for one, then run the command."""
-    root = building_workspace(sys.argv[1:], os.environ, Path.cwd())
+    try:
+        root = building_workspace(sys.argv[1:], os.environ, Path.cwd())
+    except OSError:  # no current directory, say: the command says what is wrong
+        root = None
     if root is not None:
         from ftctl.datasets.worker_prestart import start_early
 
