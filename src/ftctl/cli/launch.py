@@ -33,12 +33,14 @@ def main() -> None:
     """Start a data build's workers if the arguments ask for one, then run the command."""
     try:
         root = building_workspace(sys.argv[1:], os.environ, Path.cwd())
-    except OSError:  # no current directory, say: the command says what is wrong
-        root = None
-    if root is not None:
-        from ftctl.datasets.worker_prestart import start_early
+        if root is not None:
+            from ftctl.datasets.worker_prestart import start_early
 
-        start_early(root)
+            start_early(root)
+    except Exception:
+        # No current directory, a symlink loop...: a head start is never worth a different
+        # outcome; the command meets the same problem and says what is wrong.
+        pass
     from ftctl.cli.main import main as run
 
     run()
