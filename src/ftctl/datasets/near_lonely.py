@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
+from ftctl.datasets.distinct import distinct
 from ftctl.datasets.near_index import U64, Bools
 
 # A filter of 2^22 bits (one byte each: 4 MB) over the hashes' top bits answers most rows
@@ -135,7 +137,7 @@ def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
     del seen
     kept = [words[twice[(words >> _SHIFT).astype(np.intp)]] for words in runs()]
     ordered = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.uint64)
-    words = _distinct(ordered[1:][ordered[1:] == ordered[:-1]], ordered=True)
+    words = _distinct(ordered[1:][ordered[1:] == ordered[:-1]])
     # The filter made again of the repeated words alone: cells met twice are most of them
     # distinct words sharing a cell (a third of a 200,000-row snapshot's), which would send
     # most rows on to the exact search.
@@ -144,12 +146,6 @@ def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
     return Repeated(words, twice)
 
 
-def _distinct(words: U64, ordered: bool = False) -> U64:
-    """`words` sorted, each once. (Not `np.unique`: numpy 2.3's hashes, ~10x the time of
-    its sort here.)"""
-    if not ordered:
-        words = np.sort(words)
-    if words.size < 2:
-        return words
-    kept: U64 = words[np.concatenate(([True], words[1:] != words[:-1]))]
-    return kept
+def _distinct(words: U64) -> U64:
+    """`words` sorted, each once (`distinct`, typed as the words it is given)."""
+    return cast(U64, distinct(words))
