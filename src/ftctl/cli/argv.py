@@ -36,7 +36,7 @@ TERRAFORM_FLAGS = frozenset(
 # Options of the `ftctl` group itself that may also follow the command.
 HOISTED = frozenset({"--json", "--no-color", "--debug"})
 # Group options that take a value (the value is not the command name).
-_GROUP_VALUE_OPTIONS = frozenset({"--workspace", "-w"})
+GROUP_VALUE_OPTIONS = frozenset({"--workspace", "-w"})
 
 
 def double_dash(token: str) -> str:
@@ -66,7 +66,7 @@ def normalise(args: Sequence[str]) -> list[str]:
         if command_at is None:
             if takes_value:
                 takes_value = False
-            elif token in _GROUP_VALUE_OPTIONS:
+            elif token in GROUP_VALUE_OPTIONS:
                 takes_value = True
             elif not token.startswith("-"):
                 command_at = len(out)

@@ -21,10 +21,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ftctl.cli.argv import normalise
+from ftctl.cli.argv import GROUP_VALUE_OPTIONS, HOISTED, normalise
 
 ENV_WORKSPACE = "FTCTL_WORKSPACE"  # what `--workspace` defaults to (`ftctl.cli.main.cli`)
-_FLAGS = frozenset({"--json", "--no-color", "--debug"})  # the group's options without a value
 _BUILDS = (("data", "build"), ("plan",))  # commands that build data with workers
 _HELP = frozenset({"--help", "-h"})
 
@@ -55,7 +54,7 @@ def building_workspace(args: Sequence[str], env: Mapping[str, str], cwd: Path) -
     at = 0
     while at < len(words) and words[at].startswith("-"):
         word = words[at]
-        if word in ("--workspace", "-w"):
+        if word in GROUP_VALUE_OPTIONS:
             if at + 1 == len(words):
                 return None
             workspace = words[at + 1]
@@ -65,7 +64,7 @@ def building_workspace(args: Sequence[str], env: Mapping[str, str], cwd: Path) -
             workspace = word.removeprefix("--workspace=")
         elif word.startswith("-w") and not word.startswith("-w="):
             workspace = word[2:]  # click's `-wDIR`
-        elif word not in _FLAGS:
+        elif word not in HOISTED:  # the group's options without a value
             return None  # `--help`, `--version`, or what click will refuse
         at += 1
     command = words[at:]

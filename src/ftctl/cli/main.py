@@ -15,7 +15,7 @@ from ftctl import __version__
 from ftctl.cli.argv import normalise
 from ftctl.cli.context import AppContext
 from ftctl.cli.errors import EXIT_ERROR, fail
-from ftctl.cli.launch import find_workspace
+from ftctl.cli.launch import ENV_WORKSPACE, find_workspace
 
 # Commands that read data and never start a training process (`plan` and `apply` may start
 # the local server, whose trainers inherit the environment).
@@ -97,7 +97,7 @@ class FtctlGroup(click.Group):
     "-w",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    envvar="FTCTL_WORKSPACE",
+    envvar=ENV_WORKSPACE,
     help="Workspace directory (holds ftctl.yaml). Default: the nearest one upwards.",
 )
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
