@@ -172,36 +172,35 @@ class RowReuse:
             lambda: self.snapshot.record_words(layout.width, RECORD_END, start, count, flag)
         )
 
-    def lines(self, block: RowBlock, positions: Sequence[int], apart: bool = False) -> list[bytes]:
+    def lines(self, block: RowBlock, positions: Sequence[int]) -> list[bytes]:
         """The canonical lines of `block`'s rows at `positions` (a block of `look_up`'s,
-        with `copied`), in order, as a few large pieces (their `b"".join`), or one a row if
-        `apart`. A line the last build's object no longer holds whole makes `intact` say no
-        (the build is done again without it)."""
-        pieces = self._pieces(block, positions, apart, None)
+        with `copied`), in order, one a row (what a weight's copies and `write_many` take;
+        `spans` gives those written once each). A line the last build's object no longer
+        holds whole makes `intact` say no (the build is done again without it)."""
+        pieces, whole = self._previous.pieces(*self._located(block, positions), apart=True)
+        if not whole:
+            self._cut_short()
         return cast(list[bytes], pieces)
 
     def spans(self, block: RowBlock, positions: Sequence[int]) -> list[bytes | Span]:
-        """`lines` as a few large pieces, those copied from the last build's objects not
-        read yet: `Span`s, read where they are written (the split's writer thread, which
-        hashes them anyway), not in the build's own thread (0.1 s of a 200,000-row rebuild's
-        main thread). A span cut short makes `intact` say no, as in `lines`: the writer has
-        read every span once the pass's splits are finished, before `intact` is asked."""
-        return self._pieces(block, positions, False, self._cut_short)
+        """`lines` as a few large pieces (their `b"".join`), those copied from the last
+        build's objects not read yet: `Span`s, read where they are written (the split's
+        writer thread, which hashes them anyway), not in the build's own thread (0.1 s of a
+        200,000-row rebuild's main thread). A span cut short makes `intact` say no, as in
+        `lines`: the writer has read every span once the pass's splits are finished, before
+        `intact` is asked."""
+        pieces, _ = self._previous.pieces(*self._located(block, positions), later=self._cut_short)
+        return pieces
 
-    def _pieces(
-        self,
-        block: RowBlock,
-        positions: Sequence[int],
-        apart: bool,
-        later: Callable[[], None] | None,
-    ) -> list[bytes | Span]:
+    @staticmethod
+    def _located(
+        block: RowBlock, positions: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], Callable[[int], bytes]]:
+        """Where the lines of `block`'s rows at `positions` are (`PreviousLines.pieces`'
+        refs) and the line of the k-th of them that `block` holds itself."""
         lines = block.lines
         assert block.copied is not None
-        copied = block.copied[np.asarray(positions, dtype=np.intp)]
-        pieces, whole = self._previous.pieces(copied, lambda k: lines[positions[k]], apart, later)
-        if not whole:
-            self._cut_short()
-        return pieces
+        return block.copied[np.asarray(positions, dtype=np.intp)], lambda k: lines[positions[k]]
 
     def _cut_short(self) -> None:
         self._short = True

@@ -1056,7 +1056,7 @@ class StreamBuild:
         weight = split.data.sources[batch.source].weight
         counts = self.weighted[split.name]
         counts[0] += survivors.size
-        copies = _copies(weight, lambda: self._lines(block, survivors, apart=True), survivors)
+        copies = _copies(weight, lambda: self._lines(block, survivors), survivors)
         survivors, copies = survivors[copies > 0], copies[copies > 0]
         if self.snapshot is not None and survivors.size < live.size:
             self._keep_left_out(rows, block, np.setdiff1d(live, survivors, assume_unique=True))
@@ -1149,7 +1149,7 @@ class StreamBuild:
             )
         else:
             writer.write_many(
-                self._lines(block, chosen, apart=True),
+                self._lines(block, chosen),
                 self.table.origin_lines(table_rows.tolist()),
                 copies.tolist(),
                 [digests[k : k + 16] for k in range(0, len(digests), 16)],
@@ -1196,18 +1196,17 @@ class StreamBuild:
                         Diagnostic(file=origin.file, line=origin.line, field=path, message=message)
                     )
 
-    def _lines(self, block: RowBlock, positions: Positions, apart: bool = False) -> list[bytes]:
-        """The canonical lines of `block`'s rows at `positions`: as they are in it, or copied
-        from the last build's objects (`RowReuse.lines`), as a few pieces or one a row
-        (`apart`)."""
+    def _lines(self, block: RowBlock, positions: Positions) -> list[bytes]:
+        """The canonical lines of `block`'s rows at `positions`, one a row: as they are in
+        it, or copied from the last build's objects (`RowReuse.lines`)."""
         if block.copied is None:
             return [block.lines[p] for p in positions.tolist()]
         assert self._lines_from is not None
-        return self._lines_from.lines(block, positions.tolist(), apart)
+        return self._lines_from.lines(block, positions.tolist())
 
     def _spans(self, block: RowBlock, positions: Positions) -> list[bytes | Span]:
-        """`_lines` as a few pieces, those to copy from the last build's objects read by the
-        split's writer (`RowReuse.spans`)."""
+        """`_lines` as a few pieces (their `b"".join`), those to copy from the last build's
+        objects read by the split's writer (`RowReuse.spans`)."""
         if block.copied is None:
             return [block.lines[p] for p in positions.tolist()]
         assert self._lines_from is not None
