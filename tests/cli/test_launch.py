@@ -3,6 +3,8 @@ workspace the arguments name, and only for commands that build data (`ftctl.cli.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,9 +102,6 @@ def test_a_command_run_where_no_directory_is_any_more_says_so_without_a_tracebac
 ) -> None:
     """The arguments are read before the command line's own error handling: a current
     directory that no longer exists is left to the command to report."""
-    import subprocess
-    import sys
-
     gone = tmp_path / "gone"
     gone.mkdir()
     script = (
