@@ -37,6 +37,32 @@ SYSTEM_AT = 8  # where every layout's `system` id is (after the flags and `stop`
 _ZERO16 = bytes(16)
 
 
+Selection = npt.NDArray[np.intp] | npt.NDArray[np.bool_]  # positions, or a mask
+
+
+def take(records: Records, positions: Selection) -> Records:
+    """`records[positions]`. numpy copies the rows of a structured array field by field;
+    copied as whole records (viewed as one opaque field), 200,000 rows of 318 bytes take
+    9 ms instead of 38."""
+    return records.view(_opaque(records))[positions].view(records.dtype)
+
+
+def put(records: Records, positions: Selection, values: Records) -> None:
+    """`records[positions] = values`, copied as whole records (`take`): 6 ms instead of 26
+    for 200,000 rows."""
+    records.view(_opaque(records))[positions] = values.view(_opaque(values))
+
+
+def joined(parts: Sequence[Records]) -> Records:
+    """`np.concatenate(parts)` of records of one layout, copied whole (`take`)."""
+    dtype = parts[0].dtype
+    return np.concatenate([part.view(_opaque(part)) for part in parts]).view(dtype)
+
+
+def _opaque(records: Records) -> np.dtype[np.void]:
+    return np.dtype(f"V{records.dtype.itemsize}")
+
+
 def step_field(index: int, part: str = "") -> str:
     """The record field of step `index`'s value (`part`: of a step with two)."""
     return f"s{index}{'_' + part if part else ''}"
@@ -344,7 +370,7 @@ class RowBlock:
         if not positions:
             return
         at_positions = np.asarray(positions, dtype=np.intp)
-        self.records[at_positions] = other.records
+        put(self.records, at_positions, other.records)
         for position, line in zip(positions, other.lines, strict=True):
             self.lines[position] = line
         for at, result in other.rare.items():
@@ -364,7 +390,7 @@ class RowBlock:
     def joined(cls, blocks: Sequence[RowBlock]) -> RowBlock:
         if len(blocks) == 1:
             return blocks[0]
-        records = np.concatenate([b.records for b in blocks])
+        records = joined([b.records for b in blocks])
         lines: list[bytes] = []
         rare: dict[int, RowResult] = {}
         for block in blocks:
@@ -391,6 +417,9 @@ __all__ = [
     "Packed",
     "Records",
     "RowBlock",
+    "joined",
     "pack",
+    "put",
     "step_field",
+    "take",
 ]

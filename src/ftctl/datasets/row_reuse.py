@@ -38,7 +38,9 @@ from ftctl.datasets.row_block import (
     Layout,
     Records,
     RowBlock,
+    put,
     step_field,
+    take,
 )
 from ftctl.datasets.row_snapshot import KEY_BYTES, RARE, SnapshotReader
 from ftctl.datasets.row_work import DIGEST_FIELD, RESULT_FIELDS, RowResult, with_line
@@ -121,7 +123,7 @@ class RowReuse:
             where = self._previous.locate(_as_s16(records["digest"]))
             keep = (where[:, REF_OBJECT] >= 0) & (records["system"] >= 0)
             at, taken = at[keep], taken[keep]
-            block.records[at] = records[keep]
+            put(block.records, at, take(records, keep))
             block.copied_rows()[at] = where[keep]
             found[at] = True
             block.fresh = self._first_taken(n, at, taken)
