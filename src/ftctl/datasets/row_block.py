@@ -53,6 +53,11 @@ def put(records: Records, positions: Selection, values: Records) -> None:
     records.view(_opaque(records))[positions] = values.view(_opaque(values))
 
 
+def record_bytes(records: Records) -> bytes:
+    """`records.tobytes()`, copied whole (`take`): 10 ms instead of 40 for 200,000 rows."""
+    return records.view(_opaque(records)).tobytes()
+
+
 def joined(parts: Sequence[Records]) -> Records:
     """`np.concatenate(parts)` of records of one layout, copied whole (`take`)."""
     dtype = parts[0].dtype
@@ -304,7 +309,7 @@ def pack(layout: Layout, results: Sequence[RowResult]) -> Packed:
     local = Interner()
     records = layout.records(results, local)
     rare = {i: tuple(results[i]) for i in np.flatnonzero(records["rare"]).tolist()}
-    return Packed(records.tobytes(), [r.line for r in results], rare, local.strings)
+    return Packed(record_bytes(records), [r.line for r in results], rare, local.strings)
 
 
 @dataclass
@@ -347,9 +352,14 @@ class RowBlock:
     ) -> RowBlock:
         """Rows `start` to `stop` of `packed`, their `system` ids made the build's (`intern`):
         what `of` makes of the same results."""
-        records = np.frombuffer(
-            packed.records, dtype=layout.dtype, count=stop - start, offset=start * layout.width
-        ).copy()
+        opaque = f"V{layout.width}"  # copied whole (`take`)
+        records = (
+            np.frombuffer(
+                packed.records, dtype=opaque, count=stop - start, offset=start * layout.width
+            )
+            .copy()
+            .view(layout.dtype)
+        )
         local = records["system"]
         if local.size:
             # Interned in the order first seen, as `of` does row by row: a string first seen
@@ -420,6 +430,7 @@ __all__ = [
     "joined",
     "pack",
     "put",
+    "record_bytes",
     "step_field",
     "take",
 ]

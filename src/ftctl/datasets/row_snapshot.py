@@ -44,6 +44,7 @@ from ftctl.datasets.cache import staged_file
 from ftctl.datasets.cache_paths import WriteBehind, open_staged
 from ftctl.datasets.line_index import SortedKeys, read_runs, read_spans
 from ftctl.datasets.line_index import pread as _pread
+from ftctl.datasets.row_block import record_bytes
 
 MAGIC = b"FTRS2\n\0\0"
 KEY_BYTES = 16
@@ -326,7 +327,7 @@ class SnapshotWriter:
         start = self._size + self._buffered
         self._offsets.frombytes((start + np.arange(n, dtype="=i8") * width).tobytes())
         self._lengths.frombytes(np.full(n, width, dtype="=i4").tobytes())
-        self._buffer.append(np.ascontiguousarray(records).tobytes())
+        self._buffer.append(record_bytes(records))
         self._buffered += n * width
         if self._buffered >= _BUFFER:
             self._flush()
