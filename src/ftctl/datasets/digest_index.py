@@ -52,8 +52,15 @@ def _first_equal(high: Words, low: Words) -> npt.NDArray[np.intp]:
     nearly always one digest repeated (a duplicate row, a prompt in two splits), whose
     copies then sit together in order; only where two of them differ in their second
     halves (~2^-64 a pair) is the sort made again by both halves (a repeated digest sent
-    it there every time: 0.04 s a sort at 200,000 rows)."""
-    order = np.argsort(high, kind="stable")
+    it there every time: 0.04 s a sort at 200,000 rows).
+
+    numpy's default sort of 64-bit numbers (a SIMD quicksort on x86) takes a fifth of the
+    time of its stable one (3.7 against 16.8 ms for 200,000); equal digests then sit
+    together in no particular order, and the first of each is the smallest position among
+    them."""
+    if high.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    order = np.argsort(high)
     sorted_high = high[order]
     sorted_low = low[order]
     if np.any((sorted_high[1:] == sorted_high[:-1]) & (sorted_low[1:] != sorted_low[:-1])):
@@ -67,7 +74,7 @@ def _first_equal(high: Words, low: Words) -> npt.NDArray[np.intp]:
     )
     group = np.repeat(np.arange(starts.size), np.diff(np.append(starts, order.size)))
     first: npt.NDArray[np.intp] = np.empty(order.size, dtype=np.intp)
-    first[order] = order[starts][group]
+    first[order] = np.minimum.reduceat(order, starts)[group]
     return first
 
 
@@ -77,7 +84,9 @@ class _Run:
     __slots__ = ("high", "low", "rows")
 
     def __init__(self, high: Words, low: Words, rows: Rows) -> None:
-        order = np.argsort(high, kind="stable")
+        # Distinct digests: equal first halves (as good as never) are walked whole by
+        # `find`, in any order; numpy's default sort is the quick one (`_first_equal`).
+        order = np.argsort(high)
         self.high, self.low, self.rows = high[order], low[order], rows[order]
 
     @property

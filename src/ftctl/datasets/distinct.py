@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 def distinct(values: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     """The distinct values of 1-D `values`, in ascending order (what `np.unique` gives)."""
-    ordered = np.sort(values, kind="stable")
+    ordered = np.sort(values)  # values alone: any sort gives them in the same order
     if ordered.size < 2:
         return ordered
     keep = np.empty(ordered.size, dtype=np.bool_)

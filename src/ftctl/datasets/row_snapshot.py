@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from ftctl.datasets.cache import staged_file
 from ftctl.datasets.cache_paths import WriteBehind, open_staged
-from ftctl.datasets.line_index import SortedKeys, read_runs, read_spans
+from ftctl.datasets.line_index import SortedKeys, key_order, read_runs, read_spans
 from ftctl.datasets.line_index import pread as _pread
 from ftctl.datasets.row_block import record_bytes
 
@@ -193,7 +193,9 @@ class SnapshotReader:
             )
             others = [(row, v) for row in rows.tolist() if (v := out[row]) is not None]
         rows, starts, places = hit[sized], offsets[sized], where[sized]
-        order = np.argsort(starts, kind="stable")
+        # (Rows asking for one key twice share a start, and get the same bytes in any order;
+        # numpy's default sort is the quick one, `line_index.key_order`.)
+        order = np.argsort(starts)
         rows, starts, places = rows[order], starts[order], places[order]
         gathered = np.empty((rows.size, width), dtype=np.uint8)
         read = np.zeros(rows.size, dtype=np.bool_)
@@ -203,12 +205,13 @@ class SnapshotReader:
         records = read & (gathered[:, -1] == end)
         for k in np.flatnonzero(read & ~records).tolist():  # a whole result of that size
             others.append((int(rows[k]), gathered[k].tobytes()))
-        order = np.argsort(rows[records], kind="stable")  # in the order asked for
+        picked = np.flatnonzero(records)
+        picked = picked[np.argsort(rows[picked])]  # in the order asked for (distinct rows)
         return (
-            rows[records][order],
-            gathered[records][order],
+            rows[picked],
+            gathered[picked],
             sorted(others),
-            places[records][order],
+            places[picked],
         )
 
     def record_words(
@@ -407,7 +410,7 @@ class SnapshotWriter:
         # Written a column at a time, hashed on the way: no copy of the whole index is made
         # (the build's columns are still in memory when this runs).
         keys = np.frombuffer(self._keys, dtype=f"S{KEY_BYTES}")
-        order = np.argsort(keys, kind="stable")
+        order = key_order(keys)
         first = np.ones(len(order), dtype=np.bool_)
         first[1:] = keys[order[1:]] != keys[order[:-1]]
         order = order[first]
