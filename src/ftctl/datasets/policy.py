@@ -22,12 +22,14 @@ an emoji or a code fence, JSON answers, and short answers (labels, numbers) are 
 from __future__ import annotations
 
 import json
+from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ftctl.catalog.models import ModelInfo
 from ftctl.config.loader import LoadedProject, LoadedWorkspace
@@ -363,8 +365,12 @@ def _check_system_prompt(data: PolicyInput, locator: PolicyLocator, out: PolicyO
     if check.level == "off" or check.mode == "off":
         return
     train = data.splits.get("train")
-    train_ids = Counter(() if train is None else train.system)
-    train_prompts = Counter({data.system_prompts[i]: n for i, n in train_ids.items()})
+    # Counted and compared as ids (numpy): a loop over every row cost ~30 ms of a 200,000-row
+    # build, after its pass, on one core.
+    train_ids = np.bincount(_ids(train.system) if train is not None else _ids(array("i")))
+    train_prompts = Counter(
+        {data.system_prompts[i]: int(n) for i, n in enumerate(train_ids.tolist()) if n}
+    )
     result.observed = len(train_prompts)
     # What every example should carry: `expected` when given; in `consistent` mode else the
     # most common prompt of train (ties: a prompt before none, then by text).
@@ -374,11 +380,18 @@ def _check_system_prompt(data: PolicyInput, locator: PolicyLocator, out: PolicyO
         target = max(train_prompts, key=lambda p: (train_prompts[p], p is not None, p or ""))
     what = "the expected one" if check.expected is not None else "the most common one"
     findings = _PerExample("requireSystemPrompt", check.level, out)
+    # The ids whose prompt raises no finding, then only the rows of the others are visited.
+    fine = np.array(
+        [
+            prompt == target and not (prompt is None and check.mode == "required")
+            for prompt in data.system_prompts
+        ],
+        dtype=np.bool_,
+    )
     for split, columns in data.splits.items():
-        for position, system in enumerate(columns.system):
-            prompt = data.system_prompts[system]
-            if prompt == target and not (prompt is None and check.mode == "required"):
-                continue
+        ids = _ids(columns.system)
+        for position in np.flatnonzero(~fine[ids]).tolist():
+            prompt = data.system_prompts[int(ids[position])]
             origin = data.table.origin(columns.row[position])
             if prompt is None and (check.mode == "required" or compare):
                 findings.add(origin, f"{split} example has no system prompt")
@@ -396,6 +409,11 @@ def _check_system_prompt(data: PolicyInput, locator: PolicyLocator, out: PolicyO
                 )
     result.findings = findings.count
     findings.close(locator, "examples with a missing or different system prompt")
+
+
+def _ids(system: array[int]) -> npt.NDArray[np.intc]:
+    """A split's system prompt ids (`SplitColumns.system`) as numpy sees them, not copied."""
+    return np.frombuffer(system, dtype=np.intc)
 
 
 def _short(text: str, width: int = 40) -> str:
