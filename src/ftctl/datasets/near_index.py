@@ -367,8 +367,12 @@ class BandIndex:
         chosen = np.flatnonzero(signed)
         if chosen.size == 0:
             return
-        _, first = np.unique(keys[chosen], return_index=True)
-        chosen = np.sort(chosen[first])
+        picked = keys[chosen]
+        if picked.size > 1 and not (picked[1:] > picked[:-1]).all():
+            _, first = np.unique(picked, return_index=True)
+            chosen = np.sort(chosen[first])
+        # (Keys in ascending order, as a split's rows are for leakage, are each their
+        # first: sorting them to find it cost ~15 ms of a 200,000-row build's checks.)
         chosen = chosen[~self._known(keys[chosen])]
         self._add_run(keys[chosen], hashes[chosen])
 
