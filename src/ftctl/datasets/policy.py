@@ -367,7 +367,7 @@ def _check_system_prompt(data: PolicyInput, locator: PolicyLocator, out: PolicyO
     train = data.splits.get("train")
     # Counted and compared as ids (numpy): a loop over every row cost ~30 ms of a 200,000-row
     # build, after its pass, on one core.
-    train_ids = np.bincount(_ids(train.system) if train is not None else _ids(array("i")))
+    train_ids = np.bincount(_ids(train.system) if train is not None else np.zeros(0, np.intc))
     train_prompts = Counter(
         {data.system_prompts[i]: int(n) for i, n in enumerate(train_ids.tolist()) if n}
     )

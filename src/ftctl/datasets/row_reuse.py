@@ -38,9 +38,9 @@ from ftctl.datasets.row_block import (
     Layout,
     Records,
     RowBlock,
-    put,
+    put_records,
     step_field,
-    take,
+    take_records,
 )
 from ftctl.datasets.row_snapshot import KEY_BYTES, RARE, SnapshotReader
 from ftctl.datasets.row_work import DIGEST_FIELD, RESULT_FIELDS, RowResult, with_line
@@ -123,7 +123,7 @@ class RowReuse:
             where = self._previous.locate(_as_s16(records["digest"]))
             keep = (where[:, REF_OBJECT] >= 0) & (records["system"] >= 0)
             at, taken = at[keep], taken[keep]
-            put(block.records, at, take(records, keep))
+            put_records(block.records, at, take_records(records, keep))
             block.copied_rows()[at] = where[keep]
             found[at] = True
             block.fresh = self._first_taken(n, at, taken)

@@ -53,7 +53,7 @@ from ftctl.datasets.line_index import REF_LENGTH, REF_OBJECT, Span
 from ftctl.datasets.near_index import BandIndex
 from ftctl.datasets.near_lonely import LonelyRows, Repeated
 from ftctl.datasets.provenance import Origin
-from ftctl.datasets.row_block import Interner, Layout, RowBlock, step_field, take
+from ftctl.datasets.row_block import Interner, Layout, RowBlock, step_field, take_records
 from ftctl.datasets.row_pool import Job, RowPool, Rows
 from ftctl.datasets.row_reuse import RowReuse
 from ftctl.datasets.row_snapshot import RARE, SnapshotWriter
@@ -926,7 +926,8 @@ class StreamBuild:
         if self.snapshot is not None:
             keys = found.keys
             self.snapshot.add_records(
-                [keys[i] for i in found.plain.tolist()], take(found.block.records, found.plain)
+                [keys[i] for i in found.plain.tolist()],
+                take_records(found.block.records, found.plain),
             )
             self.snapshot.add_many(found.rare)
         self.reused += len(lines) - len(found.missing)
@@ -966,7 +967,9 @@ class StreamBuild:
         whole results (without their lines, which the next build copies)."""
         assert self.snapshot is not None
         plain = np.flatnonzero(block.records["rare"] == 0)
-        self.snapshot.add_records([keys[i] for i in plain.tolist()], take(block.records, plain))
+        self.snapshot.add_records(
+            [keys[i] for i in plain.tolist()], take_records(block.records, plain)
+        )
         rare: list[tuple[bytes, bytes]] = []
         for i, result in block.rare.items():
             try:
@@ -1131,7 +1134,7 @@ class StreamBuild:
         start = len(columns)
         writer = columns.writer
         assert writer is not None
-        records = take(block.records, chosen)
+        records = take_records(block.records, chosen)
         table_rows = rows[chosen]
         digests = records["digest"].tobytes()
         if (copies == 1).all():
