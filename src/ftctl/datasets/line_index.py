@@ -118,13 +118,21 @@ def key_order(keys: npt.NDArray[np.bytes_]) -> npt.NDArray[np.intp]:
     never, for hashes)."""
     if keys.size < 2:
         return np.arange(keys.size, dtype=np.intp)
-    prefixes = np.frombuffer(keys.tobytes(), dtype=">u8")[0::2].astype(np.uint64)
+    prefixes = _prefixes(keys)
     order = np.argsort(prefixes)
     ordered = prefixes[order]
     shared = np.flatnonzero(ordered[1:] == ordered[:-1])
     if shared.size and (keys[order[shared]] != keys[order[shared + 1]]).any():
         return np.argsort(keys, kind="stable")
     return order
+
+
+def _prefixes(keys: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint64]:
+    """The first 8 bytes of each 16-byte key read big-endian: numbers that sort as the keys'
+    bytes do."""
+    if not keys.size:
+        return np.zeros(0, dtype=np.uint64)
+    return np.frombuffer(keys.tobytes(), dtype=">u8")[0::2].astype(np.uint64)
 
 
 class SortedKeys:
@@ -136,8 +144,7 @@ class SortedKeys:
 
     def __init__(self, keys: npt.NDArray[np.bytes_]) -> None:
         self.keys = keys
-        words = np.frombuffer(keys.tobytes(), dtype=">u8") if keys.size else np.zeros(0)
-        self._prefixes = words[0::2].astype(np.uint64)
+        self._prefixes = _prefixes(keys)
 
     @property
     def size(self) -> int:
@@ -149,7 +156,7 @@ class SortedKeys:
         """(which of `wanted` (S16) are here, where they are in `keys`)."""
         if not wanted.size or not self.keys.size:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-        prefixes = np.frombuffer(wanted.tobytes(), dtype=">u8")[0::2].astype(np.uint64)
+        prefixes = _prefixes(wanted)
         # Searched for in ascending order: each search then starts where the one before
         # ended, in parts of the array still in the CPU's cache (a 200,000-key array, 440
         # keys at a time: 0.117 -> 0.087 ms).
