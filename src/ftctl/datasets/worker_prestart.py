@@ -138,8 +138,7 @@ def start_early(workspace_root: Path) -> None:
 
 def discard_early() -> None:
     """Stop the workers started early that no build took."""
-    global _early, _early_root
-    early, _early, _early_root = _early, None, None
+    early = take_early()
     if early is not None:
         early.discard()
 
