@@ -53,6 +53,12 @@ def put_records(records: Records, positions: Selection, values: Records) -> None
     records.view(_opaque(records))[positions] = values.view(_opaque(values))
 
 
+def copy_records(records: Records) -> Records:
+    """`records.copy()`, copied whole (`take_records`): 11 ms instead of 39 for 200,000
+    rows."""
+    return records.view(_opaque(records)).copy().view(records.dtype)
+
+
 def record_bytes(records: Records) -> bytes:
     """`records.tobytes()`, copied whole (`take_records`): 10 ms instead of 40 for 200,000
     rows."""
@@ -353,13 +359,10 @@ class RowBlock:
     ) -> RowBlock:
         """Rows `start` to `stop` of `packed`, their `system` ids made the build's (`intern`):
         what `of` makes of the same results."""
-        opaque = f"V{layout.width}"  # copied whole (`take_records`)
-        records = (
+        records = copy_records(
             np.frombuffer(
-                packed.records, dtype=opaque, count=stop - start, offset=start * layout.width
+                packed.records, dtype=layout.dtype, count=stop - start, offset=start * layout.width
             )
-            .copy()
-            .view(layout.dtype)
         )
         local = records["system"]
         if local.size:
@@ -428,6 +431,7 @@ __all__ = [
     "Packed",
     "Records",
     "RowBlock",
+    "copy_records",
     "join_records",
     "pack",
     "put_records",
