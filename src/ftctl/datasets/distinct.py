@@ -11,12 +11,14 @@ import numpy as np
 import numpy.typing as npt
 
 
-def distinct(values: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
-    """The distinct values of 1-D `values`, in ascending order (what `np.unique` gives)."""
-    ordered = np.sort(values)  # values alone: any sort gives them in the same order
-    if ordered.size < 2:
-        return ordered
-    keep = np.empty(ordered.size, dtype=np.bool_)
+def distinct(values: npt.NDArray[np.generic], ordered: bool = False) -> npt.NDArray[np.generic]:
+    """The distinct values of 1-D `values`, in ascending order (what `np.unique` gives);
+    `ordered`: `values` are in ascending order already (not sorted again)."""
+    if not ordered:
+        values = np.sort(values)  # values alone: any sort gives them in the same order
+    if values.size < 2:
+        return values
+    keep = np.empty(values.size, dtype=np.bool_)
     keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]

@@ -137,7 +137,7 @@ def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
     del seen
     kept = [words[twice[(words >> _SHIFT).astype(np.intp)]] for words in runs()]
     ordered = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.uint64)
-    words = _distinct(ordered[1:][ordered[1:] == ordered[:-1]])
+    words = _distinct(ordered[1:][ordered[1:] == ordered[:-1]], ordered=True)
     # The filter made again of the repeated words alone: cells met twice are most of them
     # distinct words sharing a cell (a third of a 200,000-row snapshot's), which would send
     # most rows on to the exact search.
@@ -146,6 +146,6 @@ def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
     return Repeated(words, twice)
 
 
-def _distinct(words: U64) -> U64:
+def _distinct(words: U64, ordered: bool = False) -> U64:
     """`words` sorted, each once (`distinct`, typed as the words it is given)."""
-    return cast(U64, distinct(words))
+    return cast(U64, distinct(words, ordered))
