@@ -109,10 +109,12 @@ POOL_MIN_BYTES = 4 << 20  # data below this is worked on in this process (no wor
 # MinHash loop in its workers before the first batch (`minhash_compiled`: ~0.3 CPU-s once,
 # in the fork server, against ~65 µs saved for each example signed: ~13,000 examples of
 # 2.4 KB here), if it was compiled before; and of `MINHASH_COMPILE_BYTES` per worker,
-# compiles it if need be: ~2.5 s before the workers fork, while the saving is shared out
-# among them, so paid back by ~38,000 examples (~90 MB) per worker.
+# compiles it if need be (once an install): ~1.4 s before the workers fork (numba's import
+# and the compile), while the saving is shared out among them, so paid back by ~21,000
+# examples (~50 MB) per worker. A 50k build (118 MB, two workers) compiles: its first cold
+# build took 6.6-6.8 s so, 7.1-8.4 s with numpy.
 MINHASH_MIN_BYTES = 32 << 20
-MINHASH_COMPILE_BYTES = 96 << 20
+MINHASH_COMPILE_BYTES = 48 << 20
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 
 - loading it from numba's cache: ~0.3 CPU-s a process (numba's import and its compiler's
   set-up) and, for a moment, ~110 MB of resident pages of the LLVM library;
-- compiling it, where no cache has it (the first use after installing): ~2.5 s more.
+- compiling it, where no cache has it (the first use after installing): ~1.1 s more.
 
 So a process signs with numpy until it has signed `COMPILED_AFTER` texts, then loads the
 loop only if it is compiled already (a rebuild's workers, which sign only changed rows,

@@ -14,8 +14,10 @@ When a word ends, the register that started two words back holds a whole shingle
 
 Importing this module costs a process ~0.15 s (numba), and the first call ~0.15 s more
 (numba sets up its compiler and loads the loop from its cache, `cache=True`: beside this
-file or in the user's cache directory; a process that finds no cache compiles it, ~3 s).
-`similarity` therefore loads it only in a process that signs many texts.
+file or in the user's cache directory; a process that finds no cache compiles it, ~1.1 s).
+`similarity` therefore loads it only in a process that signs many texts. Rows are copied by
+loops, not slices (`mins[:] = ...`): numba compiles a slice's assignment through numpy's
+broadcasting, which took 1.9 s of the 3 s this loop's compile took with them.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def sign_items(buf, bounds, a, b, table, whole, part, signed):  # type: ignore[n
     space = np.uint32(_SPACE)
     for j in range(bounds.shape[0]):
         begin, mid, end = bounds[j, 0], bounds[j, 1], bounds[j, 2]
-        mins[:] = _MASK32
+        for p in range(num_perm):
+            mins[p] = _MASK32
         signed[j] = 0
         words = 0  # words seen
         head = 0  # of them, those that start before `mid`
@@ -101,7 +104,8 @@ def sign_items(buf, bounds, a, b, table, whole, part, signed):  # type: ignore[n
                 # (one or two words) that of the one shingle the register started at its
                 # first word holds.
                 if words >= 3:
-                    part[j, :] = mins
+                    for p in range(num_perm):
+                        part[j, p] = mins[p]
                 else:
                     _one_shingle(part[j], a, b, _hash(new if words == 1 else old))
                 signed[j] |= 2
@@ -130,7 +134,8 @@ def sign_items(buf, bounds, a, b, table, whole, part, signed):  # type: ignore[n
         if words == 0:
             continue
         if words >= 3:
-            whole[j, :] = mins
+            for p in range(num_perm):
+                whole[j, p] = mins[p]
         else:
             _one_shingle(whole[j], a, b, _hash(new if words == 1 else old))
         signed[j] |= 1
