@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from ftctl.datasets.digest_index import DigestIndex, as_digests, first_positions
+from ftctl.datasets.digest_index import DigestIndex, as_digests, first_positions, first_rows_of
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -51,3 +51,23 @@ def test_first_positions_finds_each_digests_first_position(seed: int) -> None:
         first_at: dict[bytes, int] = {}
         expected = [first_at.setdefault(value, i) for i, value in enumerate(values)]
         assert first_positions(as_digests(values)).tolist() == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_first_rows_of_answers_as_an_index_of_the_digests(seed: int) -> None:
+    """Leakage's lookup of a later split's digests among an earlier one's: the smallest row
+    whose digest is each wanted one, or -1; repeats on both sides, larger and smaller
+    sides, and digests sharing their first 8 bytes (the index then answers)."""
+    rng = random.Random(seed)
+    pool = [hashlib.blake2b(f"{i} {seed}".encode(), digest_size=16).digest() for i in range(80)]
+    shared = [pool[0][:8] + bytes([n]) * 8 for n in range(3)]
+    for choices in (pool, pool + shared):
+        for sizes in ((500, 40), (40, 500), (0, 5), (5, 0)):
+            values = [rng.choice(choices) for _ in range(sizes[0])]
+            wanted = [rng.choice(choices) for _ in range(sizes[1])]
+            rows = np.array(sorted(rng.sample(range(10 * len(values) + 1), len(values))))
+            first: dict[bytes, int] = {}
+            for value, row in zip(values, rows.tolist(), strict=True):
+                first.setdefault(value, row)
+            got = first_rows_of(as_digests(values), rows.astype(np.int64), as_digests(wanted))
+            assert got.tolist() == [first.get(value, -1) for value in wanted]

@@ -75,6 +75,45 @@ def _first_equal(high: Words, low: Words) -> npt.NDArray[np.intp]:
     return first
 
 
+def first_rows_of(digests: Digests, rows: Rows, wanted: Digests) -> Rows:
+    """For each of `wanted`, the smallest of `rows` (one per digest of `digests`) whose
+    digest equals it, or -1: what a `DigestIndex` given `digests` and `rows` in order
+    (`first_of_each`) then answers for `wanted` (`rows_of`), for rows in ascending order.
+
+    Only the distinct digests of `wanted` are sorted, and each of `digests` is searched
+    among them, past a filter of their top bits that answers most of them: leakage looks up
+    a later split's prompts (a tenth of the rows) among an earlier one's, and an index of
+    the earlier split sorted it twice (0.03 s of a 200,000-row build's checks)."""
+    found = np.full(wanted.size, -1, dtype=np.int64)
+    if digests.size == 0 or wanted.size == 0:
+        return found
+    high, low = _halves(wanted)
+    owner = _first_equal(high, low)  # each wanted digest's first position
+    distinct = np.flatnonzero(owner == np.arange(owner.size))
+    order = distinct[np.argsort(high[distinct])]
+    sorted_high, sorted_low = high[order], low[order]
+    if np.any(sorted_high[1:] == sorted_high[:-1]):
+        # Two distinct digests share their first halves (~2^-64 a pair): the index decides.
+        index = DigestIndex()
+        index.first_of_each(digests, rows)
+        return index.rows_of(wanted)
+    bits = min(24, (order.size * 16 - 1).bit_length())  # ~1 in 16 of the others searched
+    shift = np.uint64(64 - bits)
+    cells = np.zeros(1 << bits, dtype=np.bool_)
+    cells[(sorted_high >> shift).astype(np.intp)] = True
+    their_high, their_low = _halves(digests)
+    maybe = np.flatnonzero(cells[(their_high >> shift).astype(np.intp)])
+    at = np.searchsorted(sorted_high, their_high[maybe])
+    at[at == sorted_high.size] = 0
+    hit = (sorted_high[at] == their_high[maybe]) & (sorted_low[at] == their_low[maybe])
+    first = np.full(order.size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, at[hit], rows[maybe[hit]])
+    seen = first < np.iinfo(np.int64).max
+    by_owner = np.full(wanted.size, -1, dtype=np.int64)
+    by_owner[order[seen]] = first[seen]
+    return by_owner[owner]
+
+
 class _Run:
     """Digests sorted by their first half (`high`), with their second halves and rows."""
 

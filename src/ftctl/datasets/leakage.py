@@ -15,9 +15,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ftctl.datasets.digest_index import DigestIndex
-from ftctl.datasets.near_index import BandIndex
-from ftctl.datasets.row_work import LEAKAGE_NUM_PERM, LEAKAGE_THRESHOLD
+from ftctl.datasets.band_join import first_matches, shared_band_pairs
+from ftctl.datasets.digest_index import first_rows_of
+from ftctl.datasets.near_index import index_bits
+from ftctl.datasets.row_work import LEAKAGE_THRESHOLD
 from ftctl.datasets.similarity import prompt_text
 from ftctl.datasets.splits import SPLIT_ORDER, Leak, SplitName
 from ftctl.datasets.stream import RowTable, SplitColumns, band_matrix
@@ -47,25 +48,30 @@ def _leaks_between(
     earlier_present = np.frombuffer(earlier_rows.prompt_present, dtype=np.int8).astype(bool)
     earlier_digests = earlier_rows.prompts.array("V16")
     candidates = np.flatnonzero(earlier_present)
-    known = DigestIndex()  # each prompt with the first earlier row that has it
-    known.first_of_each(earlier_digests[candidates], candidates.astype(np.int64))
     later_present = np.frombuffer(later_rows.prompt_present, dtype=np.int8).astype(bool)
-    exact = known.rows_of(later_rows.prompts.array("V16"))
+    exact = first_rows_of(
+        earlier_digests[candidates], candidates.astype(np.int64), later_rows.prompts.array("V16")
+    )
     exact[~later_present] = -1
 
-    def earlier_text(key: int) -> str:
-        return table.text(earlier_rows.row[key], of=prompt_text)
-
-    index = BandIndex(LEAKAGE_THRESHOLD, LEAKAGE_NUM_PERM, earlier_text)
+    # Near: the earlier rows that share a band with a later one (as an index of the earlier
+    # rows finds them, `band_join`), the first similar enough.
     hashes, signed = band_matrix(earlier_rows.prompt_bands, earlier_rows.prompt_signed)
-    index.insert(np.arange(len(earlier_rows), dtype=np.int64), hashes, signed)
+    indexed = np.flatnonzero(signed)
     # Rows with an exact leak, or reported already, are not searched for a near one.
     later_hashes, later_signed = band_matrix(later_rows.prompt_bands, later_rows.prompt_signed)
     search = later_signed & later_present & (exact < 0)
     for position in reported:
         search[position] = False
-    near = index.query(
-        later_hashes, search, lambda j: table.text(later_rows.row[j], of=prompt_text)
+    candidates, searched = shared_band_pairs(
+        hashes, indexed, later_hashes, np.flatnonzero(search), index_bits(indexed.size)
+    )
+    near = first_matches(
+        candidates,
+        searched,
+        LEAKAGE_THRESHOLD,
+        lambda j: table.text(later_rows.row[j], of=prompt_text),
+        lambda key: table.text(earlier_rows.row[key], of=prompt_text),
     )
     leaks: list[Leak] = []
     for position in np.flatnonzero(later_present).tolist():
@@ -74,7 +80,7 @@ def _leaks_between(
         if exact[position] >= 0:
             kind, other, similarity = "exact", int(exact[position]), 1.0
         else:
-            match = near[position]
+            match = near.get(position)
             if match is None:
                 continue
             kind, other, similarity = "near", match.key, match.similarity

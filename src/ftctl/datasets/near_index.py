@@ -236,7 +236,9 @@ class _Run:
 _NO_WORDS: U64 = np.zeros(0, dtype=np.uint64)
 
 
-def _bits_for(n: int) -> int:
+def index_bits(n: int) -> int:
+    """The low bits of a band's words that hold an item's position in a run of `n` items
+    (what a band hash is compared without: `band_join` compares as a run does)."""
     return max(0, (n - 1).bit_length())
 
 
@@ -244,7 +246,7 @@ def _make_run(keys: I64, hashes: U64) -> _Run:
     # Distinct keys (`insert`): any sort orders them the same; numpy's default is the
     # quick one (a SIMD quicksort on x86, ~4x a stable sort of 64-bit numbers).
     order = np.argsort(keys)
-    bits = _bits_for(keys.size)
+    bits = index_bits(keys.size)
     mask = np.uint64((1 << bits) - 1)
     positions = np.empty(keys.size, dtype=np.uint64)
     positions[order] = np.arange(keys.size, dtype=np.uint64)
@@ -265,7 +267,7 @@ def _merge(runs: list[_Run]) -> _Run:
     new_position = np.empty(keys.size, dtype=np.uint64)
     new_position[order] = np.arange(keys.size, dtype=np.uint64)
     del order
-    bits = _bits_for(keys.size)  # at least any run's: their hash bits above it are intact
+    bits = index_bits(keys.size)  # at least any run's: their hash bits above it are intact
     mask = np.uint64((1 << bits) - 1)
     words: list[U64] = []
     for b in range(len(runs[0].words)):
