@@ -1,5 +1,6 @@
 """The near-duplicate policy check is not run again over rows that a nearDedupe with its
-settings already cleared (`row_work.near_deduped`): the build says what running it says."""
+settings already cleared (`row_work.near_deduped`), nor the exact-duplicate check over rows
+a dedupe cleared (`row_work.deduped`): the build says what running them says."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from ftctl.datasets import build
 from ftctl.datasets.build import build_project
-from ftctl.datasets.row_work import Step, near_deduped
+from ftctl.datasets.row_work import Step, deduped, near_deduped
 
 from . import build_helpers as h
 from . import golden_builds as g
@@ -92,3 +93,79 @@ validation:
     assert sum(t["dropped"] for t in transforms_run if t["name"] == "nearDedupe") > 0
     near = [r for r in checked["report"]["policy"] if r["check"] == "maxNearDuplicateRatio"]
     assert near and near[0]["observed"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ([Step("dedupe")], True),
+        ([Step("system", text="S.", mode="ensure"), Step("dedupe"), NEAR], True),
+        ([Step("dedupe"), Step("max", limit=50, action="drop"), Step("skip")], True),
+        ([Step("dedupe"), Step("system", text="S.", mode="replace")], False),
+        ([Step("dedupe"), Step("max", limit=50, action="truncate")], False),
+        ([NEAR], False),
+        ([], False),
+    ],
+)
+def test_only_a_dedupe_with_nothing_changing_after_it_counts(
+    steps: list[Step], expected: bool
+) -> None:
+    assert deduped(steps) is expected
+
+
+@pytest.mark.parametrize(
+    ("transforms", "skips"),
+    [
+        ("[{dedupe: {}}]", True),
+        (
+            "[{systemPrompt: {text: 'Be brief.', mode: replace}}, {dedupe: {}},"
+            " {maxTokens: {limit: 60, action: drop}}]",
+            True,
+        ),
+        ("[{dedupe: {}}, {systemPrompt: {text: 'Be brief.', mode: replace}}]", False),
+    ],
+    ids=["dedupe-last", "dedupe-then-drops", "changed-after"],
+)
+def test_the_exact_check_skipped_after_a_dedupe_reports_what_running_it_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transforms: str, skips: bool
+) -> None:
+    # Exact repeats within and across two weighted sources, and rows that differ only in
+    # their system prompt (equal once it is replaced), with a validation split out of train.
+    rows = g._rows(3, 200)
+    other_system = [
+        {"messages": [{"role": "system", "content": "Other."}, *_without_system(row)]}
+        for row in rows[:30]
+        if isinstance(row, dict) and row.get("messages")
+    ]
+    files = {
+        "data/a.jsonl": rows + rows[:40] + other_system,
+        "data/b.jsonl": rows[100:150] + g._rows(4, 30),
+    }
+    data = f"""
+train:
+  sources: [{{path: data/a.jsonl}}, {{path: data/b.jsonl, weight: 1.5}}]
+  transforms: {transforms}
+validation:
+  split: {{fraction: 0.2, seed: 5}}
+"""
+    policy = "maxDuplicateRatio: 0.0\nsecrets: warn\nleakage: warn\nemptyAnswers: warn"
+    skipped_root, checked_root = tmp_path / "skipped", tmp_path / "checked"
+    for root in (skipped_root, checked_root):
+        h.write_workspace(root, h.project_yaml(data, policy), files)
+    asked: list[bool] = []
+    real = build.deduped
+    monkeypatch.setattr(build, "deduped", lambda steps: asked.append(real(steps)) or asked[-1])
+    skipped = _outcome(skipped_root)
+    monkeypatch.setattr(build, "deduped", lambda steps: False)
+    checked = _outcome(checked_root)
+
+    assert asked == [skips]
+    assert skipped == checked
+    transforms_run = checked["report"]["splits"]["train"]["transforms"]
+    assert sum(t["dropped"] for t in transforms_run if t["name"] == "dedupe") > 0
+    exact = [r for r in checked["report"]["policy"] if r["check"] == "maxDuplicateRatio"]
+    assert exact and (exact[0]["observed"] == 0.0) is skips
+
+
+def _without_system(row: dict[str, Any]) -> list[Any]:
+    return [m for m in row["messages"] if not (isinstance(m, dict) and m.get("role") == "system")]

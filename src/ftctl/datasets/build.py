@@ -72,7 +72,7 @@ from ftctl.datasets.policy import (
 from ftctl.datasets.row_pool import LocalPool, ProcessPool, RowPool
 from ftctl.datasets.row_reuse import RowReuse
 from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
-from ftctl.datasets.row_work import RowPlan, Step, near_deduped
+from ftctl.datasets.row_work import RowPlan, Step, deduped, near_deduped
 from ftctl.datasets.source_known import SourcesKnown, know_sources
 from ftctl.datasets.source_record import SourceRecord
 from ftctl.datasets.sources import (
@@ -738,6 +738,7 @@ def _check(
             near_threshold=threshold,
             near_num_perm=num_perm,
             near_deduped=near_deduped(train_steps, threshold, num_perm),
+            deduped=deduped(train_steps),
         ),
         PolicyLocator(project, workspace),
     )

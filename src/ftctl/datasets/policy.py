@@ -112,6 +112,8 @@ class PolicyInput:
     # The train rows came out of a nearDedupe with the check's settings that nothing after
     # changed (`row_work.near_deduped`): the near-duplicate check can find none.
     near_deduped: bool = False
+    # Likewise a dedupe (`row_work.deduped`): the exact-duplicate check can find none.
+    deduped: bool = False
 
     def origins(self, split: SplitName, positions: Sequence[int]) -> list[Origin]:
         columns = self.splits[split]
@@ -325,8 +327,14 @@ def _exact_duplicates(rows: SplitColumns) -> list[int]:
 def _check_duplicates(data: PolicyInput, locator: PolicyLocator, out: PolicyOutcome) -> None:
     check = data.policy.max_duplicate_ratio
     what = "examples are exact duplicates of an earlier one"
+
+    def duplicates(rows: SplitColumns) -> list[int]:
+        # After a dedupe that nothing changed rows after, none (a sort of every row's
+        # digest: 14 ms of a 200,000-row build's checks).
+        return [] if data.deduped else _exact_duplicates(rows)
+
     _check_train_ratio(
-        "maxDuplicateRatio", check, data, locator, out, _exact_duplicates, what, fix="dedupe"
+        "maxDuplicateRatio", check, data, locator, out, duplicates, what, fix="dedupe"
     )
 
 

@@ -94,6 +94,17 @@ def near_deduped(steps: Sequence[Step], threshold: float, num_perm: int) -> bool
     )
 
 
+def deduped(steps: Sequence[Step]) -> bool:
+    """Whether no two rows that come out of `steps` have the same canonical bytes: true when
+    a dedupe comes after the last step that may change an example (it keeps a row only when
+    no row it kept before had its bytes, and the rows out of the later steps are some of
+    those, unchanged)."""
+    return any(
+        step.kind == "dedupe" and not any(changes_examples(later) for later in steps[index + 1 :])
+        for index, step in enumerate(steps)
+    )
+
+
 @dataclass(frozen=True)
 class RowPlan:
     """Everything that decides a row's result besides its bytes (part of its cache key)."""
