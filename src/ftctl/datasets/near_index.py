@@ -262,7 +262,12 @@ def _merge(runs: list[_Run]) -> _Run:
     """One run of `runs` (disjoint keys): positions renumbered, words re-sorted. Each band of
     the old runs is dropped once the new run's is made (the peak is about one band more)."""
     keys = np.concatenate([run.keys for run in runs])
-    order = np.argsort(keys)  # distinct keys (`_make_run`)
+    # The runs' keys (distinct, each run's ascending) and each band's words are ascending
+    # runs end to end (a run's words keep their order when renumbered, but for two whose
+    # hashes differ only in the low bits the positions now take: as good as never). numpy's
+    # stable sort (timsort) merges such runs, where its default sort sorted them again: a
+    # 200,000-row rebuild's nearDedupe index took 0.26 s, 0.11 s now.
+    order = np.argsort(keys, kind="stable")
     keys = keys[order]
     new_position = np.empty(keys.size, dtype=np.uint64)
     new_position[order] = np.arange(keys.size, dtype=np.uint64)
@@ -281,7 +286,7 @@ def _merge(runs: list[_Run]) -> _Run:
             run.words[b] = _NO_WORDS  # not a view of `old`: that would keep it alive
             del old, renumbered
             offset += size
-        word.sort()  # values alone: any sort gives them in the same order
+        word.sort(kind="stable")  # values alone: any sort gives them in the same order
         words.append(word)
     return _Run(keys, words, bits)
 

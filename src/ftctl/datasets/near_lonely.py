@@ -96,7 +96,7 @@ class LonelyRows:
         return lonely
 
     def _add(self, words: U64) -> None:
-        self._known = _distinct(np.concatenate([self._known, words.ravel()]))
+        self._known = _distinct(np.concatenate([self._known, words.ravel()]), runs=True)
         if self._filter is None:
             self._filter = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
         self._filter[(words >> _SHIFT).astype(np.intp)] = True
@@ -146,6 +146,6 @@ def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
     return Repeated(words, twice)
 
 
-def _distinct(words: U64, ordered: bool = False) -> U64:
+def _distinct(words: U64, ordered: bool = False, runs: bool = False) -> U64:
     """`words` sorted, each once (`distinct`, typed as the words it is given)."""
-    return cast(U64, distinct(words, ordered))
+    return cast(U64, distinct(words, ordered, runs))
