@@ -30,6 +30,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 TABLES = ("rows",)
 _CHECK = 8  # checksum bytes after each value
@@ -44,13 +45,34 @@ def content_keys(namespace: str, contents: Iterable[bytes | memoryview]) -> list
     instructions (x86 since ~2017-2019, ARMv8). The namespace comes first, ended by a NUL
     (it holds none), so a key's input is unambiguous; its hash state is made once and
     copied per row."""
-    start = hashlib.sha256(b"ftctl-example\0" + namespace.encode("utf-8") + b"\0")
+    start = _key_start(namespace)
     keys: list[bytes] = []
     for content in contents:
         digest = start.copy()
         digest.update(content)
         keys.append(digest.digest()[:16])
     return keys
+
+
+def content_keys_in(
+    namespace: str, data: bytes, starts: Sequence[int], ends: Sequence[int]
+) -> list[bytes]:
+    """`content_keys` of the contents `data[starts[i]:ends[i]]`, sliced here: a rebuild's
+    main thread keys every line this way (a view per line made in a generator, and its
+    `\\r`s looked for line by line, cost 10 ms more per 50,000 lines)."""
+    copy = _key_start(namespace).copy
+    view = memoryview(data)
+    keys: list[bytes] = []
+    append = keys.append
+    for begin, end in zip(starts, ends, strict=True):
+        digest = copy()
+        digest.update(view[begin:end])
+        append(digest.digest()[:16])
+    return keys
+
+
+def _key_start(namespace: str) -> Any:
+    return hashlib.sha256(b"ftctl-example\0" + namespace.encode("utf-8") + b"\0")
 
 
 def today() -> int:

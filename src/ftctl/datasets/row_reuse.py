@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from ftctl.datasets.cache_verified import VerifiedFiles
 from ftctl.datasets.distinct import distinct
-from ftctl.datasets.example_cache import content_keys
+from ftctl.datasets.example_cache import content_keys_in
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import REF_OBJECT, PreviousLines, Span, object_intact
 from ftctl.datasets.near_lonely import Repeated, repeated
@@ -103,7 +103,7 @@ class RowReuse:
         last build had: their results, and where their canonical lines are (`RowBlock.copied`:
         read by `lines` when written; a rare row's is read now)."""
         n = len(lines)
-        keys = content_keys(namespace, lines.views())  # the lines are not copied to be keyed
+        keys = content_keys_in(namespace, lines.data, *lines.bounds())  # lines not copied
         at, raw, others, taken = self.snapshot.records(keys, layout.width, RECORD_END)
         rare: list[tuple[int, tuple[object, ...], bytes]] = []
         for i, value in others:
