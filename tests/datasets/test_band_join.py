@@ -86,6 +86,16 @@ def test_low_bits_are_ignored_as_the_index_ignores_them() -> None:
     assert candidates.size == 0 and rows.size == 0
 
 
+def test_one_array_on_both_sides() -> None:
+    # The rows of one array against each other, the larger set on the left or the right.
+    hashes = np.arange(6 * BANDS, dtype=np.uint64).reshape(6, BANDS) << np.uint64(8)
+    hashes[4] = hashes[1]
+    left, right = shared_band_pairs(hashes, np.arange(3), hashes, np.arange(3, 6), 0)
+    assert (left.tolist(), right.tolist()) == ([1], [4])
+    left, right = shared_band_pairs(hashes, np.arange(3, 6), hashes, np.array([1]), 0)
+    assert (left.tolist(), right.tolist()) == ([4], [1])
+
+
 def test_nothing_to_join() -> None:
     hashes = np.ones((3, BANDS), dtype=np.uint64)
     none = np.zeros(0, dtype=np.int64)

@@ -44,8 +44,9 @@ def shared_band_pairs(
         return empty, empty
     mask = ~np.uint64((1 << low_bits) - 1)
     # The smaller side is sorted and filtered, the other side looked up in it.
+    swapped = right_rows.size < left_rows.size
     small, small_rows, big, big_rows = left, left_rows, right, right_rows
-    if right_rows.size < left_rows.size:
+    if swapped:
         small, small_rows, big, big_rows = right, right_rows, left, left_rows
     filter_bits = min(_MOST_FILTER_BITS, (small_rows.size * _CELLS_PER_WORD - 1).bit_length())
     shift = np.uint64(64 - filter_bits)
@@ -78,9 +79,7 @@ def shared_band_pairs(
         return empty, empty
     small_found = np.concatenate(found_small).astype(np.int64)
     big_found = np.concatenate(found_big).astype(np.int64)
-    left_found, right_found = (
-        (small_found, big_found) if small is left else (big_found, small_found)
-    )
+    left_found, right_found = (big_found, small_found) if swapped else (small_found, big_found)
     # Right row, then left row, as one number (rows are below 2^31), each pair once.
     span = np.int64(int(left_rows.max()) + 1)
     pairs = cast(I64, distinct(right_found * span + left_found))
