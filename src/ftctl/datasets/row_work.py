@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -86,11 +86,11 @@ def near_deduped(steps: Sequence[Step], threshold: float, num_perm: int) -> bool
     when none of the rows it kept before is a verified near-duplicate (the same band hashes
     find the same candidates, checked with the same texts); the rows out of the later steps
     are some of those, in the same order, and unchanged."""
-    return any(
-        step.kind == "near"
-        and (step.threshold, step.num_perm) == (threshold, num_perm)
-        and not any(changes_examples(later) for later in steps[index + 1 :])
-        for index, step in enumerate(steps)
+    return _last_to_change(
+        steps,
+        lambda step: (
+            step.kind == "near" and (step.threshold, step.num_perm) == (threshold, num_perm)
+        ),
     )
 
 
@@ -99,8 +99,13 @@ def deduped(steps: Sequence[Step]) -> bool:
     a dedupe comes after the last step that may change an example (it keeps a row only when
     no row it kept before had its bytes, and the rows out of the later steps are some of
     those, unchanged)."""
+    return _last_to_change(steps, lambda step: step.kind == "dedupe")
+
+
+def _last_to_change(steps: Sequence[Step], clears: Callable[[Step], bool]) -> bool:
+    """Whether a step that `clears` comes after the last step that may change an example."""
     return any(
-        step.kind == "dedupe" and not any(changes_examples(later) for later in steps[index + 1 :])
+        clears(step) and not any(changes_examples(later) for later in steps[index + 1 :])
         for index, step in enumerate(steps)
     )
 
