@@ -4,8 +4,8 @@ Leakage asks, for each row of a later split (validation: a tenth of the rows, sa
 rows of an earlier one (train) share one of its band hashes. A `BandIndex` of the earlier
 split sorted each of its bands: at 200,000 rows, 9 sorts of 180,000 words, 0.1 s of the
 checks that every build runs after its pass (a rebuild's too). Here only the smaller side's
-bands are sorted; a filter of their top bits lets most of the other side's words go without
-a search, and the few it lets through are searched in the sorted band.
+bands are sorted; a filter of their top bits (`word_filter`) lets most of the other side's
+words go without a search, and the few it lets through are searched in the sorted band.
 
 Hashes are compared as a `BandIndex` run of `indexed` items compares them: without their
 lowest `near_index.index_bits(indexed)` bits, where the run keeps an item's position. So
@@ -22,15 +22,10 @@ import numpy.typing as npt
 
 from ftctl.datasets.distinct import distinct
 from ftctl.datasets.similarity import Match, jaccard, shingles
+from ftctl.datasets.word_filter import WordFilter
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
-
-# Filter cells per word of the sorted side (a power of two at least this many times the
-# words): a word of the other side whose cell is empty has no equal there; ~1 in 16 of
-# them reaches the search.
-_CELLS_PER_WORD = 16
-_MOST_FILTER_BITS = 24  # 16 MB of cells at most
 
 
 def shared_band_pairs(
@@ -48,20 +43,17 @@ def shared_band_pairs(
     small, small_rows, big, big_rows = left, left_rows, right, right_rows
     if swapped:
         small, small_rows, big, big_rows = right, right_rows, left, left_rows
-    filter_bits = min(_MOST_FILTER_BITS, (small_rows.size * _CELLS_PER_WORD - 1).bit_length())
-    shift = np.uint64(64 - filter_bits)
-    cells = np.zeros(1 << filter_bits, dtype=np.bool_)
+    cells = WordFilter(small_rows.size)
     found_small: list[I64] = []
     found_big: list[I64] = []
     for band in range(left.shape[1]):
         words = small[small_rows, band] & mask
         order = np.argsort(words)
         words = words[order]
-        top = (words >> shift).astype(np.intp)
-        cells[top] = True
+        cells.mark(words)
         others = big[big_rows, band] & mask
-        maybe = np.flatnonzero(cells[(others >> shift).astype(np.intp)])
-        cells[top] = False  # cleared for the next band
+        maybe = cells.maybe(others)
+        cells.mark(words, on=False)  # cleared for the next band
         needles = others[maybe]
         low = np.searchsorted(words, needles, side="left")
         counts = np.searchsorted(words, needles, side="right") - low

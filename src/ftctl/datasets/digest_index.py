@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from ftctl.datasets.word_filter import WordFilter
+
 DIGEST_BYTES = 16
 Digests = npt.NDArray[np.void]  # each a 16-byte digest
 Rows = npt.NDArray[np.int64]
@@ -81,7 +83,7 @@ def first_rows_of(digests: Digests, rows: Rows, wanted: Digests) -> Rows:
     (`first_of_each`) then answers for `wanted` (`rows_of`), for rows in ascending order.
 
     Only the distinct digests of `wanted` are sorted, and each of `digests` is searched
-    among them, past a filter of their top bits that answers most of them: leakage looks up
+    among them, past a filter of their top bits that answers most of them (`word_filter`): leakage looks up
     a later split's prompts (a tenth of the rows) among an earlier one's, and an index of
     the earlier split sorted it twice (0.03 s of a 200,000-row build's checks)."""
     found = np.full(wanted.size, -1, dtype=np.int64)
@@ -97,12 +99,10 @@ def first_rows_of(digests: Digests, rows: Rows, wanted: Digests) -> Rows:
         index = DigestIndex()
         index.first_of_each(digests, rows)
         return index.rows_of(wanted)
-    bits = min(24, (order.size * 16 - 1).bit_length())  # ~1 in 16 of the others searched
-    shift = np.uint64(64 - bits)
-    cells = np.zeros(1 << bits, dtype=np.bool_)
-    cells[(sorted_high >> shift).astype(np.intp)] = True
+    cells = WordFilter(order.size)
+    cells.mark(sorted_high)
     their_high, their_low = _halves(digests)
-    maybe = np.flatnonzero(cells[(their_high >> shift).astype(np.intp)])
+    maybe = cells.maybe(their_high)
     at = np.searchsorted(sorted_high, their_high[maybe])
     at[at == sorted_high.size] = 0
     hit = (sorted_high[at] == their_high[maybe]) & (sorted_low[at] == their_low[maybe])
