@@ -94,6 +94,22 @@ def test_signatures_equal_datasketch_minhash(num_perm: int) -> None:
         assert np.array_equal(ours, theirs.hashvalues), text
 
 
+@pytest.mark.parametrize("num_perm", [1, 16, 128, 311, 700])
+def test_permutations_are_datasketchs_numbers_drawn_by_numpy(num_perm: int) -> None:
+    # datasketch draws (a, b) from np.random.RandomState(1); ftctl draws the same numbers
+    # with Python's Mersenne Twister. 311 and 700 make the 624-word state turn over
+    # between `a` and `b` and more than once.
+    similarity._permutations.pop(num_perm, None)
+    a, b = similarity._affine32_permutations(num_perm)
+    generator = np.random.RandomState(1)
+    expected_a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2)
+    expected_a += np.uint32(1)
+    expected_b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    assert a.dtype == b.dtype == np.uint32
+    assert np.array_equal(a, expected_a)
+    assert np.array_equal(b, expected_b)
+
+
 @pytest.mark.parametrize("num_perm", [16, 128])
 def test_the_compiled_loop_signs_as_datasketch_does(num_perm: int) -> None:
     assert minhash_compiled.load(), "numba could not load the compiled MinHash loop"

@@ -15,6 +15,7 @@ datasketch itself is imported only to choose the band count for an unusual
 from __future__ import annotations
 
 import itertools
+import random
 import re
 import zlib
 from collections.abc import Sequence
@@ -240,15 +241,37 @@ _BLOCK = 4096  # shingles per numpy block: bounds the (shingles x num_perm) matr
 
 
 def _affine32_permutations(num_perm: int) -> tuple[Signature, Signature]:
-    """datasketch 2's affine32 permutations for seed 1: (a odd, b), uint32 each."""
+    """datasketch 2's affine32 permutations for seed 1: (a odd, b), uint32 each.
+
+    datasketch draws them from `np.random.RandomState(1)`: `a` as `randint(0, 2**31)` times
+    2 plus 1, then `b` as `randint(0, 2**32)`. For these bounds, as uint32, numpy takes each
+    number from one 32-bit output of its Mersenne Twister (masked to 31 bits for `a`, whole
+    for `b`), so the same outputs of Python's own Mersenne Twister, in the state numpy's
+    seeding gives it, are the same numbers (a test compares them with numpy's). Importing
+    `numpy.random` took ~15 ms in every worker process that signed a row."""
     found = _permutations.get(num_perm)
     if found is None:
-        generator = np.random.RandomState(1)
-        a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2)
+        twister = _numpy_seeded_twister(1)
+        draws = [twister.getrandbits(32) for _ in range(2 * num_perm)]
+        a = np.array(draws[:num_perm], dtype=np.uint32) & np.uint32(0x7FFFFFFF)
+        a *= np.uint32(2)
         a += np.uint32(1)
-        b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+        b = np.array(draws[num_perm:], dtype=np.uint32)
         found = _permutations[num_perm] = (a, b)
     return found
+
+
+def _numpy_seeded_twister(seed: int) -> random.Random:
+    """A Mersenne Twister in the state `np.random.RandomState(seed)` starts in: the
+    reference `init_genrand(seed)`, which numpy's legacy seeding of an integer uses (Python's
+    `random.seed` mixes its seed in differently)."""
+    state = [seed & 0xFFFFFFFF]
+    for i in range(1, 624):
+        last = state[-1]
+        state.append((1812433253 * (last ^ (last >> 30)) + i) & 0xFFFFFFFF)
+    twister = random.Random()
+    twister.setstate((3, (*state, 624), None))  # 624: the next draw regenerates the state
+    return twister
 
 
 def _fmix32(values: Signature) -> Signature:
