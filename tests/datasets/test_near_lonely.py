@@ -4,6 +4,8 @@ are a cold build's."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -12,8 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ftctl.datasets import near_lonely, row_reuse, stream
+from ftctl.datasets import near_lonely, row_reuse, row_snapshot, stream
 from ftctl.datasets.near_lonely import LonelyRows, repeated
+from ftctl.datasets.row_block import RECORD_END, BandGeometry
 from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
 
 from . import build_helpers as h
@@ -134,7 +137,7 @@ def test_a_build_with_mostly_new_rows_stops_telling() -> None:
 def test_the_snapshot_tells_the_words_two_records_hold(tmp_path: Path) -> None:
     """`record_words` reads the records of one width (last byte the record end, flag set),
     whatever values are between them, and not the others."""
-    width, end, flag, start, count = 40, 0xE5, 1, 8, 3
+    width, end, flag, start, count = 40, RECORD_END, 1, 8, 3
 
     def record(words: list[int], signed: bool = True) -> bytes:
         body = bytes([0, int(signed)]) + b"\0" * 6 + np.array(words, "<u8").tobytes()
@@ -159,7 +162,8 @@ def test_the_snapshot_tells_the_words_two_records_hold(tmp_path: Path) -> None:
     reader = SnapshotReader.open(path)
     assert reader is not None
     try:
-        words = repeated(lambda: reader.record_words(width, end, start, count, flag)).words
+        bands = BandGeometry(width, start, count, flag)
+        words = repeated(lambda: reader.record_words(bands)).words
     finally:
         reader.close()
     assert words.tolist() == [2, 5, 9]
@@ -291,3 +295,174 @@ def test_a_snapshot_whose_hashes_cannot_be_read_costs_the_lookups_not_the_build(
     again, _messages = _outcome(root)
     assert again == _cold(root, tmp_path)
     assert alone and sum(alone) == 0
+
+
+# --------------------------------------------------------------------------- kept hashes
+
+SIGNED_AT, WORDS_AT, WIDTH = 1, 8, 64
+KEPT = BandGeometry(WIDTH, WORDS_AT, BANDS, SIGNED_AT)
+
+
+def _record(words: np.ndarray, signed: bool = True) -> bytes:
+    body = bytes([0, int(signed)]) + b"\0" * 6 + np.asarray(words, "<u8").tobytes()
+    return body + b"\0" * (WIDTH - len(body) - 1) + bytes([RECORD_END])
+
+
+def _snapshot(path: Path, records: dict[int, np.ndarray], keep: Any = None) -> SnapshotReader:
+    """A snapshot of `records` (key number -> band hashes); `keep(writer)` says what it keeps
+    of the repeated hashes (by default: finds them)."""
+    writer = SnapshotWriter(path, 20_000, path.parent)
+    writer.add_many([(n.to_bytes(16, "big"), _record(words)) for n, words in records.items()])
+    if keep is None:
+        writer.exact.add(KEPT)
+    else:
+        keep(writer)
+    assert writer.commit()
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    return reader
+
+
+def _exact(records: dict[int, np.ndarray]) -> list[int]:
+    """The hashes two of `records` hold, found the plain way."""
+    counts: dict[int, int] = {}
+    for words in records.values():
+        for word in words.tolist():
+            counts[word] = counts.get(word, 0) + 1
+    return sorted(word for word, count in counts.items() if count > 1)
+
+
+def _keep(
+    writer: SnapshotWriter, kept: tuple[np.ndarray, int], added: list[np.ndarray], rows: int
+) -> None:
+    writer.keep_repeated(KEPT, kept, added, rows)
+
+
+def test_a_first_snapshot_keeps_the_hashes_two_of_its_records_hold(tmp_path: Path) -> None:
+    records = {n: words for n, words in enumerate(_previous(np.random.default_rng(1), 500))}
+    reader = _snapshot(tmp_path / "a.rows", records)
+    try:
+        words, base = reader.repeated[KEPT]
+        assert words.tolist() == _exact(records) and base == words.size > 0
+        assert reader.repeated_hashes(KEPT)[0] is words  # kept: not found again
+        assert reader.intact()
+    finally:
+        reader.close()
+
+
+def test_each_rebuilds_kept_hashes_hold_every_hash_two_of_its_records_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild keeps its last snapshot's set with every hash of the records it did not
+    take from there: over generations of edits (records left out, taken, new, some new ones
+    sharing hashes with taken ones and with each other) the set kept always holds the exact
+    one, and it is found again exactly once it has grown too large."""
+    monkeypatch.setattr(row_snapshot, "_GROWTH_MARGIN", 100)  # regrown within the test
+    rng = np.random.default_rng(11)
+    records = {n: words for n, words in enumerate(_previous(rng, 400))}
+    last = _snapshot(tmp_path / "0.rows", records)
+    next_key = len(records)
+    regrown = 0
+    for generation in range(1, 13):
+        taken = {n: w for n, w in records.items() if rng.random() > 0.03}
+        new: dict[int, np.ndarray] = {}
+        for _ in range(20):
+            words = rng.integers(0, 2**63, size=BANDS, dtype=np.uint64)
+            pool = list(taken.values()) + list(new.values())
+            donor = pool[int(rng.integers(0, len(pool)))]
+            b = int(rng.integers(0, BANDS))
+            words[b] = donor[int(rng.integers(0, BANDS))]  # shared with a taken or new record
+            new[next_key] = words
+            next_key += 1
+        records = {**taken, **new}
+        previous = (last.repeated[KEPT][0].copy(), last.repeated[KEPT][1])
+        last.close()
+
+        keep = functools.partial(_keep, kept=previous, added=list(new.values()), rows=len(records))
+        last = _snapshot(tmp_path / f"{generation}.rows", records, keep)
+        words, base = last.repeated[KEPT]
+        assert set(_exact(records)) <= set(words.tolist()), generation
+        assert words.tolist() == sorted(set(words.tolist()))
+        if base == words.size:
+            regrown += 1
+            assert words.tolist() == _exact(records)
+    last.close()
+    assert regrown >= 1  # 20 new records a generation outgrow a small exact set
+
+
+def test_a_build_of_mostly_new_records_finds_the_exact_hashes(tmp_path: Path) -> None:
+    records = {n: words for n, words in enumerate(_previous(np.random.default_rng(5), 300))}
+    new = [records[n] for n in range(100)]  # a third of the records are new
+
+    def keep(writer: SnapshotWriter) -> None:
+        writer.keep_repeated(KEPT, (np.zeros(0, np.uint64), 0), new, len(records))
+
+    reader = _snapshot(tmp_path / "n.rows", records, keep)
+    try:
+        assert reader.repeated[KEPT][0].tolist() == _exact(records)
+    finally:
+        reader.close()
+
+
+def test_a_snapshot_of_the_format_before_is_read_without_kept_hashes(tmp_path: Path) -> None:
+    """A snapshot an ftctl before this one wrote (`FTRS2`: no repeated hashes, one number
+    less in its footer) gives its values, and its repeated hashes are found from them."""
+    records = {n: words for n, words in enumerate(_previous(np.random.default_rng(2), 200))}
+    path = tmp_path / "old.rows"
+    _snapshot(path, records).close()
+    data = path.read_bytes()
+    footer = data[-row_snapshot._FOOTER :]
+    numbers = [int.from_bytes(footer[8 + 8 * i : 16 + 8 * i], "little") for i in range(6)]
+    count, keys_at, strings_at, pairs_at, repeated_at, day = numbers
+    body = data[:repeated_at] + data[keys_at : -row_snapshot._FOOTER]
+    fields = (count, repeated_at, strings_at, pairs_at, day)
+    path.write_bytes(
+        body
+        + b"FTRS2\n\0\0"
+        + b"".join(n.to_bytes(8, "little") for n in fields)
+        + hashlib.sha256(body).digest()
+    )
+    reader = SnapshotReader.open(path)
+    assert reader is not None
+    try:
+        assert reader.intact() and reader.repeated == {}
+        assert reader.values([(7).to_bytes(16, "big")]) == [_record(records[7])]
+        words, base = reader.repeated_hashes(KEPT)
+        assert words.tolist() == _exact(records) and base == words.size
+    finally:
+        reader.close()
+
+
+def test_a_rebuild_after_a_rebuild_tells_rows_alone_by_the_hashes_kept_and_equals_a_cold_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first rebuild adds a near repeat of line 11 (a new record: its hashes join those
+    the snapshot keeps); the second edits another line, and tells the rows alone by the
+    hashes the first kept: none is found again from the records, the lookups of rows alone
+    are skipped, and the output is a cold build's. (That the hashes kept hold every hash two
+    records hold is `test_each_rebuilds_kept_hashes_hold_every_hash_two_of_its_records_hold`.)"""
+    root = tmp_path / "ws"
+    rows = _rows()
+    project_dir = h.write_workspace(root, h.project_yaml(DATA, POLICY), {"data/train.jsonl": rows})
+    _outcome(root)
+    rows = [*rows, _near(rows[10], " Thanks a lot")]
+    h.write_jsonl(project_dir / "data/train.jsonl", rows)
+    monkeypatch.setattr(stream, "READ_REPEATED_AHEAD", False)
+    _outcome(root)
+    rows[30] = h.chat("A new question entirely?", "And a new answer.")
+    h.write_jsonl(project_dir / "data/train.jsonl", rows)
+    found_again: list[int] = []
+    find = row_snapshot.repeated_words
+
+    def counted(*args: Any) -> Any:
+        found_again.append(1)
+        return find(*args)
+
+    monkeypatch.setattr(row_snapshot, "repeated_words", counted)
+    alone = _rows_alone(monkeypatch)
+    again, _messages = _outcome(root)
+    assert found_again == []
+    assert alone and sum(alone) > 40
+    dropped = again["report"]["splits"]["train"]["transforms"][0]["dropped_rows"]
+    assert [d.split(":")[1][:3] for d in dropped] == ["61 ", "62 "]
+    assert again == _cold(root, tmp_path)

@@ -122,10 +122,27 @@ class Repeated:
 
 
 def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
-    """The values met more than once in the arrays `runs()` gives (called twice: the
-    words are read again rather than held, 14 MB for a 200,000-row snapshot, whose sort
-    would take as much again). The first pass marks the filter's cells met twice, the
-    second keeps the words of those cells (~8% of them), whose repeats are then exact."""
+    """The values met more than once in the arrays `runs()` gives (`repeated_words`), with
+    their filter."""
+    return with_filter(repeated_words(runs))
+
+
+def with_filter(words: U64) -> Repeated:
+    """`words` (sorted, distinct) and the filter of their top bits."""
+    # The filter made of the repeated words alone: cells met twice are most of them
+    # distinct words sharing a cell (a third of a 200,000-row snapshot's), which would send
+    # most rows on to the exact search.
+    cells = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
+    cells[(words >> _SHIFT).astype(np.intp)] = True
+    return Repeated(words, cells)
+
+
+def repeated_words(runs: Callable[[], Iterable[U64]]) -> U64:
+    """The values met more than once in the arrays `runs()` gives, sorted, each once
+    (`runs` is called twice: the words are read again rather than held, 14 MB for a
+    200,000-row snapshot, whose sort would take as much again). The first pass marks the
+    filter's cells met twice, the second keeps the words of those cells (~8% of them),
+    whose repeats are then exact."""
     seen = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
     twice = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
     for words in runs():
@@ -137,13 +154,7 @@ def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
     del seen
     kept = [words[twice[(words >> _SHIFT).astype(np.intp)]] for words in runs()]
     ordered = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.uint64)
-    words = _distinct(ordered[1:][ordered[1:] == ordered[:-1]], ordered=True)
-    # The filter made again of the repeated words alone: cells met twice are most of them
-    # distinct words sharing a cell (a third of a 200,000-row snapshot's), which would send
-    # most rows on to the exact search.
-    twice.fill(False)
-    twice[(words >> _SHIFT).astype(np.intp)] = True
-    return Repeated(words, twice)
+    return _distinct(ordered[1:][ordered[1:] == ordered[:-1]], ordered=True)
 
 
 def _distinct(words: U64, ordered: bool = False, runs: bool = False) -> U64:

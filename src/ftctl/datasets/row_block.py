@@ -80,6 +80,17 @@ def step_field(index: int, part: str = "") -> str:
     return f"s{index}{'_' + part if part else ''}"
 
 
+class BandGeometry(NamedTuple):
+    """Where a nearDedupe step's band hashes lie in the records of a layout: records of
+    `width` bytes, `hashes` hashes (8 bytes each) from byte `start`, the step's `signed`
+    flag at byte `flag` (`row_snapshot.SnapshotReader.record_words`)."""
+
+    width: int
+    start: int
+    hashes: int
+    flag: int
+
+
 class Layout:
     """The record of a plan's rows (`dtype`) and how a `RowResult` fills it.
 
@@ -136,6 +147,15 @@ class Layout:
         self.dtype = np.dtype(fields)
         self.width = self.dtype.itemsize
         assert self.dtype.fields is not None and self.dtype.fields["system"][1] == SYSTEM_AT
+
+    def bands_of(self, step: int) -> BandGeometry:
+        """Where nearDedupe step `step`'s band hashes are in this layout's records."""
+        fields = self.dtype.fields
+        assert fields is not None
+        hashes, start = fields[step_field(step)][:2]
+        flag = fields[step_field(step, "signed")][1]
+        count = int(hashes.shape[0]) if hashes.shape else 1
+        return BandGeometry(self.width, start, count, flag)
 
     def empty(self, count: int) -> Records:
         records = np.zeros(count, dtype=self.dtype)

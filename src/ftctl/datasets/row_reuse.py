@@ -31,15 +31,16 @@ from ftctl.datasets.distinct import distinct
 from ftctl.datasets.example_cache import content_keys_in
 from ftctl.datasets.line_block import LineBlock
 from ftctl.datasets.line_index import REF_OBJECT, PreviousLines, Span, object_intact
-from ftctl.datasets.near_lonely import Repeated, repeated
+from ftctl.datasets.near_index import U64
+from ftctl.datasets.near_lonely import Repeated, with_filter
 from ftctl.datasets.row_block import (
     RECORD_END,
     SYSTEM_AT,
+    BandGeometry,
     Layout,
     Records,
     RowBlock,
     put_records,
-    step_field,
     take_records,
 )
 from ftctl.datasets.row_snapshot import KEY_BYTES, RARE, SnapshotReader
@@ -76,6 +77,8 @@ class RowReuse:
         # project's, only once the build takes rows from it (`check`).
         self._verdict: list[bool] = []
         self._short = False  # a line copied was cut short (`lines`)
+        # The repeated hashes `repeated_hashes` found, by their place in the records.
+        self._repeated: dict[BandGeometry, tuple[U64, int]] = {}
         # The snapshot's records this build has found (the second row with a key is not
         # fresh: `RowBlock.fresh`).
         self._taken = np.zeros(snapshot.keys.size, dtype=np.bool_)
@@ -164,15 +167,17 @@ class RowReuse:
 
     def repeated_hashes(self, layout: Layout, step: int) -> Repeated:
         """The band hashes of nearDedupe step `step` (of `layout`'s plan) that two of the
-        snapshot's records of that layout hold, as signed rows (`near_lonely`)."""
-        fields = layout.dtype.fields
-        assert fields is not None
-        hashes, start = fields[step_field(step)][:2]
-        flag = fields[step_field(step, "signed")][1]
-        count = int(hashes.shape[0]) if hashes.shape else 1
-        return repeated(
-            lambda: self.snapshot.record_words(layout.width, RECORD_END, start, count, flag)
-        )
+        snapshot's records of that layout hold, as signed rows (`near_lonely`): those the
+        snapshot keeps (a superset), else found from its records."""
+        bands = layout.bands_of(step)
+        found = self.snapshot.repeated_hashes(bands)
+        self._repeated[bands] = found
+        return with_filter(found[0])
+
+    def last_repeated(self, bands: BandGeometry) -> tuple[U64, int] | None:
+        """The snapshot's repeated hashes at `bands` (`SnapshotWriter.keep_repeated`), if
+        this build found them or the snapshot keeps them."""
+        return self._repeated.get(bands) or self.snapshot.repeated.get(bands)
 
     def lines(self, block: RowBlock, positions: Sequence[int]) -> list[bytes]:
         """The canonical lines of `block`'s rows at `positions` (a block of `look_up`'s,

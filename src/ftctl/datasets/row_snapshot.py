@@ -15,9 +15,26 @@ File format (`builds/latest/<project>.rows`, next to the last-build record):
     strings: the system prompts the records' `system` ids stand for (a marshal list)
     pairs: near-duplicate candidates compared (`stream.NearPairs`): each pair's 33-byte
         name (two row keys and a step) and the similarity of their texts (float64)
+    repeated: per nearDedupe step's place in the records (`row_block.BandGeometry`), band
+        hashes that two of the records hold, or may (a marshal list; see `Repeated` below)
     keys (16 bytes each, sorted), offsets (int64) and lengths (int32) of their values
     footer: MAGIC, count, where the keys start, where the strings start, where the pairs
-        start, the day written, the SHA-256 of all before
+        start, where the repeated hashes start, the day written, the SHA-256 of all before
+        (a snapshot of the format before, `FTRS2`, has no repeated hashes and one number
+        less in its footer: it is read as having none)
+
+The repeated hashes are what a rebuild's nearDedupe step tells the rows alone with
+(`near_lonely`). Found by reading every record's hashes twice and sorting them, they took
+a 50,000-row rebuild ~60 ms of CPU (a 200,000-row one ~0.25 s), on a thread beside the
+pass's start, when both cores are busy; and the rebuild made them again for the next one.
+Now each snapshot keeps them: a rebuild reads its last build's, and gives the next one
+those plus every hash of the records it did not take from that snapshot (its edited rows:
+a few thousand hashes). That is a superset of the hashes two of its records hold: two
+records taken from the last snapshot that share a hash were two records there, and any
+other pair has a record that is new. A superset only costs lookups (a row that shares one
+is looked up, as before this step skipped any). A build that took few of its records from
+the last snapshot (a first build, a changed plan), or whose superset has grown past four
+times the exact set it started from, finds the exact ones again at its end.
 
 A snapshot that does not verify is not trusted: its SHA-256 is checked on a thread while
 the build reads from it (`row_reuse`), and the build asks before it keeps anything (a damaged
@@ -28,6 +45,7 @@ records and marshal data, never pickles, for the reason `example_cache` gives.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import marshal
@@ -35,23 +53,36 @@ import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from ftctl.datasets.cache import staged_file
 from ftctl.datasets.cache_paths import WriteBehind, open_staged
+from ftctl.datasets.distinct import distinct
 from ftctl.datasets.line_index import SortedKeys, key_order, read_runs, read_spans
 from ftctl.datasets.line_index import pread as _pread
-from ftctl.datasets.row_block import record_bytes
+from ftctl.datasets.near_index import U64
+from ftctl.datasets.near_lonely import repeated_words
+from ftctl.datasets.row_block import RECORD_END, BandGeometry, record_bytes
 
-MAGIC = b"FTRS2\n\0\0"
+MAGIC = b"FTRS3\n\0\0"
+_MAGIC_BEFORE = b"FTRS2\n\0\0"  # without repeated hashes
 KEY_BYTES = 16
 RARE = 0x52  # b"R": the last byte of a value that is a whole result (marshal data)
-_FOOTER = len(MAGIC) + 8 * 5 + 32
+_FOOTER = len(MAGIC) + 8 * 6 + 32
+_FOOTER_BEFORE = len(MAGIC) + 8 * 5 + 32
 PAIR_BYTES = 2 * KEY_BYTES + 1
 _MOST_STRINGS = 1 << 24  # bytes of strings a snapshot may hold (a damaged count is refused)
+_MOST_REPEATED = 1 << 24  # bytes of repeated hashes, likewise (a larger set is not kept)
+# A superset of repeated hashes grown past this many times the exact set it started from
+# (plus a margin) is found again exactly: it would send ever more rows to their lookups.
+_MOST_GROWTH = 4
+_GROWTH_MARGIN = 4096
+# Records not taken from the last snapshot past this share of the build's: their hashes
+# would be most of the set kept, so the exact set is found instead.
+_MOST_NEW = 0.1
 _BUFFER = 1 << 20  # values gathered before a write
 _IN_FLIGHT = 4  # blocks of values at most waiting for the writing thread
 
@@ -66,26 +97,38 @@ class SnapshotReader:
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
             size = os.fstat(self._fd).st_size
-            if size < _FOOTER:
-                raise ValueError(f"{path}: not a row snapshot")
-            footer = _pread(self._fd, _FOOTER, size - _FOOTER)
-            if not footer.startswith(MAGIC):
+            tail = _pread(self._fd, min(size, _FOOTER), max(0, size - _FOOTER))
+            if len(tail) == _FOOTER and tail.startswith(MAGIC):
+                footer, numbers = tail, 6
+            elif len(tail) >= _FOOTER_BEFORE and tail[-_FOOTER_BEFORE:].startswith(_MAGIC_BEFORE):
+                footer, numbers = tail[-_FOOTER_BEFORE:], 5
+            else:
                 raise ValueError(f"{path}: not a row snapshot")
             at = len(MAGIC)
-            count, keys_at, strings_at, pairs_at, day = (
-                int.from_bytes(footer[at + 8 * i : at + 8 * i + 8], "little") for i in range(5)
-            )
-            self._expected = footer[at + 40 :]
+            fields = [
+                int.from_bytes(footer[at + 8 * i : at + 8 * i + 8], "little")
+                for i in range(numbers)
+            ]
+            count, keys_at, strings_at, pairs_at = fields[:4]
+            repeated_at = fields[4] if numbers == 6 else keys_at
+            day = fields[-1]
+            self._expected = footer[at + 8 * numbers :]
             self.sha256 = self._expected.hex()  # of the bytes before the footer
-            self._covered = size - _FOOTER
-            pair_bytes = keys_at - pairs_at
+            self._covered = size - len(footer)
+            pair_bytes = repeated_at - pairs_at
             if (
                 keys_at + count * (KEY_BYTES + 12) != self._covered
                 or not 0 <= pairs_at - strings_at <= _MOST_STRINGS
                 or not 0 <= pair_bytes <= _MOST_STRINGS
                 or pair_bytes % (PAIR_BYTES + 8)
+                or not 0 <= keys_at - repeated_at <= _MOST_REPEATED
             ):
                 raise ValueError(f"{path}: truncated")
+            # Band hashes that two records hold, per step's place in the records: (sorted,
+            # distinct words, the size of the exact set they grew from).
+            self.repeated: dict[BandGeometry, tuple[U64, int]] = _read_repeated(
+                _pread(self._fd, keys_at - repeated_at, repeated_at) if numbers == 6 else b""
+            )
             strings = marshal.loads(_pread(self._fd, pairs_at - strings_at, strings_at))
             if type(strings) is not list or not all(s is None or type(s) is str for s in strings):
                 raise ValueError(f"{path}: not a row snapshot")
@@ -199,7 +242,7 @@ class SnapshotReader:
         rows, starts, places = rows[order], starts[order], places[order]
         gathered = np.empty((rows.size, width), dtype=np.uint8)
         read = np.zeros(rows.size, dtype=np.bool_)
-        for lo, hi, run in self._runs(starts, width):
+        for lo, hi, run in _runs(self._fd, starts, width):
             gathered[lo:hi] = run
             read[lo:hi] = True
         records = read & (gathered[:, -1] == end)
@@ -214,40 +257,19 @@ class SnapshotReader:
             places[picked],
         )
 
-    def record_words(
-        self, width: int, end: int, start: int, count: int, flag: int
-    ) -> Iterator[npt.NDArray[np.uint64]]:
-        """The 64-bit words of the records, a run of them at a time (in file order, a few
-        large reads): records being the values of `width` bytes whose last is `end` and
-        whose byte `flag` is not 0; their words the `count` at byte `start` (a nearDedupe
-        step's band hashes, of signed rows: `near_lonely`). A value cut short is left out (a
-        damaged snapshot is not kept: `intact`)."""
-        starts = np.sort(self._offsets[self._lengths == width])
-        for _lo, _hi, run in self._runs(starts, width):
-            rows = run[(run[:, width - 1] == end) & (run[:, flag] != 0)]
-            yield rows[:, start : start + 8 * count].copy().view("<u8").ravel()
+    def record_words(self, bands: BandGeometry) -> Iterator[U64]:
+        """The band hashes at `bands` of the records of that width, of signed rows, a run
+        of records at a time (`_record_words`)."""
+        return _record_words(self._fd, self._offsets, self._lengths, bands)
 
-    def _runs(
-        self, starts: npt.NDArray[np.int64], width: int
-    ) -> Iterator[tuple[int, int, npt.NDArray[np.uint8]]]:
-        """The values of `width` bytes at `starts` (ascending), read with a few large
-        preads: (lo, hi, values lo..hi as the rows of an array) for each run of them written
-        one after another (a rebuild's are, but for the whole results between them); a run
-        the file no longer holds whole is left out."""
-        for first, stop in read_spans(starts, starts + width, _BUFFER):
-            base = int(starts[first])
-            try:
-                data = _pread(self._fd, int(starts[stop - 1]) + width - base, base)
-            except OSError:
-                continue
-            at = (starts[first:stop] - base).tolist()
-            cuts = [0, *(np.flatnonzero(np.diff(starts[first:stop]) != width) + 1).tolist()]
-            cuts.append(stop - first)
-            view = memoryview(data)
-            for lo, hi in itertools.pairwise(cuts):
-                piece = view[at[lo] : at[hi - 1] + width]
-                if len(piece) == (hi - lo) * width:  # else cut short: not read
-                    yield first + lo, first + hi, np.frombuffer(piece, np.uint8).reshape(-1, width)
+    def repeated_hashes(self, bands: BandGeometry) -> tuple[U64, int]:
+        """The hashes at `bands` that two of the records hold: those kept with the
+        snapshot (a superset, and the size of the exact set it grew from), else found."""
+        kept = self.repeated.get(bands)
+        if kept is not None:
+            return kept
+        words = repeated_words(lambda: self.record_words(bands))
+        return words, int(words.size)
 
     def left_out(
         self, kept: npt.NDArray[np.bytes_], chunk: int = 4096
@@ -310,6 +332,11 @@ class SnapshotWriter:
         self._writes = WriteBehind("ftctl-snapshot-writer", _IN_FLIGHT)  # values (`_flush`)
         self.strings: list[str | None] = []  # what the records' `system` ids stand for
         self.pairs: dict[bytes, float] = {}  # near-duplicate candidates compared
+        # Per nearDedupe step's place in the records, its repeated hashes: given whole
+        # ((sorted words, the size of the exact set they grew from): `keep_repeated`), or
+        # found here at `finish` from the records written (`exact`).
+        self.repeated: dict[BandGeometry, tuple[U64, int]] = {}
+        self.exact: set[BandGeometry] = set()
         self.broken = False  # a write failed: nothing will be committed
         self._finished = False
         # Once finished: its keys, sorted, each once (what the last build's rows that this one
@@ -387,9 +414,12 @@ class SnapshotWriter:
         self._hash.update(block)
 
     def finish(self) -> None:
-        """Sort the keys (a key written twice is kept once: the same row, the same value)
-        and write them and the footer to the temporary file; nothing more can be added. A
-        snapshot that cannot be written is left out: the next rebuild asks the workers."""
+        """Sort the keys (a key written twice is kept once: the same row, the same value);
+        the repeated hashes, the keys and the footer are then written to the temporary file
+        by the writing thread (`_end`), while the build goes on: finding the exact repeated
+        hashes of a first build takes ~60 ms at 50,000 rows (`commit` waits for it). Nothing
+        more can be added. A snapshot that cannot be written is left out: the next rebuild
+        asks the workers."""
         if self._finished:
             return
         self._finished = True
@@ -403,12 +433,6 @@ class SnapshotWriter:
         names = [name for name in self.pairs if len(name) == PAIR_BYTES]
         values = np.array([self.pairs[name] for name in names], dtype="<f8")
         self._write(b"".join(names) + values.tobytes())
-        self._writes.wait()  # the rest is written here, after the values
-        if self.broken:
-            self.discard()
-            return
-        # Written a column at a time, hashed on the way: no copy of the whole index is made
-        # (the build's columns are still in memory when this runs).
         keys = np.frombuffer(self._keys, dtype=f"S{KEY_BYTES}")
         order = key_order(keys)
         first = np.ones(len(order), dtype=np.bool_)
@@ -417,12 +441,37 @@ class SnapshotWriter:
         self.kept = keys[order]
         out = self._out
         assert out is not None
+        columns = (
+            keys,
+            np.frombuffer(self._offsets, dtype="<i8"),
+            np.frombuffer(self._lengths, dtype="<i4"),
+        )
+        self._writes.submit(self._end, out, columns, order, (strings_at, pairs_at, self._size))
+        # The columns stay with the thread (the views hold them) until it has written them.
+        self._keys = bytearray()
+        self._offsets = array("q")
+        self._lengths = array("i")
+
+    def _end(
+        self,
+        out: IO[bytes],
+        columns: tuple[npt.NDArray[np.bytes_], npt.NDArray[np.int64], npt.NDArray[np.int32]],
+        order: npt.NDArray[np.intp],
+        starts: tuple[int, int, int],
+    ) -> None:
+        """On the writing thread, after the values: the repeated hashes, the keys' columns
+        (a column at a time, hashed on the way: no copy of the whole index is made) and the
+        footer; a failed write leaves the snapshot `broken`."""
+        if self.broken:
+            return
+        strings_at, pairs_at, repeated_at = starts
+        _keys, offsets, lengths = columns
         try:
-            for column in (
-                keys,
-                np.frombuffer(self._offsets, dtype="<i8"),
-                np.frombuffer(self._lengths, dtype="<i4"),
-            ):
+            section = self._repeated_section(out, offsets[order], lengths[order])
+            self._hash.update(section)
+            out.write(section)
+            keys_at = repeated_at + len(section)
+            for column in columns:
                 part = column[order].tobytes()
                 self._hash.update(part)
                 out.write(part)
@@ -432,28 +481,73 @@ class SnapshotWriter:
                     (
                         MAGIC,
                         len(order).to_bytes(8, "little"),
-                        self._size.to_bytes(8, "little"),
+                        keys_at.to_bytes(8, "little"),
                         strings_at.to_bytes(8, "little"),
                         pairs_at.to_bytes(8, "little"),
+                        repeated_at.to_bytes(8, "little"),
                         self.day.to_bytes(8, "little"),
                         self._hash.digest(),
                     )
                 )
             )
+            out.flush()
             self.sha256 = self._hash.hexdigest()
-            out.close()
-            self._out = None
         except OSError:
             self.broken = True
-            self.discard()
-        self._keys = bytearray()
-        self._offsets = array("q")
-        self._lengths = array("i")
+
+    def keep_repeated(
+        self, bands: BandGeometry, last: tuple[U64, int] | None, new: Sequence[U64], rows: int
+    ) -> None:
+        """The repeated hashes at `bands` to keep: `last`, those of the snapshot this build
+        took records from (sorted words, the size of the exact set they grew from), with
+        every hash in `new`, those of the records it did not take from there, which are
+        `rows` of the build's records; or, when there is no `last`, when most records are
+        new, or when that would be a set grown too large, found again exactly (`finish`)."""
+        added = sum(int(words.size) for words in new)
+        if last is None or added > _MOST_NEW * rows * bands.hashes:
+            self.exact.add(bands)
+            return
+        words, base = last
+        merged = cast(U64, distinct(np.concatenate([words, *new]).astype(np.uint64, copy=False)))
+        if merged.size > _MOST_GROWTH * base + _GROWTH_MARGIN:
+            self.exact.add(bands)
+            return
+        self.repeated[bands] = (merged, base)
+
+    def _repeated_section(
+        self, out: IO[bytes], offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int32]
+    ) -> bytes:
+        """The repeated hashes section: those given, and those found now from the records
+        written (at `offsets`, of `lengths`: on the writing thread, after the values)."""
+        sets = dict(self.repeated)
+        if self.exact and self._file is not None:
+            out.flush()
+            fd = os.open(self._file, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            try:
+                for bands in sorted(self.exact):
+                    words = repeated_words(
+                        functools.partial(_record_words, fd, offsets, lengths, bands)
+                    )
+                    sets[bands] = (words, int(words.size))
+            finally:
+                os.close(fd)
+        section = _repeated_section(sets)
+        # A set too large to be read back is left out: the next build finds it again.
+        return section if len(section) <= _MOST_REPEATED else _repeated_section({})
 
     def commit(self) -> bool:
         """Put the snapshot in place (`finish`ed first, if it was not); whether it was."""
         self.finish()
+        try:
+            self._writes.wait()
+        except OSError:
+            self.broken = True
+        if self._out is not None:
+            with contextlib.suppress(OSError):
+                self._out.close()
+            self._out = None
         if self.broken or self._file is None:
+            self.discard()
             return False
         # The last build's snapshot is moved aside first, not replaced by the rename: ext4
         # (`auto_da_alloc`) starts writing a file out when it is renamed over another,
@@ -484,3 +578,78 @@ class SnapshotWriter:
         if self._file is not None:
             self._file.unlink(missing_ok=True)
             self._file = None
+
+
+def _record_words(
+    fd: int, offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int32], bands: BandGeometry
+) -> Iterator[U64]:
+    """The 64-bit words of the records at `offsets` of `fd`, a run of them at a time (in file
+    order, a few large reads): records being the values of `bands.width` bytes that end in
+    RECORD_END and whose byte `bands.flag` is not 0; their words the `bands.hashes` at byte
+    `bands.start` (a nearDedupe step's band hashes, of signed rows: `near_lonely`). A value
+    cut short is left out (a damaged snapshot is not kept: `intact`)."""
+    width = bands.width
+    starts = np.sort(offsets[lengths == width])
+    for _lo, _hi, run in _runs(fd, starts, width):
+        rows = run[(run[:, width - 1] == RECORD_END) & (run[:, bands.flag] != 0)]
+        yield rows[:, bands.start : bands.start + 8 * bands.hashes].copy().view("<u8").ravel()
+
+
+def _runs(
+    fd: int, starts: npt.NDArray[np.int64], width: int
+) -> Iterator[tuple[int, int, npt.NDArray[np.uint8]]]:
+    """The values of `width` bytes at `starts` (ascending) of `fd`, read with a few large
+    preads: (lo, hi, values lo..hi as the rows of an array) for each run of them written one
+    after another (a rebuild's are, but for the whole results between them); a run the file
+    no longer holds whole is left out."""
+    for first, stop in read_spans(starts, starts + width, _BUFFER):
+        base = int(starts[first])
+        try:
+            data = _pread(fd, int(starts[stop - 1]) + width - base, base)
+        except OSError:
+            continue
+        at = (starts[first:stop] - base).tolist()
+        cuts = [0, *(np.flatnonzero(np.diff(starts[first:stop]) != width) + 1).tolist()]
+        cuts.append(stop - first)
+        view = memoryview(data)
+        for lo, hi in itertools.pairwise(cuts):
+            piece = view[at[lo] : at[hi - 1] + width]
+            if len(piece) == (hi - lo) * width:  # else cut short: not read
+                yield first + lo, first + hi, np.frombuffer(piece, np.uint8).reshape(-1, width)
+
+
+def _read_repeated(data: bytes) -> dict[BandGeometry, tuple[U64, int]]:
+    """The repeated hashes section (`SnapshotWriter._repeated_section`); ValueError for one
+    that is not (the file is then not a snapshot, as for its strings)."""
+    if not data:
+        return {}
+    try:
+        items = marshal.loads(data)
+    except (EOFError, TypeError):
+        raise ValueError("not a row snapshot") from None
+    if type(items) is not list:
+        raise ValueError("not a row snapshot")
+    found: dict[BandGeometry, tuple[U64, int]] = {}
+    for item in items:
+        if (
+            type(item) is not tuple
+            or len(item) != 6
+            or not all(type(n) is int and n >= 0 for n in item[:5])
+            or type(item[5]) is not bytes
+            or len(item[5]) % 8
+        ):
+            raise ValueError("not a row snapshot")
+        words = np.frombuffer(item[5], dtype="<u8").astype(np.uint64)
+        if words.size > 1 and not bool((words[1:] > words[:-1]).all()):
+            raise ValueError("not a row snapshot")  # the lookups need them sorted, once each
+        found[BandGeometry(*item[:4])] = (words, item[4])
+    return found
+
+
+def _repeated_section(sets: dict[BandGeometry, tuple[U64, int]]) -> bytes:
+    return marshal.dumps(
+        [
+            (*bands, base, np.ascontiguousarray(words, dtype="<u8").tobytes())
+            for bands, (words, base) in sorted(sets.items())
+        ]
+    )

@@ -50,10 +50,18 @@ from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
 from ftctl.datasets.line_block import LineBlock, Lines, split_lines, whole_line_chunks
 from ftctl.datasets.line_index import REF_LENGTH, REF_OBJECT, Span
-from ftctl.datasets.near_index import BandIndex
+from ftctl.datasets.near_index import U64, BandIndex
 from ftctl.datasets.near_lonely import LonelyRows, Repeated
 from ftctl.datasets.provenance import Origin
-from ftctl.datasets.row_block import Interner, Layout, RowBlock, step_field, take_records
+from ftctl.datasets.row_block import (
+    BandGeometry,
+    Interner,
+    Layout,
+    Records,
+    RowBlock,
+    step_field,
+    take_records,
+)
 from ftctl.datasets.row_pool import Job, RowPool, Rows
 from ftctl.datasets.row_reuse import RowReuse
 from ftctl.datasets.row_snapshot import RARE, SnapshotWriter
@@ -85,6 +93,10 @@ HELD_BATCHES = 8
 # A rebuild reads the hashes its nearDedupe steps need (`_repeated_of`) on a thread, not
 # waited for; False: when first needed, on the main thread (what tests use to know when).
 READ_REPEATED_AHEAD = True
+# A rebuild's new records past this share of its rows: their band hashes are no longer kept
+# for the snapshot's repeated hashes (`_note_new_hashes`; the snapshot finds the exact set
+# once new records are more than a tenth: `SnapshotWriter.keep_repeated`).
+_MOST_NEW_NOTED = 0.25
 LISTED_PER_FILE = 100  # row errors listed per source file; the rest are counted
 Positions = npt.NDArray[np.intp]  # rows of a `RowBlock`, ascending
 # The weights' hash: salted apart from the split's, so that the two choices are independent.
@@ -582,6 +594,10 @@ class StreamBuild:
         self._reading: list[ThreadPoolExecutor] = []  # `_repeated_of`'s
         self.computed = 0
         self.reused = 0
+        # A rebuild's new records' band hashes, by their place in the records (None: a
+        # build with no snapshot to take records from, or one that took few of them).
+        self._new_hashes: dict[BandGeometry, list[U64]] | None = None if reuse is None else {}
+        self._new_rows = 0
         self._answered = False  # the pool has answered a request (`MAX_PENDING_FIRST`)
         self._judged = False  # a borrowed snapshot's first lookup was judged (`_look_up`)
 
@@ -639,6 +655,7 @@ class StreamBuild:
             self._hashing.shutdown()
             for reading in self._reading:
                 reading.shutdown()
+        self._keep_repeated()
         self._chains.clear()  # the transforms' indexes are not needed past the pass
         for columns in self.columns.values():
             assert columns.writer is not None
@@ -955,21 +972,22 @@ class StreamBuild:
                 batch.found.put(batch.missing, answered)
                 batch.block, batch.found, batch.missing = batch.found, None, []
             if self.snapshot is not None:
-                self._snapshot(answer.keys[at : at + count], answered)
+                self._snapshot(answer.keys[at : at + count], answered, layout)
             at += count
         if answer.stale and self.store is not None:
             self.store.mark_used("rows", answer.stale)  # what the cache's trim keeps
         self.reused += answer.reused
         self.computed += len(answer.results.lines) - answer.reused
 
-    def _snapshot(self, keys: list[bytes], block: RowBlock) -> None:
+    def _snapshot(self, keys: list[bytes], block: RowBlock, layout: Layout) -> None:
         """Give the snapshot the rows of a pool's answer: records, and the rare rows'
         whole results (without their lines, which the next build copies)."""
         assert self.snapshot is not None
         plain = np.flatnonzero(block.records["rare"] == 0)
-        self.snapshot.add_records(
-            [keys[i] for i in plain.tolist()], take_records(block.records, plain)
-        )
+        records = take_records(block.records, plain)
+        self.snapshot.add_records([keys[i] for i in plain.tolist()], records)
+        if self._new_hashes is not None:
+            self._note_new_hashes(records, layout)
         rare: list[tuple[bytes, bytes]] = []
         for i, result in block.rare.items():
             try:
@@ -977,6 +995,43 @@ class StreamBuild:
             except ValueError:  # a value marshal cannot hold: not kept
                 continue
         self.snapshot.add_many(rare)
+
+    def _note_new_hashes(self, records: Records, layout: Layout) -> None:
+        """Keep the band hashes of records that the last build's snapshot did not give
+        (`_keep_repeated`), while they are few."""
+        assert self._new_hashes is not None
+        self._new_rows += records.size
+        if self._new_rows > _MOST_NEW_NOTED * (self.reused + self.computed) + BATCH_ROWS:
+            self._new_hashes = None  # most rows are new: the exact set is found instead
+            return
+        for index, bands in enumerate(layout.step_bands):
+            if bands:
+                signed = records[step_field(index, "signed")] != 0
+                self._new_hashes.setdefault(layout.bands_of(index), []).append(
+                    records[step_field(index)][signed].ravel()
+                )
+
+    def _keep_repeated(self) -> None:
+        """Tell the snapshot the repeated hashes of each nearDedupe step (`near_lonely`):
+        those of the last build's snapshot with the new records' (`_note_new_hashes`)."""
+        if self.snapshot is None:
+            return
+        rows = self.reused + self.computed
+        for split in self.splits:
+            layout = self.layouts[split.plan_index]
+            for index, bands in enumerate(layout.step_bands):
+                if not bands:
+                    continue
+                geometry = layout.bands_of(index)
+                if self._new_hashes is None or self.reuse is None:
+                    self.snapshot.exact.add(geometry)
+                    continue
+                self.snapshot.keep_repeated(
+                    geometry,
+                    self.reuse.last_repeated(geometry),
+                    self._new_hashes.get(geometry, []),
+                    rows,
+                )
 
     def _drain(self) -> None:
         # The rows held go to the pool now, not when the first batch of theirs is to be
