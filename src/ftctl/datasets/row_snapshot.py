@@ -33,8 +33,9 @@ a few thousand hashes). That is a superset of the hashes two of its records hold
 records taken from the last snapshot that share a hash were two records there, and any
 other pair has a record that is new. A superset only costs lookups (a row that shares one
 is looked up, as before this step skipped any). A build that took few of its records from
-the last snapshot (a first build, a changed plan), or whose superset has grown past four
-times the exact set it started from, finds the exact ones again at its end.
+the last snapshot (a first build, a changed plan), or whose superset has grown by more
+than three times the exact set it started from and a twentieth of all its hashes, finds
+the exact ones again at its end (on the writing thread).
 
 A snapshot that does not verify is not trusted: its SHA-256 is checked on a thread while
 the build reads from it (`row_reuse`), and the build asks before it keeps anything (a damaged
@@ -76,10 +77,14 @@ _FOOTER_BEFORE = len(MAGIC) + 8 * 5 + 32
 PAIR_BYTES = 2 * KEY_BYTES + 1
 _MOST_STRINGS = 1 << 24  # bytes of strings a snapshot may hold (a damaged count is refused)
 _MOST_REPEATED = 1 << 24  # bytes of repeated hashes, likewise (a larger set is not kept)
-# A superset of repeated hashes grown past this many times the exact set it started from
-# (plus a margin) is found again exactly: it would send ever more rows to their lookups.
-_MOST_GROWTH = 4
-_GROWTH_MARGIN = 4096
+# A superset of repeated hashes grown past the exact set it started from by more than this
+# many times that set, or this share of all the hashes if more (plus a margin), is found
+# again exactly: it would send ever more rows to their lookups. A 200,000-row build's
+# exact set can be empty (no two records share a band), and each rebuild after a 1% edit
+# adds ~20,000 hashes: it is found again every fourth or fifth rebuild.
+_MOST_GROWTH = 3
+_GROWTH_SHARE = 0.05
+_GROWTH_MARGIN = 1024
 # Records not taken from the last snapshot past this share of the build's: their hashes
 # would be most of the set kept, so the exact set is found instead.
 _MOST_NEW = 0.1
@@ -509,7 +514,8 @@ class SnapshotWriter:
             return
         words, base = last
         merged = cast(U64, distinct(np.concatenate([words, *new]).astype(np.uint64, copy=False)))
-        if merged.size > _MOST_GROWTH * base + _GROWTH_MARGIN:
+        growth = max(_MOST_GROWTH * base, _GROWTH_SHARE * rows * bands.hashes)
+        if merged.size > base + growth + _GROWTH_MARGIN:
             self.exact.add(bands)
             return
         self.repeated[bands] = (merged, base)
