@@ -15,9 +15,9 @@ File format (`builds/latest/<project>.rows`, next to the last-build record):
     strings: the system prompts the records' `system` ids stand for (a marshal list)
     pairs: near-duplicate candidates compared (`stream.NearPairs`): each pair's 33-byte
         name (two row keys and a step) and the similarity of their texts (float64)
-    repeated: per nearDedupe step's place in the records (`row_block.BandGeometry`), band
-        hashes that two of the records hold, or may (a marshal list; see `Repeated` below)
     keys (16 bytes each, sorted), offsets (int64) and lengths (int32) of their values
+    repeated: per nearDedupe step's place in the records (`row_block.BandGeometry`), band
+        hashes that two of the records hold, or may (a marshal list; see below)
     footer: MAGIC, count, where the keys start, where the strings start, where the pairs
         start, where the repeated hashes start, the day written, the SHA-256 of all before
         (a snapshot of the format before, `FTRS2`, has no repeated hashes and one number
@@ -115,24 +115,24 @@ class SnapshotReader:
                 for i in range(numbers)
             ]
             count, keys_at, strings_at, pairs_at = fields[:4]
-            repeated_at = fields[4] if numbers == 6 else keys_at
             day = fields[-1]
             self._expected = footer[at + 8 * numbers :]
             self.sha256 = self._expected.hex()  # of the bytes before the footer
             self._covered = size - len(footer)
-            pair_bytes = repeated_at - pairs_at
+            repeated_at = keys_at + count * (KEY_BYTES + 12)
+            pair_bytes = keys_at - pairs_at
             if (
-                keys_at + count * (KEY_BYTES + 12) != self._covered
+                (fields[4] if numbers == 6 else self._covered) != repeated_at
+                or not 0 <= self._covered - repeated_at <= _MOST_REPEATED
                 or not 0 <= pairs_at - strings_at <= _MOST_STRINGS
                 or not 0 <= pair_bytes <= _MOST_STRINGS
                 or pair_bytes % (PAIR_BYTES + 8)
-                or not 0 <= keys_at - repeated_at <= _MOST_REPEATED
             ):
                 raise ValueError(f"{path}: truncated")
             # Band hashes that two records hold, per step's place in the records: (sorted,
             # distinct words, the size of the exact set they grew from).
             self.repeated: dict[BandGeometry, tuple[U64, int]] = _read_repeated(
-                _pread(self._fd, keys_at - repeated_at, repeated_at) if numbers == 6 else b""
+                _pread(self._fd, self._covered - repeated_at, repeated_at)
             )
             strings = marshal.loads(_pread(self._fd, pairs_at - strings_at, strings_at))
             if type(strings) is not list or not all(s is None or type(s) is str for s in strings):
@@ -265,7 +265,8 @@ class SnapshotReader:
     def record_words(self, bands: BandGeometry) -> Iterator[U64]:
         """The band hashes at `bands` of the records of that width, of signed rows, a run
         of records at a time (`_record_words`)."""
-        return _record_words(self._fd, self._offsets, self._lengths, bands)
+        starts = np.sort(self._offsets[self._lengths == bands.width])
+        return _record_words(self._fd, starts, bands)
 
     def repeated_hashes(self, bands: BandGeometry) -> tuple[U64, int]:
         """The hashes at `bands` that two of the records hold: those kept with the
@@ -342,6 +343,9 @@ class SnapshotWriter:
         # found here at `finish` from the records written (`exact`).
         self.repeated: dict[BandGeometry, tuple[U64, int]] = {}
         self.exact: set[BandGeometry] = set()
+        self._record_starts: dict[int, npt.NDArray[np.int64]] = {}  # by width (`finish`)
+        # Where the sections start, and the keys kept (`finish`, for the footer: `_end`).
+        self._strings_at = self._pairs_at = self._keys_at = self._count = 0
         self.broken = False  # a write failed: nothing will be committed
         self._finished = False
         # Once finished: its keys, sorted, each once (what the last build's rows that this one
@@ -419,12 +423,10 @@ class SnapshotWriter:
         self._hash.update(block)
 
     def finish(self) -> None:
-        """Sort the keys (a key written twice is kept once: the same row, the same value);
-        the repeated hashes, the keys and the footer are then written to the temporary file
-        by the writing thread (`_end`), while the build goes on: finding the exact repeated
-        hashes of a first build takes ~60 ms at 50,000 rows (`commit` waits for it). Nothing
-        more can be added. A snapshot that cannot be written is left out: the next rebuild
-        asks the workers."""
+        """Sort the keys (a key written twice is kept once: the same row, the same value)
+        and write them to the temporary file; nothing more can be added. The repeated
+        hashes and the footer are written by `commit`. A snapshot that cannot be written is
+        left out: the next rebuild asks the workers."""
         if self._finished:
             return
         self._finished = True
@@ -432,73 +434,49 @@ class SnapshotWriter:
         if self.broken:
             self.discard()
             return
-        strings_at = self._size
+        self._strings_at = self._size
         self._write(marshal.dumps(self.strings))  # written even with no row at all
-        pairs_at = self._size
+        self._pairs_at = self._size
         names = [name for name in self.pairs if len(name) == PAIR_BYTES]
         values = np.array([self.pairs[name] for name in names], dtype="<f8")
         self._write(b"".join(names) + values.tobytes())
+        self._writes.wait()  # the rest is written here, after the values
+        if self.broken:
+            self.discard()
+            return
+        # Written a column at a time, hashed on the way: no copy of the whole index is made
+        # (the build's columns are still in memory when this runs).
         keys = np.frombuffer(self._keys, dtype=f"S{KEY_BYTES}")
         order = key_order(keys)
         first = np.ones(len(order), dtype=np.bool_)
         first[1:] = keys[order[1:]] != keys[order[:-1]]
         order = order[first]
         self.kept = keys[order]
+        offsets = np.frombuffer(self._offsets, dtype="<i8")
+        lengths = np.frombuffer(self._lengths, dtype="<i4")
+        # Where the values of the widths whose repeated hashes `commit` finds are (the
+        # records), kept past the columns (8 bytes a record).
+        self._record_starts = {
+            width: np.sort(offsets[order][lengths[order] == width])
+            for width in {bands.width for bands in self.exact}
+        }
         out = self._out
         assert out is not None
-        columns = (
-            keys,
-            np.frombuffer(self._offsets, dtype="<i8"),
-            np.frombuffer(self._lengths, dtype="<i4"),
-        )
-        self._writes.submit(self._end, out, columns, order, (strings_at, pairs_at, self._size))
-        # The columns stay with the thread (the views hold them) until it has written them.
-        self._keys = bytearray()
-        self._offsets = array("q")
-        self._lengths = array("i")
-
-    def _end(
-        self,
-        out: IO[bytes],
-        columns: tuple[npt.NDArray[np.bytes_], npt.NDArray[np.int64], npt.NDArray[np.int32]],
-        order: npt.NDArray[np.intp],
-        starts: tuple[int, int, int],
-    ) -> None:
-        """On the writing thread, after the values: the repeated hashes, the keys' columns
-        (a column at a time, hashed on the way: no copy of the whole index is made) and the
-        footer; a failed write leaves the snapshot `broken`."""
-        if self.broken:
-            return
-        strings_at, pairs_at, repeated_at = starts
-        _keys, offsets, lengths = columns
+        self._keys_at = self._size
         try:
-            section = self._repeated_section(out, offsets[order], lengths[order])
-            self._hash.update(section)
-            out.write(section)
-            keys_at = repeated_at + len(section)
-            for column in columns:
+            for column in (keys, offsets, lengths):
                 part = column[order].tobytes()
                 self._hash.update(part)
                 out.write(part)
+                self._size += len(part)
                 del part
-            out.write(
-                b"".join(
-                    (
-                        MAGIC,
-                        len(order).to_bytes(8, "little"),
-                        keys_at.to_bytes(8, "little"),
-                        strings_at.to_bytes(8, "little"),
-                        pairs_at.to_bytes(8, "little"),
-                        repeated_at.to_bytes(8, "little"),
-                        self.day.to_bytes(8, "little"),
-                        self._hash.digest(),
-                    )
-                )
-            )
-            out.flush()
-            self.sha256 = self._hash.hexdigest()
         except OSError:
             self.broken = True
+            self.discard()
+        self._count = len(order)
+        self._keys = bytearray()
+        self._offsets = array("q")
+        self._lengths = array("i")
 
     def keep_repeated(
         self, bands: BandGeometry, last: tuple[U64, int] | None, new: Sequence[U64], rows: int
@@ -520,39 +498,63 @@ class SnapshotWriter:
             return
         self.repeated[bands] = (merged, base)
 
-    def _repeated_section(
-        self, out: IO[bytes], offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int32]
-    ) -> bytes:
+    def _repeated_section(self) -> bytes:
         """The repeated hashes section: those given, and those found now from the records
-        written (at `offsets`, of `lengths`: on the writing thread, after the values)."""
+        written (`exact`): at the end of the build, once its checks have let go of their
+        memory (finding them takes ~16 MB for a moment, ~0.13 s at 200,000 rows; beside the
+        checks it took a 200,000-row first build past 250 MB)."""
         sets = dict(self.repeated)
-        if self.exact and self._file is not None:
-            out.flush()
+        if self.exact and self._file is not None and self._out is not None:
+            self._out.flush()
             fd = os.open(self._file, os.O_RDONLY | getattr(os, "O_BINARY", 0))
             try:
                 for bands in sorted(self.exact):
-                    words = repeated_words(
-                        functools.partial(_record_words, fd, offsets, lengths, bands)
-                    )
-                    sets[bands] = (words, int(words.size))
+                    starts = self._record_starts.get(bands.width)
+                    if starts is not None:
+                        words = repeated_words(functools.partial(_record_words, fd, starts, bands))
+                        sets[bands] = (words, int(words.size))
             finally:
                 os.close(fd)
+        self._record_starts = {}
         section = _repeated_section(sets)
         # A set too large to be read back is left out: the next build finds it again.
         return section if len(section) <= _MOST_REPEATED else _repeated_section({})
 
-    def commit(self) -> bool:
-        """Put the snapshot in place (`finish`ed first, if it was not); whether it was."""
-        self.finish()
+    def _end(self) -> None:
+        """The repeated hashes and the footer, after the keys (`finish`)."""
+        out = self._out
+        if self.broken or out is None:
+            return
         try:
-            self._writes.wait()
+            section = self._repeated_section()
+            self._hash.update(section)
+            out.write(section)
+            out.write(
+                b"".join(
+                    (
+                        MAGIC,
+                        self._count.to_bytes(8, "little"),
+                        self._keys_at.to_bytes(8, "little"),
+                        self._strings_at.to_bytes(8, "little"),
+                        self._pairs_at.to_bytes(8, "little"),
+                        self._size.to_bytes(8, "little"),  # where the repeated hashes are
+                        self.day.to_bytes(8, "little"),
+                        self._hash.digest(),
+                    )
+                )
+            )
+            self.sha256 = self._hash.hexdigest()
+            out.close()
+            self._out = None
         except OSError:
             self.broken = True
-        if self._out is not None:
-            with contextlib.suppress(OSError):
-                self._out.close()
-            self._out = None
-        if self.broken or self._file is None:
+
+    def commit(self) -> bool:
+        """Write the repeated hashes and the footer, and put the snapshot in place
+        (`finish`ed first, if it was not); whether it was."""
+        self.finish()
+        self._end()
+        if self.broken or self._file is None or self._out is not None:
             self.discard()
             return False
         # The last build's snapshot is moved aside first, not replaced by the rename: ext4
@@ -586,21 +588,18 @@ class SnapshotWriter:
             self._file = None
 
 
-def _record_words(
-    fd: int, offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int32], bands: BandGeometry
-) -> Iterator[U64]:
-    """The 64-bit words of the records at `offsets` of `fd`, a large read at a time (in file
-    order): records being the values of `bands.width` bytes that end in RECORD_END and whose
-    byte `bands.flag` is not 0; their words the `bands.hashes` at byte `bands.start` (a
-    nearDedupe step's band hashes, of signed rows: `near_lonely`). A value cut short is left
-    out (a damaged snapshot is not kept: `intact`).
+def _record_words(fd: int, starts: npt.NDArray[np.int64], bands: BandGeometry) -> Iterator[U64]:
+    """The 64-bit words of the values at `starts` (ascending) of `fd` that are records, a
+    large read at a time (in file order): records being values of `bands.width` bytes that
+    end in RECORD_END and whose byte `bands.flag` is not 0; their words the `bands.hashes`
+    at byte `bands.start` (a nearDedupe step's band hashes, of signed rows: `near_lonely`).
+    A value cut short is left out (a damaged snapshot is not kept: `intact`).
 
     The words of a read's records are gathered at once, not a run of neighbours at a time:
     a first build's records are cut into short runs by the whole results between them
     (~2,000 runs for 200,000 rows), and a run's own numpy calls took most of the time."""
     width = bands.width
     size = 8 * bands.hashes
-    starts = np.sort(offsets[lengths == width])
     for first, stop in read_spans(starts, starts + width, _BUFFER):
         base = int(starts[first])
         try:
