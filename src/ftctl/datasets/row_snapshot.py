@@ -600,14 +600,9 @@ def _record_words(fd: int, starts: npt.NDArray[np.int64], bands: BandGeometry) -
     (~2,000 runs for 200,000 rows), and a run's own numpy calls took most of the time."""
     width = bands.width
     size = 8 * bands.hashes
-    for first, stop in read_spans(starts, starts + width, _BUFFER):
-        base = int(starts[first])
-        try:
-            data = _pread(fd, int(starts[stop - 1]) + width - base, base)
-        except OSError:
-            continue
+    for first, stop, data in _span_reads(fd, starts, width):
         read = np.frombuffer(data, dtype=np.uint8)
-        at = starts[first:stop] - base
+        at = starts[first:stop] - int(starts[first])
         at = at[at + width <= read.size]  # a value cut short: not read
         at = at[(read[at + width - 1] == RECORD_END) & (read[at + bands.flag] != 0)]
         if at.size:
@@ -624,13 +619,8 @@ def _runs(
     preads: (lo, hi, values lo..hi as the rows of an array) for each run of them written one
     after another (a rebuild's are, but for the whole results between them); a run the file
     no longer holds whole is left out."""
-    for first, stop in read_spans(starts, starts + width, _BUFFER):
-        base = int(starts[first])
-        try:
-            data = _pread(fd, int(starts[stop - 1]) + width - base, base)
-        except OSError:
-            continue
-        at = (starts[first:stop] - base).tolist()
+    for first, stop, data in _span_reads(fd, starts, width):
+        at = (starts[first:stop] - int(starts[first])).tolist()
         cuts = [0, *(np.flatnonzero(np.diff(starts[first:stop]) != width) + 1).tolist()]
         cuts.append(stop - first)
         view = memoryview(data)
@@ -638,6 +628,21 @@ def _runs(
             piece = view[at[lo] : at[hi - 1] + width]
             if len(piece) == (hi - lo) * width:  # else cut short: not read
                 yield first + lo, first + hi, np.frombuffer(piece, np.uint8).reshape(-1, width)
+
+
+def _span_reads(
+    fd: int, starts: npt.NDArray[np.int64], width: int
+) -> Iterator[tuple[int, int, bytes]]:
+    """(first, stop, bytes) for each large read of the values of `width` bytes at `starts`
+    (ascending) of `fd`: values first..stop-1, read from `starts[first]` on with one `pread`
+    (`read_spans`; what the file no longer holds is cut short, a read that fails skipped)."""
+    for first, stop in read_spans(starts, starts + width, _BUFFER):
+        base = int(starts[first])
+        try:
+            data = _pread(fd, int(starts[stop - 1]) + width - base, base)
+        except OSError:
+            continue
+        yield first, stop, data
 
 
 def _read_repeated(data: bytes) -> dict[BandGeometry, tuple[U64, int]]:
