@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from ftctl.datasets import near_lonely, row_reuse, row_snapshot, stream
-from ftctl.datasets.near_lonely import LonelyRows, repeated
+from ftctl.datasets.near_lonely import LonelyRows, repeated_words, with_filter
 from ftctl.datasets.row_block import RECORD_END, BandGeometry
 from ftctl.datasets.row_snapshot import SnapshotReader, SnapshotWriter
 
@@ -81,7 +81,9 @@ def test_a_row_called_alone_shares_no_band_with_a_row_before_it_or_in_its_call(
     rng = np.random.default_rng(100 + seed)
     previous = _previous(rng, 1500)
     hashes, signed, fresh, sizes = _stream(seed, previous)
-    lonely_rows = LonelyRows(lambda: repeated(lambda: np.array_split(previous.ravel(), 7)))
+    lonely_rows = LonelyRows(
+        lambda: with_filter(repeated_words(lambda: np.array_split(previous.ravel(), 7)))
+    )
     start = 0
     alone = 0
     for size in sizes:
@@ -110,7 +112,9 @@ def test_until_the_snapshots_hashes_are_read_no_row_is_alone_and_new_ones_still_
         :4
     ]
     ready: list[bool] = []
-    lonely_rows = LonelyRows(lambda: repeated(lambda: [previous.ravel()]) if ready else None)
+    lonely_rows = LonelyRows(
+        lambda: with_filter(repeated_words(lambda: [previous.ravel()])) if ready else None
+    )
     signed = np.ones(4, np.bool_)
     edited = rng.integers(0, 2**63, size=(1, BANDS), dtype=np.uint64)
     edited[0, 2] = previous[alone[2], 2]  # an edit that made a near-duplicate of that row
@@ -124,7 +128,7 @@ def test_until_the_snapshots_hashes_are_read_no_row_is_alone_and_new_ones_still_
 
 def test_a_build_with_mostly_new_rows_stops_telling() -> None:
     rng = np.random.default_rng(7)
-    lonely_rows = LonelyRows(lambda: repeated(list))
+    lonely_rows = LonelyRows(lambda: with_filter(repeated_words(list)))
     answers = []
     for _ in range(6):
         hashes = rng.integers(0, 2**63, size=(1000, BANDS), dtype=np.uint64)
@@ -163,7 +167,7 @@ def test_the_snapshot_tells_the_words_two_records_hold(tmp_path: Path) -> None:
     assert reader is not None
     try:
         bands = BandGeometry(width, start, count, flag)
-        words = repeated(lambda: reader.record_words(bands)).words
+        words = repeated_words(lambda: reader.record_words(bands))
     finally:
         reader.close()
     assert words.tolist() == [2, 5, 9]
@@ -180,7 +184,7 @@ def test_the_words_met_twice_are_found_in_runs_of_any_size() -> None:
     expected = np.unique(twice)
     assert np.unique(words).size == words.size
     for pieces in (1, 3, 1000):
-        found = repeated(lambda n=pieces: np.array_split(stream, n))
+        found = with_filter(repeated_words(lambda n=pieces: np.array_split(stream, n)))
         assert found.words.tolist() == expected.tolist()
         assert found.filter[(expected >> near_lonely._SHIFT).astype(np.intp)].all()
         assert found.filter.sum() == np.unique(expected >> near_lonely._SHIFT).size

@@ -83,9 +83,10 @@ def first_rows_of(digests: Digests, rows: Rows, wanted: Digests) -> Rows:
     (`first_of_each`) then answers for `wanted` (`rows_of`), for rows in ascending order.
 
     Only the distinct digests of `wanted` are sorted, and each of `digests` is searched
-    among them, past a filter of their top bits that answers most of them (`word_filter`): leakage looks up
-    a later split's prompts (a tenth of the rows) among an earlier one's, and an index of
-    the earlier split sorted it twice (0.03 s of a 200,000-row build's checks)."""
+    among them, past a filter of their top bits that answers most of them (`word_filter`):
+    leakage looks up a later split's prompts (a tenth of the rows) among an earlier one's,
+    and an index of the earlier split sorted it twice (0.03 s of a 200,000-row build's
+    checks)."""
     found = np.full(wanted.size, -1, dtype=np.int64)
     if digests.size == 0 or wanted.size == 0:
         return found

@@ -4,7 +4,7 @@ A rebuild takes nearly all its rows' results from the last build's snapshot (`ro
 their band hashes among them. Two rows can be near-duplicate candidates only if they share
 a band hash, so a row is alone in the build unless one of its hashes is
 
-- held by two of the snapshot's records (`repeated`, over
+- held by two of the snapshot's records (`repeated_words`, over
   `row_snapshot.SnapshotReader.record_words`: the rows shared it last time, or may again),
 - held by a row whose result did not come from the snapshot (an edited line, worked on
   again: its hashes are new, and noted here as the rows come),
@@ -121,12 +121,6 @@ class Repeated:
 
     words: U64
     filter: Bools
-
-
-def repeated(runs: Callable[[], Iterable[U64]]) -> Repeated:
-    """The values met more than once in the arrays `runs()` gives (`repeated_words`), with
-    their filter."""
-    return with_filter(repeated_words(runs))
 
 
 def with_filter(words: U64) -> Repeated:

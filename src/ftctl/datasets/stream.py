@@ -1017,15 +1017,17 @@ class StreamBuild:
         if self.snapshot is None:
             return
         rows = self.reused + self.computed
-        for split in self.splits:
-            layout = self.layouts[split.plan_index]
-            for index, bands in enumerate(layout.step_bands):
-                if not bands:
-                    continue
-                geometry = layout.bands_of(index)
-                if self._new_hashes is None or self.reuse is None:
-                    self.snapshot.exact.add(geometry)
-                    continue
+        # Each place once: splits of one plan share their layout.
+        geometries = {
+            layout.bands_of(index)
+            for layout in (self.layouts[split.plan_index] for split in self.splits)
+            for index, bands in enumerate(layout.step_bands)
+            if bands
+        }
+        for geometry in geometries:
+            if self._new_hashes is None or self.reuse is None:
+                self.snapshot.exact.add(geometry)
+            else:
                 self.snapshot.keep_repeated(
                     geometry,
                     self.reuse.last_repeated(geometry),
