@@ -108,6 +108,78 @@ def test_workers_started_before_the_encoding_is_known_load_the_one_they_are_told
         pool.close()
 
 
+# Run in a process of its own: one that runs a single thread, as a command at its start is
+# (the test process may run threads of its own, and has numpy imported already).
+_SHARED_START = """
+import json, os, pickle, sys, threading
+from ftctl.datasets.worker_prestart import Prestarted
+
+blocker = threading.Event()
+if sys.argv[1] == "thread":
+    threading.Thread(target=blocker.wait, daemon=True).start()
+early = Prestarted(2, None, share=True)  # as `ftctl.cli.launch` does: nothing else loaded
+forked = early._forked
+kind = type(forked.server).__name__
+blas = os.environ.get("OPENBLAS_NUM_THREADS")
+
+from ftctl.datasets.row_pool import Job, LocalPool, ProcessPool
+
+rows = [json.dumps(row).encode() for row in json.loads(sys.argv[2])]
+encoding = sys.argv[3]
+job = Job(pickle.loads(bytes.fromhex(sys.argv[4])), "test", None)
+taken = early.take(2, (encoding,))
+local, pool = LocalPool(), ProcessPool(2, (encoding,), taken)
+try:
+    for each in (local, pool):
+        each.submit("a", job, rows[:3])
+        each.submit("b", job, rows[3:])
+    same = [pool.collect()[1], pool.collect()[1]] == [local.collect()[1], local.collect()[1]]
+finally:
+    local.close()
+    pool.close()
+blocker.set()
+print(json.dumps({"kind": kind, "blas": blas, "same": same, "reaped": forked.server.returncode}))
+"""
+
+
+@pytest.mark.parametrize(("threads", "kind"), [("alone", "ForkedServer"), ("thread", "Popen")])
+def test_a_command_alone_at_its_start_forks_the_server_from_itself(
+    tmp_path: Path, threads: str, kind: str
+) -> None:
+    """The server is the command itself forked when the command runs one thread (it then
+    begins with numpy, which the command imported), a fresh interpreter otherwise; either
+    answers as this process does, the environment is as it was, and it is reaped."""
+    import pickle
+
+    from ftctl.datasets import build as build_module
+
+    _two_cpus()
+    data = h.big_workspace(tmp_path)
+    project, workspace = h.load(tmp_path)
+    info, _ = build_module._model_info(project, workspace)
+    plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
+    rows = [json.loads(line) for line in data.read_bytes().splitlines()[:8]]
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _SHARED_START,
+            threads,
+            json.dumps(rows),
+            info.encoding,
+            pickle.dumps(plan).hex(),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert said == {"kind": kind, "blas": None, "same": True, "reaped": 0}
+
+
 def test_a_server_that_was_never_told_its_encodings_stops_with_the_command() -> None:
     early = Prestarted(2, None)
     forked = early._forked

@@ -35,7 +35,7 @@ def main() -> None:
         if root is not None:
             from ftctl.datasets.worker_prestart import start_early
 
-            start_early(root)
+            start_early(root, share=True)
     except Exception:
         # No current directory, a symlink loop...: a head start is never worth a different
         # outcome; the command meets the same problem and says what is wrong.

@@ -7,9 +7,10 @@ two workers spent 0.7 of its 3.7 CPU-s starting. Here one process, the fork serv
 once, imports the row work and loads the encodings, then forks the N workers, which begin
 with all of it loaded (the encoding's memory shared, copy-on-write).
 
-The server is itself a fresh interpreter with a single thread (BLAS libraries told to start
-none): forking it is safe, where forking the build's own process, which may run threads
-(progress display, BLAS), is not. The build makes each worker's two pipes (requests in,
+The server is a process with a single thread (BLAS libraries told to start none): forking
+it is safe, where forking the build's own process once it runs threads (progress display,
+BLAS) is not. It is a fresh interpreter, or, when the command starts it first thing
+(`ftctl.cli.launch`) while still alone, the command itself forked (`ForkedServer`). The build makes each worker's two pipes (requests in,
 answers out) and passes them to the server at its start (`pass_fds`); each worker keeps only
 its own (a worker holding another's answer pipe would hide that worker's end from the
 build). The server reports on its stdout a line per worker forked (`pid I PID`) and per
@@ -44,7 +45,8 @@ MINHASH_COMPILE = "+minhash-compile"
 WAIT = "+wait"
 # Told to start no threads of their own in the server (numpy's OpenBLAS would start one per
 # CPU at import): it must have only one thread when it forks. Row work uses no BLAS.
-_SINGLE_THREADED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_OPENBLAS = "OPENBLAS_NUM_THREADS"
+_SINGLE_THREADED = (_OPENBLAS, "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def fork_available() -> bool:
@@ -127,9 +129,12 @@ class ForkedWorker:
 class ForkedWorkers:
     """The fork server and the workers it forked (see the module's doc)."""
 
-    def __init__(self, count: int, names: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, count: int, names: Sequence[str], env: dict[str, str], share: bool = False
+    ) -> None:
         """`names`: what the server loads before it forks (`row_pool.preload`); with `WAIT`
-        among them, it loads the rest, then waits for `go`."""
+        among them, it loads the rest, then waits for `go`. `share`: the server is this
+        process forked, with numpy imported, when it can be (`ForkedServer`)."""
         requests = [os.pipe() for _ in range(count)]
         answers = [os.pipe() for _ in range(count)]
         theirs = [
@@ -138,13 +143,17 @@ class ForkedWorkers:
             for fd in (read, write)
         ]
         try:
-            self.server = subprocess.Popen(
-                [sys.executable, "-m", SERVER_MODULE, ",".join(map(str, theirs)), *names],
-                stdin=subprocess.PIPE if WAIT in names else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                env={**env, **dict.fromkeys(_SINGLE_THREADED, "1")},
-                pass_fds=theirs,
-                process_group=0,
+            self.server: subprocess.Popen[bytes] | ForkedServer = (
+                ForkedServer(theirs, names, [*(w for _, w in requests), *(r for r, _ in answers)])
+                if share and alone_with_numpy()
+                else subprocess.Popen(
+                    [sys.executable, "-m", SERVER_MODULE, ",".join(map(str, theirs)), *names],
+                    stdin=subprocess.PIPE if WAIT in names else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    env={**env, **dict.fromkeys(_SINGLE_THREADED, "1")},
+                    pass_fds=theirs,
+                    process_group=0,
+                )
             )
         except BaseException:
             for fd in (*theirs, *(w for _, w in requests), *(r for r, _ in answers)):
@@ -199,21 +208,140 @@ class ForkedWorkers:
         self._reports.close()
 
 
+# --------------------------------------------------------------------------- forked here
+
+
+def alone_with_numpy() -> bool:
+    """This process has numpy imported and still runs a single thread, as a server forked
+    from it must (`ForkedServer`). numpy is imported here if it is not yet, with OpenBLAS
+    told to start no thread unless the user says otherwise (its threads start at import);
+    the variable is put back after the import, so that no process started later (a local
+    server that trains) inherits it."""
+    if not fork_available() or _threads() != 1:
+        return False
+    if "numpy" not in sys.modules:
+        told = os.environ.get(_OPENBLAS)
+        if told is None:
+            os.environ[_OPENBLAS] = "1"
+        try:
+            import numpy  # noqa: F401  (the server and its workers begin with it)
+        finally:
+            if told is None:
+                os.environ.pop(_OPENBLAS, None)
+    return _threads() == 1
+
+
+def _threads() -> int:
+    """The threads this process runs, any library's (0 when it cannot be told)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+class ForkedServer:
+    """The fork server as a fork of this process: as much of `subprocess.Popen` as
+    `ForkedWorkers` uses (`pid`, `stdin`, `stdout`, `wait`).
+
+    A fresh interpreter spent ~0.1 CPU-s starting and importing numpy before the server's
+    own work (the row work's modules and the encoding, ~0.25 s), on the core a rebuild's
+    first rows are then waiting for. The command imports numpy anyway: forked from it right
+    after that, while it runs a single thread (`alone_with_numpy`), the server begins with
+    it: measured on two cores, paired with the fresh interpreter, a 50k rebuild after a 1%
+    edit 0.999 -> 0.952 s, 1.63 -> 1.49 CPU-s (12 pairs).
+
+    Only the command's start does this (`ftctl.cli.launch`), when it has opened nothing
+    but its standard streams: the child closes the command's ends of the workers' pipes,
+    reads its stdin from /dev/null and writes its stdout to the command's stderr, in a
+    process group of its own, as `subprocess.Popen(pass_fds=..., process_group=0)` had it."""
+
+    def __init__(self, fds: Sequence[int], names: Sequence[str], ours: Sequence[int]) -> None:
+        """`fds`: the workers' ends of their pipes, as `serve` takes them; `ours`: the
+        command's ends, which the server must not hold (a worker's end of file)."""
+        told_read, told_write = os.pipe() if WAIT in names else (-1, -1)
+        report_read, report_write = os.pipe()
+        try:
+            self.pid = os.fork()
+        except BaseException:
+            for fd in (told_read, told_write, report_read, report_write):
+                if fd >= 0:
+                    os.close(fd)
+            raise
+        if self.pid == 0:
+            _serve_forked(fds, names, told_read, report_write, [*ours, told_write, report_read])
+        with contextlib.suppress(OSError):  # as the child does: its group exists on return
+            os.setpgid(self.pid, self.pid)
+        os.close(report_write)
+        if told_read >= 0:
+            os.close(told_read)
+        self.returncode: int | None = None
+        self.stdin = open(told_write, "wb") if told_write >= 0 else None  # noqa: SIM115
+        self.stdout = open(report_read, "rb")  # noqa: SIM115 (closed by `_Reports`)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+            elif deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(SERVER_MODULE, timeout or 0.0)
+            else:
+                time.sleep(0.005)
+        return self.returncode
+
+
+def _serve_forked(
+    fds: Sequence[int], names: Sequence[str], told: int, report: int, theirs: Sequence[int]
+) -> None:
+    """The child of `ForkedServer`: the server, then an exit that runs nothing of the
+    command it was forked from (no teardown, none of its buffered output written twice).
+    `theirs`: the command's ends of the pipes, closed here."""
+    code = 1
+    try:
+        os.setpgid(0, 0)
+        for fd in theirs:
+            if fd >= 0:
+                os.close(fd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.dup2(2, 1)
+        os.environ.update(dict.fromkeys(_SINGLE_THREADED, "1"))
+        with (
+            open(report, "wb") as reports,
+            open(told, "rb") if told >= 0 else contextlib.nullcontext() as told_by,
+        ):
+            serve(fds, names, told_by, reports)
+        code = 0
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
 # --------------------------------------------------------------------------- the server
 
 
-def serve(fds: Sequence[int], names: Sequence[str]) -> None:
+def serve(
+    fds: Sequence[int],
+    names: Sequence[str],
+    told_by: IO[bytes] | None = None,
+    report: IO[bytes] | None = None,
+) -> None:
     """Load once (`names`: `ForkedWorkers`), fork a worker per (request, answer) pair of
-    `fds`, report, reap."""
+    `fds`, report, reap. What else to load comes on `told_by` (`WAIT`), reports go to
+    `report` (stdin and stdout unless given)."""
     from ftctl.datasets import row_pool
 
     row_pool.preload([name for name in names if name != WAIT])
     if WAIT in names:
-        told = sys.stdin.buffer.readline()
+        told = (told_by or sys.stdin.buffer).readline()
         if not told.endswith(b"\n"):
             return  # the build did not want them
         row_pool.preload(told.decode("ascii", "replace").split())
-    report = sys.stdout.buffer
+    report = report or sys.stdout.buffer
     pairs = list(zip(fds[0::2], fds[1::2], strict=True))
     workers: dict[int, int] = {}
     for index, (request, answer) in enumerate(pairs):

@@ -94,11 +94,14 @@ class Prestarted:
     compiled MinHash loop (a first build works every row), then waits; the build that takes
     it tells it the encodings, and it forks the workers once they are loaded."""
 
-    def __init__(self, workers: int, encodings: tuple[str, ...] | None) -> None:
+    def __init__(
+        self, workers: int, encodings: tuple[str, ...] | None, share: bool = False
+    ) -> None:
+        """`share`: the server may be this process forked (`ForkedServer`)."""
         self.workers = workers
         self.encodings = encodings
         names = (MINHASH, WAIT) if encodings is None else encodings
-        self._forked: ForkedWorkers | None = ForkedWorkers(workers, names, worker_env())
+        self._forked: ForkedWorkers | None = ForkedWorkers(workers, names, worker_env(), share)
 
     def take(
         self, workers: int, encodings: Sequence[str], minhash: str | None = None
@@ -127,13 +130,15 @@ _early: Prestarted | None = None  # `started_early`'s workers, until a build tak
 _early_root: Path | None = None  # the workspace they were started for
 
 
-def start_early(workspace_root: Path) -> None:
+def start_early(workspace_root: Path, share: bool = False) -> None:
     """`prestart` before the command line is parsed (`ftctl.cli.launch`), for the workspace
     it names: `started_early` keeps these workers when the command runs for that workspace,
-    and `discard_early` stops them when it never runs (a usage error, `--help`)."""
+    and `discard_early` stops them when it never runs (a usage error, `--help`). `share`:
+    the command has opened nothing yet, and its server may be this process forked
+    (`worker_fork.ForkedServer`)."""
     global _early, _early_root
     discard_early()
-    _early, _early_root = prestart(workspace_root), workspace_root
+    _early, _early_root = prestart(workspace_root, share), workspace_root
 
 
 def discard_early() -> None:
@@ -163,13 +168,14 @@ def take_early() -> Prestarted | None:
     return early
 
 
-def prestart(workspace_root: Path) -> Prestarted | None:
+def prestart(workspace_root: Path, share: bool = False) -> Prestarted | None:
     """Start the workers the workspace's last build used, if it used any; for its first
     build (no dataset cache yet: a fresh clone, a CI job), as many as the CPUs allow.
 
     A first build starts its server while this command imports the build engine, on a core
     that is otherwise idle then; if the data turns out too small for workers, the server is
     stopped unused. Later builds without a hint (their last one used no workers) start none.
+    `share`: the server may be this process forked (`Prestarted`).
     """
     if not fork_available():
         return None
@@ -187,6 +193,6 @@ def prestart(workspace_root: Path) -> Prestarted | None:
     if hint is None or (asked is not None and asked != hint[0]):
         return None  # FTCTL_DATA_WORKERS asks for another number: not what the hint says
     try:
-        return Prestarted(*hint)
+        return Prestarted(*hint, share)
     except OSError:
         return None
