@@ -144,7 +144,7 @@ class ForkedWorkers:
         ]
         try:
             self.server: subprocess.Popen[bytes] | ForkedServer = (
-                ForkedServer(theirs, names, [*(w for _, w in requests), *(r for r, _ in answers)])
+                ForkedServer(theirs, names)
                 if share and alone_with_numpy()
                 else subprocess.Popen(
                     [sys.executable, "-m", SERVER_MODULE, ",".join(map(str, theirs)), *names],
@@ -251,13 +251,14 @@ class ForkedServer:
     edit 0.999 -> 0.952 s, 1.63 -> 1.49 CPU-s (12 pairs).
 
     Only the command's start does this (`ftctl.cli.launch`), when it has opened nothing
-    but its standard streams: the child closes the command's ends of the workers' pipes,
-    reads its stdin from /dev/null and writes its stdout to the command's stderr, in a
-    process group of its own, as `subprocess.Popen(pass_fds=..., process_group=0)` had it."""
+    but its standard streams: the child closes every other file descriptor but its own
+    pipes and the workers' (as `subprocess.Popen(close_fds=True, pass_fds=...)` did; no
+    object of the command's owns one yet, so none can be closed twice), reads its stdin
+    from /dev/null and writes its stdout to the command's stderr, in a process group of its
+    own (`process_group=0`)."""
 
-    def __init__(self, fds: Sequence[int], names: Sequence[str], ours: Sequence[int]) -> None:
-        """`fds`: the workers' ends of their pipes, as `serve` takes them; `ours`: the
-        command's ends, which the server must not hold (a worker's end of file)."""
+    def __init__(self, fds: Sequence[int], names: Sequence[str]) -> None:
+        """`fds`: the workers' ends of their pipes, as `serve` takes them."""
         told_read, told_write = os.pipe() if WAIT in names else (-1, -1)
         report_read, report_write = os.pipe()
         try:
@@ -268,7 +269,7 @@ class ForkedServer:
                     os.close(fd)
             raise
         if self.pid == 0:
-            _serve_forked(fds, names, told_read, report_write, [*ours, told_write, report_read])
+            _serve_forked(fds, names, told_read, report_write)
         with contextlib.suppress(OSError):  # as the child does: its group exists on return
             os.setpgid(self.pid, self.pid)
         os.close(report_write)
@@ -291,18 +292,19 @@ class ForkedServer:
         return self.returncode
 
 
-def _serve_forked(
-    fds: Sequence[int], names: Sequence[str], told: int, report: int, theirs: Sequence[int]
-) -> None:
+def _serve_forked(fds: Sequence[int], names: Sequence[str], told: int, report: int) -> None:
     """The child of `ForkedServer`: the server, then an exit that runs nothing of the
     command it was forked from (no teardown, none of its buffered output written twice).
-    `theirs`: the command's ends of the pipes, closed here."""
+    It holds none of the command's ends of the pipes: a worker would never see its end of
+    file, nor the build the end of the reports."""
     code = 1
     try:
         os.setpgid(0, 0)
-        for fd in theirs:
-            if fd >= 0:
-                os.close(fd)
+        keep = {0, 1, 2, told, report, *fds}
+        for name in os.listdir("/proc/self/fd"):  # the list is made before any is closed
+            if int(name) not in keep:
+                with contextlib.suppress(OSError):
+                    os.close(int(name))
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
