@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ftctl.config.models import AzureProvider as AzureConfig
-from ftctl.providers.base import Provider
 from ftctl.providers.credentials import api_key_from_env
 from ftctl.providers.types import Capabilities, ProviderType
 
 if TYPE_CHECKING:
     from ftctl.config.loader import LoadedWorkspace
+    from ftctl.providers.base import Provider
 
 
 class AzureType(ProviderType):

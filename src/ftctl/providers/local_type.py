@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 from ftctl.config.local_server import has_data
 from ftctl.config.models import LocalProvider as LocalConfig
 from ftctl.errors import ProviderError
-from ftctl.providers.base import Provider
 from ftctl.providers.credentials import api_key_from_env
 from ftctl.providers.types import Capabilities, ProviderType
 
 if TYPE_CHECKING:
     from ftctl.config.loader import LoadedWorkspace
+    from ftctl.providers.base import Provider
 
 # The SDK refuses to run without a key; a local server without `apiKeyEnv` accepts any.
 LOCAL_PLACEHOLDER_KEY = "ftctl-local"

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from ftctl.config.local_server import ServerInfo
 from ftctl.errors import ConfigError
 from ftctl.events import Event, EventSink, ignore
-from ftctl.providers.base import Provider
 from ftctl.providers.types import Capabilities, ProviderType
 
 if TYPE_CHECKING:
     from ftctl.config.loader import LoadedWorkspace
+    from ftctl.providers.base import Provider
 
 ENTRY_POINT_GROUP = "ftctl.providers"
 DEFAULT_DATA_DIR = ".ftctl/server"  # where an on-demand local server keeps its data

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ftctl.providers.base import Provider
-
 if TYPE_CHECKING:
     from ftctl.config.loader import LoadedWorkspace
+    from ftctl.providers.base import Provider
 
 Method = Literal["supervised", "dpo", "reinforcement"]
 
