@@ -24,14 +24,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import tiktoken
 
 from ftctl.datasets.formats import Format
 from ftctl.datasets.tokenizers import ENDOFTEXT
+
+if TYPE_CHECKING:  # loaded where rows are counted (`tokenizers`), not by every importer
+    import tiktoken
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1

@@ -29,11 +29,13 @@ import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-
-import tiktoken
+from typing import TYPE_CHECKING
 
 from ftctl.datasets.cache_paths import atomic_write, user_cache_dir
 from ftctl.errors import TokenizerError
+
+if TYPE_CHECKING:
+    import tiktoken
 
 ENDOFTEXT = "<|endoftext|>"
 FIM_PREFIX = "<|fim_prefix|>"
@@ -216,6 +218,10 @@ def _parse_ranks(contents: bytes) -> dict[bytes, int]:
 
 
 def _make(spec: EncodingSpec, ranks: dict[bytes, int]) -> tiktoken.Encoding:
+    # Imported here: a data build's own process counts no rows (its workers do), and
+    # tiktoken's extension module is ~4 ms of its start.
+    import tiktoken
+
     return tiktoken.Encoding(
         name=spec.name,
         pat_str=spec.pat_str,

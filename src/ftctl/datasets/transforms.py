@@ -29,11 +29,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import tiktoken
-
 from ftctl.datasets.provenance import Origin
 
 if TYPE_CHECKING:  # not at run time: row workers start without pydantic's models (~0.17 s)
+    import tiktoken
+
     from ftctl.config.models import MapFieldsArgs, Transform
 
 CountTokens = Callable[[dict[str, Any]], int]
