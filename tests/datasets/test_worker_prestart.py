@@ -180,6 +180,37 @@ def test_a_command_alone_at_its_start_forks_the_server_from_itself(
     assert said == {"kind": kind, "blas": None, "same": True, "reaped": 0}
 
 
+_WAITING_SERVER = """
+import json, subprocess
+from ftctl.datasets.worker_prestart import Prestarted
+
+early = Prestarted(2, None, share=True)  # waits to be told its encodings
+server = early._forked.server
+try:
+    server.wait(timeout=0.05)
+    waited = "exited"
+except subprocess.TimeoutExpired:
+    waited = "timed out"
+early.discard()
+print(json.dumps({"kind": type(server).__name__, "waited": waited, "code": server.returncode}))
+"""
+
+
+def test_a_server_forked_from_the_command_is_waited_for_as_a_process_is() -> None:
+    """Waiting for a server that still waits times out; discarded, it is killed and reaped
+    (-9: `subprocess`'s convention for a signal)."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run(
+        [sys.executable, "-c", _WAITING_SERVER],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"kind": "ForkedServer", "waited": "timed out", "code": -9}
+
+
 def test_a_server_that_was_never_told_its_encodings_stops_with_the_command() -> None:
     early = Prestarted(2, None)
     forked = early._forked
