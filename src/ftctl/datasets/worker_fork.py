@@ -247,8 +247,9 @@ class ForkedServer:
     own work (the row work's modules and the encoding, ~0.25 s), on the core a rebuild's
     first rows are then waiting for. The command imports numpy anyway: forked from it right
     after that, while it runs a single thread (`alone_with_numpy`), the server begins with
-    it: measured on two cores, paired with the fresh interpreter, a 50k rebuild after a 1%
-    edit 0.999 -> 0.952 s, 1.63 -> 1.49 CPU-s (12 pairs).
+    it. Paired with the fresh interpreter on two cores, a 50k rebuild after a 1% edit used
+    0.07-0.18 CPU-s less (4-9%); its wall time moved by -0.7% to -4.6% (three runs of 12
+    pairs: the CPU saved was not on the critical path, bench/README.md).
 
     Only the command's start does this (`ftctl.cli.launch`), when it has opened nothing
     but its standard streams: the child closes every other file descriptor but its own
