@@ -10,12 +10,13 @@ with all of it loaded (the encoding's memory shared, copy-on-write).
 The server is a process with a single thread (BLAS libraries told to start none): forking
 it is safe, where forking the build's own process once it runs threads (progress display,
 BLAS) is not. It is a fresh interpreter, or, when the command starts it first thing
-(`ftctl.cli.launch`) while still alone, the command itself forked (`ForkedServer`). The build makes each worker's two pipes (requests in,
-answers out) and passes them to the server at its start (`pass_fds`); each worker keeps only
-its own (a worker holding another's answer pipe would hide that worker's end from the
-build). The server reports on its stdout a line per worker forked (`pid I PID`) and per
-worker ended (`exit I CODE`, `subprocess`'s returncode convention), and exits when all
-workers have. Workers and server share a process group of their own: a Ctrl-C at the
+(`ftctl.cli.launch`) while still alone, the command itself forked (`ForkedServer`). The
+build makes each worker's two pipes (requests in, answers out) and passes them to the server
+at its start (`pass_fds`); each worker keeps only its own (a worker holding another's answer
+pipe would hide that worker's end from the build). The server reports on its stdout (the
+forked one: on a pipe of its own) a line per worker forked (`pid I PID`) and per worker
+ended (`exit I CODE`, `subprocess`'s returncode convention), and exits when all workers
+have. Workers and server share a process group of their own: a Ctrl-C at the
 terminal reaches the build, which stops them (`ForkedWorkers.kill_all`).
 
 Where there is no `os.fork` or it is not safe to use (macOS, whose system libraries may not
