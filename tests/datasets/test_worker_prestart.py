@@ -159,25 +159,25 @@ def test_a_command_alone_at_its_start_forks_the_server_from_itself(
     info, _ = build_module._model_info(project, workspace)
     plan = build_module._split_inputs(project, workspace, info, "chat")[0].plan
     rows = [json.loads(line) for line in data.read_bytes().splitlines()[:8]]
+    said = _run_alone(
+        _SHARED_START, threads, json.dumps(rows), info.encoding, pickle.dumps(plan).hex()
+    )
+    assert said == {"kind": kind, "blas": None, "same": True, "reaped": 0}
+
+
+def _run_alone(script: str, *args: str) -> object:
+    """What `script` prints (JSON), run by a fresh interpreter with `args`, without
+    `OPENBLAS_NUM_THREADS` in its environment (a command's start, as a user's shell has it)."""
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _SHARED_START,
-            threads,
-            json.dumps(rows),
-            info.encoding,
-            pickle.dumps(plan).hex(),
-        ],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    said = json.loads(done.stdout)
-    assert said == {"kind": kind, "blas": None, "same": True, "reaped": 0}
+    return json.loads(done.stdout)
 
 
 _WAITING_SERVER = """
@@ -199,16 +199,8 @@ print(json.dumps({"kind": type(server).__name__, "waited": waited, "code": serve
 def test_a_server_forked_from_the_command_is_waited_for_as_a_process_is() -> None:
     """Waiting for a server that still waits times out; discarded, it is killed and reaped
     (-9: `subprocess`'s convention for a signal)."""
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    done = subprocess.run(
-        [sys.executable, "-c", _WAITING_SERVER],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"kind": "ForkedServer", "waited": "timed out", "code": -9}
+    said = _run_alone(_WAITING_SERVER)
+    assert said == {"kind": "ForkedServer", "waited": "timed out", "code": -9}
 
 
 def test_a_server_that_was_never_told_its_encodings_stops_with_the_command() -> None:

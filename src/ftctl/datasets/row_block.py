@@ -157,6 +157,10 @@ class Layout:
         count = int(hashes.shape[0]) if hashes.shape else 1
         return BandGeometry(self.width, start, count, flag)
 
+    def near_steps(self) -> list[tuple[int, BandGeometry]]:
+        """(step, `bands_of(step)`) of each of the plan's nearDedupe steps, in order."""
+        return [(index, self.bands_of(index)) for index, n in enumerate(self.step_bands) if n]
+
     def empty(self, count: int) -> Records:
         records = np.zeros(count, dtype=self.dtype)
         records["end"] = RECORD_END

@@ -1004,12 +1004,11 @@ class StreamBuild:
         if self._new_rows > _MOST_NEW_NOTED * (self.reused + self.computed) + BATCH_ROWS:
             self._new_hashes = None  # most rows are new: the exact set is found instead
             return
-        for index, bands in enumerate(layout.step_bands):
-            if bands:
-                signed = records[step_field(index, "signed")] != 0
-                self._new_hashes.setdefault(layout.bands_of(index), []).append(
-                    records[step_field(index)][signed].ravel()
-                )
+        for index, geometry in layout.near_steps():
+            signed = records[step_field(index, "signed")] != 0
+            self._new_hashes.setdefault(geometry, []).append(
+                records[step_field(index)][signed].ravel()
+            )
 
     def _keep_repeated(self) -> None:
         """Tell the snapshot the repeated hashes of each nearDedupe step (`near_lonely`):
@@ -1019,10 +1018,9 @@ class StreamBuild:
         rows = self.reused + self.computed
         # Each place once: splits of one plan share their layout.
         geometries = {
-            layout.bands_of(index)
-            for layout in (self.layouts[split.plan_index] for split in self.splits)
-            for index, bands in enumerate(layout.step_bands)
-            if bands
+            geometry
+            for split in self.splits
+            for _index, geometry in self.layouts[split.plan_index].near_steps()
         }
         for geometry in geometries:
             if self._new_hashes is None or self.reuse is None:
