@@ -244,3 +244,26 @@ def test_row_snapshots_and_records_not_used_for_five_days_are_removed(tmp_path: 
     assert h.snapshots(tmp_path) == [current]
     assert not any(copy.exists() for copy in gone)
     assert all(record.exists() for record in records)
+
+
+def test_copies_of_source_files_not_used_for_five_days_are_removed(tmp_path: Path) -> None:
+    """A rebuild takes unchanged lines' keys from the copy of a source file its project's
+    last build kept (`line_carry`); a copy whose keys no build used for five days goes
+    (the file renamed, the project gone), and so does one left without its keys."""
+    project_dir = h.write_workspace(
+        tmp_path, h.project_yaml(DATA), {"data/train.jsonl": h.examples(0, 30)}
+    )
+    _build(tmp_path)
+    carried = _cache(tmp_path) / "lines"
+    current = sorted(carried.iterdir())
+    assert [p.suffix for p in current] == [".copy", ".keys"]
+    gone = [path.with_name("0" * 32 + path.suffix) for path in current]
+    alone = current[0].with_name("1" * 32 + ".copy")
+    for path, copy in zip(current, gone, strict=True):
+        copy.write_bytes(path.read_bytes())
+    alone.write_bytes(current[0].read_bytes())
+    # The copy in use is as old as the others: its keys were used by the build below.
+    _age([*current, *gone, alone, _cache(tmp_path) / MARK], 6)
+    h.write_jsonl(project_dir / "data/train.jsonl", h.examples(0, 29))
+    _build(tmp_path)
+    assert sorted(carried.iterdir()) == current

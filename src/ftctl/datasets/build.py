@@ -62,6 +62,7 @@ from ftctl.datasets.example_cache import ExampleCache, cache_file, today
 from ftctl.datasets.formats import Format
 from ftctl.datasets.hf_models import hf_model_info
 from ftctl.datasets.leakage import find_leakage
+from ftctl.datasets.line_carry import LineCarry
 from ftctl.datasets.policy import (
     NEAR_DUPLICATE_NUM_PERM,
     NEAR_DUPLICATE_THRESHOLD,
@@ -296,6 +297,8 @@ def _build_once(
             reuse = _borrowed(cache, project.name)
         snapshot = SnapshotWriter(snapshot_file, day, cache.root)
         closing.callback(snapshot.discard)
+        carry = LineCarry(cache.root, project.name)
+        closing.callback(carry.discard)
         if reuse is not None:
             closing.callback(reuse.close)
         with Staging(cache) as staging:
@@ -313,6 +316,7 @@ def _build_once(
                 _progress(events, project.name, size),
                 reuse,
                 snapshot,
+                carry,
             )
             try:
                 streamed = passed.run()
@@ -366,7 +370,7 @@ def _build_once(
             if cached is not None:
                 _used(cache, key, cached)
                 examples.commit()  # the rows read were as good as a build's (and are dated)
-                _commit_snapshot(snapshot, verified)
+                _commit_snapshot(snapshot, verified, carry)
                 if quick is not None:  # a build cached before its sources were hashed whole
                     cache.put_build(quick, _manifest(cached))
                 known.remember(digests)
@@ -380,7 +384,7 @@ def _build_once(
             known.remember(digests)
             # Only a build that succeeded leaves anything behind, row results included.
             examples.commit()
-            _commit_snapshot(snapshot, verified)
+            _commit_snapshot(snapshot, verified, carry)
     finally:
         closing.close()
         pool.close()
@@ -396,9 +400,11 @@ def _build_once(
     return result, hint
 
 
-def _commit_snapshot(snapshot: SnapshotWriter, verified: VerifiedFiles) -> None:
-    """Put the build's row snapshot in place, and record the cache files the build verified
-    or wrote (its last write or touch of them: `cache_verified`)."""
+def _commit_snapshot(snapshot: SnapshotWriter, verified: VerifiedFiles, carry: LineCarry) -> None:
+    """Put the build's row snapshot in place, with the copies of its source files and their
+    lines' keys (`line_carry`), and record the cache files the build verified or wrote (its
+    last write or touch of them: `cache_verified`)."""
+    carry.commit()
     if snapshot.commit() and snapshot.sha256 is not None:
         verified.wrote(snapshot.path, snapshot.sha256)
     verified.save()

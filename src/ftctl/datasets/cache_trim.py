@@ -14,6 +14,8 @@ after a build, at most once a day, whatever has not been used for `UNUSED_DAYS` 
 - split objects (and their `.origins.jsonl` and `.lines`) that no remaining manifest or
   last-build record names and that were not used for that long either (an object written
   by a build still running has no manifest yet, and is recent);
+- a source file's copy and its lines' keys (`lines/*.copy`, `*.keys`: what a rebuild takes
+  unchanged lines' keys from) that no build used for that long;
 - temporary files a build left behind when it was killed (`objects/.staged.*`), a day old;
 - per-row results in `examples.sqlite` not used for that long (each row records the day
   it was last written or found: `ftctl.datasets.example_cache`).
@@ -36,6 +38,7 @@ from pathlib import Path
 
 from ftctl.datasets.cache import DatasetCache
 from ftctl.datasets.example_cache import cache_file, trim_unused
+from ftctl.datasets.line_carry import CARRY_DIR
 
 UNUSED_DAYS = 5  # as Go's build cache
 TRIM_EVERY_S = 24 * 3600  # trims are at most this often
@@ -107,6 +110,15 @@ def _trim(root: Path, cutoff: float, now: float) -> Trimmed:
     ]:
         if _mtime(leftover) < cutoff:
             removed.unlink(leftover)
+    # A source file's copy and its lines' keys (`line_carry`): the keys are touched by each
+    # build that uses them (the copy is not: its stat is what they record of it).
+    carried = root / CARRY_DIR
+    for keys in files_in(carried, "*.keys"):
+        if _mtime(keys) < cutoff:
+            removed.unlink(keys)
+    for copy in files_in(carried, "*.copy"):
+        if not copy.with_suffix(".keys").exists() and _mtime(copy) < cutoff:
+            removed.unlink(copy)
     rows, shrunk = trim_unused(cache_file(root), UNUSED_DAYS)
     return Trimmed(removed.files, rows, removed.bytes + shrunk)
 

@@ -101,12 +101,15 @@ class RowReuse:
         lines: LineBlock,
         layout: Layout,
         intern: Callable[[str | None], int],
+        keys: list[bytes] | None = None,
     ) -> Found:
         """The rows of `lines` (raw JSONL lines of a split with keys in `namespace`) that the
         last build had: their results, and where their canonical lines are (`RowBlock.copied`:
-        read by `lines` when written; a rare row's is read now)."""
+        read by `lines` when written; a rare row's is read now). `keys`: the lines' keys,
+        where they are known already (`line_carry`)."""
         n = len(lines)
-        keys = content_keys_in(namespace, lines.data, *lines.bounds())  # lines not copied
+        if keys is None:
+            keys = content_keys_in(namespace, lines.data, *lines.bounds())  # lines not copied
         at, raw, others, taken = self.snapshot.records(keys, layout.width, RECORD_END)
         rare: list[tuple[int, tuple[object, ...], bytes]] = []
         for i, value in others:

@@ -49,6 +49,7 @@ from ftctl.datasets.digest_index import DigestIndex
 from ftctl.datasets.example_cache import ExampleCache
 from ftctl.datasets.jsonl import CHUNK_BYTES
 from ftctl.datasets.line_block import LineBlock, Lines, split_lines, whole_line_chunks
+from ftctl.datasets.line_carry import CarriedKeys, CarryWriter, LineCarry
 from ftctl.datasets.line_index import REF_LENGTH, REF_OBJECT, Span
 from ftctl.datasets.near_index import U64, BandIndex
 from ftctl.datasets.near_lonely import LonelyRows, Repeated
@@ -150,6 +151,15 @@ class RowTable:
         joined = b"".join(keys)
         if rows and len(joined) == 16 * len(rows) and rows[-1] - rows[0] == len(rows) - 1:
             self._keys[16 * rows[0] : 16 * (rows[-1] + 1)] = joined
+
+    @property
+    def count(self) -> int:
+        """Rows added so far."""
+        return len(self._file)
+
+    def keys_between(self, first: int, stop: int) -> bytes:
+        """The keys of rows `first`..`stop - 1`, joined (zeros for a row not keyed)."""
+        return bytes(self._keys[16 * first : 16 * stop])
 
     def key(self, row: int) -> bytes | None:
         found = bytes(self._keys[16 * row : 16 * row + 16])
@@ -543,12 +553,14 @@ class StreamBuild:
         progress: Callable[[int], None] | None = None,
         reuse: RowReuse | None = None,
         snapshot: SnapshotWriter | None = None,
+        carry: LineCarry | None = None,
     ) -> None:
         """`previous`: the split objects of the project's last build (lines to copy);
         `progress(n)`: called with the bytes of the source files read so far, a chunk at a
         time; `reuse`: the last build's rows, looked up here before a batch goes to the pool;
         `snapshot`: where this build's row results go (for the next build's `reuse`; None: no
-        later build is given them)."""
+        later build is given them); `carry`: the keys of the files' lines carried from the
+        last build (a rebuild's), and kept for the next (where a snapshot is written)."""
         self.splits = splits
         self._progress = progress
         self._bytes_before = 0  # of the files read to their end
@@ -561,6 +573,10 @@ class StreamBuild:
         # `reuse` is let go: a borrowed snapshot's, on its first batch, before any is).
         self._lines_from = reuse
         self.snapshot = snapshot
+        # The rows' keys carried from the last build's copy of each file (`line_carry`):
+        # read where the file's lines are looked up, written for the next build.
+        self.carry = carry
+        self._carried: CarriedKeys | None = None  # the file being read's
         # Workers look rows up only in a cache that holds something (a first build has none).
         cache = store.path if store is not None and store.path and store.path.exists() else None
         earlier = tuple(previous) if cache is not None else ()
@@ -655,6 +671,9 @@ class StreamBuild:
             self._hashing.shutdown()
             for reading in self._reading:
                 reading.shutdown()
+        if self.carry is not None:  # every row is keyed once the pass is done
+            for copy in self.carry.writers:
+                copy.keys = self.table.keys_between(copy.first_row, copy.stop_row)
         self._keep_repeated()
         self._chains.clear()  # the transforms' indexes are not needed past the pass
         for columns in self.columns.values():
@@ -774,9 +793,10 @@ class StreamBuild:
             read.files.append(shown)
             file = self.table.add_file(shown, path)
             digest = hashlib.sha256()
+            copy = self._carry_file(split, index, source, path)
             try:
                 stopped = self._feed_file(
-                    split, index, file, _file_chunks(path, digest, self._hashing), read, limit
+                    split, index, file, _file_chunks(path, digest, self._hashing, copy), read, limit
                 )
             except OSError as problem:
                 error = context.error(index, ("path",), f"cannot read {shown}: {problem.strerror}")
@@ -789,11 +809,37 @@ class StreamBuild:
                     complete = path.stat().st_size <= consumed
                 else:
                     file_hash, complete = digest.hexdigest(), True
+            finally:
+                if self._carried is not None:
+                    self._carried.close()
+                    if self._carried.stale and self.carry is not None:
+                        self.carry.drop(self._carried)  # the next build keeps a new copy
+                    self._carried = None
+            if copy is not None:  # (a file with a `limit` has none)
+                copy.stop_row = self.table.count
+                copy.complete = complete
             read.file_hashes.append(file_hash if complete else None)
             content.update(f"{shown}\0{file_hash}\0{limit.kept}\n".encode())
             if limit.done:
                 break
         read.content_hash = content.hexdigest()
+
+    def _carry_file(
+        self, split: SplitInput, index: int, source: PathSource, path: Path
+    ) -> CarryWriter | None:
+        """Open the keys carried from an earlier build for `path` (a rebuild's: `_look_up`
+        takes them), or else start the copy kept for the next build (where a snapshot is
+        written and the file is read whole): its writer. A copy kept is not written again
+        by the builds that use it (125 MB at 50,000 rows cost a rebuild more than its keys
+        do): their edited lines are hashed, until they are too many (`stale`)."""
+        if self.carry is None:
+            return None
+        namespace = self.jobs[split.plan_index].namespace
+        if self.reuse is not None:
+            self._carried = self.carry.reader(path, namespace, split.name, index)
+        if self._carried is not None or self.snapshot is None or source.limit is not None:
+            return None
+        return self.carry.writer(path, namespace, split.name, index, self.table.count)
 
     def _feed_file(
         self,
@@ -929,7 +975,8 @@ class StreamBuild:
         others, for the pool (none: the batch is ready)."""
         assert self.reuse is not None
         layout = self.layouts[batch.split.plan_index]
-        found = self.reuse.look_up(job.namespace, lines, layout, self.interner)
+        carried = None if self._carried is None else self._carried.keys_of(lines)
+        found = self.reuse.look_up(job.namespace, lines, layout, self.interner, carried)
         if self.reuse.borrowed and not self._judged:
             self._judged = True
             if len(found.missing) * 2 > len(lines):
@@ -1353,19 +1400,24 @@ class _FileChunk:
     hashed: Future[Any]  # the file's hash up to there
 
 
-def _file_chunks(path: Path, digest: Any, hashing: ThreadPoolExecutor) -> Iterator[_FileChunk]:
+def _file_chunks(
+    path: Path, digest: Any, hashing: ThreadPoolExecutor, copy: CarryWriter | None = None
+) -> Iterator[_FileChunk]:
     """A file's lines a chunk of about `CHUNK_BYTES` at a time (whole lines), as
     `line_block.split_lines` finds them (blank lines skipped, terminators stripped).
 
     `digest` is fed on the `hashing` thread (hashlib releases the GIL), in order; when the
-    file is read to its end, it holds the whole file's hash."""
+    file is read to its end, it holds the whole file's hash. `copy`, if given, is written
+    the same bytes there, and given the lines' places."""
     line_no = 0
     consumed = 0
     hashed: Future[Any] | None = None
     with open(path, "rb") as handle:
         for data, size in whole_line_chunks(handle, CHUNK_BYTES):
-            hashed = hashing.submit(_hash_chunk, digest, memoryview(data)[:size])
+            hashed = hashing.submit(_hash_chunk, digest, memoryview(data)[:size], copy)
             lines = split_lines(data, line_no + 1, consumed, size)
+            if copy is not None:
+                copy.add_lines(lines.block, consumed)
             line_no += lines.total
             consumed += size
             yield _FileChunk(lines, consumed, hashed)
@@ -1373,8 +1425,10 @@ def _file_chunks(path: Path, digest: Any, hashing: ThreadPoolExecutor) -> Iterat
         hashed.result()
 
 
-def _hash_chunk(digest: Any, data: memoryview) -> Any:
+def _hash_chunk(digest: Any, data: memoryview, copy: CarryWriter | None = None) -> Any:
     digest.update(data)
+    if copy is not None:
+        copy.write(data)
     return digest.copy()
 
 
