@@ -188,7 +188,10 @@ class CarriedKeys:
         self.namespace = namespace
         self.ident = ""  # its name in the cache (`open`)
         self._next = 0  # the copy's line the next line read is expected to be
-        self._by_key: dict[bytes, int] | None = None  # made when lines are out of step
+        # The copy's lines in the order of their keys' first 8 bytes (made when lines are out
+        # of step: `_place_of`), and those bytes in that order.
+        self._order: I64 | None = None
+        self._sorted = np.zeros(0, dtype=np.uint64)
         self._lost = 0  # lines in a row that differed from the copy's (`_resync`)
         self._released = 0  # bytes of the copy let go of (`_release`)
         self.matched = 0
@@ -359,17 +362,30 @@ class CarriedKeys:
         self._lost += 1
         if self._lost < _LOST_AFTER:
             return j + 1
-        if self._by_key is None:  # a line the copy has twice: its first place
-            keys = self._keys.tolist()
-            self._by_key = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
         line = LineBlock(data, array("q", [int(starts[i])]), array("q", [int(ends[i])]))
         key = content_keys_in(self.namespace, data, *line.bounds())[0]
         hashed[i] = key
-        at = self._by_key.get(key)
+        at = self._place_of(key)
         if at is None:
             return j + 1
         self._lost = 0
         return at + 1
+
+    def _place_of(self, key: bytes) -> int | None:
+        """The copy's first line with `key`, or None. Searched in the keys' first 8 bytes,
+        sorted once (4 MB at 200,000 lines, where a dict of them took ~25 MB)."""
+        if self._order is None:
+            prefixes = self._keys.view(np.uint64).reshape(-1, 2)[:, 0]
+            self._order = np.argsort(prefixes, kind="stable")  # equal ones: first line first
+            self._sorted = prefixes[self._order]
+        prefix = np.frombuffer(key[:8], dtype=np.uint64)[0]
+        at = int(np.searchsorted(self._sorted, prefix))
+        while at < self._sorted.size and self._sorted[at] == prefix:
+            line = int(self._order[at])
+            if self._keys[line].tobytes() == key and self._known[line]:
+                return line
+            at += 1
+        return None
 
     def _release(self) -> None:
         """Let go of the copy's pages before the line expected next (no longer compared,
