@@ -59,7 +59,7 @@ _MOST_STALE = 0.2
 _LOST_AFTER = 4
 # Pages of the copy already compared are let go every this many bytes (`madvise`): a mapped
 # file's pages count in the process's resident memory, and a 200,000-row copy is 470 MB.
-_RELEASE_BYTES = 16 << 20
+_RELEASE_BYTES = 4 << 20
 
 I64 = npt.NDArray[np.int64]
 _KEY = np.dtype(f"V{KEY_BYTES}")  # a key as numpy holds it whole (`S16` drops trailing NULs)
