@@ -19,6 +19,11 @@ comparison did not check. The copy is a file of the cache, written to a temporar
 renamed into place by a build that passed; its stat (size, times, inode) is recorded with
 the keys, and a copy whose stat changed, or a keys file that is damaged, is not used (the
 rows are hashed, as without it). Disk: one copy per source file a project reads.
+
+The builds that use a copy do not write it again: writing 118 MB took a 50k rebuild's
+hashing thread 170-265 ms, and the rebuild was 10% slower than hashing its lines. The lines
+edited since are hashed instead, until more than a fifth of a file's lines are not the
+copy's (`stale`): the copy is dropped, and the next build keeps a new one.
 """
 
 from __future__ import annotations
