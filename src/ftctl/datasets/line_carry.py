@@ -300,8 +300,9 @@ class CarriedKeys:
         """Set `taken[i]` to the copy's line that line i equals, walking both in step.
         A run of lines whose lengths, and the bytes between them, are the copy's lines'
         (at the same distance from each other) is compared whole. A line that differs is
-        an edit (the next line is then the copy's next), an addition (the next line is the
-        copy's line), or else the copy is looked up by the line's key."""
+        taken for an edit (the next line is compared with the copy's next one), until
+        `_LOST_AFTER` lines in a row differ: then the copy is looked up by the line's key
+        (`_resync`). Past the copy's last line, lines are not compared (added ones)."""
         starts = np.frombuffer(block.starts, dtype=np.int64)
         ends = np.frombuffer(block.ends, dtype=np.int64)
         lengths = ends - starts
