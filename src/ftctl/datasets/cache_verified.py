@@ -101,6 +101,20 @@ def _settled(stat: FileStat, now_ns: int) -> bool:
     return stat.settled(now_ns)  # the source record's rule: a tick read from the stamp
 
 
+def settled_stat(path: Path) -> FileStat | None:
+    """`path`'s stat, once any write to it from now on would change it: after the stamping
+    clock's tick, waited for as `VerifiedFiles.save` does. None where a stat cannot tell a
+    write: none to be had, the file written meanwhile, a file system that keeps whole
+    milliseconds or seconds, a platform whose stat is not trusted (`source_record`)."""
+    stat = FileStat.of(path) if TRUSTED else None
+    if stat is None:
+        return None
+    _wait_past(_newest(stat))
+    if FileStat.of(path) != stat or not _settled(stat, time.time_ns()):
+        return None
+    return stat
+
+
 class VerifiedFiles:
     """A project's record of the cache files its builds verified (see the module's doc).
 

@@ -17,8 +17,9 @@ an edited line, one added, or one the last build did not key.
 A key is taken only for bytes equal to those it was made from: nothing is trusted that the
 comparison did not check. The copy is a file of the cache, written to a temporary name and
 renamed into place by a build that passed; its stat (size, times, inode) is recorded with
-the keys, and a copy whose stat changed, or a keys file that is damaged, is not used (the
-rows are hashed, as without it). Disk: one copy per source file a project reads.
+the keys once any later write would change it (`cache_verified.settled_stat`), and a copy
+whose stat changed, or a keys file that is damaged, is not used (the rows are hashed, as
+without it). Disk: one copy per source file a project reads.
 
 The builds that use a copy do not write it again: writing 118 MB took a 50k rebuild's
 hashing thread 170-265 ms, and the rebuild was 10% slower than hashing its lines. The lines
@@ -35,6 +36,7 @@ import mmap
 import os
 from array import array
 from collections.abc import Sequence
+from dataclasses import astuple
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -43,8 +45,10 @@ import numpy.typing as npt
 
 from ftctl.datasets.cache import staged_file
 from ftctl.datasets.cache_paths import atomic_write, open_staged
+from ftctl.datasets.cache_verified import settled_stat
 from ftctl.datasets.example_cache import content_keys_in
 from ftctl.datasets.line_block import LineBlock
+from ftctl.datasets.source_record import TRUSTED
 
 KEY_BYTES = 16
 CARRY_DIR = "lines"
@@ -81,7 +85,7 @@ def carry_id(project: str, path: Path, split: str, source: int) -> str:
 
 
 def _stat_of(found: os.stat_result) -> list[int]:
-    """What a keys file records of its copy: a write to the copy changes it."""
+    """What a keys file records of its copy (`FileStat`'s fields): a write changes it."""
     return [found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino, found.st_dev]
 
 
@@ -150,7 +154,12 @@ class CarryWriter:
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(self._path, copy)
             self._path = None
-            header = {"namespace": self.namespace, "rows": rows, "copy": _stat_of(copy.stat())}
+            # Recorded once a write to the copy would change it (`cache_verified`), else none.
+            stat = settled_stat(copy)
+            if stat is None:
+                copy.unlink(missing_ok=True)
+                return
+            header = {"namespace": self.namespace, "rows": rows, "copy": list(astuple(stat))}
             body = (
                 _MAGIC
                 + json.dumps(header, sort_keys=True).encode("utf-8")
@@ -207,6 +216,8 @@ class CarriedKeys:
     def open(cls, root: Path, ident: str, namespace: str) -> CarriedKeys | None:
         """The keys carried for `ident` in `namespace`, or None where there are none to use:
         none kept, a copy changed since, a damaged keys file, another namespace."""
+        if not TRUSTED:  # a stat that cannot tell a write: no copy is trusted
+            return None
         folder = root / CARRY_DIR
         try:
             data = (folder / f"{ident}.keys").read_bytes()
