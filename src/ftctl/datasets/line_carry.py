@@ -48,7 +48,7 @@ from ftctl.datasets.cache_paths import atomic_write, open_staged
 from ftctl.datasets.cache_verified import settled_stat
 from ftctl.datasets.example_cache import content_keys_in
 from ftctl.datasets.line_block import LineBlock
-from ftctl.datasets.source_record import TRUSTED
+from ftctl.datasets.source_record import TRUSTED, FileStat
 
 KEY_BYTES = 16
 CARRY_DIR = "lines"
@@ -82,11 +82,6 @@ def carry_id(project: str, path: Path, split: str, source: int) -> str:
     each setting tried)."""
     text = "\0".join((project, os.fspath(path), split, str(source)))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def _stat_of(found: os.stat_result) -> list[int]:
-    """What a keys file records of its copy (`FileStat`'s fields): a write changes it."""
-    return [found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino, found.st_dev]
 
 
 class CarryWriter:
@@ -247,7 +242,7 @@ class CarriedKeys:
             return None
         try:
             found = os.fstat(fd)
-            if _stat_of(found) != recorded or not found.st_size:
+            if FileStat.of_result(found) != FileStat(*recorded) or not found.st_size:
                 os.close(fd)
                 return None
             mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
@@ -280,13 +275,13 @@ class CarriedKeys:
         with contextlib.suppress(OSError):
             os.close(self._fd)
 
-    def keys_of(self, block: LineBlock) -> list[bytes]:
+    def keys_of(self, block: LineBlock) -> list[bytes] | None:
         """The keys of `block`'s lines (the file's next lines): the copy's for lines equal
-        to its, the others hashed."""
+        to its, the others hashed; None once the copy is given up (`RowReuse.look_up`
+        hashes them all, as without one)."""
         n = len(block)
         if self.given_up or not n:
-            starts, ends = block.bounds()
-            return content_keys_in(self.namespace, block.data, starts, ends)
+            return None
         taken = np.full(n, -1, dtype=np.int64)  # the copy's line each line equals
         hashed: dict[int, bytes] = {}  # keys of lines hashed to find them in the copy
         self._match(block.data, block, taken, hashed)
@@ -358,7 +353,7 @@ class CarriedKeys:
                 i = stop
                 continue
             # Line i is not the copy's line j: where does the copy go on?
-            self._next = self._resync(data, starts, ends, i, j, hashed)
+            self._next = self._resync(block, i, j, hashed)
             i += 1
 
     def _equal(self, data: bytes, starts: I64, ends: I64, i: int, j: int) -> bool:
@@ -369,9 +364,7 @@ class CarriedKeys:
         c, d = int(self._starts[j]), int(self._ends[j])
         return b - a == d - c and data.startswith(self._view[c:d], a)
 
-    def _resync(
-        self, data: bytes, starts: I64, ends: I64, i: int, j: int, hashed: dict[int, bytes]
-    ) -> int:
+    def _resync(self, block: LineBlock, i: int, j: int, hashed: dict[int, bytes]) -> int:
         """The copy's line that line i + 1 is expected to be, line i differing from the
         copy's line j. j + 1 (line i is an edit of it), until `_LOST_AFTER` lines in a row
         differ: then lines were added or removed, and the copy is looked up by line i's key
@@ -379,9 +372,7 @@ class CarriedKeys:
         self._lost += 1
         if self._lost < _LOST_AFTER:
             return j + 1
-        line = LineBlock(data, array("q", [int(starts[i])]), array("q", [int(ends[i])]))
-        key = content_keys_in(self.namespace, data, *line.bounds())[0]
-        hashed[i] = key
+        key = hashed[i] = _keys_of_lines(self.namespace, block, [i])[0]
         at = self._place_of(key)
         if at is None:
             return j + 1

@@ -75,6 +75,11 @@ class FileStat:
             found = os.stat(path)
         except OSError:
             return None
+        return cls.of_result(found)
+
+    @classmethod
+    def of_result(cls, found: os.stat_result) -> FileStat:
+        """The fields of an `os.stat`/`os.fstat` result kept here."""
         return cls(found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino, found.st_dev)
 
     def settled(self, at_ns: int) -> bool:

@@ -830,7 +830,7 @@ class StreamBuild:
         """Open the keys carried from an earlier build for `path` (a rebuild's: `_look_up`
         takes them), or else start the copy kept for the next build (where a snapshot is
         written and the file is read whole): its writer. A copy kept is not written again
-        by the builds that use it (125 MB at 50,000 rows cost a rebuild more than its keys
+        by the builds that use it (118 MB at 50,000 rows cost a rebuild more than its keys
         do): their edited lines are hashed, until they are too many (`stale`)."""
         if self.carry is None:
             return None
